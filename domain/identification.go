@@ -1,0 +1,201 @@
+package domain
+
+import (
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// IdentificationKey names one credential the mobile app may send in the
+// free-form identification map of /user/lookup.
+type IdentificationKey string
+
+// The identification keys the registry can search by. Policies may only build
+// schemes from these, so a typo in configuration fails at start.
+const (
+	KeyClientNumber   IdentificationKey = "clientNumber"
+	KeyBirthDate      IdentificationKey = "birthDate"
+	KeyPersonalNumber IdentificationKey = "personalNumber"
+	KeyPhoneNumber    IdentificationKey = "phoneNumber"
+)
+
+// KnownIdentificationKeys lists every key in a stable order.
+func KnownIdentificationKeys() []IdentificationKey {
+	return []IdentificationKey{KeyClientNumber, KeyBirthDate, KeyPersonalNumber, KeyPhoneNumber}
+}
+
+// Known reports whether the registry can search by k.
+func (k IdentificationKey) Known() bool {
+	for _, x := range KnownIdentificationKeys() {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Identification is the normalised subset of the caller's identification map
+// that one scheme selected. Values holds exactly the scheme's keys.
+type Identification struct {
+	Scheme []IdentificationKey
+	Values map[IdentificationKey]string
+}
+
+// Value returns the normalised value of k, or "".
+func (i Identification) Value(k IdentificationKey) string { return i.Values[k] }
+
+// Fingerprint is a canonical text of the scheme and its values, used as the
+// unique key of a registered prospect so the same identification always maps
+// to the same user. It contains personal data: store it, never log it.
+func (i Identification) Fingerprint() string {
+	keys := make([]string, 0, len(i.Values))
+	for k := range i.Values {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for n, k := range keys {
+		if n > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(i.Values[IdentificationKey(k)])
+	}
+	return b.String()
+}
+
+// LogValue keeps identification values out of logs: only the scheme is shown.
+func (i Identification) LogValue() slog.Value {
+	keys := make([]string, len(i.Scheme))
+	for n, k := range i.Scheme {
+		keys[n] = string(k)
+	}
+	return slog.StringValue("scheme=" + strings.Join(keys, "+"))
+}
+
+// NormalizeIdentification normalises one raw identification value for key k.
+// It returns the error text to show (naming no value) when the value is unusable.
+func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
+	v := strings.TrimSpace(raw)
+	if v == "" {
+		return "", "must not be empty"
+	}
+	switch k {
+	case KeyBirthDate:
+		d, ok := parseLooseDate(v)
+		if !ok {
+			return "", "must be a date in the format YYYY-MM-DD"
+		}
+		return d.String(), ""
+	case KeyPersonalNumber:
+		n := NormalizePersonalNumber(v)
+		if n == "" {
+			return "", "must contain letters or digits"
+		}
+		return n, ""
+	case KeyPhoneNumber:
+		p, ok := NormalizePhone(v)
+		if !ok {
+			return "", "must be a phone number in international format"
+		}
+		return p, ""
+	case KeyClientNumber:
+		if len(v) > 64 {
+			return "", "must be at most 64 characters"
+		}
+		return v, ""
+	}
+	return v, ""
+}
+
+// parseLooseDate accepts the date spellings mobile apps send: ISO
+// (YYYY-MM-DD), compact (YYYYMMDD), Czech and German (D.M.YYYY, with or
+// without spaces) and an ISO date-time whose date part is taken.
+func parseLooseDate(v string) (Date, bool) {
+	if d, err := ParseDate(v); err == nil {
+		return d, true
+	}
+	if len(v) > 10 && v[10] == 'T' {
+		if d, err := ParseDate(v[:10]); err == nil {
+			return d, true
+		}
+	}
+	if len(v) == 8 {
+		if y, ok := atoi(v[0:4]); ok {
+			m, ok2 := atoi(v[4:6])
+			dd, ok3 := atoi(v[6:8])
+			if ok2 && ok3 {
+				d, err := NewDate(y, time.Month(m), dd)
+				return d, err == nil
+			}
+		}
+	}
+	parts := strings.Split(strings.ReplaceAll(v, " ", ""), ".")
+	if len(parts) == 3 && len(parts[2]) == 4 && len(parts[0]) <= 2 && len(parts[1]) <= 2 {
+		dd, ok1 := atoi(parts[0])
+		m, ok2 := atoi(parts[1])
+		y, ok3 := atoi(parts[2])
+		if ok1 && ok2 && ok3 && parts[0] != "" && parts[1] != "" {
+			d, err := NewDate(y, time.Month(m), dd)
+			return d, err == nil
+		}
+	}
+	return Date{}, false
+}
+
+// NormalizePersonalNumber strips separators (spaces, slashes, dashes, dots)
+// and upper-cases letters, so "855412/1234" and "8554121234" compare equal.
+func NormalizePersonalNumber(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case unicode.IsLetter(r):
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return b.String()
+}
+
+// NormalizePhone turns a phone number into E.164 (+ and 8 to 15 digits): it
+// drops spaces, dashes, dots and brackets and turns a leading 00 into +. A
+// number without an international prefix is refused, since guessing the
+// country would send a code to a stranger.
+func NormalizePhone(s string) (string, bool) {
+	var b strings.Builder
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	if !strings.HasPrefix(s, "+") {
+		return "", false
+	}
+	b.WriteByte('+')
+	for _, r := range s[1:] {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	out := b.String()
+	if n := len(out) - 1; n < 8 || n > 15 || out[1] == '0' {
+		return "", false
+	}
+	return out, true
+}
+
+// MaskPhone shows the country prefix and the last two digits only
+// (+42077****89), enough for support to tell numbers apart.
+func MaskPhone(p string) string {
+	if len(p) <= 6 {
+		return "****"
+	}
+	return p[:6] + "****" + p[len(p)-2:]
+}

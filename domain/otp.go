@@ -1,0 +1,55 @@
+package domain
+
+import "log/slog"
+
+// OTPType is the purpose of a one-time code; each has its own SMS template.
+type OTPType string
+
+// The OTP types the Onboarding Server sends.
+const (
+	OTPActivation       OTPType = "ACTIVATION"
+	OTPUserVerification OTPType = "USER_VERIFICATION"
+)
+
+// Valid reports whether t is a known OTP type.
+func (t OTPType) Valid() bool { return t == OTPActivation || t == OTPUserVerification }
+
+// OTPOutcome classifies one /otp/send request. Only OTPSent answers
+// otpSent:true; a deduplicated request repeats the first request's outcome.
+type OTPOutcome string
+
+// The OTP outcomes, used in metrics and logs (never with the code).
+const (
+	OTPSent            OTPOutcome = "sent"
+	OTPFailedPermanent OTPOutcome = "failed_permanent"
+	OTPFailedTransient OTPOutcome = "failed_transient"
+	OTPThrottled       OTPOutcome = "throttled"
+	OTPPending         OTPOutcome = "pending" // a first send is still in flight
+)
+
+// Delivered reports whether the outcome means the SMS went out.
+func (o OTPOutcome) Delivered() bool { return o == OTPSent }
+
+// SMS is one message handed to a gateway. Text contains the code: adapters
+// must never log it; Reference is a non-secret id for the gateway's records.
+type SMS struct {
+	To        string // E.164
+	Text      string
+	SenderID  string
+	Reference string
+	Encoding  SMSEncoding
+	Segments  int
+}
+
+// LogValue hides the text and masks the recipient.
+func (s SMS) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("to", MaskPhone(s.To)), slog.String("ref", s.Reference),
+		slog.String("encoding", string(s.Encoding)), slog.Int("segments", s.Segments))
+}
+
+// SendResult is what a gateway reports for one SMS.
+type SendResult struct {
+	Outcome   OTPOutcome // OTPSent, OTPFailedPermanent or OTPFailedTransient
+	MessageID string
+	Detail    string // gateway status or error text, without the message
+}

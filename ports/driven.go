@@ -1,0 +1,180 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// Clock tells the time, so expiry, age and windows are testable.
+type Clock interface {
+	Now() time.Time
+}
+
+// IDGenerator makes identifiers for review cases and registered prospects.
+type IDGenerator interface {
+	NewID() string
+}
+
+// ClientFinder reads the bank's client registry.
+type ClientFinder interface {
+	// FindClient returns the client the identification names.
+	// Errors: CodeNotFound, CodeUnavailable.
+	FindClient(ctx context.Context, id domain.Identification) (domain.Client, error)
+	// ClientByUserID returns the client or prospect with that user id.
+	// Errors: CodeNotFound, CodeUnavailable.
+	ClientByUserID(ctx context.Context, userID string) (domain.Client, error)
+}
+
+// ProspectRegistrar registers prospects the registry does not know.
+type ProspectRegistrar interface {
+	// RegisterProspect returns the prospect registered for the
+	// identification's fingerprint, creating it (status PROSPECT) on first
+	// use; concurrent calls with the same identification get the same user.
+	// Errors: CodeUnavailable.
+	RegisterProspect(ctx context.Context, id domain.Identification) (domain.Client, error)
+}
+
+// ClientRegistry is the registry with prospect registration.
+type ClientRegistry interface {
+	ClientFinder
+	ProspectRegistrar
+}
+
+// ConsentTextReader reads published consent texts. The store and every
+// cache in front of it implement it, so caches stack by wrapping.
+type ConsentTextReader interface {
+	// LatestConsentText returns the newest version of (consentType, language).
+	// Errors: CodeNotFound when none is published, CodeUnavailable.
+	LatestConsentText(ctx context.Context, consentType, language string) (domain.ConsentText, error)
+}
+
+// ConsentTextPublisher publishes new consent text versions.
+type ConsentTextPublisher interface {
+	// PublishConsentText stores html as the next version of (consentType,
+	// language) and returns it. Errors: CodeInvalid, CodeUnavailable.
+	PublishConsentText(ctx context.Context, consentType, language, html string) (domain.ConsentText, error)
+}
+
+// ConsentTextInvalidator drops cached versions of a consent text, in this
+// replica and (for shared caches) in every other one.
+type ConsentTextInvalidator interface {
+	InvalidateConsentText(ctx context.Context, consentType, language string) error
+}
+
+// ConsentTextStore is the durable home of consent texts.
+type ConsentTextStore interface {
+	ConsentTextReader
+	ConsentTextPublisher
+}
+
+// ConsentLedger is the append-only record of consent decisions.
+type ConsentLedger interface {
+	// AppendConsent appends rec unless the latest record of (ProcessID,
+	// UserID, ConsentType) already has the same Approved value; it returns
+	// the stored record (the new one, or the latest identical one) and
+	// whether a row was added. Concurrent identical calls add one row.
+	// The record is durable when it returns. Errors: CodeUnavailable.
+	AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error)
+	// LatestConsent returns the user's newest record of consentType across
+	// processes. Errors: CodeNotFound, CodeUnavailable.
+	LatestConsent(ctx context.Context, userID, consentType string) (domain.ConsentRecord, error)
+}
+
+// ConsentServings remembers which consent text a process was shown.
+type ConsentServings interface {
+	// RecordServing stores (replaces) the serving of (ProcessID, ConsentType).
+	RecordServing(ctx context.Context, s domain.ConsentServing) error
+	// LastServing returns it. Errors: CodeNotFound, CodeUnavailable.
+	LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error)
+}
+
+// DecisionStore keeps decisions durable and idempotent.
+type DecisionStore interface {
+	// Decision returns the stored decision of (kind, processID,
+	// identityVerificationID), with the review resolution applied when its
+	// case was resolved. Errors: CodeNotFound, CodeUnavailable.
+	Decision(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error)
+	// SaveDecision stores d, and rc as its review case when not nil, in one
+	// step, unless a decision with the same key exists. It returns the stored
+	// decision (d, or the one that won a race) and whether d was stored.
+	// Errors: CodeUnavailable.
+	SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error)
+}
+
+// ReviewFilter selects review cases for the queue.
+type ReviewFilter struct {
+	Status        domain.ReviewStatus // "" for any
+	Kind          domain.DecisionKind // "" for any
+	CreatedBefore time.Time           // zero for any age
+	AfterID       string              // cursor: cases created after this one
+	Limit         int
+}
+
+// ReviewResolution is a reviewer's verdict on a case.
+type ReviewResolution struct {
+	CaseID         string
+	Result         domain.Result // OK or NOK
+	Reason         string
+	Reviewer       string
+	SecondReviewer string
+	At             time.Time
+}
+
+// ReviewCases is the review queue.
+type ReviewCases interface {
+	// ReviewCase returns one case. Errors: CodeNotFound, CodeUnavailable.
+	ReviewCase(ctx context.Context, id string) (domain.ReviewCase, error)
+	// ListReviewCases returns cases oldest first.
+	ListReviewCases(ctx context.Context, f ReviewFilter) ([]domain.ReviewCase, error)
+	// ClaimReviewCase assigns an open case to reviewer.
+	// Errors: CodeNotFound, CodeConflict (already claimed by another or
+	// resolved), CodeUnavailable.
+	ClaimReviewCase(ctx context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error)
+	// ResolveReviewCase closes a case and sets its decision's result in the
+	// same step. Errors: CodeNotFound, CodeConflict (already resolved),
+	// CodeUnavailable.
+	ResolveReviewCase(ctx context.Context, r ReviewResolution) (domain.ReviewCase, error)
+	// PurgeReviewEvidence drops the evidence of cases resolved before t and
+	// returns how many were purged; decisions stay.
+	PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error)
+}
+
+// OTPDedupe makes a re-sent (processId, code) send no second SMS.
+type OTPDedupe interface {
+	// BeginOTP claims key for ttl. claimed is true for the first caller,
+	// who must send and then FinishOTP; later callers get the recorded
+	// outcome (OTPPending while the first send is in flight).
+	// Errors: CodeUnavailable.
+	BeginOTP(ctx context.Context, key string, ttl time.Duration) (claimed bool, prior domain.OTPOutcome, err error)
+	// FinishOTP records the outcome of the claimed send.
+	FinishOTP(ctx context.Context, key string, outcome domain.OTPOutcome, ttl time.Duration) error
+}
+
+// OTPThrottle bounds sends per process.
+type OTPThrottle interface {
+	// AllowOTP counts one send for processID and reports whether it is
+	// within limit sends per window. Errors: CodeUnavailable.
+	AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error)
+}
+
+// SMSSender hands a message to a gateway.
+type SMSSender interface {
+	// SendSMS sends sms once. The result classifies the outcome; the error,
+	// when not nil, explains a failure for logs and never contains the text.
+	SendSMS(ctx context.Context, sms domain.SMS) (domain.SendResult, error)
+}
+
+// ProcessEventRecorder stores process events.
+type ProcessEventRecorder interface {
+	// RecordProcessEvent stores e. Errors: CodeUnavailable.
+	RecordProcessEvent(ctx context.Context, e domain.ProcessEvent) error
+}
+
+// HealthChecker is implemented by adapters whose dependency readiness
+// depends on.
+type HealthChecker interface {
+	// Ping returns nil when the dependency answers.
+	Ping(ctx context.Context) error
+}
