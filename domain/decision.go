@@ -66,6 +66,9 @@ const (
 	ReasonNoDocumentData       = "NO_DOCUMENT_DATA"
 	ReasonReviewResolved       = "REVIEW_RESOLVED"
 	ReasonReviewFallback       = "REVIEW_FALLBACK"
+	// ReasonReviewRejected is what a decision answers once a reviewer
+	// resolved its case with NOK.
+	ReasonReviewRejected = "REVIEW_REJECTED"
 )
 
 // RuleResult is the outcome of one rule, stored with the decision so a

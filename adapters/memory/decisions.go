@@ -1,0 +1,289 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var (
+	_ ports.DecisionStore = (*DecisionStore)(nil)
+	_ ports.ReviewCases   = (*DecisionStore)(nil)
+)
+
+// DefaultReviewListLimit is the page size of ListReviewCases when the filter
+// sets no Limit, so an admin call never copies the whole queue.
+const DefaultReviewListLimit = 100
+
+// reviewRejectedText is the reason text of a decision a reviewer turned to NOK.
+const reviewRejectedText = "rejected in manual review"
+
+// decisionKey is the idempotency key of a decision: the caller re-sends
+// requests with fresh request ids, so only the body identifies a repeat.
+type decisionKey struct {
+	kind                              domain.DecisionKind
+	processID, identityVerificationID string
+}
+
+// DecisionStore keeps decisions and their review cases together, so a
+// decision and its case are stored, and a resolution applied to both, in one
+// critical section: no reader ever sees a resolved case whose decision still
+// answers WAIT.
+type DecisionStore struct {
+	mu        sync.RWMutex
+	decisions map[decisionKey]domain.Decision
+	cases     map[string]*domain.ReviewCase
+	caseOf    map[string]decisionKey // case id -> its decision
+	queue     []*domain.ReviewCase   // every case, ordered by (CreatedAt, ID)
+}
+
+// NewDecisionStore returns an empty store; it is both the ports.DecisionStore
+// and the ports.ReviewCases of the embedded service.
+func NewDecisionStore() *DecisionStore {
+	return &DecisionStore{
+		decisions: make(map[decisionKey]domain.Decision),
+		cases:     make(map[string]*domain.ReviewCase),
+		caseOf:    make(map[string]decisionKey),
+	}
+}
+
+func keyOf(d domain.Decision) decisionKey {
+	return decisionKey{d.Kind, d.ProcessID, d.IdentityVerificationID}
+}
+
+// Decision returns the stored decision, with its review resolution applied.
+func (s *DecisionStore) Decision(_ context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d, ok := s.decisions[decisionKey{kind, processID, identityVerificationID}]
+	if !ok {
+		return domain.Decision{}, domain.NotFound("identityVerificationId", "no decision is stored for this process and identity verification")
+	}
+	return cloneDecision(d), nil
+}
+
+// SaveDecision stores d, and rc as its review case, unless a decision with
+// the same (Kind, ProcessID, IdentityVerificationID) exists; then it returns
+// that one (with any resolution applied) and false. The case must carry its
+// id (the service generates it); d.ReviewCaseID is set to it, the case's
+// empty identifying fields are taken from d, an empty status becomes OPEN and
+// a zero CreatedAt becomes d.DecidedAt.
+func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
+	if !d.Kind.Valid() {
+		return domain.Decision{}, false, domain.Invalid("kind", "must be approval or evaluation")
+	}
+	if rc != nil {
+		if rc.ID == "" {
+			return domain.Decision{}, false, domain.Invalid("reviewCase.id", "must not be empty")
+		}
+		if d.ReviewCaseID != "" && d.ReviewCaseID != rc.ID {
+			return domain.Decision{}, false, domain.Invalid("reviewCaseId", "must name the review case saved with the decision")
+		}
+	}
+	k := keyOf(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.decisions[k]; ok {
+		return cloneDecision(prev), false, nil
+	}
+	if rc != nil {
+		if _, dup := s.cases[rc.ID]; dup {
+			return domain.Decision{}, false, domain.Conflict("review case id is already used")
+		}
+		c := cloneCase(*rc)
+		fillCase(&c, d)
+		d.ReviewCaseID = c.ID
+		s.cases[c.ID] = &c
+		s.caseOf[c.ID] = k
+		i, _ := slices.BinarySearchFunc(s.queue, &c, compareCases)
+		s.queue = slices.Insert(s.queue, i, &c)
+	}
+	d = cloneDecision(d)
+	s.decisions[k] = d
+	return cloneDecision(d), true, nil
+}
+
+// fillCase completes a case saved with decision d.
+func fillCase(c *domain.ReviewCase, d domain.Decision) {
+	if c.Kind == "" {
+		c.Kind = d.Kind
+	}
+	if c.ProcessID == "" {
+		c.ProcessID = d.ProcessID
+	}
+	if c.IdentityVerificationID == "" {
+		c.IdentityVerificationID = d.IdentityVerificationID
+	}
+	if c.UserID == "" {
+		c.UserID = d.UserID
+	}
+	if c.Status == "" {
+		c.Status = domain.ReviewOpen
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = d.DecidedAt
+	}
+}
+
+// compareCases orders the queue oldest first, by id among equals, the order
+// ListReviewCases pages in.
+func compareCases(a, b *domain.ReviewCase) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// ReviewCase returns one case.
+func (s *DecisionStore) ReviewCase(_ context.Context, id string) (domain.ReviewCase, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.cases[id]
+	if !ok {
+		return domain.ReviewCase{}, errCaseNotFound()
+	}
+	return cloneCase(*c), nil
+}
+
+func errCaseNotFound() error { return domain.NotFound("id", "review case not found") }
+
+// ListReviewCases returns the cases f selects, oldest first, at most
+// f.Limit of them (DefaultReviewListLimit when it is not positive). AfterID
+// continues after the named case; a cursor naming no case is CodeInvalid.
+func (s *DecisionStore) ListReviewCases(_ context.Context, f ports.ReviewFilter) ([]domain.ReviewCase, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultReviewListLimit
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	start := 0
+	if f.AfterID != "" {
+		after, ok := s.cases[f.AfterID]
+		if !ok {
+			return nil, domain.Invalid("afterId", "names no review case")
+		}
+		i, _ := slices.BinarySearchFunc(s.queue, after, compareCases)
+		start = i + 1
+	}
+	out := make([]domain.ReviewCase, 0, min(limit, 16))
+	for _, c := range s.queue[start:] {
+		if len(out) == limit || (!f.CreatedBefore.IsZero() && !c.CreatedAt.Before(f.CreatedBefore)) {
+			break
+		}
+		if (f.Status == "" || c.Status == f.Status) && (f.Kind == "" || c.Kind == f.Kind) {
+			out = append(out, cloneCase(*c))
+		}
+	}
+	return out, nil
+}
+
+// ClaimReviewCase assigns an open case to reviewer. Claiming again by the
+// same reviewer succeeds and keeps the first ClaimedAt; a case claimed by
+// someone else or resolved is CodeConflict. A zero at means now.
+func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error) {
+	if reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cases[id]
+	if !ok {
+		return domain.ReviewCase{}, errCaseNotFound()
+	}
+	switch {
+	case c.Status == domain.ReviewResolved:
+		return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+	case c.Status == domain.ReviewClaimed && c.ClaimedBy != reviewer:
+		return domain.ReviewCase{}, domain.Conflict("review case is claimed by another reviewer")
+	case c.Status == domain.ReviewOpen:
+		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, reviewer, at
+	}
+	return cloneCase(*c), nil
+}
+
+// ResolveReviewCase closes the case with the reviewer's OK or NOK and, in
+// the same critical section, makes its decision answer it: OK without a
+// reason, NOK with ReasonReviewRejected. Whether a claim or a second
+// reviewer is required is policy, checked by the review service. A zero At
+// means now.
+func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
+	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
+		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
+	}
+	if r.Reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cases[r.CaseID]
+	if !ok {
+		return domain.ReviewCase{}, errCaseNotFound()
+	}
+	if c.Status == domain.ReviewResolved {
+		return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+	}
+	c.Status = domain.ReviewResolved
+	c.Resolution, c.ResolutionReason = r.Result, r.Reason
+	c.ResolvedBy, c.SecondReviewer, c.ResolvedAt = r.Reviewer, r.SecondReviewer, r.At
+	if k, ok := s.caseOf[c.ID]; ok {
+		d := s.decisions[k]
+		d.Result, d.ReasonCode, d.ReasonText = r.Result, "", ""
+		if r.Result == domain.ResultNOK {
+			d.ReasonCode, d.ReasonText = domain.ReasonReviewRejected, reviewRejectedText
+		}
+		s.decisions[k] = d
+	}
+	return cloneCase(*c), nil
+}
+
+// PurgeReviewEvidence drops documents, registry record and frame of every
+// case resolved before resolvedBefore whose evidence is still kept, and
+// returns how many it purged. Decisions and rule results stay.
+func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.queue {
+		if c.Status == domain.ReviewResolved && !c.EvidencePurged && c.ResolvedAt.Before(resolvedBefore) {
+			c.Evidence = domain.ReviewEvidence{}
+			c.EvidencePurged = true
+			n++
+		}
+	}
+	return n, nil
+}
+
+// cloneDecision copies d so that no slice or pointer is shared with the caller.
+func cloneDecision(d domain.Decision) domain.Decision {
+	if d.Score != nil {
+		s := *d.Score
+		d.Score = &s
+	}
+	d.Rules = slices.Clone(d.Rules)
+	d.Images = slices.Clone(d.Images)
+	return d
+}
+
+// cloneCase copies c so that no slice or pointer is shared with the caller.
+func cloneCase(c domain.ReviewCase) domain.ReviewCase {
+	c.ReasonCodes = slices.Clone(c.ReasonCodes)
+	c.Evidence.Documents = slices.Clone(c.Evidence.Documents)
+	c.Evidence.Frame = slices.Clone(c.Evidence.Frame)
+	if c.Evidence.Registry != nil {
+		r := *c.Evidence.Registry
+		c.Evidence.Registry = &r
+	}
+	return c
+}

@@ -1,0 +1,95 @@
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var _ ports.ConsentLedger = (*ConsentLedger)(nil)
+
+// ledgerKey names one consent decision history: a user's decisions about
+// one consent type within one process.
+type ledgerKey struct{ processID, userID, consentType string }
+
+// userTypeKey names a user's decisions about one type across processes.
+type userTypeKey struct{ userID, consentType string }
+
+// ConsentLedger is the append-only consent ledger. No method changes or
+// deletes a record: a revocation is a new record with Approved false.
+type ConsentLedger struct {
+	clock ports.Clock
+
+	mu      sync.RWMutex
+	records []domain.ConsentRecord // records[i].ID == i+1
+	latest  map[ledgerKey]int      // index of the latest record of the history
+	newest  map[userTypeKey]int    // index of the user's newest record of the type
+}
+
+// NewConsentLedger returns an empty ledger; clock stamps records that come
+// without RecordedAt.
+func NewConsentLedger(clock ports.Clock) *ConsentLedger {
+	return &ConsentLedger{
+		clock:  clock,
+		latest: make(map[ledgerKey]int),
+		newest: make(map[userTypeKey]int),
+	}
+}
+
+// AppendConsent appends rec unless the latest record of (ProcessID, UserID,
+// ConsentType) has the same Approved value, in which case it returns that
+// record and false: the caller re-sends storage requests, and a repeat must
+// not look like a second decision. The ledger assigns ID (increasing) and
+// Seq (1 for the first record of the history, then latest+1), ignoring the
+// values in rec, and sets RecordedAt from the clock when it is zero.
+func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	k := ledgerKey{rec.ProcessID, rec.UserID, rec.ConsentType}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec.Seq = 1
+	if i, ok := l.latest[k]; ok {
+		prev := l.records[i]
+		if prev.Approved == rec.Approved {
+			return prev, false, nil
+		}
+		rec.Seq = prev.Seq + 1
+	}
+	if rec.RecordedAt.IsZero() {
+		rec.RecordedAt = l.clock.Now()
+	}
+	rec.ID = int64(len(l.records) + 1)
+	i := len(l.records)
+	l.records = append(l.records, rec)
+	l.latest[k] = i
+	uk := userTypeKey{rec.UserID, rec.ConsentType}
+	// Newest by time, the later-appended on a tie, as ORDER BY recorded_at
+	// DESC, id DESC would pick it.
+	if j, ok := l.newest[uk]; !ok || !l.records[j].RecordedAt.After(rec.RecordedAt) {
+		l.newest[uk] = i
+	}
+	return rec, true, nil
+}
+
+// LatestConsent returns the user's newest record of consentType across
+// processes: the one recorded last, the last appended on a tie.
+func (l *ConsentLedger) LatestConsent(_ context.Context, userID, consentType string) (domain.ConsentRecord, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i, ok := l.newest[userTypeKey{userID, consentType}]
+	if !ok {
+		return domain.ConsentRecord{}, domain.NotFound("consentType", "no consent is recorded for this user and type")
+	}
+	return l.records[i], nil
+}
+
+// Records returns a copy of every record in append order, for tests and the
+// demo's audit view.
+func (l *ConsentLedger) Records() []domain.ConsentRecord {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]domain.ConsentRecord, len(l.records))
+	copy(out, l.records)
+	return out
+}

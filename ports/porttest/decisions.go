@@ -1,0 +1,429 @@
+package porttest
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// DecisionStore runs the suite of ports.DecisionStore and ports.ReviewCases,
+// which one adapter implements together so a resolution and its decision
+// change in one step.
+func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionStore, ports.ReviewCases)) {
+	ctx := context.Background()
+	store, cases := newStores(t)
+
+	t.Run("not found", func(t *testing.T) {
+		_, err := store.Decision(ctx, domain.KindApproval, "p-"+unique(), "iv-"+unique())
+		wantCode(t, err, domain.CodeNotFound)
+		_, err = cases.ReviewCase(ctx, newUUID())
+		wantCode(t, err, domain.CodeNotFound)
+		_, err = cases.ClaimReviewCase(ctx, newUUID(), "alice", now())
+		wantCode(t, err, domain.CodeNotFound)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: newUUID(), Result: domain.ResultOK,
+			Reviewer: "alice", At: now()})
+		wantCode(t, err, domain.CodeNotFound)
+	})
+
+	t.Run("save once, then the stored decision comes back", func(t *testing.T) {
+		d := newDecision(domain.KindEvaluation, domain.ResultNOK)
+		got, stored, err := store.SaveDecision(ctx, d, nil)
+		must(t, err)
+		if !stored {
+			t.Fatal("the first save did not store")
+		}
+		sameDecision(t, got, d)
+		read, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		sameDecision(t, read, d)
+
+		retry := d
+		retry.Result, retry.ReasonCode, retry.ReasonText, retry.RequestID = domain.ResultOK, "", "", "req-"+unique()
+		got, stored, err = store.SaveDecision(ctx, retry, nil)
+		must(t, err)
+		if stored {
+			t.Fatal("a second save of the same key stored")
+		}
+		sameDecision(t, got, d)
+		read, err = store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		sameDecision(t, read, d)
+	})
+
+	t.Run("the key is kind, process and identity verification", func(t *testing.T) {
+		d := newDecision(domain.KindEvaluation, domain.ResultNOK)
+		_, _, err := store.SaveDecision(ctx, d, nil)
+		must(t, err)
+		approval := d
+		approval.Kind, approval.Result, approval.ReasonCode, approval.ReasonText = domain.KindApproval, domain.ResultOK, "", ""
+		otherIV := d
+		otherIV.IdentityVerificationID, otherIV.Result = "iv-"+unique(), domain.ResultOK
+		for _, o := range []domain.Decision{approval, otherIV} {
+			got, stored, err := store.SaveDecision(ctx, o, nil)
+			must(t, err)
+			if !stored {
+				t.Fatalf("a decision of another key (%s, %s) was not stored", o.Kind, o.IdentityVerificationID)
+			}
+			sameDecision(t, got, o)
+		}
+		read, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		sameDecision(t, read, d)
+	})
+
+	t.Run("50 concurrent saves: one winner everyone sees", func(t *testing.T) {
+		base := newDecision(domain.KindEvaluation, domain.ResultOK)
+		const n = 50
+		got := make([]domain.Decision, n)
+		stored := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				d := base
+				d.RequestID = "req-" + unique()
+				got[i], stored[i], errs[i] = store.SaveDecision(ctx, d, nil)
+			})
+		}
+		wg.Wait()
+		winners := 0
+		for i := range n {
+			must(t, errs[i])
+			if stored[i] {
+				winners++
+			}
+			if got[i].RequestID != got[0].RequestID {
+				t.Fatalf("call %d got the decision of %s, call 0 that of %s", i, got[i].RequestID, got[0].RequestID)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%d saves stored, want exactly 1", winners)
+		}
+		read, err := store.Decision(ctx, base.Kind, base.ProcessID, base.IdentityVerificationID)
+		must(t, err)
+		sameDecision(t, read, got[0])
+	})
+
+	t.Run("a decision and its review case are saved together", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindEvaluation, now())
+		got, stored, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		if !stored || got.ReviewCaseID != rc.ID {
+			t.Fatalf("save = %+v stored %v, want stored with review case %s", got, stored, rc.ID)
+		}
+		c, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		sameCase(t, c, rc)
+
+		// A retry that would open another case opens none.
+		d2, rc2 := d, rc
+		d2.ReviewCaseID, rc2.ID = "", newUUID()
+		got, stored, err = store.SaveDecision(ctx, d2, &rc2)
+		must(t, err)
+		if stored || got.ReviewCaseID != rc.ID {
+			t.Fatalf("retry = %+v stored %v, want the first decision with case %s", got, stored, rc.ID)
+		}
+		_, err = cases.ReviewCase(ctx, rc2.ID)
+		wantCode(t, err, domain.CodeNotFound)
+	})
+
+	t.Run("returned values are copies", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindApproval, now())
+		got, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		got.Rules[0].Code = "CHANGED"
+		*got.Score = 0
+		rc.Evidence.Frame[0] = 0
+		rc.ReasonCodes[0] = "CHANGED"
+		rc.Evidence.Registry.Surname = "Changed"
+		read, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if read.Rules[0].Code == "CHANGED" || *read.Score == 0 {
+			t.Fatal("changing a returned decision changed the stored one")
+		}
+		c, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		if c.Evidence.Frame[0] == 0 || c.ReasonCodes[0] == "CHANGED" || c.Evidence.Registry.Surname == "Changed" {
+			t.Fatal("changing the saved case changed the stored one")
+		}
+		c.Evidence.Documents[0].Surname = "Changed"
+		again, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		if again.Evidence.Documents[0].Surname == "Changed" {
+			t.Fatal("changing a returned case changed the stored one")
+		}
+		repeat, _, err := store.SaveDecision(ctx, d, nil)
+		must(t, err)
+		repeat.Rules[1].Code = "CHANGED"
+		read, err = store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if read.Rules[1].Code == "CHANGED" {
+			t.Fatal("changing the decision a repeated save returned changed the stored one")
+		}
+		read.Images[0].Size = 0
+		if again, _ := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID); again.Images[0].Size == 0 {
+			t.Fatal("changing a read decision changed the stored one")
+		}
+	})
+
+	t.Run("claim", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindEvaluation, now())
+		_, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		at := now()
+		c, err := cases.ClaimReviewCase(ctx, rc.ID, "alice", at)
+		must(t, err)
+		if c.Status != domain.ReviewClaimed || c.ClaimedBy != "alice" || !c.ClaimedAt.Equal(at) {
+			t.Fatalf("claimed case = %+v, want CLAIMED by alice at %v", c, at)
+		}
+		c, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", at.Add(time.Minute))
+		must(t, err)
+		if c.Status != domain.ReviewClaimed || c.ClaimedBy != "alice" {
+			t.Fatalf("re-claimed case = %+v, want still CLAIMED by alice", c)
+		}
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", at)
+		wantCode(t, err, domain.CodeConflict)
+		c, err = cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		if c.ClaimedBy != "alice" {
+			t.Fatalf("after bob's claim the case is claimed by %q, want alice", c.ClaimedBy)
+		}
+	})
+
+	t.Run("resolve NOK: the decision answers REVIEW_REJECTED", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindEvaluation, now())
+		_, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", now())
+		must(t, err)
+		at := now()
+		c, err := cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
+			Reason: "document photo does not match", Reviewer: "alice", At: at})
+		must(t, err)
+		if c.Status != domain.ReviewResolved || c.Resolution != domain.ResultNOK || c.ResolvedBy != "alice" ||
+			c.ResolutionReason != "document photo does not match" || !c.ResolvedAt.Equal(at) || c.Answered != domain.ResultWAIT {
+			t.Fatalf("resolved case = %+v", c)
+		}
+		read, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if read.Result != domain.ResultNOK || read.ReasonCode != domain.ReasonReviewRejected ||
+			read.ResultReason() != "REVIEW_REJECTED: rejected in manual review" || read.ReviewCaseID != rc.ID {
+			t.Fatalf("decision after NOK = %+v", read)
+		}
+		same(t, "rules after resolution", read.Rules, d.Rules)
+		// A re-sent request gets the resolution, not the stored WAIT.
+		got, stored, err := store.SaveDecision(ctx, d, nil)
+		must(t, err)
+		if stored || got.Result != domain.ResultNOK {
+			t.Fatalf("save after resolution = %+v stored %v, want the resolved NOK", got, stored)
+		}
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reviewer: "bob", At: now()})
+		wantCode(t, err, domain.CodeConflict)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", now())
+		wantCode(t, err, domain.CodeConflict)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", now())
+		wantCode(t, err, domain.CodeConflict)
+		read, err = store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if read.Result != domain.ResultNOK {
+			t.Fatalf("a refused second resolution changed the decision to %s", read.Result)
+		}
+	})
+
+	t.Run("resolve OK of an open case with a second reviewer", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindApproval, now())
+		_, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		c, err := cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "verified by video call", Reviewer: "alice", SecondReviewer: "carol", At: now()})
+		must(t, err)
+		if c.Status != domain.ReviewResolved || c.Resolution != domain.ResultOK || c.SecondReviewer != "carol" {
+			t.Fatalf("resolved case = %+v", c)
+		}
+		read, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if read.Result != domain.ResultOK || read.ReasonCode != "" || read.ResultReason() != "" {
+			t.Fatalf("decision after OK = %+v, want OK without a reason", read)
+		}
+	})
+
+	t.Run("purge drops the evidence of cases resolved before the cut-off", func(t *testing.T) {
+		old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rand.IntN(1e6)) * time.Second)
+		dOld, rcOld := newWaitDecision(domain.KindEvaluation, old.Add(-time.Hour))
+		dNew, rcNew := newWaitDecision(domain.KindEvaluation, old.Add(-time.Hour))
+		dOpen, rcOpen := newWaitDecision(domain.KindEvaluation, old.Add(-time.Hour))
+		for _, x := range []struct {
+			d  domain.Decision
+			rc domain.ReviewCase
+		}{{dOld, rcOld}, {dNew, rcNew}, {dOpen, rcOpen}} {
+			_, _, err := store.SaveDecision(ctx, x.d, &x.rc)
+			must(t, err)
+		}
+		_, err := cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rcOld.ID, Result: domain.ResultNOK, Reviewer: "alice", At: old})
+		must(t, err)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rcNew.ID, Result: domain.ResultOK, Reviewer: "alice", At: old.Add(time.Hour)})
+		must(t, err)
+		n, err := cases.PurgeReviewEvidence(ctx, old.Add(time.Second))
+		must(t, err)
+		if n < 1 {
+			t.Fatalf("purged %d cases, want at least the one resolved before the cut-off", n)
+		}
+		c, err := cases.ReviewCase(ctx, rcOld.ID)
+		must(t, err)
+		if !c.EvidencePurged || len(c.Evidence.Documents) != 0 || c.Evidence.Registry != nil || len(c.Evidence.Frame) != 0 {
+			t.Fatalf("purged case keeps evidence: %+v", c)
+		}
+		if c.Status != domain.ReviewResolved || c.Resolution != domain.ResultNOK || len(c.ReasonCodes) == 0 {
+			t.Fatalf("purging changed the case itself: %+v", c)
+		}
+		for _, id := range []string{rcNew.ID, rcOpen.ID} {
+			c, err := cases.ReviewCase(ctx, id)
+			must(t, err)
+			if c.EvidencePurged || len(c.Evidence.Documents) == 0 || len(c.Evidence.Frame) == 0 {
+				t.Fatalf("case %s lost its evidence: %+v", id, c)
+			}
+		}
+		read, err := store.Decision(ctx, dOld.Kind, dOld.ProcessID, dOld.IdentityVerificationID)
+		must(t, err)
+		if read.Result != domain.ResultNOK || len(read.Rules) != len(dOld.Rules) {
+			t.Fatalf("purging changed the decision: %+v", read)
+		}
+	})
+
+	t.Run("list filters and pages oldest first", func(t *testing.T) {
+		// The cases live in a random ten-second slot of 1900-1970 that no
+		// other test uses; the cursor and CreatedBefore fence them in.
+		base := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rand.IntN(36e6)) * time.Minute)
+		dFence, fence := newWaitDecision(domain.KindApproval, base)
+		_, _, err := store.SaveDecision(ctx, dFence, &fence)
+		must(t, err)
+		kinds := []domain.DecisionKind{domain.KindEvaluation, domain.KindApproval, domain.KindEvaluation, domain.KindEvaluation, domain.KindApproval}
+		var ids []string
+		for i, k := range kinds {
+			d, rc := newWaitDecision(k, base.Add(time.Duration(i+1)*time.Second))
+			_, _, err := store.SaveDecision(ctx, d, &rc)
+			must(t, err)
+			ids = append(ids, rc.ID)
+		}
+		_, err = cases.ClaimReviewCase(ctx, ids[1], "alice", base)
+		must(t, err)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: ids[2], Result: domain.ResultOK, Reviewer: "alice", At: base})
+		must(t, err)
+		before := base.Add(10 * time.Second)
+		list := func(t *testing.T, f ports.ReviewFilter) []string {
+			t.Helper()
+			f.CreatedBefore = before
+			if f.AfterID == "" {
+				f.AfterID = fence.ID
+			}
+			got, err := cases.ListReviewCases(ctx, f)
+			must(t, err)
+			out := []string{}
+			for _, c := range got {
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name string
+			f    ports.ReviewFilter
+			want []string
+		}{
+			{"all", ports.ReviewFilter{Limit: 50}, ids},
+			{"open", ports.ReviewFilter{Status: domain.ReviewOpen, Limit: 50}, []string{ids[0], ids[3], ids[4]}},
+			{"claimed", ports.ReviewFilter{Status: domain.ReviewClaimed, Limit: 50}, []string{ids[1]}},
+			{"resolved", ports.ReviewFilter{Status: domain.ReviewResolved, Limit: 50}, []string{ids[2]}},
+			{"approval", ports.ReviewFilter{Kind: domain.KindApproval, Limit: 50}, []string{ids[1], ids[4]}},
+			{"open evaluation", ports.ReviewFilter{Status: domain.ReviewOpen, Kind: domain.KindEvaluation, Limit: 50}, []string{ids[0], ids[3]}},
+			{"first page", ports.ReviewFilter{Limit: 2}, ids[:2]},
+			{"second page", ports.ReviewFilter{AfterID: ids[1], Limit: 2}, ids[2:4]},
+			{"last page", ports.ReviewFilter{AfterID: ids[3], Limit: 2}, ids[4:]},
+			{"past the end", ports.ReviewFilter{AfterID: ids[4], Limit: 2}, []string{}},
+			{"filtered page", ports.ReviewFilter{Kind: domain.KindEvaluation, AfterID: ids[0], Limit: 1}, ids[2:3]},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				same(t, "case ids", list(t, tc.f), tc.want)
+			})
+		}
+		t.Run("created before", func(t *testing.T) {
+			got, err := cases.ListReviewCases(ctx, ports.ReviewFilter{AfterID: fence.ID, CreatedBefore: base.Add(2500 * time.Millisecond), Limit: 50})
+			must(t, err)
+			if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[1] {
+				t.Fatalf("cases created before base+2.5s = %v, want %v", got, ids[:2])
+			}
+			if got[0].Status != domain.ReviewOpen || got[0].Kind != domain.KindEvaluation || !got[0].CreatedAt.Equal(base.Add(time.Second)) {
+				t.Fatalf("listed case = %+v", got[0])
+			}
+		})
+		t.Run("unknown cursor", func(t *testing.T) {
+			_, err := cases.ListReviewCases(ctx, ports.ReviewFilter{AfterID: newUUID(), Limit: 10})
+			wantCode(t, err, domain.CodeInvalid)
+		})
+	})
+}
+
+// newDecision returns a decision of a fresh process with rules, images and
+// a score, as the services store them.
+func newDecision(kind domain.DecisionKind, result domain.Result) domain.Decision {
+	s := unique()
+	score := 8.25
+	d := domain.Decision{
+		Kind: kind, ProcessID: "p-" + s, IdentityVerificationID: "iv-" + s, UserID: "u-" + s,
+		Result: result, Score: &score,
+		Rules: []domain.RuleResult{
+			{Rule: "score", Outcome: domain.ResultOK},
+			{Rule: "document.expiry", Outcome: result, Code: domain.ReasonDocumentExpired, Detail: "document expired on 2024-01-31"},
+		},
+		Images:        []domain.ImageDigest{{Kind: "FRAME", SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Size: 48213}},
+		CorrelationID: "corr-" + s, RequestID: "req-" + s, DecidedAt: now(),
+	}
+	if result == domain.ResultNOK {
+		d.ReasonCode, d.ReasonText = domain.ReasonDocumentExpired, "document expired on 2024-01-31"
+	}
+	return d
+}
+
+// newWaitDecision returns a WAIT decision and the open review case it
+// opens, created at createdAt, with every kind of evidence.
+func newWaitDecision(kind domain.DecisionKind, createdAt time.Time) (domain.Decision, domain.ReviewCase) {
+	d := newDecision(kind, domain.ResultWAIT)
+	d.ReasonCode, d.ReasonText = domain.ReasonNameSimilar, "names differ slightly"
+	d.DecidedAt = createdAt
+	rc := domain.ReviewCase{
+		ID: newUUID(), Kind: kind, ProcessID: d.ProcessID, IdentityVerificationID: d.IdentityVerificationID,
+		UserID: d.UserID, Status: domain.ReviewOpen, ReasonCodes: []string{domain.ReasonNameSimilar},
+		Answered: domain.ResultWAIT, CreatedAt: createdAt,
+		Evidence: domain.ReviewEvidence{
+			Documents: []domain.DocumentData{{
+				Type: "ID_CARD", Status: "SUCCESS", GivenNames: "Jana", Surname: "Novakova",
+				DateOfBirth: domain.MustDate("1985-04-12"), Nationality: "CZE", PersonalNumber: "8554121234",
+				DocumentNumber: "123456789", DateOfIssue: domain.MustDate("2020-01-15"), DateOfExpiry: domain.MustDate("2030-01-15"),
+			}},
+			Registry: &domain.Client{UserID: d.UserID, ClientNumber: "1000001", BirthDate: domain.MustDate("1985-04-12"),
+				GivenNames: "Jana", Surname: "Nováková", Status: domain.StatusActive},
+			Frame: []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3},
+		},
+	}
+	d.ReviewCaseID = rc.ID
+	return d, rc
+}
+
+func sameDecision(t *testing.T, got, want domain.Decision) {
+	t.Helper()
+	got.DecidedAt, want.DecidedAt = utc(got.DecidedAt), utc(want.DecidedAt)
+	same(t, "decision", got, want)
+}
+
+func sameCase(t *testing.T, got, want domain.ReviewCase) {
+	t.Helper()
+	for _, c := range []*domain.ReviewCase{&got, &want} {
+		c.CreatedAt, c.ClaimedAt, c.ResolvedAt = utc(c.CreatedAt), utc(c.ClaimedAt), utc(c.ResolvedAt)
+	}
+	same(t, "review case", got, want)
+}
