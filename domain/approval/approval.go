@@ -1,0 +1,116 @@
+// Package approval decides /client/approve, called after the presence check
+// (liveness and face match). It adds the approval rules to the shared
+// decision mechanics: a failed verification, an unknown or ineligible user,
+// a rejected or pending document evaluation of the same identity
+// verification, and the score thresholds.
+package approval
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/decision"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// RuleEvaluation is the rule name, stored with each decision, of the check
+// against the document evaluation of the same identity verification.
+const RuleEvaluation = "evaluation.result"
+
+type service struct {
+	engine  *decision.Engine
+	clients ports.ClientFinder
+	policy  policy.Decision
+}
+
+// New returns the approval service. Decisions are read from and stored in
+// store (which also holds the evaluation decisions it consults); clients is
+// the registry the user must be known to; ids names review cases.
+func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) ports.ApprovalService {
+	return &service{engine: decision.NewEngine(store, clock, ids, p), clients: clients, policy: p}
+}
+
+// Approve validates r and returns the stored decision for its identity
+// verification, or decides and stores a new one.
+func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+	req := decision.Request{
+		Kind:                   domain.KindApproval,
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Status:                 r.Status,
+		Score:                  r.Score,
+		Meta:                   r.Meta,
+	}
+	if err := decision.Validate(req); err != nil {
+		return domain.Decision{}, err
+	}
+	// A successful presence check without a score cannot be judged: the
+	// thresholds are the rule, so the caller must send it.
+	if r.Status == decision.StatusSuccess && r.Score == nil {
+		return domain.Decision{}, domain.Invalid("score", "is required")
+	}
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context) (decision.Outcome, error) {
+		return s.rules(ctx, r)
+	})
+	if err != nil {
+		return domain.Decision{}, fmt.Errorf("approve: %w", err)
+	}
+	return d, nil
+}
+
+// rules runs the approval rules in the order their reasons should win.
+func (s *service) rules(ctx context.Context, r ports.ApprovalRequest) (decision.Outcome, error) {
+	var o decision.Outcome
+	if r.Frame != nil {
+		o.Images = append(o.Images, r.Frame.Digest())
+		o.Evidence.Frame = r.Frame.Data
+	}
+	status := decision.StatusRule(r.Status)
+	o.Rules = append(o.Rules, status)
+	if status.Outcome == domain.ResultNOK {
+		// The provider's FAILURE is final: no other rule can change it, and
+		// the answer must not depend on the registry being reachable.
+		return o, nil
+	}
+	users, client, err := decision.UserRules(ctx, s.clients, r.UserID)
+	if err != nil {
+		return o, err
+	}
+	o.Rules = append(o.Rules, users...)
+	o.Evidence.Registry = client
+
+	eval, err := s.evaluationRule(ctx, r)
+	if err != nil {
+		return o, err
+	}
+	o.Rules = append(o.Rules, eval, decision.ScoreRule(*r.Score, s.policy))
+	return o, nil
+}
+
+// evaluationRule binds approval to the document evaluation of the same
+// identity verification. Earlier verifications of the process do not bind:
+// a user may start a new one after a rejected document.
+func (s *service) evaluationRule(ctx context.Context, r ports.ApprovalRequest) (domain.RuleResult, error) {
+	ev, ok, err := s.engine.Stored(ctx, domain.KindEvaluation, r.ProcessID, r.IdentityVerificationID)
+	switch {
+	case err != nil:
+		return domain.RuleResult{}, err
+	case !ok:
+		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultOK,
+			Detail: "no document evaluation recorded"}, nil
+	case ev.Result == domain.ResultNOK:
+		detail := "document evaluation was rejected"
+		if ev.ReasonCode != "" {
+			detail += " (" + ev.ReasonCode + ")"
+		}
+		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultNOK,
+			Code: domain.ReasonEvaluationRejected, Detail: detail}, nil
+	case ev.Result == domain.ResultWAIT:
+		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultWAIT,
+			Code: domain.ReasonEvaluationPending, Detail: "document evaluation awaits review"}, nil
+	}
+	return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultOK}, nil
+}

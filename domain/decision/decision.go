@@ -1,0 +1,232 @@
+// Package decision holds the mechanics that approval (/client/approve) and
+// evaluation (/client/evaluate) share: validation of the fields both
+// requests carry, the score thresholds, idempotency against the decision
+// store, the review fallback for callers that cannot take WAIT, and the
+// opening of a review case. It is not a driving port: the two services keep
+// their own rules and hand the rule results to an Engine, so the way a
+// decision is combined, answered and stored cannot drift between them.
+package decision
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// The verification statuses of the wire contract.
+const (
+	StatusSuccess = "SUCCESS"
+	StatusFailure = "FAILURE"
+)
+
+// Rule names shared by both services. They are stored with each decision,
+// so they are part of the audit trail and must stay stable.
+const (
+	RuleVerificationStatus = "verification.status"
+	RuleUserKnown          = "user.known"
+	RuleUserEligible       = "user.eligible"
+	RuleScore              = "score"
+)
+
+// Request is what every decision request carries. Kind, ProcessID and
+// IdentityVerificationID form the idempotency key.
+type Request struct {
+	Kind                   domain.DecisionKind
+	ProcessID              string
+	IdentityVerificationID string
+	UserID                 string
+	Status                 string
+	Score                  *float64
+	Meta                   domain.RequestMeta
+}
+
+// Validate checks the fields both services need before any rule runs, so a
+// malformed request is refused with the field it lacks instead of being
+// stored as a decision.
+func Validate(r Request) error {
+	switch {
+	case strings.TrimSpace(r.ProcessID) == "":
+		return domain.Invalid("processId", "is required")
+	case strings.TrimSpace(r.IdentityVerificationID) == "":
+		return domain.Invalid("identityVerificationId", "is required")
+	case strings.TrimSpace(r.UserID) == "":
+		return domain.Invalid("userId", "is required")
+	case r.Status != StatusSuccess && r.Status != StatusFailure:
+		return domain.Invalid("status", "must be SUCCESS or FAILURE")
+	}
+	if r.Score != nil {
+		if s := *r.Score; math.IsNaN(s) || math.IsInf(s, 0) || s < 0 || s > 10 {
+			return domain.Invalid("score", "must be a number between 0 and 10")
+		}
+	}
+	return nil
+}
+
+// StatusRule turns the verification status into a rule result: the
+// provider's FAILURE is final, whatever else the request says.
+func StatusRule(status string) domain.RuleResult {
+	if status == StatusFailure {
+		return domain.RuleResult{Rule: RuleVerificationStatus, Outcome: domain.ResultNOK,
+			Code: domain.ReasonVerificationFailed, Detail: "identity verification failed"}
+	}
+	return domain.RuleResult{Rule: RuleVerificationStatus, Outcome: domain.ResultOK}
+}
+
+// ScoreRule applies the thresholds of p: under RejectBelow is NOK, under
+// ApproveFrom is WAIT for a person to look at, anything else passes.
+func ScoreRule(score float64, p policy.Decision) domain.RuleResult {
+	switch {
+	case score < p.RejectBelow:
+		return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultNOK, Code: domain.ReasonScoreTooLow,
+			Detail: fmt.Sprintf("score %.2f is below %.2f", score, p.RejectBelow)}
+	case score < p.ApproveFrom:
+		return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultWAIT, Code: domain.ReasonScoreBorderline,
+			Detail: fmt.Sprintf("score %.2f is below %.2f", score, p.ApproveFrom)}
+	}
+	return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultOK}
+}
+
+// UserRules checks that the user exists in the registry and may be
+// onboarded. It returns the client when it was found, so the caller can
+// compare documents against it, and an error only when the registry could
+// not answer: an unknown user is a NOK decision, not a failed request.
+func UserRules(ctx context.Context, clients ports.ClientFinder, userID string) ([]domain.RuleResult, *domain.Client, error) {
+	c, err := clients.ClientByUserID(ctx, userID)
+	switch {
+	case domain.IsNotFound(err):
+		return []domain.RuleResult{{Rule: RuleUserKnown, Outcome: domain.ResultNOK,
+			Code: domain.ReasonUserUnknown, Detail: "user is not known to the registry"}}, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("read client by user id: %w", err)
+	}
+	rules := []domain.RuleResult{{Rule: RuleUserKnown, Outcome: domain.ResultOK}}
+	if !c.Status.Eligible() {
+		rules = append(rules, domain.RuleResult{Rule: RuleUserEligible, Outcome: domain.ResultNOK,
+			Code: domain.ReasonUserNotEligible, Detail: "client is not eligible for onboarding"})
+	} else {
+		rules = append(rules, domain.RuleResult{Rule: RuleUserEligible, Outcome: domain.ResultOK})
+	}
+	return rules, &c, nil
+}
+
+// Outcome is what a service's rules found for one request.
+type Outcome struct {
+	Rules  []domain.RuleResult
+	Images []domain.ImageDigest
+	// Evidence is what a reviewer would need; the Engine keeps it on the
+	// review case only when policy keeps evidence.
+	Evidence domain.ReviewEvidence
+}
+
+// Evaluator runs a service's rules. It is called only when no decision is
+// stored yet for the request's key.
+type Evaluator func(ctx context.Context) (Outcome, error)
+
+// Engine decides, answers and stores decisions for one policy.
+type Engine struct {
+	store  ports.DecisionStore
+	clock  ports.Clock
+	ids    ports.IDGenerator
+	policy policy.Decision
+}
+
+// NewEngine returns an Engine over the decision store. ids names the review
+// cases it opens; clock stamps decisions and cases.
+func NewEngine(store ports.DecisionStore, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) *Engine {
+	return &Engine{store: store, clock: clock, ids: ids, policy: p}
+}
+
+// Stored returns the decision stored under (kind, processID,
+// identityVerificationID) with its review resolution applied, and false
+// when there is none.
+func (e *Engine) Stored(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, bool, error) {
+	d, err := e.store.Decision(ctx, kind, processID, identityVerificationID)
+	switch {
+	case domain.IsNotFound(err):
+		return domain.Decision{}, false, nil
+	case err != nil:
+		return domain.Decision{}, false, fmt.Errorf("read %s decision: %w", kind, err)
+	}
+	return d, true, nil
+}
+
+// Decide answers r idempotently. A decision already stored for r's key is
+// returned as it is (the caller re-sends up to five times with fresh
+// request ids, and a resumed process must get the same answer), even when
+// the re-sent inputs differ. Otherwise eval runs, its rules are combined
+// (NOK over WAIT over OK), the review fallback is applied, a review case is
+// opened for WAIT, and the decision is stored; when a concurrent request
+// stored first, its decision is returned instead, so all callers agree.
+func (e *Engine) Decide(ctx context.Context, r Request, eval Evaluator) (domain.Decision, error) {
+	if d, ok, err := e.Stored(ctx, r.Kind, r.ProcessID, r.IdentityVerificationID); err != nil || ok {
+		return d, err
+	}
+	o, err := eval(ctx)
+	if err != nil {
+		return domain.Decision{}, err
+	}
+	d, rc := e.build(r, o)
+	stored, _, err := e.store.SaveDecision(ctx, d, rc)
+	if err != nil {
+		return domain.Decision{}, fmt.Errorf("save %s decision: %w", r.Kind, err)
+	}
+	return stored, nil
+}
+
+// build turns an outcome into the decision and, for WAIT, its review case.
+func (e *Engine) build(r Request, o Outcome) (domain.Decision, *domain.ReviewCase) {
+	now := e.clock.Now()
+	result, why := domain.Combine(o.Rules)
+	d := domain.Decision{
+		Kind:                   r.Kind,
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Result:                 result,
+		Rules:                  o.Rules,
+		Images:                 o.Images,
+		CorrelationID:          r.Meta.CorrelationID,
+		RequestID:              r.Meta.RequestID,
+		DecidedAt:              now,
+	}
+	if r.Score != nil {
+		s := *r.Score
+		d.Score = &s
+	}
+	if result != domain.ResultOK {
+		d.ReasonCode, d.ReasonText = why.Code, why.Detail
+	}
+	if result != domain.ResultWAIT {
+		return d, nil
+	}
+	rc := &domain.ReviewCase{
+		ID:                     e.ids.NewID(),
+		Kind:                   r.Kind,
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Status:                 domain.ReviewOpen,
+		ReasonCodes:            domain.ReasonCodes(o.Rules),
+		Answered:               domain.ResultWAIT,
+		CreatedAt:              now,
+	}
+	if e.policy.KeepEvidence {
+		rc.Evidence = o.Evidence
+	}
+	if !e.policy.WaitSupported {
+		// Callers of the 1.x generation fail on an unknown enum value, so
+		// they get the fallback now and a person looks at the case later.
+		original := d.ResultReason()
+		d.Result = e.policy.ReviewFallback
+		d.ReasonCode = domain.ReasonReviewFallback
+		d.ReasonText = "needs manual review (" + original + ")"
+		rc.Answered = d.Result
+	}
+	d.ReviewCaseID = rc.ID
+	return d, rc
+}

@@ -1,0 +1,381 @@
+package decision_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/decision"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var now = time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+
+func score(f float64) *float64 { return &f }
+
+func validRequest() decision.Request {
+	return decision.Request{
+		Kind: domain.KindEvaluation, ProcessID: "p-1", IdentityVerificationID: "iv-1", UserID: "u-1",
+		Status: decision.StatusSuccess, Score: score(8),
+		Meta: domain.RequestMeta{CorrelationID: "corr-1", RequestID: "req-1"},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name      string
+		mutate    func(*decision.Request)
+		wantField string // "" for valid
+		wantMsg   string
+	}{
+		{"valid", func(*decision.Request) {}, "", ""},
+		{"valid failure without score", func(r *decision.Request) { r.Status, r.Score = decision.StatusFailure, nil }, "", ""},
+		{"score 0", func(r *decision.Request) { r.Score = score(0) }, "", ""},
+		{"score 10", func(r *decision.Request) { r.Score = score(10) }, "", ""},
+		{"no processId", func(r *decision.Request) { r.ProcessID = " " }, "processId", "is required"},
+		{"no identityVerificationId", func(r *decision.Request) { r.IdentityVerificationID = "" }, "identityVerificationId", "is required"},
+		{"no userId", func(r *decision.Request) { r.UserID = "" }, "userId", "is required"},
+		{"empty status", func(r *decision.Request) { r.Status = "" }, "status", "must be SUCCESS or FAILURE"},
+		{"unknown status", func(r *decision.Request) { r.Status = "PENDING" }, "status", "must be SUCCESS or FAILURE"},
+		{"score below 0", func(r *decision.Request) { r.Score = score(-0.01) }, "score", ""},
+		{"score above 10", func(r *decision.Request) { r.Score = score(10.01) }, "score", ""},
+		{"score NaN", func(r *decision.Request) { r.Score = score(math.NaN()) }, "score", ""},
+		{"score +Inf", func(r *decision.Request) { r.Score = score(math.Inf(1)) }, "score", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := validRequest()
+			tc.mutate(&r)
+			err := decision.Validate(r)
+			if tc.wantField == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			de, ok := domain.AsError(err)
+			if !ok || de.Code != domain.CodeInvalid || de.Field != tc.wantField {
+				t.Fatalf("Validate() = %v, want invalid %s", err, tc.wantField)
+			}
+			if tc.wantMsg != "" && de.Message != tc.wantMsg {
+				t.Errorf("message = %q, want %q", de.Message, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestScoreRule(t *testing.T) {
+	p := policy.Default().Decision
+	tests := []struct {
+		score    float64
+		want     domain.Result
+		wantCode string
+	}{
+		{0, domain.ResultNOK, domain.ReasonScoreTooLow},
+		{3.99, domain.ResultNOK, domain.ReasonScoreTooLow},
+		{4.0, domain.ResultWAIT, domain.ReasonScoreBorderline},
+		{6.99, domain.ResultWAIT, domain.ReasonScoreBorderline},
+		{7.0, domain.ResultOK, ""},
+		{10, domain.ResultOK, ""},
+	}
+	for _, tc := range tests {
+		got := decision.ScoreRule(tc.score, p)
+		if got.Outcome != tc.want || got.Code != tc.wantCode || got.Rule != decision.RuleScore {
+			t.Errorf("ScoreRule(%v) = %+v, want %s %s", tc.score, got, tc.want, tc.wantCode)
+		}
+	}
+}
+
+func TestStatusRule(t *testing.T) {
+	if got := decision.StatusRule(decision.StatusFailure); got.Outcome != domain.ResultNOK || got.Code != domain.ReasonVerificationFailed {
+		t.Errorf("StatusRule(FAILURE) = %+v", got)
+	}
+	if got := decision.StatusRule(decision.StatusSuccess); got.Outcome != domain.ResultOK || got.Code != "" {
+		t.Errorf("StatusRule(SUCCESS) = %+v", got)
+	}
+}
+
+// failingFinder is a registry that cannot answer.
+type failingFinder struct{ ports.ClientFinder }
+
+func (failingFinder) ClientByUserID(context.Context, string) (domain.Client, error) {
+	return domain.Client{}, domain.Unavailable(errors.New("connection refused"), "registry unavailable")
+}
+
+func TestUserRules(t *testing.T) {
+	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"),
+		domain.Client{UserID: "u-active", Status: domain.StatusActive},
+		domain.Client{UserID: "u-prospect", Status: domain.StatusProspect},
+		domain.Client{UserID: "u-blocked", Status: domain.StatusBlocked},
+		domain.Client{UserID: "u-closed", Status: domain.StatusClosed},
+	)
+	tests := []struct {
+		user       string
+		wantResult domain.Result
+		wantCode   string
+		wantClient bool
+	}{
+		{"u-active", domain.ResultOK, "", true},
+		{"u-prospect", domain.ResultOK, "", true},
+		{"u-blocked", domain.ResultNOK, domain.ReasonUserNotEligible, true},
+		{"u-closed", domain.ResultNOK, domain.ReasonUserNotEligible, true},
+		{"u-nobody", domain.ResultNOK, domain.ReasonUserUnknown, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user, func(t *testing.T) {
+			rules, c, err := decision.UserRules(context.Background(), reg, tc.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, why := domain.Combine(rules)
+			if got != tc.wantResult || why.Code != tc.wantCode {
+				t.Errorf("combined = %s %q, want %s %q", got, why.Code, tc.wantResult, tc.wantCode)
+			}
+			if (c != nil) != tc.wantClient || (c != nil && c.UserID != tc.user) {
+				t.Errorf("client = %+v, want found=%v", c, tc.wantClient)
+			}
+		})
+	}
+	t.Run("registry down", func(t *testing.T) {
+		_, _, err := decision.UserRules(context.Background(), failingFinder{}, "u-active")
+		if domain.CodeOf(err) != domain.CodeUnavailable {
+			t.Fatalf("err = %v, want unavailable", err)
+		}
+	})
+}
+
+func newEngine(p policy.Decision) (*decision.Engine, *memory.DecisionStore) {
+	store := memory.NewDecisionStore()
+	return decision.NewEngine(store, memory.NewFakeClock(now), memory.NewSequenceIDs("case"), p), store
+}
+
+func outcome(rules ...domain.RuleResult) decision.Evaluator {
+	return func(context.Context) (decision.Outcome, error) {
+		return decision.Outcome{
+			Rules:    rules,
+			Images:   []domain.ImageDigest{{Kind: "FACE", SHA256: "abc", Size: 3}},
+			Evidence: domain.ReviewEvidence{Frame: []byte{0xFF, 0xD8, 0xFF}, Registry: &domain.Client{UserID: "u-1"}},
+		}, nil
+	}
+}
+
+var (
+	ok      = domain.RuleResult{Rule: "a", Outcome: domain.ResultOK}
+	nok     = domain.RuleResult{Rule: "b", Outcome: domain.ResultNOK, Code: "DOCUMENT_EXPIRED", Detail: "document expired on 2024-01-31"}
+	wait    = domain.RuleResult{Rule: "c", Outcome: domain.ResultWAIT, Code: "NAME_SIMILAR", Detail: "names differ slightly"}
+	nokToo  = domain.RuleResult{Rule: "d", Outcome: domain.ResultNOK, Code: "UNDERAGE", Detail: "applicant is under 18"}
+	noRules = []domain.RuleResult{}
+)
+
+func TestDecide(t *testing.T) {
+	keep := policy.Default().Decision
+	noEvidence := keep
+	noEvidence.KeepEvidence = false
+	fallbackNOK := keep
+	fallbackNOK.WaitSupported = false
+	fallbackOK := fallbackNOK
+	fallbackOK.ReviewFallback = domain.ResultOK
+
+	tests := []struct {
+		name         string
+		policy       policy.Decision
+		rules        []domain.RuleResult
+		wantResult   domain.Result
+		wantReason   string // wire resultReason
+		wantCase     bool
+		wantAnswered domain.Result
+		wantEvidence bool
+	}{
+		{"no rules is OK", keep, noRules, domain.ResultOK, "", false, "", false},
+		{"all pass", keep, []domain.RuleResult{ok, ok}, domain.ResultOK, "", false, "", false},
+		{"NOK wins over WAIT", keep, []domain.RuleResult{ok, wait, nok}, domain.ResultNOK, "DOCUMENT_EXPIRED: document expired on 2024-01-31", false, "", false},
+		{"first NOK wins", keep, []domain.RuleResult{nokToo, nok}, domain.ResultNOK, "UNDERAGE: applicant is under 18", false, "", false},
+		{"WAIT opens a case with evidence", keep, []domain.RuleResult{ok, wait}, domain.ResultWAIT, "NAME_SIMILAR: names differ slightly", true, domain.ResultWAIT, true},
+		{"WAIT without kept evidence", noEvidence, []domain.RuleResult{wait}, domain.ResultWAIT, "NAME_SIMILAR: names differ slightly", true, domain.ResultWAIT, false},
+		{"fallback NOK still opens a case", fallbackNOK, []domain.RuleResult{wait}, domain.ResultNOK,
+			"REVIEW_FALLBACK: needs manual review (NAME_SIMILAR: names differ slightly)", true, domain.ResultNOK, true},
+		{"fallback OK still opens a case", fallbackOK, []domain.RuleResult{wait}, domain.ResultOK,
+			"REVIEW_FALLBACK: needs manual review (NAME_SIMILAR: names differ slightly)", true, domain.ResultOK, true},
+		{"fallback leaves NOK alone", fallbackNOK, []domain.RuleResult{nok}, domain.ResultNOK, "DOCUMENT_EXPIRED: document expired on 2024-01-31", false, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, store := newEngine(tc.policy)
+			ctx := context.Background()
+			d, err := e.Decide(ctx, validRequest(), outcome(tc.rules...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Result != tc.wantResult || d.ResultReason() != tc.wantReason {
+				t.Errorf("decision = %s %q, want %s %q", d.Result, d.ResultReason(), tc.wantResult, tc.wantReason)
+			}
+			if d.Kind != domain.KindEvaluation || d.ProcessID != "p-1" || d.IdentityVerificationID != "iv-1" || d.UserID != "u-1" {
+				t.Errorf("key fields = %+v", d)
+			}
+			if !d.DecidedAt.Equal(now) || d.CorrelationID != "corr-1" || d.RequestID != "req-1" {
+				t.Errorf("time/meta = %v %q %q", d.DecidedAt, d.CorrelationID, d.RequestID)
+			}
+			if d.Score == nil || *d.Score != 8 || len(d.Images) != 1 || len(d.Rules) != len(tc.rules) {
+				t.Errorf("score/images/rules not stored: %+v", d)
+			}
+			stored, err := store.Decision(ctx, domain.KindEvaluation, "p-1", "iv-1")
+			if err != nil || stored.Result != d.Result || stored.ReviewCaseID != d.ReviewCaseID {
+				t.Fatalf("stored = %+v, %v; want the answered decision", stored, err)
+			}
+			cases, err := store.ListReviewCases(ctx, ports.ReviewFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.wantCase {
+				if len(cases) != 0 || d.ReviewCaseID != "" {
+					t.Fatalf("cases = %+v, case id %q; want none", cases, d.ReviewCaseID)
+				}
+				return
+			}
+			if len(cases) != 1 {
+				t.Fatalf("cases = %d, want 1", len(cases))
+			}
+			c := cases[0]
+			if c.ID != "case-1" || d.ReviewCaseID != c.ID || c.Status != domain.ReviewOpen || c.Answered != tc.wantAnswered {
+				t.Errorf("case = %+v (decision case %q)", c, d.ReviewCaseID)
+			}
+			if len(c.ReasonCodes) != 1 || c.ReasonCodes[0] != "NAME_SIMILAR" || !c.CreatedAt.Equal(now) {
+				t.Errorf("case reasons/time = %v %v", c.ReasonCodes, c.CreatedAt)
+			}
+			if got := len(c.Evidence.Frame) > 0 && c.Evidence.Registry != nil; got != tc.wantEvidence {
+				t.Errorf("evidence kept = %v, want %v", got, tc.wantEvidence)
+			}
+		})
+	}
+}
+
+func TestDecideIsIdempotent(t *testing.T) {
+	e, _ := newEngine(policy.Default().Decision)
+	ctx := context.Background()
+	first, err := e.Decide(ctx, validRequest(), outcome(nok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	r := validRequest()
+	r.Score, r.UserID, r.Meta.RequestID = score(9.5), "u-other", "req-2"
+	second, err := e.Decide(ctx, r, func(context.Context) (decision.Outcome, error) {
+		calls.Add(1)
+		return decision.Outcome{Rules: []domain.RuleResult{ok}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 0 {
+		t.Error("rules ran again for a stored decision")
+	}
+	if second.Result != domain.ResultNOK || second.ResultReason() != first.ResultReason() || second.RequestID != "req-1" || *second.Score != 8 {
+		t.Errorf("second = %+v, want the stored first decision", second)
+	}
+	// Another identity verification of the same process is a new decision.
+	r.IdentityVerificationID = "iv-2"
+	third, err := e.Decide(ctx, r, outcome(ok))
+	if err != nil || third.Result != domain.ResultOK {
+		t.Errorf("iv-2 = %+v, %v; want a fresh OK", third, err)
+	}
+}
+
+func TestDecideScoreIsCopied(t *testing.T) {
+	e, _ := newEngine(policy.Default().Decision)
+	r := validRequest()
+	d, err := e.Decide(context.Background(), r, outcome(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	*r.Score = 1
+	if *d.Score != 8 {
+		t.Errorf("decision score follows the caller's variable: %v", *d.Score)
+	}
+}
+
+// racingStore loses every save to a decision another replica stored.
+type racingStore struct {
+	ports.DecisionStore
+	winner domain.Decision
+}
+
+func (s racingStore) SaveDecision(context.Context, domain.Decision, *domain.ReviewCase) (domain.Decision, bool, error) {
+	return s.winner, false, nil
+}
+
+// brokenStore cannot answer at all.
+type brokenStore struct{ saves *atomic.Int32 }
+
+func (brokenStore) Decision(context.Context, domain.DecisionKind, string, string) (domain.Decision, error) {
+	return domain.Decision{}, domain.Unavailable(errors.New("timeout"), "decision store unavailable")
+}
+
+func (s brokenStore) SaveDecision(context.Context, domain.Decision, *domain.ReviewCase) (domain.Decision, bool, error) {
+	s.saves.Add(1)
+	return domain.Decision{}, false, domain.Unavailable(errors.New("timeout"), "decision store unavailable")
+}
+
+func TestDecideStoreOutcomes(t *testing.T) {
+	ctx := context.Background()
+	clock, ids, p := memory.NewFakeClock(now), memory.NewSequenceIDs("case"), policy.Default().Decision
+
+	t.Run("race winner is returned", func(t *testing.T) {
+		winner := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-1", IdentityVerificationID: "iv-1", Result: domain.ResultOK, RequestID: "req-winner"}
+		e := decision.NewEngine(racingStore{DecisionStore: memory.NewDecisionStore(), winner: winner}, clock, ids, p)
+		d, err := e.Decide(ctx, validRequest(), outcome(nok))
+		if err != nil || d.RequestID != "req-winner" || d.Result != domain.ResultOK {
+			t.Errorf("Decide = %+v, %v; want the winner", d, err)
+		}
+	})
+	t.Run("store down", func(t *testing.T) {
+		var saves atomic.Int32
+		e := decision.NewEngine(brokenStore{&saves}, clock, ids, p)
+		ran := false
+		_, err := e.Decide(ctx, validRequest(), func(context.Context) (decision.Outcome, error) {
+			ran = true
+			return decision.Outcome{}, nil
+		})
+		if domain.CodeOf(err) != domain.CodeUnavailable || ran || saves.Load() != 0 {
+			t.Errorf("err = %v, rules ran %v, saves %d; want unavailable before any rule", err, ran, saves.Load())
+		}
+	})
+	t.Run("rule error is not stored", func(t *testing.T) {
+		e, store := newEngine(p)
+		boom := domain.Unavailable(errors.New("x"), "registry unavailable")
+		_, err := e.Decide(ctx, validRequest(), func(context.Context) (decision.Outcome, error) { return decision.Outcome{}, boom })
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want the rule error", err)
+		}
+		if _, err := store.Decision(ctx, domain.KindEvaluation, "p-1", "iv-1"); !domain.IsNotFound(err) {
+			t.Errorf("a decision was stored after a failed rule: %v", err)
+		}
+	})
+	t.Run("stored reads a missing decision as absent", func(t *testing.T) {
+		e, _ := newEngine(p)
+		_, found, err := e.Stored(ctx, domain.KindApproval, "p-x", "iv-x")
+		if err != nil || found {
+			t.Errorf("Stored = %v, %v; want absent", found, err)
+		}
+	})
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e, _ := newEngine(policy.Default().Decision)
+	ctx := context.Background()
+	eval := outcome(ok, wait)
+	r := validRequest()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.IdentityVerificationID = "iv-" + strconv.Itoa(i)
+		if _, err := e.Decide(ctx, r, eval); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,344 @@
+// Package evaluation decides /client/evaluate, called after the document
+// check. Its rules compare what the documents say with each other and with
+// the client registry: document status and validity, a primary identity
+// document, age, birth date, personal number and names, nationality lists
+// and the score thresholds. Older Onboarding Servers call it without
+// document data; then only the rules that need none run and the policy
+// answers the rest.
+package evaluation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/decision"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// Rule names of evaluation, stored with each decision. Rules that look at
+// one document are recorded once per document, in document order.
+const (
+	RuleApproval       = "approval.result"
+	RuleDocumentData   = "document.data"
+	RuleDocumentStatus = "document.status"
+	RulePrimary        = "document.primary"
+	RuleExpiry         = "document.expiry"
+	RuleSamePerson     = "documents.samePerson"
+	RuleAge            = "age"
+	RuleBirthDate      = "registry.birthDate"
+	RulePersonalNumber = "registry.personalNumber"
+	RuleName           = "registry.name"
+	RuleNationality    = "nationality"
+)
+
+// DocumentSuccess is the only per-document status that passes.
+const DocumentSuccess = "SUCCESS"
+
+type service struct {
+	engine  *decision.Engine
+	clients ports.ClientFinder
+	clock   ports.Clock
+	dp      policy.Decision
+	policy  policy.Evaluation
+}
+
+// New returns the evaluation service. Decisions are read from and stored in
+// store (which also holds the approval decisions it consults); clients is
+// the registry the documents are compared with; clock tells today for
+// expiry and age; ids names review cases.
+func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, dp policy.Decision, p policy.Evaluation) ports.EvaluationService {
+	return &service{engine: decision.NewEngine(store, clock, ids, dp), clients: clients, clock: clock, dp: dp, policy: p}
+}
+
+// Evaluate validates r and returns the stored decision for its identity
+// verification, or decides and stores a new one. Malformed dates are
+// refused before anything is stored, naming the document field.
+func (s *service) Evaluate(ctx context.Context, r ports.EvaluationRequest) (domain.Decision, error) {
+	// Older Onboarding Servers send no status (nor document data): they
+	// call evaluate only after a successful document verification.
+	if r.Status == "" && !r.HasDocumentCheck {
+		r.Status = decision.StatusSuccess
+	}
+	req := decision.Request{
+		Kind:                   domain.KindEvaluation,
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Status:                 r.Status,
+		Score:                  r.Score,
+		Meta:                   r.Meta,
+	}
+	if err := decision.Validate(req); err != nil {
+		return domain.Decision{}, err
+	}
+	docs, images, err := parseDocuments(r.Documents)
+	if err != nil {
+		return domain.Decision{}, err
+	}
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context) (decision.Outcome, error) {
+		return s.rules(ctx, r, docs, images)
+	})
+	if err != nil {
+		return domain.Decision{}, fmt.Errorf("evaluate: %w", err)
+	}
+	return d, nil
+}
+
+// parseDocuments turns the wire documents into domain data, strictly
+// parsing dates (the contract fixes YYYY-MM-DD), and collects the digests
+// of their images: the images themselves are never kept.
+func parseDocuments(in []ports.DocumentInput) ([]domain.DocumentData, []domain.ImageDigest, error) {
+	docs := make([]domain.DocumentData, 0, len(in))
+	var images []domain.ImageDigest
+	for i, d := range in {
+		dd := domain.DocumentData{
+			Type:           strings.TrimSpace(d.Type),
+			Status:         strings.TrimSpace(d.Status),
+			GivenNames:     d.Data.GivenNames,
+			Surname:        d.Data.Surname,
+			PlaceOfBirth:   d.Data.PlaceOfBirth,
+			Sex:            d.Data.Sex,
+			Nationality:    strings.ToUpper(strings.TrimSpace(d.Data.Nationality)),
+			PersonalNumber: domain.NormalizePersonalNumber(d.Data.PersonalNumber),
+			DocumentNumber: d.Data.DocumentNumber,
+			Authority:      d.Data.Authority,
+		}
+		for _, f := range []struct {
+			name string
+			raw  string
+			dst  *domain.Date
+		}{
+			{"dateOfBirth", d.Data.DateOfBirth, &dd.DateOfBirth},
+			{"dateOfIssue", d.Data.DateOfIssue, &dd.DateOfIssue},
+			{"dateOfExpiry", d.Data.DateOfExpiry, &dd.DateOfExpiry},
+		} {
+			raw := strings.TrimSpace(f.raw)
+			if raw == "" {
+				continue
+			}
+			v, err := domain.ParseDate(raw)
+			if err != nil {
+				return nil, nil, domain.Invalid(fmt.Sprintf("documentCheckResult.documents[%d].data.%s", i, f.name),
+					"must be a date in the format YYYY-MM-DD")
+			}
+			*f.dst = v
+		}
+		docs = append(docs, dd)
+		for _, img := range d.Images {
+			images = append(images, img.Digest())
+		}
+	}
+	return docs, images, nil
+}
+
+// rules runs the evaluation rules in the order their reasons should win
+// (domain.Combine keeps the first of the strongest outcome).
+func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest) (decision.Outcome, error) {
+	o := decision.Outcome{Images: images}
+	if r.HasDocumentCheck {
+		o.Evidence.Documents = docs
+	}
+	status := decision.StatusRule(r.Status)
+	o.Rules = append(o.Rules, status)
+	if status.Outcome == domain.ResultNOK {
+		// The provider's FAILURE is final: no other rule can change it, and
+		// the answer must not depend on the registry being reachable.
+		return o, nil
+	}
+	users, client, err := decision.UserRules(ctx, s.clients, r.UserID)
+	if err != nil {
+		return o, err
+	}
+	o.Rules = append(o.Rules, users...)
+	o.Evidence.Registry = client
+
+	approval, err := s.approvalRule(ctx, r)
+	if err != nil {
+		return o, err
+	}
+	o.Rules = append(o.Rules, approval)
+
+	if !r.HasDocumentCheck {
+		rr := domain.RuleResult{Rule: RuleDocumentData, Outcome: s.policy.WithoutDocumentData,
+			Code: domain.ReasonNoDocumentData, Detail: "no document check result was sent"}
+		o.Rules = append(o.Rules, rr)
+	} else {
+		today := domain.DateOf(s.clock.Now().UTC())
+		o.Rules = append(o.Rules, s.documentRules(docs, client, today)...)
+	}
+	if r.Score != nil {
+		o.Rules = append(o.Rules, decision.ScoreRule(*r.Score, s.dp))
+	}
+	return o, nil
+}
+
+// approvalRule refuses an identity verification whose presence check was
+// already rejected. Only NOK binds: approval may come before or after
+// evaluation, and its WAIT is decided by its own review case.
+func (s *service) approvalRule(ctx context.Context, r ports.EvaluationRequest) (domain.RuleResult, error) {
+	ap, ok, err := s.engine.Stored(ctx, domain.KindApproval, r.ProcessID, r.IdentityVerificationID)
+	switch {
+	case err != nil:
+		return domain.RuleResult{}, err
+	case ok && ap.Result == domain.ResultNOK:
+		return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultNOK,
+			Code: domain.ReasonVerificationRejected, Detail: "presence check of this verification was rejected"}, nil
+	case !ok:
+		return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK, Detail: "no approval recorded"}, nil
+	}
+	return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK}, nil
+}
+
+// documentRules checks the documents themselves, then against each other,
+// then against the registry record (when the user is known).
+func (s *service) documentRules(docs []domain.DocumentData, client *domain.Client, today domain.Date) []domain.RuleResult {
+	var rules []domain.RuleResult
+	add := func(rule string, out domain.Result, code, format string, args ...any) {
+		rules = append(rules, domain.RuleResult{Rule: rule, Outcome: out, Code: code, Detail: fmt.Sprintf(format, args...)})
+	}
+	pass := func(rule string) { rules = append(rules, domain.RuleResult{Rule: rule, Outcome: domain.ResultOK}) }
+
+	primary := false
+	for i, d := range docs {
+		if d.Status != DocumentSuccess {
+			add(RuleDocumentStatus, domain.ResultNOK, domain.ReasonDocumentFailed, "documents[%d] was not verified", i)
+		} else {
+			pass(RuleDocumentStatus)
+		}
+		if slices.ContainsFunc(s.policy.PrimaryDocumentTypes, func(t string) bool { return strings.EqualFold(t, d.Type) }) {
+			primary = true
+		}
+	}
+	if !primary {
+		add(RulePrimary, domain.ResultNOK, domain.ReasonNoPrimaryDocument, "no primary identity document (%s)",
+			strings.Join(s.policy.PrimaryDocumentTypes, ", "))
+	} else {
+		pass(RulePrimary)
+	}
+	for _, d := range docs {
+		// A document expiring today is still valid today.
+		if !d.DateOfExpiry.IsZero() && d.DateOfExpiry.Before(today) {
+			add(RuleExpiry, domain.ResultNOK, domain.ReasonDocumentExpired, "document expired on %s", d.DateOfExpiry)
+		} else {
+			pass(RuleExpiry)
+		}
+	}
+	rules = append(rules, samePerson(docs))
+	rules = append(rules, s.ageRule(docs, client, today))
+	if client != nil {
+		rules = append(rules, s.registryRules(docs, *client)...)
+	}
+	for i, d := range docs {
+		if d.Nationality == "" {
+			continue
+		}
+		denied := slices.Contains(s.policy.NationalityDeny, d.Nationality)
+		if len(s.policy.NationalityAllow) > 0 && !slices.Contains(s.policy.NationalityAllow, d.Nationality) {
+			denied = true
+		}
+		if denied {
+			add(RuleNationality, domain.ResultNOK, domain.ReasonNationalityDenied, "nationality on documents[%d] is not accepted", i)
+		} else {
+			pass(RuleNationality)
+		}
+	}
+	return rules
+}
+
+// samePerson refuses a set of documents that describe more than one person
+// (someone else's passport beside one's own ID card). Only fields present
+// on both documents are compared.
+func samePerson(docs []domain.DocumentData) domain.RuleResult {
+	for i := 1; i < len(docs); i++ {
+		a, b := docs[0], docs[i]
+		na, nb := fullName(a.GivenNames, a.Surname), fullName(b.GivenNames, b.Surname)
+		switch {
+		case na != "" && nb != "" && na != nb,
+			!a.DateOfBirth.IsZero() && !b.DateOfBirth.IsZero() && a.DateOfBirth != b.DateOfBirth,
+			a.PersonalNumber != "" && b.PersonalNumber != "" && a.PersonalNumber != b.PersonalNumber:
+			return domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultNOK, Code: domain.ReasonDocumentsDiffer,
+				Detail: fmt.Sprintf("documents[%d] describes another person than documents[0]", i)}
+		}
+	}
+	return domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultOK}
+}
+
+// ageRule checks the minimum age on today, from the first document's date
+// of birth, else the registry's. A person is of age on the birthday itself.
+// When no date of birth is known at all, the case goes to review rather
+// than passing an age nobody checked.
+func (s *service) ageRule(docs []domain.DocumentData, client *domain.Client, today domain.Date) domain.RuleResult {
+	var born domain.Date
+	for _, d := range docs {
+		if !d.DateOfBirth.IsZero() {
+			born = d.DateOfBirth
+			break
+		}
+	}
+	if born.IsZero() && client != nil {
+		born = client.BirthDate
+	}
+	switch {
+	case born.IsZero():
+		return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultWAIT, Code: domain.ReasonUnderage,
+			Detail: "age could not be verified: no date of birth"}
+	case born.AgeOn(today) < s.policy.MinimumAge:
+		return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultNOK, Code: domain.ReasonUnderage,
+			Detail: fmt.Sprintf("applicant is under %d", s.policy.MinimumAge)}
+	}
+	return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultOK}
+}
+
+// registryRules compares each document with the registry record. Texts
+// name the field that differs, never its values: they are personal data.
+func (s *service) registryRules(docs []domain.DocumentData, c domain.Client) []domain.RuleResult {
+	var rules []domain.RuleResult
+	regName := fullName(c.GivenNames, c.Surname)
+	regPN := domain.NormalizePersonalNumber(c.PersonalNumber)
+	for i, d := range docs {
+		if !d.DateOfBirth.IsZero() && !c.BirthDate.IsZero() {
+			if d.DateOfBirth != c.BirthDate {
+				rules = append(rules, domain.RuleResult{Rule: RuleBirthDate, Outcome: domain.ResultNOK,
+					Code: domain.ReasonBirthDateMismatch, Detail: fmt.Sprintf("date of birth on documents[%d] differs from the registry", i)})
+			} else {
+				rules = append(rules, domain.RuleResult{Rule: RuleBirthDate, Outcome: domain.ResultOK})
+			}
+		}
+		if d.PersonalNumber != "" && regPN != "" {
+			if d.PersonalNumber != regPN {
+				rules = append(rules, domain.RuleResult{Rule: RulePersonalNumber, Outcome: domain.ResultNOK,
+					Code: domain.ReasonPersonalNumberDiffer, Detail: fmt.Sprintf("personal number on documents[%d] differs from the registry", i)})
+			} else {
+				rules = append(rules, domain.RuleResult{Rule: RulePersonalNumber, Outcome: domain.ResultOK})
+			}
+		}
+		if docName := fullName(d.GivenNames, d.Surname); docName != "" && regName != "" {
+			rules = append(rules, s.nameRule(i, docName, regName))
+		}
+	}
+	return rules
+}
+
+// nameRule compares folded names: equal passes, a few edits (a typo, a
+// letter OCR misread) go to a person, more is another name.
+func (s *service) nameRule(i int, docName, regName string) domain.RuleResult {
+	if docName == regName {
+		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultOK}
+	}
+	if dist := EditDistance(docName, regName); dist <= s.policy.NameWaitDistance {
+		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
+			Detail: fmt.Sprintf("name on documents[%d] differs from the registry by %d characters", i, dist)}
+	}
+	return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultNOK, Code: domain.ReasonNameMismatch,
+		Detail: fmt.Sprintf("name on documents[%d] does not match the registry", i)}
+}
+
+// fullName folds given names and surname into one comparable string, or ""
+// when neither is known.
+func fullName(given, surname string) string {
+	return FoldName(given + " " + surname)
+}

@@ -1,0 +1,159 @@
+// Package lookup identifies a prospect for /user/lookup: it picks the first
+// identification scheme whose keys the mobile app sent, normalises the
+// values, finds the client in the registry (or registers a prospect, when
+// policy says so) and tells whether the user still has to consent.
+//
+// Lookup must be deterministic: the Onboarding Server calls it again when a
+// process is resumed and fails the process when the userId changes, and it
+// must never answer 200 without a userId (the 1.x caller crashes on it).
+package lookup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+type service struct {
+	registry ports.ClientRegistry
+	ledger   ports.ConsentLedger
+	texts    ports.ConsentTextReader
+	policy   policy.Lookup
+	consent  policy.Consent
+	expected string // the schemes in words, for the error naming them
+}
+
+// New returns the lookup service. registry finds clients and registers
+// prospects; ledger and texts tell whether the user approved every
+// required consent at its current text version.
+func New(registry ports.ClientRegistry, ledger ports.ConsentLedger, texts ports.ConsentTextReader, p policy.Lookup, c policy.Consent) ports.LookupService {
+	return &service{registry: registry, ledger: ledger, texts: texts, policy: p, consent: c, expected: describeSchemes(p.Schemes)}
+}
+
+// Lookup returns the user id and consent status for r's identification.
+func (s *service) Lookup(ctx context.Context, r ports.LookupRequest) (ports.LookupResult, error) {
+	if strings.TrimSpace(r.ProcessID) == "" {
+		return ports.LookupResult{}, domain.Invalid("processId", "is required")
+	}
+	id, err := s.identify(r.Identification)
+	if err != nil {
+		return ports.LookupResult{}, err
+	}
+	client, err := s.find(ctx, id)
+	if err != nil {
+		return ports.LookupResult{}, err
+	}
+	if !client.Status.Eligible() {
+		return ports.LookupResult{}, domain.NotEligible("client is not eligible for onboarding")
+	}
+	if client.UserID == "" {
+		// A 200 without userId crashes the caller; refuse loudly instead.
+		return ports.LookupResult{}, domain.Internal(nil, "registry returned a client without a user id")
+	}
+	return ports.LookupResult{UserID: client.UserID, Consent: s.consentStatus(ctx, client.UserID)}, nil
+}
+
+// identify selects the first scheme whose keys are all present and
+// normalises its values. A present but unusable value is an error naming
+// its key rather than a silent fall-through to the next scheme, so the user
+// learns what to fix.
+func (s *service) identify(raw map[string]string) (domain.Identification, error) {
+	for _, scheme := range s.policy.Schemes {
+		if !applies(scheme, raw) {
+			continue
+		}
+		id := domain.Identification{Scheme: scheme, Values: make(map[domain.IdentificationKey]string, len(scheme))}
+		for _, k := range scheme {
+			v, problem := domain.NormalizeIdentification(k, raw[string(k)])
+			if problem != "" {
+				return domain.Identification{}, domain.Invalid("identification."+string(k), "%s", problem)
+			}
+			id.Values[k] = v
+		}
+		return id, nil
+	}
+	return domain.Identification{}, domain.Invalid("identification", "expected %s", s.expected)
+}
+
+func applies(scheme []domain.IdentificationKey, raw map[string]string) bool {
+	for _, k := range scheme {
+		if strings.TrimSpace(raw[string(k)]) == "" {
+			return false
+		}
+	}
+	return len(scheme) > 0
+}
+
+// describeSchemes renders the schemes as "clientNumber and birthDate, or
+// personalNumber".
+func describeSchemes(schemes [][]domain.IdentificationKey) string {
+	alts := make([]string, 0, len(schemes))
+	for _, s := range schemes {
+		keys := make([]string, len(s))
+		for i, k := range s {
+			keys[i] = string(k)
+		}
+		switch len(keys) {
+		case 0:
+			continue
+		case 1:
+			alts = append(alts, keys[0])
+		default:
+			alts = append(alts, strings.Join(keys[:len(keys)-1], ", ")+" and "+keys[len(keys)-1])
+		}
+	}
+	return strings.Join(alts, ", or ")
+}
+
+// find reads the registry and applies the not-found policy.
+func (s *service) find(ctx context.Context, id domain.Identification) (domain.Client, error) {
+	c, err := s.registry.FindClient(ctx, id)
+	switch {
+	case err == nil:
+		return c, nil
+	case !domain.IsNotFound(err):
+		return domain.Client{}, fmt.Errorf("lookup: find client: %w", err)
+	case s.policy.NotFound == policy.NotFoundRegister:
+		c, err := s.registry.RegisterProspect(ctx, id)
+		if err != nil {
+			return domain.Client{}, fmt.Errorf("lookup: register prospect: %w", err)
+		}
+		return c, nil
+	}
+	return domain.Client{}, domain.NotFound("identification", "client not found")
+}
+
+// consentStatus answers NOT_REQUIRED only when every required type was
+// approved at (or after) its current text version. It never fails lookup:
+// a consent store that cannot answer makes it REQUIRED, which costs the
+// user one more tap, whereas failing would cost the whole onboarding.
+func (s *service) consentStatus(ctx context.Context, userID string) string {
+	if !s.consent.Enabled {
+		return ports.ConsentNotEvaluated
+	}
+	for _, t := range s.consent.RequiredTypes {
+		if !s.approvedCurrent(ctx, userID, t) {
+			return ports.ConsentRequired
+		}
+	}
+	return ports.ConsentNotRequired
+}
+
+func (s *service) approvedCurrent(ctx context.Context, userID, consentType string) bool {
+	rec, err := s.ledger.LatestConsent(ctx, userID, consentType)
+	if err != nil || !rec.Approved {
+		return false
+	}
+	text, err := s.texts.LatestConsentText(ctx, consentType, rec.Language)
+	if domain.IsNotFound(err) && rec.Language != s.consent.DefaultLanguage {
+		text, err = s.texts.LatestConsentText(ctx, consentType, s.consent.DefaultLanguage)
+	}
+	if err != nil {
+		return false
+	}
+	return rec.TextVersion >= text.Version
+}

@@ -1,0 +1,475 @@
+package otp_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/otp"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var now = time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+
+var key = []byte("0123456789abcdef-test-hmac-key")
+
+var (
+	jana = domain.Client{
+		UserID: "u-jana", ClientNumber: "1000001", BirthDate: domain.MustDate("1985-04-12"),
+		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "8554121234",
+		Phone: "+420777123456", Nationality: "CZE", Status: domain.StatusActive,
+	}
+	noPhone  = domain.Client{UserID: "u-nophone", ClientNumber: "1000005", Status: domain.StatusActive}
+	badPhone = domain.Client{UserID: "u-badphone", ClientNumber: "1000006", Phone: "777123456", Status: domain.StatusActive}
+	spaced   = domain.Client{UserID: "u-spaced", ClientNumber: "1000007", Phone: "00420 777 123 457", Status: domain.StatusActive}
+)
+
+// sender is a gateway double that counts and keeps what it was given. A
+// non-nil gate makes every send wait for it, to hold a send in flight.
+type sender struct {
+	mu     sync.Mutex
+	sent   []domain.SMS
+	result domain.SendResult
+	err    error
+	gate   chan struct{}
+	hook   func(ctx context.Context) // runs inside SendSMS
+}
+
+func (s *sender) SendSMS(ctx context.Context, sms domain.SMS) (domain.SendResult, error) {
+	if s.gate != nil {
+		<-s.gate
+	}
+	if s.hook != nil {
+		s.hook(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, sms)
+	if s.result.Outcome == "" && s.err == nil {
+		return domain.SendResult{Outcome: domain.OTPSent, MessageID: "m-" + strconv.Itoa(len(s.sent))}, nil
+	}
+	return s.result, s.err
+}
+
+func (s *sender) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
+func (s *sender) last() domain.SMS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[len(s.sent)-1]
+}
+
+type fixture struct {
+	svc    ports.OTPService
+	sender *sender
+	guard  *memory.OTPGuard
+	clock  *memory.FakeClock
+}
+
+func newFixture(t testing.TB, p policy.OTP) fixture {
+	t.Helper()
+	clock := memory.NewFakeClock(now)
+	f := fixture{sender: &sender{}, guard: memory.NewOTPGuard(clock), clock: clock}
+	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana, noPhone, badPhone, spaced)
+	f.svc = otp.New(reg, f.guard, f.guard, f.sender, key, p)
+	return f
+}
+
+func request(code string) ports.OTPRequest {
+	return ports.OTPRequest{
+		ProcessID: "p-1", ProcessType: "ONBOARDING", UserID: "u-jana", Language: "en",
+		Code: code, Type: domain.OTPActivation, Meta: domain.RequestMeta{CorrelationID: "c", RequestID: "r"},
+	}
+}
+
+func TestSendOTP(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutate   func(*ports.OTPRequest)
+		wantText string
+		wantEnc  domain.SMSEncoding
+		wantTo   string
+	}{
+		{"english activation", func(*ports.OTPRequest) {}, "Your activation code is 12345678. Never share it with anyone.", domain.EncodingGSM7, "+420777123456"},
+		{"czech activation", func(r *ports.OTPRequest) { r.Language = "cs" }, "Váš aktivační kód je 12345678. Nikomu jej nesdělujte.", domain.EncodingUCS2, "+420777123456"},
+		{"czech user verification", func(r *ports.OTPRequest) { r.Language, r.Type = "cs", domain.OTPUserVerification },
+			"Váš ověřovací kód je 12345678. Nikomu jej nesdělujte.", domain.EncodingUCS2, "+420777123456"},
+		{"region subtag", func(r *ports.OTPRequest) { r.Language = "CS-cz" }, "Váš aktivační kód je 12345678. Nikomu jej nesdělujte.", domain.EncodingUCS2, "+420777123456"},
+		{"unknown language falls back", func(r *ports.OTPRequest) { r.Language = "de" }, "Your activation code is 12345678. Never share it with anyone.", domain.EncodingGSM7, "+420777123456"},
+		{"no language is the default", func(r *ports.OTPRequest) { r.Language = "" }, "Your activation code is 12345678. Never share it with anyone.", domain.EncodingGSM7, "+420777123456"},
+		{"registry phone normalised", func(r *ports.OTPRequest) { r.UserID = "u-spaced" }, "Your activation code is 12345678. Never share it with anyone.", domain.EncodingGSM7, "+420777123457"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, policy.Default().OTP)
+			r := request("12345678")
+			tc.mutate(&r)
+			res, err := f.svc.SendOTP(context.Background(), r)
+			if err != nil || !res.Sent || res.Outcome != domain.OTPSent || res.Deduped {
+				t.Fatalf("SendOTP = %+v, %v", res, err)
+			}
+			if f.sender.count() != 1 {
+				t.Fatalf("sent %d SMS, want 1", f.sender.count())
+			}
+			sms := f.sender.last()
+			if sms.Text != tc.wantText || sms.To != tc.wantTo || sms.Encoding != tc.wantEnc || sms.Segments != 1 || sms.SenderID != "MyBank" {
+				t.Errorf("sms = %+v", sms)
+			}
+			if len(sms.Reference) != 16 || strings.Contains(sms.Reference, "12345678") {
+				t.Errorf("reference %q must be 16 hex characters without the code", sms.Reference)
+			}
+		})
+	}
+}
+
+func TestSendOTPSenderIDPerLanguage(t *testing.T) {
+	p := policy.Default().OTP
+	p.SenderIDs = map[string]string{"": "MyBank", "cs": "MojeBanka"}
+	f := newFixture(t, p)
+	for i, tc := range []struct{ lang, want string }{{"cs", "MojeBanka"}, {"en", "MyBank"}, {"de", "MyBank"}} {
+		r := request("1000" + strconv.Itoa(i))
+		r.Language = tc.lang
+		if _, err := f.svc.SendOTP(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.sender.last().SenderID; got != tc.want {
+			t.Errorf("language %s: sender id %q, want %q", tc.lang, got, tc.want)
+		}
+	}
+}
+
+func TestSendOTPValidation(t *testing.T) {
+	const secret = "98765432"
+	tests := []struct {
+		name      string
+		mutate    func(*ports.OTPRequest)
+		wantCode  domain.ErrorCode
+		wantField string
+		wantMsg   string
+	}{
+		{"no processId", func(r *ports.OTPRequest) { r.ProcessID = "" }, domain.CodeInvalid, "processId", "is required"},
+		{"no userId", func(r *ports.OTPRequest) { r.UserID = " " }, domain.CodeInvalid, "userId", "is required"},
+		{"no code", func(r *ports.OTPRequest) { r.Code = "" }, domain.CodeInvalid, "otpCode", ""},
+		{"code with a space", func(r *ports.OTPRequest) { r.Code = secret + " " }, domain.CodeInvalid, "otpCode", ""},
+		{"code with a symbol", func(r *ports.OTPRequest) { r.Code = secret + "!" }, domain.CodeInvalid, "otpCode", ""},
+		{"code with non-ASCII digits", func(r *ports.OTPRequest) { r.Code = "١٢٣٤" }, domain.CodeInvalid, "otpCode", ""},
+		{"code too long", func(r *ports.OTPRequest) { r.Code = secret + "98765" }, domain.CodeInvalid, "otpCode", ""},
+		{"no otpType", func(r *ports.OTPRequest) { r.Type = "" }, domain.CodeInvalid, "otpType", "must be ACTIVATION or USER_VERIFICATION"},
+		{"unknown otpType", func(r *ports.OTPRequest) { r.Type = "LOGIN" }, domain.CodeInvalid, "otpType", "must be ACTIVATION or USER_VERIFICATION"},
+		{"unknown user", func(r *ports.OTPRequest) { r.UserID = "u-nobody" }, domain.CodeNotFound, "userId", ""},
+		{"no phone", func(r *ports.OTPRequest) { r.UserID = "u-nophone" }, domain.CodeInvalid, "userId", "client has no phone number"},
+		{"phone not in international format", func(r *ports.OTPRequest) { r.UserID = "u-badphone" }, domain.CodeInvalid, "userId", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, policy.Default().OTP)
+			r := request(secret)
+			tc.mutate(&r)
+			res, err := f.svc.SendOTP(context.Background(), r)
+			de, ok := domain.AsError(err)
+			if !ok || de.Code != tc.wantCode || de.Field != tc.wantField {
+				t.Fatalf("err = %v, want %s %s", err, tc.wantCode, tc.wantField)
+			}
+			if tc.wantMsg != "" && de.Message != tc.wantMsg {
+				t.Errorf("message = %q, want %q", de.Message, tc.wantMsg)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q echoes the code", err)
+			}
+			if res.Sent || f.sender.count() != 0 {
+				t.Errorf("result %+v, %d SMS sent for an invalid request", res, f.sender.count())
+			}
+		})
+	}
+	t.Run("longest code is accepted", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		if res, err := f.svc.SendOTP(context.Background(), request("AbC123456789")); err != nil || !res.Sent {
+			t.Errorf("SendOTP = %+v, %v", res, err)
+		}
+	})
+}
+
+func TestSendOTPThrottle(t *testing.T) {
+	f := newFixture(t, policy.Default().OTP)
+	ctx := context.Background()
+	for i := 1; i <= 6; i++ {
+		res, err := f.svc.SendOTP(ctx, request("1000000"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSent := i <= 5
+		if res.Sent != wantSent || (i == 6 && res.Outcome != domain.OTPThrottled) {
+			t.Errorf("send %d = %+v, want sent=%v", i, res, wantSent)
+		}
+	}
+	if f.sender.count() != 5 {
+		t.Errorf("sent %d SMS, want 5", f.sender.count())
+	}
+	// Another process is not throttled by this one.
+	other := request("20000001")
+	other.ProcessID = "p-2"
+	if res, _ := f.svc.SendOTP(ctx, other); !res.Sent {
+		t.Errorf("other process = %+v, want sent", res)
+	}
+	// The throttled code itself is answered as throttled again (dedupe)…
+	if res, _ := f.svc.SendOTP(ctx, request("10000006")); res.Sent || res.Outcome != domain.OTPThrottled || !res.Deduped {
+		t.Errorf("re-sent throttled code = %+v", res)
+	}
+	// …and once the window has passed, a new code goes out.
+	f.clock.Advance(15*time.Minute + time.Second)
+	if res, _ := f.svc.SendOTP(ctx, request("10000007")); !res.Sent {
+		t.Errorf("after the window = %+v, want sent", res)
+	}
+}
+
+func TestSendOTPDedupe(t *testing.T) {
+	ctx := context.Background()
+	t.Run("re-sent code sends one SMS and repeats the answer", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		first, err := f.svc.SendOTP(ctx, request("12345678"))
+		if err != nil || !first.Sent {
+			t.Fatalf("first = %+v, %v", first, err)
+		}
+		r := request("12345678")
+		r.Resend, r.Meta.RequestID = true, "r-2"
+		second, err := f.svc.SendOTP(ctx, r)
+		if err != nil || !second.Sent || second.Outcome != domain.OTPSent || !second.Deduped {
+			t.Errorf("second = %+v, %v", second, err)
+		}
+		if f.sender.count() != 1 {
+			t.Errorf("sent %d SMS, want 1", f.sender.count())
+		}
+	})
+	t.Run("a new code or another process is sent", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		for _, r := range []ports.OTPRequest{request("12345678"), request("12345679"), func() ports.OTPRequest {
+			r := request("12345678")
+			r.ProcessID = "p-2"
+			return r
+		}()} {
+			if res, err := f.svc.SendOTP(ctx, r); err != nil || !res.Sent || res.Deduped {
+				t.Errorf("SendOTP = %+v, %v", res, err)
+			}
+		}
+		if f.sender.count() != 3 {
+			t.Errorf("sent %d SMS, want 3", f.sender.count())
+		}
+	})
+	t.Run("after the window the code is sent again", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		_, _ = f.svc.SendOTP(ctx, request("12345678"))
+		f.clock.Advance(61 * time.Second)
+		if res, _ := f.svc.SendOTP(ctx, request("12345678")); !res.Sent || res.Deduped {
+			t.Errorf("after the window = %+v", res)
+		}
+		if f.sender.count() != 2 {
+			t.Errorf("sent %d SMS, want 2", f.sender.count())
+		}
+	})
+	t.Run("20 concurrent requests send exactly one SMS", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		gate := make(chan struct{})
+		f.sender.gate = gate
+		var wg sync.WaitGroup
+		results := make([]ports.OTPResult, 20)
+		errs := make([]error, 20)
+		for i := range 20 {
+			wg.Go(func() {
+				results[i], errs[i] = f.svc.SendOTP(ctx, request("12345678"))
+			})
+		}
+		time.Sleep(50 * time.Millisecond) // let the others find the send in flight
+		close(gate)
+		wg.Wait()
+		deduped := 0
+		for i := range 20 {
+			if errs[i] != nil || !results[i].Sent || results[i].Outcome != domain.OTPSent {
+				t.Errorf("request %d = %+v, %v", i, results[i], errs[i])
+			}
+			if results[i].Deduped {
+				deduped++
+			}
+		}
+		if f.sender.count() != 1 || deduped != 19 {
+			t.Errorf("sent %d SMS, %d deduped; want 1 and 19", f.sender.count(), deduped)
+		}
+	})
+	t.Run("a caller giving up while the first send is in flight gets pending", func(t *testing.T) {
+		f := newFixture(t, policy.Default().OTP)
+		gate := make(chan struct{})
+		f.sender.gate = gate
+		done := make(chan ports.OTPResult)
+		go func() {
+			res, _ := f.svc.SendOTP(ctx, request("12345678"))
+			done <- res
+		}()
+		waitFor(t, func() bool { k, _ := f.guard.Len(); return k == 1 })
+		short, cancel := context.WithTimeout(ctx, 60*time.Millisecond)
+		defer cancel()
+		res, err := f.svc.SendOTP(short, request("12345678"))
+		if err != nil || res.Sent || res.Outcome != domain.OTPPending || !res.Deduped {
+			t.Errorf("impatient = %+v, %v; want not sent, pending", res, err)
+		}
+		close(gate)
+		if first := <-done; !first.Sent {
+			t.Errorf("first = %+v", first)
+		}
+		if f.sender.count() != 1 {
+			t.Errorf("sent %d SMS, want 1", f.sender.count())
+		}
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestSendOTPGatewayOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		result domain.SendResult
+		err    error
+		want   domain.OTPOutcome
+	}{
+		{"permanent", domain.SendResult{Outcome: domain.OTPFailedPermanent, Detail: "invalid number"}, errors.New("21211"), domain.OTPFailedPermanent},
+		{"transient", domain.SendResult{Outcome: domain.OTPFailedTransient}, errors.New("503"), domain.OTPFailedTransient},
+		{"error without outcome", domain.SendResult{}, errors.New("connection reset"), domain.OTPFailedTransient},
+		{"unclassified outcome", domain.SendResult{Outcome: "weird"}, nil, domain.OTPFailedTransient},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, policy.Default().OTP)
+			f.sender.result, f.sender.err = tc.result, tc.err
+			res, err := f.svc.SendOTP(context.Background(), request("12345678"))
+			if err != nil || res.Sent || res.Outcome != tc.want {
+				t.Fatalf("SendOTP = %+v, %v; want not sent, %s", res, err, tc.want)
+			}
+			// A re-sent code repeats the failure without a second attempt.
+			again, err := f.svc.SendOTP(context.Background(), request("12345678"))
+			if err != nil || again.Sent || again.Outcome != tc.want || !again.Deduped || f.sender.count() != 1 {
+				t.Errorf("re-sent = %+v, %v, %d SMS", again, err, f.sender.count())
+			}
+		})
+	}
+}
+
+// failingGuard lets one side of the guard fail.
+type failingGuard struct {
+	*memory.OTPGuard
+	beginFails, throttleFails bool
+}
+
+func (g failingGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
+	if g.beginFails {
+		return false, "", domain.Unavailable(errors.New("redis: timeout"), "dedupe unavailable")
+	}
+	return g.OTPGuard.BeginOTP(ctx, key, ttl)
+}
+
+func (g failingGuard) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
+	if g.throttleFails {
+		return false, domain.Unavailable(errors.New("redis: timeout"), "throttle unavailable")
+	}
+	return g.OTPGuard.AllowOTP(ctx, processID, limit, window)
+}
+
+func TestSendOTPStoreFailures(t *testing.T) {
+	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana)
+	for _, tc := range []struct {
+		name          string
+		begin, thrott bool
+	}{{"dedupe down", true, false}, {"throttle down", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			guard := failingGuard{OTPGuard: memory.NewOTPGuard(memory.NewFakeClock(now)), beginFails: tc.begin, throttleFails: tc.thrott}
+			s := &sender{}
+			svc := otp.New(reg, guard, guard, s, key, policy.Default().OTP)
+			_, err := svc.SendOTP(context.Background(), request("12345678"))
+			if domain.CodeOf(err) != domain.CodeUnavailable || s.count() != 0 {
+				t.Fatalf("err = %v, %d SMS; want unavailable and none", err, s.count())
+			}
+			if strings.Contains(err.Error(), "12345678") {
+				t.Errorf("error %q echoes the code", err)
+			}
+			if tc.thrott {
+				// The claim was closed: a retry is answered at once, not
+				// left waiting for a send that never happens.
+				res, err := svc.SendOTP(context.Background(), request("12345678"))
+				if err != nil || res.Outcome == domain.OTPPending || !res.Deduped {
+					t.Errorf("retry = %+v, %v; want a final outcome at once", res, err)
+				}
+			}
+		})
+	}
+}
+
+// strictGuard fails FinishOTP on a cancelled context, as a network store
+// would.
+type strictGuard struct {
+	*memory.OTPGuard
+}
+
+func (g strictGuard) FinishOTP(ctx context.Context, key string, o domain.OTPOutcome, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return domain.Unavailable(err, "finish after cancel")
+	}
+	return g.OTPGuard.FinishOTP(ctx, key, o, ttl)
+}
+
+func TestSendOTPRecordsOutcomeAfterCallerDeadline(t *testing.T) {
+	guard := strictGuard{memory.NewOTPGuard(memory.NewFakeClock(now))}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sender{hook: func(context.Context) { cancel() }} // the caller gives up during the send
+	svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), guard, guard, s, key, policy.Default().OTP)
+	if res, err := svc.SendOTP(ctx, request("12345678")); err != nil || !res.Sent {
+		t.Fatalf("SendOTP = %+v, %v", res, err)
+	}
+	s.hook = nil
+	// Bounded, so a lost outcome fails the test (pending) instead of
+	// polling a fake clock that never lets the claim expire.
+	retryCtx, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	res, err := svc.SendOTP(retryCtx, request("12345678"))
+	if err != nil || !res.Sent || !res.Deduped || s.count() != 1 {
+		t.Errorf("retry = %+v, %v, %d SMS; want the recorded send", res, err, s.count())
+	}
+}
+
+func TestNewRefusesShortKey(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New accepted a short HMAC key")
+		}
+	}()
+	otp.New(nil, nil, nil, nil, []byte("short"), policy.Default().OTP)
+}
+
+func BenchmarkSendOTP(b *testing.B) {
+	f := newFixture(b, policy.Default().OTP)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r := request("12345678")
+		r.ProcessID = "p-" + strconv.Itoa(i)
+		if res, err := f.svc.SendOTP(ctx, r); err != nil || !res.Sent {
+			b.Fatal(res, err)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package review_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/domain/review"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var now = time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+
+// seed stores a decision with an open review case answered as answered.
+func seed(t testing.TB, s *memory.DecisionStore, id string, kind domain.DecisionKind, answered domain.Result) {
+	t.Helper()
+	d := domain.Decision{Kind: kind, ProcessID: "p-" + id, IdentityVerificationID: "iv-1", UserID: "u-jana",
+		Result: answered, ReasonCode: domain.ReasonNameSimilar, ReviewCaseID: id, DecidedAt: now}
+	rc := &domain.ReviewCase{ID: id, Kind: kind, ProcessID: d.ProcessID, IdentityVerificationID: "iv-1", UserID: "u-jana",
+		Status: domain.ReviewOpen, ReasonCodes: []string{domain.ReasonNameSimilar}, Answered: answered, CreatedAt: now}
+	if _, _, err := s.SaveDecision(context.Background(), d, rc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newStore(t testing.TB) *memory.DecisionStore {
+	s := memory.NewDecisionStore()
+	seed(t, s, "case-wait", domain.KindEvaluation, domain.ResultWAIT)
+	seed(t, s, "case-nok", domain.KindApproval, domain.ResultNOK)
+	return s
+}
+
+func TestResolve(t *testing.T) {
+	open := policy.Review{Retention: time.Hour}
+	strict := policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true}
+	res := func(id string, result domain.Result, reviewer, second string) ports.ReviewResolution {
+		return ports.ReviewResolution{CaseID: id, Result: result, Reason: "documents checked by hand", Reviewer: reviewer, SecondReviewer: second}
+	}
+	tests := []struct {
+		name      string
+		policy    policy.Review
+		claimBy   string // claim the case first as this reviewer ("" for no claim)
+		req       ports.ReviewResolution
+		wantCode  domain.ErrorCode // "" for success
+		wantField string
+	}{
+		{"OK without a claim", open, "", res("case-wait", domain.ResultOK, "alice", ""), "", ""},
+		{"NOK without a claim", open, "", res("case-wait", domain.ResultNOK, "alice", ""), "", ""},
+		{"override NOK without four eyes", open, "", res("case-nok", domain.ResultOK, "alice", ""), "", ""},
+		{"WAIT is no resolution", open, "", res("case-wait", domain.ResultWAIT, "alice", ""), domain.CodeInvalid, "result"},
+		{"empty result", open, "", res("case-wait", "", "alice", ""), domain.CodeInvalid, "result"},
+		{"no reason", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "  ", Reviewer: "alice"}, domain.CodeInvalid, "reason"},
+		{"reason too long", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("x", review.MaxReasonLen+1), Reviewer: "alice"}, domain.CodeInvalid, "reason"},
+		{"no reviewer", open, "", res("case-wait", domain.ResultOK, " ", ""), domain.CodeInvalid, "reviewer"},
+		{"no case id", open, "", res("", domain.ResultOK, "alice", ""), domain.CodeInvalid, "id"},
+		{"unknown case", open, "", res("case-x", domain.ResultOK, "alice", ""), domain.CodeNotFound, "id"},
+		{"claim required, not claimed", strict, "", res("case-wait", domain.ResultOK, "alice", ""), domain.CodeConflict, ""},
+		{"claim required, claimed by another", strict, "bob", res("case-wait", domain.ResultOK, "alice", ""), domain.CodeConflict, ""},
+		{"claim required, claimed by the reviewer", strict, "alice", res("case-wait", domain.ResultOK, "alice", ""), "", ""},
+		{"four eyes, NOK to OK alone", strict, "alice", res("case-nok", domain.ResultOK, "alice", ""), domain.CodeInvalid, "secondReviewer"},
+		{"four eyes, NOK to OK with oneself", strict, "alice", res("case-nok", domain.ResultOK, "alice", "Alice"), domain.CodeInvalid, "secondReviewer"},
+		{"four eyes, NOK to OK with a second", strict, "alice", res("case-nok", domain.ResultOK, "alice", "bob"), "", ""},
+		{"four eyes, NOK stays NOK alone", strict, "alice", res("case-nok", domain.ResultNOK, "alice", ""), "", ""},
+		{"four eyes, WAIT to OK alone", strict, "alice", res("case-wait", domain.ResultOK, "alice", ""), "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore(t)
+			svc := review.New(store, memory.NewFakeClock(now), tc.policy)
+			ctx := context.Background()
+			if tc.claimBy != "" {
+				if _, err := svc.Claim(ctx, tc.req.CaseID, tc.claimBy); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := svc.Resolve(ctx, tc.req)
+			if tc.wantCode != "" {
+				de, ok := domain.AsError(err)
+				if !ok || de.Code != tc.wantCode || (tc.wantField != "" && de.Field != tc.wantField) {
+					t.Fatalf("err = %v, want %s %s", err, tc.wantCode, tc.wantField)
+				}
+				if tc.req.CaseID != "" && tc.req.CaseID != "case-x" {
+					if got, _ := store.ReviewCase(ctx, tc.req.CaseID); got.Status == domain.ReviewResolved {
+						t.Error("a refused resolution resolved the case")
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Status != domain.ReviewResolved || c.Resolution != tc.req.Result || c.ResolvedBy != tc.req.Reviewer ||
+				c.ResolutionReason != "documents checked by hand" || !c.ResolvedAt.Equal(now) || c.SecondReviewer != tc.req.SecondReviewer {
+				t.Errorf("case = %+v", c)
+			}
+			kind := domain.KindEvaluation
+			if tc.req.CaseID == "case-nok" {
+				kind = domain.KindApproval
+			}
+			d, err := store.Decision(ctx, kind, "p-"+tc.req.CaseID, "iv-1")
+			if err != nil || d.Result != tc.req.Result {
+				t.Errorf("decision after resolution = %+v, %v; want %s", d, err, tc.req.Result)
+			}
+		})
+	}
+}
+
+func TestResolveTwiceConflicts(t *testing.T) {
+	svc := review.New(newStore(t), memory.NewFakeClock(now), policy.Default().Review)
+	ctx := context.Background()
+	r := ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "fine", Reviewer: "alice"}
+	if _, err := svc.Resolve(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Result = domain.ResultNOK
+	if _, err := svc.Resolve(ctx, r); domain.CodeOf(err) != domain.CodeConflict {
+		t.Errorf("second resolution = %v, want conflict", err)
+	}
+}
+
+func TestClaim(t *testing.T) {
+	store := newStore(t)
+	clock := memory.NewFakeClock(now)
+	svc := review.New(store, clock, policy.Default().Review)
+	ctx := context.Background()
+	tests := []struct {
+		name, id, reviewer string
+		wantCode           domain.ErrorCode
+		wantField          string
+	}{
+		{"no id", "", "alice", domain.CodeInvalid, "id"},
+		{"no reviewer", "case-wait", "  ", domain.CodeInvalid, "reviewer"},
+		{"unknown case", "case-x", "alice", domain.CodeNotFound, ""},
+		{"claim", "case-wait", "alice", "", ""},
+		{"claim again by the same reviewer", "case-wait", " alice ", "", ""},
+		{"claimed by another", "case-wait", "bob", domain.CodeConflict, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := svc.Claim(ctx, tc.id, tc.reviewer)
+			if tc.wantCode != "" {
+				de, ok := domain.AsError(err)
+				if !ok || de.Code != tc.wantCode || (tc.wantField != "" && de.Field != tc.wantField) {
+					t.Fatalf("err = %v, want %s %s", err, tc.wantCode, tc.wantField)
+				}
+				return
+			}
+			if err != nil || c.Status != domain.ReviewClaimed || c.ClaimedBy != "alice" || !c.ClaimedAt.Equal(now) {
+				t.Errorf("Claim = %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+func TestListAndGet(t *testing.T) {
+	store := newStore(t)
+	for i := range 60 {
+		seed(t, store, "bulk-"+strconv.Itoa(100+i), domain.KindEvaluation, domain.ResultWAIT)
+	}
+	svc := review.New(store, memory.NewFakeClock(now), policy.Default().Review)
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		filter    ports.ReviewFilter
+		wantN     int
+		wantField string
+	}{
+		{"default page size", ports.ReviewFilter{}, review.DefaultLimit, ""},
+		{"explicit limit", ports.ReviewFilter{Limit: 5}, 5, ""},
+		{"by kind", ports.ReviewFilter{Kind: domain.KindApproval}, 1, ""},
+		{"by status", ports.ReviewFilter{Status: domain.ReviewResolved}, 0, ""},
+		{"bad status", ports.ReviewFilter{Status: "DONE"}, 0, "status"},
+		{"bad kind", ports.ReviewFilter{Kind: "lookup"}, 0, "kind"},
+		{"negative limit", ports.ReviewFilter{Limit: -1}, 0, "limit"},
+		{"limit too large", ports.ReviewFilter{Limit: review.MaxLimit + 1}, 0, "limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := svc.List(ctx, tc.filter)
+			if tc.wantField != "" {
+				if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeInvalid || de.Field != tc.wantField {
+					t.Fatalf("err = %v, want invalid %s", err, tc.wantField)
+				}
+				return
+			}
+			if err != nil || len(cs) != tc.wantN {
+				t.Fatalf("List = %d cases, %v; want %d", len(cs), err, tc.wantN)
+			}
+		})
+	}
+	t.Run("get", func(t *testing.T) {
+		c, err := svc.Get(ctx, "case-nok")
+		if err != nil || c.ID != "case-nok" || c.Answered != domain.ResultNOK {
+			t.Errorf("Get = %+v, %v", c, err)
+		}
+		if _, err := svc.Get(ctx, ""); domain.CodeOf(err) != domain.CodeInvalid {
+			t.Errorf("Get(\"\") = %v, want invalid", err)
+		}
+		if _, err := svc.Get(ctx, "case-x"); !domain.IsNotFound(err) {
+			t.Errorf("Get(unknown) = %v, want not found", err)
+		}
+	})
+}
+
+// claimedCases is a case store that always holds one NOK case claimed by
+// alice, so the benchmark measures the service, not the store's growth.
+type claimedCases struct{ ports.ReviewCases }
+
+func (claimedCases) ReviewCase(_ context.Context, id string) (domain.ReviewCase, error) {
+	return domain.ReviewCase{ID: id, Status: domain.ReviewClaimed, ClaimedBy: "alice", Answered: domain.ResultNOK}, nil
+}
+
+func (claimedCases) ResolveReviewCase(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
+	return domain.ReviewCase{ID: r.CaseID, Status: domain.ReviewResolved, Resolution: r.Result, ResolvedBy: r.Reviewer, ResolvedAt: r.At}, nil
+}
+
+func BenchmarkResolve(b *testing.B) {
+	svc := review.New(claimedCases{}, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
+	ctx := context.Background()
+	r := ports.ReviewResolution{CaseID: "c-1", Result: domain.ResultOK, Reason: "documents checked by hand", Reviewer: "alice", SecondReviewer: "bob"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.Resolve(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkList(b *testing.B) {
+	store := memory.NewDecisionStore()
+	for i := range 200 {
+		seed(b, store, "c-"+strconv.Itoa(1000+i), domain.KindEvaluation, domain.ResultWAIT)
+	}
+	svc := review.New(store, memory.NewFakeClock(now), policy.Default().Review)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if cs, err := svc.List(ctx, ports.ReviewFilter{Status: domain.ReviewOpen}); err != nil || len(cs) != review.DefaultLimit {
+			b.Fatal(len(cs), err)
+		}
+	}
+}
