@@ -1,0 +1,56 @@
+// Package httptransport is the HTTP contract of the onboarding adapter: the
+// seven POST routes the Onboarding Server calls, built on go-kit's
+// transport/http and endpoint packages, plus the admin handler (liveness,
+// readiness, the OpenAPI document) and the *http.Server settings.
+//
+// It depends only on the driving ports (ports.LookupService and friends) and
+// domain types. Request and response DTOs with json tags live here and only
+// here, with explicit converters to and from the ports types.
+//
+// # Rings
+//
+// A request passes these rings, outermost first (NewHandler composes them in
+// handler.go, in this order):
+//
+//  1. request scope: reads or generates the correlation and request ids,
+//     echoes them (and no-store/nosniff headers) on every answer, starts the
+//     clock and writes the access-log line for requests that never reach a
+//     go-kit server (401, 404, 405, a recovered panic). It is outermost so
+//     that every answer, even a panic's, carries the ids.
+//  2. recover: a panic anywhere below becomes 500 ERROR_GENERIC, logged with
+//     its stack and the ids.
+//  3. basic auth (only when credentials are configured): 401
+//     ERROR_UNAUTHORIZED before any routing, so an unauthenticated caller can
+//     neither probe routes nor make the service read a large body.
+//  4. deadline: context.WithTimeout(Config.RequestTimeout) for everything
+//     below.
+//  5. router: Go 1.22 method patterns under the base path; its plain-text
+//     404 and 405 replies are rewritten into the JSON error body.
+//  6. per route, a go-kit server: body limit (ServerBefore) -> decoder ->
+//     endpoint chain -> encodeResponse or encodeError; its ServerFinalizer
+//     writes the access-log line.
+//  7. endpoint chain: panic-to-error recovery -> Config.EndpointMiddleware(name)
+//     (tracing and metrics, applied once per endpoint) -> the endpoint, which
+//     calls the service. Panics in decoders are turned into errors the same
+//     way, so the go-kit finalizer logs the 500 they produce.
+//
+// # Business errors and transport errors
+//
+// Following go-kit's profilesvc rule, three kinds of outcome are kept apart:
+//
+//   - A business outcome is a successful answer: NOK with its reason, WAIT,
+//     otpSent:false. It is a 200 response built by the endpoint.
+//   - A transport error means the request could not be read as the contract
+//     says (wrong Content-Type, body too large, malformed JSON, a field of the
+//     wrong type, a missing required field). Decoders return it as a
+//     requestError carrying 400, 413 or 415, and the service is never called.
+//   - A domain error means the service could not answer the request (invalid
+//     input, unknown user, dependency down). The endpoint returns it as its
+//     error and encodeError maps domain.CodeOf(err) through one table
+//     (statusOf) to an HTTP status. Only domain errors' safe messages reach the
+//     caller; anything else is a 500 with a generic message, and the detail
+//     goes to the log with the correlation id.
+//
+// Every answer, success or error, is application/json; every error body is
+// {"errorCode":"ERROR_GENERIC"|"ERROR_UNAUTHORIZED","message":"..."}.
+package httptransport

@@ -1,0 +1,153 @@
+package httptransport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// The errorCode values of the wire contract.
+const (
+	errorGeneric      = "ERROR_GENERIC"
+	errorUnauthorized = "ERROR_UNAUTHORIZED"
+)
+
+// internalMessage is all a caller learns about an internal failure.
+const internalMessage = "internal error"
+
+// errorBody is the one error body of the contract.
+type errorBody struct {
+	ErrorCode string `json:"errorCode"`
+	Message   string `json:"message"`
+}
+
+// requestError is a transport error: the request could not be read as the
+// contract says, so no service was called. Its message is built by this
+// package from field paths and fixed texts, never from the caller's values,
+// so it is safe to send back.
+type requestError struct {
+	status int // 400, 413 or 415
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// badRequest builds a 400 transport error.
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// fieldError is a 400 naming the JSON path of the offending field.
+func fieldError(path, msg string) *requestError {
+	return badRequest("%s: %s", path, msg)
+}
+
+// panicError is a recovered panic, carried as an endpoint or decoder error so
+// the go-kit server answers (and logs) it like any internal failure.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// statusOf is the one table from domain error codes to HTTP statuses. Codes
+// not in it (internal, and anything unknown) are 500s whose message is never
+// sent.
+func statusOf(code domain.ErrorCode) (int, bool) {
+	switch code {
+	case domain.CodeInvalid, domain.CodeNotEligible:
+		return http.StatusBadRequest, true
+	case domain.CodeNotFound:
+		return http.StatusNotFound, true
+	case domain.CodeConflict:
+		return http.StatusConflict, true
+	case domain.CodeUnavailable:
+		return http.StatusServiceUnavailable, true
+	}
+	return http.StatusInternalServerError, false
+}
+
+// classify turns any error a decoder or endpoint returned into the status
+// and the safe message of the answer.
+func classify(ctx context.Context, err error) (int, string) {
+	var re *requestError
+	if errors.As(err, &re) {
+		return re.status, re.msg
+	}
+	code := domain.CodeOf(err)
+	// A service that ran out of time may say so through its cause or only
+	// through a dependency's error; either way the caller may retry.
+	if code == domain.CodeInternal || code == domain.CodeUnavailable {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return http.StatusServiceUnavailable, "request timed out"
+		case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+			return http.StatusServiceUnavailable, "request cancelled"
+		}
+	}
+	status, known := statusOf(code)
+	if !known {
+		return status, internalMessage
+	}
+	de, _ := domain.AsError(err) // known codes come only from a domain.Error
+	msg := de.Message
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if de.Field != "" {
+		msg = de.Field + ": " + msg
+	}
+	return status, msg
+}
+
+// encodeError is the go-kit ErrorEncoder of every route: it answers with the
+// status and message classify gives and logs the detail, which only the log
+// ever sees, with the request's ids.
+func (a *api) encodeError(ctx context.Context, err error, w http.ResponseWriter) {
+	status, msg := classify(ctx, err)
+	attrs := append(idAttrs(ctx), slog.Int("status", status), slog.String("error", err.Error()))
+	level := slog.LevelDebug
+	switch {
+	case status == http.StatusInternalServerError:
+		level = slog.LevelError
+		var pe *panicError
+		if errors.As(err, &pe) {
+			attrs = append(attrs, slog.String("stack", string(pe.stack)))
+		}
+	case status >= 500:
+		level = slog.LevelWarn
+	}
+	a.log.LogAttrs(ctx, level, "request failed", attrs...)
+	writeError(w, status, errorGeneric, msg)
+}
+
+// writeError writes the contract's error body.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	_ = writeJSON(w, status, errorBody{ErrorCode: code, Message: msg})
+}
+
+// writeJSON encodes v before touching w, so an encoding failure can still be
+// answered with a proper 500. HTML is not escaped: consent texts are HTML and
+// the answer is application/json, never rendered.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}

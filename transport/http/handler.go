@@ -1,0 +1,89 @@
+package httptransport
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+)
+
+// api holds what the rings and go-kit servers share.
+type api struct {
+	cfg   Config
+	log   *slog.Logger
+	creds []credentialDigest
+}
+
+// route is one line of the API's route table.
+type route struct {
+	name     string // endpoint label
+	path     string // under the base path
+	endpoint endpoint.Endpoint
+	decode   kithttp.DecodeRequestFunc
+	maxBody  int64
+}
+
+// NewHandler builds the HTTP API: the seven POST routes under c.BasePath,
+// wrapped in the rings described in the package doc. It fails on an invalid
+// configuration or a missing service, naming it.
+func NewHandler(s Services, c Config) (http.Handler, error) {
+	c = c.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	a := &api{cfg: c, log: c.Logger}
+	for _, cr := range c.Credentials {
+		a.creds = append(a.creds, credentialDigest{user: sha256.Sum256([]byte(cr.Username)), pass: sha256.Sum256([]byte(cr.Password))})
+	}
+
+	routes := []route{
+		{EndpointUserLookup, "/user/lookup", MakeLookupEndpoint(s.Lookup), decodeLookupRequest, c.MaxBodyBytes},
+		{EndpointClientApprove, "/client/approve", MakeApproveEndpoint(s.Approval), decodeApproveRequest, c.MaxImageBodyBytes},
+		{EndpointClientEvaluate, "/client/evaluate", MakeEvaluateEndpoint(s.Evaluation), decodeEvaluateRequest, c.MaxImageBodyBytes},
+		{EndpointOTPSend, "/otp/send", MakeOTPSendEndpoint(s.OTP), decodeOTPSendRequest, c.MaxBodyBytes},
+		{EndpointConsentStorage, "/consent/storage", MakeConsentStorageEndpoint(s.Consent), decodeConsentStorageRequest, c.MaxBodyBytes},
+		{EndpointConsentText, "/consent/text", MakeConsentTextEndpoint(s.Consent), decodeConsentTextRequest, c.MaxBodyBytes},
+		{EndpointProcessEvent, "/process/event", MakeProcessEventEndpoint(s.Events), decodeProcessEventRequest, c.MaxBodyBytes},
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(http.MethodPost+" "+c.BasePath+rt.path, a.server(rt))
+	}
+
+	// The rings, innermost first; the package doc lists them outermost first.
+	var h http.Handler = jsonMux{mux: mux} // 5: router
+	h = a.withDeadline(h)                  // 4: deadline
+	if len(a.creds) > 0 {
+		h = a.withBasicAuth(h) // 3: basic auth
+	}
+	h = a.withRecover(h)      // 2: recover
+	h = a.withRequestScope(h) // 1: ids, headers, access log of unrouted requests
+	return h, nil
+}
+
+// server builds the go-kit server of one route (rings 6 and 7).
+func (a *api) server(rt route) *kithttp.Server {
+	ep := rt.endpoint
+	if a.cfg.EndpointMiddleware != nil {
+		if mw := a.cfg.EndpointMiddleware(rt.name); mw != nil {
+			ep = mw(ep)
+		}
+	}
+	return kithttp.NewServer(recoverEndpoint(ep), recoverDecoder(rt.decode), encodeResponse,
+		kithttp.ServerBefore(withBodyLimit(rt.maxBody)),
+		kithttp.ServerErrorEncoder(a.encodeError),
+		kithttp.ServerFinalizer(a.logFinalized),
+	)
+}
+
+// encodeResponse is the go-kit response encoder of every route: the
+// endpoint's response DTO as a 200 JSON body.
+func encodeResponse(_ context.Context, w http.ResponseWriter, response any) error {
+	return writeJSON(w, http.StatusOK, response)
+}

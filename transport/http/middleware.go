@@ -1,0 +1,284 @@
+package httptransport
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// maxIDLength bounds correlation and request ids taken from the caller.
+const maxIDLength = 128
+
+// requestState is what the rings learn about one request and the access log
+// reports. It is created by the request-scope ring and shared by pointer;
+// one request is served by one goroutine, so it needs no lock.
+type requestState struct {
+	start         time.Time
+	correlationID string
+	requestID     string
+	route         string // the matched pattern, "" when none matched
+	processID     string // from the decoded body, only when it looks like an id
+	logged        bool   // the access-log line was written
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+// CorrelationID returns the correlation id of the request ctx belongs to:
+// the caller's when it was valid, else a generated one. It is "" outside a
+// request served by NewHandler.
+func CorrelationID(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.correlationID
+	}
+	return ""
+}
+
+// RequestID returns the request id of the request ctx belongs to, like
+// CorrelationID.
+func RequestID(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.requestID
+	}
+	return ""
+}
+
+// metaFrom gives the services the ids to store with their records.
+func metaFrom(ctx context.Context) domain.RequestMeta {
+	return domain.RequestMeta{CorrelationID: CorrelationID(ctx), RequestID: RequestID(ctx)}
+}
+
+// noteProcessID lets the access log name the process. Only values that look
+// like an id are kept, so a hostile processId cannot flood the log.
+func noteProcessID(ctx context.Context, id string) {
+	if st := stateFrom(ctx); st != nil && validID(id) {
+		st.processID = id
+	}
+}
+
+func idAttrs(ctx context.Context) []slog.Attr {
+	return []slog.Attr{slog.String("correlation_id", CorrelationID(ctx)), slog.String("request_id", RequestID(ctx))}
+}
+
+// validID reports whether s may be used as a correlation or request id as
+// sent: [A-Za-z0-9._:-]{1,128}. Anything else could break log lines or
+// headers, so it is replaced.
+func validID(s string) bool {
+	if s == "" || len(s) > maxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// newID returns a random UUIDv4. crypto/rand.Read never fails since Go 1.24.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func idOrNew(s string) string {
+	if validID(s) {
+		return s
+	}
+	return newID()
+}
+
+// statusWriter remembers the status and size of the answer for the access
+// log and tells the recover ring whether it can still answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withRequestScope is ring 1: ids, common headers, the request state and the
+// access-log line of requests no go-kit server finalised.
+func (a *api) withRequestScope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{
+			start:         time.Now(),
+			correlationID: idOrNew(r.Header.Get(a.cfg.CorrelationHeader)),
+			requestID:     idOrNew(r.Header.Get(a.cfg.RequestIDHeader)),
+		}
+		h := w.Header()
+		h.Set(a.cfg.CorrelationHeader, st.correlationID)
+		h.Set(a.cfg.RequestIDHeader, st.requestID)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if !st.logged {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			a.accessLog(ctx, st, r.Method, status, sw.bytes)
+		}
+	})
+}
+
+// logFinalized is the go-kit ServerFinalizer of every route: the access-log
+// line of a request a go-kit server answered.
+func (a *api) logFinalized(ctx context.Context, code int, r *http.Request) {
+	size, _ := ctx.Value(kithttp.ContextKeyResponseSize).(int64)
+	if st := stateFrom(ctx); st != nil {
+		a.accessLog(ctx, st, r.Method, code, size)
+	}
+}
+
+// accessLog writes the one line per request. It names the route pattern,
+// never the raw path, and never carries a header or body value besides the
+// validated ids.
+func (a *api) accessLog(ctx context.Context, st *requestState, method string, status int, size int64) {
+	if st.logged {
+		return
+	}
+	st.logged = true
+	a.log.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("method", method),
+		slog.String("route", st.route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(st.start).Microseconds())/1000),
+		slog.String("correlation_id", st.correlationID),
+		slog.String("request_id", st.requestID),
+		slog.String("process_id", st.processID),
+		slog.Int64("bytes", size),
+	)
+}
+
+// withRecover is ring 2: the safety net for panics outside the go-kit
+// pipeline (which recovers its own, see recoverEndpoint).
+func (a *api) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.LogAttrs(r.Context(), slog.LevelError, "panic",
+				append(idAttrs(r.Context()), slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))...)
+			if sw, ok := w.(*statusWriter); !ok || sw.status == 0 {
+				writeError(w, http.StatusInternalServerError, errorGeneric, internalMessage)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverEndpoint turns a panic below it into a panicError, so the go-kit
+// server answers 500 through encodeError and its finalizer logs the 500 (a
+// panic unwinding through go-kit would be logged as 200 by the finalizer).
+// It wraps the whole endpoint chain, Config.EndpointMiddleware included; a
+// tracing middleware that wants to mark a panicking span recovers and
+// re-panics, as tracing middlewares do.
+func recoverEndpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (response any, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				response, err = nil, &panicError{value: v, stack: debug.Stack()}
+			}
+		}()
+		return next(ctx, request)
+	}
+}
+
+// recoverDecoder does for decoders what recoverEndpoint does for endpoints.
+func recoverDecoder(dec kithttp.DecodeRequestFunc) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (request any, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				request, err = nil, &panicError{value: v, stack: debug.Stack()}
+			}
+		}()
+		return dec(ctx, r)
+	}
+}
+
+// credentialDigest is a configured pair, hashed once at start.
+type credentialDigest struct {
+	user, pass [sha256.Size]byte
+}
+
+// wwwAuthenticate tells a client which scheme to use (RFC 7617).
+const wwwAuthenticate = `Basic realm="onboarding-adapter", charset="UTF-8"`
+
+// withBasicAuth is ring 3. Digests make the comparison constant-time
+// regardless of the lengths sent, and every configured pair is compared on
+// every request, so timing reveals neither which part was wrong nor which
+// pair matched.
+func (a *api) withBasicAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+		match := 0
+		for _, c := range a.creds {
+			match |= subtle.ConstantTimeCompare(u[:], c.user[:]) & subtle.ConstantTimeCompare(p[:], c.pass[:])
+		}
+		if !ok || match != 1 {
+			w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+			writeError(w, http.StatusUnauthorized, errorUnauthorized, "authentication required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withDeadline is ring 4: every request gets the configured deadline, below
+// the caller's own time-out.
+func (a *api) withDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

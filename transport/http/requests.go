@@ -1,0 +1,373 @@
+package httptransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// Request DTOs: the wire shapes of the contract, with explicit converters to
+// the ports types. Only JSON types and the few fields no decision can do
+// without are checked here; the services validate values.
+
+// lookupRequest is the body of POST /user/lookup.
+type lookupRequest struct {
+	ProcessID      string         `json:"processId"`
+	ProcessType    string         `json:"processType"`
+	Identification identification `json:"identification"`
+}
+
+func (d lookupRequest) toPorts(meta domain.RequestMeta) (ports.LookupRequest, error) {
+	if d.Identification.problem != "" {
+		return ports.LookupRequest{}, fieldError("identification", d.Identification.problem)
+	}
+	return ports.LookupRequest{
+		ProcessID:      d.ProcessID,
+		ProcessType:    d.ProcessType,
+		Identification: d.Identification.values,
+		Meta:           meta,
+	}, nil
+}
+
+// decodeLookupRequest is the go-kit decoder of /user/lookup.
+func decodeLookupRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d lookupRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx))
+}
+
+// approveRequest is the body of POST /client/approve.
+type approveRequest struct {
+	ProcessID              string               `json:"processId"`
+	ProcessType            string               `json:"processType"`
+	UserID                 string               `json:"userId"`
+	IdentityVerificationID string               `json:"identityVerificationId"`
+	Provider               string               `json:"provider"`
+	Status                 string               `json:"status"`
+	Score                  *float64             `json:"score"`
+	PresenceCheckResult    *presenceCheckResult `json:"presenceCheckResult"`
+}
+
+type presenceCheckResult struct {
+	Frame base64Image `json:"frame"`
+}
+
+// frameKind is the image kind of the presence-check frame.
+const frameKind = "FRAME"
+
+func (d approveRequest) toPorts(meta domain.RequestMeta) (ports.ApprovalRequest, error) {
+	req := ports.ApprovalRequest{
+		ProcessID:              d.ProcessID,
+		ProcessType:            d.ProcessType,
+		UserID:                 d.UserID,
+		IdentityVerificationID: d.IdentityVerificationID,
+		Provider:               d.Provider,
+		Status:                 d.Status,
+		Score:                  d.Score,
+		Meta:                   meta,
+	}
+	if d.PresenceCheckResult != nil {
+		img, err := toImage("presenceCheckResult.frame", frameKind, d.PresenceCheckResult.Frame)
+		if err != nil {
+			return ports.ApprovalRequest{}, err
+		}
+		req.Frame = img
+	}
+	return req, nil
+}
+
+// decodeApproveRequest is the go-kit decoder of /client/approve.
+func decodeApproveRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d approveRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx))
+}
+
+// toImage checks a decoded image; nil when none was sent.
+func toImage(path, kind string, im base64Image) (*domain.Image, error) {
+	if im.problem != "" {
+		return nil, fieldError(path, im.problem)
+	}
+	if im.data == nil {
+		return nil, nil
+	}
+	img, err := domain.NewImage(kind, im.data)
+	if errors.Is(err, domain.ErrNotAnImage) {
+		return nil, fieldError(path, "not a JPEG or PNG image")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	return &img, nil
+}
+
+// evaluateRequest is the body of POST /client/evaluate. Older Onboarding
+// Servers send verificationId instead of identityVerificationId, no
+// documentCheckResult, and optionally extractedData (provider-specific JSON
+// strings), which is ignored like any unknown field.
+type evaluateRequest struct {
+	ProcessID              string               `json:"processId"`
+	ProcessType            string               `json:"processType"`
+	UserID                 string               `json:"userId"`
+	IdentityVerificationID string               `json:"identityVerificationId"`
+	VerificationID         string               `json:"verificationId"`
+	Provider               string               `json:"provider"`
+	Status                 string               `json:"status"`
+	Score                  *float64             `json:"score"`
+	DocumentCheckResult    *documentCheckResult `json:"documentCheckResult"`
+}
+
+type documentCheckResult struct {
+	Documents []document `json:"documents"`
+}
+
+// document is one checked document; its rawData (the provider's complete
+// answer) is deliberately not declared, so it is skipped without being
+// copied.
+type document struct {
+	Type   string          `json:"type"`
+	Status string          `json:"status"`
+	Data   documentFields  `json:"data"`
+	Images []documentImage `json:"images"`
+}
+
+type documentFields struct {
+	GivenNames     string `json:"givenNames"`
+	Surname        string `json:"surname"`
+	DateOfBirth    string `json:"dateOfBirth"`
+	PlaceOfBirth   string `json:"placeOfBirth"`
+	Sex            string `json:"sex"`
+	Nationality    string `json:"nationality"`
+	PersonalNumber string `json:"personalNumber"`
+	DocumentNumber string `json:"documentNumber"`
+	DateOfIssue    string `json:"dateOfIssue"`
+	DateOfExpiry   string `json:"dateOfExpiry"`
+	Authority      string `json:"authority"`
+}
+
+type documentImage struct {
+	Type string      `json:"type"`
+	Data base64Image `json:"data"`
+}
+
+func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationRequest, error) {
+	req := ports.EvaluationRequest{
+		ProcessID:              d.ProcessID,
+		ProcessType:            d.ProcessType,
+		UserID:                 d.UserID,
+		IdentityVerificationID: d.IdentityVerificationID,
+		Provider:               d.Provider,
+		Status:                 d.Status,
+		Score:                  d.Score,
+		HasDocumentCheck:       d.DocumentCheckResult != nil,
+		Meta:                   meta,
+	}
+	if req.IdentityVerificationID == "" {
+		req.IdentityVerificationID = d.VerificationID
+	}
+	if d.DocumentCheckResult == nil {
+		return req, nil
+	}
+	req.Documents = make([]ports.DocumentInput, 0, len(d.DocumentCheckResult.Documents))
+	for i, doc := range d.DocumentCheckResult.Documents {
+		in := ports.DocumentInput{
+			Type:   doc.Type,
+			Status: doc.Status,
+			Data:   ports.DocumentFields(doc.Data),
+		}
+		for j, im := range doc.Images {
+			path := fmt.Sprintf("documentCheckResult.documents[%d].images[%d].data", i, j)
+			img, err := toImage(path, im.Type, im.Data)
+			if err != nil {
+				return ports.EvaluationRequest{}, err
+			}
+			if img != nil {
+				in.Images = append(in.Images, *img)
+			}
+		}
+		req.Documents = append(req.Documents, in)
+	}
+	return req, nil
+}
+
+// decodeEvaluateRequest is the go-kit decoder of /client/evaluate.
+func decodeEvaluateRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d evaluateRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx))
+}
+
+// otpSendRequest is the body of POST /otp/send. OTPCode is a secret.
+type otpSendRequest struct {
+	ProcessID   string `json:"processId"`
+	ProcessType string `json:"processType"`
+	UserID      string `json:"userId"`
+	Language    string `json:"language"`
+	OTPCode     string `json:"otpCode"`
+	OTPType     string `json:"otpType"`
+	Resend      *bool  `json:"resend"`
+}
+
+// LogValue keeps the code out of any log the DTO reaches by mistake.
+func (d otpSendRequest) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("processId", d.ProcessID), slog.String("otpType", d.OTPType))
+}
+
+func (d otpSendRequest) toPorts(meta domain.RequestMeta) ports.OTPRequest {
+	return ports.OTPRequest{
+		ProcessID:   d.ProcessID,
+		ProcessType: d.ProcessType,
+		UserID:      d.UserID,
+		Language:    d.Language,
+		Code:        d.OTPCode,
+		Type:        domain.OTPType(d.OTPType),
+		Resend:      d.Resend != nil && *d.Resend,
+		Meta:        meta,
+	}
+}
+
+// decodeOTPSendRequest is the go-kit decoder of /otp/send.
+func decodeOTPSendRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d otpSendRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx)), nil
+}
+
+// consentStorageRequest is the body of POST /consent/storage. approved is
+// the one field the transport requires: defaulting a missing decision to
+// false (or true) would record a consent nobody gave.
+type consentStorageRequest struct {
+	ProcessID   string `json:"processId"`
+	ProcessType string `json:"processType"`
+	UserID      string `json:"userId"`
+	ConsentType string `json:"consentType"`
+	Approved    *bool  `json:"approved"`
+}
+
+func (d consentStorageRequest) toPorts(meta domain.RequestMeta) (ports.ConsentStorageRequest, error) {
+	if d.Approved == nil {
+		return ports.ConsentStorageRequest{}, fieldError("approved", "is required (true or false)")
+	}
+	return ports.ConsentStorageRequest{
+		ProcessID:   d.ProcessID,
+		ProcessType: d.ProcessType,
+		UserID:      d.UserID,
+		ConsentType: d.ConsentType,
+		Approved:    *d.Approved,
+		Meta:        meta,
+	}, nil
+}
+
+// decodeConsentStorageRequest is the go-kit decoder of /consent/storage.
+func decodeConsentStorageRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d consentStorageRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx))
+}
+
+// consentTextRequest is the body of POST /consent/text.
+type consentTextRequest struct {
+	ProcessID   string `json:"processId"`
+	ProcessType string `json:"processType"`
+	UserID      string `json:"userId"`
+	ConsentType string `json:"consentType"`
+	Language    string `json:"language"`
+}
+
+func (d consentTextRequest) toPorts(meta domain.RequestMeta) ports.ConsentTextRequest {
+	return ports.ConsentTextRequest{
+		ProcessID:   d.ProcessID,
+		ProcessType: d.ProcessType,
+		UserID:      d.UserID,
+		ConsentType: d.ConsentType,
+		Language:    d.Language,
+		Meta:        meta,
+	}
+}
+
+// decodeConsentTextRequest is the go-kit decoder of /consent/text.
+func decodeConsentTextRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d consentTextRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx)), nil
+}
+
+// processEventRequest is the body of POST /process/event. Callers name the
+// free-form object data or eventData; data wins when both are sent. The
+// ports request has no locale, so a locale is kept in the data (unless the
+// data already has one).
+type processEventRequest struct {
+	Type                   string     `json:"type"`
+	ProcessID              string     `json:"processId"`
+	ProcessType            string     `json:"processType"`
+	UserID                 string     `json:"userId"`
+	IdentityVerificationID string     `json:"identityVerificationId"`
+	Locale                 string     `json:"locale"`
+	Data                   jsonObject `json:"data"`
+	EventData              jsonObject `json:"eventData"`
+}
+
+func (d processEventRequest) toPorts(meta domain.RequestMeta) (ports.ProcessEventRequest, error) {
+	for _, o := range []struct {
+		path string
+		obj  jsonObject
+	}{{"data", d.Data}, {"eventData", d.EventData}} {
+		if o.obj.problem != "" {
+			return ports.ProcessEventRequest{}, fieldError(o.path, o.obj.problem)
+		}
+	}
+	data := d.Data.values
+	if data == nil {
+		data = d.EventData.values
+	}
+	if d.Locale != "" {
+		if data == nil {
+			data = map[string]any{}
+		}
+		if _, ok := data["locale"]; !ok {
+			data["locale"] = d.Locale
+		}
+	}
+	return ports.ProcessEventRequest{
+		Type:                   d.Type,
+		ProcessID:              d.ProcessID,
+		ProcessType:            d.ProcessType,
+		UserID:                 d.UserID,
+		IdentityVerificationID: d.IdentityVerificationID,
+		Data:                   data,
+		Meta:                   meta,
+	}, nil
+}
+
+// decodeProcessEventRequest is the go-kit decoder of /process/event.
+func decodeProcessEventRequest(ctx context.Context, r *http.Request) (any, error) {
+	var d processEventRequest
+	if err := decodeJSON(ctx, r, &d); err != nil {
+		return nil, err
+	}
+	noteProcessID(ctx, d.ProcessID)
+	return d.toPorts(metaFrom(ctx))
+}

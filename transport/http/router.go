@@ -1,0 +1,78 @@
+package httptransport
+
+import (
+	"net/http"
+	"path"
+	"strings"
+)
+
+// jsonMux is an http.ServeMux whose own replies (404 for an unknown path,
+// 405 with Allow for a wrong method) carry the contract's JSON error body
+// instead of plain text.
+type jsonMux struct {
+	mux *http.ServeMux
+}
+
+func (m jsonMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// ServeMux would redirect a non-canonical path (//x, /a/../x) with an HTML
+	// body; the caller follows no redirects, so such a path is simply unknown.
+	if !canonicalPath(r.URL.Path) {
+		writeError(w, http.StatusNotFound, errorGeneric, "not found")
+		return
+	}
+	h, pattern := m.mux.Handler(r)
+	if pattern == "" {
+		// Let the mux decide between 404 and 405 (and compute Allow), then
+		// answer in JSON.
+		c := &headerCapture{header: http.Header{}}
+		h.ServeHTTP(c, r)
+		if c.status == http.StatusMethodNotAllowed {
+			if allow := c.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			writeError(w, http.StatusMethodNotAllowed, errorGeneric, "method not allowed")
+			return
+		}
+		writeError(w, http.StatusNotFound, errorGeneric, "not found")
+		return
+	}
+	if st := stateFrom(r.Context()); st != nil {
+		st.route = pattern
+	}
+	m.mux.ServeHTTP(w, r)
+}
+
+// canonicalPath reports whether the mux would serve p as it is, without a
+// cleaning redirect.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
+}
+
+// headerCapture records what the mux's own error handlers write, so it can
+// be rewritten.
+type headerCapture struct {
+	header http.Header
+	status int
+}
+
+func (c *headerCapture) Header() http.Header { return c.header }
+
+func (c *headerCapture) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+func (c *headerCapture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return len(b), nil
+}
