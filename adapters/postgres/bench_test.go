@@ -1,0 +1,217 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// Benchmarks run by hand and recorded in docs/performance.md:
+//
+//	go test -run '^$' -bench . -benchtime 20000x ./adapters/postgres/
+//	ONBOARDING_BENCH_1M=1 go test -run '^$' -bench FindClient -benchtime 20000x ./adapters/postgres/
+//
+// The 1M registry takes about half a minute to seed, hence the switch.
+
+// BenchmarkFindClient looks clients up by the two schemes of the default
+// policy in a registry of 1,000 clients and, with ONBOARDING_BENCH_1M=1, of
+// 1,000,000: index scans make the two latencies nearly equal. It reports
+// the median and 99th percentile of the serial runs besides the mean.
+func BenchmarkFindClient(b *testing.B) {
+	sizes := []int{1_000}
+	if os.Getenv("ONBOARDING_BENCH_1M") == "1" {
+		sizes = append(sizes, 1_000_000)
+	}
+	ctx := context.Background()
+	for _, n := range sizes {
+		pool := pgtest.NewPool(b)
+		started := time.Now()
+		if _, err := postgres.SeedSyntheticClients(ctx, pool, n, 1); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("seeded %d clients in %v", n, time.Since(started).Round(time.Millisecond))
+		if _, err := pool.Exec(ctx, "VACUUM ANALYZE clients"); err != nil {
+			b.Fatal(err)
+		}
+		sample := sampleClients(b, pool, 10_000)
+		reg := postgres.NewClientRegistry(pool, memory.NewRandomIDs())
+		for _, scheme := range []struct {
+			name string
+			id   func(c domain.Client) domain.Identification
+		}{
+			{"clientNumber+birthDate", func(c domain.Client) domain.Identification {
+				return identification(domain.KeyClientNumber, c.ClientNumber, domain.KeyBirthDate, c.BirthDate.String())
+			}},
+			{"personalNumber", func(c domain.Client) domain.Identification {
+				return identification(domain.KeyPersonalNumber, c.PersonalNumber)
+			}},
+		} {
+			ids := make([]domain.Identification, len(sample))
+			for i, c := range sample {
+				ids[i] = scheme.id(c)
+			}
+			b.Run(fmt.Sprintf("clients=%d/%s", n, scheme.name), func(b *testing.B) {
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := range b.N {
+					t0 := time.Now()
+					if _, err := reg.FindClient(ctx, ids[i%len(ids)]); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				b.StopTimer()
+				reportPercentiles(b, lat)
+			})
+			b.Run(fmt.Sprintf("clients=%d/%s/parallel", n, scheme.name), func(b *testing.B) {
+				var next atomic.Int64
+				b.SetParallelism(8) // 16 goroutines on 2 cores, the pool's size
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := reg.FindClient(ctx, ids[int(next.Add(1))%len(ids)]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// sampleClients returns up to k random active clients with a personal number.
+func sampleClients(b *testing.B, pool *pgxpool.Pool, k int) []domain.Client {
+	b.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT client_number, birth_date, personal_number FROM clients
+WHERE personal_number IS NOT NULL ORDER BY random() LIMIT $1`, k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Client, error) {
+		var (
+			c     domain.Client
+			birth time.Time
+		)
+		err := r.Scan(&c.ClientNumber, &birth, &c.PersonalNumber)
+		c.BirthDate = domain.DateOf(birth.UTC())
+		return c, err
+	})
+	if err != nil || len(out) == 0 {
+		b.Fatalf("sampling clients: %d rows, %v", len(out), err)
+	}
+	return out
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkAppendConsent appends the first record of a fresh history per
+// operation: one statement and one commit (a WAL flush) each.
+func BenchmarkAppendConsent(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	ledger := postgres.NewConsentLedger(pool, memory.SystemClock{})
+	rec := domain.ConsentRecord{UserID: "u-bench", ConsentType: "GDPR", Approved: true, Language: "en", TextVersion: 1,
+		TextSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", RequestID: "req", CorrelationID: "corr"}
+	var seq atomic.Int64
+	b.Run("serial", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for range b.N {
+			r := rec
+			r.ProcessID = "p-" + strconv.FormatInt(seq.Add(1), 10)
+			t0 := time.Now()
+			if _, added, err := ledger.AppendConsent(ctx, r); err != nil || !added {
+				b.Fatalf("added %v, %v", added, err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		reportPercentiles(b, lat)
+	})
+	b.Run("repeat", func(b *testing.B) {
+		r := rec
+		r.ProcessID = "p-repeat"
+		for range b.N {
+			if _, _, err := ledger.AppendConsent(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.SetParallelism(16) // 32 goroutines on 2 cores, as the load test's connections
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				r := rec
+				r.ProcessID = "p-" + strconv.FormatInt(seq.Add(1), 10)
+				if _, _, err := ledger.AppendConsent(ctx, r); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkSaveDecision stores an evaluation with rule results per
+// operation, and a WAIT decision with its review case.
+func BenchmarkSaveDecision(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	store := postgres.NewDecisionStore(pool, memory.SystemClock{})
+	score := 8.5
+	base := domain.Decision{Kind: domain.KindEvaluation, UserID: "u-bench", Result: domain.ResultOK, Score: &score,
+		Rules: []domain.RuleResult{{Rule: "score", Outcome: domain.ResultOK}, {Rule: "document.expiry", Outcome: domain.ResultOK},
+			{Rule: "name", Outcome: domain.ResultOK}},
+		Images:    []domain.ImageDigest{{Kind: "FRAME", SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Size: 48213}},
+		RequestID: "req", CorrelationID: "corr", DecidedAt: time.Now()}
+	var seq atomic.Int64
+	b.Run("decision", func(b *testing.B) {
+		for range b.N {
+			d := base
+			d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
+			if _, stored, err := store.SaveDecision(ctx, d, nil); err != nil || !stored {
+				b.Fatalf("stored %v, %v", stored, err)
+			}
+		}
+	})
+	b.Run("decision+case", func(b *testing.B) {
+		for range b.N {
+			d := base
+			d.Result, d.ReasonCode = domain.ResultWAIT, domain.ReasonNameSimilar
+			d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
+			rc := &domain.ReviewCase{ID: "case-" + d.ProcessID, ReasonCodes: []string{domain.ReasonNameSimilar},
+				Answered: domain.ResultWAIT, Evidence: domain.ReviewEvidence{Frame: make([]byte, 30_000)}}
+			if _, stored, err := store.SaveDecision(ctx, d, rc); err != nil || !stored {
+				b.Fatalf("stored %v, %v", stored, err)
+			}
+		}
+	})
+	b.Run("repeat", func(b *testing.B) {
+		d := base
+		d.ProcessID, d.IdentityVerificationID = "p-repeat", "iv"
+		for range b.N {
+			if _, _, err := store.SaveDecision(ctx, d, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

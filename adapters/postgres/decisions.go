@@ -1,0 +1,698 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var (
+	_ ports.DecisionStore = (*DecisionStore)(nil)
+	_ ports.ReviewCases   = (*DecisionStore)(nil)
+)
+
+// DefaultReviewListLimit is the page size of ListReviewCases when the filter
+// sets no Limit, as in the memory store.
+const DefaultReviewListLimit = 100
+
+// reviewRejectedText is the reason text of a decision a reviewer turned to
+// NOK, the same as the memory store's.
+const reviewRejectedText = "rejected in manual review"
+
+// Actors of review_audit rows the service writes without a person.
+const purgeActor = "retention"
+
+// DecisionStore keeps decisions (table decisions, append-only) and their
+// review cases (review_cases, with the audit trail in review_audit). It is
+// both ports.DecisionStore and ports.ReviewCases because a decision and its
+// case are written, and a resolution applied, in one statement.
+//
+// The decision row keeps the answer as first given. A reviewer's
+// resolution is stored on the case, and Decision applies it when it reads
+// the decision (a join on the case), exactly as the memory store answers:
+// OK without a reason, NOK with REVIEW_REJECTED. Resolving is therefore a
+// single-row update of the case and the decision's answer changes in the
+// same commit.
+type DecisionStore struct {
+	db    *db
+	clock ports.Clock
+}
+
+// NewDecisionStore returns the store on pool; clock stamps the audit rows
+// of purges and claims or resolutions that come without a time.
+func NewDecisionStore(pool *pgxpool.Pool, clock ports.Clock) *DecisionStore {
+	return &DecisionStore{db: newDB(pool), clock: clock}
+}
+
+// JSON shapes of the jsonb columns. They are the storage format: field
+// names may be added, never renamed.
+type (
+	ruleJSON struct {
+		Rule    string `json:"rule"`
+		Outcome string `json:"outcome"`
+		Code    string `json:"code,omitempty"`
+		Detail  string `json:"detail,omitempty"`
+	}
+	imageJSON struct {
+		Kind   string `json:"kind"`
+		SHA256 string `json:"sha256"`
+		Size   int    `json:"size"`
+	}
+	evidenceJSON struct {
+		Documents []documentJSON `json:"documents,omitempty"`
+		Registry  *clientJSON    `json:"registry,omitempty"`
+	}
+	documentJSON struct {
+		Type           string `json:"type,omitempty"`
+		Status         string `json:"status,omitempty"`
+		GivenNames     string `json:"givenNames,omitempty"`
+		Surname        string `json:"surname,omitempty"`
+		DateOfBirth    string `json:"dateOfBirth,omitempty"`
+		PlaceOfBirth   string `json:"placeOfBirth,omitempty"`
+		Sex            string `json:"sex,omitempty"`
+		Nationality    string `json:"nationality,omitempty"`
+		PersonalNumber string `json:"personalNumber,omitempty"`
+		DocumentNumber string `json:"documentNumber,omitempty"`
+		DateOfIssue    string `json:"dateOfIssue,omitempty"`
+		DateOfExpiry   string `json:"dateOfExpiry,omitempty"`
+		Authority      string `json:"authority,omitempty"`
+	}
+	clientJSON struct {
+		UserID         string `json:"userId,omitempty"`
+		ClientNumber   string `json:"clientNumber,omitempty"`
+		BirthDate      string `json:"birthDate,omitempty"`
+		GivenNames     string `json:"givenNames,omitempty"`
+		Surname        string `json:"surname,omitempty"`
+		PersonalNumber string `json:"personalNumber,omitempty"`
+		Phone          string `json:"phone,omitempty"`
+		Nationality    string `json:"nationality,omitempty"`
+		Status         string `json:"status,omitempty"`
+	}
+)
+
+// jsonOrNil marshals v for a jsonb column, or returns nil (NULL) when empty
+// is true. Marshalling these plain structs cannot fail.
+func jsonOrNil(v any, empty bool) []byte {
+	if empty {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("postgres: marshalling %T: %v", v, err))
+	}
+	return b
+}
+
+// decisionToRow returns the jsonb values of d.
+func decisionToRow(d domain.Decision) (rules, images []byte) {
+	rs := make([]ruleJSON, len(d.Rules))
+	for i, r := range d.Rules {
+		rs[i] = ruleJSON{Rule: r.Rule, Outcome: string(r.Outcome), Code: r.Code, Detail: r.Detail}
+	}
+	is := make([]imageJSON, len(d.Images))
+	for i, im := range d.Images {
+		is[i] = imageJSON{Kind: im.Kind, SHA256: im.SHA256, Size: im.Size}
+	}
+	return jsonOrNil(rs, len(rs) == 0), jsonOrNil(is, len(is) == 0)
+}
+
+const decisionColumns = `d.kind, d.process_id, d.identity_verification_id, d.user_id, d.result, d.reason_code,
+    d.reason_text, d.score, d.rules, d.images, d.review_case_id, d.correlation_id, d.request_id, d.decided_at,
+    c.status, c.resolution`
+
+// decisionRow is a decision joined with its review case's status.
+type decisionRow struct {
+	Kind, ProcessID, IdentityVerificationID, UserID string
+	Result, ReasonCode, ReasonText                  string
+	Score                                           *float64
+	Rules, Images                                   []byte
+	ReviewCaseID                                    *string
+	CorrelationID, RequestID                        string
+	DecidedAt                                       time.Time
+	CaseStatus, Resolution                          *string
+}
+
+func (r *decisionRow) dest() []any {
+	return []any{&r.Kind, &r.ProcessID, &r.IdentityVerificationID, &r.UserID, &r.Result, &r.ReasonCode,
+		&r.ReasonText, &r.Score, &r.Rules, &r.Images, &r.ReviewCaseID, &r.CorrelationID, &r.RequestID,
+		&r.DecidedAt, &r.CaseStatus, &r.Resolution}
+}
+
+// toDomain converts the row and applies a resolved case's verdict.
+func (r *decisionRow) toDomain() (domain.Decision, error) {
+	d := domain.Decision{
+		Kind:                   domain.DecisionKind(r.Kind),
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Result:                 domain.Result(r.Result),
+		ReasonCode:             r.ReasonCode,
+		ReasonText:             r.ReasonText,
+		Score:                  r.Score,
+		ReviewCaseID:           text(r.ReviewCaseID),
+		CorrelationID:          r.CorrelationID,
+		RequestID:              r.RequestID,
+		DecidedAt:              r.DecidedAt.UTC(),
+	}
+	if r.Rules != nil {
+		var rs []ruleJSON
+		if err := json.Unmarshal(r.Rules, &rs); err != nil {
+			return domain.Decision{}, fmt.Errorf("decoding stored rule results: %w", err)
+		}
+		for _, x := range rs {
+			d.Rules = append(d.Rules, domain.RuleResult{Rule: x.Rule, Outcome: domain.Result(x.Outcome), Code: x.Code, Detail: x.Detail})
+		}
+	}
+	if r.Images != nil {
+		var is []imageJSON
+		if err := json.Unmarshal(r.Images, &is); err != nil {
+			return domain.Decision{}, fmt.Errorf("decoding stored image digests: %w", err)
+		}
+		for _, x := range is {
+			d.Images = append(d.Images, domain.ImageDigest{Kind: x.Kind, SHA256: x.SHA256, Size: x.Size})
+		}
+	}
+	if text(r.CaseStatus) == string(domain.ReviewResolved) {
+		applyResolution(&d, domain.Result(text(r.Resolution)))
+	}
+	return d, nil
+}
+
+// applyResolution makes d answer a reviewer's verdict, as the memory store
+// does when it resolves: OK without a reason, NOK with REVIEW_REJECTED.
+func applyResolution(d *domain.Decision, verdict domain.Result) {
+	d.Result, d.ReasonCode, d.ReasonText = verdict, "", ""
+	if verdict == domain.ResultNOK {
+		d.ReasonCode, d.ReasonText = domain.ReasonReviewRejected, reviewRejectedText
+	}
+}
+
+const selectDecisionSQL = `SELECT ` + decisionColumns + `
+FROM decisions d LEFT JOIN review_cases c ON c.decision_id = d.id
+WHERE d.kind = $1 AND d.process_id = $2 AND d.identity_verification_id = $3`
+
+// Decision returns the stored decision, with its review resolution applied.
+func (s *DecisionStore) Decision(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error) {
+	var row decisionRow
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		return s.db.pool.QueryRow(ctx, selectDecisionSQL, string(kind), processID, identityVerificationID).Scan(row.dest()...)
+	})
+	if domain.IsNotFound(err) {
+		return domain.Decision{}, domain.NotFound("identityVerificationId", "no decision is stored for this process and identity verification")
+	}
+	if err != nil {
+		return domain.Decision{}, err
+	}
+	d, err := row.toDomain()
+	if err != nil {
+		return domain.Decision{}, domain.Internal(err, "stored decision is unreadable")
+	}
+	return d, nil
+}
+
+const insertDecisionSQL = `INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result,
+    reason_code, reason_text, score, rules, images, review_case_id, correlation_id, request_id, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT ON CONSTRAINT decisions_key DO NOTHING
+RETURNING id`
+
+// insertDecisionWithCaseSQL inserts the decision and, only when it was
+// inserted, its review case: one statement, so one transaction.
+const insertDecisionWithCaseSQL = `WITH d AS (
+    ` + insertDecisionSQL + `
+), c AS (
+    INSERT INTO review_cases (id, decision_id, kind, process_id, identity_verification_id, user_id, status,
+        reason_codes, answered, claimed_by, claimed_at, resolution, resolution_reason, resolved_by,
+        second_reviewer, resolved_at, evidence, evidence_frame, evidence_purged, created_at)
+    SELECT $15::text, d.id, $16::text, $17::text, $18::text, $19::text, $20::text, $21::text[], $22::text,
+        $23::text, $24::timestamptz, $25::text, $26::text, $27::text, $28::text, $29::timestamptz, $30::jsonb,
+        $31::bytea, $32::boolean, $33::timestamptz
+    FROM d
+    RETURNING id
+)
+SELECT id FROM d`
+
+// SaveDecision stores d, and rc as its review case, unless a decision with
+// the same (Kind, ProcessID, IdentityVerificationID) exists; then it returns
+// that one (with any resolution applied) and false. The case must carry its
+// id; d.ReviewCaseID is set to it, the case's empty identifying fields are
+// taken from d, an empty status becomes OPEN and a zero CreatedAt becomes
+// d.DecidedAt, as in the memory store.
+//
+// Decision and case are one INSERT … ON CONFLICT DO NOTHING statement.
+// Concurrent saves of one key all wait for the first to commit; the others
+// then read it and return it, so every caller gets the same answer. A case
+// id already used by another decision is CodeConflict and stores nothing.
+func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
+	if !d.Kind.Valid() {
+		return domain.Decision{}, false, domain.Invalid("kind", "must be approval or evaluation")
+	}
+	if rc != nil {
+		if rc.ID == "" {
+			return domain.Decision{}, false, domain.Invalid("reviewCase.id", "must not be empty")
+		}
+		if d.ReviewCaseID != "" && d.ReviewCaseID != rc.ID {
+			return domain.Decision{}, false, domain.Invalid("reviewCaseId", "must name the review case saved with the decision")
+		}
+	}
+	d = cloneDecision(d)
+	d.DecidedAt = stamp(d.DecidedAt, s.clock)
+	var c domain.ReviewCase
+	if rc != nil {
+		c = *rc
+		fillCase(&c, d)
+		d.ReviewCaseID = c.ID
+	}
+	rules, images := decisionToRow(d)
+	args := []any{string(d.Kind), d.ProcessID, d.IdentityVerificationID, d.UserID, string(d.Result),
+		d.ReasonCode, d.ReasonText, d.Score, rules, images, textOrNil(d.ReviewCaseID), d.CorrelationID,
+		d.RequestID, d.DecidedAt}
+	query := insertDecisionSQL
+	if rc != nil {
+		query = insertDecisionWithCaseSQL
+		args = append(args, caseToRow(c)...)
+	}
+	var inserted bool
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		var id int64
+		err := s.db.pool.QueryRow(ctx, query, args...).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			inserted = false
+			return nil
+		}
+		inserted = err == nil
+		return err
+	})
+	if domain.CodeOf(err) == domain.CodeConflict {
+		return domain.Decision{}, false, &domain.Error{Code: domain.CodeConflict, Message: "review case id is already used", Err: err}
+	}
+	if err != nil {
+		return domain.Decision{}, false, err
+	}
+	if inserted {
+		return d, true, nil
+	}
+	// The key exists: the conflicting insert has committed (ON CONFLICT
+	// waited for it), so this new statement sees it.
+	prev, err := s.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+	if err != nil {
+		return domain.Decision{}, false, err
+	}
+	return prev, false, nil
+}
+
+// fillCase completes a case saved with decision d, as the memory store does.
+func fillCase(c *domain.ReviewCase, d domain.Decision) {
+	if c.Kind == "" {
+		c.Kind = d.Kind
+	}
+	if c.ProcessID == "" {
+		c.ProcessID = d.ProcessID
+	}
+	if c.IdentityVerificationID == "" {
+		c.IdentityVerificationID = d.IdentityVerificationID
+	}
+	if c.UserID == "" {
+		c.UserID = d.UserID
+	}
+	if c.Status == "" {
+		c.Status = domain.ReviewOpen
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = d.DecidedAt
+	}
+}
+
+// caseToRow returns the values $15..$33 of insertDecisionWithCaseSQL.
+func caseToRow(c domain.ReviewCase) []any {
+	reasons := c.ReasonCodes
+	if reasons == nil {
+		reasons = []string{}
+	}
+	var evidence []byte
+	if len(c.Evidence.Documents) > 0 || c.Evidence.Registry != nil {
+		ev := evidenceJSON{}
+		for _, doc := range c.Evidence.Documents {
+			ev.Documents = append(ev.Documents, documentToJSON(doc))
+		}
+		if r := c.Evidence.Registry; r != nil {
+			ev.Registry = clientToJSON(*r)
+		}
+		evidence = jsonOrNil(ev, false)
+	}
+	var frame any
+	if c.Evidence.Frame != nil {
+		frame = c.Evidence.Frame
+	}
+	return []any{c.ID, string(c.Kind), c.ProcessID, c.IdentityVerificationID, c.UserID, string(c.Status),
+		reasons, textOrNil(string(c.Answered)), textOrNil(c.ClaimedBy), timeOrNil(c.ClaimedAt),
+		textOrNil(string(c.Resolution)), c.ResolutionReason, textOrNil(c.ResolvedBy), textOrNil(c.SecondReviewer),
+		timeOrNil(c.ResolvedAt), evidence, frame, c.EvidencePurged, c.CreatedAt}
+}
+
+func documentToJSON(d domain.DocumentData) documentJSON {
+	return documentJSON{
+		Type: d.Type, Status: d.Status, GivenNames: d.GivenNames, Surname: d.Surname,
+		DateOfBirth: d.DateOfBirth.String(), PlaceOfBirth: d.PlaceOfBirth, Sex: d.Sex, Nationality: d.Nationality,
+		PersonalNumber: d.PersonalNumber, DocumentNumber: d.DocumentNumber, DateOfIssue: d.DateOfIssue.String(),
+		DateOfExpiry: d.DateOfExpiry.String(), Authority: d.Authority,
+	}
+}
+
+func (j documentJSON) toDomain() (domain.DocumentData, error) {
+	d := domain.DocumentData{
+		Type: j.Type, Status: j.Status, GivenNames: j.GivenNames, Surname: j.Surname, PlaceOfBirth: j.PlaceOfBirth,
+		Sex: j.Sex, Nationality: j.Nationality, PersonalNumber: j.PersonalNumber, DocumentNumber: j.DocumentNumber,
+		Authority: j.Authority,
+	}
+	var err error
+	if d.DateOfBirth, err = parseOptionalDate(j.DateOfBirth); err != nil {
+		return d, err
+	}
+	if d.DateOfIssue, err = parseOptionalDate(j.DateOfIssue); err != nil {
+		return d, err
+	}
+	d.DateOfExpiry, err = parseOptionalDate(j.DateOfExpiry)
+	return d, err
+}
+
+func clientToJSON(c domain.Client) *clientJSON {
+	return &clientJSON{
+		UserID: c.UserID, ClientNumber: c.ClientNumber, BirthDate: c.BirthDate.String(), GivenNames: c.GivenNames,
+		Surname: c.Surname, PersonalNumber: c.PersonalNumber, Phone: c.Phone, Nationality: c.Nationality,
+		Status: string(c.Status),
+	}
+}
+
+func (j clientJSON) toDomain() (domain.Client, error) {
+	bd, err := parseOptionalDate(j.BirthDate)
+	return domain.Client{
+		UserID: j.UserID, ClientNumber: j.ClientNumber, BirthDate: bd, GivenNames: j.GivenNames, Surname: j.Surname,
+		PersonalNumber: j.PersonalNumber, Phone: j.Phone, Nationality: j.Nationality, Status: domain.ClientStatus(j.Status),
+	}, err
+}
+
+func parseOptionalDate(s string) (domain.Date, error) {
+	if s == "" {
+		return domain.Date{}, nil
+	}
+	return domain.ParseDate(s)
+}
+
+const caseColumns = `id, kind, process_id, identity_verification_id, user_id, status, reason_codes, answered,
+    claimed_by, claimed_at, resolution, resolution_reason, resolved_by, second_reviewer, resolved_at, evidence,
+    evidence_frame, evidence_purged, created_at`
+
+// caseRow is one row of review_cases.
+type caseRow struct {
+	ID, Kind, ProcessID, IdentityVerificationID, UserID, Status string
+	ReasonCodes                                                 []string
+	Answered, ClaimedBy                                         *string
+	ClaimedAt                                                   *time.Time
+	Resolution                                                  *string
+	ResolutionReason                                            string
+	ResolvedBy, SecondReviewer                                  *string
+	ResolvedAt                                                  *time.Time
+	Evidence, Frame                                             []byte
+	EvidencePurged                                              bool
+	CreatedAt                                                   time.Time
+}
+
+func (r *caseRow) dest() []any {
+	return []any{&r.ID, &r.Kind, &r.ProcessID, &r.IdentityVerificationID, &r.UserID, &r.Status, &r.ReasonCodes,
+		&r.Answered, &r.ClaimedBy, &r.ClaimedAt, &r.Resolution, &r.ResolutionReason, &r.ResolvedBy,
+		&r.SecondReviewer, &r.ResolvedAt, &r.Evidence, &r.Frame, &r.EvidencePurged, &r.CreatedAt}
+}
+
+func (r *caseRow) toDomain() (domain.ReviewCase, error) {
+	c := domain.ReviewCase{
+		ID:                     r.ID,
+		Kind:                   domain.DecisionKind(r.Kind),
+		ProcessID:              r.ProcessID,
+		IdentityVerificationID: r.IdentityVerificationID,
+		UserID:                 r.UserID,
+		Status:                 domain.ReviewStatus(r.Status),
+		Answered:               domain.Result(text(r.Answered)),
+		ClaimedBy:              text(r.ClaimedBy),
+		ClaimedAt:              utc(r.ClaimedAt),
+		Resolution:             domain.Result(text(r.Resolution)),
+		ResolutionReason:       r.ResolutionReason,
+		ResolvedBy:             text(r.ResolvedBy),
+		SecondReviewer:         text(r.SecondReviewer),
+		ResolvedAt:             utc(r.ResolvedAt),
+		EvidencePurged:         r.EvidencePurged,
+		CreatedAt:              r.CreatedAt.UTC(),
+	}
+	if len(r.ReasonCodes) > 0 {
+		c.ReasonCodes = r.ReasonCodes
+	}
+	if r.Evidence != nil {
+		var ev evidenceJSON
+		if err := json.Unmarshal(r.Evidence, &ev); err != nil {
+			return domain.ReviewCase{}, fmt.Errorf("decoding stored evidence: %w", err)
+		}
+		for _, j := range ev.Documents {
+			doc, err := j.toDomain()
+			if err != nil {
+				return domain.ReviewCase{}, fmt.Errorf("decoding stored document data: %w", err)
+			}
+			c.Evidence.Documents = append(c.Evidence.Documents, doc)
+		}
+		if ev.Registry != nil {
+			reg, err := ev.Registry.toDomain()
+			if err != nil {
+				return domain.ReviewCase{}, fmt.Errorf("decoding the stored registry record: %w", err)
+			}
+			c.Evidence.Registry = &reg
+		}
+	}
+	c.Evidence.Frame = r.Frame
+	return c, nil
+}
+
+func errCaseNotFound() error { return domain.NotFound("id", "review case not found") }
+
+// queryCase runs a statement returning caseColumns and converts its row;
+// found is false when it returned none.
+func (s *DecisionStore) queryCase(ctx context.Context, query string, args ...any) (c domain.ReviewCase, found bool, err error) {
+	var row caseRow
+	err = s.db.run(ctx, "review case", func(ctx context.Context) error {
+		err := s.db.pool.QueryRow(ctx, query, args...).Scan(row.dest()...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			found = false
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil || !found {
+		return domain.ReviewCase{}, false, err
+	}
+	c, err = row.toDomain()
+	if err != nil {
+		return domain.ReviewCase{}, false, domain.Internal(err, "stored review case is unreadable")
+	}
+	return c, true, nil
+}
+
+// ReviewCase returns one case.
+func (s *DecisionStore) ReviewCase(ctx context.Context, id string) (domain.ReviewCase, error) {
+	c, found, err := s.queryCase(ctx, `SELECT `+caseColumns+` FROM review_cases WHERE id = $1`, id)
+	switch {
+	case err != nil:
+		return domain.ReviewCase{}, err
+	case !found:
+		return domain.ReviewCase{}, errCaseNotFound()
+	}
+	return c, nil
+}
+
+// ListReviewCases returns the cases f selects, oldest first (by creation
+// time, then id in byte order), at most f.Limit of them
+// (DefaultReviewListLimit when it is not positive). AfterID continues after
+// the named case; a cursor naming no case is CodeInvalid. With a status the
+// scan follows review_cases_queue_idx, without one review_cases_created_idx.
+func (s *DecisionStore) ListReviewCases(ctx context.Context, f ports.ReviewFilter) ([]domain.ReviewCase, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultReviewListLimit
+	}
+	var (
+		q    strings.Builder
+		args []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	q.WriteString(`SELECT ` + caseColumns + ` FROM review_cases WHERE true`)
+	if f.Status != "" {
+		q.WriteString(" AND status = " + arg(string(f.Status)))
+	}
+	if f.Kind != "" {
+		q.WriteString(" AND kind = " + arg(string(f.Kind)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		q.WriteString(" AND created_at < " + arg(f.CreatedBefore))
+	}
+	if f.AfterID != "" {
+		var exists bool
+		err := s.db.run(ctx, "review case", func(ctx context.Context) error {
+			return s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM review_cases WHERE id = $1)`, f.AfterID).Scan(&exists)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, domain.Invalid("afterId", "names no review case")
+		}
+		p := arg(f.AfterID)
+		q.WriteString(" AND (created_at, id) > (SELECT created_at, id FROM review_cases WHERE id = " + p + ")")
+	}
+	q.WriteString(" ORDER BY created_at, id LIMIT " + arg(int64(limit)))
+
+	var out []domain.ReviewCase
+	err := s.db.run(ctx, "review case", func(ctx context.Context) error {
+		out = make([]domain.ReviewCase, 0, min(limit, 16))
+		rows, err := s.db.pool.Query(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		var row caseRow
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			c, err := row.toDomain()
+			if err != nil {
+				return domain.Internal(err, "stored review case is unreadable")
+			}
+			out = append(out, c)
+			row = caseRow{}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// claimSQL claims an open case and writes its audit row in one statement.
+const claimSQL = `WITH c AS (
+    UPDATE review_cases SET status = 'CLAIMED', claimed_by = $2, claimed_at = $3
+    WHERE id = $1 AND status = 'OPEN'
+    RETURNING ` + caseColumns + `
+), a AS (
+    INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'CLAIM', $2, $3 FROM c
+)
+SELECT ` + caseColumns + ` FROM c`
+
+// ClaimReviewCase assigns an open case to reviewer. Claiming again by the
+// same reviewer succeeds and keeps the first ClaimedAt; a case claimed by
+// someone else or resolved is CodeConflict. A zero at means now. The claim
+// is audited in review_audit in the same statement.
+func (s *DecisionStore) ClaimReviewCase(ctx context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error) {
+	if reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	at = stamp(at, s.clock)
+	c, found, err := s.queryCase(ctx, claimSQL, id, reviewer, at)
+	if err != nil || found {
+		return c, err
+	}
+	// Not open: say why from the current state.
+	c, err = s.ReviewCase(ctx, id)
+	switch {
+	case err != nil:
+		return domain.ReviewCase{}, err
+	case c.Status == domain.ReviewResolved:
+		return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+	case c.Status == domain.ReviewClaimed && c.ClaimedBy != reviewer:
+		return domain.ReviewCase{}, domain.Conflict("review case is claimed by another reviewer")
+	case c.Status == domain.ReviewOpen:
+		// Released between the two statements (a later issue may add
+		// release): the caller may simply claim again.
+		return domain.ReviewCase{}, domain.Conflict("review case changed while it was claimed; retry")
+	}
+	return c, nil
+}
+
+// resolveSQL resolves a case that is not yet resolved and writes the audit
+// row, in one statement; the decision's answer follows from the case.
+const resolveSQL = `WITH c AS (
+    UPDATE review_cases SET status = 'RESOLVED', resolution = $2, resolution_reason = $3, resolved_by = $4,
+        second_reviewer = $5, resolved_at = $6
+    WHERE id = $1 AND status <> 'RESOLVED'
+    RETURNING ` + caseColumns + `
+), a AS (
+    INSERT INTO review_audit (case_id, action, actor, reason, result, second_actor, at)
+    SELECT id, 'RESOLVE', $4, $3, $2, $5, $6 FROM c
+)
+SELECT ` + caseColumns + ` FROM c`
+
+// ResolveReviewCase closes the case with the reviewer's OK or NOK, and from
+// that commit on its decision answers it: OK without a reason, NOK with
+// REVIEW_REJECTED. A resolved case is CodeConflict (of two concurrent
+// resolutions exactly one wins: the second waits for the first's row lock
+// and then finds the case resolved). Whether a claim or a second reviewer
+// is required is policy, checked by the review service. A zero At means
+// now.
+func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
+	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
+		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
+	}
+	if r.Reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	at := stamp(r.At, s.clock)
+	c, found, err := s.queryCase(ctx, resolveSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer,
+		textOrNil(r.SecondReviewer), at)
+	if err != nil || found {
+		return c, err
+	}
+	if _, err := s.ReviewCase(ctx, r.CaseID); err != nil {
+		return domain.ReviewCase{}, err
+	}
+	return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+}
+
+// PurgeReviewEvidence drops documents, registry record and frame of every
+// case resolved before resolvedBefore whose evidence is still kept, audits
+// each purge, and returns how many it purged. Decisions, rule results and
+// the cases' resolutions stay.
+func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error) {
+	var n int64
+	err := s.db.run(ctx, "review case", func(ctx context.Context) error {
+		return s.db.pool.QueryRow(ctx, `WITH p AS (
+    UPDATE review_cases SET evidence = NULL, evidence_frame = NULL, evidence_purged = true
+    WHERE status = 'RESOLVED' AND NOT evidence_purged AND resolved_at < $1
+    RETURNING id
+), a AS (
+    INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'PURGE_EVIDENCE', $2::text, $3::timestamptz FROM p
+)
+SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock)).Scan(&n)
+	})
+	return int(n), err
+}
+
+// cloneDecision copies d so that no slice or pointer is shared with the
+// caller.
+func cloneDecision(d domain.Decision) domain.Decision {
+	if d.Score != nil {
+		v := *d.Score
+		d.Score = &v
+	}
+	d.Rules = slices.Clone(d.Rules)
+	d.Images = slices.Clone(d.Images)
+	return d
+}

@@ -1,0 +1,186 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// SQLSTATE codes the adapter reacts to.
+const (
+	sqlstateUniqueViolation      = "23505"
+	sqlstateExclusionViolation   = "23P01"
+	sqlstateCheckViolation       = "23514"
+	sqlstateSerializationFailure = "40001"
+	sqlstateDeadlockDetected     = "40P01"
+	sqlstateReadOnlyTransaction  = "25006"
+	sqlstateLockNotAvailable     = "55P03"
+	sqlstateFeatureNotSupported  = "0A000"
+)
+
+// resetInterval bounds how often a read-only answer resets the pool: one
+// reset drops every connection to the demoted primary; more within a second
+// would only churn connections while the failover completes.
+const resetInterval = time.Second
+
+// db is what every adapter of one pool shares: the pool and the failover
+// guard. All queries go through run, so retries and error translation
+// happen in exactly one place.
+type db struct {
+	pool      *pgxpool.Pool
+	lastReset atomic.Int64 // unix nanoseconds of the last failover reset
+}
+
+func newDB(pool *pgxpool.Pool) *db { return &db{pool: pool} }
+
+// run executes fn, a whole unit of work (one statement or one
+// transaction), and translates its error. fn runs a second time when the
+// first failure is one that provably changed nothing and that another
+// attempt may not meet: a serialization failure or deadlock (the
+// transaction was rolled back), a read-only answer after a failover (the
+// pool was just reset, so the retry gets a connection to the new primary),
+// a statement cached before a migration changed its table (pgx re-prepares
+// it), or a connection failure before anything was sent. A second failure is
+// translated like any other; what stays transient becomes CodeUnavailable.
+//
+// what names the data in messages ("client", "consent text"); it must not
+// contain personal data.
+func (d *db) run(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	err := fn(ctx)
+	if err != nil && d.retryable(err) && ctx.Err() == nil {
+		err = fn(ctx)
+	}
+	return d.translate(what, err)
+}
+
+// retryable reports whether err allows one more attempt, resetting the pool
+// on a read-only answer so that attempt reaches the new primary.
+func (d *db) retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case sqlstateSerializationFailure, sqlstateDeadlockDetected:
+			return true
+		case sqlstateReadOnlyTransaction:
+			d.dropConnections()
+			return true
+		case sqlstateFeatureNotSupported:
+			// A migration changed a table under a cached statement; pgx
+			// has dropped the statement, so the next attempt re-prepares.
+			return strings.Contains(pgErr.Message, "cached plan must not change result type")
+		}
+		return false
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// dropConnections closes every connection of the pool (idle ones now,
+// busy ones when they are released) after a read-only answer.
+//
+// A read-only answer (SQLSTATE 25006) on a pool configured for the primary
+// means the server was demoted by a failover, and then it is not one
+// connection but all of them that point at the old primary: closing only
+// the one that failed would let each of the others fail one more request.
+// pgxpool's Reset is made for this ("a server state change"); new
+// connections go through target_session_attrs=read-write again and reach
+// the new primary. Resets are rate-limited to one per resetInterval so a
+// burst of failing requests does not keep emptying the pool.
+func (d *db) dropConnections() {
+	now := time.Now().UnixNano()
+	last := d.lastReset.Load()
+	if now-last < int64(resetInterval) || !d.lastReset.CompareAndSwap(last, now) {
+		return
+	}
+	d.pool.Reset()
+}
+
+// translate turns a driver error into the domain's error codes, once:
+//
+//   - pgx.ErrNoRows: CodeNotFound;
+//   - unique and exclusion violations (23505, 23P01) the caller did not
+//     handle itself: CodeConflict;
+//   - data exceptions (class 22, e.g. a NUL byte in a text) and CHECK
+//     violations (23514): CodeInvalid, naming the column when the server
+//     does;
+//   - serialization failures and deadlocks (40001, 40P01) that survived
+//     the retry, a read-only server (25006), lock timeouts (55P03),
+//     connection, resource and operator-intervention classes (08, 53, 57,
+//     58), context deadlines and cancellations, network and connect errors,
+//     a closed pool: CodeUnavailable, which the transport answers with 503
+//     so the caller retries;
+//   - anything else: CodeInternal.
+//
+// The cause is kept for logs and errors.Is. A PgError's text carries the
+// server's message, which names constraints and types but no values (those
+// are in Detail, which Error() leaves out).
+func (d *db) translate(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := domain.AsError(err); ok {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		e := domain.NotFound("", "%s not found", what)
+		e.Err = err
+		return e
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return translatePgError(what, pgErr, err)
+	}
+	if transient(err) {
+		return domain.Unavailable(err, "database unavailable")
+	}
+	return domain.Internal(err, "database error")
+}
+
+func translatePgError(what string, pgErr *pgconn.PgError, err error) error {
+	code := pgErr.Code
+	switch {
+	case code == sqlstateUniqueViolation || code == sqlstateExclusionViolation:
+		return &domain.Error{Code: domain.CodeConflict, Message: what + " already exists", Err: err}
+	case code == sqlstateCheckViolation || strings.HasPrefix(code, "22"):
+		return &domain.Error{Code: domain.CodeInvalid, Field: pgErr.ColumnName, Message: what + " has a value the database refuses", Err: err}
+	case code == sqlstateSerializationFailure || code == sqlstateDeadlockDetected ||
+		code == sqlstateReadOnlyTransaction || code == sqlstateLockNotAvailable:
+		return domain.Unavailable(err, "database unavailable")
+	}
+	switch code[:2] {
+	case "08", "53", "57", "58":
+		// connection exception, insufficient resources, operator
+		// intervention (query canceled, admin shutdown), system error
+		return domain.Unavailable(err, "database unavailable")
+	}
+	return domain.Internal(err, "database error")
+}
+
+// transient reports whether a non-server error means the database could
+// not be reached or answer in time.
+func transient(err error) bool {
+	var (
+		netErr     net.Error
+		connectErr *pgconn.ConnectError
+	)
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) ||
+		pgconn.Timeout(err) ||
+		pgconn.SafeToRetry(err) ||
+		errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, puddle.ErrClosedPool)
+}

@@ -1,0 +1,123 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// lazyPool returns a pool that never connects (nothing listens on port 1);
+// the translation only needs it for the failover reset.
+func lazyPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.NewPool(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", postgres.PoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func pgErr(code string) error {
+	return fmt.Errorf("query: %w", &pgconn.PgError{Severity: "ERROR", Code: code, Message: "server says no", ColumnName: "score"})
+}
+
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	pool := lazyPool(t)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want domain.ErrorCode
+	}{
+		{"nil stays nil", nil, ""},
+		{"no rows", fmt.Errorf("scan: %w", pgx.ErrNoRows), domain.CodeNotFound},
+		{"unique violation", pgErr("23505"), domain.CodeConflict},
+		{"exclusion violation", pgErr("23P01"), domain.CodeConflict},
+		{"check violation", pgErr("23514"), domain.CodeInvalid},
+		{"NUL byte in text", pgErr("22021"), domain.CodeInvalid},
+		{"numeric out of range", pgErr("22003"), domain.CodeInvalid},
+		{"not-null violation is our bug", pgErr("23502"), domain.CodeInternal},
+		{"undefined table", pgErr("42P01"), domain.CodeInternal},
+		{"serialization failure", pgErr("40001"), domain.CodeUnavailable},
+		{"deadlock", pgErr("40P01"), domain.CodeUnavailable},
+		{"read-only transaction", pgErr("25006"), domain.CodeUnavailable},
+		{"lock not available", pgErr("55P03"), domain.CodeUnavailable},
+		{"query canceled (statement_timeout)", pgErr("57014"), domain.CodeUnavailable},
+		{"admin shutdown", pgErr("57P01"), domain.CodeUnavailable},
+		{"too many connections", pgErr("53300"), domain.CodeUnavailable},
+		{"connection failure", pgErr("08006"), domain.CodeUnavailable},
+		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), domain.CodeUnavailable},
+		{"canceled", context.Canceled, domain.CodeUnavailable},
+		{"network", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, domain.CodeUnavailable},
+		{"unknown", errors.New("something odd"), domain.CodeInternal},
+		{"a domain error passes through", domain.Invalid("kind", "bad"), domain.CodeInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := postgres.Translate(pool, tc.err)
+			if code := domain.CodeOf(got); code != tc.want {
+				t.Fatalf("code = %q (%v), want %q", code, got, tc.want)
+			}
+			if tc.err != nil && !errors.Is(got, tc.err) {
+				if _, isDomain := domain.AsError(tc.err); !isDomain {
+					t.Fatalf("translated error %v lost its cause %v", got, tc.err)
+				}
+			}
+		})
+	}
+	t.Run("a check violation names the column", func(t *testing.T) {
+		de, _ := domain.AsError(postgres.Translate(pool, pgErr("23514")))
+		if de.Field != "score" {
+			t.Fatalf("field = %q, want score", de.Field)
+		}
+	})
+}
+
+func TestRunRetriesOnce(t *testing.T) {
+	t.Parallel()
+	pool := lazyPool(t)
+	for _, tc := range []struct {
+		name      string
+		failures  []error // returned by the successive calls, then nil
+		wantCalls int
+		want      domain.ErrorCode
+	}{
+		{"success", nil, 1, ""},
+		{"serialization failure, then success", []error{pgErr("40001")}, 2, ""},
+		{"deadlock, then success", []error{pgErr("40P01")}, 2, ""},
+		{"read-only after failover, then the new primary", []error{pgErr("25006")}, 2, ""},
+		{"serialization failure twice", []error{pgErr("40001"), pgErr("40001")}, 2, domain.CodeUnavailable},
+		{"read-only twice", []error{pgErr("25006"), pgErr("25006")}, 2, domain.CodeUnavailable},
+		{"a statement cached before a migration", []error{&pgconn.PgError{Code: "0A000", Message: "cached plan must not change result type"}}, 2, ""},
+		{"other unsupported features are not retried", []error{&pgconn.PgError{Code: "0A000", Message: "something else"}}, 1, domain.CodeInternal},
+		{"unique violation is not retried", []error{pgErr("23505")}, 1, domain.CodeConflict},
+		{"no rows is not retried", []error{pgx.ErrNoRows}, 1, domain.CodeNotFound},
+		{"deadline is not retried", []error{context.DeadlineExceeded}, 1, domain.CodeUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := postgres.Run(context.Background(), pool, func(context.Context) error {
+				calls++
+				if calls <= len(tc.failures) {
+					return tc.failures[calls-1]
+				}
+				return nil
+			})
+			if calls != tc.wantCalls {
+				t.Fatalf("fn ran %d times, want %d", calls, tc.wantCalls)
+			}
+			if code := domain.CodeOf(err); code != tc.want {
+				t.Fatalf("code = %q (%v), want %q", code, err, tc.want)
+			}
+		})
+	}
+}

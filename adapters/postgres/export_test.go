@@ -1,0 +1,33 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// Hooks for the black-box tests of package postgres_test.
+
+// FindClientQuery exposes the lookup statement, for the EXPLAIN tests.
+func FindClientQuery(id domain.Identification) (string, []any, bool) { return findClientQuery(id) }
+
+// Run exposes db.run (retry and translation) on pool.
+func Run(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+	return newDB(pool).run(ctx, "thing", fn)
+}
+
+// Translate exposes the error translation on pool.
+func Translate(pool *pgxpool.Pool, err error) error { return newDB(pool).translate("thing", err) }
+
+// SyntheticClients returns the first n clients SeedSyntheticClients
+// generates for seed, without a database.
+func SyntheticClients(n int, seed int64) []domain.Client {
+	s := newSynthetic(n, seed)
+	out := make([]domain.Client, n)
+	for i := range out {
+		out[i] = s.client(i)
+	}
+	return out
+}

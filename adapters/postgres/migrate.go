@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/bankkit/onboarding-adapter/migrations"
+)
+
+// VersionTable is the table where tern records the schema version. It is
+// unqualified, like every table of the schema, so both live in the first
+// schema of the connection's search_path.
+const VersionTable = "schema_version"
+
+// Migrate brings the database schema to the latest version embedded in the
+// binary, logging each migration it applies. Each migration runs in its own
+// transaction.
+//
+// It is safe when several pods run it at once: tern holds a session-level
+// advisory lock for the whole run, so the others wait, then find the schema
+// current and do nothing. A second run is a no-op. A schema newer than this
+// binary (a newer release already migrated) is left alone with a warning
+// instead of being migrated down; migrations carry no down section, so a
+// race with such a release fails rather than drops anything.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: connecting: %w", err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), VersionTable)
+	if err != nil {
+		return fmt.Errorf("migrate: preparing the version table: %w", err)
+	}
+	if err := m.LoadMigrations(migrations.FS); err != nil {
+		return fmt.Errorf("migrate: loading the embedded migrations: %w", err)
+	}
+	latest := int32(len(m.Migrations))
+	current, err := m.GetCurrentVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: reading the schema version: %w", err)
+	}
+	switch {
+	case current > latest:
+		logger.Warn("database schema is newer than this binary; not migrating", "version", current, "latest_known", latest)
+		return nil
+	case current == latest:
+		logger.Info("database schema is up to date", "version", current)
+		return nil
+	}
+	m.OnStart = func(seq int32, name, direction, _ string) {
+		logger.Info("applying migration", "version", seq, "name", name, "direction", direction)
+	}
+	// MigrateTo re-reads the version under the advisory lock, so a pod that
+	// waited for another one's run applies nothing.
+	if err := m.MigrateTo(ctx, latest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	now, err := m.GetCurrentVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: reading the schema version: %w", err)
+	}
+	logger.Info("database schema migrated", "from_version", current, "version", now)
+	return nil
+}
+
+// MigrationStatus returns the schema version of the database (0 before the
+// first migration) and the latest version embedded in the binary, for
+// `migrate status` and for a readiness check that refuses an old schema.
+// It reads only: the version table is not created.
+func MigrationStatus(ctx context.Context, pool *pgxpool.Pool) (current, latest int32, err error) {
+	names, err := migrate.FindMigrations(migrations.FS)
+	if err != nil {
+		return 0, 0, fmt.Errorf("migrate status: listing the embedded migrations: %w", err)
+	}
+	latest = int32(len(names))
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, VersionTable).Scan(&exists); err != nil {
+		return 0, latest, fmt.Errorf("migrate status: %w", newDB(pool).translate("schema version", err))
+	}
+	if !exists {
+		return 0, latest, nil
+	}
+	if err := pool.QueryRow(ctx, `SELECT version FROM `+VersionTable).Scan(&current); err != nil {
+		return 0, latest, fmt.Errorf("migrate status: %w", newDB(pool).translate("schema version", err))
+	}
+	return current, latest, nil
+}

@@ -1,0 +1,177 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+)
+
+func status(t *testing.T, pool *pgxpool.Pool) (int32, int32) {
+	t.Helper()
+	cur, latest, err := postgres.MigrationStatus(context.Background(), pool)
+	if err != nil {
+		t.Fatalf("migration status: %v", err)
+	}
+	return cur, latest
+}
+
+func TestMigrateFromEmptyTwice(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+
+	cur, latest := status(t, pool)
+	if cur != 0 || latest < 2 {
+		t.Fatalf("empty database: version %d of %d, want 0 of at least 2", cur, latest)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Fatalf("status created the version table (exists %v, err %v)", exists, err)
+	}
+
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	if err := postgres.Migrate(ctx, pool, logger); err != nil {
+		t.Fatalf("first migration: %v", err)
+	}
+	if cur, _ := status(t, pool); cur != latest {
+		t.Fatalf("after migrating: version %d, want %d", cur, latest)
+	}
+	if n := strings.Count(log.String(), "applying migration"); n != int(latest) {
+		t.Fatalf("first run applied %d migrations, want %d:\n%s", n, latest, log.String())
+	}
+	tables := schemaSnapshot(t, pool)
+
+	log.Reset()
+	if err := postgres.Migrate(ctx, pool, logger); err != nil {
+		t.Fatalf("second migration: %v", err)
+	}
+	if strings.Contains(log.String(), "applying migration") || !strings.Contains(log.String(), "up to date") {
+		t.Fatalf("second run was not a no-op:\n%s", log.String())
+	}
+	if cur, _ := status(t, pool); cur != latest {
+		t.Fatalf("after the second run: version %d, want %d", cur, latest)
+	}
+	if again := schemaSnapshot(t, pool); again != tables {
+		t.Fatalf("the second run changed the schema:\n%s\nthen\n%s", tables, again)
+	}
+}
+
+// schemaSnapshot lists the tables, columns and indexes, to compare runs.
+func schemaSnapshot(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var s string
+	err := pool.QueryRow(context.Background(), `SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+    SELECT table_name || '.' || column_name || ' ' || data_type AS x FROM information_schema.columns WHERE table_schema = 'public'
+    UNION ALL SELECT indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public') q`).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := pgtest.NewEmptyDatabase(t)
+	const pods = 4
+	errs := make([]error, pods)
+	logs := make([]bytes.Buffer, pods)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range pods {
+		pool := pgtest.Pool(t, dsn) // one pool per "pod"
+		if err := pool.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		logger := slog.New(slog.NewTextHandler(&logs[i], nil))
+		wg.Go(func() {
+			<-start
+			errs[i] = postgres.Migrate(ctx, pool, logger)
+		})
+	}
+	close(start)
+	wg.Wait()
+	applied := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("pod %d: %v", i, err)
+		}
+		applied += strings.Count(logs[i].String(), "applying migration")
+	}
+	pool := pgtest.Pool(t, dsn)
+	cur, latest := status(t, pool)
+	if cur != latest {
+		t.Fatalf("after concurrent runs: version %d, want %d", cur, latest)
+	}
+	if applied != int(latest) {
+		t.Fatalf("the pods applied %d migrations in all, want each of the %d once", applied, latest)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_version`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("schema_version has %d rows (err %v), want 1", rows, err)
+	}
+}
+
+// A DBA's checklist, enforced: every table has a primary key and a
+// comment, every time is a timestamptz, every enum-like column a CHECK.
+func TestSchemaConventions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	rows, err := pool.Query(ctx, `SELECT c.relname,
+    obj_description(c.oid, 'pg_class') IS NOT NULL,
+    EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = c.oid AND p.contype = 'p')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'schema_version'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var (
+			name            string
+			comment, hasKey bool
+		)
+		if err := rows.Scan(&name, &comment, &hasKey); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !comment || !hasKey {
+			t.Errorf("table %s: comment %v, primary key %v; want both", name, comment, hasKey)
+		}
+	}
+	if rows.Err() != nil || n < 8 {
+		t.Fatalf("found %d tables (err %v), want at least 8", n, rows.Err())
+	}
+	var bad []string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(table_name || '.' || column_name), '{}') FROM information_schema.columns
+WHERE table_schema = 'public' AND data_type IN ('timestamp without time zone', 'time without time zone')`).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Fatalf("columns without time zone: %v", bad)
+	}
+	for _, col := range []string{"clients.status", "decisions.kind", "decisions.result", "decisions.score",
+		"review_cases.status", "review_cases.kind", "review_cases.resolution"} {
+		table, column, _ := strings.Cut(col, ".")
+		var checked bool
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.constraint_column_usage u
+JOIN information_schema.check_constraints c USING (constraint_schema, constraint_name)
+WHERE u.table_schema = 'public' AND u.table_name = $1 AND u.column_name = $2)`, table, column).Scan(&checked)
+		if err != nil || !checked {
+			t.Errorf("%s has no CHECK constraint (err %v)", col, err)
+		}
+	}
+}

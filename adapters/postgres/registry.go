@@ -1,0 +1,304 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var _ ports.ClientRegistry = (*ClientRegistry)(nil)
+
+// ClientRegistry is the bank's client registry in the clients table, with
+// the prospects the service registered itself.
+//
+// FindClient searches registry clients only (status other than PROSPECT),
+// through the partial indexes on client_number (unique), personal_number
+// and phone: every scheme that contains one of those keys is an index scan.
+// A scheme of birthDate alone scans the table, and cannot name one client
+// in a real registry anyway.
+type ClientRegistry struct {
+	db  *db
+	ids ports.IDGenerator
+}
+
+// NewClientRegistry returns the registry on pool; ids names prospects.
+func NewClientRegistry(pool *pgxpool.Pool, ids ports.IDGenerator) *ClientRegistry {
+	return &ClientRegistry{db: newDB(pool), ids: ids}
+}
+
+// clientColumns is the select list that scanClient reads.
+const clientColumns = `user_id, client_number, birth_date, given_names, surname, personal_number, phone, nationality, status`
+
+// clientRow is one row of clients as pgx scans it: NULL-able columns are
+// pointers.
+type clientRow struct {
+	UserID         string
+	ClientNumber   *string
+	BirthDate      *time.Time
+	GivenNames     string
+	Surname        string
+	PersonalNumber *string
+	Phone          *string
+	Nationality    string
+	Status         string
+}
+
+func (r *clientRow) dest() []any {
+	return []any{&r.UserID, &r.ClientNumber, &r.BirthDate, &r.GivenNames, &r.Surname,
+		&r.PersonalNumber, &r.Phone, &r.Nationality, &r.Status}
+}
+
+func (r *clientRow) toDomain() domain.Client {
+	c := domain.Client{
+		UserID:         r.UserID,
+		ClientNumber:   text(r.ClientNumber),
+		GivenNames:     r.GivenNames,
+		Surname:        r.Surname,
+		PersonalNumber: text(r.PersonalNumber),
+		Phone:          text(r.Phone),
+		Nationality:    r.Nationality,
+		Status:         domain.ClientStatus(r.Status),
+	}
+	if r.BirthDate != nil {
+		// pgx reads a date as midnight UTC of that day.
+		c.BirthDate = domain.DateOf(r.BirthDate.UTC())
+	}
+	return c
+}
+
+// clientValues is the insert list of a client, in the order of
+// clientColumns, with "" and the zero date as NULL.
+func clientValues(c domain.Client) []any {
+	return []any{c.UserID, textOrNil(c.ClientNumber), dateOrNil(c.BirthDate), c.GivenNames, c.Surname,
+		textOrNil(c.PersonalNumber), textOrNil(c.Phone), c.Nationality, string(c.Status)}
+}
+
+// dateOrNil is the value of a nullable date column.
+func dateOrNil(d domain.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.Time()
+}
+
+// searchColumn returns the column FindClient compares with key k, or ""
+// for a key the registry cannot search by.
+func searchColumn(k domain.IdentificationKey) string {
+	switch k {
+	case domain.KeyClientNumber:
+		return "client_number"
+	case domain.KeyBirthDate:
+		return "birth_date"
+	case domain.KeyPersonalNumber:
+		return "personal_number"
+	case domain.KeyPhoneNumber:
+		return "phone"
+	}
+	return ""
+}
+
+func errClientNotFound() error { return domain.NotFound("identification", "client not found") }
+
+// FindClient returns the one registry client whose fields equal every value
+// of the identification. No match, an empty identification, an empty value,
+// a key the registry cannot search by, and an identification that fits more
+// than one client are all CodeNotFound, as in the memory registry: guessing
+// between two people would hand one person's account to another.
+func (r *ClientRegistry) FindClient(ctx context.Context, id domain.Identification) (domain.Client, error) {
+	query, args, ok := findClientQuery(id)
+	if !ok {
+		return domain.Client{}, errClientNotFound()
+	}
+	var (
+		found domain.Client
+		n     int
+	)
+	err := r.db.run(ctx, "client", func(ctx context.Context) error {
+		n = 0
+		rows, err := r.db.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		var row clientRow
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			found = row.toDomain()
+			n++
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return domain.Client{}, err
+	}
+	if n != 1 {
+		return domain.Client{}, errClientNotFound()
+	}
+	return found, nil
+}
+
+// findClientQuery returns the statement and arguments that search the
+// registry for id, or false when id cannot match anyone (no values, an
+// empty value, a key the registry cannot search by, a birth date that is
+// not a date). Keys are compared in domain.KnownIdentificationKeys order,
+// so each scheme is always the same text: one prepared statement per
+// scheme.
+func findClientQuery(id domain.Identification) (string, []any, bool) {
+	if len(id.Values) == 0 {
+		return "", nil, false
+	}
+	var (
+		q    strings.Builder
+		args = make([]any, 0, len(id.Values))
+	)
+	q.WriteString("SELECT " + clientColumns + " FROM clients WHERE status <> 'PROSPECT'")
+	for _, k := range domain.KnownIdentificationKeys() {
+		v, ok := id.Values[k]
+		if !ok {
+			continue
+		}
+		if v == "" {
+			return "", nil, false
+		}
+		var arg any = v
+		if k == domain.KeyBirthDate {
+			d, err := domain.ParseDate(v)
+			if err != nil {
+				return "", nil, false
+			}
+			arg = d.Time()
+		}
+		args = append(args, arg)
+		q.WriteString(" AND " + searchColumn(k) + " = $" + strconv.Itoa(len(args)))
+	}
+	if len(args) != len(id.Values) {
+		return "", nil, false // a key the registry cannot search by
+	}
+	// Two rows are enough to tell "exactly one" from "ambiguous".
+	q.WriteString(" LIMIT 2")
+	return q.String(), args, true
+}
+
+// ClientByUserID returns the registry client or registered prospect with
+// that user id.
+func (r *ClientRegistry) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
+	var row clientRow
+	err := r.db.run(ctx, "user", func(ctx context.Context) error {
+		return r.db.pool.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE user_id = $1", userID).Scan(row.dest()...)
+	})
+	if domain.IsNotFound(err) {
+		return domain.Client{}, domain.NotFound("userId", "user not found")
+	}
+	if err != nil {
+		return domain.Client{}, err
+	}
+	return row.toDomain(), nil
+}
+
+// registerProspectSQL inserts the prospect unless its fingerprint is taken,
+// and returns the inserted row or the one that holds the fingerprint. When
+// a concurrent registration commits between this statement's snapshot and
+// its insert, the insert waits for it and does nothing, and the snapshot
+// cannot see the winner: the statement returns no row and is run again.
+const registerProspectSQL = `
+WITH ins AS (
+    INSERT INTO clients (user_id, client_number, birth_date, personal_number, phone, status, identification_fingerprint)
+    VALUES ($1, $2, $3, $4, $5, 'PROSPECT', $6)
+    ON CONFLICT (identification_fingerprint) WHERE identification_fingerprint IS NOT NULL DO NOTHING
+    RETURNING ` + clientColumns + `
+)
+SELECT ` + clientColumns + ` FROM ins
+UNION ALL
+SELECT ` + clientColumns + ` FROM clients WHERE identification_fingerprint = $6
+LIMIT 1`
+
+// maxAttempts bounds the insert-or-read loops. Each lost round means
+// another caller's row was committed, so a loop needs as many rounds as
+// there are concurrent changes to the same key, which in practice is two.
+const maxAttempts = 10
+
+// RegisterProspect returns the prospect of the identification's
+// fingerprint, creating it with status PROSPECT and the identification's
+// values on first use. Only the SHA-256 of the fingerprint is stored. The
+// unique index on it makes concurrent calls, in this replica or another,
+// return the same user.
+func (r *ClientRegistry) RegisterProspect(ctx context.Context, id domain.Identification) (domain.Client, error) {
+	if len(id.Values) == 0 {
+		return domain.Client{}, domain.Invalid("identification", "must contain at least one key")
+	}
+	sum := sha256.Sum256([]byte(id.Fingerprint()))
+	fingerprint := hex.EncodeToString(sum[:])
+	var birth any
+	if v := id.Value(domain.KeyBirthDate); v != "" {
+		// Values are normalised to YYYY-MM-DD by the lookup; a caller that
+		// skipped normalisation gets a prospect without a birth date, as
+		// in the memory registry.
+		if d, err := domain.ParseDate(v); err == nil {
+			birth = d.Time()
+		}
+	}
+	for range maxAttempts {
+		var (
+			row   clientRow
+			found bool
+		)
+		err := r.db.run(ctx, "prospect", func(ctx context.Context) error {
+			err := r.db.pool.QueryRow(ctx, registerProspectSQL, r.ids.NewID(),
+				textOrNil(id.Value(domain.KeyClientNumber)), birth,
+				textOrNil(id.Value(domain.KeyPersonalNumber)), textOrNil(id.Value(domain.KeyPhoneNumber)),
+				fingerprint).Scan(row.dest()...)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // lost a race: run again with a fresh snapshot
+			}
+			found = err == nil
+			return err
+		})
+		if err != nil {
+			return domain.Client{}, err
+		}
+		if found {
+			return row.toDomain(), nil
+		}
+	}
+	return domain.Client{}, domain.Unavailable(nil, "prospect registration is contended; retry")
+}
+
+// AddClients stores registry clients, replacing the stored client of the
+// same user id (a registry sync, and the test fixtures of the port suite).
+// Values are stored as given, so PersonalNumber must already be normalised
+// and Phone be E.164. A client number already held by another client is
+// CodeConflict.
+func (r *ClientRegistry) AddClients(ctx context.Context, clients ...domain.Client) error {
+	if len(clients) == 0 {
+		return nil
+	}
+	for i, c := range clients {
+		if c.UserID == "" {
+			return domain.Invalid("clients["+strconv.Itoa(i)+"].userId", "must not be empty")
+		}
+	}
+	return r.db.run(ctx, "client", func(ctx context.Context) error {
+		b := &pgx.Batch{}
+		for _, c := range clients {
+			b.Queue(`INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (user_id) DO UPDATE SET
+    client_number = EXCLUDED.client_number, birth_date = EXCLUDED.birth_date,
+    given_names = EXCLUDED.given_names, surname = EXCLUDED.surname,
+    personal_number = EXCLUDED.personal_number, phone = EXCLUDED.phone,
+    nationality = EXCLUDED.nationality, status = EXCLUDED.status, updated_at = now()`, clientValues(c)...)
+		}
+		// One transaction: a sync either lands whole or not at all.
+		return pgx.BeginFunc(ctx, r.db.pool, func(tx pgx.Tx) error {
+			return tx.SendBatch(ctx, b).Close()
+		})
+	})
+}
