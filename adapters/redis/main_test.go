@@ -1,0 +1,292 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package when a test leaves a goroutine behind: the
+// subscriber, the proxy and every client must stop when told to.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testRedisURL is the Redis the tests use.
+func testRedisURL() string {
+	if u := os.Getenv("ONBOARDING_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+var (
+	redisUpOnce sync.Once
+	redisUpErr  error
+)
+
+// requireRedis skips the test, loudly, when the test Redis does not answer,
+// except under CI=true, where a missing Redis is a failure.
+func requireRedis(t testing.TB) {
+	t.Helper()
+	redisUpOnce.Do(func() {
+		c, err := NewClient(testRedisURL(), ClientConfig{DialTimeout: time.Second, ReadTimeout: time.Second})
+		if err != nil {
+			redisUpErr = err
+			return
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		redisUpErr = c.Ping(ctx).Err()
+	})
+	if redisUpErr == nil {
+		return
+	}
+	msg := "!!! REDIS NOT REACHABLE at ONBOARDING_TEST_REDIS_URL (default redis://127.0.0.1:6379/0): " +
+		redisUpErr.Error() + " — the Redis adapter tests did NOT run !!!"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// testClient returns a client of the test Redis, closed after the test.
+func testClient(t testing.TB) *goredis.Client {
+	t.Helper()
+	requireRedis(t)
+	return clientAt(t, testRedisURL())
+}
+
+// clientAt returns a client of url with the production defaults, closed
+// after the test.
+func clientAt(t testing.TB, url string) *goredis.Client {
+	t.Helper()
+	c, err := NewClient(url, ClientConfig{})
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// viaAddr returns the test Redis URL with its host and port replaced.
+func viaAddr(t testing.TB, addr string) string {
+	t.Helper()
+	u := testRedisURL()
+	opt, err := goredis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("test Redis URL: %v", err)
+	}
+	return strings.Replace(u, opt.Addr, addr, 1)
+}
+
+// testPrefix returns a key prefix of this test alone, and deletes its keys
+// after the test, so tests and packages can share one Redis in parallel.
+func testPrefix(t testing.TB, rdb *goredis.Client) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	prefix := "test:redis-adapter:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("scan test keys: %v", err)
+			return
+		}
+		if len(keys) > 0 {
+			if err := rdb.Del(ctx, keys...).Err(); err != nil {
+				t.Errorf("delete test keys: %v", err)
+			}
+		}
+	})
+	return prefix
+}
+
+// testBreaker is a breaker that trips and recovers quickly.
+func testBreaker(t testing.TB) *Breaker {
+	t.Helper()
+	return NewBreaker(BreakerConfig{Name: t.Name(), FailureThreshold: 3, OpenTimeout: 150 * time.Millisecond})
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// tcpProxy forwards a loopback port to a target, and can be stopped (every
+// connection cut, the port closed) and started again on the same port: a
+// Redis outage and recovery without touching the shared Redis.
+type tcpProxy struct {
+	t      testing.TB
+	target string
+	addr   string
+	hold   bool // accept connections but never forward: a hung server
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// newProxy starts a proxy to target; it is stopped after the test.
+func newProxy(t testing.TB, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+	p.start()
+	t.Cleanup(func() {
+		p.stop()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// newHangingServer returns the address of a server that accepts
+// connections and never answers.
+func newHangingServer(t testing.TB) string {
+	t.Helper()
+	p := &tcpProxy{t: t, addr: "127.0.0.1:0", hold: true, conns: map[net.Conn]struct{}{}}
+	p.start()
+	t.Cleanup(func() {
+		p.stop()
+		p.wg.Wait()
+	})
+	return p.addr
+}
+
+func (p *tcpProxy) start() {
+	p.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the old port may take a moment to be free again
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("proxy listen %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	p.wg.Go(func() { p.accept(ln) })
+}
+
+func (p *tcpProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			return
+		}
+		if p.hold {
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, time.Second)
+		if err != nil || !p.track(up) {
+			_ = c.Close()
+			continue
+		}
+		pipe := func(dst, src net.Conn) {
+			_, _ = io.Copy(dst, src)
+			_ = dst.Close()
+			_ = src.Close()
+		}
+		p.wg.Go(func() { pipe(up, c) })
+		p.wg.Go(func() { pipe(c, up) })
+	}
+}
+
+// track remembers c for stop; false (c closed) when the proxy is stopped.
+func (p *tcpProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		_ = c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// stop closes the port and cuts every connection.
+func (p *tcpProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// eventually polls cond every 10 ms until it holds or d passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runSubscriber runs c's subscriber until the test ends and waits for its
+// first subscription.
+func runSubscriber(t testing.TB, c *ConsentTextCache) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after its context was cancelled")
+		}
+	})
+	eventually(t, 5*time.Second, "subscribed to invalidations", func() bool { return c.Stats().Subscriptions >= 1 })
+}

@@ -1,0 +1,270 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var (
+	_ ports.OTPDedupe   = (*OTPGuard)(nil)
+	_ ports.OTPThrottle = (*OTPGuard)(nil)
+)
+
+// OTPFallback is the guard used while Redis cannot be: the per-replica
+// in-process memory.OTPGuard unless configured otherwise.
+type OTPFallback interface {
+	ports.OTPDedupe
+	ports.OTPThrottle
+}
+
+// OTPGuardConfig configures an OTPGuard. The zero value gives the defaults.
+type OTPGuardConfig struct {
+	// KeyPrefix starts every key ("" means DefaultKeyPrefix). Replicas
+	// must share it, or each would dedupe and throttle on its own.
+	KeyPrefix string
+	// Fallback answers while Redis cannot (nil means
+	// memory.NewOTPGuard(Clock)).
+	Fallback OTPFallback
+	// Clock drives the default fallback's TTLs and windows (nil means the
+	// system clock). Redis uses its own clock.
+	Clock ports.Clock
+	// Logger receives the (rate-limited) fallback logs.
+	Logger *slog.Logger
+	// OnFallback, when set, is called each time the fallback answered
+	// instead of Redis, with the operation: "begin", "finish" or "allow".
+	// It is called from many goroutines at once and must be quick: it is
+	// the hook for a fallback counter metric.
+	OnFallback func(op string, err error)
+}
+
+// OTPGuardStats are the guard's counters since it was built.
+type OTPGuardStats struct {
+	// Fallbacks counts operations the in-process fallback answered.
+	Fallbacks uint64
+}
+
+// OTPGuard is the OTP dedupe and throttle shared by every replica through
+// Redis, atomic under concurrency:
+//
+//   - Dedupe (BeginOTP) is one SET key pending NX PX ttl, and when the key
+//     exists, its value, in one Lua script; FinishOTP overwrites the value
+//     and keeps the key's TTL, so the dedupe window runs from the first
+//     request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
+//     hash the domain computes: no code ever reaches Redis.
+//   - Throttle (AllowOTP) is a sliding-window log in a sorted set per
+//     process, <prefix>otp:sends:<sha256(processId)[:32]>, trimmed, counted
+//     and appended in one Lua script on Redis' own clock (so replicas with
+//     skewed clocks agree): "limit per window" holds for every window-long
+//     span, not per calendar slot, and a refused send is not logged, so
+//     hammering does not extend the lock-out.
+//
+// When Redis fails or the breaker is open, the fallback (a per-replica
+// in-process guard) answers, logged at a bounded rate and counted: sends
+// stay bounded per replica, never unlimited. To make that fallback useful
+// mid-window, every claim, outcome and allowed send Redis accepts is also
+// recorded in the fallback. Once Redis answers again it is used again.
+type OTPGuard struct {
+	rdb       goredis.UniversalClient
+	breaker   *Breaker
+	prefix    string
+	fallback  OTPFallback
+	fallbacks *fallbacks
+}
+
+// NewOTPGuard returns the Redis OTP guard.
+func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTPGuard {
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = DefaultKeyPrefix
+	}
+	if c.Clock == nil {
+		c.Clock = memory.SystemClock{}
+	}
+	if c.Fallback == nil {
+		c.Fallback = memory.NewOTPGuard(c.Clock)
+	}
+	return &OTPGuard{
+		rdb:       rdb,
+		breaker:   b,
+		prefix:    c.KeyPrefix + "otp:",
+		fallback:  c.Fallback,
+		fallbacks: newFallbacks("otp_guard", c.Logger, c.OnFallback),
+	}
+}
+
+// beginScript claims KEYS[1] with ARGV[1] for ARGV[2] ms, or returns its
+// value: {1} when claimed, else {0, value}.
+var beginScript = goredis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[1])}
+`)
+
+// finishScript sets KEYS[1] to ARGV[1] keeping its TTL, or for ARGV[2] ms
+// when the claim has expired meanwhile.
+var finishScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`)
+
+// allowScript trims the send log KEYS[1] to the window of ARGV[1] ms ending
+// now, and appends a send (member suffix ARGV[3]) if fewer than ARGV[2]
+// remain: 1 allowed, 0 refused.
+var allowScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now, string.format('%d-%s', now, ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], window)
+return 1
+`)
+
+// BeginOTP claims key for ttl; see ports.OTPDedupe. Errors: CodeInvalid
+// for an empty key or a non-positive ttl, CodeUnavailable only when the
+// caller's context ended (a Redis failure falls back instead).
+func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
+	if key == "" {
+		return false, "", domain.Invalid("key", "must not be empty")
+	}
+	if ttl <= 0 {
+		return false, "", domain.Invalid("ttl", "must be positive")
+	}
+	var reply []any
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)},
+			string(domain.OTPPending), ms(ttl)).Slice()
+		reply = r
+		return err
+	})
+	if err == nil {
+		claimed, prior, perr := parseBegin(reply)
+		err = perr
+		if err == nil {
+			if claimed {
+				// Mirror the claim, so a retry served by the fallback
+				// during an outage still sees this send in flight.
+				_, _, _ = g.fallback.BeginOTP(ctx, key, ttl)
+			}
+			return claimed, prior, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return false, "", unavailable(ctx.Err(), "begin OTP dedupe: caller gone")
+	}
+	g.fallbacks.report(ctx, "begin", err)
+	return g.fallback.BeginOTP(ctx, key, ttl)
+}
+
+func parseBegin(reply []any) (claimed bool, prior domain.OTPOutcome, err error) {
+	if len(reply) == 0 {
+		return false, "", errors.New("redis: empty reply to OTP claim")
+	}
+	flag, _ := reply[0].(int64)
+	if flag == 1 {
+		return true, "", nil
+	}
+	if len(reply) < 2 {
+		return false, "", errors.New("redis: OTP claim reply without the prior outcome")
+	}
+	v, _ := reply[1].(string)
+	if v == "" {
+		return false, "", errors.New("redis: OTP claim reply with an empty outcome")
+	}
+	return false, domain.OTPOutcome(v), nil
+}
+
+// FinishOTP records the outcome of the claimed send, keeping the claim's
+// TTL (or for ttl if the claim has expired). The outcome is also recorded
+// in the fallback; when Redis cannot be written, the fallback alone holds
+// it and nil is returned. Errors: CodeInvalid, CodeUnavailable only when
+// the caller's context ended.
+func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTPOutcome, ttl time.Duration) error {
+	switch {
+	case key == "":
+		return domain.Invalid("key", "must not be empty")
+	case outcome == "":
+		return domain.Invalid("outcome", "must not be empty")
+	case ttl <= 0:
+		return domain.Invalid("ttl", "must be positive")
+	}
+	if err := g.fallback.FinishOTP(ctx, key, outcome, ttl); err != nil {
+		return err
+	}
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(outcome), ms(ttl)).Err()
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return unavailable(ctx.Err(), "finish OTP dedupe: caller gone")
+	}
+	g.fallbacks.report(ctx, "finish", err)
+	return nil
+}
+
+// AllowOTP counts one send for processID if it stays within limit sends
+// per window; see ports.OTPThrottle. Errors: CodeInvalid for a limit below
+// 1 or a non-positive window, CodeUnavailable only when the caller's
+// context ended.
+func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
+	if limit < 1 {
+		return false, domain.Invalid("limit", "must be at least 1")
+	}
+	if window <= 0 {
+		return false, domain.Invalid("window", "must be positive")
+	}
+	var allowed int64
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)},
+			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36)).Int64()
+		allowed = n
+		return err
+	})
+	if err == nil {
+		if allowed == 1 {
+			// Mirror the send, so the fallback knows this window's sends
+			// if Redis fails before it ends.
+			_, _ = g.fallback.AllowOTP(ctx, processID, limit, window)
+		}
+		return allowed == 1, nil
+	}
+	if ctx.Err() != nil {
+		return false, unavailable(ctx.Err(), "OTP throttle: caller gone")
+	}
+	g.fallbacks.report(ctx, "allow", err)
+	return g.fallback.AllowOTP(ctx, processID, limit, window)
+}
+
+// Stats returns the guard's counters, for the fallback metric.
+func (g *OTPGuard) Stats() OTPGuardStats {
+	return OTPGuardStats{Fallbacks: g.fallbacks.count.Load()}
+}
+
+func (g *OTPGuard) dedupeKey(key string) string { return g.prefix + "dedupe:" + keyPart(key) }
+
+// sendsKey hashes the process id: it is not secret, but hashing bounds the
+// key's length and keeps its characters plain whatever the caller sent.
+func (g *OTPGuard) sendsKey(processID string) string {
+	sum := sha256.Sum256([]byte(processID))
+	return g.prefix + "sends:" + hex.EncodeToString(sum[:16])
+}
+
+// ms renders d in whole milliseconds, at least 1 (PX 0 is an error).
+func ms(d time.Duration) int64 { return max(d.Milliseconds(), 1) }

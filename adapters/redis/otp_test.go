@@ -1,0 +1,270 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/otp"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+	"github.com/bankkit/onboarding-adapter/ports/porttest"
+)
+
+func TestOTPGuardPortSuite(t *testing.T) {
+	porttest.OTPGuard(t, func(t *testing.T) porttest.OTPGuardFixture {
+		rdb := testClient(t)
+		g := NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: testPrefix(t, rdb)})
+		return porttest.OTPGuardFixture{Dedupe: g, Throttle: g}
+	})
+}
+
+func newTestGuard(t *testing.T) (*OTPGuard, string) {
+	t.Helper()
+	rdb := testClient(t)
+	prefix := testPrefix(t, rdb)
+	return NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: prefix}), prefix
+}
+
+func TestOTPGuardTwentyConcurrentClaimsOneWins(t *testing.T) {
+	g, _ := newTestGuard(t)
+	const n = 20
+	var claimed atomic.Int32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	priors := make([]domain.OTPOutcome, n)
+	for i := range n {
+		wg.Go(func() {
+			ok, prior, err := g.BeginOTP(context.Background(), "k-20", time.Minute)
+			errs[i], priors[i] = err, prior
+			if ok {
+				claimed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if c := claimed.Load(); c != 1 {
+		t.Fatalf("%d calls claimed the key, want exactly 1", c)
+	}
+	pending := 0
+	for _, p := range priors {
+		if p == domain.OTPPending {
+			pending++
+		}
+	}
+	if pending != n-1 {
+		t.Fatalf("%d losers saw pending, want %d", pending, n-1)
+	}
+	if s := g.Stats(); s.Fallbacks != 0 {
+		t.Fatalf("fallbacks = %d with Redis up, want 0", s.Fallbacks)
+	}
+}
+
+// countingSender counts SMS and answers sent.
+type countingSender struct{ n atomic.Int32 }
+
+func (s *countingSender) SendSMS(context.Context, domain.SMS) (domain.SendResult, error) {
+	s.n.Add(1)
+	time.Sleep(5 * time.Millisecond) // a gateway takes a moment
+	return domain.SendResult{Outcome: domain.OTPSent, MessageID: "m"}, nil
+}
+
+// TestOTPServiceOnRedis runs the real OTP service on the Redis guard: a code
+// re-sent by 20 concurrent requests goes out once, and the sixth code of a
+// process within the window is refused.
+func TestOTPServiceOnRedis(t *testing.T) {
+	g, _ := newTestGuard(t)
+	sender := &countingSender{}
+	clients := memory.NewClientRegistry(memory.NewSequenceIDs("u-"), memory.DemoClients()...)
+	svc := otp.New(clients, g, g, sender, []byte("0123456789abcdef0123"), policy.Default().OTP)
+	req := func(pid, code string) ports.OTPRequest {
+		return ports.OTPRequest{ProcessID: pid, UserID: "u-1000001", Language: "en", Code: code, Type: domain.OTPActivation}
+	}
+
+	t.Run("20 concurrent sends of one code: one SMS", func(t *testing.T) {
+		const n = 20
+		results := make([]ports.OTPResult, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				defer cancel()
+				results[i], errs[i] = svc.SendOTP(ctx, req("proc-20", "12345678"))
+			})
+		}
+		wg.Wait()
+		deduped := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("request %d: %v", i, errs[i])
+			}
+			if !results[i].Sent {
+				t.Fatalf("request %d: %+v, want the first send's outcome (sent)", i, results[i])
+			}
+			if results[i].Deduped {
+				deduped++
+			}
+		}
+		if got := sender.n.Load(); got != 1 {
+			t.Fatalf("%d SMS sent, want 1", got)
+		}
+		if deduped != n-1 {
+			t.Fatalf("%d requests deduplicated, want %d", deduped, n-1)
+		}
+	})
+
+	t.Run("the sixth code in the window is refused", func(t *testing.T) {
+		before := sender.n.Load()
+		for i := range 6 {
+			res, err := svc.SendOTP(context.Background(), req("proc-6", fmt.Sprintf("%08d", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := i < 5; res.Sent != want {
+				t.Fatalf("send %d: %+v, want sent %v", i+1, res, want)
+			}
+			if i == 5 && res.Outcome != domain.OTPThrottled {
+				t.Fatalf("sixth send outcome %q, want throttled", res.Outcome)
+			}
+		}
+		if got := sender.n.Load() - before; got != 5 {
+			t.Fatalf("%d SMS sent, want 5", got)
+		}
+	})
+}
+
+func TestOTPGuardFinishKeepsTheClaimsTTL(t *testing.T) {
+	ctx := context.Background()
+	g, prefix := newTestGuard(t)
+	rdb := g.rdb
+	key := prefix + "otp:dedupe:k-ttl"
+	if ok, _, err := g.BeginOTP(ctx, "k-ttl", 2*time.Second); err != nil || !ok {
+		t.Fatalf("BeginOTP = %v, %v", ok, err)
+	}
+	if err := g.FinishOTP(ctx, "k-ttl", domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	if err != nil || ttl <= 0 || ttl > 2*time.Second {
+		t.Fatalf("PTTL after FinishOTP = %v, %v; want the claim's 2 s kept", ttl, err)
+	}
+	if v, _ := rdb.Get(ctx, key).Result(); v != string(domain.OTPSent) {
+		t.Fatalf("stored outcome %q, want sent", v)
+	}
+
+	// A claim that expired before the outcome came: recorded for ttl.
+	if err := g.FinishOTP(ctx, "k-late", domain.OTPFailedTransient, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err = rdb.PTTL(ctx, prefix+"otp:dedupe:k-late").Result()
+	if err != nil || ttl <= 0 || ttl > time.Second {
+		t.Fatalf("PTTL of a late outcome = %v, %v; want within (0, 1s]", ttl, err)
+	}
+}
+
+func TestOTPGuardKeysHoldNoClearValues(t *testing.T) {
+	ctx := context.Background()
+	g, prefix := newTestGuard(t)
+	const processID = "process-visible-42"
+	if _, _, err := g.BeginOTP(ctx, "5f2a9c", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.AllowOTP(ctx, processID, 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := g.rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("keys = %v, want a dedupe and a throttle key", keys)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, processID) {
+			t.Fatalf("key %q carries the process id in clear", k)
+		}
+	}
+	if n, _ := g.rdb.Exists(ctx, prefix+"otp:dedupe:5f2a9c").Result(); n != 1 {
+		t.Fatal("dedupe key is not <prefix>otp:dedupe:<key>")
+	}
+}
+
+func TestOTPGuardSlidingWindow(t *testing.T) {
+	ctx := context.Background()
+	g, _ := newTestGuard(t)
+	allow := func(step string, want bool) {
+		t.Helper()
+		ok, err := g.AllowOTP(ctx, "p-sliding", 2, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != want {
+			t.Fatalf("%s: allowed = %v, want %v", step, ok, want)
+		}
+	}
+	allow("first", true)
+	time.Sleep(600 * time.Millisecond)
+	allow("second, 600 ms later", true)
+	allow("third, over the limit", false)
+	time.Sleep(500 * time.Millisecond) // the first send left the window, the second did not
+	allow("after the first left the window", true)
+	allow("the second and the new one fill the window", false)
+}
+
+func TestOTPGuardRejectsInvalidArguments(t *testing.T) {
+	ctx := context.Background()
+	g, _ := newTestGuard(t)
+	for _, tc := range []struct {
+		name, field string
+		call        func() error
+	}{
+		{"begin without key", "key", func() error { _, _, err := g.BeginOTP(ctx, "", time.Minute); return err }},
+		{"begin with zero ttl", "ttl", func() error { _, _, err := g.BeginOTP(ctx, "k", 0); return err }},
+		{"finish without key", "key", func() error { return g.FinishOTP(ctx, "", domain.OTPSent, time.Minute) }},
+		{"finish without outcome", "outcome", func() error { return g.FinishOTP(ctx, "k", "", time.Minute) }},
+		{"finish with negative ttl", "ttl", func() error { return g.FinishOTP(ctx, "k", domain.OTPSent, -time.Second) }},
+		{"allow with zero limit", "limit", func() error { _, err := g.AllowOTP(ctx, "p", 0, time.Minute); return err }},
+		{"allow with zero window", "window", func() error { _, err := g.AllowOTP(ctx, "p", 5, 0); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			de, ok := domain.AsError(err)
+			if !ok || de.Code != domain.CodeInvalid || de.Field != tc.field {
+				t.Fatalf("error %v, want invalid %s", err, tc.field)
+			}
+		})
+	}
+	if s := g.Stats(); s.Fallbacks != 0 {
+		t.Fatalf("invalid arguments counted %d fallbacks", s.Fallbacks)
+	}
+}
+
+func TestOTPGuardCallerGone(t *testing.T) {
+	g, _ := newTestGuard(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := g.BeginOTP(ctx, "k", time.Minute); domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("BeginOTP with a cancelled context: %v, want unavailable", err)
+	}
+	if _, err := g.AllowOTP(ctx, "p", 5, time.Minute); domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("AllowOTP with a cancelled context: %v, want unavailable", err)
+	}
+	if s := g.Stats(); s.Fallbacks != 0 {
+		t.Fatalf("a cancelled caller counted %d fallbacks, want 0", s.Fallbacks)
+	}
+	if st := g.breaker.State().String(); st != "closed" {
+		t.Fatalf("breaker %s after cancelled calls, want closed", st)
+	}
+}
