@@ -1,0 +1,332 @@
+// Package config reads the service's configuration from ONBOARDING_*
+// environment variables (every secret also from a file named by its *_FILE
+// twin, as Kubernetes mounts secrets) and the business policy from an
+// optional YAML file, and validates both before anything starts, so a bad
+// value stops the process with a message naming the variable or key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Prefix is the common prefix of every variable.
+const Prefix = "ONBOARDING_"
+
+// Secret is a configuration value that must never be printed: it renders
+// as "***" in logs, %v and %s, and only Value reveals it.
+type Secret string
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String masks the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// LogValue masks the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Config is the whole process configuration. Field tags name the variables
+// (without the prefix); secrets may come from the file named by NAME_FILE.
+type Config struct {
+	HTTPAddr          string        `env:"HTTP_ADDR" envDefault:":8080"`
+	AdminAddr         string        `env:"ADMIN_ADDR" envDefault:":9090"`
+	BasePath          string        `env:"BASE_PATH"`
+	BasicAuthUsername string        `env:"BASIC_AUTH_USERNAME"`
+	BasicAuthPassword Secret        `env:"BASIC_AUTH_PASSWORD"`
+	BasicAuthNextUser string        `env:"BASIC_AUTH_NEXT_USERNAME"`
+	BasicAuthNextPass Secret        `env:"BASIC_AUTH_NEXT_PASSWORD"`
+	DatabaseURL       Secret        `env:"DATABASE_URL"`
+	RedisURL          Secret        `env:"REDIS_URL"`
+	SMSProvider       string        `env:"SMS_PROVIDER" envDefault:"log"`
+	PolicyFile        string        `env:"POLICY_FILE"`
+	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat         string        `env:"LOG_FORMAT" envDefault:"json"`
+	CorrelationHeader string        `env:"CORRELATION_HEADER" envDefault:"X-Correlation-Id"`
+	RequestIDHeader   string        `env:"REQUEST_ID_HEADER" envDefault:"X-Request-Id"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"4s"`
+	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
+	MaxImageBodyBytes int64         `env:"MAX_IMAGE_BODY_BYTES" envDefault:"10485760"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	OTPHashKey        Secret        `env:"OTP_HASH_KEY"`
+	DemoData          bool          `env:"DEMO_DATA" envDefault:"true"`
+	MigrateAtStart    bool          `env:"MIGRATE_AT_START" envDefault:"false"`
+	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"16"`
+	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"2"`
+	DBMaxConnLifetime time.Duration `env:"DB_MAX_CONN_LIFETIME" envDefault:"15m"`
+	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`
+	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
+	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
+	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
+}
+
+// secretVars are the variables that may be given as NAME_FILE.
+var secretVars = []string{
+	"BASIC_AUTH_USERNAME", "BASIC_AUTH_PASSWORD", "BASIC_AUTH_NEXT_USERNAME", "BASIC_AUTH_NEXT_PASSWORD",
+	"DATABASE_URL", "REDIS_URL", "OTP_HASH_KEY",
+}
+
+// Environ turns os.Environ-style "K=V" pairs into a map.
+func Environ(pairs []string) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// ResolveFiles replaces every ONBOARDING_X_FILE of a secret variable by
+// ONBOARDING_X holding the file's content (trailing newline trimmed). Setting
+// both is an error, since which one wins would be a guess.
+func ResolveFiles(environ map[string]string, readFile func(string) ([]byte, error)) (map[string]string, error) {
+	out := make(map[string]string, len(environ))
+	for k, v := range environ {
+		out[k] = v
+	}
+	for _, name := range secretVars {
+		key, fileKey := Prefix+name, Prefix+name+"_FILE"
+		path, ok := environ[fileKey]
+		if !ok || path == "" {
+			continue
+		}
+		if v, set := environ[key]; set && v != "" {
+			return nil, fmt.Errorf("%s and %s are both set; set only one", key, fileKey)
+		}
+		b, err := readFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the secret file: %w", fileKey, err)
+		}
+		out[key] = strings.TrimRight(string(b), "\r\n")
+		delete(out, fileKey)
+	}
+	return out, nil
+}
+
+// Load parses and validates the configuration from environ.
+func Load(environ map[string]string) (Config, error) {
+	resolved, err := ResolveFiles(environ, os.ReadFile)
+	if err != nil {
+		return Config{}, err
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: resolved, Prefix: Prefix}); err != nil {
+		return Config{}, nameVariables(err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// nameVariables rewrites the parser's errors, which name struct fields, so
+// they name the environment variable the operator has to fix.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	t := reflect.TypeOf(Config{})
+	errs := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s%s: cannot parse: %w", Prefix, f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks every value and names each bad variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	}
+	for _, a := range []struct{ name, v string }{{"HTTP_ADDR", c.HTTPAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.name, "must be host:port or :port, not %q", a.v)
+		}
+	}
+	if c.HTTPAddr == c.AdminAddr {
+		bad("ADMIN_ADDR", "must differ from %sHTTP_ADDR: health and metrics live on their own listener", Prefix)
+	}
+	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") ||
+		strings.ContainsAny(c.BasePath, " ?#{}")) {
+		bad("BASE_PATH", "must start with / and not end with / (for example /api/v1), not %q", c.BasePath)
+	}
+	if (c.BasicAuthUsername == "") != (c.BasicAuthPassword == "") {
+		bad("BASIC_AUTH_PASSWORD", "username and password must be set together")
+	}
+	if (c.BasicAuthNextUser == "") != (c.BasicAuthNextPass == "") {
+		bad("BASIC_AUTH_NEXT_PASSWORD", "the next username and password must be set together")
+	}
+	if c.BasicAuthNextUser != "" && c.BasicAuthUsername == "" {
+		bad("BASIC_AUTH_NEXT_USERNAME", "needs %sBASIC_AUTH_USERNAME too", Prefix)
+	}
+	if c.BasicAuthPassword != "" && len(c.BasicAuthPassword) < 12 {
+		bad("BASIC_AUTH_PASSWORD", "must be at least 12 characters")
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL.Value()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", "must be a postgres:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL.Value()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	switch c.SMSProvider {
+	case "log", "twilio", "http":
+	default:
+		bad("SMS_PROVIDER", "must be log, twilio or http, not %q", c.SMSProvider)
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+	for _, h := range []struct{ name, v string }{{"CORRELATION_HEADER", c.CorrelationHeader}, {"REQUEST_ID_HEADER", c.RequestIDHeader}} {
+		if !validHeaderName(h.v) {
+			bad(h.name, "must be an HTTP header name, not %q", h.v)
+		}
+	}
+	if strings.EqualFold(c.CorrelationHeader, c.RequestIDHeader) {
+		bad("REQUEST_ID_HEADER", "must differ from the correlation header")
+	}
+	if c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 4900*time.Millisecond {
+		bad("REQUEST_TIMEOUT", "must be between 100ms and 4.9s (the caller gives up after 5s), not %s", c.RequestTimeout)
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		bad("MAX_BODY_BYTES", "must be between 1024 and 67108864, not %d", c.MaxBodyBytes)
+	}
+	if c.MaxImageBodyBytes < c.MaxBodyBytes || c.MaxImageBodyBytes > 64<<20 {
+		bad("MAX_IMAGE_BODY_BYTES", "must be between %sMAX_BODY_BYTES and 67108864, not %d", Prefix, c.MaxImageBodyBytes)
+	}
+	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
+		bad("SHUTDOWN_TIMEOUT", "must be between 1s and 10m, not %s", c.ShutdownTimeout)
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		bad("DB_MAX_CONNS", "must be between 1 and 1000, not %d", c.DBMaxConns)
+	}
+	if c.DBMinConns < 0 || c.DBMinConns > c.DBMaxConns {
+		bad("DB_MIN_CONNS", "must be between 0 and %sDB_MAX_CONNS, not %d", Prefix, c.DBMinConns)
+	}
+	if c.DBMaxConnLifetime < time.Minute || c.DBMaxConnLifetime > 24*time.Hour {
+		bad("DB_MAX_CONN_LIFETIME", "must be between 1m and 24h, not %s", c.DBMaxConnLifetime)
+	}
+	if c.DBConnectTimeout < 100*time.Millisecond || c.DBConnectTimeout > 30*time.Second {
+		bad("DB_CONNECT_TIMEOUT", "must be between 100ms and 30s, not %s", c.DBConnectTimeout)
+	}
+	if c.RedisCacheTTL < time.Second || c.RedisCacheTTL > 24*time.Hour {
+		bad("REDIS_CACHE_TTL", "must be between 1s and 24h, not %s", c.RedisCacheTTL)
+	}
+	if c.ConsentL1TTL < 0 || c.ConsentL1TTL > time.Hour {
+		bad("CONSENT_L1_TTL", "must be between 0 (off) and 1h, not %s", c.ConsentL1TTL)
+	}
+	if c.ConsentL1Entries < 1 || c.ConsentL1Entries > 1<<20 {
+		bad("CONSENT_L1_ENTRIES", "must be between 1 and 1048576, not %d", c.ConsentL1Entries)
+	}
+	if c.MigrateAtStart && c.DatabaseURL == "" {
+		bad("MIGRATE_AT_START", "needs %sDATABASE_URL", Prefix)
+	}
+	if c.OTPHashKey != "" && len(c.OTPHashKey) < 32 {
+		bad("OTP_HASH_KEY", "must be at least 32 characters")
+	}
+	return errors.Join(errs...)
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// SlogLevel parses LogLevel.
+func (c Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
+
+// LogValue lists the configuration for the start-up log line; secrets are
+// masked by their type, and URLs lose their credentials.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("admin_addr", c.AdminAddr),
+		slog.String("base_path", c.BasePath),
+		slog.Bool("basic_auth", c.BasicAuthUsername != ""),
+		slog.Bool("basic_auth_rotation", c.BasicAuthNextUser != ""),
+		slog.String("database", redactURL(c.DatabaseURL)),
+		slog.String("redis", redactURL(c.RedisURL)),
+		slog.String("sms_provider", c.SMSProvider),
+		slog.String("policy_file", c.PolicyFile),
+		slog.String("log_level", c.LogLevel),
+		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.Int64("max_image_body_bytes", c.MaxImageBodyBytes),
+		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),
+		slog.Bool("demo_data", c.DemoData),
+		slog.Bool("migrate_at_start", c.MigrateAtStart),
+		slog.Int("db_max_conns", int(c.DBMaxConns)),
+		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
+		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactURL keeps scheme, hosts and path of a connection URL and drops the
+// user info and query (which may hold a password).
+func redactURL(s Secret) string {
+	if s == "" {
+		return "memory"
+	}
+	u, err := url.Parse(s.Value())
+	if err != nil {
+		return "***"
+	}
+	u.User = nil
+	q := u.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if !strings.Contains(strings.ToLower(k), "pass") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	u.RawQuery = ""
+	out := u.String()
+	if len(keys) > 0 {
+		out += " params=" + strings.Join(keys, ",")
+	}
+	return out
+}

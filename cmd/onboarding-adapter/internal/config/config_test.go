@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatalf("Load(empty): %v", err)
+	}
+	if c.HTTPAddr != ":8080" || c.AdminAddr != ":9090" || c.SMSProvider != "log" ||
+		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
+		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"bad addr", map[string]string{"ONBOARDING_HTTP_ADDR": "8080"}, "ONBOARDING_HTTP_ADDR"},
+		{"same addrs", map[string]string{"ONBOARDING_ADMIN_ADDR": ":8080"}, "ONBOARDING_ADMIN_ADDR"},
+		{"base path without slash", map[string]string{"ONBOARDING_BASE_PATH": "api"}, "ONBOARDING_BASE_PATH"},
+		{"base path trailing slash", map[string]string{"ONBOARDING_BASE_PATH": "/api/"}, "ONBOARDING_BASE_PATH"},
+		{"user without password", map[string]string{"ONBOARDING_BASIC_AUTH_USERNAME": "os"}, "ONBOARDING_BASIC_AUTH_PASSWORD"},
+		{"short password", map[string]string{"ONBOARDING_BASIC_AUTH_USERNAME": "os", "ONBOARDING_BASIC_AUTH_PASSWORD": "short"}, "at least 12"},
+		{"next without current", map[string]string{"ONBOARDING_BASIC_AUTH_NEXT_USERNAME": "a", "ONBOARDING_BASIC_AUTH_NEXT_PASSWORD": "0123456789abc"}, "ONBOARDING_BASIC_AUTH_NEXT_USERNAME"},
+		{"database scheme", map[string]string{"ONBOARDING_DATABASE_URL": "mysql://x"}, "ONBOARDING_DATABASE_URL"},
+		{"redis scheme", map[string]string{"ONBOARDING_REDIS_URL": "http://x"}, "ONBOARDING_REDIS_URL"},
+		{"sms provider", map[string]string{"ONBOARDING_SMS_PROVIDER": "pigeon"}, "ONBOARDING_SMS_PROVIDER"},
+		{"log level", map[string]string{"ONBOARDING_LOG_LEVEL": "loud"}, "ONBOARDING_LOG_LEVEL"},
+		{"log format", map[string]string{"ONBOARDING_LOG_FORMAT": "xml"}, "ONBOARDING_LOG_FORMAT"},
+		{"header name", map[string]string{"ONBOARDING_CORRELATION_HEADER": "X Bad"}, "ONBOARDING_CORRELATION_HEADER"},
+		{"same headers", map[string]string{"ONBOARDING_REQUEST_ID_HEADER": "x-correlation-id"}, "ONBOARDING_REQUEST_ID_HEADER"},
+		{"timeout over caller budget", map[string]string{"ONBOARDING_REQUEST_TIMEOUT": "5s"}, "ONBOARDING_REQUEST_TIMEOUT"},
+		{"timeout not a duration", map[string]string{"ONBOARDING_REQUEST_TIMEOUT": "soon"}, "ONBOARDING_REQUEST_TIMEOUT"},
+		{"body limit", map[string]string{"ONBOARDING_MAX_BODY_BYTES": "10"}, "ONBOARDING_MAX_BODY_BYTES"},
+		{"image body below body", map[string]string{"ONBOARDING_MAX_IMAGE_BODY_BYTES": "2048"}, "ONBOARDING_MAX_IMAGE_BODY_BYTES"},
+		{"shutdown", map[string]string{"ONBOARDING_SHUTDOWN_TIMEOUT": "1h"}, "ONBOARDING_SHUTDOWN_TIMEOUT"},
+		{"otp key short", map[string]string{"ONBOARDING_OTP_HASH_KEY": "short"}, "ONBOARDING_OTP_HASH_KEY"},
+		{"demo not bool", map[string]string{"ONBOARDING_DEMO_DATA": "maybe"}, "ONBOARDING_DEMO_DATA"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.env)
+			if err == nil {
+				t.Fatal("Load accepted a bad configuration")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "password")
+	if err := os.WriteFile(path, []byte("correct-horse-battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(map[string]string{
+		"ONBOARDING_BASIC_AUTH_USERNAME":      "onboarding",
+		"ONBOARDING_BASIC_AUTH_PASSWORD_FILE": path,
+	})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.BasicAuthPassword.Value() != "correct-horse-battery" {
+		t.Fatalf("password from file = %q", c.BasicAuthPassword.Value())
+	}
+	if _, err := Load(map[string]string{
+		"ONBOARDING_BASIC_AUTH_PASSWORD":      "x",
+		"ONBOARDING_BASIC_AUTH_PASSWORD_FILE": path,
+	}); err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Fatalf("both set: err = %v", err)
+	}
+	if _, err := Load(map[string]string{"ONBOARDING_DATABASE_URL_FILE": filepath.Join(dir, "missing")}); err == nil ||
+		!strings.Contains(err.Error(), "ONBOARDING_DATABASE_URL_FILE") {
+		t.Fatalf("missing file: err = %v", err)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c, err := Load(map[string]string{
+		"ONBOARDING_BASIC_AUTH_USERNAME": "onboarding",
+		"ONBOARDING_BASIC_AUTH_PASSWORD": "very-secret-password",
+		"ONBOARDING_DATABASE_URL":        "postgres://app:db-secret@db:5432/onb?sslmode=require&password=q-secret",
+		"ONBOARDING_OTP_HASH_KEY":        "0123456789abcdef0123456789abcdef-otpkey",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+	out := b.String() + fmt.Sprintf("%v %+v %s", c, c, c.BasicAuthPassword)
+	for _, secret := range []string{"very-secret-password", "db-secret", "q-secret", "otpkey"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("secret %q printed: %s", secret, out)
+		}
+	}
+	if !strings.Contains(b.String(), "postgres://db:5432/onb") {
+		t.Fatalf("redacted database URL missing: %s", b.String())
+	}
+}

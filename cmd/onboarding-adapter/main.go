@@ -1,0 +1,107 @@
+// Command onboarding-adapter serves the External Onboarding Services that
+// the Onboarding Server calls, and carries the operator subcommands
+// (migrate, seed, consent publish, review, purge, version).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: onboarding-adapter [command]
+
+commands:
+  serve      run the API and admin listeners (the default)
+  policy     print the default policy as YAML, a starting point for ONBOARDING_POLICY_FILE
+  version    print the version
+  help       print this text
+
+Configuration comes from ONBOARDING_* environment variables (see README.md).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err := run(ctx, os.Args[1:], config.Environ(os.Environ()), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprint(os.Stderr, usage)
+		}
+		fmt.Fprintln(os.Stderr, "onboarding-adapter:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError marks a command line the program does not understand.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run dispatches the subcommand; everything it needs comes in as arguments
+// so tests can drive it without touching process state.
+func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("serve takes no arguments, got %q", args)}
+		}
+		cfg, err := config.Load(environ)
+		if err != nil {
+			return err
+		}
+		pol, err := config.LoadPolicy(cfg.PolicyFile)
+		if err != nil {
+			return err
+		}
+		logger, err := newLogger(cfg, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, pol, logger)
+	case "policy":
+		b, err := config.DefaultPolicyYAML()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	case "version":
+		_, err := fmt.Fprintln(stdout, "onboarding-adapter", version)
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// newLogger builds the process logger: JSON (or text for a terminal) on
+// stderr at the configured level.
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+	level, err := cfg.SlogLevel()
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With("service", "onboarding-adapter", "version", version), nil
+}
