@@ -22,10 +22,16 @@ var version = "dev"
 const usage = `usage: onboarding-adapter [command]
 
 commands:
-  serve      run the API and admin listeners (the default)
-  policy     print the default policy as YAML, a starting point for ONBOARDING_POLICY_FILE
-  version    print the version
-  help       print this text
+  serve                 run the API and admin listeners (the default)
+  migrate [up|status]   apply the embedded database migrations (safe to run from several pods at once)
+  seed [--synthetic-clients N]
+                        load the demo data into PostgreSQL (idempotent), optionally N generated clients
+  consent publish --type T --language L --file F.html
+                        publish a new consent text version and invalidate the caches
+  healthcheck [--url U] exit 0 when the URL (default the local /readyz) answers 200
+  policy                print the default policy as YAML, a starting point for ONBOARDING_POLICY_FILE
+  version               print the version
+  help                  print this text
 
 Configuration comes from ONBOARDING_* environment variables (see README.md).
 `
@@ -74,6 +80,21 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return err
 		}
 		return serve(ctx, cfg, pol, logger)
+	case "migrate", "seed", "consent":
+		e, err := loadEnv(environ, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		switch cmd {
+		case "migrate":
+			return runMigrate(ctx, e, args)
+		case "seed":
+			return runSeed(ctx, e, args)
+		default:
+			return runConsent(ctx, e, args)
+		}
+	case "healthcheck":
+		return runHealthcheck(ctx, args, stdout)
 	case "policy":
 		b, err := config.DefaultPolicyYAML()
 		if err != nil {

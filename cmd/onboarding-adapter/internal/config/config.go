@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/bankkit/onboarding-adapter/adapters/sms"
 )
 
 // Prefix is the common prefix of every variable.
@@ -73,12 +75,68 @@ type Config struct {
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
+
+	// SMS gateway settings; see adapters/sms for their meaning. Only the
+	// section of ONBOARDING_SMS_PROVIDER is read.
+	TwilioBaseURL             string        `env:"TWILIO_BASE_URL"`
+	TwilioAccountSID          string        `env:"TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken           Secret        `env:"TWILIO_AUTH_TOKEN"`
+	TwilioFrom                string        `env:"TWILIO_FROM"`
+	TwilioMessagingServiceSID string        `env:"TWILIO_MESSAGING_SERVICE_SID"`
+	TwilioUseSenderID         bool          `env:"TWILIO_USE_SENDER_ID" envDefault:"false"`
+	TwilioValidityPeriod      time.Duration `env:"TWILIO_VALIDITY_PERIOD"`
+	SMSHTTPURL                string        `env:"SMS_HTTP_URL"`
+	SMSHTTPMethod             string        `env:"SMS_HTTP_METHOD"`
+	SMSHTTPHeaders            Secret        `env:"SMS_HTTP_HEADERS"`
+	SMSHTTPAuth               string        `env:"SMS_HTTP_AUTH"`
+	SMSHTTPUsername           string        `env:"SMS_HTTP_USERNAME"`
+	SMSHTTPPassword           Secret        `env:"SMS_HTTP_PASSWORD"`
+	SMSHTTPToken              Secret        `env:"SMS_HTTP_TOKEN"`
+	SMSHTTPBodyTemplate       string        `env:"SMS_HTTP_BODY_TEMPLATE"`
+	SMSHTTPSuccessStatuses    string        `env:"SMS_HTTP_SUCCESS_STATUSES"`
+	SMSHTTPSuccessField       string        `env:"SMS_HTTP_SUCCESS_FIELD"`
+	SMSHTTPSuccessValue       string        `env:"SMS_HTTP_SUCCESS_VALUE"`
+	SMSHTTPMessageIDField     string        `env:"SMS_HTTP_MESSAGE_ID_FIELD"`
+	SMSAttemptTimeout         time.Duration `env:"SMS_ATTEMPT_TIMEOUT"`
+	SMSMaxAttempts            int           `env:"SMS_MAX_ATTEMPTS"`
+	SMSMaxConcurrency         int           `env:"SMS_MAX_CONCURRENCY"`
+	SMSBreakerFailures        uint32        `env:"SMS_BREAKER_FAILURES"`
+	SMSBreakerOpen            time.Duration `env:"SMS_BREAKER_OPEN"`
+}
+
+// SMS returns the SMS sender configuration; zero values take the sender's
+// defaults.
+func (c Config) SMS() (sms.Config, error) {
+	headers, err := sms.ParseHeaders(c.SMSHTTPHeaders.Value())
+	if err != nil {
+		return sms.Config{}, fmt.Errorf("%s: %w", sms.EnvHTTPHeaders, err)
+	}
+	return sms.Config{
+		Provider: c.SMSProvider,
+		Twilio: sms.TwilioConfig{
+			BaseURL: c.TwilioBaseURL, AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken.Value(),
+			From: c.TwilioFrom, MessagingServiceSID: c.TwilioMessagingServiceSID,
+			UseSenderID: c.TwilioUseSenderID, ValidityPeriod: c.TwilioValidityPeriod,
+		},
+		HTTP: sms.HTTPConfig{
+			URL: c.SMSHTTPURL, Method: c.SMSHTTPMethod, Headers: headers, AuthMode: c.SMSHTTPAuth,
+			Username: c.SMSHTTPUsername, Password: c.SMSHTTPPassword.Value(), BearerToken: c.SMSHTTPToken.Value(),
+			BodyTemplate: c.SMSHTTPBodyTemplate, SuccessStatuses: c.SMSHTTPSuccessStatuses,
+			SuccessField: c.SMSHTTPSuccessField, SuccessValue: c.SMSHTTPSuccessValue, MessageIDField: c.SMSHTTPMessageIDField,
+		},
+		Resilience: sms.ResilienceConfig{
+			AttemptTimeout: c.SMSAttemptTimeout, MaxAttempts: c.SMSMaxAttempts, MaxConcurrency: c.SMSMaxConcurrency,
+			BreakerFailures: c.SMSBreakerFailures, BreakerOpen: c.SMSBreakerOpen,
+		},
+	}, nil
 }
 
 // secretVars are the variables that may be given as NAME_FILE.
 var secretVars = []string{
 	"BASIC_AUTH_USERNAME", "BASIC_AUTH_PASSWORD", "BASIC_AUTH_NEXT_USERNAME", "BASIC_AUTH_NEXT_PASSWORD",
 	"DATABASE_URL", "REDIS_URL", "OTP_HASH_KEY",
+	"TWILIO_AUTH_TOKEN", "SMS_HTTP_PASSWORD", "SMS_HTTP_TOKEN", "SMS_HTTP_HEADERS",
+	"ADMIN_USERNAME", "ADMIN_PASSWORD",
 }
 
 // Environ turns os.Environ-style "K=V" pairs into a map.
@@ -199,6 +257,11 @@ func (c Config) Validate() error {
 	}
 	switch c.SMSProvider {
 	case "log", "twilio", "http":
+		if sc, err := c.SMS(); err != nil {
+			errs = append(errs, err)
+		} else if err := sc.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		bad("SMS_PROVIDER", "must be log, twilio or http, not %q", c.SMSProvider)
 	}

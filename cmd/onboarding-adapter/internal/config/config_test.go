@@ -113,3 +113,32 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Fatalf("redacted database URL missing: %s", b.String())
 	}
 }
+
+func TestSMSConfiguration(t *testing.T) {
+	base := map[string]string{"ONBOARDING_SMS_PROVIDER": "twilio"}
+	if _, err := Load(base); err == nil || !strings.Contains(err.Error(), "ONBOARDING_TWILIO_ACCOUNT_SID") {
+		t.Fatalf("twilio without an account: %v", err)
+	}
+	c, err := Load(map[string]string{
+		"ONBOARDING_SMS_PROVIDER":       "twilio",
+		"ONBOARDING_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+		"ONBOARDING_TWILIO_AUTH_TOKEN":  "twilio-token-value",
+		"ONBOARDING_TWILIO_FROM":        "+15005550006",
+		"ONBOARDING_SMS_MAX_ATTEMPTS":   "2",
+	})
+	if err != nil {
+		t.Fatalf("twilio: %v", err)
+	}
+	sc, err := c.SMS()
+	if err != nil || sc.Twilio.AuthToken != "twilio-token-value" || sc.Resilience.MaxAttempts != 2 {
+		t.Fatalf("SMS() = %+v, %v", sc, err)
+	}
+	if _, err := Load(map[string]string{"ONBOARDING_SMS_PROVIDER": "http", "ONBOARDING_SMS_HTTP_URL": "https://sms.bank.example/send",
+		"ONBOARDING_SMS_HTTP_BODY_TEMPLATE": "{not json"}); err == nil || !strings.Contains(err.Error(), "ONBOARDING_SMS_HTTP_BODY_TEMPLATE") {
+		t.Fatalf("bad template: %v", err)
+	}
+	if _, err := Load(map[string]string{"ONBOARDING_SMS_PROVIDER": "http", "ONBOARDING_SMS_HTTP_URL": "https://sms.bank.example/send",
+		"ONBOARDING_SMS_HTTP_HEADERS": "no-equals-sign"}); err == nil || !strings.Contains(err.Error(), "ONBOARDING_SMS_HTTP_HEADERS") {
+		t.Fatalf("bad headers: %v", err)
+	}
+}

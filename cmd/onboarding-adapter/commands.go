@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/net/html"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	redisadapter "github.com/bankkit/onboarding-adapter/adapters/redis"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+	"github.com/bankkit/onboarding-adapter/domain/consent"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// operatorTimeout bounds an operator command that is not a bulk load.
+const operatorTimeout = 2 * time.Minute
+
+// env is what every operator subcommand starts from: the validated
+// configuration, the policy and a logger.
+type env struct {
+	cfg    config.Config
+	pol    policy.Policy
+	logger *slog.Logger
+	stdout io.Writer
+}
+
+func loadEnv(environ map[string]string, stdout, stderr io.Writer) (env, error) {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return env{}, err
+	}
+	pol, err := config.LoadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return env{}, err
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return env{}, err
+	}
+	return env{cfg: cfg, pol: pol, logger: logger, stdout: stdout}, nil
+}
+
+// database opens the pool an operator command works on; the commands only
+// make sense against the durable store.
+func (e env) database(ctx context.Context, command string) (*pgxpool.Pool, error) {
+	if e.cfg.DatabaseURL == "" {
+		return nil, fmt.Errorf("%s needs ONBOARDING_DATABASE_URL: the in-memory default lives only inside a running service", command)
+	}
+	return openPool(ctx, e.cfg)
+}
+
+// runMigrate is `migrate [up|status]`.
+func runMigrate(ctx context.Context, e env, args []string) error {
+	action := "up"
+	if len(args) > 0 {
+		action, args = args[0], args[1:]
+	}
+	if len(args) > 0 || (action != "up" && action != "status") {
+		return usageError{"usage: onboarding-adapter migrate [up|status]"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	defer cancel()
+	pool, err := e.database(ctx, "migrate")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if action == "up" {
+		if err := postgres.Migrate(ctx, pool, e.logger); err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+	}
+	current, latest, err := postgres.MigrationStatus(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("migrate status: %w", err)
+	}
+	state := "up to date"
+	if current < latest {
+		state = fmt.Sprintf("%d migration(s) pending", latest-current)
+	}
+	_, err = fmt.Fprintf(e.stdout, "schema version %d of %d: %s\n", current, latest, state)
+	return err
+}
+
+// runSeed is `seed [--synthetic-clients N] [--random-seed S]`: the demo data,
+// idempotent, and optionally N generated clients for load tests.
+func runSeed(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	synthetic := fs.Int("synthetic-clients", 0, "also generate this many synthetic clients")
+	seed := fs.Int64("random-seed", 1, "seed of the synthetic data generator")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *synthetic < 0 {
+		return usageError{"usage: onboarding-adapter seed [--synthetic-clients N] [--random-seed S]"}
+	}
+	pool, err := e.database(ctx, "seed")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var texts []postgres.SeedText
+	for _, t := range memory.DemoConsentTexts() {
+		texts = append(texts, postgres.SeedText{Type: t.Type, Language: t.Language, HTML: t.HTML})
+	}
+	res, err := postgres.Seed(ctx, pool, postgres.SeedData{
+		Clients: memory.DemoClients(), Texts: texts, Consents: memory.DemoConsents(),
+	})
+	if err != nil {
+		return fmt.Errorf("seeding the demo data: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "demo data: %d clients, %d consent texts, %d consents added\n", res.Clients, res.Texts, res.Consents)
+	if *synthetic > 0 {
+		start := time.Now()
+		n, err := postgres.SeedSyntheticClients(ctx, pool, *synthetic, *seed)
+		if err != nil {
+			return fmt.Errorf("seeding synthetic clients: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "synthetic clients: %d added in %s\n", n, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// runConsent is `consent publish --type T --language L --file F.html`.
+func runConsent(ctx context.Context, e env, args []string) error {
+	const use = "usage: onboarding-adapter consent publish --type T --language L --file F.html"
+	if len(args) == 0 || args[0] != "publish" {
+		return usageError{use}
+	}
+	fs := flag.NewFlagSet("consent publish", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	typ := fs.String("type", "", "consent type, e.g. GDPR")
+	lang := fs.String("language", "", "ISO 639-1 language, e.g. en")
+	file := fs.String("file", "", "HTML file to publish")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *typ == "" || *lang == "" || *file == "" {
+		return usageError{use}
+	}
+	b, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("--file: %w", err)
+	}
+	text := string(b)
+	if err := consent.ValidateText(*typ, *lang, text, e.pol.Consent); err != nil {
+		return err
+	}
+	if err := wellFormed(text); err != nil {
+		return fmt.Errorf("--file %s: %w", *file, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	defer cancel()
+	pool, err := e.database(ctx, "consent publish")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := postgres.NewConsentTextStore(pool, memory.SystemClock{})
+	var inval ports.ConsentTextInvalidator
+	if e.cfg.RedisURL != "" {
+		rdb, err := redisadapter.NewClient(e.cfg.RedisURL.Value(), redisadapter.ClientConfig{})
+		if err != nil {
+			return fmt.Errorf("ONBOARDING_REDIS_URL: %w", err)
+		}
+		defer rdb.Close()
+		br := redisadapter.NewBreaker(redisadapter.BreakerConfig{})
+		inval = redisadapter.NewConsentTextCache(rdb, br, store, redisadapter.ConsentTextCacheConfig{
+			TTL: e.cfg.RedisCacheTTL, Logger: e.logger,
+		})
+	}
+	t, err := consent.NewPublisher(store, inval, e.pol.Consent).Publish(ctx, *typ, *lang, text)
+	if t.Version > 0 {
+		fmt.Fprintf(e.stdout, "published %s/%s version %d (sha256 %s)\n", t.Type, t.Language, t.Version, t.SHA256)
+	}
+	if err != nil {
+		return err
+	}
+	if inval == nil {
+		fmt.Fprintln(e.stdout, "no ONBOARDING_REDIS_URL: running replicas pick the new version up when their in-process cache expires (ONBOARDING_CONSENT_L1_TTL)")
+	}
+	return nil
+}
+
+// voidElements have no end tag in HTML.
+var voidElements = map[string]bool{
+	"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true, "img": true,
+	"input": true, "link": true, "meta": true, "source": true, "track": true, "wbr": true,
+}
+
+// wellFormed checks that every element that is opened is closed, in order,
+// and that no script or inline handler is embedded: a consent text is shown
+// in the mobile app's web view, where such markup has no business.
+func wellFormed(s string) error {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var open []string
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if !errors.Is(z.Err(), io.EOF) {
+				return fmt.Errorf("not valid HTML: %w", z.Err())
+			}
+			if len(open) > 0 {
+				return fmt.Errorf("<%s> is never closed", open[len(open)-1])
+			}
+			return nil
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			if tok.Data == "script" || tok.Data == "iframe" || tok.Data == "object" {
+				return fmt.Errorf("<%s> is not allowed in a consent text", tok.Data)
+			}
+			for _, a := range tok.Attr {
+				if strings.HasPrefix(strings.ToLower(a.Key), "on") || strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.Val)), "javascript:") {
+					return fmt.Errorf("<%s %s=…> is not allowed in a consent text", tok.Data, a.Key)
+				}
+			}
+			if tt == html.StartTagToken && !voidElements[tok.Data] {
+				open = append(open, tok.Data)
+			}
+		case html.EndTagToken:
+			tok := z.Token()
+			if len(open) == 0 || open[len(open)-1] != tok.Data {
+				return fmt.Errorf("</%s> does not close the element that is open", tok.Data)
+			}
+			open = open[:len(open)-1]
+		}
+	}
+}
+
+// runHealthcheck is `healthcheck [--url URL]`: a distroless image has no
+// curl, so the Helm test pod and Docker HEALTHCHECK call the binary itself.
+func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	url := fs.String("url", "http://127.0.0.1:9090/readyz", "URL that must answer 200")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return usageError{"usage: onboarding-adapter healthcheck [--url URL] [--timeout D]"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %d: %s", *url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %s\n", *url, strings.TrimSpace(string(body)))
+	return err
+}
