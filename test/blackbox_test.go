@@ -7,8 +7,10 @@ import (
 	"image/color"
 	"image/jpeg"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // jpegBase64 makes a small real JPEG, as a presence-check frame or a
@@ -119,13 +121,17 @@ func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string)
 		return h
 	}
 	post := func(path string, body any) reply { return call(t, svc.API+path, body, headers(nil)) }
+	// Process ids are unique per run: the OTP throttle and dedupe may live
+	// in a Redis shared with earlier runs.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	p := func(s string) string { return "proc-bb-" + s + "-" + run }
 	const otpCode = "73915284"
 	frame := jpegBase64(t, 64)
 	face := jpegBase64(t, 48)
 
 	// Lookup, with and without processType, with ids echoed and generated.
 	r := call(t, svc.API+"/user/lookup", map[string]any{
-		"processId": "proc-bb-1", "processType": "DEFAULT",
+		"processId": p("1"), "processType": "DEFAULT",
 		"identification": map[string]any{"clientNumber": "1000001", "birthDate": "1985-04-12"},
 	}, headers(map[string]string{"X-Correlation-Id": "corr-bb-1", "X-Request-Id": "req-bb-1"}))
 	if r.Status != 200 || r.Body["userId"] != "u-1000001" || r.Body["consent"] == nil || r.Body["consentRequired"] == nil {
@@ -135,56 +141,56 @@ func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string)
 		t.Fatalf("ids not echoed: %v", r.Header)
 	}
 	userID := r.Body["userId"].(string)
-	r = post("/user/lookup", map[string]any{"processId": "proc-bb-1", "identification": map[string]any{"personalNumber": "855412/1234"}})
+	r = post("/user/lookup", map[string]any{"processId": p("1"), "identification": map[string]any{"personalNumber": "855412/1234"}})
 	if r.Status != 200 || r.Body["userId"] != userID {
 		t.Fatalf("lookup by personal number without processType: %d %s", r.Status, r.Raw)
 	}
 	if r.Header.Get("X-Correlation-Id") == "" || r.Header.Get("X-Request-Id") == "" {
 		t.Fatalf("ids not generated: %v", r.Header)
 	}
-	if r = post("/user/lookup", map[string]any{"processId": "proc-bb-x", "identification": map[string]any{"clientNumber": "9999999", "birthDate": "1985-04-12"}}); r.Status != 404 || r.Body["errorCode"] != "ERROR_GENERIC" {
+	if r = post("/user/lookup", map[string]any{"processId": p("x"), "identification": map[string]any{"clientNumber": "9999999", "birthDate": "1985-04-12"}}); r.Status != 404 || r.Body["errorCode"] != "ERROR_GENERIC" {
 		t.Fatalf("unknown client: %d %s", r.Status, r.Raw)
 	}
-	if r = post("/user/lookup", map[string]any{"processId": "proc-bb-x", "identification": map[string]any{"clientNumber": "1000003", "birthDate": "1990-07-21"}}); r.Status != 400 || r.Body["errorCode"] != "ERROR_GENERIC" {
+	if r = post("/user/lookup", map[string]any{"processId": p("x"), "identification": map[string]any{"clientNumber": "1000003", "birthDate": "1990-07-21"}}); r.Status != 400 || r.Body["errorCode"] != "ERROR_GENERIC" {
 		t.Fatalf("blocked client: %d %s", r.Status, r.Raw)
 	}
 
 	// Consent text (with language fallback) and storage.
-	r = post("/consent/text", map[string]any{"processId": "proc-bb-1", "userId": userID, "consentType": "GDPR", "language": "cs"})
+	r = post("/consent/text", map[string]any{"processId": p("1"), "userId": userID, "consentType": "GDPR", "language": "cs"})
 	if r.Status != 200 || !strings.Contains(r.Body["consentText"].(string), "<") {
 		t.Fatalf("consent text cs: %d %s", r.Status, r.Raw)
 	}
 	csText := r.Body["consentText"]
-	r = post("/consent/text", map[string]any{"processId": "proc-bb-1", "userId": userID, "consentType": "GDPR", "language": "de"})
+	r = post("/consent/text", map[string]any{"processId": p("1"), "userId": userID, "consentType": "GDPR", "language": "de"})
 	if r.Status != 200 || r.Body["consentText"] == csText {
 		t.Fatalf("consent text fallback to en: %d %s", r.Status, r.Raw)
 	}
-	if r = post("/consent/text", map[string]any{"processId": "proc-bb-1", "userId": userID, "consentType": "NOPE", "language": "en"}); r.Status != 400 {
+	if r = post("/consent/text", map[string]any{"processId": p("1"), "userId": userID, "consentType": "NOPE", "language": "en"}); r.Status != 400 {
 		t.Fatalf("unknown consent type: %d %s", r.Status, r.Raw)
 	}
 	for i := 0; i < 2; i++ { // the caller re-sends; both answer 200
-		if r = post("/consent/storage", map[string]any{"processId": "proc-bb-1", "userId": userID, "consentType": "GDPR", "approved": true}); r.Status != 200 || strings.TrimSpace(r.Raw) != "{}" {
+		if r = post("/consent/storage", map[string]any{"processId": p("1"), "userId": userID, "consentType": "GDPR", "approved": true}); r.Status != 200 || strings.TrimSpace(r.Raw) != "{}" {
 			t.Fatalf("consent storage: %d %q", r.Status, r.Raw)
 		}
 	}
 
 	// OTP: ACTIVATION, a re-sent identical request (deduplicated), USER_VERIFICATION.
-	otp := map[string]any{"processId": "proc-bb-1", "userId": userID, "language": "cs", "otpCode": otpCode, "otpType": "ACTIVATION", "resend": false}
+	otp := map[string]any{"processId": p("1"), "userId": userID, "language": "cs", "otpCode": otpCode, "otpType": "ACTIVATION", "resend": false}
 	for i := 0; i < 2; i++ {
 		if r = post("/otp/send", otp); r.Status != 200 || r.Body["otpSent"] != true {
 			t.Fatalf("otp send %d: %d %s", i, r.Status, r.Raw)
 		}
 	}
-	if r = post("/otp/send", map[string]any{"processId": "proc-bb-1", "userId": userID, "language": "en", "otpCode": "55512345", "otpType": "USER_VERIFICATION", "resend": false}); r.Status != 200 || r.Body["otpSent"] != true {
+	if r = post("/otp/send", map[string]any{"processId": p("1"), "userId": userID, "language": "en", "otpCode": "55512345", "otpType": "USER_VERIFICATION", "resend": false}); r.Status != 200 || r.Body["otpSent"] != true {
 		t.Fatalf("otp USER_VERIFICATION: %d %s", r.Status, r.Raw)
 	}
-	if r = post("/otp/send", map[string]any{"processId": "proc-bb-1", "userId": "u-unknown", "language": "en", "otpCode": "12345678", "otpType": "ACTIVATION"}); r.Status != 404 {
+	if r = post("/otp/send", map[string]any{"processId": p("1"), "userId": "u-unknown", "language": "en", "otpCode": "12345678", "otpType": "ACTIVATION"}); r.Status != 404 {
 		t.Fatalf("otp unknown user: %d %s", r.Status, r.Raw)
 	}
 
 	// Evaluation: the current shape, then the older shape without documents.
 	r = post("/client/evaluate", map[string]any{
-		"processId": "proc-bb-1", "processType": "DEFAULT", "userId": userID, "identityVerificationId": "iv-bb-1",
+		"processId": p("1"), "processType": "DEFAULT", "userId": userID, "identityVerificationId": "iv-bb-1",
 		"provider": "ZenID", "status": "SUCCESS", "score": 9.1,
 		"documentCheckResult": map[string]any{"documents": []any{janaDocument(face)}},
 	})
@@ -195,14 +201,14 @@ func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string)
 		t.Fatalf("evaluate answer lacks resultReason: %s", r.Raw)
 	}
 	r = post("/client/evaluate", map[string]any{
-		"processId": "proc-bb-2", "userId": userID, "identityVerificationId": "iv-bb-2", "verificationId": "ver-2",
+		"processId": p("2"), "userId": userID, "identityVerificationId": "iv-bb-2", "verificationId": "ver-2",
 		"provider": "ZenID", "extractedData": []any{`{"name":"x"}`},
 	})
 	if r.Status != 200 || r.Body["result"] != "OK" {
 		t.Fatalf("evaluate, older shape: %d %s", r.Status, r.Raw)
 	}
 	r = post("/client/evaluate", map[string]any{
-		"processId": "proc-bb-3", "userId": userID, "verificationId": "ver-3", "provider": "ZenID",
+		"processId": p("3"), "userId": userID, "verificationId": "ver-3", "provider": "ZenID",
 	})
 	if r.Status != 200 || r.Body["result"] != "OK" {
 		t.Fatalf("evaluate, verificationId only: %d %s", r.Status, r.Raw)
@@ -211,7 +217,7 @@ func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string)
 	// Approval: OK, WAIT for a borderline score, NOK for a failed check.
 	approve := func(iv string, status string, score float64) reply {
 		return post("/client/approve", map[string]any{
-			"processId": "proc-bb-1", "processType": "DEFAULT", "userId": userID, "identityVerificationId": iv,
+			"processId": p("1"), "processType": "DEFAULT", "userId": userID, "identityVerificationId": iv,
 			"provider": "iProov", "status": status, "score": score, "presenceCheckResult": map[string]any{"frame": frame},
 		})
 	}
@@ -230,7 +236,7 @@ func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string)
 	}
 
 	// Process event as older Onboarding Servers send it.
-	if r = post("/process/event", map[string]any{"processId": "proc-bb-1", "userId": userID, "identityVerificationId": "iv-bb-1", "type": "FINISHED", "locale": "cs"}); r.Status != 200 || strings.TrimSpace(r.Raw) != "{}" {
+	if r = post("/process/event", map[string]any{"processId": p("1"), "userId": userID, "identityVerificationId": "iv-bb-1", "type": "FINISHED", "locale": "cs"}); r.Status != 200 || strings.TrimSpace(r.Raw) != "{}" {
 		t.Fatalf("process event: %d %q", r.Status, r.Raw)
 	}
 

@@ -218,11 +218,15 @@ func memoryAdapters(cfg config.Config, clock ports.Clock, ids ports.IDGenerator)
 
 // smsSender builds the sender ONBOARDING_SMS_PROVIDER names.
 func smsSender(cfg config.Config, logger *slog.Logger) (ports.SMSSender, error) {
-	switch cfg.SMSProvider {
-	case "log":
-		return sms.NewLogSender(logger), nil
+	sc, err := cfg.SMS()
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("ONBOARDING_SMS_PROVIDER=%s is not available in this build yet", cfg.SMSProvider)
+	sender, err := sms.NewSender(sc, sms.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("ONBOARDING_SMS_PROVIDER=%s: %w", cfg.SMSProvider, err)
+	}
+	return sender, nil
 }
 
 // otpHashKey is the HMAC key of the OTP dedupe hash. Without
