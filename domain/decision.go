@@ -122,9 +122,14 @@ func (d Decision) ResultReason() string {
 
 // Combine reduces rule results to the strongest outcome and its first reason:
 // NOK beats WAIT beats OK, and among equals the earlier rule wins.
+// A rule with an unknown outcome counts as NOK: a buggy rule must fail
+// closed, never let an onboarding through.
 func Combine(rules []RuleResult) (Result, RuleResult) {
 	out, why := ResultOK, RuleResult{}
 	for _, r := range rules {
+		if !r.Outcome.Valid() {
+			r.Outcome = ResultNOK
+		}
 		if r.Outcome.Severity() > out.Severity() {
 			out, why = r.Outcome, r
 		}

@@ -62,10 +62,17 @@ func (i Identification) Fingerprint() string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(i.Values[IdentificationKey(k)])
+		b.WriteString(fingerprintEscaper.Replace(i.Values[IdentificationKey(k)]))
 	}
 	return b.String()
 }
+
+// fingerprintEscaper percent-encodes the separators of Fingerprint. A client
+// number is free text, so without it {clientNumber: "C&phoneNumber=+420…"}
+// and {clientNumber: "C", phoneNumber: "+420…"} would share one fingerprint,
+// and so one registered prospect. Values without these characters keep
+// their plain text.
+var fingerprintEscaper = strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
 
 // LogValue keeps identification values out of logs: only the scheme is shown.
 func (i Identification) LogValue() slog.Value {
@@ -162,7 +169,9 @@ func NormalizePersonalNumber(s string) string {
 }
 
 // NormalizePhone turns a phone number into E.164 (+ and 8 to 15 digits): it
-// drops spaces, dashes, dots and brackets and turns a leading 00 into +. A
+// drops spaces (any Unicode space, as phone apps insert no-break spaces),
+// dashes, dots, brackets and a bracketed trunk prefix "(0)", and turns a
+// leading 00 into +. A
 // number without an international prefix is refused, since guessing the
 // country would send a code to a stranger.
 func NormalizePhone(s string) (string, bool) {
@@ -174,12 +183,19 @@ func NormalizePhone(s string) (string, bool) {
 	if !strings.HasPrefix(s, "+") {
 		return "", false
 	}
+	rest := s[1:]
+	// "+44 (0)20 7946 0958": the bracketed 0 is the national trunk prefix,
+	// dialled only inside the country. Keeping it would silently address a
+	// different number.
+	if i := strings.Index(rest, "(0)"); i > 0 {
+		rest = rest[:i] + rest[i+3:]
+	}
 	b.WriteByte('+')
-	for _, r := range s[1:] {
+	for _, r := range rest {
 		switch {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		case unicode.IsSpace(r) || r == '-' || r == '.' || r == '(' || r == ')':
 		default:
 			return "", false
 		}
@@ -192,10 +208,14 @@ func NormalizePhone(s string) (string, bool) {
 }
 
 // MaskPhone shows the country prefix and the last two digits only
-// (+42077****89), enough for support to tell numbers apart.
+// (+42077****89), enough for support to tell numbers apart. At least four
+// characters stay hidden: a short number shows a shorter prefix rather than
+// being printed almost whole.
 func MaskPhone(p string) string {
-	if len(p) <= 6 {
+	const hidden, tail = 4, 2
+	head := min(6, len(p)-hidden-tail)
+	if head < 1 {
 		return "****"
 	}
-	return p[:6] + "****" + p[len(p)-2:]
+	return p[:head] + "****" + p[len(p)-tail:]
 }

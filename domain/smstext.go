@@ -27,35 +27,56 @@ func runeSet(s string) map[rune]struct{} {
 
 // MeasureSMS returns the encoding a gateway will use for text and the number
 // of segments it takes: GSM-7 holds 160 septets in one segment and 153 per
-// part when concatenated; UCS-2 holds 70 UTF-16 units, 67 per part.
+// part when concatenated; UCS-2 holds 70 UTF-16 units, 67 per part. A
+// character is never split between parts (an escaped GSM-7 character or a
+// UTF-16 surrogate pair moves whole into the next part, as handsets and
+// gateways do), so a long text may need one part more than its length alone
+// suggests.
 func MeasureSMS(text string) (SMSEncoding, int) {
-	septets, units, gsm := 0, 0, true
 	for _, r := range text {
-		if r > 0xFFFF {
-			units += 2
-		} else {
-			units++
-		}
-		if !gsm {
-			continue
-		}
-		if _, ok := gsmBasicSet[r]; ok {
-			septets++
-		} else if _, ok := gsmExtSet[r]; ok {
-			septets += 2
-		} else {
-			gsm = false
+		if gsmSeptets(r) == 0 {
+			return EncodingUCS2, segments(text, 70, 67, utf16Units)
 		}
 	}
-	if gsm {
-		return EncodingGSM7, segments(septets, 160, 153)
-	}
-	return EncodingUCS2, segments(units, 70, 67)
+	return EncodingGSM7, segments(text, 160, 153, gsmSeptets)
 }
 
-func segments(n, single, multi int) int {
-	if n <= single {
+// gsmSeptets is the GSM-7 size of r, 0 when GSM-7 cannot encode it.
+func gsmSeptets(r rune) int {
+	if _, ok := gsmBasicSet[r]; ok {
 		return 1
 	}
-	return (n + multi - 1) / multi
+	if _, ok := gsmExtSet[r]; ok {
+		return 2
+	}
+	return 0
+}
+
+// utf16Units is the UCS-2 (UTF-16) size of r.
+func utf16Units(r rune) int {
+	if r > 0xFFFF {
+		return 2
+	}
+	return 1
+}
+
+// segments packs text into parts of multi units, none split, unless the whole
+// fits into one single-part message.
+func segments(text string, single, multi int, size func(rune) int) int {
+	total := 0
+	for _, r := range text {
+		total += size(r)
+	}
+	if total <= single {
+		return 1
+	}
+	parts, used := 1, 0
+	for _, r := range text {
+		n := size(r)
+		if used+n > multi {
+			parts, used = parts+1, 0
+		}
+		used += n
+	}
+	return parts
 }

@@ -202,10 +202,12 @@ func (p Policy) Validate() error {
 		bad("lookup.notFound", "must be reject or register, not %q", p.Lookup.NotFound)
 	}
 	d := p.Decision
-	if d.RejectBelow < 0 || d.RejectBelow > 10 {
+	// Written as !(in range) so NaN (YAML .nan), which fails every
+	// comparison, is refused instead of disabling the thresholds.
+	if !(d.RejectBelow >= 0 && d.RejectBelow <= 10) {
 		bad("decision.rejectBelow", "must be between 0 and 10, not %v", d.RejectBelow)
 	}
-	if d.ApproveFrom < 0 || d.ApproveFrom > 10 {
+	if !(d.ApproveFrom >= 0 && d.ApproveFrom <= 10) {
 		bad("decision.approveFrom", "must be between 0 and 10, not %v", d.ApproveFrom)
 	}
 	if d.ApproveFrom < d.RejectBelow {
@@ -229,7 +231,7 @@ func (p Policy) Validate() error {
 		list []string
 	}{{"evaluation.nationalityAllow", e.NationalityAllow}, {"evaluation.nationalityDeny", e.NationalityDeny}} {
 		for _, n := range l.list {
-			if len(n) != 3 || strings.ToUpper(n) != n {
+			if !isAlpha3(n) {
 				bad(l.key, "%q is not an ISO 3166-1 alpha-3 code", n)
 			}
 		}
@@ -270,11 +272,18 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 	if o.DedupeWindow <= 0 {
 		bad("otp.dedupeWindow", "must be positive, not %s", o.DedupeWindow)
 	}
+	// Template lengths are measured against maxSegments with a code of
+	// codeMaxLength digits; with either out of range that measurement would
+	// only repeat the error once per template (or, for a negative length,
+	// panic in strings.Repeat), so it is skipped.
+	measure := true
 	if o.MaxSegments < 1 || o.MaxSegments > 10 {
 		bad("otp.maxSegments", "must be between 1 and 10, not %d", o.MaxSegments)
+		measure = false
 	}
 	if o.CodeMaxLength < 4 || o.CodeMaxLength > 32 {
 		bad("otp.codeMaxLength", "must be between 4 and 32, not %d", o.CodeMaxLength)
+		measure = false
 	}
 	for _, t := range []domain.OTPType{domain.OTPActivation, domain.OTPUserVerification} {
 		if _, ok := o.Templates[t][o.DefaultLanguage]; !ok {
@@ -291,6 +300,9 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 				bad(key, "must contain %s exactly once", CodePlaceholder)
 				continue
 			}
+			if !measure {
+				continue
+			}
 			// Measure with the longest code so a long code cannot push the
 			// message over the limit at run time.
 			sample := strings.Replace(text, CodePlaceholder, strings.Repeat("0", o.CodeMaxLength), 1)
@@ -299,6 +311,20 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 			}
 		}
 	}
+}
+
+// isAlpha3 reports whether s has the shape of an ISO 3166-1 alpha-3 code:
+// three letters A to Z, as documents and the registry print them.
+func isAlpha3(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func knownKeys() string {
