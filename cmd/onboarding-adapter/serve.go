@@ -7,51 +7,69 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"os"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	httptransport "github.com/bankkit/onboarding-adapter/transport/http"
 )
 
-// errDraining is the readiness answer once shutdown has begun, so the load
-// balancer stops sending before the listener closes.
-var errDraining = errors.New("shutting down")
+// serviceName is service.name unless OTEL_SERVICE_NAME says otherwise.
+const serviceName = "onboarding-adapter"
+
+// telemetryFlushTimeout bounds the export of the last spans at exit, after
+// the listeners have drained.
+const telemetryFlushTimeout = 5 * time.Second
 
 // serve runs the API and admin listeners until ctx ends (SIGTERM/SIGINT),
 // then turns readiness false, drains in-flight requests within
-// ONBOARDING_SHUTDOWN_TIMEOUT and closes the adapters.
+// ONBOARDING_SHUTDOWN_TIMEOUT, closes the adapters and flushes telemetry.
 func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *slog.Logger) error {
 	started := time.Now()
-	logger.Info("starting", "config", cfg)
-	app, err := build(ctx, cfg, pol, logger)
+	// Every line gets trace_id/span_id from its context, and values under
+	// sensitive keys are redacted, whatever the caller of the logger does.
+	logger = slog.New(apptelemetry.NewLogHandler(logger.Handler()))
+	// The OTEL_* variables are standard and not ONBOARDING_*: read from the
+	// process environment, which is what the SDK's own defaults (the
+	// batch processor, OTLP certificates) read too.
+	tel, err := telemetry.Setup(ctx, telemetry.Config{
+		ServiceName: serviceName, Version: version, Environ: config.Environ(os.Environ()), Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+		defer cancel()
+		if err := tel.Shutdown(fctx); err != nil {
+			logger.Warn("telemetry not flushed", "error", err)
+		}
+	}()
+	logger.Info("starting", "config", cfg, "telemetry", tel)
+	app, err := build(ctx, cfg, pol, logger, tel)
 	if err != nil {
 		return err
 	}
 	defer app.close()
 
-	var draining atomic.Bool
-	ready := func(ctx context.Context) error {
-		if draining.Load() {
-			return errDraining
-		}
-		return app.ready(ctx)
+	readiness := telemetry.NewReadiness(logger, app.deps...)
+	if err := tel.ObserveReadiness(readiness); err != nil {
+		return err
 	}
-	api, err := httptransport.NewHandler(app.services, httptransport.Config{
-		BasePath:          cfg.BasePath,
-		Credentials:       credentials(cfg),
-		CorrelationHeader: cfg.CorrelationHeader,
-		RequestIDHeader:   cfg.RequestIDHeader,
-		RequestTimeout:    cfg.RequestTimeout,
-		MaxBodyBytes:      cfg.MaxBodyBytes,
-		MaxImageBodyBytes: cfg.MaxImageBodyBytes,
-		Logger:            logger,
-	})
+	api, err := newAPIHandler(app.services, cfg, logger, tel)
 	if err != nil {
-		return fmt.Errorf("building the API handler: %w", err)
+		return err
 	}
-	admin := httptransport.NewAdminHandler(httptransport.AdminConfig{Ready: ready, Logger: logger})
+	admin := httptransport.NewAdminHandler(httptransport.AdminConfig{
+		Ready:  readiness.Check,
+		Logger: logger,
+		Extra:  map[string]http.Handler{"GET /metrics": tel.MetricsHandler()},
+	})
 
 	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -62,8 +80,8 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		apiLn.Close()
 		return fmt.Errorf("ONBOARDING_ADMIN_ADDR: %w", err)
 	}
-	apiSrv := httptransport.NewServer(cfg.HTTPAddr, api, httptransport.ServerConfig{})
-	adminSrv := httptransport.NewServer(cfg.AdminAddr, admin, httptransport.ServerConfig{})
+	apiSrv := httptransport.NewServer(cfg.HTTPAddr, api, httptransport.ServerConfig{Logger: logger})
+	adminSrv := httptransport.NewServer(cfg.AdminAddr, admin, httptransport.ServerConfig{Logger: logger})
 	errc := make(chan error, 2)
 	go func() { errc <- apiSrv.Serve(apiLn) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
@@ -78,7 +96,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 			serveErr = fmt.Errorf("listener failed: %w", err)
 		}
 	}
-	draining.Store(true)
+	readiness.Drain()
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -91,6 +109,37 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// newAPIHandler is the API as served: the transport with the endpoint
+// telemetry middleware, wrapped once in otelhttp, which continues the
+// caller's traceparent, names the server span after the route and records
+// http.server.request.duration. otelhttp must wrap the transport's handler
+// directly (see the transport's package doc).
+func newAPIHandler(services httptransport.Services, cfg config.Config, logger *slog.Logger, tel *telemetry.Telemetry) (http.Handler, error) {
+	endpointMW, err := httptransport.EndpointTelemetry(tel.TracerProvider(), tel.MeterProvider())
+	if err != nil {
+		return nil, err
+	}
+	api, err := httptransport.NewHandler(services, httptransport.Config{
+		BasePath:           cfg.BasePath,
+		Credentials:        credentials(cfg),
+		CorrelationHeader:  cfg.CorrelationHeader,
+		RequestIDHeader:    cfg.RequestIDHeader,
+		RequestTimeout:     cfg.RequestTimeout,
+		MaxBodyBytes:       cfg.MaxBodyBytes,
+		MaxImageBodyBytes:  cfg.MaxImageBodyBytes,
+		Logger:             logger,
+		EndpointMiddleware: endpointMW,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the API handler: %w", err)
+	}
+	return otelhttp.NewHandler(api, serviceName,
+		otelhttp.WithTracerProvider(tel.TracerProvider()),
+		otelhttp.WithMeterProvider(tel.MeterProvider()),
+		otelhttp.WithPropagators(tel.Propagator()),
+	), nil
 }
 
 // credentials lists the accepted Basic Auth pairs: the current one and,

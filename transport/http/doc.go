@@ -12,7 +12,16 @@
 // A request passes these rings, outermost first (NewHandler composes them in
 // handler.go, in this order):
 //
+//  0. (outside this package, in cmd) otelhttp.NewHandler: continues the
+//     caller's W3C traceparent, opens the server span and records
+//     http.server.request.duration. It must wrap the handler NewHandler
+//     returns directly: ring 1 hands the matched route pattern back to the
+//     request otelhttp holds (r.Pattern), which is how the span gets its
+//     route name ("POST /client/approve", with the base path when one is
+//     configured) and the metric its http.route label.
 //  1. request scope: reads or generates the correlation and request ids,
+//     puts them on the server span (attributes onboarding.correlation_id and
+//     onboarding.request_id; the decoders add onboarding.process_id),
 //     echoes them (and no-store/nosniff headers) on every answer, starts the
 //     clock and writes the access-log line for requests that never reach a
 //     go-kit server (401, 404, 405, a recovered panic). It is outermost so
@@ -30,8 +39,8 @@
 //     endpoint chain -> encodeResponse or encodeError; its ServerFinalizer
 //     writes the access-log line.
 //  7. endpoint chain: panic-to-error recovery -> Config.EndpointMiddleware(name)
-//     (tracing and metrics, applied once per endpoint) -> the endpoint, which
-//     calls the service. Panics in decoders are turned into errors the same
+//     (EndpointTelemetry: the endpoint span and latency metric, applied once
+//     per endpoint) -> the endpoint, which calls the service. Panics in decoders are turned into errors the same
 //     way, so the go-kit finalizer logs the 500 they produce.
 //
 // # Business errors and transport errors

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 )
@@ -68,6 +69,9 @@ func metaFrom(ctx context.Context) domain.RequestMeta {
 func noteProcessID(ctx context.Context, id string) {
 	if st := stateFrom(ctx); st != nil && validID(id) {
 		st.processID = id
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(AttrProcessID.String(id))
+		}
 	}
 }
 
@@ -150,7 +154,16 @@ func (a *api) withRequestScope(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		sw := &statusWriter{ResponseWriter: w}
 		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		annotateServerSpan(ctx, st)
 		next.ServeHTTP(sw, r.WithContext(ctx))
+		// The router matched on a copy of r (WithContext copies); hand the
+		// pattern back to the request this ring was given, where otelhttp
+		// wrapped directly around the handler reads it to name the server
+		// span and label http.route, as it would after a bare ServeMux.
+		if st.route != "" && r.Pattern == "" {
+			r.Pattern = st.route
+		}
+		annotateRoute(ctx, st.route)
 		if !st.logged {
 			status := sw.status
 			if status == 0 {
@@ -172,7 +185,9 @@ func (a *api) logFinalized(ctx context.Context, code int, r *http.Request) {
 
 // accessLog writes the one line per request. It names the route pattern,
 // never the raw path, and never carries a header or body value besides the
-// validated ids.
+// validated ids. It logs with the request's ctx, so a logger wrapped in
+// adapters/telemetry.NewLogHandler (as cmd does) adds the trace_id and
+// span_id of the server span.
 func (a *api) accessLog(ctx context.Context, st *requestState, method string, status int, size int64) {
 	if st.logged {
 		return

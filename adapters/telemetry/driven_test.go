@@ -1,0 +1,214 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+var (
+	_ ports.ClientRegistry = fakePorts{}
+	_ ports.SMSSender      = fakePorts{}
+)
+
+// fakePorts implements every driven port; err, when set, is what every
+// call returns.
+type fakePorts struct {
+	err     error
+	claimed bool
+	allowed bool
+	stored  bool
+	send    domain.SendResult
+}
+
+var janaClient = domain.Client{UserID: "u-1", GivenNames: "Jana", Surname: "Nováková", PersonalNumber: personalNumber, Phone: phone}
+
+func (f fakePorts) FindClient(context.Context, domain.Identification) (domain.Client, error) {
+	return janaClient, f.err
+}
+func (f fakePorts) ClientByUserID(context.Context, string) (domain.Client, error) {
+	return janaClient, f.err
+}
+func (f fakePorts) RegisterProspect(context.Context, domain.Identification) (domain.Client, error) {
+	return janaClient, f.err
+}
+func (f fakePorts) Decision(context.Context, domain.DecisionKind, string, string) (domain.Decision, error) {
+	return domain.Decision{}, f.err
+}
+func (f fakePorts) SaveDecision(_ context.Context, d domain.Decision, _ *domain.ReviewCase) (domain.Decision, bool, error) {
+	return d, f.stored, f.err
+}
+func (f fakePorts) AppendConsent(_ context.Context, r domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	return r, f.stored, f.err
+}
+func (f fakePorts) LatestConsent(context.Context, string, string) (domain.ConsentRecord, error) {
+	return domain.ConsentRecord{}, f.err
+}
+func (f fakePorts) LatestConsentText(_ context.Context, t, l string) (domain.ConsentText, error) {
+	return domain.ConsentText{Type: t, Language: l, Version: 3, HTML: "<p>text</p>"}, f.err
+}
+func (f fakePorts) RecordServing(context.Context, domain.ConsentServing) error { return f.err }
+func (f fakePorts) LastServing(context.Context, string, string) (domain.ConsentServing, error) {
+	return domain.ConsentServing{}, f.err
+}
+func (f fakePorts) BeginOTP(context.Context, string, time.Duration) (bool, domain.OTPOutcome, error) {
+	return f.claimed, domain.OTPSent, f.err
+}
+func (f fakePorts) FinishOTP(context.Context, string, domain.OTPOutcome, time.Duration) error {
+	return f.err
+}
+func (f fakePorts) AllowOTP(context.Context, string, int, time.Duration) (bool, error) {
+	return f.allowed, f.err
+}
+func (f fakePorts) SendSMS(context.Context, domain.SMS) (domain.SendResult, error) {
+	return f.send, f.err
+}
+func (f fakePorts) RecordProcessEvent(context.Context, domain.ProcessEvent) error { return f.err }
+
+// newTestInstruments records spans in memory and metrics in a manual reader.
+func newTestInstruments(t *testing.T) (*Instruments, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
+	i, err := New(tp, mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i, rec, reader
+}
+
+func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
+	m := map[attribute.Key]string{}
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value.String()
+	}
+	return m
+}
+
+func TestDrivenDecoratorSpans(t *testing.T) {
+	id := domain.Identification{
+		Scheme: []domain.IdentificationKey{domain.KeyClientNumber, domain.KeyBirthDate},
+		Values: map[domain.IdentificationKey]string{domain.KeyClientNumber: "1000001", domain.KeyBirthDate: "1985-04-12"},
+	}
+	sms := domain.SMS{To: phone, Text: "Your code is " + otpCode, Segments: 1, Encoding: domain.EncodingGSM7}
+	unavailable := domain.Unavailable(errors.New("dial tcp 10.0.0.5:5432: connection refused"), "database unavailable")
+	notFound := domain.NotFound("userId", "client not found")
+
+	tests := []struct {
+		name       string
+		ports      fakePorts
+		call       func(context.Context, *Instruments, fakePorts)
+		span       string
+		wantAttrs  map[attribute.Key]string
+		wantStatus codes.Code
+	}{
+		{"FindClient", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Registry(f).FindClient(ctx, id)
+		}, SpanFindClient, map[attribute.Key]string{AttrIDScheme: "clientNumber+birthDate"}, codes.Unset},
+		{"ClientByUserID not found is an answer", fakePorts{err: notFound}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Registry(f).ClientByUserID(ctx, "u-1")
+		}, SpanClientByUserID, map[attribute.Key]string{AttrErrorType: "not_found"}, codes.Unset},
+		{"RegisterProspect unavailable is a failure", fakePorts{err: unavailable}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Registry(f).RegisterProspect(ctx, id)
+		}, SpanRegisterProspect, map[attribute.Key]string{AttrErrorType: "unavailable"}, codes.Error},
+		{"Decision", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Decisions(f).Decision(ctx, domain.KindEvaluation, "p-1", "iv-1")
+		}, SpanDecision, map[attribute.Key]string{AttrDecisionKind: "evaluation"}, codes.Unset},
+		{"SaveDecision", fakePorts{stored: true}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _, _ = i.Decisions(f).SaveDecision(ctx, domain.Decision{Kind: domain.KindApproval}, nil)
+		}, SpanSaveDecision, map[attribute.Key]string{AttrDecisionKind: "approval", AttrDecisionStored: "true"}, codes.Unset},
+		{"AppendConsent", fakePorts{stored: false}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _, _ = i.Ledger(f).AppendConsent(ctx, domain.ConsentRecord{ConsentType: "GDPR", UserID: "u-1"})
+		}, SpanAppendConsent, map[attribute.Key]string{AttrConsentType: "GDPR", AttrConsentAppended: "false"}, codes.Unset},
+		{"LatestConsent", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Ledger(f).LatestConsent(ctx, "u-1", "GDPR")
+		}, SpanLatestConsent, map[attribute.Key]string{AttrConsentType: "GDPR"}, codes.Unset},
+		{"LatestConsentText", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.ConsentTexts(f).LatestConsentText(ctx, "GDPR", strings.Repeat("x", 500))
+		}, SpanLatestConsentText, map[attribute.Key]string{AttrConsentType: "GDPR", AttrConsentVersion: "3",
+			AttrConsentLanguage: strings.Repeat("x", maxAttrLength)}, codes.Unset},
+		{"RecordServing", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_ = i.Servings(f).RecordServing(ctx, domain.ConsentServing{ConsentType: "GDPR"})
+		}, SpanRecordServing, map[attribute.Key]string{AttrConsentType: "GDPR"}, codes.Unset},
+		{"LastServing", fakePorts{err: notFound}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.Servings(f).LastServing(ctx, "p-1", "GDPR")
+		}, SpanLastServing, map[attribute.Key]string{AttrErrorType: "not_found"}, codes.Unset},
+		{"BeginOTP deduplicated", fakePorts{claimed: false}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _, _ = i.OTPDedupe(f).BeginOTP(ctx, "hmac-of-code", time.Minute)
+		}, SpanBeginOTP, map[attribute.Key]string{AttrOTPClaimed: "false", AttrOTPOutcome: "sent"}, codes.Unset},
+		{"FinishOTP", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_ = i.OTPDedupe(f).FinishOTP(ctx, "hmac-of-code", domain.OTPFailedTransient, time.Minute)
+		}, SpanFinishOTP, map[attribute.Key]string{AttrOTPOutcome: "failed_transient"}, codes.Unset},
+		{"AllowOTP", fakePorts{allowed: true}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.OTPThrottle(f).AllowOTP(ctx, "p-1", 5, time.Minute)
+		}, SpanAllowOTP, map[attribute.Key]string{AttrOTPAllowed: "true"}, codes.Unset},
+		{"SendSMS sent", fakePorts{send: domain.SendResult{Outcome: domain.OTPSent}}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.SMSSender(f).SendSMS(ctx, sms)
+		}, SpanSendSMS, map[attribute.Key]string{AttrOTPOutcome: "sent", AttrSMSSegments: "1", AttrSMSEncoding: "GSM-7"}, codes.Unset},
+		{"SendSMS failed", fakePorts{send: domain.SendResult{Outcome: domain.OTPFailedPermanent, Detail: "invalid number " + phone},
+			err: errors.New("gateway said: invalid number " + phone)}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.SMSSender(f).SendSMS(ctx, sms)
+		}, SpanSendSMS, map[attribute.Key]string{AttrOTPOutcome: "failed_permanent", AttrErrorType: "failed_permanent"}, codes.Error},
+		{"RecordProcessEvent", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_ = i.Events(f).RecordProcessEvent(ctx, domain.ProcessEvent{Type: "FINISHED", Data: map[string]any{"otpCode": otpCode}})
+		}, SpanRecordProcessEvent, map[attribute.Key]string{AttrEventType: "FINISHED"}, codes.Unset},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i, rec, _ := newTestInstruments(t)
+			parentCtx, parent := i.Tracer().Start(context.Background(), "client_approve")
+			tt.call(parentCtx, i, tt.ports)
+			parent.End()
+			var got sdktrace.ReadOnlySpan
+			for _, s := range rec.Ended() {
+				if s.Name() == tt.span {
+					got = s
+				}
+			}
+			if got == nil {
+				t.Fatalf("no span %s", tt.span)
+			}
+			if got.Parent().SpanID() != parent.SpanContext().SpanID() {
+				t.Errorf("span is not a child of the span in ctx")
+			}
+			a := spanAttrs(got)
+			for k, v := range tt.wantAttrs {
+				if a[k] != v {
+					t.Errorf("%s = %q, want %q (all: %v)", k, a[k], v, a)
+				}
+			}
+			if got.Status().Code != tt.wantStatus {
+				t.Errorf("status %v, want %v", got.Status(), tt.wantStatus)
+			}
+			if tt.wantStatus == codes.Error && strings.Contains(got.Status().Description, "10.0.0.5") {
+				t.Errorf("status carries the driver error: %q", got.Status().Description)
+			}
+			all := got.Status().Description
+			for k, v := range a {
+				all += string(k) + "=" + v + " "
+			}
+			for _, ev := range got.Events() {
+				all += ev.Name
+			}
+			for _, s := range append(secrets, "Nováková", "1985-04-12", "1000001", "hmac-of-code", "connection refused") {
+				if strings.Contains(all, s) {
+					t.Errorf("span carries %q: %s", s, all)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,259 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// ScopeName is the instrumentation scope of the spans and metrics made here.
+const ScopeName = "github.com/bankkit/onboarding-adapter/adapters/telemetry"
+
+// Metric names (OpenTelemetry form; docs/observability.md gives the
+// Prometheus names the exporter derives from them).
+const (
+	MetricDecisions                = "onboarding.decisions"
+	MetricOTPSends                 = "onboarding.otp.sends"
+	MetricConsentTextCacheRequests = "onboarding.consent_text.cache.requests"
+	MetricRedisFallbacks           = "onboarding.redis.fallbacks"
+	MetricBreakerState             = "onboarding.circuit_breaker.state"
+	MetricBreakerTransitions       = "onboarding.circuit_breaker.transitions"
+)
+
+// Span attribute keys of the service's own attributes. They never hold
+// personal data.
+const (
+	AttrDecisionKind     = attribute.Key("onboarding.decision.kind")
+	AttrDecisionResult   = attribute.Key("onboarding.decision.result")
+	AttrDecisionReason   = attribute.Key("onboarding.decision.reason")
+	AttrDecisionStored   = attribute.Key("onboarding.decision.stored")
+	AttrOTPOutcome       = attribute.Key("onboarding.otp.outcome")
+	AttrOTPType          = attribute.Key("onboarding.otp.type")
+	AttrOTPClaimed       = attribute.Key("onboarding.otp.claimed")
+	AttrOTPAllowed       = attribute.Key("onboarding.otp.allowed")
+	AttrLookupConsent    = attribute.Key("onboarding.lookup.consent")
+	AttrIDScheme         = attribute.Key("onboarding.identification.scheme")
+	AttrConsentType      = attribute.Key("onboarding.consent.type")
+	AttrConsentLanguage  = attribute.Key("onboarding.consent.language")
+	AttrConsentVersion   = attribute.Key("onboarding.consent.version")
+	AttrConsentAppended  = attribute.Key("onboarding.consent.appended")
+	AttrEventType        = attribute.Key("onboarding.event.type")
+	AttrSMSSegments      = attribute.Key("onboarding.sms.segments")
+	AttrSMSEncoding      = attribute.Key("onboarding.sms.encoding")
+	AttrErrorType        = attribute.Key("error.type")
+	maxReasonLabelLength = 40
+)
+
+// Circuit-breaker states as the onboarding.circuit_breaker.state gauge
+// reports them.
+const (
+	BreakerClosed   int64 = 0
+	BreakerHalfOpen int64 = 1
+	BreakerOpen     int64 = 2
+)
+
+// BreakerStateValue maps a gobreaker state to the gauge's value.
+func BreakerStateValue(s gobreaker.State) int64 {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	}
+	return BreakerClosed
+}
+
+// Instruments are the tracer and the metric instruments every decorator and
+// hook of this package shares. Build one per process with New.
+type Instruments struct {
+	tracer      trace.Tracer
+	meter       metric.Meter
+	decisions   metric.Int64Counter
+	otpSends    metric.Int64Counter
+	fallbacks   metric.Int64Counter
+	transitions metric.Int64Counter
+	cacheReqs   metric.Int64ObservableCounter
+
+	mu       sync.Mutex
+	breakers map[string]func() gobreaker.State
+}
+
+// New creates the instruments on the given providers and registers the
+// breaker gauge (breakers are added with ObserveBreaker).
+func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error) {
+	i := &Instruments{
+		tracer:   tp.Tracer(ScopeName),
+		meter:    mp.Meter(ScopeName),
+		breakers: map[string]func() gobreaker.State{},
+	}
+	var errs []error
+	var err error
+	i.decisions, err = i.meter.Int64Counter(MetricDecisions, metric.WithUnit("{decision}"),
+		metric.WithDescription("Approval and evaluation answers by kind, result and reason code (re-sent requests answered from the store included)."))
+	errs = append(errs, err)
+	i.otpSends, err = i.meter.Int64Counter(MetricOTPSends, metric.WithUnit("{request}"),
+		metric.WithDescription("Answered /otp/send requests by outcome: sent, failed_permanent, failed_transient, throttled, deduped."))
+	errs = append(errs, err)
+	i.fallbacks, err = i.meter.Int64Counter(MetricRedisFallbacks, metric.WithUnit("{operation}"),
+		metric.WithDescription("Operations served without Redis (Redis failed or its breaker was open), by component and operation."))
+	errs = append(errs, err)
+	i.transitions, err = i.meter.Int64Counter(MetricBreakerTransitions, metric.WithUnit("{transition}"),
+		metric.WithDescription("Circuit-breaker state changes by breaker and new state."))
+	errs = append(errs, err)
+	i.cacheReqs, err = i.meter.Int64ObservableCounter(MetricConsentTextCacheRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Consent-text cache reads by level (l1 in process, l2 Redis) and result (hit, miss, error)."))
+	errs = append(errs, err)
+	state, err := i.meter.Int64ObservableGauge(MetricBreakerState,
+		metric.WithDescription("Circuit-breaker state: 0 closed, 1 half-open, 2 open."))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("telemetry: creating instruments: %w", err)
+	}
+	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		i.mu.Lock()
+		defer i.mu.Unlock()
+		for name, st := range i.breakers {
+			o.ObserveInt64(state, BreakerStateValue(st()), metric.WithAttributeSet(attribute.NewSet(attribute.String("breaker", name))))
+		}
+		return nil
+	}, state)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: registering the breaker gauge: %w", err)
+	}
+	return i, nil
+}
+
+// Tracer is the tracer of the decorators, for a caller that wants its own
+// spans in the same scope.
+func (i *Instruments) Tracer() trace.Tracer { return i.tracer }
+
+// ObserveBreaker adds a breaker to the onboarding.circuit_breaker.state
+// gauge; state is read at every collection, so it must be cheap and safe
+// for concurrent use (gobreaker's State is).
+func (i *Instruments) ObserveBreaker(name string, state func() gobreaker.State) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.breakers[name] = state
+}
+
+// BreakerChanged counts a state change; use it as (part of) a breaker's
+// OnStateChange hook. It is quick and never calls the breaker.
+func (i *Instruments) BreakerChanged(name string, to gobreaker.State) {
+	i.transitions.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("breaker", name), attribute.String("state", to.String())))
+}
+
+// RedisFallback counts one operation served without Redis; use it as the
+// OnFallback hook of the Redis adapters (component names the adapter:
+// consent_text_cache, otp_guard).
+func (i *Instruments) RedisFallback(component, op string) {
+	i.fallbacks.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("component", component), attribute.String("op", op)))
+}
+
+// CacheCounts are the consent-text cache's cumulative read counters. A
+// level the deployment does not have (no Redis, or the L1 disabled) is left
+// out with HasL1/HasL2 false, so no zero series pretends it exists.
+type CacheCounts struct {
+	HasL1, HasL2               bool
+	L1Hits, L1Misses           uint64
+	L2Hits, L2Misses, L2Errors uint64
+}
+
+// ObserveConsentTextCache reports read() at every collection as
+// onboarding.consent_text.cache.requests{level, result}. read is called
+// from the collection goroutine and must be safe for concurrent use.
+func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
+	set := func(level, result string) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("level", level), attribute.String("result", result)))
+	}
+	l1Hit, l1Miss := set("l1", "hit"), set("l1", "miss")
+	l2Hit, l2Miss, l2Err := set("l2", "hit"), set("l2", "miss"), set("l2", "error")
+	_, err := i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		c := read()
+		if c.HasL1 {
+			o.ObserveInt64(i.cacheReqs, clampInt64(c.L1Hits), l1Hit)
+			o.ObserveInt64(i.cacheReqs, clampInt64(c.L1Misses), l1Miss)
+		}
+		if c.HasL2 {
+			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Hits), l2Hit)
+			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Misses), l2Miss)
+			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Errors), l2Err)
+		}
+		return nil
+	}, i.cacheReqs)
+	if err != nil {
+		return fmt.Errorf("telemetry: registering the consent-text cache counter: %w", err)
+	}
+	return nil
+}
+
+func clampInt64(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}
+
+// start opens the span of one driven-port call.
+func (i *Instruments) start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return i.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+}
+
+// end closes a span with the call's error, recorded by its domain code
+// (error.type) and, for failures of the service rather than answers about
+// the request (unavailable, internal), the Error status with the domain
+// error's safe message. The error text itself is never recorded: a driver
+// error can quote values.
+func end(span trace.Span, err error) {
+	if err != nil {
+		markError(span, err)
+	}
+	span.End()
+}
+
+// markError records err on span as end describes.
+func markError(span trace.Span, err error) {
+	code := domain.CodeOf(err)
+	span.SetAttributes(AttrErrorType.String(string(code)))
+	if !Failure(code) {
+		return
+	}
+	msg := "internal error"
+	if de, ok := domain.AsError(err); ok && de.Message != "" {
+		msg = de.Message
+	}
+	span.SetStatus(codes.Error, msg)
+}
+
+// Failure reports whether an error code means the service failed (the
+// span status Error, a 5xx) rather than answered a bad or unknown request.
+func Failure(code domain.ErrorCode) bool {
+	switch code {
+	case domain.CodeInvalid, domain.CodeNotFound, domain.CodeNotEligible, domain.CodeConflict, "":
+		return false
+	}
+	return true
+}
+
+// ReasonLabel bounds a reason code for a metric label: "none" for no
+// reason, the code when it looks like one, "OTHER" otherwise, so a
+// malformed code can never add series.
+func ReasonLabel(code string) string {
+	switch {
+	case code == "":
+		return "none"
+	case len(code) <= maxReasonLabelLength && domain.ValidReasonCode(code):
+		return code
+	}
+	return "OTHER"
+}

@@ -1,0 +1,331 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+func setup(t *testing.T, env map[string]string) *Telemetry {
+	t.Helper()
+	tel, err := Setup(context.Background(), Config{ServiceName: "onboarding-adapter", Version: "1.2.3", Environ: env})
+	if err != nil {
+		t.Fatalf("Setup(%v): %v", env, err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return tel
+}
+
+// scrape returns the /metrics text.
+func scrape(t *testing.T, h http.Handler) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics answered %d: %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+func TestSetupRejectsBadVariables(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		wantVar string
+	}{
+		{map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp,"}, "OTEL_TRACES_EXPORTER"},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER"},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, "OTEL_TRACES_SAMPLER_ARG"},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG"},
+		{map[string]string{"OTEL_PROPAGATORS": "b3"}, "OTEL_PROPAGATORS"},
+		{map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "team"}, "OTEL_RESOURCE_ATTRIBUTES"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://c/v1/traces"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_HEADERS": "api-key-s3cr3t"}, "OTEL_EXPORTER_OTLP_HEADERS"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TIMEOUT": "10s"}, "OTEL_EXPORTER_OTLP_TIMEOUT"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "OTEL_EXPORTER_OTLP_COMPRESSION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.wantVar, func(t *testing.T) {
+			_, err := Setup(context.Background(), Config{ServiceName: "s", Environ: tt.env})
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+":") && !strings.HasPrefix(err.Error(), tt.wantVar+"=") {
+				t.Fatalf("error %v, want one naming %s", err, tt.wantVar)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error quotes a header value: %v", err)
+			}
+		})
+	}
+}
+
+func TestSamplers(t *testing.T) {
+	remote := func(sampled bool) context.Context {
+		tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+		sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+		var flags trace.TraceFlags
+		if sampled {
+			flags = trace.FlagsSampled
+		}
+		return trace.ContextWithRemoteSpanContext(context.Background(),
+			trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true}))
+	}
+	tests := []struct {
+		name        string
+		sampler     string
+		arg         string
+		ctx         context.Context
+		kind        trace.SpanKind
+		wantSampled bool
+	}{
+		{"default samples a request", "", "", context.Background(), trace.SpanKindServer, true},
+		{"default follows an unsampled caller", "", "", remote(false), trace.SpanKindServer, false},
+		{"default follows a sampled caller", "", "", remote(true), trace.SpanKindServer, true},
+		{"background client span is never a root", "", "", context.Background(), trace.SpanKindClient, false},
+		{"background internal span is never a root", "always_on", "", context.Background(), trace.SpanKindInternal, false},
+		{"always_off", "always_off", "", remote(true), trace.SpanKindServer, false},
+		{"always_on ignores the caller", "always_on", "", remote(false), trace.SpanKindServer, true},
+		{"ratio 0", "traceidratio", "0", context.Background(), trace.SpanKindServer, false},
+		{"parent-based ratio 0 follows a sampled caller", "parentbased_traceidratio", "0", remote(true), trace.SpanKindServer, true},
+		{"parentbased_always_off", "parentbased_always_off", "", context.Background(), trace.SpanKindServer, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := setup(t, map[string]string{"OTEL_TRACES_SAMPLER": tt.sampler, "OTEL_TRACES_SAMPLER_ARG": tt.arg})
+			_, span := tel.TracerProvider().Tracer("t").Start(tt.ctx, "s", trace.WithSpanKind(tt.kind))
+			defer span.End()
+			sc := span.SpanContext()
+			if sc.IsSampled() != tt.wantSampled {
+				t.Errorf("sampled %v, want %v", sc.IsSampled(), tt.wantSampled)
+			}
+			if !sc.IsValid() {
+				t.Errorf("an unsampled span must still have ids for the logs")
+			}
+		})
+	}
+}
+
+func TestPropagator(t *testing.T) {
+	tests := []struct {
+		env         string
+		wantBaggage bool
+	}{
+		{"", false},
+		{"tracecontext,baggage", true},
+	}
+	for _, tt := range tests {
+		tel := setup(t, map[string]string{"OTEL_PROPAGATORS": tt.env})
+		h := http.Header{}
+		h.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		h.Set("baggage", "userId=u-1")
+		ctx := tel.Propagator().Extract(context.Background(), propagation.HeaderCarrier(h))
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			t.Errorf("%q: traceparent not extracted", tt.env)
+		}
+		out := http.Header{}
+		tel.Propagator().Inject(ctx, propagation.HeaderCarrier(out))
+		if got := out.Get("baggage") != ""; got != tt.wantBaggage {
+			t.Errorf("%q: baggage propagated %v, want %v", tt.env, got, tt.wantBaggage)
+		}
+	}
+}
+
+// collector is a fake OTLP/HTTP receiver.
+type collector struct {
+	mu      sync.Mutex
+	paths   []string
+	headers []http.Header
+	bodies  [][]byte
+}
+
+func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	c.paths = append(c.paths, r.URL.Path)
+	c.headers = append(c.headers, r.Header.Clone())
+	c.bodies = append(c.bodies, b)
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+}
+
+func TestOTLPExportFlushedOnShutdown(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      func(url string) map[string]string
+		wantPath string
+	}{
+		{"base endpoint gets the signal path", func(u string) map[string]string {
+			return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": u + "/otel/"}
+		}, "/otel/v1/traces"},
+		{"signal endpoint is used as it is", func(u string) map[string]string {
+			return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": u + "/ignored", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": u + "/custom/traces"}
+		}, "/custom/traces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &collector{}
+			srv := httptest.NewServer(c)
+			defer srv.Close()
+			env := tt.env(srv.URL)
+			env["OTEL_TRACES_EXPORTER"] = "otlp"
+			env["OTEL_EXPORTER_OTLP_HEADERS"] = "x-api-key=abc%20def,x-tenant=bank"
+			env["OTEL_SERVICE_NAME"] = "onboarding-adapter-test"
+			tel, err := Setup(context.Background(), Config{ServiceName: "s", Version: "1", Environ: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := tel.LogValue().String(); strings.Contains(v, "abc") || !strings.Contains(v, "otlp") {
+				t.Errorf("summary %s shows a header or lacks the exporter", v)
+			}
+			_, span := tel.TracerProvider().Tracer("t").Start(context.Background(), "POST /client/approve", trace.WithSpanKind(trace.SpanKindServer))
+			span.End()
+			if err := tel.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if len(c.paths) != 1 || c.paths[0] != tt.wantPath {
+				t.Fatalf("collector got %v, want one export to %s", c.paths, tt.wantPath)
+			}
+			if c.headers[0].Get("X-Api-Key") != "abc def" || c.headers[0].Get("X-Tenant") != "bank" {
+				t.Errorf("headers %v", c.headers[0])
+			}
+			if !bytes.Contains(c.bodies[0], []byte("POST /client/approve")) || !bytes.Contains(c.bodies[0], []byte("onboarding-adapter-test")) {
+				t.Errorf("export lacks the span or the service name")
+			}
+		})
+	}
+}
+
+func TestConsoleExporter(t *testing.T) {
+	var buf bytes.Buffer
+	tel, err := Setup(context.Background(), Config{ServiceName: "s", Environ: map[string]string{"OTEL_TRACES_EXPORTER": "console"}, ConsoleWriter: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tel.TracerProvider().Tracer("t").Start(context.Background(), "POST /otp/send", trace.WithSpanKind(trace.SpanKindServer))
+	span.End()
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"Name":"POST /otp/send"`) {
+		t.Errorf("console output lacks the span: %s", buf.String())
+	}
+}
+
+func TestMetricsHandler(t *testing.T) {
+	tel := setup(t, map[string]string{"OTEL_SERVICE_NAME": "svc-a", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,service.name=ignored"})
+	out := scrape(t, tel.MetricsHandler())
+	for _, want := range []string{
+		`onboarding_build_info{version="1.2.3"} 1`,
+		"# TYPE go_goroutine_count gauge",
+		"# TYPE go_memory_used_bytes gauge",
+		"# TYPE process_cpu_seconds_total counter",
+		`service_name="svc-a"`,
+		`deployment_environment="test"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(out, "otel_scope_name") {
+		t.Errorf("scope labels are exported")
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	down := domain.Unavailable(errors.New("dial tcp 10.1.2.3:5432: refused"), "postgres: ping failed")
+	tests := []struct {
+		name      string
+		pg, redis error
+		drain     bool
+		wantErr   error
+		wantReady string
+		wantUp    []string
+	}{
+		{"all up", nil, nil, false, nil, "onboarding_ready 1", []string{
+			`onboarding_dependency_up{dependency="postgres"} 1`, `onboarding_dependency_up{dependency="redis"} 1`}},
+		{"redis down is degraded but ready", nil, errors.New("redis: breaker open"), false, nil, "onboarding_ready 1", []string{
+			`onboarding_dependency_up{dependency="postgres"} 1`, `onboarding_dependency_up{dependency="redis"} 0`}},
+		{"postgres down is not ready", down, nil, false, down, "onboarding_ready 0", []string{
+			`onboarding_dependency_up{dependency="postgres"} 0`}},
+		{"draining is not ready", nil, nil, true, ErrDraining, "onboarding_ready 0", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := setup(t, nil)
+			var logs bytes.Buffer
+			r := NewReadiness(slog.New(slog.NewJSONHandler(&logs, nil)),
+				Dependency{Name: "postgres", Required: true, Ping: func(context.Context) error { return tt.pg }},
+				Dependency{Name: "redis", Ping: func(context.Context) error { return tt.redis }},
+			)
+			if err := tel.ObserveReadiness(r); err != nil {
+				t.Fatal(err)
+			}
+			if tt.drain {
+				r.Drain()
+			}
+			err := r.Check(context.Background())
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Check: %v, want %v", err, tt.wantErr)
+			}
+			_ = r.Check(context.Background()) // a second probe logs nothing new
+			out := scrape(t, tel.MetricsHandler())
+			for _, want := range append(tt.wantUp, tt.wantReady) {
+				if !strings.Contains(out, want+"\n") {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
+			if n := strings.Count(logs.String(), "dependency unavailable"); (tt.redis != nil) != (n == 1) {
+				t.Errorf("logged the Redis outage %d times: %s", n, logs.String())
+			}
+		})
+	}
+}
+
+func TestReadinessLogsRecovery(t *testing.T) {
+	var logs bytes.Buffer
+	var redisErr error = errors.New("down")
+	r := NewReadiness(slog.New(slog.NewJSONHandler(&logs, nil)),
+		Dependency{Name: "redis", Ping: func(context.Context) error { return redisErr }})
+	for range 3 {
+		if err := r.Check(context.Background()); err != nil {
+			t.Fatalf("an optional dependency failed readiness: %v", err)
+		}
+	}
+	redisErr = nil
+	_ = r.Check(context.Background())
+	_ = r.Check(context.Background())
+	if d, a := strings.Count(logs.String(), "dependency unavailable"), strings.Count(logs.String(), "dependency available again"); d != 1 || a != 1 {
+		t.Errorf("down logged %d times, recovery %d times, want once each: %s", d, a, logs.String())
+	}
+}
+
+func TestKeyValues(t *testing.T) {
+	got, err := keyValues(" a=1 , b=x%2Cy ,c=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["a"] != "1" || got["b"] != "x,y" || got["c"] != "" {
+		t.Errorf("keyValues = %v", got)
+	}
+	for _, bad := range []string{"a", "=1", "a=%zz"} {
+		if _, err := keyValues(bad); err == nil {
+			t.Errorf("keyValues(%q) accepted", bad)
+		}
+	}
+}
