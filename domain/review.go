@@ -61,9 +61,60 @@ type ReviewCase struct {
 	ResolutionReason       string
 	ResolvedBy             string
 	SecondReviewer         string // four-eyes approver of a NOK-to-OK override
-	Evidence               ReviewEvidence
-	EvidencePurged         bool
-	CreatedAt              time.Time
-	ClaimedAt              time.Time
-	ResolvedAt             time.Time
+	// Proposal is a verdict waiting for a second reviewer under four eyes
+	// (zero when none); it stays on the case after the resolution, as a record.
+	Proposal ReviewProposal
+	// Score and Rules are those of the case's decision, read with the case
+	// so a reviewer sees why the decision needed a person. Stores fill them
+	// on every read; they are not part of what SaveDecision takes.
+	Score          *float64
+	Rules          []RuleResult
+	Evidence       ReviewEvidence
+	EvidencePurged bool
+	CreatedAt      time.Time
+	ClaimedAt      time.Time
+	ResolvedAt     time.Time
+}
+
+// ReviewProposal is a first reviewer's verdict that needs a second,
+// different reviewer before it takes effect: the maker-checker flow of a
+// four-eyes override (turning an answer the caller got as NOK into OK).
+type ReviewProposal struct {
+	Result Result // OK or NOK; "" when there is no proposal
+	Reason string
+	By     string
+	At     time.Time
+}
+
+// Pending reports whether the proposal exists.
+func (p ReviewProposal) Pending() bool { return p.By != "" }
+
+// AwaitsSecondReviewer reports whether the case holds a four-eyes proposal
+// that no second reviewer has confirmed yet: what the review service
+// returns after a first reviewer's override.
+func (c ReviewCase) AwaitsSecondReviewer() bool {
+	return c.Status != ReviewResolved && c.Proposal.Pending()
+}
+
+// The actions of the review audit trail.
+const (
+	ReviewActionClaim   = "CLAIM"
+	ReviewActionPropose = "PROPOSE"
+	ReviewActionResolve = "RESOLVE"
+	ReviewActionPurge   = "PURGE_EVIDENCE"
+)
+
+// ReviewAuditEntry is one row of the append-only audit trail of a review
+// case: who did what, when and why. A four-eyes resolution names the
+// reviewer whose verdict it is (Actor, Reason) and the second reviewer who
+// confirmed it (SecondActor, SecondReason).
+type ReviewAuditEntry struct {
+	CaseID       string
+	Action       string // one of the ReviewAction* constants
+	Actor        string // the reviewer, or "retention" for a purge
+	Reason       string
+	Result       Result // OK or NOK for PROPOSE and RESOLVE, else ""
+	SecondActor  string
+	SecondReason string
+	At           time.Time
 }

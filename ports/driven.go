@@ -112,13 +112,16 @@ type ReviewFilter struct {
 	Limit         int
 }
 
-// ReviewResolution is a reviewer's verdict on a case.
+// ReviewResolution is a reviewer's verdict on a case. Under four eyes the
+// review service sets SecondReviewer and SecondReason from the second
+// reviewer's confirmation; callers of the service never set them.
 type ReviewResolution struct {
 	CaseID         string
 	Result         domain.Result // OK or NOK
 	Reason         string
 	Reviewer       string
 	SecondReviewer string
+	SecondReason   string // the second reviewer's note, kept in the audit trail
 	At             time.Time
 }
 
@@ -139,6 +142,16 @@ type ReviewCases interface {
 	// PurgeReviewEvidence drops the evidence of cases resolved before t and
 	// returns how many were purged; decisions stay.
 	PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error)
+	// ProposeReviewResolution records r as the case's pending four-eyes
+	// proposal (r.Reviewer proposes r.Result for r.Reason at r.At) without
+	// resolving it, audited as PROPOSE. Errors: CodeNotFound, CodeConflict
+	// (resolved, or a proposal is already pending), CodeUnavailable.
+	ProposeReviewResolution(ctx context.Context, r ReviewResolution) (domain.ReviewCase, error)
+	// ReviewAudit returns the audit trail of a case (claims, proposals,
+	// resolutions, purges), oldest first. The trail is append-only: no
+	// method changes or removes an entry. Errors: CodeNotFound (no such
+	// case), CodeUnavailable.
+	ReviewAudit(ctx context.Context, caseID string) ([]domain.ReviewAuditEntry, error)
 }
 
 // OTPDedupe makes a re-sent (processId, code) send no second SMS.

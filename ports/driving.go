@@ -177,8 +177,22 @@ type ProcessEventService interface {
 
 // ReviewService is the reviewers' side of review cases.
 type ReviewService interface {
+	// List returns cases oldest first. Errors: CodeInvalid, CodeUnavailable.
 	List(ctx context.Context, f ReviewFilter) ([]domain.ReviewCase, error)
+	// Get returns one case. Errors: CodeInvalid, CodeNotFound, CodeUnavailable.
 	Get(ctx context.Context, id string) (domain.ReviewCase, error)
+	// Claim assigns a case to the reviewer. Errors: CodeInvalid,
+	// CodeNotFound, CodeConflict, CodeUnavailable.
 	Claim(ctx context.Context, id, reviewer string) (domain.ReviewCase, error)
+	// Resolve closes a case, or, for a four-eyes override, records the
+	// first reviewer's proposal (the returned case is then not RESOLVED and
+	// has a pending Proposal) or applies a second reviewer's confirmation.
+	// Errors: CodeInvalid, CodeNotFound, CodeConflict, CodeUnavailable.
 	Resolve(ctx context.Context, r ReviewResolution) (domain.ReviewCase, error)
+	// Audit returns the case's audit trail, oldest first.
+	// Errors: CodeInvalid, CodeNotFound, CodeUnavailable.
+	Audit(ctx context.Context, id string) ([]domain.ReviewAuditEntry, error)
+	// Purge drops the evidence of cases resolved longer ago than the
+	// retention period and returns how many it purged. Errors: CodeUnavailable.
+	Purge(ctx context.Context) (int, error)
 }

@@ -40,7 +40,12 @@ type DecisionStore struct {
 	cases     map[string]*domain.ReviewCase
 	caseOf    map[string]decisionKey // case id -> its decision
 	queue     []*domain.ReviewCase   // every case, ordered by (CreatedAt, ID)
+	audit     []domain.ReviewAuditEntry
 }
+
+// purgeActor is the actor of the audit entries of evidence purges, which no
+// person triggers; the same as the postgres store's.
+const purgeActor = "retention"
 
 // NewDecisionStore returns an empty store; it is both the ports.DecisionStore
 // and the ports.ReviewCases of the embedded service.
@@ -97,6 +102,7 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 		}
 		c := cloneCase(*rc)
 		fillCase(&c, d)
+		c.Score, c.Rules = nil, nil // read from the decision, see view
 		d.ReviewCaseID = c.ID
 		s.cases[c.ID] = &c
 		s.caseOf[c.ID] = k
@@ -147,7 +153,22 @@ func (s *DecisionStore) ReviewCase(_ context.Context, id string) (domain.ReviewC
 	if !ok {
 		return domain.ReviewCase{}, errCaseNotFound()
 	}
-	return cloneCase(*c), nil
+	return s.view(c), nil
+}
+
+// view returns a copy of c with its decision's score and rule results, as
+// every read returns a case. The caller holds s.mu.
+func (s *DecisionStore) view(c *domain.ReviewCase) domain.ReviewCase {
+	out := cloneCase(*c)
+	if k, ok := s.caseOf[c.ID]; ok {
+		d := s.decisions[k]
+		if d.Score != nil {
+			v := *d.Score
+			out.Score = &v
+		}
+		out.Rules = slices.Clone(d.Rules)
+	}
+	return out
 }
 
 func errCaseNotFound() error { return domain.NotFound("id", "review case not found") }
@@ -177,7 +198,7 @@ func (s *DecisionStore) ListReviewCases(_ context.Context, f ports.ReviewFilter)
 			break
 		}
 		if (f.Status == "" || c.Status == f.Status) && (f.Kind == "" || c.Kind == f.Kind) {
-			out = append(out, cloneCase(*c))
+			out = append(out, s.view(c))
 		}
 	}
 	return out, nil
@@ -206,8 +227,55 @@ func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer string, 
 		return domain.ReviewCase{}, domain.Conflict("review case is claimed by another reviewer")
 	case c.Status == domain.ReviewOpen:
 		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, reviewer, at
+		s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: id, Action: domain.ReviewActionClaim, Actor: reviewer, At: at})
 	}
-	return cloneCase(*c), nil
+	return s.view(c), nil
+}
+
+// ProposeReviewResolution records r as the case's pending four-eyes
+// proposal and audits it; the case stays unresolved. A resolved case, or
+// one with a pending proposal, is CodeConflict. A zero At means now.
+func (s *DecisionStore) ProposeReviewResolution(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
+	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
+		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
+	}
+	if r.Reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cases[r.CaseID]
+	switch {
+	case !ok:
+		return domain.ReviewCase{}, errCaseNotFound()
+	case c.Status == domain.ReviewResolved:
+		return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+	case c.Proposal.Pending():
+		return domain.ReviewCase{}, domain.Conflict("review case already has a proposal waiting for a second reviewer")
+	}
+	c.Proposal = domain.ReviewProposal{Result: r.Result, Reason: r.Reason, By: r.Reviewer, At: r.At}
+	s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionPropose,
+		Actor: r.Reviewer, Reason: r.Reason, Result: r.Result, At: r.At})
+	return s.view(c), nil
+}
+
+// ReviewAudit returns the audit entries of the case, oldest first.
+func (s *DecisionStore) ReviewAudit(_ context.Context, caseID string) ([]domain.ReviewAuditEntry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.cases[caseID]; !ok {
+		return nil, errCaseNotFound()
+	}
+	out := []domain.ReviewAuditEntry{}
+	for _, e := range s.audit {
+		if e.CaseID == caseID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // ResolveReviewCase closes the case with the reviewer's OK or NOK and, in
@@ -237,6 +305,9 @@ func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResol
 	c.Status = domain.ReviewResolved
 	c.Resolution, c.ResolutionReason = r.Result, r.Reason
 	c.ResolvedBy, c.SecondReviewer, c.ResolvedAt = r.Reviewer, r.SecondReviewer, r.At
+	s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionResolve,
+		Actor: r.Reviewer, Reason: r.Reason, Result: r.Result, SecondActor: r.SecondReviewer,
+		SecondReason: r.SecondReason, At: r.At})
 	if k, ok := s.caseOf[c.ID]; ok {
 		d := s.decisions[k]
 		d.Result, d.ReasonCode, d.ReasonText = r.Result, "", ""
@@ -245,13 +316,15 @@ func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResol
 		}
 		s.decisions[k] = d
 	}
-	return cloneCase(*c), nil
+	return s.view(c), nil
 }
 
 // PurgeReviewEvidence drops documents, registry record and frame of every
 // case resolved before resolvedBefore whose evidence is still kept, and
-// returns how many it purged. Decisions and rule results stay.
+// returns how many it purged, auditing each purge. Decisions, rule results,
+// resolutions and the audit trail stay.
 func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore time.Time) (int, error) {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -259,6 +332,8 @@ func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore ti
 		if c.Status == domain.ReviewResolved && !c.EvidencePurged && c.ResolvedAt.Before(resolvedBefore) {
 			c.Evidence = domain.ReviewEvidence{}
 			c.EvidencePurged = true
+			s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionPurge,
+				Actor: purgeActor, At: now})
 			n++
 		}
 	}
@@ -279,6 +354,11 @@ func cloneDecision(d domain.Decision) domain.Decision {
 // cloneCase copies c so that no slice or pointer is shared with the caller.
 func cloneCase(c domain.ReviewCase) domain.ReviewCase {
 	c.ReasonCodes = slices.Clone(c.ReasonCodes)
+	c.Rules = slices.Clone(c.Rules)
+	if c.Score != nil {
+		v := *c.Score
+		c.Score = &v
+	}
 	c.Evidence.Documents = slices.Clone(c.Evidence.Documents)
 	c.Evidence.Frame = slices.Clone(c.Evidence.Frame)
 	if c.Evidence.Registry != nil {

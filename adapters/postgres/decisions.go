@@ -410,11 +410,28 @@ func parseOptionalDate(s string) (domain.Date, error) {
 	return domain.ParseDate(s)
 }
 
-const caseColumns = `id, kind, process_id, identity_verification_id, user_id, status, reason_codes, answered,
+// caseColumns are the review_cases columns of caseRow, for RETURNING;
+// caseSelect are the same from "c" with the score and rule results of its
+// decision "d", which every read joins in (selectCase).
+const (
+	caseColumns = `id, kind, process_id, identity_verification_id, user_id, status, reason_codes, answered,
     claimed_by, claimed_at, resolution, resolution_reason, resolved_by, second_reviewer, resolved_at, evidence,
-    evidence_frame, evidence_purged, created_at`
+    evidence_frame, evidence_purged, created_at, proposed_result, proposed_reason, proposed_by, proposed_at,
+    decision_id`
+	caseSelect = `c.id, c.kind, c.process_id, c.identity_verification_id, c.user_id, c.status, c.reason_codes,
+    c.answered, c.claimed_by, c.claimed_at, c.resolution, c.resolution_reason, c.resolved_by, c.second_reviewer,
+    c.resolved_at, c.evidence, c.evidence_frame, c.evidence_purged, c.created_at, c.proposed_result,
+    c.proposed_reason, c.proposed_by, c.proposed_at, c.decision_id, d.score, d.rules`
+)
 
-// caseRow is one row of review_cases.
+// selectCase and selectCaseFromCTE read caseRow from review_cases, or from
+// a CTE c returning caseColumns, joined with the case's decision.
+const (
+	selectCase        = `SELECT ` + caseSelect + ` FROM review_cases c JOIN decisions d ON d.id = c.decision_id`
+	selectCaseFromCTE = `SELECT ` + caseSelect + ` FROM c JOIN decisions d ON d.id = c.decision_id`
+)
+
+// caseRow is one row of review_cases with its decision's score and rules.
 type caseRow struct {
 	ID, Kind, ProcessID, IdentityVerificationID, UserID, Status string
 	ReasonCodes                                                 []string
@@ -427,12 +444,20 @@ type caseRow struct {
 	Evidence, Frame                                             []byte
 	EvidencePurged                                              bool
 	CreatedAt                                                   time.Time
+	ProposedResult                                              *string
+	ProposedReason                                              string
+	ProposedBy                                                  *string
+	ProposedAt                                                  *time.Time
+	DecisionID                                                  int64
+	Score                                                       *float64
+	Rules                                                       []byte
 }
 
 func (r *caseRow) dest() []any {
 	return []any{&r.ID, &r.Kind, &r.ProcessID, &r.IdentityVerificationID, &r.UserID, &r.Status, &r.ReasonCodes,
 		&r.Answered, &r.ClaimedBy, &r.ClaimedAt, &r.Resolution, &r.ResolutionReason, &r.ResolvedBy,
-		&r.SecondReviewer, &r.ResolvedAt, &r.Evidence, &r.Frame, &r.EvidencePurged, &r.CreatedAt}
+		&r.SecondReviewer, &r.ResolvedAt, &r.Evidence, &r.Frame, &r.EvidencePurged, &r.CreatedAt,
+		&r.ProposedResult, &r.ProposedReason, &r.ProposedBy, &r.ProposedAt, &r.DecisionID, &r.Score, &r.Rules}
 }
 
 func (r *caseRow) toDomain() (domain.ReviewCase, error) {
@@ -453,6 +478,20 @@ func (r *caseRow) toDomain() (domain.ReviewCase, error) {
 		ResolvedAt:             utc(r.ResolvedAt),
 		EvidencePurged:         r.EvidencePurged,
 		CreatedAt:              r.CreatedAt.UTC(),
+		Score:                  r.Score,
+	}
+	if r.ProposedBy != nil {
+		c.Proposal = domain.ReviewProposal{Result: domain.Result(text(r.ProposedResult)), Reason: r.ProposedReason,
+			By: *r.ProposedBy, At: utc(r.ProposedAt)}
+	}
+	if r.Rules != nil {
+		var rs []ruleJSON
+		if err := json.Unmarshal(r.Rules, &rs); err != nil {
+			return domain.ReviewCase{}, fmt.Errorf("decoding the decision's rule results: %w", err)
+		}
+		for _, x := range rs {
+			c.Rules = append(c.Rules, domain.RuleResult{Rule: x.Rule, Outcome: domain.Result(x.Outcome), Code: x.Code, Detail: x.Detail})
+		}
 	}
 	if len(r.ReasonCodes) > 0 {
 		c.ReasonCodes = r.ReasonCodes
@@ -508,7 +547,7 @@ func (s *DecisionStore) queryCase(ctx context.Context, query string, args ...any
 
 // ReviewCase returns one case.
 func (s *DecisionStore) ReviewCase(ctx context.Context, id string) (domain.ReviewCase, error) {
-	c, found, err := s.queryCase(ctx, `SELECT `+caseColumns+` FROM review_cases WHERE id = $1`, id)
+	c, found, err := s.queryCase(ctx, selectCase+` WHERE c.id = $1`, id)
 	switch {
 	case err != nil:
 		return domain.ReviewCase{}, err
@@ -536,15 +575,15 @@ func (s *DecisionStore) ListReviewCases(ctx context.Context, f ports.ReviewFilte
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	q.WriteString(`SELECT ` + caseColumns + ` FROM review_cases WHERE true`)
+	q.WriteString(selectCase + ` WHERE true`)
 	if f.Status != "" {
-		q.WriteString(" AND status = " + arg(string(f.Status)))
+		q.WriteString(" AND c.status = " + arg(string(f.Status)))
 	}
 	if f.Kind != "" {
-		q.WriteString(" AND kind = " + arg(string(f.Kind)))
+		q.WriteString(" AND c.kind = " + arg(string(f.Kind)))
 	}
 	if !f.CreatedBefore.IsZero() {
-		q.WriteString(" AND created_at < " + arg(f.CreatedBefore))
+		q.WriteString(" AND c.created_at < " + arg(f.CreatedBefore))
 	}
 	if f.AfterID != "" {
 		var exists bool
@@ -558,9 +597,9 @@ func (s *DecisionStore) ListReviewCases(ctx context.Context, f ports.ReviewFilte
 			return nil, domain.Invalid("afterId", "names no review case")
 		}
 		p := arg(f.AfterID)
-		q.WriteString(" AND (created_at, id) > (SELECT created_at, id FROM review_cases WHERE id = " + p + ")")
+		q.WriteString(" AND (c.created_at, c.id) > (SELECT created_at, id FROM review_cases WHERE id = " + p + ")")
 	}
-	q.WriteString(" ORDER BY created_at, id LIMIT " + arg(int64(limit)))
+	q.WriteString(" ORDER BY c.created_at, c.id LIMIT " + arg(int64(limit)))
 
 	var out []domain.ReviewCase
 	err := s.db.run(ctx, "review case", func(ctx context.Context) error {
@@ -595,7 +634,7 @@ const claimSQL = `WITH c AS (
 ), a AS (
     INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'CLAIM', $2, $3 FROM c
 )
-SELECT ` + caseColumns + ` FROM c`
+` + selectCaseFromCTE
 
 // ClaimReviewCase assigns an open case to reviewer. Claiming again by the
 // same reviewer succeeds and keeps the first ClaimedAt; a case claimed by
@@ -635,10 +674,10 @@ const resolveSQL = `WITH c AS (
     WHERE id = $1 AND status <> 'RESOLVED'
     RETURNING ` + caseColumns + `
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, reason, result, second_actor, at)
-    SELECT id, 'RESOLVE', $4, $3, $2, $5, $6 FROM c
+    INSERT INTO review_audit (case_id, action, actor, reason, result, second_actor, second_reason, at)
+    SELECT id, 'RESOLVE', $4, $3, $2, $5, $7, $6 FROM c
 )
-SELECT ` + caseColumns + ` FROM c`
+` + selectCaseFromCTE
 
 // ResolveReviewCase closes the case with the reviewer's OK or NOK, and from
 // that commit on its decision answers it: OK without a reason, NOK with
@@ -656,7 +695,7 @@ func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewRes
 	}
 	at := stamp(r.At, s.clock)
 	c, found, err := s.queryCase(ctx, resolveSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer,
-		textOrNil(r.SecondReviewer), at)
+		textOrNil(r.SecondReviewer), at, r.SecondReason)
 	if err != nil || found {
 		return c, err
 	}
@@ -664,6 +703,80 @@ func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewRes
 		return domain.ReviewCase{}, err
 	}
 	return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+}
+
+// proposeSQL records a pending proposal on a case that is neither resolved
+// nor already proposed, and its audit row, in one statement.
+const proposeSQL = `WITH c AS (
+    UPDATE review_cases SET proposed_result = $2, proposed_reason = $3, proposed_by = $4, proposed_at = $5
+    WHERE id = $1 AND status <> 'RESOLVED' AND proposed_by IS NULL
+    RETURNING ` + caseColumns + `
+), a AS (
+    INSERT INTO review_audit (case_id, action, actor, reason, result, at)
+    SELECT id, 'PROPOSE', $4, $3, $2, $5 FROM c
+)
+` + selectCaseFromCTE
+
+// ProposeReviewResolution records r as the case's pending four-eyes
+// proposal and audits it, in one statement; the case stays unresolved. A
+// resolved case, or one with a pending proposal, is CodeConflict. A zero At
+// means now.
+func (s *DecisionStore) ProposeReviewResolution(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
+	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
+		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
+	}
+	if r.Reviewer == "" {
+		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	}
+	at := stamp(r.At, s.clock)
+	c, found, err := s.queryCase(ctx, proposeSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer, at)
+	if err != nil || found {
+		return c, err
+	}
+	c, err = s.ReviewCase(ctx, r.CaseID)
+	switch {
+	case err != nil:
+		return domain.ReviewCase{}, err
+	case c.Status == domain.ReviewResolved:
+		return domain.ReviewCase{}, domain.Conflict("review case is already resolved")
+	}
+	return domain.ReviewCase{}, domain.Conflict("review case already has a proposal waiting for a second reviewer")
+}
+
+// ReviewAudit returns the audit rows of the case, oldest first (by time,
+// then by insertion).
+func (s *DecisionStore) ReviewAudit(ctx context.Context, caseID string) ([]domain.ReviewAuditEntry, error) {
+	var out []domain.ReviewAuditEntry
+	var exists bool
+	err := s.db.run(ctx, "review audit", func(ctx context.Context) error {
+		out = []domain.ReviewAuditEntry{}
+		if err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM review_cases WHERE id = $1)`, caseID).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		rows, err := s.db.pool.Query(ctx, `SELECT case_id, action, actor, reason, result, second_actor, second_reason, at
+FROM review_audit WHERE case_id = $1 ORDER BY at, id`, caseID)
+		if err != nil {
+			return err
+		}
+		var (
+			e              domain.ReviewAuditEntry
+			result, second *string
+		)
+		_, err = pgx.ForEachRow(rows, []any{&e.CaseID, &e.Action, &e.Actor, &e.Reason, &result, &second, &e.SecondReason, &e.At}, func() error {
+			e.Result, e.SecondActor, e.At = domain.Result(text(result)), text(second), e.At.UTC()
+			out = append(out, e)
+			e = domain.ReviewAuditEntry{}
+			return nil
+		})
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !exists:
+		return nil, errCaseNotFound()
+	}
+	return out, nil
 }
 
 // PurgeReviewEvidence drops documents, registry record and frame of every

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
 )
 
@@ -28,6 +29,9 @@ commands:
                         load the demo data into PostgreSQL (idempotent), optionally N generated clients
   consent publish --type T --language L --file F.html
                         publish a new consent text version and invalidate the caches
+  review list|show|claim|resolve ...
+                        work the review queue in PostgreSQL without a browser (review help for the flags)
+  purge [--retention D] drop the evidence of review cases resolved longer ago than the retention (a CronJob)
   healthcheck [--url U] exit 0 when the URL (default the local /readyz) answers 200
   policy                print the default policy as YAML, a starting point for ONBOARDING_POLICY_FILE
   version               print the version
@@ -79,8 +83,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, pol, logger)
-	case "migrate", "seed", "consent":
+		return serve(ctx, cfg, pol, environ, logger)
+	case "migrate", "seed", "consent", "review", "purge":
 		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {
 			return err
@@ -90,6 +94,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return runMigrate(ctx, e, args)
 		case "seed":
 			return runSeed(ctx, e, args)
+		case "review":
+			return runReview(ctx, e, args, reviewPolicy(e.pol.Review, e.cfg.ReviewRetention, e.cfg.ReviewRequireClaim, e.cfg.ReviewFourEyes))
+		case "purge":
+			return runPurge(ctx, e, args, reviewPolicy(e.pol.Review, e.cfg.ReviewRetention, e.cfg.ReviewRequireClaim, e.cfg.ReviewFourEyes))
 		default:
 			return runConsent(ctx, e, args)
 		}
@@ -113,7 +121,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 }
 
 // newLogger builds the process logger: JSON (or text for a terminal) on
-// stderr at the configured level.
+// stderr at the configured level, with trace ids added and personal data
+// redacted by key for every command.
 func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
 	level, err := cfg.SlogLevel()
 	if err != nil {
@@ -124,5 +133,5 @@ func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h).With("service", "onboarding-adapter", "version", version), nil
+	return slog.New(apptelemetry.NewLogHandler(h)).With("service", "onboarding-adapter", "version", version), nil
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
-	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
@@ -29,16 +28,13 @@ const telemetryFlushTimeout = 5 * time.Second
 // serve runs the API and admin listeners until ctx ends (SIGTERM/SIGINT),
 // then turns readiness false, drains in-flight requests within
 // ONBOARDING_SHUTDOWN_TIMEOUT, closes the adapters and flushes telemetry.
-func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ map[string]string, logger *slog.Logger) error {
 	started := time.Now()
-	// Every line gets trace_id/span_id from its context, and values under
-	// sensitive keys are redacted, whatever the caller of the logger does.
-	logger = slog.New(apptelemetry.NewLogHandler(logger.Handler()))
 	// The OTEL_* variables are standard and not ONBOARDING_*: read from the
 	// process environment, which is what the SDK's own defaults (the
 	// batch processor, OTLP certificates) read too.
 	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		ServiceName: serviceName, Version: version, Environ: config.Environ(os.Environ()), Logger: logger,
+		ServiceName: serviceName, Version: version, Environ: environ, Logger: logger,
 	})
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -65,11 +61,17 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 	if err != nil {
 		return err
 	}
-	admin := httptransport.NewAdminHandler(httptransport.AdminConfig{
-		Ready:  readiness.Check,
-		Logger: logger,
-		Extra:  map[string]http.Handler{"GET /metrics": tel.MetricsHandler()},
-	})
+	extra := map[string]http.Handler{"GET /metrics": tel.MetricsHandler()}
+	reviewers, err := reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value())
+	if err != nil {
+		return err
+	}
+	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, logger)
+	if err != nil {
+		return err
+	}
+	maps.Copy(extra, reviewUI)
+	admin := httptransport.NewAdminHandler(httptransport.AdminConfig{Ready: readiness.Check, Logger: logger, Extra: extra})
 
 	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

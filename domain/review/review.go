@@ -87,12 +87,32 @@ func (s *service) Claim(ctx context.Context, id, reviewer string) (domain.Review
 }
 
 // Resolve closes a case with OK or NOK. Every resolution names who decided
-// and why; the store keeps it as the audit record.
+// and why; the store keeps it in the case's audit trail.
+//
+// Four eyes (policy FourEyes) applies when a reviewer turns an answer the
+// caller already got as NOK into OK: that lets a person onboard whom the
+// rules rejected, so no single reviewer may do it. The flow is
+// maker-checker, each step by its own authenticated reviewer:
+//
+//  1. The first reviewer resolves OK as usual; the service records it as a
+//     pending proposal (audited PROPOSE) and returns the case unresolved.
+//  2. A second, different reviewer resolves the same case OK with a note:
+//     the case is resolved with the first reviewer's verdict and reason,
+//     SecondReviewer is the second reviewer, and the audit row of the
+//     resolution carries both names and both reasons. The second reviewer
+//     needs no claim: confirming is not taking the case over.
+//  3. Instead of confirming, any reviewer with the right to resolve may
+//     close the case NOK; a second reviewer acting on the proposal may do so
+//     without a claim. The proposal stays on the case as a record.
+//
+// The first reviewer resolving OK again is CodeConflict: a proposal waits
+// for someone else. A request never names its second reviewer itself
+// (SecondReviewer set is CodeInvalid), so four eyes cannot be satisfied by
+// typing a colleague's name.
 func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
 	r.CaseID = strings.TrimSpace(r.CaseID)
 	r.Reason = strings.TrimSpace(r.Reason)
 	r.Reviewer = strings.TrimSpace(r.Reviewer)
-	r.SecondReviewer = strings.TrimSpace(r.SecondReviewer)
 	switch {
 	case r.CaseID == "":
 		return domain.ReviewCase{}, domain.Invalid("id", "is required")
@@ -104,6 +124,8 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Invalid("reason", "must be at most %d characters", MaxReasonLen)
 	case r.Reviewer == "":
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "is required")
+	case r.SecondReviewer != "" || r.SecondReason != "":
+		return domain.ReviewCase{}, domain.Invalid("secondReviewer", "is set by a second reviewer's own confirmation, not by the request")
 	}
 	c, err := s.cases.ReviewCase(ctx, r.CaseID)
 	if err != nil {
@@ -112,23 +134,57 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 	if c.Status == domain.ReviewResolved {
 		return domain.ReviewCase{}, domain.Conflict("case is already resolved")
 	}
-	if s.policy.RequireClaim && (c.Status != domain.ReviewClaimed || c.ClaimedBy != r.Reviewer) {
+	pending := c.Proposal.Pending()
+	checker := pending && !strings.EqualFold(c.Proposal.By, r.Reviewer)
+	if s.policy.RequireClaim && !checker && (c.Status != domain.ReviewClaimed || c.ClaimedBy != r.Reviewer) {
 		return domain.ReviewCase{}, domain.Conflict("case must be claimed by the resolving reviewer first")
 	}
-	// Turning an answer the caller already got as NOK into OK lets a person
-	// onboard: under four eyes a second, different reviewer must agree.
-	if s.policy.FourEyes && c.Answered == domain.ResultNOK && r.Result == domain.ResultOK {
-		switch {
-		case r.SecondReviewer == "":
-			return domain.ReviewCase{}, domain.Invalid("secondReviewer", "is required to override NOK to OK")
-		case strings.EqualFold(r.SecondReviewer, r.Reviewer):
-			return domain.ReviewCase{}, domain.Invalid("secondReviewer", "must differ from the reviewer")
-		}
-	}
 	r.At = s.clock.Now()
+	override := s.policy.FourEyes && c.Answered == domain.ResultNOK && r.Result == domain.ResultOK
+	switch {
+	case override && !pending:
+		proposed, err := s.cases.ProposeReviewResolution(ctx, r)
+		if err != nil {
+			return domain.ReviewCase{}, fmt.Errorf("review: propose: %w", err)
+		}
+		return proposed, nil
+	case override && !checker:
+		return domain.ReviewCase{}, domain.Conflict("the override waits for a second, different reviewer to confirm it")
+	case override && c.Proposal.Result != domain.ResultOK:
+		return domain.ReviewCase{}, domain.Conflict("the pending proposal is not OK; resolve NOK or propose anew")
+	case override:
+		r = ports.ReviewResolution{CaseID: r.CaseID, Result: c.Proposal.Result, Reason: c.Proposal.Reason,
+			Reviewer: c.Proposal.By, SecondReviewer: r.Reviewer, SecondReason: r.Reason, At: r.At}
+	}
 	resolved, err := s.cases.ResolveReviewCase(ctx, r)
 	if err != nil {
 		return domain.ReviewCase{}, fmt.Errorf("review: resolve: %w", err)
 	}
 	return resolved, nil
+}
+
+// Audit returns the case's audit trail, oldest first.
+func (s *service) Audit(ctx context.Context, id string) ([]domain.ReviewAuditEntry, error) {
+	if strings.TrimSpace(id) == "" {
+		return nil, domain.Invalid("id", "is required")
+	}
+	trail, err := s.cases.ReviewAudit(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("review: audit: %w", err)
+	}
+	return trail, nil
+}
+
+// Purge drops the evidence (document data, registry record, frame) of cases
+// resolved more than the policy's retention ago. Open and claimed cases keep
+// theirs whatever their age: a person still needs it.
+func (s *service) Purge(ctx context.Context) (int, error) {
+	if s.policy.Retention <= 0 {
+		return 0, domain.Invalid("review.retention", "must be positive")
+	}
+	n, err := s.cases.PurgeReviewEvidence(ctx, s.clock.Now().Add(-s.policy.Retention))
+	if err != nil {
+		return n, fmt.Errorf("review: purge: %w", err)
+	}
+	return n, nil
 }

@@ -62,9 +62,8 @@ func TestResolve(t *testing.T) {
 		{"claim required, not claimed", strict, "", res("case-wait", domain.ResultOK, "alice", ""), domain.CodeConflict, ""},
 		{"claim required, claimed by another", strict, "bob", res("case-wait", domain.ResultOK, "alice", ""), domain.CodeConflict, ""},
 		{"claim required, claimed by the reviewer", strict, "alice", res("case-wait", domain.ResultOK, "alice", ""), "", ""},
-		{"four eyes, NOK to OK alone", strict, "alice", res("case-nok", domain.ResultOK, "alice", ""), domain.CodeInvalid, "secondReviewer"},
-		{"four eyes, NOK to OK with oneself", strict, "alice", res("case-nok", domain.ResultOK, "alice", "Alice"), domain.CodeInvalid, "secondReviewer"},
-		{"four eyes, NOK to OK with a second", strict, "alice", res("case-nok", domain.ResultOK, "alice", "bob"), "", ""},
+		{"a request naming its own second reviewer", strict, "alice", res("case-nok", domain.ResultOK, "alice", "bob"), domain.CodeInvalid, "secondReviewer"},
+		{"a request naming itself as second reviewer", open, "", res("case-wait", domain.ResultOK, "alice", "Alice"), domain.CodeInvalid, "secondReviewer"},
 		{"four eyes, NOK stays NOK alone", strict, "alice", res("case-nok", domain.ResultNOK, "alice", ""), "", ""},
 		{"four eyes, WAIT to OK alone", strict, "alice", res("case-wait", domain.ResultOK, "alice", ""), "", ""},
 	}
@@ -207,12 +206,177 @@ func TestListAndGet(t *testing.T) {
 	})
 }
 
+// TestFourEyes walks the maker-checker flow of overriding a NOK to OK:
+// each row is one reviewer action on the same case, in order.
+func TestFourEyes(t *testing.T) {
+	type step struct {
+		claim    string // claim the case as this reviewer first ("" none)
+		reviewer string
+		result   domain.Result
+		reason   string
+		wantCode domain.ErrorCode
+		// after the step
+		wantStatus  domain.ReviewStatus
+		wantPending bool
+	}
+	tests := []struct {
+		name     string
+		policy   policy.Review
+		steps    []step
+		want     domain.Result // the decision's answer at the end
+		wantBy   string
+		second   string
+		trail    []string
+		lastNote string
+	}{
+		{
+			name:   "proposed by alice, confirmed by bob",
+			policy: policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true},
+			steps: []step{
+				{claim: "alice", reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewClaimed, wantPending: true},
+				{reviewer: "alice", result: domain.ResultOK, reason: "still fine", wantCode: domain.CodeConflict, wantStatus: domain.ReviewClaimed, wantPending: true},
+				{reviewer: "ALICE", result: domain.ResultOK, reason: "case-folded", wantCode: domain.CodeConflict, wantStatus: domain.ReviewClaimed, wantPending: true},
+				{reviewer: "bob", result: domain.ResultOK, reason: "agree", wantStatus: domain.ReviewResolved, wantPending: false},
+				{reviewer: "carol", result: domain.ResultNOK, reason: "late", wantCode: domain.CodeConflict, wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultOK, wantBy: "alice", second: "bob",
+			trail:    []string{domain.ReviewActionClaim, domain.ReviewActionPropose, domain.ReviewActionResolve},
+			lastNote: "agree",
+		},
+		{
+			name:   "proposed by alice, rejected by bob without a claim",
+			policy: policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true},
+			steps: []step{
+				{claim: "alice", reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewClaimed, wantPending: true},
+				{reviewer: "bob", result: domain.ResultNOK, reason: "different person", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultNOK, wantBy: "bob",
+			trail: []string{domain.ReviewActionClaim, domain.ReviewActionPropose, domain.ReviewActionResolve},
+		},
+		{
+			name:   "proposed by alice, withdrawn to NOK by alice",
+			policy: policy.Review{Retention: time.Hour, FourEyes: true},
+			steps: []step{
+				{reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewOpen, wantPending: true},
+				{reviewer: "alice", result: domain.ResultNOK, reason: "on second look, no", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultNOK, wantBy: "alice",
+			trail: []string{domain.ReviewActionPropose, domain.ReviewActionResolve},
+		},
+		{
+			name:   "a NOK needs one reviewer",
+			policy: policy.Review{Retention: time.Hour, FourEyes: true},
+			steps: []step{
+				{reviewer: "alice", result: domain.ResultNOK, reason: "confirmed NOK", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultNOK, wantBy: "alice",
+			trail: []string{domain.ReviewActionResolve},
+		},
+		{
+			name:   "without four eyes one reviewer overrides",
+			policy: policy.Review{Retention: time.Hour},
+			steps: []step{
+				{reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultOK, wantBy: "alice",
+			trail: []string{domain.ReviewActionResolve},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore(t)
+			svc := review.New(store, memory.NewFakeClock(now), tc.policy)
+			ctx := context.Background()
+			for i, st := range tc.steps {
+				if st.claim != "" {
+					if _, err := svc.Claim(ctx, "case-nok", st.claim); err != nil {
+						t.Fatalf("step %d: claim: %v", i, err)
+					}
+				}
+				c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: st.result, Reason: st.reason, Reviewer: st.reviewer})
+				if got := domain.CodeOf(err); got != st.wantCode {
+					t.Fatalf("step %d: err = %v, want code %q", i, err, st.wantCode)
+				}
+				if err == nil && c.AwaitsSecondReviewer() != st.wantPending {
+					t.Fatalf("step %d: AwaitsSecondReviewer = %v, want %v (%+v)", i, !st.wantPending, st.wantPending, c)
+				}
+				read, _ := store.ReviewCase(ctx, "case-nok")
+				if read.Status != st.wantStatus || read.AwaitsSecondReviewer() != st.wantPending {
+					t.Fatalf("step %d: stored case = %+v, want status %s pending %v", i, read, st.wantStatus, st.wantPending)
+				}
+			}
+			d, err := store.Decision(ctx, domain.KindApproval, "p-case-nok", "iv-1")
+			if err != nil || d.Result != tc.want {
+				t.Fatalf("decision = %+v, %v; want %s", d, err, tc.want)
+			}
+			c, _ := store.ReviewCase(ctx, "case-nok")
+			if c.ResolvedBy != tc.wantBy || c.SecondReviewer != tc.second {
+				t.Errorf("resolved by %q second %q, want %q %q", c.ResolvedBy, c.SecondReviewer, tc.wantBy, tc.second)
+			}
+			trail, err := svc.Audit(ctx, "case-nok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var actions []string
+			for _, e := range trail {
+				actions = append(actions, e.Action)
+			}
+			if strings.Join(actions, ",") != strings.Join(tc.trail, ",") {
+				t.Fatalf("audit = %v, want %v", actions, tc.trail)
+			}
+			if last := trail[len(trail)-1]; last.SecondReason != tc.lastNote || last.SecondActor != tc.second {
+				t.Errorf("last audit entry = %+v, want second %q note %q", last, tc.second, tc.lastNote)
+			}
+		})
+	}
+}
+
+func TestAuditAndPurge(t *testing.T) {
+	store := newStore(t)
+	clock := memory.NewFakeClock(now)
+	svc := review.New(store, clock, policy.Review{Retention: 24 * time.Hour})
+	ctx := context.Background()
+	if _, err := svc.Audit(ctx, " "); domain.CodeOf(err) != domain.CodeInvalid {
+		t.Errorf("Audit(blank) = %v, want invalid", err)
+	}
+	if _, err := svc.Audit(ctx, "case-x"); !domain.IsNotFound(err) {
+		t.Errorf("Audit(unknown) = %v, want not found", err)
+	}
+	if _, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "ok", Reviewer: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		want    int
+	}{
+		{"within the retention nothing goes", 23 * time.Hour, 0},
+		{"past the retention the resolved case's evidence goes", 2 * time.Hour, 1},
+		{"once only", time.Hour, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock.Advance(tc.advance)
+			n, err := svc.Purge(ctx)
+			if err != nil || n != tc.want {
+				t.Fatalf("Purge = %d, %v; want %d", n, err, tc.want)
+			}
+		})
+	}
+	if c, _ := store.ReviewCase(ctx, "case-nok"); c.EvidencePurged {
+		t.Error("the open case was purged")
+	}
+	bad := review.New(store, clock, policy.Review{})
+	if _, err := bad.Purge(ctx); domain.CodeOf(err) != domain.CodeInvalid {
+		t.Errorf("Purge without a retention = %v, want invalid", err)
+	}
+}
+
 // claimedCases is a case store that always holds one NOK case claimed by
 // alice, so the benchmark measures the service, not the store's growth.
 type claimedCases struct{ ports.ReviewCases }
 
 func (claimedCases) ReviewCase(_ context.Context, id string) (domain.ReviewCase, error) {
-	return domain.ReviewCase{ID: id, Status: domain.ReviewClaimed, ClaimedBy: "alice", Answered: domain.ResultNOK}, nil
+	return domain.ReviewCase{ID: id, Status: domain.ReviewClaimed, ClaimedBy: "alice", Answered: domain.ResultWAIT}, nil
 }
 
 func (claimedCases) ResolveReviewCase(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
@@ -222,7 +386,7 @@ func (claimedCases) ResolveReviewCase(_ context.Context, r ports.ReviewResolutio
 func BenchmarkResolve(b *testing.B) {
 	svc := review.New(claimedCases{}, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
 	ctx := context.Background()
-	r := ports.ReviewResolution{CaseID: "c-1", Result: domain.ResultOK, Reason: "documents checked by hand", Reviewer: "alice", SecondReviewer: "bob"}
+	r := ports.ReviewResolution{CaseID: "c-1", Result: domain.ResultOK, Reason: "documents checked by hand", Reviewer: "alice"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := svc.Resolve(ctx, r); err != nil {

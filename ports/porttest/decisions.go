@@ -3,6 +3,7 @@ package porttest
 import (
 	"context"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		}
 		c, err := cases.ReviewCase(ctx, rc.ID)
 		must(t, err)
-		sameCase(t, c, rc)
+		sameCase(t, c, withDecision(rc, d))
 
 		// A retry that would open another case opens none.
 		d2, rc2 := d, rc
@@ -152,9 +153,11 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			t.Fatal("changing the saved case changed the stored one")
 		}
 		c.Evidence.Documents[0].Surname = "Changed"
+		c.Rules[0].Code = "CHANGED"
+		*c.Score = 1
 		again, err := cases.ReviewCase(ctx, rc.ID)
 		must(t, err)
-		if again.Evidence.Documents[0].Surname == "Changed" {
+		if again.Evidence.Documents[0].Surname == "Changed" || again.Rules[0].Code == "CHANGED" || *again.Score == 1 {
 			t.Fatal("changing a returned case changed the stored one")
 		}
 		repeat, _, err := store.SaveDecision(ctx, d, nil)
@@ -282,6 +285,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		if c.Status != domain.ReviewResolved || c.Resolution != domain.ResultNOK || len(c.ReasonCodes) == 0 {
 			t.Fatalf("purging changed the case itself: %+v", c)
 		}
+		same(t, "rules of the purged case", c.Rules, dOld.Rules)
 		for _, id := range []string{rcNew.ID, rcOpen.ID} {
 			c, err := cases.ReviewCase(ctx, id)
 			must(t, err)
@@ -294,6 +298,115 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		if read.Result != domain.ResultNOK || len(read.Rules) != len(dOld.Rules) {
 			t.Fatalf("purging changed the decision: %+v", read)
 		}
+		read, err = store.Decision(ctx, dOpen.Kind, dOpen.ProcessID, dOpen.IdentityVerificationID)
+		must(t, err)
+		if read.Result != domain.ResultWAIT {
+			t.Fatalf("purging changed the open case's decision: %+v", read)
+		}
+		trail, err := cases.ReviewAudit(ctx, rcOld.ID)
+		must(t, err)
+		if actions := auditActions(trail); !equalStrings(actions, []string{domain.ReviewActionResolve, domain.ReviewActionPurge}) {
+			t.Fatalf("audit of the purged case = %v, want the resolution kept and the purge added", actions)
+		}
+		if trail[1].Actor == "" || trail[1].At.IsZero() {
+			t.Fatalf("purge audit entry = %+v, want an actor and a time", trail[1])
+		}
+		trail, err = cases.ReviewAudit(ctx, rcNew.ID)
+		must(t, err)
+		if actions := auditActions(trail); !equalStrings(actions, []string{domain.ReviewActionResolve}) {
+			t.Fatalf("audit of the recent case = %v, want only its resolution", actions)
+		}
+		// A second purge finds nothing more to purge among these cases.
+		_, err = cases.PurgeReviewEvidence(ctx, old.Add(time.Second))
+		must(t, err)
+		trail, err = cases.ReviewAudit(ctx, rcOld.ID)
+		must(t, err)
+		if len(trail) != 2 {
+			t.Fatalf("a second purge audited the purged case again: %v", auditActions(trail))
+		}
+	})
+
+	t.Run("four-eyes proposal", func(t *testing.T) {
+		d, rc := newWaitDecision(domain.KindApproval, now())
+		_, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		_, err = cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: newUUID(), Result: domain.ResultOK,
+			Reason: "x", Reviewer: "alice", At: now()})
+		wantCode(t, err, domain.CodeNotFound)
+		at := now()
+		c, err := cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "selfie matches the document", Reviewer: "alice", At: at})
+		must(t, err)
+		want := domain.ReviewProposal{Result: domain.ResultOK, Reason: "selfie matches the document", By: "alice", At: at}
+		if c.Status != domain.ReviewOpen || !c.Proposal.Pending() {
+			t.Fatalf("case after a proposal = %+v, want still OPEN with the proposal", c)
+		}
+		c.Proposal.At = utc(c.Proposal.At)
+		same(t, "proposal", c.Proposal, want)
+		read, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		read.Proposal.At = utc(read.Proposal.At)
+		same(t, "proposal read back", read.Proposal, want)
+		dec, err := store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
+		must(t, err)
+		if dec.Result != domain.ResultWAIT {
+			t.Fatalf("a proposal changed the decision to %s", dec.Result)
+		}
+		_, err = cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "again", Reviewer: "bob", At: now()})
+		wantCode(t, err, domain.CodeConflict)
+
+		resolved, err := cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: want.Reason, Reviewer: "alice", SecondReviewer: "carol", SecondReason: "agree: same person", At: now()})
+		must(t, err)
+		if resolved.Status != domain.ReviewResolved || resolved.Proposal.By != "alice" || resolved.SecondReviewer != "carol" {
+			t.Fatalf("confirmed case = %+v, want RESOLVED keeping the proposal", resolved)
+		}
+		_, err = cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "late", Reviewer: "dave", At: now()})
+		wantCode(t, err, domain.CodeConflict)
+	})
+
+	t.Run("audit trail: who, when, what, why", func(t *testing.T) {
+		_, err := cases.ReviewAudit(ctx, newUUID())
+		wantCode(t, err, domain.CodeNotFound)
+		d, rc := newWaitDecision(domain.KindEvaluation, now())
+		_, _, err = store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		trail, err := cases.ReviewAudit(ctx, rc.ID)
+		must(t, err)
+		if len(trail) != 0 {
+			t.Fatalf("a new case has audit entries: %+v", trail)
+		}
+		t0 := now()
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", t0)
+		must(t, err)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", t0.Add(time.Second)) // a repeat is no new action
+		must(t, err)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", t0.Add(time.Second)) // refused: not audited
+		wantCode(t, err, domain.CodeConflict)
+		_, err = cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "name differs only by a diacritic", Reviewer: "alice", At: t0.Add(2 * time.Second)})
+		must(t, err)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
+			Reason: "name differs only by a diacritic", Reviewer: "alice", SecondReviewer: "carol",
+			SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second)})
+		must(t, err)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
+			Reason: "again", Reviewer: "bob", At: t0.Add(4 * time.Second)}) // refused: not audited
+		wantCode(t, err, domain.CodeConflict)
+		trail, err = cases.ReviewAudit(ctx, rc.ID)
+		must(t, err)
+		for i := range trail {
+			trail[i].At = utc(trail[i].At)
+		}
+		same(t, "audit trail", trail, []domain.ReviewAuditEntry{
+			{CaseID: rc.ID, Action: domain.ReviewActionClaim, Actor: "alice", At: t0},
+			{CaseID: rc.ID, Action: domain.ReviewActionPropose, Actor: "alice", Reason: "name differs only by a diacritic",
+				Result: domain.ResultOK, At: t0.Add(2 * time.Second)},
+			{CaseID: rc.ID, Action: domain.ReviewActionResolve, Actor: "alice", Reason: "name differs only by a diacritic",
+				Result: domain.ResultOK, SecondActor: "carol", SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second)},
+		})
 	})
 
 	t.Run("list filters and pages oldest first", func(t *testing.T) {
@@ -414,6 +527,29 @@ func newWaitDecision(kind domain.DecisionKind, createdAt time.Time) (domain.Deci
 	return d, rc
 }
 
+// withDecision returns rc as a store reads it back: with the score and
+// rule results of its decision d.
+func withDecision(rc domain.ReviewCase, d domain.Decision) domain.ReviewCase {
+	rc.Rules = d.Rules
+	if d.Score != nil {
+		v := *d.Score
+		rc.Score = &v
+	}
+	return rc
+}
+
+func auditActions(trail []domain.ReviewAuditEntry) []string {
+	out := []string{}
+	for _, e := range trail {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	return reflect.DeepEqual(a, b)
+}
+
 func sameDecision(t *testing.T, got, want domain.Decision) {
 	t.Helper()
 	got.DecidedAt, want.DecidedAt = utc(got.DecidedAt), utc(want.DecidedAt)
@@ -424,6 +560,7 @@ func sameCase(t *testing.T, got, want domain.ReviewCase) {
 	t.Helper()
 	for _, c := range []*domain.ReviewCase{&got, &want} {
 		c.CreatedAt, c.ClaimedAt, c.ResolvedAt = utc(c.CreatedAt), utc(c.ClaimedAt), utc(c.ResolvedAt)
+		c.Proposal.At = utc(c.Proposal.At)
 	}
 	same(t, "review case", got, want)
 }

@@ -76,6 +76,15 @@ type Config struct {
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
 
+	// Review UI and CLI: the reviewers' own credentials (never the API's)
+	// and overrides of the policy's review section.
+	AdminUsername      string        `env:"ADMIN_USERNAME"`
+	AdminPassword      Secret        `env:"ADMIN_PASSWORD"`
+	AdminUsers         Secret        `env:"ADMIN_USERS"`
+	ReviewRetention    time.Duration `env:"REVIEW_RETENTION"`
+	ReviewRequireClaim *bool         `env:"REVIEW_REQUIRE_CLAIM"`
+	ReviewFourEyes     *bool         `env:"REVIEW_FOUR_EYES"`
+
 	// SMS gateway settings; see adapters/sms for their meaning. Only the
 	// section of ONBOARDING_SMS_PROVIDER is read.
 	TwilioBaseURL             string        `env:"TWILIO_BASE_URL"`
@@ -136,7 +145,7 @@ var secretVars = []string{
 	"BASIC_AUTH_USERNAME", "BASIC_AUTH_PASSWORD", "BASIC_AUTH_NEXT_USERNAME", "BASIC_AUTH_NEXT_PASSWORD",
 	"DATABASE_URL", "REDIS_URL", "OTP_HASH_KEY",
 	"TWILIO_AUTH_TOKEN", "SMS_HTTP_PASSWORD", "SMS_HTTP_TOKEN", "SMS_HTTP_HEADERS",
-	"ADMIN_USERNAME", "ADMIN_PASSWORD",
+	"ADMIN_USERNAME", "ADMIN_PASSWORD", "ADMIN_USERS",
 }
 
 // Environ turns os.Environ-style "K=V" pairs into a map.
@@ -315,6 +324,18 @@ func (c Config) Validate() error {
 	if c.MigrateAtStart && c.DatabaseURL == "" {
 		bad("MIGRATE_AT_START", "needs %sDATABASE_URL", Prefix)
 	}
+	if (c.AdminUsername == "") != (c.AdminPassword == "") {
+		bad("ADMIN_PASSWORD", "the review UI's username and password must be set together")
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
+		bad("ADMIN_PASSWORD", "must be at least 12 characters")
+	}
+	if c.AdminUsername != "" && c.AdminUsername == c.BasicAuthUsername {
+		bad("ADMIN_USERNAME", "must differ from %sBASIC_AUTH_USERNAME: reviewers never use the API's credentials", Prefix)
+	}
+	if c.ReviewRetention != 0 && (c.ReviewRetention < time.Hour || c.ReviewRetention > 10*365*24*time.Hour) {
+		bad("REVIEW_RETENTION", "must be between 1h and 87600h (empty: the policy's review.retention), not %s", c.ReviewRetention)
+	}
 	if c.OTPHashKey != "" && len(c.OTPHashKey) < 32 {
 		bad("OTP_HASH_KEY", "must be at least 32 characters")
 	}
@@ -360,6 +381,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),
 		slog.Bool("demo_data", c.DemoData),
 		slog.Bool("migrate_at_start", c.MigrateAtStart),
+		slog.Bool("review_ui", c.AdminUsername != "" || c.AdminUsers != ""),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
 		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/policy"
+	"github.com/bankkit/onboarding-adapter/domain/review"
+	"github.com/bankkit/onboarding-adapter/ports"
+	reviewadmin "github.com/bankkit/onboarding-adapter/transport/admin"
+)
+
+// The review commands work on the durable store only: the in-memory
+// default lives inside a running service, whose reviewers use the pages.
+const reviewUsage = `usage:
+  onboarding-adapter review list [--status OPEN|CLAIMED|RESOLVED] [--kind approval|evaluation]
+                                 [--older-than 2h|3d] [--after CASE] [--limit N] [--json]
+  onboarding-adapter review show CASE [--json] [--frame-out FILE]
+  onboarding-adapter review claim CASE --reviewer NAME
+  onboarding-adapter review resolve CASE --result OK|NOK --reason TEXT --reviewer NAME
+
+--reviewer is the name recorded in the audit trail: your own, as the bank
+knows you. Under four eyes, overriding a NOK to OK takes two resolve
+commands by two different reviewers (the first proposes, the second confirms).`
+
+// reviewPolicy applies the environment's overrides (a zero retention or a
+// nil flag keeps the policy file's value) to the review policy, so the
+// service, the pages and the CLI all enforce the same rules.
+func reviewPolicy(p policy.Review, retention time.Duration, requireClaim, fourEyes *bool) policy.Review {
+	if retention > 0 {
+		p.Retention = retention
+	}
+	if requireClaim != nil {
+		p.RequireClaim = *requireClaim
+	}
+	if fourEyes != nil {
+		p.FourEyes = *fourEyes
+	}
+	return p
+}
+
+// reviewUsers lists the reviewer credentials: the ONBOARDING_ADMIN_USERNAME
+// / ONBOARDING_ADMIN_PASSWORD pair and the name:password lines of
+// ONBOARDING_ADMIN_USERS (each also as _FILE).
+func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
+	var out []reviewadmin.User
+	if username != "" || password != "" {
+		if username == "" || password == "" {
+			return nil, errors.New("ONBOARDING_ADMIN_USERNAME and ONBOARDING_ADMIN_PASSWORD must be set together")
+		}
+		out = append(out, reviewadmin.User{Name: username, Password: password})
+	}
+	more, err := reviewadmin.ParseUsers(users)
+	if err != nil {
+		return nil, fmt.Errorf("ONBOARDING_ADMIN_USERS: %w", err)
+	}
+	return append(out, more...), nil
+}
+
+// reviewRoutes builds the reviewer API and pages for the admin listener's
+// Extra routes. Without any reviewer credential it returns nil: the review
+// UI is off (and says so in the log), since it must never run open.
+func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, logger *slog.Logger) (map[string]http.Handler, error) {
+	if len(users) == 0 {
+		logger.Info("review pages and API are off: set ONBOARDING_ADMIN_USERNAME and ONBOARDING_ADMIN_PASSWORD (or ONBOARDING_ADMIN_USERS) to turn them on")
+		return nil, nil
+	}
+	h, err := reviewadmin.NewHandler(svc, reviewadmin.Config{
+		Users: users, FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ONBOARDING_ADMIN_*: %w", err)
+	}
+	return h.Routes(), nil
+}
+
+// reviewService opens the pool and returns the review service on it, with
+// the function that closes the pool.
+func reviewService(ctx context.Context, e env, p policy.Review, command string) (ports.ReviewService, func(), error) {
+	pool, err := e.database(ctx, command)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
+	return review.New(st.Decisions, memory.SystemClock{}, p), pool.Close, nil
+}
+
+// runReview is `review list|show|claim|resolve`.
+func runReview(ctx context.Context, e env, args []string, p policy.Review) error {
+	if len(args) == 0 {
+		return usageError{reviewUsage}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("review "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		status    = fs.String("status", "", "OPEN, CLAIMED or RESOLVED")
+		kind      = fs.String("kind", "", "approval or evaluation")
+		olderThan = fs.String("older-than", "", "only cases created longer ago, e.g. 2h or 3d")
+		after     = fs.String("after", "", "continue after this case (the cursor the previous page printed)")
+		limit     = fs.Int("limit", review.DefaultLimit, "page size")
+		asJSON    = fs.Bool("json", false, "print JSON, the admin API's shape")
+		frameOut  = fs.String("frame-out", "", "write the kept presence-check frame to this file (mode 0600)")
+		caseFlag  = fs.String("case", "", "the case id (or give it as the first argument)")
+		reviewer  = fs.String("reviewer", "", "your name, as recorded in the audit trail")
+		result    = fs.String("result", "", "OK or NOK")
+		reason    = fs.String("reason", "", "why; kept in the audit trail")
+	)
+	id := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return usageError{reviewUsage}
+	}
+	if id == "" {
+		id = *caseFlag
+	}
+	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	defer cancel()
+	switch sub {
+	case "list":
+		f := ports.ReviewFilter{Status: domain.ReviewStatus(strings.ToUpper(*status)), Kind: domain.DecisionKind(strings.ToLower(*kind)),
+			AfterID: *after, Limit: *limit}
+		if *olderThan != "" {
+			d, err := parseAge(*olderThan)
+			if err != nil {
+				return fmt.Errorf("--older-than: %w", err)
+			}
+			f.CreatedBefore = time.Now().Add(-d)
+		}
+		svc, closeDB, err := reviewService(ctx, e, p, "review list")
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		cases, err := svc.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		return printCases(e.stdout, cases, f.Limit, *asJSON)
+	case "show":
+		if id == "" {
+			return usageError{reviewUsage}
+		}
+		svc, closeDB, err := reviewService(ctx, e, p, "review show")
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		c, err := svc.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		trail, err := svc.Audit(ctx, id)
+		if err != nil {
+			return err
+		}
+		if *frameOut != "" {
+			if len(c.Evidence.Frame) == 0 {
+				return errors.New("--frame-out: this case keeps no frame")
+			}
+			if err := os.WriteFile(*frameOut, c.Evidence.Frame, 0o600); err != nil {
+				return fmt.Errorf("--frame-out: %w", err)
+			}
+		}
+		if *asJSON {
+			return printJSON(e.stdout, reviewadmin.DetailView(c, trail, time.Now()))
+		}
+		return printCase(e.stdout, c, trail)
+	case "claim":
+		if id == "" || *reviewer == "" {
+			return usageError{reviewUsage}
+		}
+		svc, closeDB, err := reviewService(ctx, e, p, "review claim")
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		c, err := svc.Claim(ctx, id, *reviewer)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "case %s claimed by %s\n", c.ID, c.ClaimedBy)
+		return err
+	case "resolve":
+		if id == "" || *reviewer == "" || *result == "" {
+			return usageError{reviewUsage}
+		}
+		svc, closeDB, err := reviewService(ctx, e, p, "review resolve")
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: id, Result: domain.Result(strings.ToUpper(*result)),
+			Reason: *reason, Reviewer: *reviewer})
+		if err != nil {
+			return err
+		}
+		if c.AwaitsSecondReviewer() {
+			_, err = fmt.Fprintf(e.stdout, "case %s: %s proposed %s; four eyes: a second, different reviewer must confirm it with\n"+
+				"  onboarding-adapter review resolve %s --result %s --reason '...' --reviewer THEIR-NAME\n",
+				c.ID, c.Proposal.By, c.Proposal.Result, c.ID, c.Proposal.Result)
+			return err
+		}
+		confirmed := ""
+		if c.SecondReviewer != "" {
+			confirmed = ", confirmed by " + c.SecondReviewer
+		}
+		_, err = fmt.Fprintf(e.stdout, "case %s resolved %s by %s%s; the next call for process %s gets it\n",
+			c.ID, c.Resolution, c.ResolvedBy, confirmed, c.ProcessID)
+		return err
+	}
+	return usageError{reviewUsage}
+}
+
+// runPurge is `purge [--retention D]`: it drops the document data, the
+// registry record and the frame of review cases resolved longer ago than
+// the retention (flag, else ONBOARDING_REVIEW_RETENTION, else the policy's
+// review.retention, default 30 days). Open and claimed cases, decisions,
+// rule results and the audit trail stay; each purge is audited. Meant for
+// a Kubernetes CronJob; safe to run concurrently and repeatedly.
+func runPurge(ctx context.Context, e env, args []string, p policy.Review) error {
+	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	retention := fs.Duration("retention", 0, "purge the evidence of cases resolved longer ago than this (default: the policy's)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return usageError{"usage: onboarding-adapter purge [--retention 720h]"}
+	}
+	if *retention != 0 {
+		p.Retention = *retention
+	}
+	if p.Retention < time.Hour {
+		return fmt.Errorf("retention must be at least 1h, not %s", p.Retention)
+	}
+	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	defer cancel()
+	svc, closeDB, err := reviewService(ctx, e, p, "purge")
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	n, err := svc.Purge(ctx)
+	if err != nil {
+		return err
+	}
+	e.logger.Info("review evidence purged", "cases", n, "retention", p.Retention.String())
+	_, err = fmt.Fprintf(e.stdout, "purged the evidence of %d review case(s) resolved more than %s ago\n", n, p.Retention)
+	return err
+}
+
+// parseAge reads a Go duration or a whole number of days ("3d").
+func parseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != days {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 90m, 36h or 3d", s)
+	}
+	return d, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printCases prints the queue as a table, or as the API's JSON.
+func printCases(w io.Writer, cases []domain.ReviewCase, limit int, asJSON bool) error {
+	now := time.Now()
+	if asJSON {
+		out := make([]any, 0, len(cases))
+		for _, c := range cases {
+			out = append(out, reviewadmin.CaseView(c, now))
+		}
+		return printJSON(w, map[string]any{"cases": out})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tKIND\tSTATUS\tAGE\tREASON CODES\tANSWERED\tREVIEWER")
+	for _, c := range cases {
+		who := c.ClaimedBy
+		if c.ResolvedBy != "" {
+			who = c.ResolvedBy
+		}
+		st := string(c.Status)
+		if c.Status == domain.ReviewResolved {
+			st += " " + string(c.Resolution)
+		} else if c.AwaitsSecondReviewer() {
+			st += " (awaits 2nd reviewer)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Kind, st, shortAge(now.Sub(c.CreatedAt)),
+			strings.Join(c.ReasonCodes, ","), c.Answered, who)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(cases) == limit && limit > 0 {
+		_, err := fmt.Fprintf(w, "more: --after %s\n", cases[len(cases)-1].ID)
+		return err
+	}
+	return nil
+}
+
+// shortAge renders an age with its two largest units.
+func shortAge(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return d.String()
+}
+
+// printCase prints one case for a terminal: the facts, the rules, the
+// document data beside the registry with differences marked, the frame's
+// presence and the audit trail.
+func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry) error {
+	score := "-"
+	if c.Score != nil {
+		score = fmt.Sprint(*c.Score)
+	}
+	fmt.Fprintf(w, "case %s  %s  %s  created %s (%s ago)\n", c.ID, c.Kind, c.Status, c.CreatedAt.UTC().Format(time.RFC3339), shortAge(time.Since(c.CreatedAt)))
+	fmt.Fprintf(w, "process %s  identity verification %s  user %s\n", c.ProcessID, c.IdentityVerificationID, c.UserID)
+	fmt.Fprintf(w, "caller was told %s  reason codes %s  score %s\n", c.Answered, strings.Join(c.ReasonCodes, ","), score)
+	if c.ClaimedBy != "" {
+		fmt.Fprintf(w, "claimed by %s at %s\n", c.ClaimedBy, c.ClaimedAt.UTC().Format(time.RFC3339))
+	}
+	if p := c.Proposal; p.Pending() {
+		fmt.Fprintf(w, "proposal: %s proposed %s at %s: %s\n", p.By, p.Result, p.At.UTC().Format(time.RFC3339), p.Reason)
+	}
+	if c.Status == domain.ReviewResolved {
+		fmt.Fprintf(w, "resolved %s by %s", c.Resolution, c.ResolvedBy)
+		if c.SecondReviewer != "" {
+			fmt.Fprintf(w, ", confirmed by %s", c.SecondReviewer)
+		}
+		fmt.Fprintf(w, " at %s: %s\n", c.ResolvedAt.UTC().Format(time.RFC3339), c.ResolutionReason)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nRULE\tOUTCOME\tCODE\tDETAIL")
+	for _, r := range c.Rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Rule, r.Outcome, r.Code, r.Detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	switch rows := reviewadmin.Compare(c.Evidence); {
+	case c.EvidencePurged:
+		fmt.Fprintln(w, "\nevidence: purged after the retention period")
+	case len(rows) == 0:
+		fmt.Fprintln(w, "\nevidence: none kept")
+	default:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		head := "\nFIELD\tREGISTRY"
+		for i := range c.Evidence.Documents {
+			head += fmt.Sprintf("\tDOCUMENT %d", i+1)
+		}
+		fmt.Fprintln(tw, head)
+		for _, r := range rows {
+			line := r.Label + "\t" + r.Registry
+			for _, d := range r.Docs {
+				mark := ""
+				switch d.Match {
+				case reviewadmin.MatchDiffers:
+					mark = "  <- DIFFERS"
+				case reviewadmin.MatchEquivalent:
+					mark = "  (same up to case/diacritics/separators)"
+				}
+				line += "\t" + d.Value + mark
+			}
+			fmt.Fprintln(tw, line)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if f := domain.ImageFormat(c.Evidence.Frame); f != "" {
+		fmt.Fprintf(w, "frame: kept (%s, %d bytes); save it with --frame-out FILE\n", f, len(c.Evidence.Frame))
+	}
+	fmt.Fprintln(w, "\naudit trail:")
+	if len(trail) == 0 {
+		fmt.Fprintln(w, "  (nothing yet)")
+	}
+	for _, a := range trail {
+		line := fmt.Sprintf("  %s  %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, a.Actor)
+		if a.Result != "" {
+			line += " -> " + string(a.Result)
+		}
+		if a.Reason != "" {
+			line += ": " + a.Reason
+		}
+		if a.SecondActor != "" {
+			line += "; confirmed by " + a.SecondActor
+			if a.SecondReason != "" {
+				line += ": " + a.SecondReason
+			}
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+)
+
+// The reviewer credentials of the black-box review tests, never the API's.
+const (
+	reviewerName     = "reviewer-alice"
+	reviewerPassword = "rev1ewer-passw0rd-for-tests"
+)
+
+// adminCall sends a request to the admin listener as user:password (""
+// for none) and returns the answer.
+func adminCall(t *testing.T, method, url, user, password, body string) reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			t.Fatalf("%s %s: not a JSON object: %q", method, url, raw)
+		}
+	}
+	return r
+}
+
+// approveBorderline sends /client/approve with a borderline score.
+func approveBorderline(t *testing.T, svc *service, processID string, headers map[string]string) reply {
+	t.Helper()
+	return call(t, svc.API+"/client/approve", map[string]any{
+		"processId": processID, "processType": "DEFAULT", "userId": "u-1000001", "identityVerificationId": "iv-" + processID,
+		"provider": "iProov", "status": "SUCCESS", "score": 5.0, "presenceCheckResult": map[string]any{"frame": jpegBase64(t, 32)},
+	}, headers)
+}
+
+// openCase finds the one open case of processID through the admin API.
+func openCase(t *testing.T, svc *service, processID string) string {
+	t.Helper()
+	r := adminCall(t, http.MethodGet, svc.Admin+"/admin/api/review/cases?status=OPEN&kind=approval&limit=500", reviewerName, reviewerPassword, "")
+	if r.Status != http.StatusOK {
+		t.Fatalf("list cases: %d %s", r.Status, r.Raw)
+	}
+	for _, c := range r.Body["cases"].([]any) {
+		if m := c.(map[string]any); m["processId"] == processID {
+			return m["id"].(string)
+		}
+	}
+	t.Fatalf("no open case of %s in %s", processID, r.Raw)
+	return ""
+}
+
+// TestBlackBoxReview: a borderline score gets WAIT, a reviewer resolves the
+// case OK through the admin API of the running binary, and the next
+// /client/approve of that process answers OK. The admin API takes only
+// the reviewer credentials, never the API's.
+func TestBlackBoxReview(t *testing.T) {
+	t.Parallel()
+	apiUser, apiPass := "onboarding-server", "s3cret-passw0rd-for-tests"
+	svc := startService(t, map[string]string{
+		"ONBOARDING_BASIC_AUTH_USERNAME": apiUser,
+		"ONBOARDING_BASIC_AUTH_PASSWORD": apiPass,
+		"ONBOARDING_ADMIN_USERNAME":      reviewerName,
+		"ONBOARDING_ADMIN_PASSWORD":      reviewerPassword,
+	})
+	auth := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(apiUser+":"+apiPass))}
+	if r := approveBorderline(t, svc, "p-review-bb", auth); r.Status != http.StatusOK || r.Body["result"] != "WAIT" {
+		t.Fatalf("borderline approve: %d %s", r.Status, r.Raw)
+	}
+	list := svc.Admin + "/admin/api/review/cases"
+	for name, creds := range map[string][2]string{
+		"no credentials":        {"", ""},
+		"the API's credentials": {apiUser, apiPass},
+		"a wrong password":      {reviewerName, apiPass},
+	} {
+		r := adminCall(t, http.MethodGet, list, creds[0], creds[1], "")
+		if r.Status != http.StatusUnauthorized || r.Body["errorCode"] != "ERROR_UNAUTHORIZED" || r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	id := openCase(t, svc, "p-review-bb")
+	caseURL := svc.Admin + "/admin/api/review/cases/" + id
+	if r := adminCall(t, http.MethodGet, caseURL+"/frame", reviewerName, reviewerPassword, ""); r.Status != http.StatusOK ||
+		r.Header.Get("Content-Type") != "image/jpeg" || r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("frame: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Header.Get("Cache-Control"))
+	}
+	if r := adminCall(t, http.MethodPost, caseURL+"/resolve", reviewerName, reviewerPassword, `{"result":"OK"}`); r.Status != http.StatusBadRequest ||
+		!strings.Contains(r.Body["message"].(string), "reason") {
+		t.Errorf("resolve without a reason: %d %s", r.Status, r.Raw)
+	}
+	if r := adminCall(t, http.MethodPost, caseURL+"/resolve", reviewerName, reviewerPassword, `{"result":"OK","reason":"face matches the registry photo"}`); r.Status != http.StatusOK ||
+		r.Body["status"] != "RESOLVED" || r.Body["resolvedBy"] != reviewerName {
+		t.Fatalf("resolve: %d %s", r.Status, r.Raw)
+	}
+	if r := adminCall(t, http.MethodPost, caseURL+"/resolve", reviewerName, reviewerPassword, `{"result":"NOK","reason":"again"}`); r.Status != http.StatusConflict {
+		t.Errorf("resolving twice: %d %s", r.Status, r.Raw)
+	}
+	if r := approveBorderline(t, svc, "p-review-bb", auth); r.Status != http.StatusOK || r.Body["result"] != "OK" || r.Body["resultReason"] != nil {
+		t.Fatalf("approve after the resolution: %d %s", r.Status, r.Raw)
+	}
+	page := adminCall(t, http.MethodGet, svc.Admin+"/review/", reviewerName, reviewerPassword, "")
+	if page.Status != http.StatusOK || !strings.HasPrefix(page.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+		!strings.Contains(page.Raw, "Review queue") {
+		t.Errorf("queue page: %d %q", page.Status, page.Header.Get("Content-Security-Policy"))
+	}
+	for _, secret := range []string{reviewerPassword, apiPass} {
+		if strings.Contains(svc.Logs.String(), secret) {
+			t.Errorf("the logs contain a password")
+		}
+	}
+}
+
+// TestBlackBoxReviewCLI: on PostgreSQL, an operator without a browser
+// lists and resolves the case with `review`, the running service answers
+// the resolution, and `purge` keeps the evidence of the just-resolved case.
+func TestBlackBoxReviewCLI(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewEmptyDatabase(t)
+	env := map[string]string{"ONBOARDING_DATABASE_URL": dsn}
+	runCommand(t, env, "migrate")
+	runCommand(t, env, "seed")
+	svc := startService(t, env)
+	if r := approveBorderline(t, svc, "p-review-cli", nil); r.Status != http.StatusOK || r.Body["result"] != "WAIT" {
+		t.Fatalf("borderline approve: %d %s", r.Status, r.Raw)
+	}
+	out := runCommand(t, env, "review", "list", "--status", "OPEN", "--json")
+	var list struct{ Cases []map[string]any }
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Cases) != 1 || list.Cases[0]["processId"] != "p-review-cli" {
+		t.Fatalf("review list: %v\n%s", err, out)
+	}
+	id := list.Cases[0]["id"].(string)
+	if out := runCommand(t, env, "review", "show", id); !strings.Contains(out, "SCORE_BORDERLINE") || !strings.Contains(out, "frame: kept (jpeg") {
+		t.Errorf("review show:\n%s", out)
+	}
+	if out := runCommand(t, env, "review", "resolve", id, "--result", "OK", "--reason", "checked by video call", "--reviewer", "ops-bob"); !strings.Contains(out, "resolved OK by ops-bob") {
+		t.Fatalf("review resolve:\n%s", out)
+	}
+	if r := approveBorderline(t, svc, "p-review-cli", nil); r.Status != http.StatusOK || r.Body["result"] != "OK" {
+		t.Fatalf("approve after the CLI resolution: %d %s", r.Status, r.Raw)
+	}
+	if out := runCommand(t, map[string]string{"ONBOARDING_DATABASE_URL": dsn, "ONBOARDING_REVIEW_RETENTION": "1h"}, "purge"); !strings.Contains(out, "evidence of 0 review case(s) resolved more than 1h0m0s ago") {
+		t.Errorf("purge:\n%s", out)
+	}
+	if out := runCommand(t, env, "review", "show", id); !strings.Contains(out, "RESOLVE by ops-bob -> OK: checked by video call") || !strings.Contains(out, "frame: kept") {
+		t.Errorf("after the purge:\n%s", out)
+	}
+}

@@ -1,0 +1,302 @@
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+// Path prefixes of what this package serves on the admin listener.
+const (
+	PagesPrefix = "/review"
+	APIPrefix   = "/admin/api/review"
+)
+
+// DefaultRealm is the Basic Auth realm the browser shows.
+const DefaultRealm = "onboarding-adapter review"
+
+// DefaultCSRFTTL is how long a form stays valid: a reviewer's working day.
+const DefaultCSRFTTL = 12 * time.Hour
+
+// MinPasswordLen is the shortest plain password accepted, as for the API's
+// credentials.
+const MinPasswordLen = 12
+
+// maxBody bounds a form or JSON body: a reason of MaxReasonLen and a token.
+const maxBody = 16 << 10
+
+// User is one reviewer's credential. Password is the password itself or
+// its bcrypt hash ($2a$, $2b$ or $2y$), so a users file need not hold
+// passwords in clear.
+type User struct {
+	Name     string
+	Password string
+}
+
+// hashed reports whether the password is a bcrypt hash.
+func (u User) hashed() bool {
+	return strings.HasPrefix(u.Password, "$2a$") || strings.HasPrefix(u.Password, "$2b$") || strings.HasPrefix(u.Password, "$2y$")
+}
+
+// ParseUsers reads reviewer credentials, one "name:password" (or
+// "name:bcrypt-hash") per line; blank lines and lines starting with # are
+// skipped. It is the format of ONBOARDING_ADMIN_USERS(_FILE). Errors name
+// the line, never its content.
+func ParseUsers(s string) ([]User, error) {
+	var users []User
+	for i, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, pw, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("line %d: want name:password", i+1)
+		}
+		users = append(users, User{Name: strings.TrimSpace(name), Password: pw})
+	}
+	return users, nil
+}
+
+// Config configures the reviewer API and pages.
+type Config struct {
+	// Users are the reviewers allowed in; at least one. Names are what the
+	// audit trail records, so give every person their own.
+	Users []User
+	// Realm is the Basic Auth realm (default DefaultRealm).
+	Realm string
+	// CSRFTTL is how long a form's token is accepted (default DefaultCSRFTTL).
+	CSRFTTL time.Duration
+	// FourEyes and RequireClaim mirror the review policy, so the pages can
+	// explain what a reviewer must do; the service enforces them.
+	FourEyes     bool
+	RequireClaim bool
+	// Now tells the time for ages and tokens (default time.Now).
+	Now func() time.Time
+	// Logger receives one line per reviewer action and every internal error
+	// (default: discard). It never receives personal data.
+	Logger *slog.Logger
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/review.css
+var reviewCSS []byte
+
+// Handler serves the review API and pages. Mount it with Routes.
+type Handler struct {
+	svc   ports.ReviewService
+	cfg   Config
+	users []credential
+	mux   *http.ServeMux
+	pages *template.Template
+	cop   *http.CrossOriginProtection
+}
+
+// credential is a User prepared for constant-time checks.
+type credential struct {
+	User
+	nameSum [32]byte
+	pwSum   [32]byte // of a clear password
+	csrfKey []byte
+}
+
+// NewHandler checks c and builds the handler over svc.
+func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("admin: no review service")
+	}
+	if len(c.Users) == 0 {
+		return nil, errors.New("admin: at least one reviewer credential is required")
+	}
+	seen := map[string]bool{}
+	h := &Handler{svc: svc, cfg: c}
+	for i, u := range c.Users {
+		switch {
+		case u.Name == "" || strings.ContainsAny(u.Name, ":\r\n\t") || len(u.Name) > 64:
+			return nil, fmt.Errorf("admin: user %d: the name must be 1-64 characters without ':' or control characters", i+1)
+		case seen[strings.ToLower(u.Name)]:
+			return nil, fmt.Errorf("admin: user %d: the name %q is used twice", i+1, u.Name)
+		case u.hashed():
+			if _, err := bcrypt.Cost([]byte(u.Password)); err != nil {
+				return nil, fmt.Errorf("admin: user %q: not a valid bcrypt hash", u.Name)
+			}
+		case len(u.Password) < MinPasswordLen:
+			return nil, fmt.Errorf("admin: user %q: the password must be at least %d characters", u.Name, MinPasswordLen)
+		}
+		seen[strings.ToLower(u.Name)] = true
+		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password))}
+		k := sha256.Sum256([]byte("onboarding-adapter/review/csrf/v1\x00" + u.Name + "\x00" + u.Password))
+		cr.csrfKey = k[:]
+		h.users = append(h.users, cr)
+	}
+	if h.cfg.Realm == "" {
+		h.cfg.Realm = DefaultRealm
+	}
+	if h.cfg.CSRFTTL <= 0 {
+		h.cfg.CSRFTTL = DefaultCSRFTTL
+	}
+	if h.cfg.Now == nil {
+		h.cfg.Now = time.Now
+	}
+	if h.cfg.Logger == nil {
+		h.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	sub, err := fs.Sub(templateFS, "templates")
+	if err != nil {
+		return nil, fmt.Errorf("admin: templates: %w", err)
+	}
+	h.pages, err = template.New("pages").Funcs(templateFuncs(h.cfg.Now)).ParseFS(sub, "*.html")
+	if err != nil {
+		return nil, fmt.Errorf("admin: templates: %w", err)
+	}
+	h.cop = http.NewCrossOriginProtection()
+	h.mux = http.NewServeMux()
+	h.routes()
+	return h, nil
+}
+
+// Routes returns the patterns to mount on the admin listener, for
+// httptransport.AdminConfig.Extra.
+func (h *Handler) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		PagesPrefix:       h,
+		PagesPrefix + "/": h,
+		APIPrefix + "/":   h,
+	}
+}
+
+func (h *Handler) routes() {
+	h.mux.HandleFunc("GET "+PagesPrefix, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, PagesPrefix+"/", http.StatusSeeOther)
+	})
+	h.mux.HandleFunc("GET "+PagesPrefix+"/{$}", h.pageQueue)
+	h.mux.HandleFunc("GET "+PagesPrefix+"/static/review.css", serveCSS)
+	h.mux.HandleFunc("GET "+PagesPrefix+"/cases/{id}", h.pageCase)
+	h.mux.HandleFunc("GET "+PagesPrefix+"/cases/{id}/frame", h.frame)
+	h.mux.HandleFunc("POST "+PagesPrefix+"/cases/{id}/claim", h.pageClaim)
+	h.mux.HandleFunc("POST "+PagesPrefix+"/cases/{id}/resolve", h.pageResolve)
+
+	h.mux.HandleFunc("GET "+APIPrefix+"/cases", h.apiList)
+	h.mux.HandleFunc("GET "+APIPrefix+"/cases/{id}", h.apiGet)
+	h.mux.HandleFunc("GET "+APIPrefix+"/cases/{id}/audit", h.apiAudit)
+	h.mux.HandleFunc("GET "+APIPrefix+"/cases/{id}/frame", h.frame)
+	h.mux.HandleFunc("POST "+APIPrefix+"/cases/{id}/claim", h.apiClaim)
+	h.mux.HandleFunc("POST "+APIPrefix+"/cases/{id}/resolve", h.apiResolve)
+}
+
+// contentSecurityPolicy allows the page's own CSS and images and nothing
+// else: no script of any origin, no framing, forms only to this origin.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// ServeHTTP sets the security headers, refuses cross-origin writes,
+// authenticates the reviewer and routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	api := isAPI(r)
+	if err := h.cop.Check(r); err != nil {
+		h.fail(w, r, api, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	user, ok := h.authenticate(r)
+	if !ok {
+		hd.Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`", charset="UTF-8"`)
+		if api {
+			writeJSON(w, http.StatusUnauthorized, errorBody{ErrorCode: errorUnauthorized, Message: "reviewer credentials required"})
+			return
+		}
+		h.fail(w, r, false, http.StatusUnauthorized, "Reviewer credentials required.")
+		return
+	}
+	next, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		status, msg := http.StatusNotFound, "not found"
+		if c := probe(next, r); c == http.StatusMethodNotAllowed {
+			status, msg = c, "method not allowed"
+		}
+		h.fail(w, r, api, status, msg)
+		return
+	}
+	h.mux.ServeHTTP(w, r.WithContext(withReviewer(r.Context(), user)))
+}
+
+func isAPI(r *http.Request) bool {
+	return r.URL.Path == APIPrefix || strings.HasPrefix(r.URL.Path, APIPrefix+"/")
+}
+
+// probe runs the mux's own not-found or not-allowed handler into a
+// recorder and returns its status, so the answer can be in this package's
+// format.
+func probe(h http.Handler, r *http.Request) int {
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	return rec.status
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// authenticate checks the Basic credentials against every user in
+// constant time per user, and returns the reviewer's name.
+func (h *Handler) authenticate(r *http.Request) (*credential, bool) {
+	name, pw, ok := r.BasicAuth()
+	if !ok {
+		return nil, false
+	}
+	nameSum, pwSum := sha256.Sum256([]byte(name)), sha256.Sum256([]byte(pw))
+	var match *credential
+	for i := range h.users {
+		if subtle.ConstantTimeCompare(nameSum[:], h.users[i].nameSum[:]) == 1 {
+			match = &h.users[i]
+		}
+	}
+	if match == nil {
+		return nil, false
+	}
+	if match.hashed() {
+		return match, bcrypt.CompareHashAndPassword([]byte(match.Password), []byte(pw)) == nil
+	}
+	return match, subtle.ConstantTimeCompare(pwSum[:], match.pwSum[:]) == 1
+}
+
+func serveCSS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	_, _ = w.Write(reviewCSS)
+}

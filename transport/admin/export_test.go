@@ -1,0 +1,4 @@
+package admin
+
+// FoldName exposes foldName to the external tests.
+var FoldName = foldName
