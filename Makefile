@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.1.4
 TOOLS_BIN   := $(CURDIR)/.cache/bin
 
-.PHONY: help run build test unit fuzz lint vet staticcheck vuln fmt bench image clean
+.PHONY: help run build test unit fuzz lint vet staticcheck vuln fmt bench image clean chart
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ build: ## build the static binary into bin/
 run: build ## run the service on the in-memory default with demo data (API :8080, admin :9090)
 	ONBOARDING_LOG_FORMAT=$${ONBOARDING_LOG_FORMAT:-text} ./$(BIN) serve
 
-test: vet unit fuzz ## everything: vet, unit + adapter + black-box tests with -race, a short fuzz run
+test: vet unit fuzz chart ## everything: vet, unit + adapter + black-box + browser tests with -race, a short fuzz run, the deploy checks
 
 unit: ## go test -race over every package (needs PostgreSQL and Redis for the adapter suites)
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -41,6 +41,7 @@ $(TOOLS_BIN)/staticcheck:
 
 staticcheck: $(TOOLS_BIN)/staticcheck
 	$(TOOLS_BIN)/staticcheck ./...
+	cd deploy/chartest && $(TOOLS_BIN)/staticcheck ./...
 
 lint: vet staticcheck ## go vet + staticcheck + gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -50,6 +51,12 @@ fmt: ## gofmt every file
 
 bench: ## Go benchmarks of decoders and domain services
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/... ./transport/... ./adapters/memory/...
+
+chart: ## offline checks of deploy/: helm lint/template per environment, bad values refused, alert rule tests, Go render suite
+	bash deploy/validate.sh
+
+image: ## build the container image (needs a Docker engine; CI has none and reviews the Dockerfile only)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t onboarding-adapter:$(VERSION) .
 
 clean: ## remove build output
 	rm -rf bin .cache
