@@ -118,3 +118,27 @@ type ReviewAuditEntry struct {
 	SecondReason string
 	At           time.Time
 }
+
+// CompleteFrom fills the fields of a case opened with decision d that the
+// opener left empty: the decision's key and user, status OPEN, and the
+// decision's time as the creation time.
+func (c *ReviewCase) CompleteFrom(d Decision) {
+	if c.Kind == "" {
+		c.Kind = d.Kind
+	}
+	if c.ProcessID == "" {
+		c.ProcessID = d.ProcessID
+	}
+	if c.IdentityVerificationID == "" {
+		c.IdentityVerificationID = d.IdentityVerificationID
+	}
+	if c.UserID == "" {
+		c.UserID = d.UserID
+	}
+	if c.Status == "" {
+		c.Status = ReviewOpen
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = d.DecidedAt
+	}
+}

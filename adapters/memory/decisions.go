@@ -101,7 +101,7 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 			return domain.Decision{}, false, domain.Conflict("review case id is already used")
 		}
 		c := cloneCase(*rc)
-		fillCase(&c, d)
+		c.CompleteFrom(d)
 		c.Score, c.Rules = nil, nil // read from the decision, see view
 		d.ReviewCaseID = c.ID
 		s.cases[c.ID] = &c
@@ -112,28 +112,6 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 	d = cloneDecision(d)
 	s.decisions[k] = d
 	return cloneDecision(d), true, nil
-}
-
-// fillCase completes a case saved with decision d.
-func fillCase(c *domain.ReviewCase, d domain.Decision) {
-	if c.Kind == "" {
-		c.Kind = d.Kind
-	}
-	if c.ProcessID == "" {
-		c.ProcessID = d.ProcessID
-	}
-	if c.IdentityVerificationID == "" {
-		c.IdentityVerificationID = d.IdentityVerificationID
-	}
-	if c.UserID == "" {
-		c.UserID = d.UserID
-	}
-	if c.Status == "" {
-		c.Status = domain.ReviewOpen
-	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = d.DecidedAt
-	}
 }
 
 // compareCases orders the queue oldest first, by id among equals, the order

@@ -271,7 +271,7 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 	var c domain.ReviewCase
 	if rc != nil {
 		c = *rc
-		fillCase(&c, d)
+		c.CompleteFrom(d)
 		d.ReviewCaseID = c.ID
 	}
 	rules, images := decisionToRow(d)
@@ -310,28 +310,6 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 		return domain.Decision{}, false, err
 	}
 	return prev, false, nil
-}
-
-// fillCase completes a case saved with decision d, as the memory store does.
-func fillCase(c *domain.ReviewCase, d domain.Decision) {
-	if c.Kind == "" {
-		c.Kind = d.Kind
-	}
-	if c.ProcessID == "" {
-		c.ProcessID = d.ProcessID
-	}
-	if c.IdentityVerificationID == "" {
-		c.IdentityVerificationID = d.IdentityVerificationID
-	}
-	if c.UserID == "" {
-		c.UserID = d.UserID
-	}
-	if c.Status == "" {
-		c.Status = domain.ReviewOpen
-	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = d.DecidedAt
-	}
 }
 
 // caseToRow returns the values $15..$33 of insertDecisionWithCaseSQL.

@@ -68,19 +68,9 @@ func (s *service) rules(ctx context.Context, r ports.ApprovalRequest) (decision.
 		o.Images = append(o.Images, r.Frame.Digest())
 		o.Evidence.Frame = r.Frame.Data
 	}
-	status := decision.StatusRule(r.Status)
-	o.Rules = append(o.Rules, status)
-	if status.Outcome == domain.ResultNOK {
-		// The provider's FAILURE is final: no other rule can change it, and
-		// the answer must not depend on the registry being reachable.
-		return o, nil
-	}
-	users, client, err := decision.UserRules(ctx, s.clients, r.UserID)
-	if err != nil {
+	if more, err := o.AddCommonRules(ctx, s.clients, r.Status, r.UserID); !more || err != nil {
 		return o, err
 	}
-	o.Rules = append(o.Rules, users...)
-	o.Evidence.Registry = client
 
 	eval, err := s.evaluationRule(ctx, r)
 	if err != nil {

@@ -123,6 +123,26 @@ type Outcome struct {
 	Evidence domain.ReviewEvidence
 }
 
+// AddCommonRules appends the rules every decision starts with: the
+// provider's status, then the user's existence and eligibility (recording
+// the registry record as evidence). It returns false when the status is
+// FAILURE: that is final, no other rule can change it, and the answer must
+// not depend on the registry being reachable.
+func (o *Outcome) AddCommonRules(ctx context.Context, clients ports.ClientFinder, status, userID string) (bool, error) {
+	st := StatusRule(status)
+	o.Rules = append(o.Rules, st)
+	if st.Outcome == domain.ResultNOK {
+		return false, nil
+	}
+	users, client, err := UserRules(ctx, clients, userID)
+	if err != nil {
+		return false, err
+	}
+	o.Rules = append(o.Rules, users...)
+	o.Evidence.Registry = client
+	return true, nil
+}
+
 // Evaluator runs a service's rules. It is called only when no decision is
 // stored yet for the request's key.
 type Evaluator func(ctx context.Context) (Outcome, error)

@@ -142,19 +142,9 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 	if r.HasDocumentCheck {
 		o.Evidence.Documents = docs
 	}
-	status := decision.StatusRule(r.Status)
-	o.Rules = append(o.Rules, status)
-	if status.Outcome == domain.ResultNOK {
-		// The provider's FAILURE is final: no other rule can change it, and
-		// the answer must not depend on the registry being reachable.
-		return o, nil
-	}
-	users, client, err := decision.UserRules(ctx, s.clients, r.UserID)
-	if err != nil {
+	if more, err := o.AddCommonRules(ctx, s.clients, r.Status, r.UserID); !more || err != nil {
 		return o, err
 	}
-	o.Rules = append(o.Rules, users...)
-	o.Evidence.Registry = client
 
 	approval, err := s.approvalRule(ctx, r)
 	if err != nil {
@@ -168,7 +158,7 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 		o.Rules = append(o.Rules, rr)
 	} else {
 		today := domain.DateOf(s.clock.Now().UTC())
-		o.Rules = append(o.Rules, s.documentRules(docs, client, today)...)
+		o.Rules = append(o.Rules, s.documentRules(docs, o.Evidence.Registry, today)...)
 	}
 	if r.Score != nil {
 		o.Rules = append(o.Rules, decision.ScoreRule(*r.Score, s.dp))
