@@ -301,7 +301,8 @@ func TestMigrationHook(t *testing.T) {
 }
 
 // The purge CronJob runs `purge` once at a time with the database URL and
-// the policy (for the default retention), nothing else.
+// the policy, nothing else; its retention is the server's
+// (ONBOARDING_REVIEW_RETENTION from review.retention), not a flag of its own.
 func TestPurgeCronJob(t *testing.T) {
 	r := render(t, renderOpts{files: []string{"ci/production-values.yaml"}})
 	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
@@ -312,12 +313,20 @@ func TestPurgeCronJob(t *testing.T) {
 		t.Errorf("schedule %q time zone %v", cj.Spec.Schedule, cj.Spec.TimeZone)
 	}
 	spec := cj.Spec.JobTemplate.Spec.Template.Spec
-	if got := spec.Containers[0].Args; !slices.Equal(got, []string{"purge", "--retention", "2160h"}) {
-		t.Errorf("args %v", got)
+	if got := spec.Containers[0].Args; !slices.Equal(got, []string{"purge"}) {
+		t.Errorf("args %v, want [purge]: the retention comes from the environment", got)
 	}
 	env, _ := envOf(spec.Containers[0])
 	if env["ONBOARDING_POLICY_FILE"] == "" || env["ONBOARDING_DATABASE_URL_FILE"] == "" {
 		t.Errorf("purge lacks the policy or the database: %v", env)
+	}
+	_, server := serverContainer(t, r)
+	serverEnv, _ := envOf(server)
+	if env["ONBOARDING_REVIEW_RETENTION"] != "2160h" || serverEnv["ONBOARDING_REVIEW_RETENTION"] != env["ONBOARDING_REVIEW_RETENTION"] {
+		t.Errorf("retention: purge %q, server %q; want both 2160h", env["ONBOARDING_REVIEW_RETENTION"], serverEnv["ONBOARDING_REVIEW_RETENTION"])
+	}
+	if policyFile := serverEnv["ONBOARDING_POLICY_FILE"]; env["ONBOARDING_POLICY_FILE"] != policyFile {
+		t.Errorf("purge reads policy %q, the server %q", env["ONBOARDING_POLICY_FILE"], policyFile)
 	}
 	for _, v := range spec.Volumes {
 		if v.Secret != nil && (len(v.Secret.Items) != 1 || v.Secret.Items[0].Key != "database-url") {
@@ -406,7 +415,7 @@ func TestChartMadeSecretMatchesMounts(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"admin-password", "admin-username", "basic-auth-next-password", "basic-auth-next-username",
+	want := []string{"admin-users", "basic-auth-next-password", "basic-auth-next-username",
 		"basic-auth-password", "basic-auth-username", "database-url", "otp-hash-key", "redis-url", "sms-http-password"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("secret keys %v, want %v", keys, want)
@@ -431,8 +440,13 @@ func TestChartMadeSecretMatchesMounts(t *testing.T) {
 		t.Errorf("mounted keys %v, want %v", items, want)
 	}
 	env, _ := envOf(c)
+	for _, v := range []string{"ONBOARDING_ADMIN_USERNAME_FILE", "ONBOARDING_ADMIN_PASSWORD_FILE"} {
+		if _, ok := env[v]; ok {
+			t.Errorf("%s set with adminAuth.usernamePassword false", v)
+		}
+	}
 	for _, v := range []string{"ONBOARDING_DATABASE_URL_FILE", "ONBOARDING_REDIS_URL_FILE", "ONBOARDING_BASIC_AUTH_PASSWORD_FILE",
-		"ONBOARDING_OTP_HASH_KEY_FILE", "ONBOARDING_SMS_HTTP_PASSWORD_FILE", "ONBOARDING_ADMIN_PASSWORD_FILE"} {
+		"ONBOARDING_OTP_HASH_KEY_FILE", "ONBOARDING_SMS_HTTP_PASSWORD_FILE", "ONBOARDING_ADMIN_USERS_FILE"} {
 		if !strings.HasPrefix(env[v], "/etc/onboarding-adapter/secrets/") {
 			t.Errorf("%s = %q, want a file under the secrets mount", v, env[v])
 		}
@@ -443,13 +457,14 @@ func TestChartMadeSecretMatchesMounts(t *testing.T) {
 }
 
 // With existingSecret the chart renders no Secret (no hook Secret either)
-// and mounts the named one under the renamed keys.
+// and mounts the named one under the renamed keys, the reviewer accounts
+// among them.
 func TestExistingSecretRendersNoSecret(t *testing.T) {
 	r := render(t, renderOpts{files: []string{"ci/existing-secret-values.yaml"}})
 	if n := len(r.ofKind("Secret")); n != 0 {
 		t.Fatalf("%d Secret(s) rendered with existingSecret", n)
 	}
-	d, _ := serverContainer(t, r)
+	d, c := serverContainer(t, r)
 	if _, ok := d.Spec.Template.Annotations["checksum/secret"]; ok {
 		t.Error("checksum/secret of a Secret the chart does not render")
 	}
@@ -466,11 +481,15 @@ func TestExistingSecretRendersNoSecret(t *testing.T) {
 	}
 	slices.Sort(items)
 	want := []string{"api-password->basicAuthPassword", "api-user->basicAuthUsername", "otp-key->otpHashKey",
-		"pg-dsn->databaseUrl", "redis-dsn->redisUrl", "twilio-token->twilioAuthToken"}
+		"pg-dsn->databaseUrl", "redis-dsn->redisUrl", "reviewers-htpasswd->adminUsers", "twilio-token->twilioAuthToken"}
 	if !slices.Equal(items, want) {
 		t.Errorf("items %v, want %v", items, want)
 	}
-	for _, key := range []string{"api-user", "pg-dsn", "twilio-token"} {
+	env, _ := envOf(c)
+	if got := env["ONBOARDING_ADMIN_USERS_FILE"]; got != "/etc/onboarding-adapter/secrets/adminUsers" {
+		t.Errorf("ONBOARDING_ADMIN_USERS_FILE = %q, want the mounted adminUsers file", got)
+	}
+	for _, key := range []string{"api-user", "pg-dsn", "twilio-token", "reviewers-htpasswd"} {
 		if !strings.Contains(r.notes, key) {
 			t.Errorf("NOTES.txt does not list the required key %s", key)
 		}
@@ -499,6 +518,7 @@ func TestChecksumAnnotations(t *testing.T) {
 		{"otp template", []string{"policy.otp.templates.ACTIVATION.en=Code {code}"}, true, false},
 		{"password", []string{"secrets.basicAuthPassword=another-long-password"}, false, true},
 		{"database url", []string{"secrets.databaseUrl=postgres://u:p@other/onboarding"}, false, true},
+		{"reviewer accounts", []string{"secrets.adminUsers=erin:ci-fake-erin-password\nfrank:ci-fake-frank-password"}, false, true},
 		{"replicas", []string{"replicaCount=5"}, false, false},
 	}
 	for _, tc := range cases {
@@ -531,26 +551,24 @@ func TestReplicasOmittedUnderHPA(t *testing.T) {
 }
 
 // The NetworkPolicy admits the API port only from the configured peers and
-// the admin port only from monitoring and the test pod; every egress rule
-// names its destinations (an empty `to` would allow the world).
+// the admin port only from monitoring and the test pod (reviewers' ingress
+// is off by default); every egress rule names its destinations (an empty
+// `to` would allow the world).
 func TestNetworkPolicy(t *testing.T) {
 	r := render(t, renderOpts{files: []string{"ci/production-values.yaml"}})
 	np := one[*networkingv1.NetworkPolicy](t, r, "NetworkPolicy", "-onboarding-adapter")
 	if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] != "server" {
 		t.Errorf("selects %v", np.Spec.PodSelector.MatchLabels)
 	}
-	byPort := map[string][]networkingv1.NetworkPolicyPeer{}
-	for _, rule := range np.Spec.Ingress {
-		if len(rule.Ports) != 1 || len(rule.From) == 0 {
-			t.Fatalf("ingress rule %+v: want one port and named peers", rule)
-		}
-		byPort[rule.Ports[0].Port.String()] = rule.From
+	byPort := ingressByPort(t, np)
+	if len(byPort["api"]) != 1 || len(byPort["admin"]) != 1 {
+		t.Fatalf("ingress rules per port: %d api, %d admin; want one each", len(byPort["api"]), len(byPort["admin"]))
 	}
-	if api := byPort["api"]; len(api) != 1 || api[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "onboarding" ||
+	if api := byPort["api"][0]; len(api) != 1 || api[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "onboarding" ||
 		api[0].PodSelector.MatchLabels["app.kubernetes.io/name"] != "enrollment-server" {
 		t.Errorf("api ingress from %+v", api)
 	}
-	admin := byPort["admin"]
+	admin := byPort["admin"][0]
 	if len(admin) != 2 || admin[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" ||
 		admin[1].PodSelector.MatchLabels["app.kubernetes.io/component"] != "test" {
 		t.Errorf("admin ingress from %+v", admin)
@@ -579,10 +597,13 @@ func TestAdaptersSwapByValues(t *testing.T) {
 		file string
 		want map[string]string // env var -> value ("" = must be absent, "*" = any)
 	}{
-		{"ci/minimal-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "log", "ONBOARDING_DATABASE_URL_FILE": "", "ONBOARDING_REDIS_URL_FILE": "", "ONBOARDING_DEMO_DATA": "false", "OTEL_TRACES_EXPORTER": "none"}},
+		{"ci/minimal-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "log", "ONBOARDING_DATABASE_URL_FILE": "", "ONBOARDING_REDIS_URL_FILE": "", "ONBOARDING_DEMO_DATA": "false", "OTEL_TRACES_EXPORTER": "none",
+			"ONBOARDING_ADMIN_USERNAME_FILE": "", "ONBOARDING_ADMIN_USERS_FILE": "", "ONBOARDING_REVIEW_RETENTION": "", "ONBOARDING_REVIEW_FOUR_EYES": ""}},
 		{"ci/production-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "http", "ONBOARDING_SMS_HTTP_AUTH": "basic", "ONBOARDING_DATABASE_URL_FILE": "*", "ONBOARDING_REDIS_URL_FILE": "*", "ONBOARDING_DB_MAX_CONNS": "20", "ONBOARDING_BASE_PATH": "/onboarding", "OTEL_TRACES_EXPORTER": "otlp"}},
 		{"ci/existing-secret-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "twilio", "ONBOARDING_TWILIO_ACCOUNT_SID": "*", "ONBOARDING_TWILIO_AUTH_TOKEN_FILE": "*", "ONBOARDING_SMS_HTTP_URL": ""}},
-		{"ci/everything-on-values.yaml", map[string]string{"ONBOARDING_SMS_HTTP_TOKEN_FILE": "*", "ONBOARDING_SMS_HTTP_HEADERS_FILE": "*", "ONBOARDING_MIGRATE_AT_START": "true", "ONBOARDING_FUTURE_SETTING": "on", "OTEL_SERVICE_NAME": "onboarding-adapter"}},
+		{"ci/everything-on-values.yaml", map[string]string{"ONBOARDING_SMS_HTTP_TOKEN_FILE": "*", "ONBOARDING_SMS_HTTP_HEADERS_FILE": "*", "ONBOARDING_MIGRATE_AT_START": "true", "ONBOARDING_MAX_IN_FLIGHT": "512", "OTEL_SERVICE_NAME": "onboarding-adapter",
+			"ONBOARDING_REVIEW_RETENTION": "720h", "ONBOARDING_REVIEW_REQUIRE_CLAIM": "true", "ONBOARDING_REVIEW_FOUR_EYES": "true",
+			"ONBOARDING_ADMIN_USERNAME_FILE": "*", "ONBOARDING_ADMIN_USERS_FILE": "*", "ONBOARDING_ADMIN_USERS": ""}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -275,7 +275,9 @@ func envOf(c corev1.Container) (map[string]string, map[string]*corev1.EnvVarSour
 }
 
 // secretValues returns the string leaves under `secrets:` in a values file
-// (the credentials), without the Secret's name and key names.
+// (the credentials), without the Secret's name and key names. A multi-line
+// value (secrets.adminUsers) also yields each line and each line's password,
+// so a single reviewer's credential leaking is caught too.
 func secretValues(t *testing.T, file string) []string {
 	t.Helper()
 	if !filepath.IsAbs(file) {
@@ -298,6 +300,19 @@ func secretValues(t *testing.T, file string) []string {
 			continue
 		}
 		out = append(out, s)
+		if !strings.Contains(strings.TrimSpace(s), "\n") {
+			continue
+		}
+		for _, line := range strings.Split(s, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			out = append(out, line)
+			if _, pw, ok := strings.Cut(line, ":"); ok && len(pw) >= 8 {
+				out = append(out, pw)
+			}
+		}
 	}
 	sort.Strings(out)
 	return out

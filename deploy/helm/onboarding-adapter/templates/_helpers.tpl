@@ -97,9 +97,12 @@ chart-made Secret, the volume items and NOTES.txt agree.
 - {name: basicAuthNextPassword, env: ONBOARDING_BASIC_AUTH_NEXT_PASSWORD_FILE, components: [server]}
 {{- end }}
 {{- end }}
-{{- if $v.adminAuth.enabled }}
+{{- if and $v.adminAuth.enabled $v.adminAuth.usernamePassword }}
 - {name: adminUsername, env: ONBOARDING_ADMIN_USERNAME_FILE, components: [server]}
 - {name: adminPassword, env: ONBOARDING_ADMIN_PASSWORD_FILE, components: [server]}
+{{- end }}
+{{- if and $v.adminAuth.enabled $v.adminAuth.users }}
+- {name: adminUsers, env: ONBOARDING_ADMIN_USERS_FILE, components: [server]}
 {{- end }}
 {{- if $v.database.enabled }}
 - {name: databaseUrl, env: ONBOARDING_DATABASE_URL_FILE, components: [server, migrate, purge]}
@@ -139,7 +142,8 @@ chart-made Secret, the volume items and NOTES.txt agree.
 {{/*
 Environment: the one mapping from values to ONBOARDING_* and OTEL_*
 variables, for every component, so a renamed variable is a one-line change.
-Call with (dict "root" $ "component" "server"|"migrate"|"purge").
+Call with (dict "root" $ "component" "server"|"migrate"|"purge"); "noExtra"
+true leaves out extraEnv (the validation lists the chart's own names).
 */}}
 {{- define "onboarding-adapter.env" -}}
 {{- $v := .root.Values -}}
@@ -221,6 +225,19 @@ Call with (dict "root" $ "component" "server"|"migrate"|"purge").
 {{- if has $c (list "server" "purge") }}
 - name: ONBOARDING_POLICY_FILE
   value: {{ printf "%s/policy.yaml" (include "onboarding-adapter.policyDir" .root) | quote }}
+{{- /* The same review overrides for the server and the purge: one retention. */}}
+{{- with $v.review.retention }}
+- name: ONBOARDING_REVIEW_RETENTION
+  value: {{ . | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $v.review.requireClaim) }}
+- name: ONBOARDING_REVIEW_REQUIRE_CLAIM
+  value: {{ $v.review.requireClaim | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $v.review.fourEyes) }}
+- name: ONBOARDING_REVIEW_FOUR_EYES
+  value: {{ $v.review.fourEyes | quote }}
+{{- end }}
 {{- end }}
 {{- range (include "onboarding-adapter.secretEntriesFor" . | fromYamlArray) }}
 - name: {{ .env }}
@@ -243,8 +260,10 @@ Call with (dict "root" $ "component" "server"|"migrate"|"purge").
 - name: OTEL_TRACES_EXPORTER
   value: none
 {{- end }}
+{{- if not .noExtra }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -333,6 +352,191 @@ Included once, from the Deployment.
 {{- end -}}
 {{- if and $v.otel.exporterOtlpEndpoint (not $e.otlp.to) -}}
 {{- fail "networkPolicy.egress.otlp.to is empty but otel.exporterOtlpEndpoint is set: the pods could not reach the collector" -}}
+{{- end -}}
+{{- end -}}
+{{- include "onboarding-adapter.validateReview" . -}}
+{{- include "onboarding-adapter.validateAdminIngress" . -}}
+{{- include "onboarding-adapter.validateOtel" . -}}
+{{- include "onboarding-adapter.validateExtraEnv" . -}}
+{{- end -}}
+
+{{/*
+A Go duration ("2160h", "1h30m", "90m") in seconds, as a float; the schema
+has checked the syntax already.
+*/}}
+{{- define "onboarding-adapter.durationSeconds" -}}
+{{- $units := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" . -1 -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $total = addf $total (mulf (float64 $num) (index $units (trimPrefix $num .))) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/*
+Review: the retention's range, the reviewer accounts (checked line by line
+in a chart-made Secret, never echoing a line), and four eyes having two
+people to work with. The service checks the same at start; refusing here
+fails the install instead of crash-looping the pods.
+*/}}
+{{- define "onboarding-adapter.validateReview" -}}
+{{- $v := .Values -}}
+{{- $a := $v.adminAuth -}}
+{{- if $v.purge.retention -}}
+{{- fail "purge.retention was removed: set review.retention instead (ONBOARDING_REVIEW_RETENTION, read by the server and the purge CronJob alike)" -}}
+{{- end -}}
+{{- with $v.review.retention -}}
+{{- $sec := include "onboarding-adapter.durationSeconds" . | float64 -}}
+{{- if or (lt $sec 3600.0) (gt $sec 315360000.0) -}}
+{{- fail (printf "review.retention (%s) must be between 1h and 87600h (empty: the policy's review.retention)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $a.enabled (not $a.usernamePassword) (not $a.users) -}}
+{{- fail "adminAuth.enabled needs adminAuth.usernamePassword or adminAuth.users: which reviewer credentials the Secret holds" -}}
+{{- end -}}
+{{- $fourEyes := dig "review" "fourEyes" false $v.policy -}}
+{{- if not (kindIs "invalid" $v.review.fourEyes) -}}{{- $fourEyes = $v.review.fourEyes -}}{{- end -}}
+{{- if $a.enabled -}}
+{{- if $v.secrets.existingSecret -}}
+{{- if and $fourEyes (not $a.users) -}}
+{{- fail (printf "four eyes (review.fourEyes or policy.review.fourEyes) needs at least two reviewer accounts: set adminAuth.users and list them, one name:password per line, under the key %q of Secret %q" $v.secrets.secretKeys.adminUsers $v.secrets.existingSecret) -}}
+{{- end -}}
+{{- else -}}
+{{- $api := lower $v.secrets.basicAuthUsername -}}
+{{- $names := list -}}
+{{- if $a.usernamePassword -}}
+{{- if and $api (eq (lower $v.secrets.adminUsername) $api) -}}
+{{- fail "secrets.adminUsername must differ from secrets.basicAuthUsername: reviewers never use the API's credentials" -}}
+{{- end -}}
+{{- $names = append $names (lower $v.secrets.adminUsername) -}}
+{{- end -}}
+{{- if $a.users -}}
+{{- range $i, $line := splitList "\n" $v.secrets.adminUsers -}}
+{{- $n := add1 $i -}}
+{{- $line = trim $line -}}
+{{- if and $line (not (hasPrefix "#" $line)) -}}
+{{- if not (contains ":" $line) -}}
+{{- fail (printf "secrets.adminUsers line %d: want name:password or name:bcrypt-hash" $n) -}}
+{{- end -}}
+{{- $name := trim (index (splitn ":" 2 $line) "_0") -}}
+{{- $pw := index (splitn ":" 2 $line) "_1" -}}
+{{- if or (not $name) (gt (len $name) 64) -}}
+{{- fail (printf "secrets.adminUsers line %d: the name must be 1-64 characters" $n) -}}
+{{- end -}}
+{{- if not (regexMatch "^\\$2[aby]\\$" $pw) -}}
+{{- if lt (len $pw) 12 -}}
+{{- fail (printf "secrets.adminUsers line %d: the password must be at least 12 characters (or a bcrypt hash)" $n) -}}
+{{- end -}}
+{{- end -}}
+{{- if has (lower $name) $names -}}
+{{- fail (printf "secrets.adminUsers line %d: the reviewer name is used twice; every person needs their own account" $n) -}}
+{{- end -}}
+{{- if and $api (eq (lower $name) $api) -}}
+{{- fail (printf "secrets.adminUsers line %d: the name is the API's (secrets.basicAuthUsername); reviewers never use the API's credentials" $n) -}}
+{{- end -}}
+{{- $names = append $names (lower $name) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $names -}}
+{{- fail "secrets.adminUsers lists no reviewer: one name:password or name:bcrypt-hash per line" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $fourEyes (lt (len $names) 2) -}}
+{{- fail (printf "four eyes (review.fourEyes or policy.review.fourEyes) needs at least two reviewer accounts, found %d: add them to secrets.adminUsers with adminAuth.users: true" (len $names)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The admin port serves health, metrics and the review UI: its peers are
+Prometheus, the test pod and, when enabled, the reviewers' internal
+ingress. None may be the internet.
+*/}}
+{{- define "onboarding-adapter.validateAdminIngress" -}}
+{{- $v := .Values -}}
+{{- $np := $v.networkPolicy -}}
+{{- $rv := $np.ingress.reviewers -}}
+{{- if and $np.enabled $rv.enabled -}}
+{{- if not $rv.from -}}
+{{- fail "networkPolicy.ingress.reviewers.from is empty: name the internal ingress controller (namespaceSelector + podSelector) or the reviewers' VPN range (ipBlock), or use kubectl port-forward and leave reviewers off" -}}
+{{- end -}}
+{{- if not $v.adminAuth.enabled -}}
+{{- fail "networkPolicy.ingress.reviewers.enabled needs adminAuth.enabled: without reviewer accounts the review UI is off" -}}
+{{- end -}}
+{{- end -}}
+{{- range $key := list "admin" "reviewers" -}}
+{{- range (index $np.ingress $key).from -}}
+{{- with .ipBlock -}}
+{{- $prefix := regexFind "[0-9]+$" .cidr | int -}}
+{{- if lt $prefix (ternary 7 8 (contains ":" .cidr)) -}}
+{{- fail (printf "networkPolicy.ingress.%s.from: ipBlock %s is too wide (under /8 for IPv4, /7 for IPv6): the admin port (review UI, metrics) is never for the internet; name the ingress controller's pods or an internal range" $key .cidr) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+OTLP is HTTP only (otlptracehttp): port 4317 is the collector's gRPC
+receiver, and the endpoint's port must be one the egress policy opens.
+*/}}
+{{- define "onboarding-adapter.validateOtel" -}}
+{{- $v := .Values -}}
+{{- with $v.otel.exporterOtlpEndpoint -}}
+{{- $u := urlParse . -}}
+{{- $port := trimPrefix ":" (regexFind ":[0-9]+$" $u.host) -}}
+{{- if not $port -}}{{- $port = ternary "443" "80" (eq $u.scheme "https") -}}{{- end -}}
+{{- if eq $port "4317" -}}
+{{- fail "otel.exporterOtlpEndpoint uses port 4317, the collector's OTLP/gRPC receiver: the service speaks OTLP/HTTP only (usually port 4318)" -}}
+{{- end -}}
+{{- if $v.networkPolicy.enabled -}}
+{{- $open := false -}}
+{{- range $v.networkPolicy.egress.otlp.ports -}}
+{{- if kindIs "string" .port -}}
+{{- $open = true -}}{{- /* a named port: cannot be checked here */ -}}
+{{- else if and (ge (int $port) (int .port)) (le (int $port) (int (default .port .endPort))) -}}
+{{- $open = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $open -}}
+{{- fail (printf "otel.exporterOtlpEndpoint is on port %s, which networkPolicy.egress.otlp.ports does not open: the pods could not reach the collector" $port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $v.extraEnv -}}
+{{- if and (has .name (list "OTEL_EXPORTER_OTLP_PROTOCOL" "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")) (hasPrefix "grpc" (default "" .value)) -}}
+{{- fail (printf "extraEnv %s=grpc: the service speaks OTLP/HTTP only (http/protobuf or http/json)" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+extraEnv is for settings the chart does not model (ONBOARDING_MAX_IN_FLIGHT,
+ONBOARDING_DB_MIN_CONNS...). A name the chart sets would be defined twice
+(which one wins is the kubelet's choice), and a secret as a plain value would
+put a credential in the pod spec.
+*/}}
+{{- define "onboarding-adapter.validateExtraEnv" -}}
+{{- $own := list "GOMAXPROCS" "GOMEMLIMIT" -}}
+{{- range $c := list "server" "migrate" "purge" -}}
+{{- range (include "onboarding-adapter.env" (dict "root" $ "component" $c "noExtra" true) | fromYamlArray) -}}
+{{- $own = append $own .name -}}
+{{- end -}}
+{{- end -}}
+{{- $secretVars := list "BASIC_AUTH_USERNAME" "BASIC_AUTH_PASSWORD" "BASIC_AUTH_NEXT_USERNAME" "BASIC_AUTH_NEXT_PASSWORD" "DATABASE_URL" "REDIS_URL" "OTP_HASH_KEY" "TWILIO_AUTH_TOKEN" "SMS_HTTP_PASSWORD" "SMS_HTTP_TOKEN" "SMS_HTTP_HEADERS" "ADMIN_USERNAME" "ADMIN_PASSWORD" "ADMIN_USERS" -}}
+{{- $seen := list -}}
+{{- range .Values.extraEnv -}}
+{{- if has .name $own -}}
+{{- fail (printf "extraEnv sets %s, which the chart already sets from its values: change the value instead (docs/deploy.md)" .name) -}}
+{{- end -}}
+{{- if has .name $seen -}}
+{{- fail (printf "extraEnv sets %s twice" .name) -}}
+{{- end -}}
+{{- $seen = append $seen .name -}}
+{{- if and (has (trimPrefix "ONBOARDING_" .name) $secretVars) (hasPrefix "ONBOARDING_" .name) (not .valueFrom) -}}
+{{- fail (printf "extraEnv %s is a secret: put it in the Secret (secrets.*) or use valueFrom.secretKeyRef, never a plain value" .name) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
