@@ -12,7 +12,7 @@ VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR  := $(CURDIR)/.cache/vulndb
 TOOLS_BIN   := $(CURDIR)/.cache/bin
 
-.PHONY: help run build test unit fuzz lint vet staticcheck vuln fmt bench image clean chart
+.PHONY: help run build test unit fuzz lint vet staticcheck vuln fmt bench bench-go image clean chart
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,7 +64,12 @@ lint: vet staticcheck vuln ## go vet + staticcheck + govulncheck + gofmt check
 fmt: ## gofmt every file
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## Go benchmarks of decoders and domain services
+BENCH_FLAGS ?= -duration 5s -rounds 3 -out test/output/performance-latest.md
+
+bench: ## load harness: every endpoint, in-memory and PostgreSQL+Redis, against a bare net/http ceiling and pgbench (~9 min)
+	$(GO) run ./test/load $(BENCH_FLAGS)
+
+bench-go: ## Go benchmarks of decoders and domain services
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/... ./transport/... ./adapters/memory/...
 
 chart: ## offline checks of deploy/: helm lint/template per environment, bad values refused, alert rule tests, Go render suite

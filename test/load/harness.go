@@ -1,0 +1,568 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	modeMemory   = "memory"
+	modePostgres = "postgres"
+
+	nameMemory    = "memory"
+	namePostgres  = "postgres+redis"
+	nameL1Off     = "postgres+redis L1 off"
+	nameSelect    = "pgbench SELECT"
+	nameInsert    = "pgbench INSERT"
+	otpHashKey    = "load-harness-otp-hash-key-0123456789abcdef"
+	frameJPEG     = 100 << 10
+	faceJPEG      = 200 << 10
+	maxReadyWait  = 30 * time.Second
+	serviceLogLvl = "warn"
+)
+
+// contender is one target of a scenario's rounds: an HTTP server (with the
+// client and identities its requests use) or a pgbench script.
+type contender struct {
+	name   string
+	srv    *server
+	client *http.Client
+	ids    *identities
+	script string // pgbench
+}
+
+type harness struct {
+	cfg     config
+	cleanup cleanups
+	start   time.Time
+
+	tmp, root, binary string
+	media             *media
+	servers           []*server // services in start order, then the ceiling
+	ceiling           *server
+	memIDs, pgIDs     *identities
+	db                *scratchDB
+	pgbenchBin        string
+
+	rep *report
+}
+
+func newHarness(cfg config) *harness {
+	return &harness{cfg: cfg, start: time.Now()}
+}
+
+func (h *harness) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(h.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// step runs one set-up step and records how long it took.
+func (h *harness) step(name string, fn func() error) error {
+	t := time.Now()
+	h.logf("%s …", name)
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	d := time.Since(t)
+	h.rep.setup = append(h.rep.setup, setupStep{name, d})
+	h.logf("%s: done in %s", name, d.Round(time.Millisecond))
+	return nil
+}
+
+func (h *harness) run(ctx context.Context) (*report, error) {
+	h.rep = newReport(h.cfg)
+	h.logf("machine: %s; load average %s", h.rep.machine.summary(), h.rep.loadBefore)
+	if err := h.setUp(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.measure(ctx); err != nil {
+		return nil, err
+	}
+	for _, s := range h.servers {
+		st, err := s.stats()
+		if err != nil {
+			return nil, err
+		}
+		h.rep.addServer(s, st)
+	}
+	h.rep.finish(time.Since(h.start))
+	md := h.rep.markdown()
+	fmt.Println(md)
+	if h.cfg.out != "" {
+		if err := os.MkdirAll(filepath.Dir(h.cfg.out), 0o755); err != nil {
+			return nil, fmt.Errorf("-out: %w", err)
+		}
+		if err := os.WriteFile(h.cfg.out, []byte(md), 0o644); err != nil {
+			return nil, fmt.Errorf("-out: %w", err)
+		}
+		h.logf("report written to %s", h.cfg.out)
+	}
+	return h.rep, nil
+}
+
+func (h *harness) has(mode string) bool {
+	for _, m := range h.cfg.modes {
+		if m == mode {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *harness) setUp(ctx context.Context) error {
+	var err error
+	if h.tmp, err = os.MkdirTemp("", "onboarding-load-"); err != nil {
+		return err
+	}
+	h.cleanup.add("temporary directory", func() error { return os.RemoveAll(h.tmp) })
+	if err := h.step("build the service", func() error { return h.build(ctx) }); err != nil {
+		return err
+	}
+	if err := h.step("generate JPEGs", func() error {
+		h.media, err = newMedia(frameJPEG, faceJPEG)
+		if err == nil {
+			h.rep.frameRaw, h.rep.faceRaw = h.media.frameRaw, h.media.faceRaw
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if h.memIDs, err = newIdentities(demoIdentities()); err != nil {
+		return err
+	}
+	if h.has(modeMemory) {
+		srv := h.service(nameMemory)
+		if err := h.step("start the in-memory service", func() error { return srv.startMeasured(ctx, h.cfg.readySamples) }); err != nil {
+			return err
+		}
+	}
+	if h.has(modePostgres) {
+		if err := h.setUpPostgres(ctx); err != nil {
+			return err
+		}
+	}
+	responses, err := h.preflight(ctx)
+	if err != nil {
+		return err
+	}
+	return h.step("start the ceiling", func() error { return h.startCeiling(ctx, responses) })
+}
+
+// build compiles the service the way `make build` does.
+func (h *harness) build(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return fmt.Errorf("run the harness inside the module (go run ./test/load)")
+	}
+	h.root = filepath.Dir(gomod)
+	h.binary = filepath.Join(h.tmp, "onboarding-adapter")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", h.binary, "./cmd/onboarding-adapter")
+	cmd.Dir = h.root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
+}
+
+// service registers (not yet starts) a service process and its cleanup.
+func (h *harness) service(name string, env ...string) *server {
+	full := append(baseEnv(), "ONBOARDING_LOG_LEVEL="+serviceLogLvl, "ONBOARDING_LOG_FORMAT=json",
+		"ONBOARDING_OTP_HASH_KEY="+otpHashKey)
+	full = append(full, env...)
+	full = append(full, h.cfg.env...)
+	s := &server{name: name, binary: h.binary, args: []string{"serve"}, env: full}
+	h.servers = append(h.servers, s)
+	h.cleanup.add("stop "+name, s.stop)
+	return s
+}
+
+// command runs a subcommand of the service binary against the scratch
+// database.
+func (h *harness) command(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, h.binary, args...)
+	cmd.Env = append(baseEnv(), "ONBOARDING_DATABASE_URL="+h.db.dsn, "ONBOARDING_LOG_LEVEL="+serviceLogLvl)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("onboarding-adapter %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func (h *harness) setUpPostgres(ctx context.Context) error {
+	var err error
+	if h.pgbenchBin, err = findPgbench(h.cfg.pgbench); err != nil {
+		return err
+	}
+	if err := h.step("clear left-over Redis keys", func() error {
+		n, err := redisKeys(ctx, h.cfg.redisURL)
+		if n > 0 {
+			h.logf("deleted %d onboarding:* keys left in %s", n, h.cfg.redisURL)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	h.cleanup.add("Redis keys", func() error {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := redisKeys(c, h.cfg.redisURL)
+		return err
+	})
+	if err := h.step("create the scratch database", func() error {
+		h.db, err = createScratchDB(ctx, h.cfg.pgURL)
+		return err
+	}); err != nil {
+		return err
+	}
+	h.rep.database = h.db.name
+	if h.cfg.keep {
+		h.logf("keeping database %s (-keep)", h.db.name)
+	} else {
+		h.cleanup.add("drop database "+h.db.name, h.db.drop)
+	}
+	if err := h.step("migrate", func() error { _, err := h.command(ctx, "migrate"); return err }); err != nil {
+		return err
+	}
+	if err := h.step(fmt.Sprintf("seed the demo data and %d synthetic clients", h.cfg.clients), func() error {
+		out, err := h.command(ctx, "seed", "--synthetic-clients", fmt.Sprint(h.cfg.clients))
+		h.logf("%s", out)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := h.step("VACUUM ANALYZE clients", func() error { return analyze(ctx, h.db.dsn) }); err != nil {
+		return err
+	}
+	if err := h.step(fmt.Sprintf("sample %d identities", h.cfg.identities), func() error {
+		ids, err := sampleIdentities(ctx, h.db.dsn, h.cfg.identities)
+		if err != nil {
+			return err
+		}
+		h.pgIDs, err = newIdentities(ids)
+		return err
+	}); err != nil {
+		return err
+	}
+	if plan, err := explain(ctx, h.db.dsn, h.pgIDs.all[0]); err != nil {
+		h.logf("EXPLAIN failed: %v", err)
+	} else {
+		h.rep.explain = plan
+	}
+	env := []string{"ONBOARDING_DATABASE_URL=" + h.db.dsn, "ONBOARDING_REDIS_URL=" + h.cfg.redisURL}
+	pg := h.service(namePostgres, env...)
+	if err := h.step("start the PostgreSQL + Redis service", func() error { return pg.startMeasured(ctx, h.cfg.readySamples) }); err != nil {
+		return err
+	}
+	if h.cfg.l1off {
+		off := h.service(nameL1Off, append(env, "ONBOARDING_CONSENT_L1_TTL=0s")...)
+		if err := h.step("start the PostgreSQL + Redis service with L1 off", func() error { return off.startMeasured(ctx, 1) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// preflight sends requests of every scenario to every service and fails
+// unless all answer 2xx. The ceiling repeats, per path, the first service's
+// most frequent answer (same shape and size as the real one). It also
+// records each scenario's average body size.
+func (h *harness) preflight(ctx context.Context) (map[string]string, error) {
+	responses := map[string]string{}
+	client := newClient(1)
+	defer client.CloseIdleConnections()
+	for _, sc := range h.selected() {
+		g := newGen(rand.Uint64(), h.idsFor(h.servers[0].name), h.media)
+		var total int64
+		for range 200 {
+			total += sc.make(g).len()
+		}
+		h.rep.bodyBytes[sc.name] = int(total / 200)
+		for i, s := range h.servers {
+			if s.name == nameL1Off && sc.name != "consent-text" {
+				continue
+			}
+			n := 1
+			if i == 0 {
+				n = 20
+			}
+			answers, err := h.probe(ctx, client, s, sc, n)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := responses[sc.path]; !ok {
+				responses[sc.path] = modal(sc, answers)
+			}
+		}
+	}
+	// The ceiling answers every route even when only some scenarios run.
+	for _, sc := range scenarios() {
+		if _, ok := responses[sc.path]; !ok {
+			responses[sc.path] = `{}`
+		}
+	}
+	return responses, nil
+}
+
+// probe sends n requests of sc to s and returns the answers.
+func (h *harness) probe(ctx context.Context, client *http.Client, s *server, sc scenario, n int) ([][]byte, error) {
+	g := newGen(rand.Uint64(), h.idsFor(s.name), h.media)
+	var answers [][]byte
+	for range n {
+		b := sc.make(g)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.api+sc.path, &bodyReader{b: b})
+		req.ContentLength = b.len()
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("preflight %s on %s: %w", sc.name, s.name, err)
+		}
+		answer, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("preflight %s on %s: %w", sc.name, s.name, err)
+		}
+		if resp.StatusCode/100 != 2 {
+			return nil, fmt.Errorf("preflight %s on %s: %d %s\nrequest: %s", sc.name, s.name, resp.StatusCode,
+				answer, truncate(string(bytes.Join(b[:], nil)), 600))
+		}
+		answers = append(answers, answer)
+	}
+	return answers, nil
+}
+
+// modal returns the first answer of the most frequent kind (by the
+// scenario's classifier), so the ceiling answers what the service mostly
+// answers.
+func modal(sc scenario, answers [][]byte) string {
+	if sc.classify == nil {
+		return string(answers[0])
+	}
+	count := map[string]int{}
+	var kinds []string
+	for _, a := range answers {
+		k := sc.classify(http.StatusOK, a)
+		if count[k] == 0 {
+			kinds = append(kinds, k)
+		}
+		count[k]++
+	}
+	best := kinds[0]
+	for _, k := range kinds {
+		if count[k] > count[best] {
+			best = k
+		}
+	}
+	for _, a := range answers {
+		if sc.classify(http.StatusOK, a) == best {
+			return string(a)
+		}
+	}
+	return string(answers[0])
+}
+
+func (h *harness) startCeiling(ctx context.Context, responses map[string]string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(responses)
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(h.tmp, "ceiling-responses.json")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		return err
+	}
+	h.ceiling = &server{name: ceilingName, binary: self, args: []string{"-responses", file}, env: baseEnv()}
+	h.servers = append(h.servers, h.ceiling)
+	h.cleanup.add("stop ceiling", h.ceiling.stop)
+	return h.ceiling.startMeasured(ctx, 1)
+}
+
+func (h *harness) idsFor(name string) *identities {
+	if name == nameMemory || h.pgIDs == nil {
+		return h.memIDs
+	}
+	return h.pgIDs
+}
+
+func (h *harness) selected() []scenario {
+	all := scenarios()
+	if len(h.cfg.scenarios) == 0 {
+		return all
+	}
+	var out []scenario
+	for _, s := range all {
+		for _, n := range h.cfg.scenarios {
+			if s.name == n {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// contenders are the targets of one scenario in their interleaving order:
+// the ceiling (every round starts from the reference), the services,
+// pgbench where it has an equivalent.
+func (h *harness) contenders(sc scenario, clients map[string]*http.Client) []contender {
+	var cs []contender
+	if h.ceiling != nil {
+		cs = append(cs, contender{name: ceilingName, srv: h.ceiling, client: clients[ceilingName], ids: h.idsFor(namePostgres)})
+	}
+	for _, s := range h.servers {
+		if s == h.ceiling || (s.name == nameL1Off && sc.name != "consent-text") {
+			continue
+		}
+		cs = append(cs, contender{name: s.name, srv: s, client: clients[s.name], ids: h.idsFor(s.name)})
+	}
+	if h.db != nil && sc.lookup {
+		cs = append(cs, contender{name: nameSelect, script: pgbenchSelect(h.cfg.clients)})
+	}
+	if h.db != nil && sc.name == "consent-storage" {
+		cs = append(cs, contender{name: nameInsert, script: pgbenchInsert})
+	}
+	return cs
+}
+
+func (h *harness) measure(ctx context.Context) error {
+	clients := map[string]*http.Client{}
+	for _, s := range h.servers {
+		clients[s.name] = newClient(h.cfg.conns)
+		defer clients[s.name].CloseIdleConnections()
+	}
+	var windows int
+	for _, sc := range h.selected() {
+		windows += len(h.contenders(sc, clients))
+	}
+	h.logf("measuring: %d scenarios, %d targets × %d rounds × %s (about %s)", len(h.selected()), windows,
+		h.cfg.rounds, h.cfg.duration, (time.Duration(windows) * (time.Duration(h.cfg.rounds)*h.cfg.duration + h.cfg.warmup)).Round(time.Second))
+	h.rep.loadMeasureStart = loadAvg()
+	for _, sc := range h.selected() {
+		cs := h.contenders(sc, clients)
+		if h.cfg.warmup > 0 {
+			for _, c := range cs {
+				if c.srv != nil {
+					runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, h.cfg.warmup, h.sources(sc, c), nil)
+				}
+			}
+		}
+		res := map[string][]window{}
+		for r := range h.cfg.rounds {
+			for _, c := range cs {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				w, err := h.window(ctx, sc, c)
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", sc.name, c.name, err)
+				}
+				res[c.name] = append(res[c.name], w)
+				var errs int64
+				for _, v := range w.errs {
+					errs += v
+				}
+				m := merge([]window{w})
+				h.logf("%-16s round %d/%d  %-22s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %d %s",
+					sc.name, r+1, h.cfg.rounds, c.name, w.rps(), ms(m.p50), ms(m.p99), errs, truncate(w.firstErr, 160))
+			}
+		}
+		rss := map[string]int64{}
+		for _, c := range cs {
+			if c.srv != nil {
+				if st, err := c.srv.stats(); err == nil {
+					rss[c.name] = st.rssKB
+				}
+			}
+		}
+		h.rep.addScenario(sc, cs, res, rss)
+	}
+	h.rep.loadMeasureEnd = loadAvg()
+	return nil
+}
+
+// window runs one measured window of c.
+func (h *harness) window(ctx context.Context, sc scenario, c contender) (window, error) {
+	if c.srv == nil {
+		return runPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.duration)
+	}
+	before, err := c.srv.stats()
+	if err != nil {
+		return window{}, err
+	}
+	genBefore, genErr := readProcStats(os.Getpid())
+	q0, qErr := dbQueries(ctx, c.srv.admin)
+	w := runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, h.cfg.duration, h.sources(sc, c), sc.classify)
+	after, err := c.srv.stats()
+	if err != nil {
+		return window{}, err
+	}
+	w.cpu = after.cpu - before.cpu
+	if genAfter, err := readProcStats(os.Getpid()); err == nil && genErr == nil {
+		w.genCPU = genAfter.cpu - genBefore.cpu
+	}
+	if q1, err := dbQueries(ctx, c.srv.admin); err == nil && qErr == nil {
+		w.queries = q1 - q0
+	}
+	return w, nil
+}
+
+// sources gives each worker its own body generator with a fresh random
+// seed, so no process id repeats across workers, rounds or targets.
+func (h *harness) sources(sc scenario, c contender) func(int) bodySource {
+	return func(int) bodySource {
+		g := newGen(rand.Uint64(), c.ids, h.media)
+		return func() body { return sc.make(g) }
+	}
+}
+
+// dbQueries reads the count of database queries from the service's
+// Prometheus metrics (the pgx instrumentation's operation histogram); an
+// error when the process exposes none (the ceiling, the in-memory mode).
+func dbQueries(ctx context.Context, admin string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return parseQueryCount(raw)
+}
+
+// parseQueryCount finds db_client_operation_duration_seconds_count with
+// pgx_operation_type="query" in a Prometheus exposition.
+func parseQueryCount(exposition []byte) (float64, error) {
+	for _, line := range strings.Split(string(exposition), "\n") {
+		if !strings.HasPrefix(line, "db_client_operation_duration_seconds_count{") ||
+			!strings.Contains(line, `pgx_operation_type="query"`) {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		return strconv.ParseFloat(line[i+1:], 64)
+	}
+	return 0, errors.New("no database query metric")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"image/jpeg"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testMedia(t *testing.T) *media {
+	t.Helper()
+	m, err := newMedia(8<<10, 16<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestScenarioBodies checks that every scenario sends valid JSON with the
+// fields the service requires, fresh process ids, and real base64 JPEGs in
+// the large bodies.
+func TestScenarioBodies(t *testing.T) {
+	ids, err := newIdentities(demoIdentities())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMedia(t)
+	tests := []struct {
+		scenario string
+		required []string
+		image    func(map[string]any) string
+	}{
+		{"lookup", []string{"processId", "identification"}, nil},
+		{"consent-text", []string{"processId", "userId", "consentType", "language"}, nil},
+		{"consent-storage", []string{"processId", "userId", "consentType", "approved"}, nil},
+		{"otp-send", []string{"processId", "userId", "otpCode", "otpType", "language"}, nil},
+		{"process-event", []string{"type", "processId", "userId", "data"}, nil},
+		{"approve", []string{"processId", "userId", "identityVerificationId", "status", "score"}, nil},
+		{"evaluate", []string{"processId", "userId", "identityVerificationId", "status", "documentCheckResult"}, nil},
+		{"approve-frame", []string{"processId", "userId", "identityVerificationId", "score", "presenceCheckResult"},
+			func(v map[string]any) string { return v["presenceCheckResult"].(map[string]any)["frame"].(string) }},
+		{"evaluate-image", []string{"processId", "userId", "identityVerificationId", "documentCheckResult"},
+			func(v map[string]any) string {
+				doc := v["documentCheckResult"].(map[string]any)["documents"].([]any)[0].(map[string]any)
+				return doc["images"].([]any)[0].(map[string]any)["data"].(string)
+			}},
+	}
+	byName := map[string]scenario{}
+	for _, s := range scenarios() {
+		byName[s.name] = s
+	}
+	if len(tests) != len(byName) {
+		t.Fatalf("%d scenarios, %d tested", len(byName), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			sc, ok := byName[tt.scenario]
+			if !ok {
+				t.Fatalf("no scenario %q", tt.scenario)
+			}
+			g := newGen(42, ids, m)
+			seen := map[string]bool{}
+			for i := range 100 {
+				b := sc.make(g)
+				raw, err := io.ReadAll(&bodyReader{b: b})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int64(len(raw)) != b.len() {
+					t.Fatalf("read %d bytes, len() says %d", len(raw), b.len())
+				}
+				var v map[string]any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatalf("invalid JSON: %v\n%s", err, truncate(string(raw), 400))
+				}
+				for _, f := range tt.required {
+					if _, ok := v[f]; !ok {
+						t.Fatalf("no %s in %s", f, truncate(string(raw), 400))
+					}
+				}
+				pid := v["processId"].(string)
+				if seen[pid] {
+					t.Fatalf("processId %s repeated", pid)
+				}
+				seen[pid] = true
+				if tt.image != nil {
+					img, err := base64.StdEncoding.DecodeString(tt.image(v))
+					if err != nil {
+						t.Fatalf("image is not base64: %v", err)
+					}
+					if i < mediaVariants {
+						if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
+							t.Fatalf("image is not a JPEG: %v", err)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMakeJPEG checks the generated pictures are decodable JPEGs of about
+// the asked size.
+func TestMakeJPEG(t *testing.T) {
+	for _, target := range []int{20 << 10, 100 << 10} {
+		img, err := makeJPEG(target, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
+			t.Fatalf("target %d: not a JPEG: %v", target, err)
+		}
+		if r := float64(len(img)) / float64(target); r < 0.9 || r > 1.1 {
+			t.Errorf("target %d bytes: got %d (%.2f×)", target, len(img), r)
+		}
+	}
+}
+
+func TestBodyReaderWriteTo(t *testing.T) {
+	b := body{[]byte(`{"frame":"`), bytes.Repeat([]byte("A"), 100_000), []byte(`"}`)}
+	var viaRead, viaWriteTo bytes.Buffer
+	if _, err := io.Copy(&viaRead, io.LimitReader(&bodyReader{b: b}, b.len())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(&viaWriteTo, &bodyReader{b: b}); err != nil {
+		t.Fatal(err)
+	}
+	want := string(b[0]) + string(b[1]) + string(b[2])
+	if viaRead.String() != want || viaWriteTo.String() != want {
+		t.Errorf("Read gave %d bytes, WriteTo %d, want %d", viaRead.Len(), viaWriteTo.Len(), len(want))
+	}
+}
+
+func TestJSONField(t *testing.T) {
+	tests := []struct {
+		answer, key, want string
+	}{
+		{`{"result":"OK","resultReason":null}`, "result", "OK"},
+		{`{"result":"WAIT","resultReason":"SCORE_BORDERLINE: x"}`, "result", "WAIT"},
+		{`{"otpSent":true}`, "otpSent", "true"},
+		{`{"userId":"u-1","consent":"NOT_REQUIRED","consentRequired":false}`, "consent", "NOT_REQUIRED"},
+		{`{"userId":"u-1"}`, "consent", ""},
+		{`{"result":"OK`, "result", ""},
+	}
+	for _, tt := range tests {
+		if got := jsonField([]byte(tt.answer), tt.key); got != tt.want {
+			t.Errorf("jsonField(%s, %s) = %q, want %q", tt.answer, tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i+1) * time.Millisecond
+	}
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 0.99, 0},
+		{"one", []time.Duration{5}, 0.5, 5},
+		{"median of 100", hundred, 0.50, 50 * time.Millisecond},
+		{"p99 of 100", hundred, 0.99, 99 * time.Millisecond},
+		{"max", hundred, 1, 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := percentile(tt.sorted, tt.p); got != tt.want {
+			t.Errorf("%s: percentile = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	ws := []window{
+		{ok: 100, elapsed: time.Second, lat: []time.Duration{3, 1, 2}, cpu: time.Second, genCPU: -1, errs: map[string]int64{"503": 2}},
+		{ok: 300, elapsed: time.Second, lat: []time.Duration{4}, cpu: time.Second, genCPU: -1, errs: map[string]int64{"503": 1, "transport": 1}},
+	}
+	m := merge(ws)
+	if m.ok != 400 || m.rps != 200 || m.rpsMin != 100 || m.rpsMax != 300 {
+		t.Errorf("ok %d rps %.0f (min %.0f max %.0f), want 400, 200 (100, 300)", m.ok, m.rps, m.rpsMin, m.rpsMax)
+	}
+	if m.errTotal != 4 || m.errs["503"] != 3 {
+		t.Errorf("errors %d %v, want 4 with 503: 3", m.errTotal, m.errs)
+	}
+	if m.p50 != 2 || m.p99 != 4 {
+		t.Errorf("p50 %d p99 %d, want 2, 4", m.p50, m.p99)
+	}
+	if got := m.cpuPer1k(); math.Abs(got-5) > 1e-9 {
+		t.Errorf("cpu per 1k = %v, want 5 (2 s over 400 requests)", got)
+	}
+	if m.genCPUPer1k() != -1 {
+		t.Errorf("generator CPU unknown in the windows, got %v", m.genCPUPer1k())
+	}
+}
+
+func TestReadPgbenchLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tx.1")
+	log := "0 1 1250 0 1732630000 100\n1 1 failed 0 1732630000 200\n2 1 800 0 1732630000 300\n"
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var w window
+	w.errs = map[string]int64{}
+	if err := readPgbenchLog(path, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.ok != 2 || w.errs["failed"] != 1 || len(w.lat) != 2 || w.lat[0] != 1250*time.Microsecond {
+		t.Errorf("ok %d failed %d lat %v", w.ok, w.errs["failed"], w.lat)
+	}
+}
+
+func TestReadProcStats(t *testing.T) {
+	s, err := readProcStats(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rssKB <= 0 || s.peakKB < s.rssKB || s.cpu < 0 {
+		t.Errorf("stats of this process: %+v", s)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, ""},
+		{[]string{"-duration", "1500ms"}, "whole number of seconds"},
+		{[]string{"-rounds", "0"}, "-rounds"},
+		{[]string{"-modes", "memory,mongo"}, "unknown mode"},
+		{[]string{"-scenarios", "lookup,nope"}, "unknown scenario"},
+		{[]string{"-env", "ONBOARDING_DB_MAX_CONNS"}, "KEY=VALUE"},
+		{[]string{"-scenarios", "lookup,approve-frame", "-modes", "postgres"}, ""},
+	}
+	for _, tt := range tests {
+		_, err := parseFlags(tt.args)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tt.args, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%v: error %v, want one containing %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+// TestChecks checks the targets are judged on the right ratios.
+func TestChecks(t *testing.T) {
+	mk := func(name string, rps float64, p99 time.Duration) row {
+		return row{name: name, m: merged{rps: rps, p99: p99, ok: 1, errs: map[string]int64{}}}
+	}
+	r := &report{scenarios: []scenarioResult{
+		{sc: scenario{name: "lookup", small: true, lookup: true}, rows: []row{
+			mk(ceilingName, 10000, 4*time.Millisecond), mk(nameMemory, 8000, 5*time.Millisecond),
+			mk(namePostgres, 5000, 10*time.Millisecond), mk(nameSelect, 10000, time.Millisecond)}},
+		{sc: scenario{name: "consent-storage", small: true, durable: true}, rows: []row{
+			mk(ceilingName, 10000, 4*time.Millisecond), mk(nameMemory, 6000, 5*time.Millisecond),
+			mk(namePostgres, 3000, 20*time.Millisecond), mk(nameInsert, 4000, time.Millisecond)}},
+	}}
+	r.finish(time.Minute)
+	want := map[string]bool{
+		"memory `lookup` (small): ≥ 70% of ceiling req/s, p99 ≤ 1.5× ceiling":                          true,  // 80%, 1.25×
+		"memory `consent-storage` (small): ≥ 70% of ceiling req/s, p99 ≤ 1.5× ceiling":                 false, // 60%
+		"postgres `lookup` among the synthetic clients: ≥ 60% of pgbench prepared indexed SELECT":      false, // 50%
+		"postgres `consent-storage` (durable write): ≥ 60% of pgbench single-row INSERT … ON CONFLICT": true,  // 75%
+		"postgres: p99 < 15 ms on every endpoint at 32 connections":                                    false, // 20 ms
+		"batched durable writes: ≥ 1.5× pgbench single-row INSERT":                                     false,
+	}
+	got := map[string]bool{}
+	for _, c := range r.checks {
+		got[c.target] = c.met
+	}
+	for target, met := range want {
+		g, ok := got[target]
+		if !ok {
+			t.Errorf("no check %q", target)
+			continue
+		}
+		if g != met {
+			t.Errorf("%q: met = %v, want %v", target, g, met)
+		}
+	}
+	if r.failed() != 4 {
+		t.Errorf("failed() = %d, want 4", r.failed())
+	}
+}
+
+func TestModal(t *testing.T) {
+	sc := scenario{classify: fieldClassifier("result")}
+	tests := []struct {
+		name    string
+		answers []string
+		want    string
+	}{
+		{"most frequent wins", []string{`{"result":"NOK","resultReason":"UNDERAGE: x"}`, `{"result":"OK","resultReason":null}`, `{"result":"OK","resultReason":null}`}, `{"result":"OK","resultReason":null}`},
+		{"tie: first seen", []string{`{"result":"WAIT","resultReason":"a"}`, `{"result":"OK","resultReason":null}`}, `{"result":"WAIT","resultReason":"a"}`},
+		{"one", []string{`{"result":"OK","resultReason":null}`}, `{"result":"OK","resultReason":null}`},
+	}
+	for _, tt := range tests {
+		var answers [][]byte
+		for _, a := range tt.answers {
+			answers = append(answers, []byte(a))
+		}
+		if got := modal(sc, answers); got != tt.want {
+			t.Errorf("%s: modal = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	if got := modal(scenario{}, [][]byte{[]byte(`{}`), []byte(`{"x":1}`)}); got != `{}` {
+		t.Errorf("without a classifier: modal = %s, want the first answer", got)
+	}
+}
+
+func TestParseQueryCount(t *testing.T) {
+	tests := []struct {
+		name, exposition string
+		want             float64
+		wantErr          bool
+	}{
+		{"found", "# HELP x\ndb_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"acquire\"} 93\n" +
+			"db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"query\"} 92\n", 92, false},
+		{"scientific", "db_client_operation_duration_seconds_count{pgx_operation_type=\"query\"} 1.5e+06\n", 1.5e6, false},
+		{"in-memory service", "http_server_request_duration_seconds_count{} 10\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseQueryCount([]byte(tt.exposition))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: got %v, %v; want %v (error %v)", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
