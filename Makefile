@@ -12,7 +12,7 @@ VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR  := $(CURDIR)/.cache/vulndb
 TOOLS_BIN   := $(CURDIR)/.cache/bin
 
-.PHONY: help run build test unit fuzz lint vet staticcheck vuln fmt bench bench-go image clean chart
+.PHONY: help run build test test-restart unit fuzz lint vet staticcheck vuln fmt bench bench-go image clean chart
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,11 @@ build: ## build the static binary into bin/
 run: build ## run the service on the in-memory default with demo data (API :8080, admin :9090)
 	ONBOARDING_LOG_FORMAT=$${ONBOARDING_LOG_FORMAT:-text} ./$(BIN) serve
 
-test: vet unit fuzz chart ## everything: vet, unit + adapter + black-box + browser tests with -race, a short fuzz run, the deploy checks
+test: vet unit fuzz chart ## everything: vet, unit + adapter + black-box + browser + fault tests with -race, a short fuzz run, the deploy checks
+	$(MAKE) test-restart
+
+test-restart: ## restart the local PostgreSQL under load (test/faults TestPostgresRestart); alone, after every other test
+	ONBOARDING_TEST_PG_RESTART=1 $(GO) test -race -count=1 -run '^TestPostgresRestart$$' ./test/faults/
 
 unit: ## go test -race over every package (needs PostgreSQL and Redis for the adapter suites)
 	$(GO) test -race -count=1 -timeout 15m ./...

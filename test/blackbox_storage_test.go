@@ -1,64 +1,14 @@
 package test
 
 import (
-	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
 )
-
-// redisURL is the Redis the black-box tests use, from
-// ONBOARDING_TEST_REDIS_URL; unreachable means skip, or fail under CI=true.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ONBOARDING_TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := goredis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("ONBOARDING_TEST_REDIS_URL: %v", err)
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		msg := "\n*** Redis is not reachable at " + opts.Addr + " (" + err.Error() + "): the Redis black-box test is SKIPPED ***\n"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "CI=true: failing instead of skipping.")
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
-// runCommand runs an operator subcommand of the binary and returns its
-// output.
-func runCommand(t *testing.T, env map[string]string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ONBOARDING_LOG_LEVEL=warn"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("onboarding-adapter %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // TestBlackBoxPostgresRedis runs the Onboarding Server's flow against the
 // binary on PostgreSQL (migrated and seeded by its own subcommands) and
@@ -121,38 +71,6 @@ func TestBlackBoxPostgresRedis(t *testing.T) {
 	}
 }
 
-// fakeTwilio is a Twilio Messages API stand-in that records what it got.
-type fakeTwilio struct {
-	mu       sync.Mutex
-	requests []url.Values
-	auth     []string
-}
-
-func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/Messages.json") {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	user, _, _ := r.BasicAuth()
-	f.mu.Lock()
-	f.requests = append(f.requests, r.PostForm)
-	f.auth = append(f.auth, user)
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(map[string]any{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
-}
-
-func (f *fakeTwilio) sent() []url.Values {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]url.Values(nil), f.requests...)
-}
-
 // TestBlackBoxTwilio sends OTPs through the twilio sender against a fake
 // gateway: one SMS per code, to the registry's number, never logged.
 func TestBlackBoxTwilio(t *testing.T) {
@@ -174,7 +92,7 @@ func TestBlackBoxTwilio(t *testing.T) {
 			t.Fatalf("otp send %d: %d %s", i, r.Status, r.Raw)
 		}
 	}
-	sent := gw.sent()
+	sent := gw.Sent()
 	if len(sent) != 1 {
 		t.Fatalf("the gateway got %d requests, want exactly 1", len(sent))
 	}
@@ -186,7 +104,7 @@ func TestBlackBoxTwilio(t *testing.T) {
 	if r := call(t, svc.API+"/otp/send", map[string]any{"processId": "p-twilio-nophone", "userId": "u-1000004", "language": "en", "otpCode": "11112222", "otpType": "ACTIVATION"}, nil); r.Status != 400 {
 		t.Fatalf("user without phone: %d %s", r.Status, r.Raw)
 	}
-	if len(gw.sent()) != 1 {
+	if len(gw.Sent()) != 1 {
 		t.Fatalf("a refused send reached the gateway")
 	}
 	logs := svc.Logs.String()

@@ -102,10 +102,6 @@ func TestBlackBoxBasicAuthAndBasePath(t *testing.T) {
 	}
 }
 
-func basic(user, pass string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-}
-
 // runOnboardingServerFlow calls every endpoint as the Onboarding Server
 // does, with the demo data, and checks the answers and the logs.
 func runOnboardingServerFlow(t *testing.T, svc *service, auth map[string]string) {

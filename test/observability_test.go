@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -41,93 +40,6 @@ func (c *otlpCollector) all() []byte {
 	return bytes.Join(c.payloads, nil)
 }
 
-// metric is one sample of the Prometheus text format.
-type metric struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-// scrapeMetrics GETs /metrics from the admin listener and parses it.
-func scrapeMetrics(t *testing.T, svc *service) []metric {
-	t.Helper()
-	resp, err := http.Get(svc.Admin + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", resp.StatusCode)
-	}
-	var out []metric
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		m := metric{labels: map[string]string{}}
-		rest := line
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			m.name = line[:i]
-			for _, kv := range strings.Split(line[i+1:j], ",") {
-				k, v, _ := strings.Cut(kv, "=")
-				m.labels[k] = strings.Trim(v, `"`)
-			}
-			rest = line[j+1:]
-		} else {
-			m.name, rest, _ = strings.Cut(line, " ")
-		}
-		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		m.value = v
-		out = append(out, m)
-	}
-	return out
-}
-
-// findMetric returns the value of the first sample of name carrying
-// labels (a subset).
-func findMetric(ms []metric, name string, labels map[string]string) (float64, bool) {
-next:
-	for _, m := range ms {
-		if m.name != name {
-			continue
-		}
-		for k, v := range labels {
-			if m.labels[k] != v {
-				continue next
-			}
-		}
-		return m.value, true
-	}
-	return 0, false
-}
-
-type wantMetric struct {
-	name   string
-	labels map[string]string
-	min    float64 // the value must be at least this
-}
-
-func checkMetrics(t *testing.T, ms []metric, wants []wantMetric) {
-	t.Helper()
-	for _, w := range wants {
-		v, ok := findMetric(ms, w.name, w.labels)
-		if !ok {
-			t.Errorf("/metrics has no %s%v", w.name, w.labels)
-			continue
-		}
-		if v < w.min {
-			t.Errorf("%s%v = %v, want at least %v", w.name, w.labels, v, w.min)
-		}
-	}
-}
-
 var (
 	hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	hex16 = regexp.MustCompile(`^[0-9a-f]{16}$`)
@@ -158,6 +70,7 @@ func TestObservabilityBlackBox(t *testing.T) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	const otpCode = "60417329"
 	frame := jpegBase64(t, 40)
+	face := jpegBase64(t, 44)
 	type traced struct {
 		path    string
 		body    any
@@ -174,6 +87,8 @@ func TestObservabilityBlackBox(t *testing.T) {
 		{"/client/approve", map[string]any{"processId": "obs-" + run, "userId": "u-1000001", "identityVerificationId": "iv-obs-bad",
 			"status": "SUCCESS", "score": 9, "presenceCheckResult": map[string]any{"frame": "bm90IGFuIGltYWdl"}}, 400, nil},
 		{"/consent/text", map[string]any{"processId": "obs-" + run, "consentType": "GDPR", "language": "en"}, 200, nil},
+		{"/client/evaluate", map[string]any{"processId": "obs-" + run, "userId": "u-1000001", "identityVerificationId": "iv-obs-doc", "provider": "ZenID",
+			"status": "SUCCESS", "score": 9.3, "documentCheckResult": map[string]any{"documents": []any{janaDocument(face)}}}, 200, nil},
 		{"/no/such/route", map[string]any{}, 404, nil},
 		{"/user/lookup", map[string]any{"processId": "obs-" + run}, 401, map[string]string{"Authorization": basic("onboarding-server", "wrong-"+password)}},
 	}
@@ -196,6 +111,7 @@ func TestObservabilityBlackBox(t *testing.T) {
 	}
 
 	ms := scrapeMetrics(t, svc)
+	metricsText := rawMetrics(t, svc)
 	checkMetrics(t, ms, []wantMetric{
 		{"http_server_request_duration_seconds_bucket", map[string]string{"http_route": "/client/approve", "http_request_method": "POST", "http_response_status_code": "200", "le": "+Inf"}, 5},
 		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/user/lookup", "http_response_status_code": "404"}, 1},
@@ -216,12 +132,12 @@ func TestObservabilityBlackBox(t *testing.T) {
 		{"target_info", map[string]string{"service_name": "onboarding-adapter-obs-test"}, 1},
 	})
 	for _, m := range ms {
-		for k, v := range m.labels {
+		for k, v := range m.Labels {
 			if k == "server_address" || k == "server_port" || strings.HasPrefix(k, "otel_scope") || strings.Contains(k, "user") || strings.Contains(k, "process_id") {
-				t.Errorf("label %s on %s", k, m.name)
+				t.Errorf("label %s on %s", k, m.Name)
 			}
 			if strings.Contains(v, run) || strings.Contains(v, "u-1000001") || strings.Contains(v, "proc-bb") {
-				t.Errorf("%s label %s=%q carries a request value", m.name, k, v)
+				t.Errorf("%s label %s=%q carries a request value", m.Name, k, v)
 			}
 		}
 	}
@@ -230,9 +146,10 @@ func TestObservabilityBlackBox(t *testing.T) {
 
 	personal := []string{
 		otpCode, "73915284", "55512345", // OTP codes
-		frame[:40], "bm90IGFuIGltYWdl", // images
+		frame[:40], face[:40], face[len(face)-40:], "bm90IGFuIGltYWdl", // frames and document images
 		"855412/1234", "8554121234", "855412", // personal number
 		"+420777123456", "777123456", // phone
+		"NOVÁKOVÁ", "Nováková", // the name on the document
 		password, "s3cret-passw0rd", // passwords
 	}
 	logs := svc.Logs.String()
@@ -243,6 +160,9 @@ func TestObservabilityBlackBox(t *testing.T) {
 		}
 		if bytes.Contains(spans, []byte(p)) {
 			t.Errorf("an exported span contains %q", p)
+		}
+		if strings.Contains(metricsText, p) {
+			t.Errorf("/metrics contains %q", p)
 		}
 	}
 	for _, name := range []string{"POST /client/approve", "client_approve", "decisions.SaveDecision", "sms.SendSMS", "onboarding-adapter-obs-test", traceHexBytes(traceOf(4))} {
@@ -296,6 +216,21 @@ func TestObservabilityBlackBox(t *testing.T) {
 	if access < 20+len(reqs) {
 		t.Errorf("%d access lines, want one per request (at least %d)", access, 20+len(reqs))
 	}
+}
+
+// rawMetrics is the /metrics text as scraped, every name, label and value.
+func rawMetrics(t *testing.T, svc *service) string {
+	t.Helper()
+	resp, err := http.Get(svc.Admin + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // traceHexBytes is the binary trace id as OTLP/protobuf carries it.

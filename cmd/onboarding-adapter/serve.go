@@ -26,8 +26,10 @@ const serviceName = "onboarding-adapter"
 const telemetryFlushTimeout = 5 * time.Second
 
 // serve runs the API and admin listeners until ctx ends (SIGTERM/SIGINT),
-// then turns readiness false, drains in-flight requests within
-// ONBOARDING_SHUTDOWN_TIMEOUT, closes the adapters and flushes telemetry.
+// then turns readiness false, keeps serving for ONBOARDING_SHUTDOWN_DELAY,
+// closes the API listener and drains in-flight requests within
+// ONBOARDING_SHUTDOWN_TIMEOUT (the admin listener keeps answering /readyz
+// 503 meanwhile), closes the adapters and flushes telemetry.
 func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ map[string]string, logger *slog.Logger) error {
 	started := time.Now()
 	// The OTEL_* variables are standard and not ONBOARDING_*: read from the
@@ -98,7 +100,13 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 			serveErr = fmt.Errorf("listener failed: %w", err)
 		}
 	}
+	// Readiness turns false first; with a delay the API keeps serving
+	// while load balancers see it, and only then does the listener close.
 	readiness.Drain()
+	if cfg.ShutdownDelay > 0 && serveErr == nil {
+		logger.Info("not ready, serving until the shutdown delay ends", "delay", cfg.ShutdownDelay.String())
+		time.Sleep(cfg.ShutdownDelay)
+	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -131,6 +139,7 @@ func newAPIHandler(services httptransport.Services, cfg config.Config, logger *s
 		RequestTimeout:     cfg.RequestTimeout,
 		MaxBodyBytes:       cfg.MaxBodyBytes,
 		MaxImageBodyBytes:  cfg.MaxImageBodyBytes,
+		MaxInFlight:        cfg.MaxInFlight,
 		Logger:             logger,
 		EndpointMiddleware: endpointMW,
 	})

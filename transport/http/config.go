@@ -22,6 +22,11 @@ const (
 	DefaultRequestTimeout    = 4 * time.Second
 	DefaultMaxBodyBytes      = 64 << 10
 	DefaultMaxImageBodyBytes = 10 << 20
+	// DefaultMaxInFlight bounds the API requests one replica serves at
+	// once. A replica on two cores answers a few thousand requests per
+	// second, so 256 in flight means a dependency is slow or down: queueing
+	// more would only make them all miss the caller's 5 s.
+	DefaultMaxInFlight = 256
 )
 
 // maxCredentials is two so a password (or user) can be rotated without
@@ -100,6 +105,10 @@ type Config struct {
 	// which carry base64 images (default 10 MiB).
 	MaxBodyBytes      int64
 	MaxImageBodyBytes int64
+	// MaxInFlight bounds the requests served at once (default 256); one
+	// more is answered 503 with Retry-After at once, without reading its
+	// body, instead of waiting in a queue past the caller's time-out.
+	MaxInFlight int
 	// Logger receives the access log and error details (default: discard).
 	Logger *slog.Logger
 	// EndpointMiddleware, when set, is applied exactly once to each
@@ -125,6 +134,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxImageBodyBytes == 0 {
 		c.MaxImageBodyBytes = DefaultMaxImageBodyBytes
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -172,6 +184,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxImageBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("invalid MaxImageBodyBytes %d: must be positive", c.MaxImageBodyBytes))
+	}
+	if c.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("invalid MaxInFlight %d: must be positive", c.MaxInFlight))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("httptransport: invalid config: %w", err)

@@ -195,7 +195,7 @@ func TestNesting(t *testing.T) {
 	_, err := decodeBody(decodeProcessEventRequest, nest(33), DefaultMaxBodyBytes)
 	wantRequestError(t, err, 400, "request body is nested more than 32 levels deep")
 	// Brackets inside strings do not count.
-	if _, err := decodeBody(decodeProcessEventRequest, `{"type":"`+strings.Repeat("[{", 100)+`\"[{"}`, DefaultMaxBodyBytes); err != nil {
+	if _, err := decodeBody(decodeProcessEventRequest, `{"type":"FINISHED","data":{"note":"`+strings.Repeat("[{", 100)+`\"[{"}}`, DefaultMaxBodyBytes); err != nil {
 		t.Errorf("brackets in a string: %v", err)
 	}
 }

@@ -26,6 +26,8 @@
 //     clock and writes the access-log line for requests that never reach a
 //     go-kit server (401, 404, 405, a recovered panic). It is outermost so
 //     that every answer, even a panic's, carries the ids.
+//     1b. in-flight limit: beyond Config.MaxInFlight concurrent requests,
+//     503 ERROR_GENERIC with Retry-After at once, before the body is read.
 //  2. recover: a panic anywhere below becomes 500 ERROR_GENERIC, logged with
 //     its stack and the ids.
 //  3. basic auth (only when credentials are configured): 401

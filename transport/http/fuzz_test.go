@@ -1,7 +1,9 @@
 package httptransport
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -47,7 +49,65 @@ func fuzzDecoder(f *testing.F, dec func(context.Context, *http.Request) (any, er
 		if !check(got) {
 			t.Fatalf("decoder returned %T", got)
 		}
+		// What is accepted is one valid JSON object without a key twice in
+		// any object, as an independent token-based check sees it.
+		if !json.Valid([]byte(body)) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if k, dup := duplicateKey([]byte(body)); dup {
+			t.Fatalf("accepted a duplicate key %q in %q", k, body)
+		}
 	})
+}
+
+// duplicateKey is the reference the scanner is fuzzed against: it walks the
+// tokens of a valid document and reports the first key an object holds
+// twice, compared case-insensitively.
+func duplicateKey(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		object    bool
+		keys      []string
+		expectKey bool
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.expectKey = true
+				}
+				stack = append(stack, frame{object: v == '{', expectKey: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.expectKey {
+				for _, k := range top.keys {
+					if strings.EqualFold(k, v) {
+						return v, true
+					}
+				}
+				top.keys = append(top.keys, v)
+				top.expectKey = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.expectKey = true
+		}
+	}
 }
 
 func is[T any](v any) bool { _, ok := v.(T); return ok }

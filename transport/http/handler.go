@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -12,9 +13,10 @@ import (
 
 // api holds what the rings and go-kit servers share.
 type api struct {
-	cfg   Config
-	log   *slog.Logger
-	creds []credentialDigest
+	cfg      Config
+	log      *slog.Logger
+	creds    []credentialDigest
+	inFlight atomic.Int64 // requests inside the in-flight limit ring
 }
 
 // route is one line of the API's route table.
@@ -62,8 +64,9 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 	if len(a.creds) > 0 {
 		h = a.withBasicAuth(h) // 3: basic auth
 	}
-	h = a.withRecover(h)      // 2: recover
-	h = a.withRequestScope(h) // 1: ids, headers, access log of unrouted requests
+	h = a.withRecover(h)       // 2: recover
+	h = a.withInFlightLimit(h) // 1b: load shedding
+	h = a.withRequestScope(h)  // 1: ids, headers, access log of unrouted requests
 	return h, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -41,8 +42,9 @@ func bodyLimit(ctx context.Context) int64 {
 }
 
 // decodeJSON checks the Content-Type, reads the bounded body and decodes it
-// into dst (a pointer to a request DTO). Every failure is a requestError.
-func decodeJSON(ctx context.Context, r *http.Request, dst any) error {
+// into dst (a pointer to a request DTO), with the DTO's array limits. Every
+// failure is a requestError.
+func decodeJSON(ctx context.Context, r *http.Request, dst any, arrays ...arrayLimit) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func decodeJSON(ctx context.Context, r *http.Request, dst any) error {
 	if err != nil {
 		return err
 	}
-	return unmarshalBody(body, dst)
+	return unmarshalBody(body, dst, arrays...)
 }
 
 // checkContentType accepts application/json with optional parameters; a
@@ -111,10 +113,10 @@ func readBody(ctx context.Context, r *http.Request) ([]byte, error) {
 
 // unmarshalBody applies the contract's rules to a JSON body: not empty,
 // UTF-8, an object, nested at most maxJSONDepth levels, without NUL
-// characters (which no text column can store), one value without trailing
-// data. Unknown fields are ignored. A value of the wrong type is reported
+// characters (which no text column can store), without duplicate keys,
+// arrays within their limits, one value without trailing data. Unknown fields are ignored. A value of the wrong type is reported
 // with its JSON path, array indices included.
-func unmarshalBody(body []byte, dst any) error {
+func unmarshalBody(body []byte, dst any, arrays ...arrayLimit) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) == 0:
@@ -124,7 +126,7 @@ func unmarshalBody(body []byte, dst any) error {
 	case trimmed[0] != '{':
 		return badRequest("request body must be a JSON object")
 	}
-	if err := scanJSON(body); err != nil {
+	if err := scanJSON(body, arrays); err != nil {
 		return err
 	}
 	err := json.Unmarshal(body, dst)
@@ -171,12 +173,28 @@ func typeMessage(te *json.UnmarshalTypeError) string {
 	return "has the wrong type"
 }
 
-// scanJSON makes one pass over the body, outside a full parse, to bound the
-// nesting depth and refuse \u0000. It does not check syntax (json.Unmarshal
-// does); on malformed input it may miss a problem but never reads out of
-// bounds.
-func scanJSON(b []byte) error {
-	depth := 0
+// scanJSON makes one pass over the body, outside a full parse, to refuse
+// what encoding/json would accept silently or expensively:
+//
+//   - nesting deeper than maxJSONDepth;
+//   - \u0000 in a string;
+//   - a key twice in one object, also in another letter case: json keeps
+//     the last value (and matches struct fields case-insensitively), so a
+//     proxy or log that reads the first one would see another request than
+//     the service decides on;
+//   - more elements than arrays allow (the limits, by path with indices
+//     dropped): every element of a declared array becomes a Go value, and
+//     a 10 MiB body of "{}," would otherwise become millions of structs.
+//
+// It does not check syntax (json.Unmarshal does); on malformed input it may
+// miss a problem or report one in the wrong place, but it never reads out
+// of bounds and stays linear.
+func scanJSON(b []byte, limits []arrayLimit) error {
+	var (
+		stack     = make([]scanFrame, 0, 8)
+		keys      = make([][]byte, 0, 32) // the keys of every open object, innermost last
+		expectKey bool
+	)
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
@@ -184,17 +202,194 @@ func scanJSON(b []byte) error {
 			if nul {
 				return badRequest("request body must not contain NUL characters")
 			}
+			if n := len(stack); n > 0 && stack[n-1].object && expectKey {
+				top := &stack[n-1]
+				top.key = objectKey(b[i+1 : min(end, len(b))])
+				var fresh bool
+				if keys, fresh = top.addKey(keys, top.key); !fresh {
+					return fieldError(scanPath(stack), "duplicate key")
+				}
+				expectKey = false
+			}
 			i = end
 		case '{', '[':
-			depth++
-			if depth > maxJSONDepth {
+			if len(stack) >= maxJSONDepth {
 				return badRequest("request body is nested more than %d levels deep", maxJSONDepth)
 			}
+			f := scanFrame{object: b[i] == '{', firstKey: len(keys)}
+			if !f.object {
+				for n := range limits {
+					if limits[n].at(stack) {
+						f.limit = &limits[n]
+					}
+				}
+			}
+			stack = append(stack, f)
+			expectKey = f.object
 		case '}', ']':
-			depth--
+			if n := len(stack); n > 0 {
+				keys = keys[:stack[n-1].firstKey]
+				stack = stack[:n-1]
+			}
+			expectKey = false
+		case ',':
+			if n := len(stack); n > 0 {
+				top := &stack[n-1]
+				if top.object {
+					expectKey = true
+				} else {
+					top.index++
+					if top.limit != nil && top.index >= top.limit.max {
+						return fieldError(top.limit.path, "must have at most "+strconv.Itoa(top.limit.max)+" elements")
+					}
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// arrayLimit bounds the number of elements of the arrays at one path, with
+// array indices dropped ("documentCheckResult.documents.images").
+type arrayLimit struct {
+	path string
+	keys []string // path split at dots
+	max  int
+}
+
+func newArrayLimit(path string, max int) arrayLimit {
+	return arrayLimit{path: path, keys: strings.Split(path, "."), max: max}
+}
+
+// at reports whether an array opened at the current position of stack is
+// at l's path: the keys of the enclosing objects, outermost first, are
+// l.keys (arrays in between do not count).
+func (l *arrayLimit) at(stack []scanFrame) bool {
+	n := 0
+	for _, f := range stack {
+		if !f.object {
+			continue
+		}
+		if n >= len(l.keys) || string(f.key) != l.keys[n] {
+			return false
+		}
+		n++
+	}
+	return n == len(l.keys)
+}
+
+// smallObjectKeys is how many keys an object keeps in a slice (compared
+// with bytes.EqualFold) before they move to a map of folded keys.
+const smallObjectKeys = 16
+
+// scanFrame is one open object or array of scanJSON.
+type scanFrame struct {
+	object   bool
+	index    int    // array: index of the current element
+	key      []byte // object: the current key, decoded, for paths
+	firstKey int    // object: where its keys start in scanJSON's key list
+	folded   map[string]struct{}
+	limit    *arrayLimit // array: its limit, nil for none
+}
+
+// addKey records k, the object's next key, in keys (shared by every open
+// object; this one's start at f.firstKey) and reports whether it is new in
+// the object, comparing keys case-insensitively (Unicode simple folding,
+// as encoding/json matches field names). Past smallObjectKeys keys the
+// object moves its keys into a map, so a large object stays linear.
+func (f *scanFrame) addKey(keys [][]byte, k []byte) ([][]byte, bool) {
+	if f.folded == nil {
+		own := keys[f.firstKey:]
+		for _, prev := range own {
+			if bytes.EqualFold(prev, k) {
+				return keys, false
+			}
+		}
+		if len(own) < smallObjectKeys {
+			return append(keys, k), true
+		}
+		f.folded = make(map[string]struct{}, 4*smallObjectKeys)
+		for _, prev := range own {
+			f.folded[foldKey(prev)] = struct{}{}
+		}
+		keys = keys[:f.firstKey]
+	}
+	fk := foldKey(k)
+	if _, dup := f.folded[fk]; dup {
+		return keys, false
+	}
+	f.folded[fk] = struct{}{}
+	return keys, true
+}
+
+// foldKey maps every rune of k to the smallest rune of its case-folding
+// orbit, so two keys fold to the same string exactly when bytes.EqualFold
+// says they are equal.
+func foldKey(k []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(k))
+	for _, r := range string(k) {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		sb.WriteRune(m)
+	}
+	return sb.String()
+}
+
+// plainKey reports whether k may appear in a message: a field-like name.
+func plainKey(k []byte) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// objectKey decodes a key's content (escapes resolved); a key that does
+// not decode is taken as written.
+func objectKey(raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw
+	}
+	var k string
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	if json.Unmarshal(q, &k) != nil {
+		return raw
+	}
+	return []byte(k)
+}
+
+// scanPath is the JSON path (a.b[1].c) of the current position of the
+// stack: the key of each object, the index in each array. A key that is not
+// a plain name (letters, digits, _ and -, at most 64) is shown as "*": keys
+// of the free-form objects come from the caller and could hold anything,
+// a personal number included, and messages never echo caller data.
+func scanPath(stack []scanFrame) string {
+	var sb strings.Builder
+	for _, f := range stack {
+		if f.object {
+			if sb.Len() > 0 {
+				sb.WriteByte('.')
+			}
+			if plainKey(f.key) {
+				sb.Write(f.key)
+			} else {
+				sb.WriteByte('*')
+			}
+		} else {
+			sb.WriteByte('[')
+			sb.WriteString(strconv.Itoa(f.index))
+			sb.WriteByte(']')
+		}
+	}
+	return sb.String()
 }
 
 // skipString returns the index of the quote closing the string whose

@@ -152,19 +152,28 @@ func (id *identification) UnmarshalJSON(raw []byte) error {
 	}
 	id.values = make(map[string]string, len(m))
 	for k, v := range m {
+		if utf8.RuneCountInString(k) > maxIdentificationKeyChars {
+			*id = identification{problem: "keys must be at most " + strconv.Itoa(maxIdentificationKeyChars) + " characters"}
+			return nil
+		}
+		var value string
 		switch v[0] {
 		case '"':
-			var s string
-			if json.Unmarshal(v, &s) == nil {
-				id.values[k] = s
+			if json.Unmarshal(v, &value) != nil {
+				continue
 			}
 		case 't', 'f':
-			id.values[k] = string(v)
+			value = string(v)
 		case 'n', '{', '[':
-			// not a credential
+			continue // not a credential
 		default:
-			id.values[k] = json.Number(v).String()
+			value = json.Number(v).String()
 		}
+		if len(value) > maxIdentificationValueChars && utf8.RuneCountInString(value) > maxIdentificationValueChars {
+			*id = identification{problem: "values must be at most " + strconv.Itoa(maxIdentificationValueChars) + " characters"}
+			return nil
+		}
+		id.values[k] = value
 	}
 	return nil
 }

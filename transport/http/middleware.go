@@ -205,6 +205,30 @@ func (a *api) accessLog(ctx context.Context, st *requestState, method string, st
 	)
 }
 
+// retryAfterBusy is the Retry-After of a shed request, in seconds: long
+// enough for in-flight requests to finish, short against the caller's
+// patience.
+const retryAfterBusy = "1"
+
+// withInFlightLimit is ring 1b: at most Config.MaxInFlight requests pass at
+// once; one more is answered 503 at once, before its body is read, with
+// Retry-After. Overload then costs the excess callers a fast retryable
+// error instead of costing every caller a queue that outlives its time-out.
+// Inside ring 1, so a shed answer carries the ids and its access-log line.
+func (a *api) withInFlightLimit(next http.Handler) http.Handler {
+	limit := int64(a.cfg.MaxInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.inFlight.Add(1) > limit {
+			a.inFlight.Add(-1)
+			w.Header().Set("Retry-After", retryAfterBusy)
+			writeError(w, http.StatusServiceUnavailable, errorGeneric, "server busy, retry later")
+			return
+		}
+		defer a.inFlight.Add(-1)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // withRecover is ring 2: the safety net for panics outside the go-kit
 // pipeline (which recovers its own, see recoverEndpoint).
 func (a *api) withRecover(next http.Handler) http.Handler {

@@ -23,6 +23,9 @@ type lookupRequest struct {
 }
 
 func (d lookupRequest) toPorts(meta domain.RequestMeta) (ports.LookupRequest, error) {
+	if err := checkLengths("", field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars}); err != nil {
+		return ports.LookupRequest{}, err
+	}
 	if d.Identification.problem != "" {
 		return ports.LookupRequest{}, fieldError("identification", d.Identification.problem)
 	}
@@ -64,6 +67,13 @@ type presenceCheckResult struct {
 const frameKind = "FRAME"
 
 func (d approveRequest) toPorts(meta domain.RequestMeta) (ports.ApprovalRequest, error) {
+	if err := checkLengths("",
+		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
+		field{"userId", d.UserID, maxIDChars}, field{"identityVerificationId", d.IdentityVerificationID, maxIDChars},
+		field{"provider", d.Provider, maxNameChars}, field{"status", d.Status, maxCodeChars},
+	); err != nil {
+		return ports.ApprovalRequest{}, err
+	}
 	req := ports.ApprovalRequest{
 		ProcessID:              d.ProcessID,
 		ProcessType:            d.ProcessType,
@@ -162,6 +172,14 @@ type documentImage struct {
 }
 
 func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationRequest, error) {
+	if err := checkLengths("",
+		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
+		field{"userId", d.UserID, maxIDChars}, field{"identityVerificationId", d.IdentityVerificationID, maxIDChars},
+		field{"verificationId", d.VerificationID, maxIDChars},
+		field{"provider", d.Provider, maxNameChars}, field{"status", d.Status, maxCodeChars},
+	); err != nil {
+		return ports.EvaluationRequest{}, err
+	}
 	req := ports.EvaluationRequest{
 		ProcessID:              d.ProcessID,
 		ProcessType:            d.ProcessType,
@@ -181,12 +199,20 @@ func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationReque
 	}
 	req.Documents = make([]ports.DocumentInput, 0, len(d.DocumentCheckResult.Documents))
 	for i, doc := range d.DocumentCheckResult.Documents {
+		if err := doc.checkLengths(i); err != nil {
+			return ports.EvaluationRequest{}, err
+		}
 		in := ports.DocumentInput{
 			Type:   doc.Type,
 			Status: doc.Status,
 			Data:   ports.DocumentFields(doc.Data),
 		}
 		for j, im := range doc.Images {
+			if len(im.Type) > maxCodeChars {
+				if err := checkLengths(fmt.Sprintf("documentCheckResult.documents[%d].images[%d].", i, j), field{"type", im.Type, maxCodeChars}); err != nil {
+					return ports.EvaluationRequest{}, err
+				}
+			}
 			path := fmt.Sprintf("documentCheckResult.documents[%d].images[%d].data", i, j)
 			img, err := toImage(path, im.Type, im.Data)
 			if err != nil {
@@ -201,10 +227,29 @@ func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationReque
 	return req, nil
 }
 
+// checkLengths bounds the document's strings; the path prefix is built
+// only when one is too long.
+func (doc document) checkLengths(i int) error {
+	f := doc.Data
+	fields := [...]field{
+		{"type", doc.Type, maxCodeChars}, {"status", doc.Status, maxCodeChars},
+		{"data.givenNames", f.GivenNames, maxNameChars}, {"data.surname", f.Surname, maxNameChars},
+		{"data.placeOfBirth", f.PlaceOfBirth, maxNameChars}, {"data.authority", f.Authority, maxNameChars},
+		{"data.dateOfBirth", f.DateOfBirth, maxCodeChars}, {"data.sex", f.Sex, maxCodeChars},
+		{"data.nationality", f.Nationality, maxCodeChars}, {"data.personalNumber", f.PersonalNumber, maxCodeChars},
+		{"data.documentNumber", f.DocumentNumber, maxCodeChars}, {"data.dateOfIssue", f.DateOfIssue, maxCodeChars},
+		{"data.dateOfExpiry", f.DateOfExpiry, maxCodeChars},
+	}
+	if checkLengths("", fields[:]...) == nil {
+		return nil
+	}
+	return checkLengths(fmt.Sprintf("documentCheckResult.documents[%d].", i), fields[:]...)
+}
+
 // decodeEvaluateRequest is the go-kit decoder of /client/evaluate.
 func decodeEvaluateRequest(ctx context.Context, r *http.Request) (any, error) {
 	var d evaluateRequest
-	if err := decodeJSON(ctx, r, &d); err != nil {
+	if err := decodeJSON(ctx, r, &d, evaluateArrays...); err != nil {
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
@@ -227,7 +272,14 @@ func (d otpSendRequest) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("processId", d.ProcessID), slog.String("otpType", d.OTPType))
 }
 
-func (d otpSendRequest) toPorts(meta domain.RequestMeta) ports.OTPRequest {
+func (d otpSendRequest) toPorts(meta domain.RequestMeta) (ports.OTPRequest, error) {
+	if err := checkLengths("",
+		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
+		field{"userId", d.UserID, maxIDChars}, field{"language", d.Language, maxCodeChars},
+		field{"otpCode", d.OTPCode, maxCodeChars}, field{"otpType", d.OTPType, maxCodeChars},
+	); err != nil {
+		return ports.OTPRequest{}, err
+	}
 	return ports.OTPRequest{
 		ProcessID:   d.ProcessID,
 		ProcessType: d.ProcessType,
@@ -237,7 +289,7 @@ func (d otpSendRequest) toPorts(meta domain.RequestMeta) ports.OTPRequest {
 		Type:        domain.OTPType(d.OTPType),
 		Resend:      d.Resend != nil && *d.Resend,
 		Meta:        meta,
-	}
+	}, nil
 }
 
 // decodeOTPSendRequest is the go-kit decoder of /otp/send.
@@ -247,7 +299,7 @@ func decodeOTPSendRequest(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
-	return d.toPorts(metaFrom(ctx)), nil
+	return d.toPorts(metaFrom(ctx))
 }
 
 // consentStorageRequest is the body of POST /consent/storage. approved is
@@ -262,6 +314,12 @@ type consentStorageRequest struct {
 }
 
 func (d consentStorageRequest) toPorts(meta domain.RequestMeta) (ports.ConsentStorageRequest, error) {
+	if err := checkLengths("",
+		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
+		field{"userId", d.UserID, maxIDChars}, field{"consentType", d.ConsentType, maxCodeChars},
+	); err != nil {
+		return ports.ConsentStorageRequest{}, err
+	}
 	if d.Approved == nil {
 		return ports.ConsentStorageRequest{}, fieldError("approved", "is required (true or false)")
 	}
@@ -294,7 +352,14 @@ type consentTextRequest struct {
 	Language    string `json:"language"`
 }
 
-func (d consentTextRequest) toPorts(meta domain.RequestMeta) ports.ConsentTextRequest {
+func (d consentTextRequest) toPorts(meta domain.RequestMeta) (ports.ConsentTextRequest, error) {
+	if err := checkLengths("",
+		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
+		field{"userId", d.UserID, maxIDChars}, field{"consentType", d.ConsentType, maxCodeChars},
+		field{"language", d.Language, maxCodeChars},
+	); err != nil {
+		return ports.ConsentTextRequest{}, err
+	}
 	return ports.ConsentTextRequest{
 		ProcessID:   d.ProcessID,
 		ProcessType: d.ProcessType,
@@ -302,7 +367,7 @@ func (d consentTextRequest) toPorts(meta domain.RequestMeta) ports.ConsentTextRe
 		ConsentType: d.ConsentType,
 		Language:    d.Language,
 		Meta:        meta,
-	}
+	}, nil
 }
 
 // decodeConsentTextRequest is the go-kit decoder of /consent/text.
@@ -312,7 +377,7 @@ func decodeConsentTextRequest(ctx context.Context, r *http.Request) (any, error)
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
-	return d.toPorts(metaFrom(ctx)), nil
+	return d.toPorts(metaFrom(ctx))
 }
 
 // processEventRequest is the body of POST /process/event. Callers name the
@@ -331,6 +396,13 @@ type processEventRequest struct {
 }
 
 func (d processEventRequest) toPorts(meta domain.RequestMeta) (ports.ProcessEventRequest, error) {
+	if err := checkLengths("",
+		field{"type", d.Type, maxCodeChars}, field{"processId", d.ProcessID, maxIDChars},
+		field{"processType", d.ProcessType, maxIDChars}, field{"userId", d.UserID, maxIDChars},
+		field{"identityVerificationId", d.IdentityVerificationID, maxIDChars}, field{"locale", d.Locale, maxCodeChars},
+	); err != nil {
+		return ports.ProcessEventRequest{}, err
+	}
 	for _, o := range []struct {
 		path string
 		obj  jsonObject

@@ -71,10 +71,18 @@ type Config struct {
 	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"16"`
 	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"2"`
 	DBMaxConnLifetime time.Duration `env:"DB_MAX_CONN_LIFETIME" envDefault:"15m"`
-	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`
+	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"1s"`
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
+
+	// Overload and shutdown. MaxInFlight bounds the API requests served at
+	// once; one more is answered 503 with Retry-After at once. ShutdownDelay
+	// keeps serving after SIGTERM with readiness already false, so load
+	// balancers without a preStop hook stop sending before the listener
+	// closes; the Helm chart's preStop sleep does this, hence 0 by default.
+	MaxInFlight   int           `env:"MAX_IN_FLIGHT" envDefault:"256"`
+	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
 
 	// Review UI and CLI: the reviewers' own credentials (never the API's)
 	// and overrides of the policy's review section.
@@ -300,6 +308,12 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("SHUTDOWN_TIMEOUT", "must be between 1s and 10m, not %s", c.ShutdownTimeout)
 	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
+		bad("SHUTDOWN_DELAY", "must be between 0s and 1m, not %s", c.ShutdownDelay)
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
+		bad("MAX_IN_FLIGHT", "must be between 1 and 100000, not %d", c.MaxInFlight)
+	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		bad("DB_MAX_CONNS", "must be between 1 and 1000, not %d", c.DBMaxConns)
 	}
@@ -378,6 +392,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Int64("max_image_body_bytes", c.MaxImageBodyBytes),
+		slog.Int("max_in_flight", c.MaxInFlight),
+		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),
 		slog.Bool("demo_data", c.DemoData),
 		slog.Bool("migrate_at_start", c.MigrateAtStart),

@@ -1,0 +1,129 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/test/testkit"
+)
+
+// dbRequests are requests that cannot be answered without PostgreSQL.
+// (/process/event is best effort by design: it answers 200 and logs a
+// storage failure; /consent/text is served from the cache.)
+func dbRequests(run string) []struct {
+	path string
+	body map[string]any
+} {
+	return []struct {
+		path string
+		body map[string]any
+	}{
+		{"/user/lookup", map[string]any{"processId": "pg-" + run, "identification": map[string]any{"clientNumber": "1000001", "birthDate": "1985-04-12"}}},
+		{"/consent/storage", map[string]any{"processId": "pg-" + run, "userId": "u-1000001", "consentType": "MARKETING", "approved": true}},
+		{"/client/approve", map[string]any{"processId": "pg-" + run, "userId": "u-1000001", "identityVerificationId": "iv-" + run, "status": "SUCCESS", "score": 8.5}},
+	}
+}
+
+// TestPostgresUnreachable cuts PostgreSQL off: requests that need it
+// answer 503 ERROR_GENERIC within 1 s, not at the caller's 5 s; /readyz
+// turns 503 while /livez stays 200; when PostgreSQL is reachable again
+// everything recovers by itself within 2 s, without a restart. Process
+// events, best effort by design, still answer 200.
+//
+// "refused" is PostgreSQL down or its Service without endpoints: open
+// connections reset, new ones refused. "partitioned" is a network that
+// drops packets: connections open but nothing answers, so only the connect
+// time-out ends an attempt; the test sets ONBOARDING_DB_CONNECT_TIMEOUT to
+// 500ms, the value docs/reliability.md recommends inside a cluster.
+func TestPostgresUnreachable(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"refused", "partitioned"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			dsn, _ := seededDatabase(t)
+			proxied, proxy := viaProxy(t, dsn)
+			env := map[string]string{"ONBOARDING_DATABASE_URL": proxied}
+			if mode == "partitioned" {
+				env["ONBOARDING_DB_CONNECT_TIMEOUT"] = "500ms"
+			}
+			svc := startService(t, env)
+			run := runID() + "-" + mode
+			for _, r := range dbRequests(run + "-warm") {
+				if got := testkit.Call(t, svc.API+r.path, r.body, nil); got.Status != http.StatusOK {
+					t.Fatalf("%s before the fault: %d %s", r.path, got.Status, got.Raw)
+				}
+			}
+
+			if mode == "refused" {
+				proxy.Refuse()
+			} else {
+				proxy.Blackhole()
+			}
+			for round := range 3 {
+				for _, r := range dbRequests(fmt.Sprintf("%s-down-%d", run, round)) {
+					start := time.Now()
+					got := testkit.Call(t, svc.API+r.path, r.body, nil)
+					took := time.Since(start)
+					if got.Status != http.StatusServiceUnavailable || got.Body["errorCode"] != "ERROR_GENERIC" {
+						t.Errorf("%s with PostgreSQL %s: %d %s, want 503 ERROR_GENERIC", r.path, mode, got.Status, got.Raw)
+					}
+					if took > time.Second {
+						t.Errorf("%s with PostgreSQL %s took %v, want under 1s", r.path, mode, took)
+					}
+				}
+			}
+			// Process events are best effort: the caller only logs a failure.
+			start := time.Now()
+			ev := testkit.Call(t, svc.API+"/process/event", map[string]any{"processId": "pg-" + run, "userId": "u-1000001", "type": "FINISHED"}, nil)
+			if ev.Status != http.StatusOK || time.Since(start) > time.Second {
+				t.Errorf("process event with PostgreSQL %s: %d %s after %v, want 200 {} within 1s", mode, ev.Status, ev.Raw, time.Since(start))
+			}
+			if st := testkit.Get(svc.Admin + "/readyz"); st != http.StatusServiceUnavailable {
+				t.Errorf("/readyz with PostgreSQL %s: %d, want 503", mode, st)
+			}
+			if st := testkit.Get(svc.Admin + "/livez"); st != http.StatusOK {
+				t.Errorf("/livez with PostgreSQL %s: %d, want 200 (the process is fine)", mode, st)
+			}
+
+			proxy.Restore()
+			back := time.Now()
+			recovered := waitFor(t, 5*time.Second, func() bool {
+				if testkit.Get(svc.Admin+"/readyz") != http.StatusOK {
+					return false
+				}
+				for _, r := range dbRequests(run + "-back") {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					got, err := testkit.Do(ctx, nil, svc.API+r.path, r.body, nil)
+					cancel()
+					if err != nil || got.Status != http.StatusOK {
+						return false
+					}
+				}
+				return true
+			})
+			took := time.Since(back)
+			t.Logf("PostgreSQL %s: recovered %v after it came back", mode, took)
+			if !recovered || took > 2*time.Second {
+				t.Errorf("recovery took %v (recovered: %v), want within 2s of PostgreSQL returning", took, recovered)
+			}
+		})
+	}
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,106 @@
+package faults
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/test/testkit"
+)
+
+// breakerState reads onboarding_circuit_breaker_state{breaker=name}: 0
+// closed, 1 half-open, 2 open; -1 when the series is missing.
+func breakerState(t *testing.T, svc *testkit.Service, name string) float64 {
+	t.Helper()
+	v, ok := testkit.FindMetric(testkit.ScrapeMetrics(t, svc), "onboarding_circuit_breaker_state", map[string]string{"breaker": name})
+	if !ok {
+		return -1
+	}
+	return v
+}
+
+// TestRedisDownAndBack takes Redis away (first hanging, then refusing
+// connections) and brings it back. Redis is a cache and a guard, not a
+// source of truth: consent texts come from the store and OTPs are
+// throttled and deduplicated in process, each answer within 1 s; the Redis
+// breaker opens and the replica stays ready; when Redis returns the breaker
+// closes by itself and the dependency is reported up.
+func TestRedisDownAndBack(t *testing.T) {
+	t.Parallel()
+	rurl := testkit.RedisURL(t)
+	u, err := url.Parse(rurl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testkit.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	svc := startService(t, map[string]string{
+		"ONBOARDING_REDIS_URL":      u.String(),
+		"ONBOARDING_CONSENT_L1_TTL": "0s", // every read reaches Redis
+		"ONBOARDING_OTP_HASH_KEY":   "redis-fault-test-otp-hash-key-0123456789",
+	})
+	run := runID()
+	text := map[string]any{"processId": "rd-" + run, "consentType": "GDPR", "language": "en"}
+	n := 0
+	otpSend := func() map[string]any {
+		n++
+		return map[string]any{"processId": "rd-" + run + "-" + strconv.Itoa(n), "userId": "u-1000001", "language": "en",
+			"otpCode": strconv.Itoa(47110000 + n), "otpType": "ACTIVATION"}
+	}
+	check := func(phase string) {
+		t.Helper()
+		for range 6 {
+			start := time.Now()
+			if r := testkit.Call(t, svc.API+"/consent/text", text, nil); r.Status != http.StatusOK {
+				t.Errorf("%s: consent text %d %s", phase, r.Status, r.Raw)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("%s: consent text took %v, want under 1s", phase, took)
+			}
+			start = time.Now()
+			if r := testkit.Call(t, svc.API+"/otp/send", otpSend(), nil); r.Status != http.StatusOK || r.Body["otpSent"] != true {
+				t.Errorf("%s: otp send %d %s", phase, r.Status, r.Raw)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("%s: otp send took %v, want under 1s", phase, took)
+			}
+		}
+	}
+	check("Redis up")
+	if st := breakerState(t, svc, "redis"); st != 0 {
+		t.Fatalf("breaker before the fault: %v", st)
+	}
+
+	proxy.Blackhole()
+	check("Redis hanging")
+	proxy.Refuse()
+	check("Redis refusing")
+	if st := breakerState(t, svc, "redis"); st != 2 {
+		t.Errorf("breaker with Redis down: %v, want 2 (open)", st)
+	}
+	if st := testkit.Get(svc.Admin + "/readyz"); st != http.StatusOK {
+		t.Errorf("/readyz with Redis down: %d, want 200 (Redis is optional)", st)
+	}
+	ms := testkit.ScrapeMetrics(t, svc)
+	if v, _ := testkit.FindMetric(ms, "onboarding_dependency_up", map[string]string{"dependency": "redis"}); v != 0 {
+		t.Errorf("onboarding_dependency_up{redis} = %v with Redis down", v)
+	}
+	if v, _ := testkit.FindMetric(ms, "onboarding_redis_fallbacks_total", map[string]string{"component": "otp_guard"}); v < 1 {
+		t.Errorf("no OTP guard fallback counted")
+	}
+
+	proxy.Restore()
+	if !waitFor(t, 10*time.Second, func() bool {
+		_ = testkit.Call(t, svc.API+"/consent/text", text, nil) // lets the half-open breaker probe
+		_ = testkit.Get(svc.Admin + "/readyz")                  // refreshes dependency_up
+		ms := testkit.ScrapeMetrics(t, svc)
+		up, _ := testkit.FindMetric(ms, "onboarding_dependency_up", map[string]string{"dependency": "redis"})
+		br, _ := testkit.FindMetric(ms, "onboarding_circuit_breaker_state", map[string]string{"breaker": "redis"})
+		return up == 1 && br == 0
+	}) {
+		t.Errorf("Redis back: the breaker did not close or the dependency is not up within 10s (breaker %v)", breakerState(t, svc, "redis"))
+	}
+	check("Redis back")
+}

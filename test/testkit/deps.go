@@ -1,0 +1,147 @@
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// RedisURL is the Redis the black-box tests use, from
+// ONBOARDING_TEST_REDIS_URL (default redis://127.0.0.1:6379/0); unreachable
+// means skip, or fail under CI=true.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("ONBOARDING_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := goredis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("ONBOARDING_TEST_REDIS_URL: %v", err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		msg := "\n*** Redis is not reachable at " + opts.Addr + " (" + err.Error() + "): the Redis black-box test is SKIPPED ***\n"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "CI=true: failing instead of skipping.")
+		}
+		t.Skip(msg)
+	}
+	return u
+}
+
+// RunCommand runs an operator subcommand of binary with env and returns its
+// output; a non-zero exit fails the test.
+func RunCommand(t testing.TB, binary string, env map[string]string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ONBOARDING_LOG_LEVEL=warn"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("onboarding-adapter %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Gateway behaviours of FakeTwilio.
+const (
+	GatewayOK          = "ok"          // 201 queued
+	GatewayUnavailable = "unavailable" // 503: provably not taken, the sender may retry
+	GatewayError       = "error"       // 500: ambiguous, never retried
+	GatewayHang        = "hang"        // no answer until the client gives up
+)
+
+// FakeTwilio is a Twilio Messages API stand-in that records what it got and
+// answers as its mode says (GatewayOK unless SetMode changed it).
+type FakeTwilio struct {
+	mu       sync.Mutex
+	mode     string
+	requests []url.Values
+	auth     []string
+	attempts int
+}
+
+// SetMode switches how the next requests are answered.
+func (f *FakeTwilio) SetMode(mode string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = mode
+}
+
+// ServeHTTP answers one Messages.json request.
+func (f *FakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/Messages.json") {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.attempts++
+	mode := f.mode
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch mode {
+	case GatewayUnavailable:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"code":20003,"message":"Service Unavailable","status":503}`))
+		return
+	case GatewayError:
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"code":20500,"message":"Internal Server Error","status":500}`))
+		return
+	case GatewayHang:
+		<-r.Context().Done()
+		return
+	}
+	user, _, _ := r.BasicAuth()
+	f.mu.Lock()
+	f.requests = append(f.requests, r.PostForm)
+	f.auth = append(f.auth, user)
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
+}
+
+// Sent returns the messages the gateway accepted.
+func (f *FakeTwilio) Sent() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.requests...)
+}
+
+// Attempts counts every request that reached the gateway, answered or not.
+func (f *FakeTwilio) Attempts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts
+}
+
+// TwilioEnv is the service environment that sends SMS through the fake
+// gateway at baseURL.
+func TwilioEnv(baseURL string) map[string]string {
+	return map[string]string{
+		"ONBOARDING_SMS_PROVIDER":       "twilio",
+		"ONBOARDING_TWILIO_BASE_URL":    baseURL,
+		"ONBOARDING_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+		"ONBOARDING_TWILIO_AUTH_TOKEN":  "fake-twilio-auth-token",
+		"ONBOARDING_TWILIO_FROM":        "+15005550006",
+	}
+}

@@ -1,0 +1,229 @@
+package httptransport
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+)
+
+func TestDuplicateKeysRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		dec  func(context.Context, *http.Request) (any, error)
+		body string
+		want string // "" for accepted
+	}{
+		{"top level", decodeConsentStorageRequest, `{"processId":"p","approved":true,"approved":false}`, "approved: duplicate key"},
+		{"other letter case", decodeConsentStorageRequest, `{"processId":"p","PROCESSID":"q","approved":true}`, "PROCESSID: duplicate key"},
+		{"escaped spelling", decodeConsentStorageRequest, `{"processId":"p","process\u0049d":"q","approved":true}`, "processId: duplicate key"},
+		{"Kelvin sign folds to k", decodeLookupRequest, `{"identification":{"k":"1","` + "\u212a" + `":"2"}}`, "identification.*: duplicate key"},
+		{"caller data as a key is not echoed", decodeLookupRequest, `{"identification":{"855412/1234":"1","855412/1234":"2"}}`, "identification.*: duplicate key"},
+		{"nested with index", decodeEvaluateRequest,
+			`{"documentCheckResult":{"documents":[{"type":"ID_CARD"},{"data":{"surname":"A","surname":"B"}}]}}`,
+			"documentCheckResult.documents[1].data.surname: duplicate key"},
+		{"in identification", decodeLookupRequest, `{"identification":{"clientNumber":"1","clientNumber":"2"}}`, "identification.clientNumber: duplicate key"},
+		{"in event data", decodeProcessEventRequest, `{"type":"FINISHED","data":{"a":1,"b":{"a":2},"a":3}}`, "data.a: duplicate key"},
+		{"many keys, duplicate late", decodeLookupRequest, `{"identification":{` + manyKeys(40) + `,"k7":"x"}}`, "identification.k7: duplicate key"},
+		{"same key in sibling objects", decodeEvaluateRequest,
+			`{"documentCheckResult":{"documents":[{"type":"A","data":{"surname":"A"}},{"type":"B","data":{"surname":"B"}}]}}`, ""},
+		{"key text inside a value", decodeConsentStorageRequest, `{"processId":"approved","approved":true}`, ""},
+		{"many distinct keys", decodeLookupRequest, `{"identification":{` + manyKeys(200) + `}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeBody(tt.dec, tt.body, DefaultMaxBodyBytes)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantRequestError(t, err, 400, tt.want)
+		})
+	}
+}
+
+func TestFieldLengthLimits(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	doc := func(field, value string) string {
+		return `{"documentCheckResult":{"documents":[{"type":"ID_CARD"},{"type":"PASSPORT","data":{"` + field + `":"` + value + `"}}]}}`
+	}
+	tests := []struct {
+		name string
+		dec  func(context.Context, *http.Request) (any, error)
+		body string
+		want string // "" for accepted
+	}{
+		{"processId at the limit", decodeApproveRequest, `{"processId":"` + long(128) + `"}`, ""},
+		{"processId over", decodeApproveRequest, `{"processId":"` + long(129) + `"}`, "processId: must be at most 128 characters"},
+		{"1 MB processId", decodeApproveRequest, `{"processId":"` + long(1<<20) + `"}`, "processId: must be at most 128 characters"},
+		{"userId", decodeConsentStorageRequest, `{"userId":"` + long(129) + `","approved":true}`, "userId: must be at most 128 characters"},
+		{"identityVerificationId", decodeEvaluateRequest, `{"identityVerificationId":"` + long(129) + `"}`, "identityVerificationId: must be at most 128 characters"},
+		{"verificationId", decodeEvaluateRequest, `{"verificationId":"` + long(129) + `"}`, "verificationId: must be at most 128 characters"},
+		{"lookup processType", decodeLookupRequest, `{"processType":"` + long(129) + `"}`, "processType: must be at most 128 characters"},
+		{"provider", decodeApproveRequest, `{"provider":"` + long(257) + `"}`, "provider: must be at most 256 characters"},
+		{"status", decodeApproveRequest, `{"status":"` + long(65) + `"}`, "status: must be at most 64 characters"},
+		{"otpCode", decodeOTPSendRequest, `{"otpCode":"` + long(65) + `"}`, "otpCode: must be at most 64 characters"},
+		{"otpType", decodeOTPSendRequest, `{"otpType":"` + long(65) + `"}`, "otpType: must be at most 64 characters"},
+		{"consent language", decodeConsentTextRequest, `{"language":"` + long(65) + `"}`, "language: must be at most 64 characters"},
+		{"consentType", decodeConsentTextRequest, `{"consentType":"` + long(65) + `"}`, "consentType: must be at most 64 characters"},
+		{"event type", decodeProcessEventRequest, `{"type":"` + long(65) + `"}`, "type: must be at most 64 characters"},
+		{"event locale", decodeProcessEventRequest, `{"locale":"` + long(65) + `"}`, "locale: must be at most 64 characters"},
+		{"surname over", decodeEvaluateRequest, doc("surname", long(257)), "documentCheckResult.documents[1].data.surname: must be at most 256 characters"},
+		{"surname in characters, not bytes", decodeEvaluateRequest, doc("surname", strings.Repeat("Ž", 256)), ""},
+		{"personalNumber", decodeEvaluateRequest, doc("personalNumber", long(65)), "documentCheckResult.documents[1].data.personalNumber: must be at most 64 characters"},
+		{"dateOfExpiry", decodeEvaluateRequest, doc("dateOfExpiry", long(65)), "documentCheckResult.documents[1].data.dateOfExpiry: must be at most 64 characters"},
+		{"image type", decodeEvaluateRequest, `{"documentCheckResult":{"documents":[{"images":[{"type":"` + long(65) + `"}]}]}}`,
+			"documentCheckResult.documents[0].images[0].type: must be at most 64 characters"},
+		{"identification key", decodeLookupRequest, `{"identification":{"` + long(65) + `":"1"}}`, "identification: keys must be at most 64 characters"},
+		{"identification value", decodeLookupRequest, `{"identification":{"personalNumber":"` + long(257) + `"}}`, "identification: values must be at most 256 characters"},
+		{"identification number value", decodeLookupRequest, `{"identification":{"n":` + strings.Repeat("9", 257) + `}}`, "identification: values must be at most 256 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeBody(tt.dec, tt.body, DefaultMaxImageBodyBytes)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantRequestError(t, err, 400, tt.want)
+		})
+	}
+}
+
+func TestArrayLimits(t *testing.T) {
+	docs := func(n int) string {
+		return `{"documentCheckResult":{"documents":[` + strings.TrimSuffix(strings.Repeat(`{},`, n), ",") + `]}}`
+	}
+	images := func(n int) string {
+		return `{"documentCheckResult":{"documents":[{},{"images":[` + strings.TrimSuffix(strings.Repeat(`{"type":"FACE"},`, n), ",") + `]}]}}`
+	}
+	if _, err := decodeBody(decodeEvaluateRequest, docs(32), DefaultMaxImageBodyBytes); err != nil {
+		t.Errorf("32 documents: %v", err)
+	}
+	_, err := decodeBody(decodeEvaluateRequest, docs(33), DefaultMaxImageBodyBytes)
+	wantRequestError(t, err, 400, "documentCheckResult.documents: must have at most 32 elements")
+	// A 10 MiB body of empty objects is refused after the 33rd, not turned
+	// into three million structs.
+	_, err = decodeBody(decodeEvaluateRequest, docs(3_000_000), 10<<20)
+	wantRequestError(t, err, 400, "documentCheckResult.documents: must have at most 32 elements")
+	if _, err := decodeBody(decodeEvaluateRequest, images(32), DefaultMaxImageBodyBytes); err != nil {
+		t.Errorf("32 images: %v", err)
+	}
+	_, err = decodeBody(decodeEvaluateRequest, images(33), DefaultMaxImageBodyBytes)
+	wantRequestError(t, err, 400, "documentCheckResult.documents.images: must have at most 32 elements")
+	// Arrays the DTO does not declare (rawData, extractedData) are skipped by
+	// the decoder and not limited.
+	raw := `{"documentCheckResult":{"documents":[{"rawData":{"checks":[` + strings.TrimSuffix(strings.Repeat(`1,`, 5000), ",") + `]}}]},"extractedData":[` +
+		strings.TrimSuffix(strings.Repeat(`"{}",`, 100), ",") + `]}`
+	if _, err := decodeBody(decodeEvaluateRequest, raw, DefaultMaxImageBodyBytes); err != nil {
+		t.Errorf("large undeclared arrays: %v", err)
+	}
+}
+
+// TestInFlightLimit holds MaxInFlight requests inside a slow service and
+// checks that one more is answered 503 at once, with Retry-After, without
+// reaching the service, and that the slots come back.
+func TestInFlightLimit(t *testing.T) {
+	const limit = 3
+	release := make(chan struct{})
+	var entered sync.WaitGroup
+	entered.Add(limit)
+	f := &fakes{text: func(ctx context.Context, _ ports.ConsentTextRequest) (domain.ConsentText, error) {
+		entered.Done()
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return domain.ConsentText{HTML: "<p>x</p>"}, nil
+	}}
+	h := newHarness(t, f, func(c *Config) { c.MaxInFlight = limit })
+	var wg sync.WaitGroup
+	statuses := make([]int, limit)
+	for i := range limit {
+		wg.Go(func() { statuses[i] = h.post("/consent/text", `{"processId":"held"}`).status })
+	}
+	entered.Wait()
+	f.mu.Lock()
+	calls := f.calls
+	f.mu.Unlock()
+	start := time.Now()
+	for range 5 {
+		res := h.post("/consent/text", `{"processId":"shed"}`)
+		if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" {
+			t.Fatalf("over the limit: %d %q %s, want 503 with Retry-After: 1", res.status, res.header.Get("Retry-After"), res.body)
+		}
+		if e := res.errorBody(t); e != (errorBody{ErrorCode: errorGeneric, Message: "server busy, retry later"}) {
+			t.Errorf("body %+v", e)
+		}
+		if res.header.Get(DefaultCorrelationHeader) == "" {
+			t.Errorf("a shed answer without the correlation id")
+		}
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("shedding 5 requests took %v", took)
+	}
+	f.mu.Lock()
+	if f.calls != calls {
+		t.Errorf("a shed request reached the service")
+	}
+	f.mu.Unlock()
+	close(release)
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("held request %d: %d", i, s)
+		}
+	}
+	// Every slot is free again: limit requests at once pass.
+	f.text = nil
+	for range limit + 2 {
+		if res := h.post("/consent/text", `{"processId":"after"}`); res.status != http.StatusOK {
+			t.Fatalf("after the burst: %d %s", res.status, res.body)
+		}
+	}
+	shed := 0
+	for _, l := range h.accessLines() {
+		if l["status"] == float64(http.StatusServiceUnavailable) {
+			shed++
+		}
+	}
+	if shed != 5 {
+		t.Errorf("%d access lines with 503, want 5", shed)
+	}
+}
+
+func TestMaxInFlightConfig(t *testing.T) {
+	if c := (Config{}).withDefaults(); c.MaxInFlight != DefaultMaxInFlight {
+		t.Errorf("default MaxInFlight %d", c.MaxInFlight)
+	}
+	_, err := NewHandler((&fakes{}).services(), Config{MaxInFlight: -1})
+	if err == nil || !strings.Contains(err.Error(), "MaxInFlight") {
+		t.Errorf("negative MaxInFlight: %v", err)
+	}
+}
+
+// TestDuplicateKeyReference proves the fuzzers' reference check finds what
+// it must, so a scanner that let a duplicate through would be caught.
+func TestDuplicateKeyReference(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"a":1,"a":2}`:                 true,
+		`{"a":1,"A":2}`:                 true,
+		`{"a":{"b":[1,{"c":1,"c":2}]}}`: true,
+		`{"a":{"x":1},"b":{"x":1}}`:     false,
+		`{"a":"a","b":["a","a"]}`:       false,
+		`{"a":[{"k":1},{"k":2}],"k":3}`: false,
+	} {
+		if _, got := duplicateKey([]byte(body)); got != want {
+			t.Errorf("duplicateKey(%s) = %v, want %v", body, got, want)
+		}
+	}
+}
