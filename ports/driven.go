@@ -80,6 +80,12 @@ type ConsentLedger interface {
 	// LatestConsent returns the user's newest record of consentType across
 	// processes. Errors: CodeNotFound, CodeUnavailable.
 	LatestConsent(ctx context.Context, userID, consentType string) (domain.ConsentRecord, error)
+	// LatestConsents is LatestConsent for several types in one read, so
+	// the lookup's consent check costs one round trip however many types
+	// policy requires. The map holds the newest record of each type that
+	// has one; a type without a record is absent (not an error).
+	// Errors: CodeUnavailable.
+	LatestConsents(ctx context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error)
 }
 
 // ConsentServings remembers which consent text a process was shown.
@@ -96,11 +102,39 @@ type DecisionStore interface {
 	// identityVerificationID), with the review resolution applied when its
 	// case was resolved. Errors: CodeNotFound, CodeUnavailable.
 	Decision(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error)
+	// VerificationDecisions returns the decisions of both kinds stored for
+	// (processID, identityVerificationID), each as Decision returns it, in
+	// one read: deciding needs its own kind's (a repeat is answered from
+	// it) and the other kind's (approval and evaluation of one
+	// verification bind each other). Errors: CodeUnavailable.
+	VerificationDecisions(ctx context.Context, processID, identityVerificationID string) (VerificationDecisions, error)
 	// SaveDecision stores d, and rc as its review case when not nil, in one
 	// step, unless a decision with the same key exists. It returns the stored
 	// decision (d, or the one that won a race) and whether d was stored.
 	// Errors: CodeUnavailable.
 	SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error)
+}
+
+// VerificationDecisions are the decisions stored for one identity
+// verification of a process: at most one per kind, nil when none is stored.
+type VerificationDecisions struct {
+	Approval   *domain.Decision
+	Evaluation *domain.Decision
+}
+
+// Of returns the decision of kind and whether one is stored.
+func (v VerificationDecisions) Of(kind domain.DecisionKind) (domain.Decision, bool) {
+	var d *domain.Decision
+	switch kind {
+	case domain.KindApproval:
+		d = v.Approval
+	case domain.KindEvaluation:
+		d = v.Evaluation
+	}
+	if d == nil {
+		return domain.Decision{}, false
+	}
+	return *d, true
 }
 
 // ReviewFilter selects review cases for the queue.

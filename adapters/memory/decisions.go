@@ -72,6 +72,24 @@ func (s *DecisionStore) Decision(_ context.Context, kind domain.DecisionKind, pr
 	return cloneDecision(d), nil
 }
 
+// VerificationDecisions returns the stored decisions of both kinds for
+// (processID, identityVerificationID), read under one lock.
+func (s *DecisionStore) VerificationDecisions(_ context.Context, processID, identityVerificationID string) (ports.VerificationDecisions, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out ports.VerificationDecisions
+	for _, slot := range []struct {
+		kind domain.DecisionKind
+		dst  **domain.Decision
+	}{{domain.KindApproval, &out.Approval}, {domain.KindEvaluation, &out.Evaluation}} {
+		if d, ok := s.decisions[decisionKey{slot.kind, processID, identityVerificationID}]; ok {
+			c := cloneDecision(d)
+			*slot.dst = &c
+		}
+	}
+	return out, nil
+}
+
 // SaveDecision stores d, and rc as its review case, unless a decision with
 // the same (Kind, ProcessID, IdentityVerificationID) exists; then it returns
 // that one (with any resolution applied) and false. The case must carry its

@@ -84,6 +84,20 @@ func (l *ConsentLedger) LatestConsent(_ context.Context, userID, consentType str
 	return l.records[i], nil
 }
 
+// LatestConsents returns the user's newest record of each of consentTypes
+// that has one, read under one lock.
+func (l *ConsentLedger) LatestConsents(_ context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error) {
+	out := make(map[string]domain.ConsentRecord, len(consentTypes))
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, t := range consentTypes {
+		if i, ok := l.newest[userTypeKey{userID, t}]; ok {
+			out[t] = l.records[i]
+		}
+	}
+	return out, nil
+}
+
 // Records returns a copy of every record in append order, for tests and the
 // demo's audit view.
 func (l *ConsentLedger) Records() []domain.ConsentRecord {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 // Benchmarks run by hand and recorded in docs/performance.md:
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./adapters/postgres/
+//	go test -run '^$' -bench 'AppendConsent|SaveDecision' -benchtime 3s ./adapters/postgres/
 //	ONBOARDING_BENCH_1M=1 go test -run '^$' -bench FindClient -benchtime 20000x ./adapters/postgres/
 //
 // The 1M registry takes about half a minute to seed, hence the switch.
@@ -124,59 +126,75 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
 
+// batchModes are the group-commit settings the write benchmarks compare:
+// every write its own statement and commit, and the default window.
+var batchModes = []struct {
+	name string
+	cfg  postgres.BatchConfig
+}{
+	{"batch=off", postgres.BatchConfig{}},
+	{"batch=1ms", postgres.DefaultBatchConfig()},
+	{"batch=2ms", postgres.BatchConfig{Window: 2 * time.Millisecond}},
+}
+
 // BenchmarkAppendConsent appends the first record of a fresh history per
-// operation: one statement and one commit (a WAL flush) each.
+// operation, serially (one statement and one commit, a WAL flush, each;
+// with batching on plus the window), repeated, and from 32 goroutines (the
+// load harness's connections), where group commit writes many appends per
+// statement and commit.
 func BenchmarkAppendConsent(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
-	ledger := postgres.NewConsentLedger(pool, memory.SystemClock{})
 	rec := domain.ConsentRecord{UserID: "u-bench", ConsentType: "GDPR", Approved: true, Language: "en", TextVersion: 1,
 		TextSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", RequestID: "req", CorrelationID: "corr"}
 	var seq atomic.Int64
-	b.Run("serial", func(b *testing.B) {
-		lat := make([]time.Duration, 0, b.N)
-		for range b.N {
-			r := rec
-			r.ProcessID = "p-" + strconv.FormatInt(seq.Add(1), 10)
-			t0 := time.Now()
-			if _, added, err := ledger.AppendConsent(ctx, r); err != nil || !added {
-				b.Fatalf("added %v, %v", added, err)
-			}
-			lat = append(lat, time.Since(t0))
-		}
-		b.StopTimer()
-		reportPercentiles(b, lat)
-	})
-	b.Run("repeat", func(b *testing.B) {
-		r := rec
-		r.ProcessID = "p-repeat"
-		for range b.N {
-			if _, _, err := ledger.AppendConsent(ctx, r); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.SetParallelism(16) // 32 goroutines on 2 cores, as the load test's connections
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+	for _, mode := range batchModes {
+		ledger := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(mode.cfg)).Ledger
+		b.Run(mode.name+"/serial", func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for range b.N {
 				r := rec
 				r.ProcessID = "p-" + strconv.FormatInt(seq.Add(1), 10)
+				t0 := time.Now()
+				if _, added, err := ledger.AppendConsent(ctx, r); err != nil || !added {
+					b.Fatalf("added %v, %v", added, err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			reportPercentiles(b, lat)
+		})
+		b.Run(mode.name+"/repeat", func(b *testing.B) {
+			r := rec
+			r.ProcessID = "p-repeat"
+			for range b.N {
 				if _, _, err := ledger.AppendConsent(ctx, r); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+		b.Run(mode.name+"/parallel32", func(b *testing.B) {
+			b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0))) // 32 goroutines, as the load test's connections
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := rec
+					r.ProcessID = "p-" + strconv.FormatInt(seq.Add(1), 10)
+					if _, added, err := ledger.AppendConsent(ctx, r); err != nil || !added {
+						b.Errorf("added %v, %v", added, err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkSaveDecision stores an evaluation with rule results per
-// operation, and a WAIT decision with its review case.
+// operation, serially and from 32 goroutines, and a WAIT decision with its
+// review case (never batched).
 func BenchmarkSaveDecision(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
-	store := postgres.NewDecisionStore(pool, memory.SystemClock{})
 	score := 8.5
 	base := domain.Decision{Kind: domain.KindEvaluation, UserID: "u-bench", Result: domain.ResultOK, Score: &score,
 		Rules: []domain.RuleResult{{Rule: "score", Outcome: domain.ResultOK}, {Rule: "document.expiry", Outcome: domain.ResultOK},
@@ -184,16 +202,42 @@ func BenchmarkSaveDecision(b *testing.B) {
 		Images:    []domain.ImageDigest{{Kind: "FRAME", SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Size: 48213}},
 		RequestID: "req", CorrelationID: "corr", DecidedAt: time.Now()}
 	var seq atomic.Int64
-	b.Run("decision", func(b *testing.B) {
-		for range b.N {
-			d := base
-			d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
-			if _, stored, err := store.SaveDecision(ctx, d, nil); err != nil || !stored {
-				b.Fatalf("stored %v, %v", stored, err)
+	for _, mode := range batchModes {
+		store := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(mode.cfg)).Decisions
+		b.Run(mode.name+"/decision", func(b *testing.B) {
+			for range b.N {
+				d := base
+				d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
+				if _, stored, err := store.SaveDecision(ctx, d, nil); err != nil || !stored {
+					b.Fatalf("stored %v, %v", stored, err)
+				}
 			}
-		}
-	})
+		})
+		b.Run(mode.name+"/parallel32", func(b *testing.B) {
+			b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					d := base
+					d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
+					if _, stored, err := store.SaveDecision(ctx, d, nil); err != nil || !stored {
+						b.Errorf("stored %v, %v", stored, err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(mode.name+"/repeat", func(b *testing.B) {
+			d := base
+			d.ProcessID, d.IdentityVerificationID = "p-repeat", "iv"
+			for range b.N {
+				if _, _, err := store.SaveDecision(ctx, d, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("decision+case", func(b *testing.B) {
+		store := postgres.NewDecisionStore(pool, memory.SystemClock{})
 		for range b.N {
 			d := base
 			d.Result, d.ReasonCode = domain.ResultWAIT, domain.ReasonNameSimilar
@@ -202,15 +246,6 @@ func BenchmarkSaveDecision(b *testing.B) {
 				Answered: domain.ResultWAIT, Evidence: domain.ReviewEvidence{Frame: make([]byte, 30_000)}}
 			if _, stored, err := store.SaveDecision(ctx, d, rc); err != nil || !stored {
 				b.Fatalf("stored %v, %v", stored, err)
-			}
-		}
-	})
-	b.Run("repeat", func(b *testing.B) {
-		d := base
-		d.ProcessID, d.IdentityVerificationID = "p-repeat", "iv"
-		for range b.N {
-			if _, _, err := store.SaveDecision(ctx, d, nil); err != nil {
-				b.Fatal(err)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,15 +45,40 @@ const purgeActor = "retention"
 // OK without a reason, NOK with REVIEW_REJECTED. Resolving is therefore a
 // single-row update of the case and the decision's answer changes in the
 // same commit.
+//
+// With group commit on (see BatchConfig), decisions without a review case
+// that arrive together are inserted by one statement in one commit; see
+// SaveDecision.
 type DecisionStore struct {
 	db    *db
 	clock ports.Clock
+	batch *group[domain.Decision, savedDecision] // nil: every save alone
+	reads *group[verificationKey, ports.VerificationDecisions]
 }
 
-// NewDecisionStore returns the store on pool; clock stamps the audit rows
-// of purges and claims or resolutions that come without a time.
+// verificationKey names one identity verification of a process.
+type verificationKey struct{ processID, identityVerificationID string }
+
+// savedDecision is the outcome of one save.
+type savedDecision struct {
+	d      domain.Decision
+	stored bool
+}
+
+// NewDecisionStore returns the store on pool, with group commit as
+// DefaultBatchConfig sets it; clock stamps the audit rows of purges and
+// claims or resolutions that come without a time.
 func NewDecisionStore(pool *pgxpool.Pool, clock ports.Clock) *DecisionStore {
-	return &DecisionStore{db: newDB(pool), clock: clock}
+	return newDecisionStore(newDB(pool), clock, DefaultBatchConfig())
+}
+
+func newDecisionStore(d *db, clock ports.Clock, bc BatchConfig) *DecisionStore {
+	s := &DecisionStore{db: d, clock: clock}
+	if bc.enabled() {
+		s.batch = newGroup(bc, s.flush)
+		s.reads = newGroup(bc, s.flushReads)
+	}
+	return s
 }
 
 // JSON shapes of the jsonb columns. They are the storage format: field
@@ -221,6 +247,102 @@ func (s *DecisionStore) Decision(ctx context.Context, kind domain.DecisionKind, 
 	return d, nil
 }
 
+// VerificationDecisions returns the stored decisions of both kinds of
+// (processID, identityVerificationID), with review resolutions applied, in
+// one statement: two descents of decisions_key (kind = ANY on its leading
+// column). With batching on, lookups that arrive together are one
+// statement (a lone lookup is not delayed).
+func (s *DecisionStore) VerificationDecisions(ctx context.Context, processID, identityVerificationID string) (ports.VerificationDecisions, error) {
+	k := verificationKey{processID, identityVerificationID}
+	if s.reads != nil {
+		out, solo, err := s.reads.do(ctx, k)
+		if err != nil || !solo {
+			return out, err
+		}
+	}
+	var out ports.VerificationDecisions
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		out = ports.VerificationDecisions{}
+		var row decisionRow
+		rows, err := s.db.pool.Query(ctx, selectVerificationDecisionsSQL, processID, identityVerificationID)
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			return row.into(&out)
+		})
+		return err
+	})
+	if err != nil {
+		return ports.VerificationDecisions{}, err
+	}
+	return out, nil
+}
+
+// into converts the row and sets it as its kind's decision in v.
+func (r *decisionRow) into(v *ports.VerificationDecisions) error {
+	d, err := r.toDomain()
+	if err != nil {
+		return domain.Internal(err, "stored decision is unreadable")
+	}
+	switch d.Kind {
+	case domain.KindApproval:
+		v.Approval = &d
+	case domain.KindEvaluation:
+		v.Evaluation = &d
+	}
+	*r = decisionRow{}
+	return nil
+}
+
+const selectVerificationDecisionsSQL = `SELECT ` + decisionColumns + `
+FROM decisions d LEFT JOIN review_cases c ON c.decision_id = d.id
+WHERE d.kind = ANY ('{approval,evaluation}'::text[]) AND d.process_id = $1 AND d.identity_verification_id = $2`
+
+// verificationDecisionsBatchSQL is selectVerificationDecisionsSQL for many
+// verifications ($1, $2 arrays), each row tagged with its key's position.
+const verificationDecisionsBatchSQL = `SELECT i.ord, ` + decisionColumns + `
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(process_id, identity_verification_id, ord)
+JOIN decisions d ON d.kind = ANY ('{approval,evaluation}'::text[]) AND d.process_id = i.process_id
+    AND d.identity_verification_id = i.identity_verification_id
+LEFT JOIN review_cases c ON c.decision_id = d.id`
+
+// flushReads answers a batch of VerificationDecisions lookups with one
+// statement.
+func (s *DecisionStore) flushReads(ctx context.Context, calls []*call[verificationKey, ports.VerificationDecisions]) {
+	if len(calls) == 1 {
+		calls[0].retrySolo() // the single-key statement is cheaper
+		return
+	}
+	n := len(calls)
+	pids, ivs := make([]string, n), make([]string, n)
+	for i, c := range calls {
+		pids[i], ivs[i] = c.in.processID, c.in.identityVerificationID
+	}
+	found := make([]ports.VerificationDecisions, n)
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		clear(found)
+		var (
+			ord int64
+			row decisionRow
+		)
+		return sendAfter(ctx, s.db.pool, genericPlanSQL, verificationDecisionsBatchSQL, []any{pids, ivs},
+			append([]any{&ord}, row.dest()...), func() error {
+				if ord < 1 || int(ord) > n {
+					return errors.New("decision batch returned an unknown position")
+				}
+				return row.into(&found[ord-1])
+			})
+	})
+	if err != nil {
+		settle(calls, err)
+		return
+	}
+	for i, c := range calls {
+		c.finish(found[i], nil)
+	}
+}
+
 const insertDecisionSQL = `INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result,
     reason_code, reason_text, score, rules, images, review_case_id, correlation_id, request_id, decided_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -254,6 +376,16 @@ SELECT id FROM d`
 // Concurrent saves of one key all wait for the first to commit; the others
 // then read it and return it, so every caller gets the same answer. A case
 // id already used by another decision is CodeConflict and stores nothing.
+//
+// With group commit on, a decision without a review case joins the batch of
+// saves that arrive within the window and returns when that batch has
+// committed (flush); one with a case (a WAIT, a few in a hundred) is saved
+// alone. A save the batch cannot settle (its key was taken by a concurrent
+// writer, or the batch failed for a reason other than an unreachable
+// database) is done again alone, so a decision the database refuses fails
+// only its own caller. A caller whose ctx ends first gets CodeUnavailable;
+// its decision is then committed with its batch or not at all, and a retry
+// gets the stored one either way.
 func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
 	if !d.Kind.Valid() {
 		return domain.Decision{}, false, domain.Invalid("kind", "must be approval or evaluation")
@@ -273,6 +405,15 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 		c = *rc
 		c.CompleteFrom(d)
 		d.ReviewCaseID = c.ID
+	}
+	if rc == nil && s.batch != nil {
+		res, solo, err := s.batch.do(ctx, d)
+		switch {
+		case err != nil:
+			return domain.Decision{}, false, err
+		case !solo:
+			return res.d, res.stored, nil
+		}
 	}
 	rules, images := decisionToRow(d)
 	args := []any{string(d.Kind), d.ProcessID, d.IdentityVerificationID, d.UserID, string(d.Result),
@@ -310,6 +451,124 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 		return domain.Decision{}, false, err
 	}
 	return prev, false, nil
+}
+
+// insertDecisionsBatchSQL is insertDecisionSQL for many decisions at once
+// ($1..$13 are arrays of the columns, rules and images as JSON text); it
+// returns the keys it inserted.
+const insertDecisionsBatchSQL = `INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result,
+    reason_code, reason_text, score, rules, images, correlation_id, request_id, decided_at)
+SELECT kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text, score,
+    rules::jsonb, images::jsonb, correlation_id, request_id, decided_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::double precision[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+    WITH ORDINALITY AS i(kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text,
+        score, rules, images, correlation_id, request_id, decided_at, ord)
+ORDER BY ord
+ON CONFLICT ON CONSTRAINT decisions_key DO NOTHING
+RETURNING kind, process_id, identity_verification_id`
+
+// decisionKey is the idempotency key of a decision.
+type decisionKey struct{ kind, processID, identityVerificationID string }
+
+func keyOfDecision(d domain.Decision) decisionKey {
+	return decisionKey{string(d.Kind), d.ProcessID, d.IdentityVerificationID}
+}
+
+func compareDecisionKeys(a, b decisionKey) int {
+	return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.processID, b.processID),
+		cmp.Compare(a.identityVerificationID, b.identityVerificationID))
+}
+
+// flush inserts one batch of decisions (none with a review case) in one
+// statement. The first save of a key in the batch is its leader; later
+// saves of the same key in the batch are the concurrent repeats the
+// idempotency promise is about and get the leader's decision, not stored.
+// Rows are inserted in key order, so two batches never wait for each
+// other's rows in opposite orders.
+//
+// Outcomes: an unreachable database fails every call with CodeUnavailable
+// (nothing was committed, or the commit's fate is unknown and a retry is
+// idempotent); any other error (a decision the database refuses) sends
+// every call back to be saved alone, where only the faulty one fails; a
+// key a concurrent writer took first sends its saves back alone, to read
+// the winner.
+func (s *DecisionStore) flush(ctx context.Context, calls []*call[domain.Decision, savedDecision]) {
+	if len(calls) == 1 {
+		calls[0].retrySolo() // nothing to group: insertDecisionSQL alone is cheaper
+		return
+	}
+	type entry struct {
+		key   decisionKey
+		calls []*call[domain.Decision, savedDecision]
+	}
+	byKey := make(map[decisionKey]*entry, len(calls))
+	entries := make([]*entry, 0, len(calls))
+	for _, c := range calls {
+		k := keyOfDecision(c.in)
+		if e := byKey[k]; e != nil {
+			e.calls = append(e.calls, c)
+			continue
+		}
+		e := &entry{key: k, calls: []*call[domain.Decision, savedDecision]{c}}
+		byKey[k] = e
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b *entry) int { return compareDecisionKeys(a.key, b.key) })
+
+	n := len(entries)
+	var (
+		kinds, processIDs, ivIDs, userIDs, results, codes, texts, correlationIDs, requestIDs = make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
+		scores        = make([]*float64, n)
+		rules, images = make([]*string, n), make([]*string, n)
+		times         = make([]time.Time, n)
+	)
+	for i, e := range entries {
+		d := e.calls[0].in
+		kinds[i], processIDs[i], ivIDs[i], userIDs[i] = string(d.Kind), d.ProcessID, d.IdentityVerificationID, d.UserID
+		results[i], codes[i], texts[i], scores[i] = string(d.Result), d.ReasonCode, d.ReasonText, d.Score
+		r, im := decisionToRow(d)
+		rules[i], images[i] = jsonText(r), jsonText(im)
+		correlationIDs[i], requestIDs[i], times[i] = d.CorrelationID, d.RequestID, d.DecidedAt
+	}
+	inserted := make(map[decisionKey]bool, n)
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		clear(inserted)
+		var k decisionKey
+		return sendAfter(ctx, s.db.pool, genericPlanSQL, insertDecisionsBatchSQL,
+			[]any{kinds, processIDs, ivIDs, userIDs, results, codes, texts, scores, rules, images, correlationIDs,
+				requestIDs, times},
+			[]any{&k.kind, &k.processID, &k.identityVerificationID}, func() error {
+				inserted[k] = true
+				return nil
+			})
+	})
+	if err != nil {
+		settle(calls, err)
+		return
+	}
+	for _, e := range entries {
+		leader := e.calls[0].in
+		for i, c := range e.calls {
+			switch {
+			case !inserted[e.key]:
+				c.retrySolo()
+			default:
+				c.finish(savedDecision{d: cloneDecision(leader), stored: i == 0}, nil)
+			}
+		}
+	}
+}
+
+// jsonText is a jsonb value as text for an array parameter: nil stays NULL.
+func jsonText(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 // caseToRow returns the values $15..$33 of insertDecisionWithCaseSQL.

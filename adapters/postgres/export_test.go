@@ -31,3 +31,10 @@ func SyntheticClients(n int, seed int64) []domain.Client {
 	}
 	return out
 }
+
+// FixedWindow makes every batch of c wait out its whole window, so a test
+// knows that the calls it makes within the window share one batch.
+func FixedWindow(c BatchConfig) BatchConfig {
+	c.fixed = true
+	return c
+}

@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,15 +19,42 @@ var _ ports.ConsentLedger = (*ConsentLedger)(nil)
 // ConsentLedger is the append-only consent ledger in consent_ledger. No
 // method changes or deletes a record, and the table's trigger refuses it to
 // anyone else: a revocation is a new record with Approved false.
+//
+// With group commit on (see BatchConfig), appends arriving together are
+// written by one statement in one commit; see AppendConsent.
 type ConsentLedger struct {
 	db    *db
 	clock ports.Clock
+	batch *group[domain.ConsentRecord, appended] // nil: every append alone
+	reads *group[latestQuery, map[string]domain.ConsentRecord]
 }
 
-// NewConsentLedger returns the ledger on pool; clock stamps records that
-// come without RecordedAt.
+// latestQuery is one LatestConsents call.
+type latestQuery struct {
+	userID string
+	types  []string
+}
+
+// appended is the outcome of one append.
+type appended struct {
+	rec   domain.ConsentRecord
+	added bool
+}
+
+// NewConsentLedger returns the ledger on pool, with group commit as
+// DefaultBatchConfig sets it; clock stamps records that come without
+// RecordedAt.
 func NewConsentLedger(pool *pgxpool.Pool, clock ports.Clock) *ConsentLedger {
-	return &ConsentLedger{db: newDB(pool), clock: clock}
+	return newConsentLedger(newDB(pool), clock, DefaultBatchConfig())
+}
+
+func newConsentLedger(d *db, clock ports.Clock, bc BatchConfig) *ConsentLedger {
+	l := &ConsentLedger{db: d, clock: clock}
+	if bc.enabled() {
+		l.batch = newGroup(bc, l.flush)
+		l.reads = newGroup(bc, l.flushReads)
+	}
+	return l
 }
 
 const ledgerColumns = `id, process_id, user_id, consent_type, seq, approved, language, text_version, text_sha256,
@@ -106,8 +135,32 @@ SELECT ` + ledgerColumns + `, false FROM latest WHERE approved = $4`
 // the first record of the history, then latest+1, whatever rec says;
 // RecordedAt comes from the clock when it is zero. The row is committed
 // (synchronous_commit permitting) when AppendConsent returns.
+//
+// With group commit on, rec joins the batch of appends that arrive within
+// the window and returns when that batch has committed (flush). An append
+// the batch cannot settle, because it lost a race to another writer of its
+// history or because the batch failed for a reason other than an
+// unreachable database, is written again on its own, so one bad record
+// fails only its own caller. A caller whose ctx ends first gets
+// CodeUnavailable; its record is then committed with its batch or not at
+// all, and a retry answers either way as for any repeat.
 func (l *ConsentLedger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
-	at := stamp(rec.RecordedAt, l.clock)
+	rec.RecordedAt = stamp(rec.RecordedAt, l.clock)
+	if l.batch != nil {
+		res, solo, err := l.batch.do(ctx, rec)
+		switch {
+		case err != nil:
+			return domain.ConsentRecord{}, false, err
+		case !solo:
+			return res.rec, res.added, nil
+		}
+	}
+	return l.appendOne(ctx, rec)
+}
+
+// appendOne is AppendConsent in one statement of its own.
+func (l *ConsentLedger) appendOne(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	at := rec.RecordedAt
 	for range maxAttempts {
 		var (
 			row   ledgerRow
@@ -150,4 +203,264 @@ WHERE user_id = $1 AND consent_type = $2 ORDER BY recorded_at DESC, id DESC LIMI
 		return domain.ConsentRecord{}, err
 	}
 	return row.toDomain(), nil
+}
+
+// LatestConsents returns the user's newest record of each of consentTypes
+// that has one, in one statement: a descent of
+// consent_ledger_user_latest_idx per type. With batching on, the lookups
+// of several users that arrive together are one statement (a lone lookup
+// is not delayed).
+func (l *ConsentLedger) LatestConsents(ctx context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error) {
+	if len(consentTypes) == 0 {
+		return map[string]domain.ConsentRecord{}, nil
+	}
+	if l.reads != nil {
+		out, solo, err := l.reads.do(ctx, latestQuery{userID, consentTypes})
+		if err != nil || !solo {
+			return out, err
+		}
+	}
+	out := make(map[string]domain.ConsentRecord, len(consentTypes))
+	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
+		clear(out)
+		rows, err := l.db.pool.Query(ctx, latestConsentsSQL, userID, consentTypes)
+		if err != nil {
+			return err
+		}
+		var row ledgerRow
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			out[row.ConsentType] = row.toDomain()
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const latestConsentsSQL = `SELECT l.* FROM unnest($2::text[]) AS t(consent_type)
+CROSS JOIN LATERAL (
+    SELECT ` + ledgerColumns + ` FROM consent_ledger
+    WHERE user_id = $1 AND consent_type = t.consent_type
+    ORDER BY recorded_at DESC, id DESC LIMIT 1
+) l`
+
+// latestConsentsBatchSQL is latestConsentsSQL for many (user, type) pairs
+// ($1, $2 arrays), each row tagged with its pair's position.
+const latestConsentsBatchSQL = `SELECT i.ord, l.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(user_id, consent_type, ord)
+CROSS JOIN LATERAL (
+    SELECT ` + ledgerColumns + ` FROM consent_ledger
+    WHERE user_id = i.user_id AND consent_type = i.consent_type
+    ORDER BY recorded_at DESC, id DESC LIMIT 1
+) l`
+
+// flushReads answers a batch of LatestConsents calls with one statement.
+func (l *ConsentLedger) flushReads(ctx context.Context, calls []*call[latestQuery, map[string]domain.ConsentRecord]) {
+	if len(calls) == 1 {
+		calls[0].retrySolo() // latestConsentsSQL alone is cheaper
+		return
+	}
+	var users, types []string
+	var owner []int // owner[j]: the call of pair j
+	for i, c := range calls {
+		for _, t := range c.in.types {
+			users, types, owner = append(users, c.in.userID), append(types, t), append(owner, i)
+		}
+	}
+	found := make([]map[string]domain.ConsentRecord, len(calls))
+	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
+		for i, c := range calls {
+			found[i] = make(map[string]domain.ConsentRecord, len(c.in.types))
+		}
+		var (
+			ord int64
+			row ledgerRow
+		)
+		return sendAfter(ctx, l.db.pool, genericPlanSQL, latestConsentsBatchSQL, []any{users, types},
+			append([]any{&ord}, row.dest()...), func() error {
+				if ord < 1 || int(ord) > len(owner) {
+					return errors.New("consent batch returned an unknown position")
+				}
+				found[owner[ord-1]][row.ConsentType] = row.toDomain()
+				return nil
+			})
+	})
+	if err != nil {
+		settle(calls, err)
+		return
+	}
+	for i, c := range calls {
+		c.finish(found[i], nil)
+	}
+}
+
+// appendBatchSQL is appendSQL for many histories at once, one record per
+// history ($1..$10 are arrays of the record fields, ord the position in
+// them): it reads the latest record of each history, inserts latest+1
+// where the decision changed, and returns per position the new row (true)
+// or the identical latest one (false). A position with no row lost a race
+// to a concurrent writer of its history and is retried alone.
+const appendBatchSQL = `
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::integer[],
+        $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+        WITH ORDINALITY AS i(process_id, user_id, consent_type, approved, language, text_version,
+            text_sha256, request_id, correlation_id, recorded_at, ord)
+), latest AS (
+    SELECT i.ord, l.*
+    FROM input i
+    LEFT JOIN LATERAL (
+        SELECT ` + ledgerColumns + `
+        FROM consent_ledger
+        WHERE process_id = i.process_id AND user_id = i.user_id AND consent_type = i.consent_type
+        ORDER BY seq DESC
+        LIMIT 1
+    ) l ON true
+), ins AS (
+    INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
+        text_sha256, request_id, correlation_id, recorded_at)
+    SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved, i.language,
+        i.text_version, i.text_sha256, i.request_id, i.correlation_id, i.recorded_at
+    FROM input i JOIN latest l ON l.ord = i.ord
+    WHERE l.approved IS DISTINCT FROM i.approved
+    ORDER BY i.ord
+    ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
+    RETURNING ` + ledgerColumns + `
+)
+SELECT i.ord, ins.*, true FROM ins JOIN input i USING (process_id, user_id, consent_type)
+UNION ALL
+SELECT l.*, false FROM latest l JOIN input i ON i.ord = l.ord WHERE l.approved = i.approved`
+
+// historyKey names one history of the ledger.
+type historyKey struct{ processID, userID, consentType string }
+
+func historyOf(r domain.ConsentRecord) historyKey {
+	return historyKey{r.ProcessID, r.UserID, r.ConsentType}
+}
+
+func compareHistories(a, b historyKey) int {
+	return cmp.Or(cmp.Compare(a.processID, b.processID), cmp.Compare(a.userID, b.userID),
+		cmp.Compare(a.consentType, b.consentType))
+}
+
+// run is consecutive appends of one history with the same decision: its
+// first call (the leader) is written, the others repeat it.
+type run struct {
+	calls []*call[domain.ConsentRecord, appended]
+}
+
+// flush writes one batch of appends atomically.
+//
+// Appends of one history are applied in arrival order, as if one after the
+// other: consecutive identical decisions are one run whose leader is
+// written and whose followers get its record, not added (they are
+// repeats); a changed decision starts the next run, written by the next
+// round. Each round is one appendBatchSQL over at most one leader per
+// history; a batch of one round is one statement (its own transaction),
+// more rounds share a transaction. Rows are inserted in key order, so two
+// batches never wait for each other's rows in opposite orders.
+//
+// Outcomes: an unreachable database fails every call with CodeUnavailable
+// (nothing was committed, or the commit's fate is unknown and a retry is
+// idempotent); any other error (a record the database refuses) sends every
+// call back to be written alone, where only the faulty one fails; a leader
+// that lost a race sends its run back alone.
+func (l *ConsentLedger) flush(ctx context.Context, calls []*call[domain.ConsentRecord, appended]) {
+	if len(calls) == 1 {
+		// Nothing to group: appendSQL alone is the cheaper statement (the
+		// batch statement's array parameters are planned on every run).
+		calls[0].retrySolo()
+		return
+	}
+	var rounds [][]*run
+	last := make(map[historyKey]*run, len(calls))
+	depth := make(map[historyKey]int, len(calls))
+	for _, c := range calls {
+		k := historyOf(c.in)
+		if r := last[k]; r != nil && r.calls[0].in.Approved == c.in.Approved {
+			r.calls = append(r.calls, c)
+			continue
+		}
+		r := &run{calls: []*call[domain.ConsentRecord, appended]{c}}
+		last[k] = r
+		d := depth[k]
+		depth[k] = d + 1
+		if d == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[d] = append(rounds[d], r)
+	}
+	for _, rs := range rounds {
+		slices.SortFunc(rs, func(a, b *run) int { return compareHistories(historyOf(a.calls[0].in), historyOf(b.calls[0].in)) })
+	}
+
+	results := make(map[*run]appended, len(calls))
+	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
+		clear(results)
+		if len(rounds) == 1 {
+			return l.appendRound(ctx, l.db.pool, rounds[0], results)
+		}
+		return pgx.BeginFunc(ctx, l.db.pool, func(tx pgx.Tx) error {
+			for _, rs := range rounds {
+				if err := l.appendRound(ctx, tx, rs, results); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		settle(calls, err)
+		return
+	}
+	for _, rs := range rounds {
+		for _, r := range rs {
+			res, ok := results[r]
+			for i, c := range r.calls {
+				switch {
+				case !ok:
+					c.retrySolo()
+				case i == 0:
+					c.finish(res, nil)
+				default:
+					c.finish(appended{rec: res.rec}, nil)
+				}
+			}
+		}
+	}
+}
+
+// appendRound runs appendBatchSQL (with its generic plan) for the leaders
+// of rs (one per history) and records each leader's outcome in results.
+func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*run, results map[*run]appended) error {
+	n := len(rs)
+	var (
+		processIDs, userIDs, types, languages, digests, requestIDs, correlationIDs = make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		approved = make([]bool, n)
+		versions = make([]int32, n)
+		times    = make([]time.Time, n)
+	)
+	for i, r := range rs {
+		rec := r.calls[0].in
+		processIDs[i], userIDs[i], types[i], approved[i] = rec.ProcessID, rec.UserID, rec.ConsentType, rec.Approved
+		languages[i], versions[i], digests[i] = rec.Language, int32(rec.TextVersion), rec.TextSHA256
+		requestIDs[i], correlationIDs[i], times[i] = rec.RequestID, rec.CorrelationID, rec.RecordedAt
+	}
+	var (
+		ord   int64
+		row   ledgerRow
+		added bool
+	)
+	return sendAfter(ctx, q, genericPlanSQL, appendBatchSQL,
+		[]any{processIDs, userIDs, types, approved, languages, versions, digests, requestIDs, correlationIDs, times},
+		append([]any{&ord}, append(row.dest(), &added)...), func() error {
+			if ord < 1 || int(ord) > n {
+				return errors.New("consent batch returned an unknown position")
+			}
+			results[rs[ord-1]] = appended{rec: row.toDomain(), added: added}
+			return nil
+		})
 }

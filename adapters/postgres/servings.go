@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,52 +15,290 @@ import (
 
 var _ ports.ConsentServings = (*ConsentServings)(nil)
 
+// maxPendingServings bounds the servings held in memory while they wait
+// for their batch: beyond it RecordServing writes synchronously, so a
+// database that cannot keep up slows /consent/text down instead of
+// growing the queue.
+const maxPendingServings = 8192
+
 // ConsentServings remembers the consent text version last served to each
 // (process, consent type) in consent_servings, so a stored consent names
 // the text the user saw.
+//
+// A serving is a hint, not a record: when none is found, consent storage
+// names the current text version, which is the one served unless a new
+// version was published in between. So a serving is written without
+// waiting for the WAL flush (synchronous_commit off for its transaction
+// only), and with group commit on it is written in the background:
+// RecordServing queues it and returns, and the servings queued within the
+// batch window are written by one statement. Until it is written, this
+// replica answers LastServing from the queue, so a consent stored through
+// the same replica always names the version it served. The trade-off: a
+// crash of PostgreSQL loses the servings of its last few hundred
+// milliseconds of WAL (the async commit delay), a crash of this process
+// those of its last batch window, and another replica sees a serving a
+// few milliseconds late; in each case a consent stored meanwhile names the
+// current version. Close writes what is queued.
 type ConsentServings struct {
-	db    *db
-	clock ports.Clock
+	db     *db
+	clock  ports.Clock
+	logger *slog.Logger
+	batch  *group[queuedServing, struct{}] // nil: every serving written before RecordServing returns
+	reads  *group[servingKey, servingRead] // nil: every LastServing its own statement
+
+	mu      sync.RWMutex
+	gen     uint64
+	pending map[servingKey]queuedServing // queued or being written
 }
 
-// NewConsentServings returns the store on pool; clock stamps servings that
-// come without ServedAt.
-func NewConsentServings(pool *pgxpool.Pool, clock ports.Clock) *ConsentServings {
-	return &ConsentServings{db: newDB(pool), clock: clock}
+type servingKey struct{ processID, consentType string }
+
+// servingRead is the outcome of one batched LastServing.
+type servingRead struct {
+	s     domain.ConsentServing
+	found bool
 }
+
+// queuedServing is a serving waiting for its batch; gen orders the
+// servings of one key.
+type queuedServing struct {
+	s   domain.ConsentServing
+	gen uint64
+}
+
+// NewConsentServings returns the store on pool, with the background writes
+// DefaultBatchConfig turns on; clock stamps servings that come without
+// ServedAt.
+func NewConsentServings(pool *pgxpool.Pool, clock ports.Clock) *ConsentServings {
+	return newConsentServings(newDB(pool), clock, DefaultBatchConfig(), nil)
+}
+
+func newConsentServings(d *db, clock ports.Clock, bc BatchConfig, logger *slog.Logger) *ConsentServings {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing)}
+	if bc.enabled() {
+		c.batch = newGroup(bc, c.flush)
+		c.reads = newGroup(bc, c.flushReads)
+	}
+	return c
+}
+
+// upsertServingsSQL stores servings ($1..$6 arrays, one per key),
+// replacing earlier ones. A stored serving served later than the new one
+// stays: two batches of one replica may commit out of order, and the user
+// decides about the text shown last.
+const upsertServingsSQL = `
+INSERT INTO consent_servings (process_id, consent_type, language, version, sha256, served_at)
+SELECT i.process_id, i.consent_type, i.language, i.version, i.sha256, i.served_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::timestamptz[])
+    AS i(process_id, consent_type, language, version, sha256, served_at)
+ON CONFLICT (process_id, consent_type) DO UPDATE SET
+    language = EXCLUDED.language, version = EXCLUDED.version, sha256 = EXCLUDED.sha256, served_at = EXCLUDED.served_at
+WHERE consent_servings.served_at <= EXCLUDED.served_at`
 
 // RecordServing stores s, replacing the earlier serving of its process and
-// type (one upsert): the user decides about the text shown last.
+// type (unless that one has a later ServedAt): the user decides about the
+// text shown last. With group commit on
+// it queues s and returns at once; a full queue, or batching off, writes
+// it before returning.
 func (c *ConsentServings) RecordServing(ctx context.Context, s domain.ConsentServing) error {
-	at := stamp(s.ServedAt, c.clock)
+	s.ServedAt = stamp(s.ServedAt, c.clock)
+	if c.batch != nil {
+		c.mu.Lock()
+		if len(c.pending) < maxPendingServings {
+			c.gen++
+			q := queuedServing{s: s, gen: c.gen}
+			c.pending[servingKey{s.ProcessID, s.ConsentType}] = q
+			c.mu.Unlock()
+			c.batch.enqueue(q)
+			return nil
+		}
+		c.mu.Unlock()
+	}
+	return c.write(ctx, []domain.ConsentServing{s})
+}
+
+// asyncCommitSQL precedes upsertServingsSQL in its transaction: its commit
+// returns without waiting for the WAL flush (synchronous_commit off for
+// this transaction only; set_config(…, true) ends with it), and it runs
+// its generic plan (see genericPlanSQL).
+const asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// write upserts servings, at most one per key, in one round trip.
+func (c *ConsentServings) write(ctx context.Context, servings []domain.ConsentServing) error {
+	n := len(servings)
+	var (
+		processIDs, types, languages, digests = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions                              = make([]int32, n)
+		times                                 = make([]time.Time, n)
+	)
+	for i, s := range servings {
+		processIDs[i], types[i], languages[i] = s.ProcessID, s.ConsentType, s.Language
+		versions[i], digests[i], times[i] = int32(s.Version), s.SHA256, s.ServedAt
+	}
 	return c.db.run(ctx, "consent serving", func(ctx context.Context) error {
-		_, err := c.db.pool.Exec(ctx, `INSERT INTO consent_servings (process_id, consent_type, language, version, sha256, served_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (process_id, consent_type) DO UPDATE SET
-    language = EXCLUDED.language, version = EXCLUDED.version, sha256 = EXCLUDED.sha256, served_at = EXCLUDED.served_at`,
-			s.ProcessID, s.ConsentType, s.Language, int32(s.Version), s.SHA256, at)
-		return err
+		return sendAfter(ctx, c.db.pool, asyncCommitSQL, upsertServingsSQL,
+			[]any{processIDs, types, languages, versions, digests, times}, nil, nil)
 	})
 }
 
-// LastServing returns the text last served to the process for consentType.
-func (c *ConsentServings) LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error) {
-	var (
-		s       domain.ConsentServing
-		version int32
-		at      time.Time
-	)
-	err := c.db.run(ctx, "consent serving", func(ctx context.Context) error {
-		return c.db.pool.QueryRow(ctx, `SELECT process_id, consent_type, language, version, sha256, served_at
-FROM consent_servings WHERE process_id = $1 AND consent_type = $2`, processID, consentType).
-			Scan(&s.ProcessID, &s.ConsentType, &s.Language, &version, &s.SHA256, &at)
-	})
-	if domain.IsNotFound(err) {
-		return domain.ConsentServing{}, domain.NotFound("consentType", "no consent text was served to this process")
+// flush writes a batch of queued servings, the newest of each key, and
+// drops them from the queue unless a newer one of the key arrived
+// meanwhile. A batch the database refuses is written again one serving at
+// a time, so one bad serving loses only itself; what still fails is logged
+// and dropped, as a serving is a hint.
+func (c *ConsentServings) flush(ctx context.Context, calls []*call[queuedServing, struct{}]) {
+	newest := make(map[servingKey]queuedServing, len(calls))
+	for _, call := range calls {
+		k := servingKey{call.in.s.ProcessID, call.in.s.ConsentType}
+		if q, ok := newest[k]; !ok || call.in.gen > q.gen {
+			newest[k] = call.in
+		}
+	}
+	batch := make([]domain.ConsentServing, 0, len(newest))
+	for _, q := range newest {
+		batch = append(batch, q.s)
+	}
+	err := c.write(ctx, batch)
+	if err != nil && len(batch) > 1 && domain.CodeOf(err) != domain.CodeUnavailable {
+		failed := 0
+		for _, s := range batch {
+			if c.write(ctx, []domain.ConsentServing{s}) != nil {
+				failed++
+			}
+		}
+		if failed == 0 {
+			err = nil
+		}
 	}
 	if err != nil {
-		return domain.ConsentServing{}, err
+		c.logger.Warn("consent servings not stored; consents stored for these processes name the current text version",
+			"servings", len(batch), "err", err)
 	}
-	s.Version, s.ServedAt = int(version), at.UTC()
-	return s, nil
+	c.mu.Lock()
+	for k, q := range newest {
+		if c.pending[k].gen == q.gen {
+			delete(c.pending, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// LastServing returns the text last served to the process for consentType:
+// the one queued in this replica when there is one, else the stored one.
+// With batching on, lookups that arrive together are one statement (see
+// group; a lone lookup is not delayed).
+func (c *ConsentServings) LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error) {
+	k := servingKey{processID, consentType}
+	c.mu.RLock()
+	q, queued := c.pending[k]
+	c.mu.RUnlock()
+	if queued {
+		return q.s, nil
+	}
+	var (
+		res servingRead
+		err error
+	)
+	solo := true
+	if c.reads != nil {
+		res, solo, err = c.reads.do(ctx, k)
+	}
+	if solo && err == nil {
+		res, err = c.lastServing(ctx, k)
+	}
+	switch {
+	case err != nil:
+		return domain.ConsentServing{}, err
+	case !res.found:
+		return domain.ConsentServing{}, domain.NotFound("consentType", "no consent text was served to this process")
+	}
+	return res.s, nil
+}
+
+const servingColumns = `process_id, consent_type, language, version, sha256, served_at`
+
+// servingRow scans servingColumns.
+type servingRow struct {
+	s       domain.ConsentServing
+	version int32
+	at      time.Time
+}
+
+func (r *servingRow) dest() []any {
+	return []any{&r.s.ProcessID, &r.s.ConsentType, &r.s.Language, &r.version, &r.s.SHA256, &r.at}
+}
+
+func (r *servingRow) toDomain() domain.ConsentServing {
+	s := r.s
+	s.Version, s.ServedAt = int(r.version), r.at.UTC()
+	return s
+}
+
+// lastServing reads one serving in a statement of its own.
+func (c *ConsentServings) lastServing(ctx context.Context, k servingKey) (servingRead, error) {
+	var row servingRow
+	err := c.db.run(ctx, "consent serving", func(ctx context.Context) error {
+		return c.db.pool.QueryRow(ctx, `SELECT `+servingColumns+`
+FROM consent_servings WHERE process_id = $1 AND consent_type = $2`, k.processID, k.consentType).Scan(row.dest()...)
+	})
+	switch {
+	case domain.IsNotFound(err):
+		return servingRead{}, nil
+	case err != nil:
+		return servingRead{}, err
+	}
+	return servingRead{s: row.toDomain(), found: true}, nil
+}
+
+// lastServingsSQL reads the servings of many keys ($1, $2 arrays) by
+// primary key, each row tagged with its key's position.
+const lastServingsSQL = `SELECT i.ord, s.process_id, s.consent_type, s.language, s.version, s.sha256, s.served_at
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(process_id, consent_type, ord)
+JOIN consent_servings s ON s.process_id = i.process_id AND s.consent_type = i.consent_type`
+
+// flushReads answers a batch of LastServing lookups with one statement.
+func (c *ConsentServings) flushReads(ctx context.Context, calls []*call[servingKey, servingRead]) {
+	if len(calls) == 1 {
+		calls[0].retrySolo() // the single-key statement is cheaper
+		return
+	}
+	n := len(calls)
+	pids, types := make([]string, n), make([]string, n)
+	for i, call := range calls {
+		pids[i], types[i] = call.in.processID, call.in.consentType
+	}
+	found := make([]servingRead, n)
+	err := c.db.run(ctx, "consent serving", func(ctx context.Context) error {
+		clear(found)
+		var (
+			ord int64
+			row servingRow
+		)
+		return sendAfter(ctx, c.db.pool, genericPlanSQL, lastServingsSQL, []any{pids, types},
+			append([]any{&ord}, row.dest()...), func() error {
+				if ord < 1 || int(ord) > n {
+					return errors.New("consent servings batch returned an unknown position")
+				}
+				found[ord-1] = servingRead{s: row.toDomain(), found: true}
+				return nil
+			})
+	})
+	if err != nil {
+		settle(calls, err)
+		return
+	}
+	for i, call := range calls {
+		call.finish(found[i], nil)
+	}
+}
+
+// Close writes the servings still queued and waits for them.
+func (c *ConsentServings) Close() {
+	if c.batch != nil {
+		c.batch.wait()
+		c.reads.wait()
+	}
 }

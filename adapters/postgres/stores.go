@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,19 +22,59 @@ type Stores struct {
 	Health       *Health
 }
 
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	batch  BatchConfig
+	logger *slog.Logger
+}
+
+// WithBatching sets group commit; a zero or negative Window turns it off
+// (every durable write its own statement and commit, every serving written
+// before RecordServing returns). Without this option New uses
+// DefaultBatchConfig.
+func WithBatching(c BatchConfig) Option { return func(o *options) { o.batch = c } }
+
+// WithLogger is where the adapters log what no caller sees: a batch of
+// consent servings written in the background that could not be stored.
+// Without it such failures are dropped silently.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
 // New builds every adapter on pool. clock stamps records stored without a
 // time (as the memory adapters do, so both behave alike under a fake
-// clock); ids names registered prospects.
-func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator) *Stores {
+// clock); ids names registered prospects. Group commit is on with
+// DefaultBatchConfig unless WithBatching says otherwise; call Close before
+// closing the pool so queued consent servings are written.
+func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...Option) *Stores {
+	o := options{batch: DefaultBatchConfig()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	d := newDB(pool)
 	return &Stores{
-		Registry:     &ClientRegistry{db: d, ids: ids},
+		Registry:     newClientRegistry(d, ids, o.batch),
 		ConsentTexts: &ConsentTextStore{db: d, clock: clock},
-		Ledger:       &ConsentLedger{db: d, clock: clock},
-		Servings:     &ConsentServings{db: d, clock: clock},
-		Decisions:    &DecisionStore{db: d, clock: clock},
+		Ledger:       newConsentLedger(d, clock, o.batch),
+		Servings:     newConsentServings(d, clock, o.batch, o.logger),
+		Decisions:    newDecisionStore(d, clock, o.batch),
 		Events:       &ProcessEvents{db: d, clock: clock},
 		Health:       &Health{db: d},
+	}
+}
+
+// Close waits for the writes still batched (consent servings queued in the
+// background, ledger appends and decisions whose callers gave up) to reach
+// the database. It does not close the pool, which must stay open until
+// Close returns.
+func (s *Stores) Close() {
+	s.Servings.Close()
+	if s.Ledger.batch != nil {
+		s.Ledger.batch.wait()
+		s.Ledger.reads.wait()
+		s.Decisions.batch.wait()
+		s.Decisions.reads.wait()
+		s.Registry.reads.wait()
 	}
 }
 

@@ -14,21 +14,23 @@ import (
 
 // Span names of the driven-port calls: "<port>.<method>".
 const (
-	SpanFindClient         = "registry.FindClient"
-	SpanClientByUserID     = "registry.ClientByUserID"
-	SpanRegisterProspect   = "registry.RegisterProspect"
-	SpanDecision           = "decisions.Decision"
-	SpanSaveDecision       = "decisions.SaveDecision"
-	SpanAppendConsent      = "ledger.AppendConsent"
-	SpanLatestConsent      = "ledger.LatestConsent"
-	SpanLatestConsentText  = "consent_texts.LatestConsentText"
-	SpanRecordServing      = "servings.RecordServing"
-	SpanLastServing        = "servings.LastServing"
-	SpanBeginOTP           = "otp_guard.BeginOTP"
-	SpanFinishOTP          = "otp_guard.FinishOTP"
-	SpanAllowOTP           = "otp_guard.AllowOTP"
-	SpanSendSMS            = "sms.SendSMS"
-	SpanRecordProcessEvent = "events.RecordProcessEvent"
+	SpanFindClient            = "registry.FindClient"
+	SpanClientByUserID        = "registry.ClientByUserID"
+	SpanRegisterProspect      = "registry.RegisterProspect"
+	SpanDecision              = "decisions.Decision"
+	SpanVerificationDecisions = "decisions.VerificationDecisions"
+	SpanSaveDecision          = "decisions.SaveDecision"
+	SpanAppendConsent         = "ledger.AppendConsent"
+	SpanLatestConsent         = "ledger.LatestConsent"
+	SpanLatestConsents        = "ledger.LatestConsents"
+	SpanLatestConsentText     = "consent_texts.LatestConsentText"
+	SpanRecordServing         = "servings.RecordServing"
+	SpanLastServing           = "servings.LastServing"
+	SpanBeginOTP              = "otp_guard.BeginOTP"
+	SpanFinishOTP             = "otp_guard.FinishOTP"
+	SpanAllowOTP              = "otp_guard.AllowOTP"
+	SpanSendSMS               = "sms.SendSMS"
+	SpanRecordProcessEvent    = "events.RecordProcessEvent"
 )
 
 // maxAttrLength bounds a caller-supplied value (a consent type, a
@@ -54,6 +56,11 @@ var (
 	_ ports.ProcessEventRecorder = eventRecorder{}
 )
 
+// Every decorator below opens its span with Instruments.start, which opens
+// none when the span in ctx is not recording (no exporter, or an unsampled
+// request): its attributes are then never built either, so an untraced
+// request pays an interface call per port call and nothing else.
+
 // Registry wraps the client registry: one span per call, with the
 // identification scheme (key names, never values).
 func (i *Instruments) Registry(next ports.ClientRegistry) ports.ClientRegistry {
@@ -65,7 +72,12 @@ type registry struct {
 	next ports.ClientRegistry
 }
 
+// schemeAttr names the identification's keys, joined with "+" (no
+// allocation for a one-key scheme).
 func schemeAttr(id domain.Identification) attribute.KeyValue {
+	if len(id.Scheme) == 1 {
+		return AttrIDScheme.String(string(id.Scheme[0]))
+	}
 	keys := make([]string, len(id.Scheme))
 	for n, k := range id.Scheme {
 		keys[n] = string(k)
@@ -74,7 +86,10 @@ func schemeAttr(id domain.Identification) attribute.KeyValue {
 }
 
 func (r registry) FindClient(ctx context.Context, id domain.Identification) (domain.Client, error) {
-	ctx, span := r.i.start(ctx, SpanFindClient, schemeAttr(id))
+	ctx, span := r.i.start(ctx, SpanFindClient)
+	if span.IsRecording() {
+		span.SetAttributes(schemeAttr(id))
+	}
 	c, err := r.next.FindClient(ctx, id)
 	end(span, err)
 	return c, err
@@ -88,7 +103,10 @@ func (r registry) ClientByUserID(ctx context.Context, userID string) (domain.Cli
 }
 
 func (r registry) RegisterProspect(ctx context.Context, id domain.Identification) (domain.Client, error) {
-	ctx, span := r.i.start(ctx, SpanRegisterProspect, schemeAttr(id))
+	ctx, span := r.i.start(ctx, SpanRegisterProspect)
+	if span.IsRecording() {
+		span.SetAttributes(schemeAttr(id))
+	}
 	c, err := r.next.RegisterProspect(ctx, id)
 	end(span, err)
 	return c, err
@@ -105,17 +123,31 @@ type decisions struct {
 }
 
 func (d decisions) Decision(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error) {
-	ctx, span := d.i.start(ctx, SpanDecision, AttrDecisionKind.String(string(kind)))
+	ctx, span := d.i.start(ctx, SpanDecision)
+	if span.IsRecording() {
+		span.SetAttributes(AttrDecisionKind.String(string(kind)))
+	}
 	dec, err := d.next.Decision(ctx, kind, processID, identityVerificationID)
 	end(span, err)
 	return dec, err
 }
 
+func (d decisions) VerificationDecisions(ctx context.Context, processID, identityVerificationID string) (ports.VerificationDecisions, error) {
+	ctx, span := d.i.start(ctx, SpanVerificationDecisions)
+	both, err := d.next.VerificationDecisions(ctx, processID, identityVerificationID)
+	end(span, err)
+	return both, err
+}
+
 func (d decisions) SaveDecision(ctx context.Context, dec domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
-	ctx, span := d.i.start(ctx, SpanSaveDecision, AttrDecisionKind.String(string(dec.Kind)))
+	ctx, span := d.i.start(ctx, SpanSaveDecision)
 	out, stored, err := d.next.SaveDecision(ctx, dec, rc)
-	if err == nil {
-		span.SetAttributes(AttrDecisionStored.Bool(stored))
+	if span.IsRecording() {
+		if err == nil {
+			span.SetAttributes(AttrDecisionKind.String(string(dec.Kind)), AttrDecisionStored.Bool(stored))
+		} else {
+			span.SetAttributes(AttrDecisionKind.String(string(dec.Kind)))
+		}
 	}
 	end(span, err)
 	return out, stored, err
@@ -132,20 +164,34 @@ type ledger struct {
 }
 
 func (l ledger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
-	ctx, span := l.i.start(ctx, SpanAppendConsent, AttrConsentType.String(short(rec.ConsentType)))
+	ctx, span := l.i.start(ctx, SpanAppendConsent)
 	out, appended, err := l.next.AppendConsent(ctx, rec)
-	if err == nil {
-		span.SetAttributes(AttrConsentAppended.Bool(appended))
+	if span.IsRecording() {
+		if err == nil {
+			span.SetAttributes(AttrConsentType.String(short(rec.ConsentType)), AttrConsentAppended.Bool(appended))
+		} else {
+			span.SetAttributes(AttrConsentType.String(short(rec.ConsentType)))
+		}
 	}
 	end(span, err)
 	return out, appended, err
 }
 
 func (l ledger) LatestConsent(ctx context.Context, userID, consentType string) (domain.ConsentRecord, error) {
-	ctx, span := l.i.start(ctx, SpanLatestConsent, AttrConsentType.String(short(consentType)))
+	ctx, span := l.i.start(ctx, SpanLatestConsent)
+	if span.IsRecording() {
+		span.SetAttributes(AttrConsentType.String(short(consentType)))
+	}
 	rec, err := l.next.LatestConsent(ctx, userID, consentType)
 	end(span, err)
 	return rec, err
+}
+
+func (l ledger) LatestConsents(ctx context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error) {
+	ctx, span := l.i.start(ctx, SpanLatestConsents)
+	recs, err := l.next.LatestConsents(ctx, userID, consentTypes)
+	end(span, err)
+	return recs, err
 }
 
 // ConsentTexts wraps a consent-text reader (the store or the cache in front
@@ -160,11 +206,15 @@ type consentTexts struct {
 }
 
 func (c consentTexts) LatestConsentText(ctx context.Context, consentType, language string) (domain.ConsentText, error) {
-	ctx, span := c.i.start(ctx, SpanLatestConsentText,
-		AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)))
+	ctx, span := c.i.start(ctx, SpanLatestConsentText)
 	t, err := c.next.LatestConsentText(ctx, consentType, language)
-	if err == nil {
-		span.SetAttributes(AttrConsentVersion.Int(t.Version))
+	if span.IsRecording() {
+		if err == nil {
+			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)),
+				AttrConsentVersion.Int(t.Version))
+		} else {
+			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)))
+		}
 	}
 	end(span, err)
 	return t, err
@@ -181,14 +231,20 @@ type servings struct {
 }
 
 func (s servings) RecordServing(ctx context.Context, sv domain.ConsentServing) error {
-	ctx, span := s.i.start(ctx, SpanRecordServing, AttrConsentType.String(short(sv.ConsentType)))
+	ctx, span := s.i.start(ctx, SpanRecordServing)
+	if span.IsRecording() {
+		span.SetAttributes(AttrConsentType.String(short(sv.ConsentType)))
+	}
 	err := s.next.RecordServing(ctx, sv)
 	end(span, err)
 	return err
 }
 
 func (s servings) LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error) {
-	ctx, span := s.i.start(ctx, SpanLastServing, AttrConsentType.String(short(consentType)))
+	ctx, span := s.i.start(ctx, SpanLastServing)
+	if span.IsRecording() {
+		span.SetAttributes(AttrConsentType.String(short(consentType)))
+	}
 	sv, err := s.next.LastServing(ctx, processID, consentType)
 	end(span, err)
 	return sv, err
@@ -208,10 +264,11 @@ type otpDedupe struct {
 func (d otpDedupe) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
 	ctx, span := d.i.start(ctx, SpanBeginOTP)
 	claimed, prior, err := d.next.BeginOTP(ctx, key, ttl)
-	if err == nil {
-		span.SetAttributes(AttrOTPClaimed.Bool(claimed))
-		if !claimed {
-			span.SetAttributes(AttrOTPOutcome.String(string(prior)))
+	if err == nil && span.IsRecording() {
+		if claimed {
+			span.SetAttributes(AttrOTPClaimed.Bool(true))
+		} else {
+			span.SetAttributes(AttrOTPClaimed.Bool(false), AttrOTPOutcome.String(string(prior)))
 		}
 	}
 	end(span, err)
@@ -219,7 +276,10 @@ func (d otpDedupe) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 }
 
 func (d otpDedupe) FinishOTP(ctx context.Context, key string, outcome domain.OTPOutcome, ttl time.Duration) error {
-	ctx, span := d.i.start(ctx, SpanFinishOTP, AttrOTPOutcome.String(string(outcome)))
+	ctx, span := d.i.start(ctx, SpanFinishOTP)
+	if span.IsRecording() {
+		span.SetAttributes(AttrOTPOutcome.String(string(outcome)))
+	}
 	err := d.next.FinishOTP(ctx, key, outcome, ttl)
 	end(span, err)
 	return err
@@ -238,7 +298,7 @@ type otpThrottle struct {
 func (t otpThrottle) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
 	ctx, span := t.i.start(ctx, SpanAllowOTP)
 	ok, err := t.next.AllowOTP(ctx, processID, limit, window)
-	if err == nil {
+	if err == nil && span.IsRecording() {
 		span.SetAttributes(AttrOTPAllowed.Bool(ok))
 	}
 	end(span, err)
@@ -258,10 +318,14 @@ type smsSender struct {
 }
 
 func (s smsSender) SendSMS(ctx context.Context, sms domain.SMS) (domain.SendResult, error) {
-	ctx, span := s.i.start(ctx, SpanSendSMS,
-		AttrSMSSegments.Int(sms.Segments), AttrSMSEncoding.String(string(sms.Encoding)))
+	ctx, span := s.i.start(ctx, SpanSendSMS)
 	res, err := s.next.SendSMS(ctx, sms)
-	span.SetAttributes(AttrOTPOutcome.String(string(res.Outcome)))
+	if !span.IsRecording() {
+		span.End()
+		return res, err
+	}
+	span.SetAttributes(AttrSMSSegments.Int(sms.Segments), AttrSMSEncoding.String(string(sms.Encoding)),
+		AttrOTPOutcome.String(string(res.Outcome)))
 	if err != nil || res.Outcome != domain.OTPSent {
 		// A gateway failure is a result, not a domain error: record its
 		// class, never the gateway's text.
@@ -283,7 +347,10 @@ type eventRecorder struct {
 }
 
 func (e eventRecorder) RecordProcessEvent(ctx context.Context, ev domain.ProcessEvent) error {
-	ctx, span := e.i.start(ctx, SpanRecordProcessEvent, AttrEventType.String(short(ev.Type)))
+	ctx, span := e.i.start(ctx, SpanRecordProcessEvent)
+	if span.IsRecording() {
+		span.SetAttributes(AttrEventType.String(short(ev.Type)))
+	}
 	err := e.next.RecordProcessEvent(ctx, ev)
 	end(span, err)
 	return err

@@ -46,6 +46,12 @@ func (f fakePorts) RegisterProspect(context.Context, domain.Identification) (dom
 func (f fakePorts) Decision(context.Context, domain.DecisionKind, string, string) (domain.Decision, error) {
 	return domain.Decision{}, f.err
 }
+func (f fakePorts) VerificationDecisions(context.Context, string, string) (ports.VerificationDecisions, error) {
+	return ports.VerificationDecisions{}, f.err
+}
+func (f fakePorts) LatestConsents(context.Context, string, []string) (map[string]domain.ConsentRecord, error) {
+	return nil, f.err
+}
 func (f fakePorts) SaveDecision(_ context.Context, d domain.Decision, _ *domain.ReviewCase) (domain.Decision, bool, error) {
 	return d, f.stored, f.err
 }

@@ -3,8 +3,6 @@ package telemetry
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -15,8 +13,12 @@ import (
 // endpoint span already covers the service call. They put the business
 // outcome on that span (the span in ctx) and count it.
 
-// OTP outcome label of a request answered from the dedupe record.
-const otpDeduped = "deduped"
+// OTP outcome labels besides the domain outcomes: a request answered from
+// the dedupe record, and an outcome this package does not know.
+const (
+	otpDeduped = "deduped"
+	otpOther   = "other"
+)
 
 var (
 	_ ports.LookupService     = lookupService{}
@@ -36,7 +38,9 @@ type lookupService struct{ next ports.LookupService }
 func (s lookupService) Lookup(ctx context.Context, r ports.LookupRequest) (ports.LookupResult, error) {
 	res, err := s.next.Lookup(ctx, r)
 	if err == nil {
-		trace.SpanFromContext(ctx).SetAttributes(AttrLookupConsent.String(res.Consent))
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(AttrLookupConsent.String(res.Consent))
+		}
 	}
 	return res, err
 }
@@ -83,16 +87,14 @@ func (s evaluationService) Evaluate(ctx context.Context, r ports.EvaluationReque
 // Only the reason code is used: the reason text can quote document data.
 func (i *Instruments) decided(ctx context.Context, kind domain.DecisionKind, d domain.Decision) {
 	reason := ReasonLabel(d.ReasonCode)
-	trace.SpanFromContext(ctx).SetAttributes(
-		AttrDecisionKind.String(string(kind)),
-		AttrDecisionResult.String(string(d.Result)),
-		AttrDecisionReason.String(reason),
-	)
-	i.decisions.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("kind", string(kind)),
-		attribute.String("result", resultLabel(d.Result)),
-		attribute.String("reason", reason),
-	)))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(
+			AttrDecisionKind.String(string(kind)),
+			AttrDecisionResult.String(string(d.Result)),
+			AttrDecisionReason.String(reason),
+		)
+	}
+	i.decisions.Add(ctx, 1, i.decisionSets.options(string(kind), resultLabel(d.Result), reason)...)
 }
 
 // resultLabel bounds the result label to the contract's three values.
@@ -121,11 +123,13 @@ func (s otpService) SendOTP(ctx context.Context, r ports.OTPRequest) (ports.OTPR
 		return res, err
 	}
 	outcome := OTPOutcomeLabel(res)
-	trace.SpanFromContext(ctx).SetAttributes(
-		AttrOTPOutcome.String(outcome),
-		AttrOTPType.String(short(string(r.Type))),
-	)
-	s.i.otpSends.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", outcome))))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(
+			AttrOTPOutcome.String(outcome),
+			AttrOTPType.String(short(string(r.Type))),
+		)
+	}
+	s.i.otpSends.Add(ctx, 1, s.i.otpSets[outcome]...)
 	return res, nil
 }
 
@@ -140,7 +144,7 @@ func OTPOutcomeLabel(res ports.OTPResult) string {
 	case domain.OTPSent, domain.OTPFailedPermanent, domain.OTPFailedTransient, domain.OTPThrottled:
 		return string(res.Outcome)
 	}
-	return "other"
+	return otpOther
 }
 
 // ConsentService puts the consent type, language and served version on the
@@ -154,15 +158,22 @@ type consentService struct{ next ports.ConsentService }
 func (s consentService) ConsentText(ctx context.Context, r ports.ConsentTextRequest) (domain.ConsentText, error) {
 	t, err := s.next.ConsentText(ctx, r)
 	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(AttrConsentType.String(short(r.ConsentType)), AttrConsentLanguage.String(short(r.Language)))
+	if !span.IsRecording() {
+		return t, err
+	}
 	if err == nil {
-		span.SetAttributes(AttrConsentVersion.Int(t.Version))
+		span.SetAttributes(AttrConsentType.String(short(r.ConsentType)), AttrConsentLanguage.String(short(r.Language)),
+			AttrConsentVersion.Int(t.Version))
+	} else {
+		span.SetAttributes(AttrConsentType.String(short(r.ConsentType)), AttrConsentLanguage.String(short(r.Language)))
 	}
 	return t, err
 }
 
 func (s consentService) StoreConsent(ctx context.Context, r ports.ConsentStorageRequest) (domain.ConsentRecord, error) {
 	rec, err := s.next.StoreConsent(ctx, r)
-	trace.SpanFromContext(ctx).SetAttributes(AttrConsentType.String(short(r.ConsentType)))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(AttrConsentType.String(short(r.ConsentType)))
+	}
 	return rec, err
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 )
@@ -83,6 +85,18 @@ type Instruments struct {
 	transitions metric.Int64Counter
 	cacheReqs   metric.Int64ObservableCounter
 
+	// The attribute sets of the counters, built once per label
+	// combination: a measurement then costs no allocation and no sort.
+	decisionSets   *labelSets
+	fallbackSets   *labelSets
+	transitionSets *labelSets
+	otpSets        map[string][]metric.AddOption
+
+	// spanOpts are the options of every driven-port span; none is the
+	// span start returns when it opens none.
+	spanOpts []trace.SpanStartOption
+	none     trace.Span
+
 	mu       sync.Mutex
 	breakers map[string]func() gobreaker.State
 }
@@ -91,9 +105,19 @@ type Instruments struct {
 // breaker gauge (breakers are added with ObserveBreaker).
 func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error) {
 	i := &Instruments{
-		tracer:   tp.Tracer(ScopeName),
-		meter:    mp.Meter(ScopeName),
-		breakers: map[string]func() gobreaker.State{},
+		tracer:         tp.Tracer(ScopeName),
+		meter:          mp.Meter(ScopeName),
+		decisionSets:   newLabelSets("kind", "result", "reason"),
+		fallbackSets:   newLabelSets("component", "op"),
+		transitionSets: newLabelSets("breaker", "state"),
+		otpSets:        map[string][]metric.AddOption{},
+		spanOpts:       []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
+		none:           noop.Span{},
+		breakers:       map[string]func() gobreaker.State{},
+	}
+	for _, o := range []string{otpDeduped, otpOther, string(domain.OTPSent), string(domain.OTPFailedPermanent),
+		string(domain.OTPFailedTransient), string(domain.OTPThrottled)} {
+		i.otpSets[o] = addOptions(attribute.String("outcome", o))
 	}
 	var errs []error
 	var err error
@@ -148,16 +172,14 @@ func (i *Instruments) ObserveBreaker(name string, state func() gobreaker.State) 
 // BreakerChanged counts a state change; use it as (part of) a breaker's
 // OnStateChange hook. It is quick and never calls the breaker.
 func (i *Instruments) BreakerChanged(name string, to gobreaker.State) {
-	i.transitions.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("breaker", name), attribute.String("state", to.String())))
+	i.transitions.Add(context.Background(), 1, i.transitionSets.options(name, to.String(), "")...)
 }
 
 // RedisFallback counts one operation served without Redis; use it as the
 // OnFallback hook of the Redis adapters (component names the adapter:
 // consent_text_cache, otp_guard).
 func (i *Instruments) RedisFallback(component, op string) {
-	i.fallbacks.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("component", component), attribute.String("op", op)))
+	i.fallbacks.Add(context.Background(), 1, i.fallbackSets.options(component, op, "")...)
 }
 
 // CacheCounts are the consent-text cache's cumulative read counters. A
@@ -197,6 +219,72 @@ func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 	return nil
 }
 
+// maxLabelSets bounds how many label combinations a labelSets keeps; the
+// labels are closed sets (a few dozen combinations), so the bound is never
+// reached unless a caller passes unbounded values, which then cost a set
+// per measurement instead of memory.
+const maxLabelSets = 512
+
+// labelSets caches the measurement options of a counter per combination
+// of up to three label values. Reads are lock-free (a copy-on-write map
+// behind an atomic pointer); a new combination copies the map once.
+type labelSets struct {
+	names [3]string
+	mu    sync.Mutex
+	sets  atomic.Pointer[map[[3]string][]metric.AddOption]
+}
+
+func newLabelSets(names ...string) *labelSets {
+	l := &labelSets{}
+	copy(l.names[:], names)
+	return l
+}
+
+// options returns the options carrying the attribute set of the values
+// (v2 is ignored for a two-label counter).
+func (l *labelSets) options(v0, v1, v2 string) []metric.AddOption {
+	key := [3]string{v0, v1, v2}
+	if m := l.sets.Load(); m != nil {
+		if o, ok := (*m)[key]; ok {
+			return o
+		}
+	}
+	kvs := make([]attribute.KeyValue, 0, len(l.names))
+	for n, name := range l.names {
+		if name != "" {
+			kvs = append(kvs, attribute.String(name, key[n]))
+		}
+	}
+	o := addOptions(kvs...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.sets.Load()
+	if old != nil && len(*old) >= maxLabelSets {
+		return o
+	}
+	m := make(map[[3]string][]metric.AddOption, 1+lenOf(old))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[key] = o
+	l.sets.Store(&m)
+	return o
+}
+
+func lenOf(m *map[[3]string][]metric.AddOption) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// addOptions is the option list of one attribute set, ready for Add.
+func addOptions(kvs ...attribute.KeyValue) []metric.AddOption {
+	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+}
+
 func clampInt64(v uint64) int64 {
 	if v > 1<<63-1 {
 		return 1<<63 - 1
@@ -204,9 +292,18 @@ func clampInt64(v uint64) int64 {
 	return int64(v)
 }
 
-// start opens the span of one driven-port call.
-func (i *Instruments) start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return i.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+// start opens the span of one driven-port call, unless the span in ctx is
+// not recording: then it returns ctx as it is and a no-op span, so the
+// call costs no span, no ids and no context. A child of a non-recording
+// span is never recorded with this service's samplers (they follow the
+// parent, and only a request's server span starts a trace), so nothing is
+// lost; the trace context in ctx still reaches the logs and the driver
+// spans below. Callers set attributes only when span.IsRecording().
+func (i *Instruments) start(ctx context.Context, name string) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, i.none
+	}
+	return i.tracer.Start(ctx, name, i.spanOpts...)
 }
 
 // end closes a span with the call's error, recorded by its domain code

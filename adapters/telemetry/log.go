@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -136,24 +135,33 @@ var sensitiveKeys = map[string]bool{
 	"databaseurl": true, "redisurl": true, "dsn": true,
 }
 
-func normalizeKey(k string) string {
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c == '_' || c == '-' || c == '.' || c == ' ':
-		case c >= 'A' && c <= 'Z':
-			b.WriteByte(c + 'a' - 'A')
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+// maxSensitiveKey is longer than every normalised key of sensitiveKeys: a
+// key that normalises to more cannot be one of them.
+const maxSensitiveKey = 32
 
 // SensitiveKey reports whether an attribute key names personal data or a
-// secret, whatever its case and separators ("otpCode", "otp_code").
-func SensitiveKey(key string) bool { return sensitiveKeys[normalizeKey(key)] }
+// secret, whatever its case and separators ("otpCode", "otp_code"). It is
+// called for every attribute of every log line, so it normalises into a
+// stack buffer (lower case, no '_', '-', '.', ' ') and allocates nothing.
+func SensitiveKey(key string) bool {
+	var buf [maxSensitiveKey]byte
+	n := 0
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(buf) {
+			return false
+		}
+		buf[n] = c
+		n++
+	}
+	return sensitiveKeys[string(buf[:n])]
+}
 
 // ReplaceAttr is the key-based redactor for slog.HandlerOptions.ReplaceAttr,
 // for a handler not wrapped by NewLogHandler.
@@ -199,6 +207,35 @@ func redactDepth(a slog.Attr, depth int) slog.Attr {
 	return a
 }
 
+// needsRedaction reports whether redactDepth would change a: a sensitive
+// key, a map, or a group holding either. A LogValuer is left to resolve
+// itself (the inner handler resolves it, as redactDepth would).
+func needsRedaction(a slog.Attr, depth int) bool {
+	switch a.Value.Kind() {
+	case slog.KindLogValuer:
+		return false
+	case slog.KindGroup:
+		if SensitiveKey(a.Key) {
+			return true
+		}
+		if depth >= maxRedactDepth {
+			return false
+		}
+		for _, x := range a.Value.Group() {
+			if needsRedaction(x, depth+1) {
+				return true
+			}
+		}
+		return false
+	case slog.KindAny:
+		switch a.Value.Any().(type) {
+		case map[string]any, map[string]string:
+			return true
+		}
+	}
+	return SensitiveKey(a.Key)
+}
+
 func mapAttrs(m map[string]any, depth int) []slog.Attr {
 	attrs := make([]slog.Attr, 0, len(m))
 	for k, v := range m {
@@ -213,6 +250,11 @@ func mapAttrs(m map[string]any, depth int) []slog.Attr {
 // sensitive keys redacted (see SensitiveKey), in the record and in
 // attributes added with With. The message is not rewritten: messages are
 // constant texts by convention.
+//
+// It costs little per line: a disabled level is answered by the inner
+// handler's Enabled before any record is built; a record with nothing to
+// redact (the access line, nearly every line) is passed on as it is, with
+// the trace ids appended, instead of being copied attribute by attribute.
 func NewLogHandler(h slog.Handler) slog.Handler { return logHandler{inner: h} }
 
 type logHandler struct{ inner slog.Handler }
@@ -220,15 +262,28 @@ type logHandler struct{ inner slog.Handler }
 func (h logHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }
 
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	redact := false
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(redactAttr(a))
-		return true
+		redact = needsRedaction(a, 0)
+		return !redact
 	})
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		out.AddAttrs(slog.String(LogTraceID, sc.TraceID().String()), slog.String(LogSpanID, sc.SpanID().String()))
+	if redact {
+		out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool {
+			out.AddAttrs(redactAttr(a))
+			return true
+		})
+		r = out
+	} else {
+		// The caller may hold other copies of r: Clone (which allocates
+		// nothing) makes the append below copy the attributes rather
+		// than write into storage the copies share.
+		r = r.Clone()
 	}
-	return h.inner.Handle(ctx, out)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String(LogTraceID, sc.TraceID().String()), slog.String(LogSpanID, sc.SpanID().String()))
+	}
+	return h.inner.Handle(ctx, r)
 }
 
 func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

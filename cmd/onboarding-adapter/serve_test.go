@@ -183,7 +183,7 @@ func TestServedAPISpanTree(t *testing.T) {
 		}
 	}
 	kids := s.childrenOf(ep)
-	for _, want := range []string{apptelemetry.SpanDecision, apptelemetry.SpanClientByUserID, apptelemetry.SpanSaveDecision} {
+	for _, want := range []string{apptelemetry.SpanVerificationDecisions, apptelemetry.SpanClientByUserID, apptelemetry.SpanSaveDecision} {
 		if kids[want] == 0 {
 			t.Errorf("endpoint span children %v lack %s", kids, want)
 		}

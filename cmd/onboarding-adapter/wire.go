@@ -107,7 +107,9 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 				return nil, fmt.Errorf("migrating at start: %w", err)
 			}
 		}
-		st := postgres.New(pool, clock, ids)
+		st := postgres.New(pool, clock, ids,
+			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow}), postgres.WithLogger(logger))
+		a.closers = append(a.closers, st.Close) // runs before pool.Close: writes the queued consent servings
 		guard := memory.NewOTPGuard(clock)
 		ad = adapters{
 			registry: st.Registry, texts: st.ConsentTexts, ledger: st.Ledger, servings: st.Servings,
@@ -224,11 +226,15 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 	// Commands carry keys and values (cached texts, OTP hashes): never in
 	// spans.
 	// No caller attributes either: a stack walk per command for a file
-	// path nobody queries.
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.TracerProvider()),
-		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("tracing Redis: %w", err)
+	// path nobody queries. When spans are not recorded (no exporter) the
+	// hook is left out: it builds its options before asking the tracer,
+	// and Redis carries no trace context anyway.
+	if tel.Recording() {
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.TracerProvider()),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("tracing Redis: %w", err)
+		}
 	}
 	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(tel.MeterProvider()), redisotel.WithSemConvCompliantMetrics(true)); err != nil {
 		_ = rdb.Close()

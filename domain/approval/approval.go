@@ -52,8 +52,8 @@ func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.
 	if r.Status == decision.StatusSuccess && r.Score == nil {
 		return domain.Decision{}, domain.Invalid("score", "is required")
 	}
-	d, err := s.engine.Decide(ctx, req, func(ctx context.Context) (decision.Outcome, error) {
-		return s.rules(ctx, r)
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
+		return s.rules(ctx, r, stored)
 	})
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("approve: %w", err)
@@ -62,7 +62,7 @@ func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.
 }
 
 // rules runs the approval rules in the order their reasons should win.
-func (s *service) rules(ctx context.Context, r ports.ApprovalRequest) (decision.Outcome, error) {
+func (s *service) rules(ctx context.Context, r ports.ApprovalRequest, stored ports.VerificationDecisions) (decision.Outcome, error) {
 	var o decision.Outcome
 	if r.Frame != nil {
 		o.Images = append(o.Images, r.Frame.Digest())
@@ -72,35 +72,31 @@ func (s *service) rules(ctx context.Context, r ports.ApprovalRequest) (decision.
 		return o, err
 	}
 
-	eval, err := s.evaluationRule(ctx, r)
-	if err != nil {
-		return o, err
-	}
+	eval := evaluationRule(stored)
 	o.Rules = append(o.Rules, eval, decision.ScoreRule(*r.Score, s.policy))
 	return o, nil
 }
 
 // evaluationRule binds approval to the document evaluation of the same
 // identity verification. Earlier verifications of the process do not bind:
-// a user may start a new one after a rejected document.
-func (s *service) evaluationRule(ctx context.Context, r ports.ApprovalRequest) (domain.RuleResult, error) {
-	ev, ok, err := s.engine.Stored(ctx, domain.KindEvaluation, r.ProcessID, r.IdentityVerificationID)
+// a user may start a new one after a rejected document. stored was read
+// with the approval's own decision, before the rules ran.
+func evaluationRule(stored ports.VerificationDecisions) domain.RuleResult {
+	ev, ok := stored.Of(domain.KindEvaluation)
 	switch {
-	case err != nil:
-		return domain.RuleResult{}, err
 	case !ok:
 		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultOK,
-			Detail: "no document evaluation recorded"}, nil
+			Detail: "no document evaluation recorded"}
 	case ev.Result == domain.ResultNOK:
 		detail := "document evaluation was rejected"
 		if ev.ReasonCode != "" {
 			detail += " (" + ev.ReasonCode + ")"
 		}
 		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultNOK,
-			Code: domain.ReasonEvaluationRejected, Detail: detail}, nil
+			Code: domain.ReasonEvaluationRejected, Detail: detail}
 	case ev.Result == domain.ResultWAIT:
 		return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultWAIT,
-			Code: domain.ReasonEvaluationPending, Detail: "document evaluation awaits review"}, nil
+			Code: domain.ReasonEvaluationPending, Detail: "document evaluation awaits review"}
 	}
-	return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultOK}, nil
+	return domain.RuleResult{Rule: RuleEvaluation, Outcome: domain.ResultOK}
 }

@@ -144,8 +144,11 @@ func (o *Outcome) AddCommonRules(ctx context.Context, clients ports.ClientFinder
 }
 
 // Evaluator runs a service's rules. It is called only when no decision is
-// stored yet for the request's key.
-type Evaluator func(ctx context.Context) (Outcome, error)
+// stored yet for the request's key; stored holds the other kind's decision
+// of the same identity verification when there is one, read together with
+// the request's own (one read per decision), so a service whose rules
+// depend on it does not read it again.
+type Evaluator func(ctx context.Context, stored ports.VerificationDecisions) (Outcome, error)
 
 // Engine decides, answers and stores decisions for one policy.
 type Engine struct {
@@ -182,20 +185,28 @@ func (e *Engine) Stored(ctx context.Context, kind domain.DecisionKind, processID
 // (NOK over WAIT over OK), the review fallback is applied, a review case is
 // opened for WAIT, and the decision is stored; when a concurrent request
 // stored first, its decision is returned instead, so all callers agree.
+//
+// Both kinds' decisions of the identity verification are read in one call
+// (the store answers it with one query): the request's own kind for
+// idempotency, the other for eval.
 func (e *Engine) Decide(ctx context.Context, r Request, eval Evaluator) (domain.Decision, error) {
-	if d, ok, err := e.Stored(ctx, r.Kind, r.ProcessID, r.IdentityVerificationID); err != nil || ok {
-		return d, err
+	stored, err := e.store.VerificationDecisions(ctx, r.ProcessID, r.IdentityVerificationID)
+	if err != nil {
+		return domain.Decision{}, fmt.Errorf("read decisions of the identity verification: %w", err)
 	}
-	o, err := eval(ctx)
+	if d, ok := stored.Of(r.Kind); ok {
+		return d, nil
+	}
+	o, err := eval(ctx, stored)
 	if err != nil {
 		return domain.Decision{}, err
 	}
 	d, rc := e.build(r, o)
-	stored, _, err := e.store.SaveDecision(ctx, d, rc)
+	saved, _, err := e.store.SaveDecision(ctx, d, rc)
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("save %s decision: %w", r.Kind, err)
 	}
-	return stored, nil
+	return saved, nil
 }
 
 // build turns an outcome into the decision and, for WAIT, its review case.

@@ -157,7 +157,7 @@ func newEngine(p policy.Decision) (*decision.Engine, *memory.DecisionStore) {
 }
 
 func outcome(rules ...domain.RuleResult) decision.Evaluator {
-	return func(context.Context) (decision.Outcome, error) {
+	return func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
 		return decision.Outcome{
 			Rules:    rules,
 			Images:   []domain.ImageDigest{{Kind: "FACE", SHA256: "abc", Size: 3}},
@@ -266,7 +266,7 @@ func TestDecideIsIdempotent(t *testing.T) {
 	var calls atomic.Int32
 	r := validRequest()
 	r.Score, r.UserID, r.Meta.RequestID = score(9.5), "u-other", "req-2"
-	second, err := e.Decide(ctx, r, func(context.Context) (decision.Outcome, error) {
+	second, err := e.Decide(ctx, r, func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
 		calls.Add(1)
 		return decision.Outcome{Rules: []domain.RuleResult{ok}}, nil
 	})
@@ -310,11 +310,31 @@ func (s racingStore) SaveDecision(context.Context, domain.Decision, *domain.Revi
 	return s.winner, false, nil
 }
 
+// countingStore counts the reads the engine makes.
+type countingStore struct {
+	ports.DecisionStore
+	reads, single atomic.Int32
+}
+
+func (s *countingStore) VerificationDecisions(ctx context.Context, processID, ivID string) (ports.VerificationDecisions, error) {
+	s.reads.Add(1)
+	return s.DecisionStore.VerificationDecisions(ctx, processID, ivID)
+}
+
+func (s *countingStore) Decision(ctx context.Context, kind domain.DecisionKind, processID, ivID string) (domain.Decision, error) {
+	s.single.Add(1)
+	return s.DecisionStore.Decision(ctx, kind, processID, ivID)
+}
+
 // brokenStore cannot answer at all.
 type brokenStore struct{ saves *atomic.Int32 }
 
 func (brokenStore) Decision(context.Context, domain.DecisionKind, string, string) (domain.Decision, error) {
 	return domain.Decision{}, domain.Unavailable(errors.New("timeout"), "decision store unavailable")
+}
+
+func (brokenStore) VerificationDecisions(context.Context, string, string) (ports.VerificationDecisions, error) {
+	return ports.VerificationDecisions{}, domain.Unavailable(errors.New("timeout"), "decision store unavailable")
 }
 
 func (s brokenStore) SaveDecision(context.Context, domain.Decision, *domain.ReviewCase) (domain.Decision, bool, error) {
@@ -338,7 +358,7 @@ func TestDecideStoreOutcomes(t *testing.T) {
 		var saves atomic.Int32
 		e := decision.NewEngine(brokenStore{&saves}, clock, ids, p)
 		ran := false
-		_, err := e.Decide(ctx, validRequest(), func(context.Context) (decision.Outcome, error) {
+		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
 			ran = true
 			return decision.Outcome{}, nil
 		})
@@ -349,12 +369,36 @@ func TestDecideStoreOutcomes(t *testing.T) {
 	t.Run("rule error is not stored", func(t *testing.T) {
 		e, store := newEngine(p)
 		boom := domain.Unavailable(errors.New("x"), "registry unavailable")
-		_, err := e.Decide(ctx, validRequest(), func(context.Context) (decision.Outcome, error) { return decision.Outcome{}, boom })
+		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
+			return decision.Outcome{}, boom
+		})
 		if !errors.Is(err, boom) {
 			t.Fatalf("err = %v, want the rule error", err)
 		}
 		if _, err := store.Decision(ctx, domain.KindEvaluation, "p-1", "iv-1"); !domain.IsNotFound(err) {
 			t.Errorf("a decision was stored after a failed rule: %v", err)
+		}
+	})
+	t.Run("the other kind's decision reaches the rules, read in the same call", func(t *testing.T) {
+		store := &countingStore{DecisionStore: memory.NewDecisionStore()}
+		e := decision.NewEngine(store, clock, ids, p)
+		other := domain.Decision{Kind: domain.KindApproval, ProcessID: "p-1", IdentityVerificationID: "iv-1", Result: domain.ResultNOK, ReasonCode: "SCORE_TOO_LOW"}
+		if _, _, err := store.SaveDecision(ctx, other, nil); err != nil {
+			t.Fatal(err)
+		}
+		var seen ports.VerificationDecisions
+		d, err := e.Decide(ctx, validRequest(), func(_ context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
+			seen = stored
+			return decision.Outcome{Rules: []domain.RuleResult{ok}}, nil
+		})
+		if err != nil || d.Kind != domain.KindEvaluation {
+			t.Fatalf("Decide = %+v, %v", d, err)
+		}
+		if seen.Approval == nil || seen.Approval.Result != domain.ResultNOK || seen.Evaluation != nil {
+			t.Errorf("rules saw %+v, want the stored approval and no evaluation", seen)
+		}
+		if store.reads.Load() != 1 || store.single.Load() != 0 {
+			t.Errorf("decision reads: %d combined, %d single; want exactly one combined read", store.reads.Load(), store.single.Load())
 		}
 	})
 	t.Run("stored reads a missing decision as absent", func(t *testing.T) {

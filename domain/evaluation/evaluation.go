@@ -79,8 +79,8 @@ func (s *service) Evaluate(ctx context.Context, r ports.EvaluationRequest) (doma
 	if err != nil {
 		return domain.Decision{}, err
 	}
-	d, err := s.engine.Decide(ctx, req, func(ctx context.Context) (decision.Outcome, error) {
-		return s.rules(ctx, r, docs, images)
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
+		return s.rules(ctx, r, docs, images, stored)
 	})
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("evaluate: %w", err)
@@ -137,7 +137,7 @@ func parseDocuments(in []ports.DocumentInput) ([]domain.DocumentData, []domain.I
 
 // rules runs the evaluation rules in the order their reasons should win
 // (domain.Combine keeps the first of the strongest outcome).
-func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest) (decision.Outcome, error) {
+func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest, stored ports.VerificationDecisions) (decision.Outcome, error) {
 	o := decision.Outcome{Images: images}
 	if r.HasDocumentCheck {
 		o.Evidence.Documents = docs
@@ -146,11 +146,7 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 		return o, err
 	}
 
-	approval, err := s.approvalRule(ctx, r)
-	if err != nil {
-		return o, err
-	}
-	o.Rules = append(o.Rules, approval)
+	o.Rules = append(o.Rules, approvalRule(stored))
 
 	if !r.HasDocumentCheck {
 		rr := domain.RuleResult{Rule: RuleDocumentData, Outcome: s.policy.WithoutDocumentData,
@@ -168,19 +164,18 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 
 // approvalRule refuses an identity verification whose presence check was
 // already rejected. Only NOK binds: approval may come before or after
-// evaluation, and its WAIT is decided by its own review case.
-func (s *service) approvalRule(ctx context.Context, r ports.EvaluationRequest) (domain.RuleResult, error) {
-	ap, ok, err := s.engine.Stored(ctx, domain.KindApproval, r.ProcessID, r.IdentityVerificationID)
+// evaluation, and its WAIT is decided by its own review case. stored was
+// read with the evaluation's own decision, before the rules ran.
+func approvalRule(stored ports.VerificationDecisions) domain.RuleResult {
+	ap, ok := stored.Of(domain.KindApproval)
 	switch {
-	case err != nil:
-		return domain.RuleResult{}, err
 	case ok && ap.Result == domain.ResultNOK:
 		return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultNOK,
-			Code: domain.ReasonVerificationRejected, Detail: "presence check of this verification was rejected"}, nil
+			Code: domain.ReasonVerificationRejected, Detail: "presence check of this verification was rejected"}
 	case !ok:
-		return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK, Detail: "no approval recorded"}, nil
+		return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK, Detail: "no approval recorded"}
 	}
-	return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK}, nil
+	return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK}
 }
 
 // documentRules checks the documents themselves, then against each other,

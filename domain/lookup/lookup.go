@@ -131,21 +131,35 @@ func (s *service) find(ctx context.Context, id domain.Identification) (domain.Cl
 // approved at (or after) its current text version. It never fails lookup:
 // a consent store that cannot answer makes it REQUIRED, which costs the
 // user one more tap, whereas failing would cost the whole onboarding.
+//
+// The ledger is read once for all required types (one round trip however
+// many there are); the current text versions come from the text reader,
+// which is the cached one in production.
 func (s *service) consentStatus(ctx context.Context, userID string) string {
 	if !s.consent.Enabled {
 		return ports.ConsentNotEvaluated
 	}
+	if len(s.consent.RequiredTypes) == 0 {
+		return ports.ConsentNotRequired
+	}
+	latest, err := s.ledger.LatestConsents(ctx, userID, s.consent.RequiredTypes)
+	if err != nil {
+		return ports.ConsentRequired
+	}
 	for _, t := range s.consent.RequiredTypes {
-		if !s.approvedCurrent(ctx, userID, t) {
+		rec, ok := latest[t]
+		if !ok || !s.approvedCurrent(ctx, t, rec) {
 			return ports.ConsentRequired
 		}
 	}
 	return ports.ConsentNotRequired
 }
 
-func (s *service) approvedCurrent(ctx context.Context, userID, consentType string) bool {
-	rec, err := s.ledger.LatestConsent(ctx, userID, consentType)
-	if err != nil || !rec.Approved {
+// approvedCurrent reports whether rec, the user's latest record of
+// consentType, approves it at (or after) the current text version in rec's
+// language (else the default one).
+func (s *service) approvedCurrent(ctx context.Context, consentType string, rec domain.ConsentRecord) bool {
+	if !rec.Approved {
 		return false
 	}
 	text, err := s.texts.LatestConsentText(ctx, consentType, rec.Language)

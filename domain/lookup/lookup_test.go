@@ -261,6 +261,10 @@ func (brokenLedger) LatestConsent(context.Context, string, string) (domain.Conse
 	return domain.ConsentRecord{}, domain.Unavailable(errors.New("timeout"), "ledger unavailable")
 }
 
+func (brokenLedger) LatestConsents(context.Context, string, []string) (map[string]domain.ConsentRecord, error) {
+	return nil, domain.Unavailable(errors.New("timeout"), "ledger unavailable")
+}
+
 type brokenTexts struct{}
 
 func (brokenTexts) LatestConsentText(context.Context, string, string) (domain.ConsentText, error) {

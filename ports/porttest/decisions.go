@@ -77,6 +77,59 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		sameDecision(t, read, d)
 	})
 
+	t.Run("both kinds of a verification in one read", func(t *testing.T) {
+		ev := newDecision(domain.KindEvaluation, domain.ResultNOK)
+		both, err := store.VerificationDecisions(ctx, ev.ProcessID, ev.IdentityVerificationID)
+		must(t, err)
+		if both.Approval != nil || both.Evaluation != nil {
+			t.Fatalf("nothing stored yet, got %+v", both)
+		}
+		_, _, err = store.SaveDecision(ctx, ev, nil)
+		must(t, err)
+		// Decisions of other verifications and processes are not included.
+		otherIV := newDecision(domain.KindApproval, domain.ResultOK)
+		otherIV.ProcessID = ev.ProcessID
+		_, _, err = store.SaveDecision(ctx, otherIV, nil)
+		must(t, err)
+		both, err = store.VerificationDecisions(ctx, ev.ProcessID, ev.IdentityVerificationID)
+		must(t, err)
+		if both.Approval != nil || both.Evaluation == nil {
+			t.Fatalf("with the evaluation stored: %+v, want it alone", both)
+		}
+		sameDecision(t, *both.Evaluation, ev)
+		got, ok := both.Of(domain.KindEvaluation)
+		if !ok {
+			t.Fatal("Of(evaluation) found nothing")
+		}
+		sameDecision(t, got, ev)
+		if _, ok := both.Of(domain.KindApproval); ok {
+			t.Fatal("Of(approval) found a decision")
+		}
+
+		// The approval is a WAIT whose case is resolved: it comes back
+		// resolved, as Decision returns it.
+		ap, rc := newWaitDecision(domain.KindApproval, now())
+		ap.ProcessID, ap.IdentityVerificationID = ev.ProcessID, ev.IdentityVerificationID
+		rc.ProcessID, rc.IdentityVerificationID = ev.ProcessID, ev.IdentityVerificationID
+		_, _, err = store.SaveDecision(ctx, ap, &rc)
+		must(t, err)
+		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
+			Reason: "document photo does not match", Reviewer: "alice", At: now()})
+		must(t, err)
+		both, err = store.VerificationDecisions(ctx, ev.ProcessID, ev.IdentityVerificationID)
+		must(t, err)
+		if both.Approval == nil || both.Evaluation == nil {
+			t.Fatalf("with both stored: %+v", both)
+		}
+		read, err := store.Decision(ctx, domain.KindApproval, ap.ProcessID, ap.IdentityVerificationID)
+		must(t, err)
+		sameDecision(t, *both.Approval, read)
+		if both.Approval.Result != domain.ResultNOK || both.Approval.ReasonCode != domain.ReasonReviewRejected {
+			t.Fatalf("resolved approval = %s %s, want NOK %s", both.Approval.Result, both.Approval.ReasonCode, domain.ReasonReviewRejected)
+		}
+		sameDecision(t, *both.Evaluation, ev)
+	})
+
 	t.Run("50 concurrent saves: one winner everyone sees", func(t *testing.T) {
 		base := newDecision(domain.KindEvaluation, domain.ResultOK)
 		const n = 50

@@ -103,6 +103,49 @@ func ConsentLedger(t *testing.T, newLedger func(t *testing.T) ports.ConsentLedge
 		sameRecord(t, again, gotA)
 	})
 
+	t.Run("latest of several types in one read", func(t *testing.T) {
+		a := record(true)
+		a.RecordedAt = now().Add(-time.Hour)
+		_, _, err := ledger.AppendConsent(ctx, a)
+		must(t, err)
+		// The same type in a later process, revoked: it is the newest.
+		b := a
+		b.ProcessID, b.Approved, b.RecordedAt = "p-"+unique(), false, now()
+		gotB, _, err := ledger.AppendConsent(ctx, b)
+		must(t, err)
+		m := a
+		m.ConsentType = "MARKETING"
+		gotM, _, err := ledger.AppendConsent(ctx, m)
+		must(t, err)
+		other := record(true) // another user's record of the same types
+		_, _, err = ledger.AppendConsent(ctx, other)
+		must(t, err)
+
+		got, err := ledger.LatestConsents(ctx, a.UserID, []string{"GDPR", "MARKETING", "NEWSLETTER"})
+		must(t, err)
+		if len(got) != 2 {
+			t.Fatalf("LatestConsents = %d records (%+v), want GDPR and MARKETING only", len(got), got)
+		}
+		sameRecord(t, got["GDPR"], gotB)
+		sameRecord(t, got["MARKETING"], gotM)
+		for _, typ := range []string{"GDPR", "MARKETING"} {
+			one, err := ledger.LatestConsent(ctx, a.UserID, typ)
+			must(t, err)
+			sameRecord(t, got[typ], one)
+		}
+
+		none, err := ledger.LatestConsents(ctx, "u-"+unique(), []string{"GDPR"})
+		must(t, err)
+		if len(none) != 0 {
+			t.Fatalf("LatestConsents of an unknown user = %+v, want none", none)
+		}
+		empty, err := ledger.LatestConsents(ctx, a.UserID, nil)
+		must(t, err)
+		if len(empty) != 0 {
+			t.Fatalf("LatestConsents of no types = %+v, want none", empty)
+		}
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		_, err := ledger.LatestConsent(ctx, "u-"+unique(), "GDPR")
 		wantCode(t, err, domain.CodeNotFound)

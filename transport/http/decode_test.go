@@ -309,3 +309,113 @@ func TestEvaluateMemory(t *testing.T) {
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// TestDecodedRequestOwnsItsMemory guards the body buffer's reuse
+// (bodyBuffers): a decoded request must not refer to the body, so
+// scribbling over the body after decoding changes nothing.
+func TestDecodedRequestOwnsItsMemory(t *testing.T) {
+	decoders := map[string]func(context.Context, *http.Request) (any, error){
+		EndpointUserLookup: decodeLookupRequest, EndpointClientApprove: decodeApproveRequest, EndpointClientEvaluate: decodeEvaluateRequest,
+		EndpointOTPSend: decodeOTPSendRequest, EndpointConsentStorage: decodeConsentStorageRequest, EndpointConsentText: decodeConsentTextRequest,
+		EndpointProcessEvent: decodeProcessEventRequest,
+	}
+	cases := allEndpoints()
+	cases = append(cases,
+		endpointCase{EndpointUserLookup, "", `{"processId":"p\u00e9","identification":{"k\u00e9y":"v\u00e9","n":12345678901234567890,"b":true}}`},
+		endpointCase{EndpointProcessEvent, "", `{"type":"A","data":{"k":[1,"s",{"x":null}],"n":1e400,"e":"\u00e9"},"locale":"cs"}`},
+		endpointCase{EndpointClientApprove, "", string(approveFrameBody(4 << 10))},
+		endpointCase{EndpointClientEvaluate, "", string(evaluateBody(2, 3<<10))})
+	for _, ec := range cases {
+		t.Run(ec.name, func(t *testing.T) {
+			decode := func(body []byte) any {
+				t.Helper()
+				req := &http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: readCloser{bytes.NewReader(body)}, ContentLength: int64(len(body))}
+				got, err := decoders[ec.name](withBodyLimit(DefaultMaxImageBodyBytes)(context.Background(), nil), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			buf := []byte(ec.body)
+			got := decodeInto(t, ec.name, buf)
+			for i := range buf {
+				buf[i] = 'X'
+			}
+			if want := decode([]byte(ec.body)); !reflect.DeepEqual(got, want) {
+				t.Errorf("after overwriting the body: %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// decodeInto decodes body in place (unmarshalBody on the caller's slice)
+// and converts it to the ports request.
+func decodeInto(t *testing.T, name string, body []byte) any {
+	t.Helper()
+	var (
+		got any
+		err error
+	)
+	meta := metaFrom(context.Background())
+	switch name {
+	case EndpointUserLookup:
+		var d lookupRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointClientApprove:
+		var d approveRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointClientEvaluate:
+		var d evaluateRequest
+		if err = unmarshalBody(body, &d, evaluateArrays...); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointOTPSend:
+		var d otpSendRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointConsentStorage:
+		var d consentStorageRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointConsentText:
+		var d consentTextRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	case EndpointProcessEvent:
+		var d processEventRequest
+		if err = unmarshalBody(body, &d); err == nil {
+			got, err = d.toPorts(meta)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestBodyPoolClasses(t *testing.T) {
+	var p bodyPool
+	for _, tt := range []struct{ n, capacity int }{
+		{1, 1 << 10}, {1 << 10, 1 << 10}, {1<<10 + 1, 2 << 10}, {137 << 10, 256 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1},
+	} {
+		b := p.get(tt.n)
+		if len(*b) < tt.n || cap(*b) != tt.capacity {
+			t.Errorf("get(%d): len %d cap %d, want cap %d", tt.n, len(*b), cap(*b), tt.capacity)
+		}
+		p.put(b)
+	}
+	p.put(nil) // ignored
+	odd := make([]byte, 3000)
+	p.put(&odd) // not a class size: dropped, never handed out
+	if b := p.get(3000); cap(*b) != 4<<10 {
+		t.Errorf("get(3000) after putting an odd buffer: cap %d", cap(*b))
+	}
+}

@@ -23,9 +23,9 @@
 //     puts them on the server span (attributes onboarding.correlation_id and
 //     onboarding.request_id; the decoders add onboarding.process_id),
 //     echoes them (and no-store/nosniff headers) on every answer, starts the
-//     clock and writes the access-log line for requests that never reach a
-//     go-kit server (401, 404, 405, a recovered panic). It is outermost so
-//     that every answer, even a panic's, carries the ids.
+//     clock and writes the access-log line of every request (with the
+//     status and size its response writer saw). It is outermost so that
+//     every answer, even a panic's, carries the ids.
 //     1b. in-flight limit: beyond Config.MaxInFlight concurrent requests,
 //     503 ERROR_GENERIC with Retry-After at once, before the body is read.
 //  2. recover: a panic anywhere below becomes 500 ERROR_GENERIC, logged with
@@ -33,17 +33,20 @@
 //  3. basic auth (only when credentials are configured): 401
 //     ERROR_UNAUTHORIZED before any routing, so an unauthenticated caller can
 //     neither probe routes nor make the service read a large body.
-//  4. deadline: context.WithTimeout(Config.RequestTimeout) for everything
-//     below.
+//  4. deadline: Config.RequestTimeout for everything below, as
+//     context.WithTimeout would set it, with its timer started only when
+//     something waits on the context (lazyDeadline). Ring 1 sets it along
+//     with its own context, so the request is copied once, not twice; rings
+//     1b to 3 never wait, so they do not see the difference.
 //  5. router: Go 1.22 method patterns under the base path; its plain-text
 //     404 and 405 replies are rewritten into the JSON error body.
 //  6. per route, a go-kit server: body limit (ServerBefore) -> decoder ->
-//     endpoint chain -> encodeResponse or encodeError; its ServerFinalizer
-//     writes the access-log line.
+//     endpoint chain -> encodeResponse or encodeError.
 //  7. endpoint chain: panic-to-error recovery -> Config.EndpointMiddleware(name)
 //     (EndpointTelemetry: the endpoint span and latency metric, applied once
-//     per endpoint) -> the endpoint, which calls the service. Panics in decoders are turned into errors the same
-//     way, so the go-kit finalizer logs the 500 they produce.
+//     per endpoint) -> the endpoint, which calls the service. Panics in
+//     decoders are turned into errors the same way, so encodeError answers
+//     and logs the 500 they produce.
 //
 // # Business errors and transport errors
 //

@@ -135,19 +135,30 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // writeJSON encodes v before touching w, so an encoding failure can still be
-// answered with a proper 500. HTML is not escaped: consent texts are HTML and
-// the answer is application/json, never rendered.
+// answered with a proper 500. The contract's bodies append themselves
+// (jsonAppender); anything else goes through encoding/json. HTML is not
+// escaped: consent texts are HTML and the answer is application/json, never
+// rendered.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encode %T: %w", v, err)
+	var body []byte
+	if a, ok := v.(jsonAppender); ok {
+		body = a.appendJSON(make([]byte, 0, 128))
+	} else {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("encode %T: %w", v, err)
+		}
+		body = buf.Bytes()
 	}
+	// Canonical keys set directly (Header.Set would canonicalise them
+	// again), the values sharing one array, each capped.
+	values := []string{"application/json", strconv.Itoa(len(body))}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Type"] = values[0:1:1]
+	h["Content-Length"] = values[1:2:2]
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(body)
 	return err
 }

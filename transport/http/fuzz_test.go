@@ -7,19 +7,25 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 // fuzzDecoder checks a decoder's promise on arbitrary input: no panic, and
-// either a request of the ports type or a 400/413/415 transport error.
-func fuzzDecoder(f *testing.F, dec func(context.Context, *http.Request) (any, error), check func(any) bool, seeds ...string) {
+// either a request of the ports type or a 400/413/415 transport error; and
+// that it decodes exactly as legacy, the two-pass decoder it replaced
+// (legacy_test.go): the same request, or the same error.
+func fuzzDecoder(f *testing.F, dec, legacy func(context.Context, *http.Request) (any, error), check func(any) bool, seeds ...string) {
 	f.Helper()
 	common := []string{
 		``, ` `, `null`, `[]`, `"x"`, `{}`, `{`, `}`, `{"processId":}`, `{"processId":"p"} x`, `{"processId":"p"}{}`,
 		"{\"processId\":\"\xff\"}", `{"processId":"\u0000"}`, `{"processId":"\ud800"}`, `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
 		`{"processId":1e400}`, `{"score":1e400}`, `{"score":-0}`, `{"PROCESSID":"p"}`, `{"processId":"p","processId":"q"}`,
 		`{"data":{"a":1e999}}`, `{"identification":{"k":1e999}}`,
+		`{"processId":"\ud83d\ude00\ud800x\udc00\ud800\u0041"}`, `{"pROCESSiD":"a","\u017ftatus":"s"}`, `{"processId":"a\/b\"\\\b\f\n\r\t"}`,
+		`{"processId":"` + strings.Repeat("ab", 20) + `\u00e9` + strings.Repeat("cd", 20) + `"}`, `{"x":[1,-0.5e+3,0,-0,2E-2,true,false,null,{},[]]}`,
+		`{"processId":01}`, `{"processId":-}`, `{"processId":1.}`, `{"processId":1e}`, `{"processId":tru}`, `{"processId":"\x"}`, "{\"processId\":\"\t\"}",
 	}
 	for _, s := range append(common, seeds...) {
 		f.Add(s, "application/json")
@@ -31,6 +37,7 @@ func fuzzDecoder(f *testing.F, dec func(context.Context, *http.Request) (any, er
 		req.Header.Set("Content-Type", contentType)
 		ctx := withBodyLimit(4096)(context.Background(), req)
 		got, err := dec(ctx, req)
+		compareLegacy(t, legacy, body, contentType, got, err)
 		if err != nil {
 			var re *requestError
 			if !errors.As(err, &re) {
@@ -59,6 +66,45 @@ func fuzzDecoder(f *testing.F, dec func(context.Context, *http.Request) (any, er
 		}
 	})
 }
+
+// compareLegacy decodes body with the legacy decoder and fails unless it
+// agrees with what the new one gave. Two differences are by design: the
+// new decoder bounds the documents and images arrays whatever the letter
+// case of the keys leading to them (the old scanner matched the paths
+// exactly, so "DocumentCheckResult" slipped past the limit), and it
+// reports identification's length problems in body order (the old one
+// iterated a map, so with two problems either could be named).
+func compareLegacy(t *testing.T, legacy func(context.Context, *http.Request) (any, error), body, contentType string, got any, err error) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	want, wantErr := legacy(withBodyLimit(4096)(context.Background(), req), req)
+	switch {
+	case err == nil && wantErr == nil:
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoded %#v, the legacy decoder %#v", got, want)
+		}
+	case err != nil && wantErr != nil:
+		if err.Error() == wantErr.Error() {
+			return
+		}
+		lengthProblem := func(e error) bool {
+			return strings.HasPrefix(e.Error(), "identification: ") && strings.HasSuffix(e.Error(), " characters")
+		}
+		if lengthProblem(err) && lengthProblem(wantErr) {
+			return // a key and a value too long: the legacy order was random
+		}
+		if isLimit(err) && !isLimit(wantErr) {
+			return
+		}
+		t.Fatalf("error %q, the legacy decoder %q", err, wantErr)
+	case isLimit(err):
+	default:
+		t.Fatalf("decoded %#v (error %v), the legacy decoder %#v (error %v)", got, err, want, wantErr)
+	}
+}
+
+func isLimit(err error) bool { return strings.HasSuffix(err.Error(), "must have at most 32 elements") }
 
 // duplicateKey is the reference the scanner is fuzzed against: it walks the
 // tokens of a valid document and reports the first key an object holds
@@ -113,14 +159,14 @@ func duplicateKey(b []byte) (string, bool) {
 func is[T any](v any) bool { _, ok := v.(T); return ok }
 
 func FuzzDecodeLookup(f *testing.F) {
-	fuzzDecoder(f, decodeLookupRequest, is[portsLookup],
+	fuzzDecoder(f, decodeLookupRequest, legacyLookup, is[portsLookup],
 		`{"processId":"p","processType":"t","identification":{"clientNumber":"1","birthDate":"1985-04-12"}}`,
 		`{"identification":{"a":1,"b":true,"c":null,"d":{},"e":[],"f":"\u00e9"}}`,
 		`{"identification":"x"}`, `{"identification":{"`+strings.Repeat("a", 10)+`":1}}`)
 }
 
 func FuzzDecodeApprove(f *testing.F) {
-	fuzzDecoder(f, decodeApproveRequest, is[portsApproval],
+	fuzzDecoder(f, decodeApproveRequest, legacyApprove, is[portsApproval],
 		`{"processId":"p","score":8,"presenceCheckResult":{"frame":"`+jpegB64+`"}}`,
 		`{"presenceCheckResult":{"frame":"/9j/"}}`, `{"presenceCheckResult":{"frame":"data:image/png;base64,`+pngB64+`"}}`,
 		`{"presenceCheckResult":{"frame":"\/9j\/4A=="}}`, `{"presenceCheckResult":{"frame":"\u"}}`, `{"presenceCheckResult":{"frame":"\"}}`,
@@ -128,7 +174,7 @@ func FuzzDecodeApprove(f *testing.F) {
 }
 
 func FuzzDecodeEvaluate(f *testing.F) {
-	fuzzDecoder(f, decodeEvaluateRequest, is[portsEvaluation],
+	fuzzDecoder(f, decodeEvaluateRequest, legacyEvaluate, is[portsEvaluation],
 		allEndpoints()[2].body,
 		`{"verificationId":"v","extractedData":["{}"]}`, `{"documentCheckResult":{"documents":[{"images":[{"type":"FACE","data":"`+pngB64+`"}]}]}}`,
 		`{"documentCheckResult":{"documents":[{"data":{"surname":1}}]}}`, `{"documentCheckResult":{"documents":[null,{}]}}`,
@@ -136,21 +182,21 @@ func FuzzDecodeEvaluate(f *testing.F) {
 }
 
 func FuzzDecodeOTPSend(f *testing.F) {
-	fuzzDecoder(f, decodeOTPSendRequest, is[portsOTP],
+	fuzzDecoder(f, decodeOTPSendRequest, legacyOTPSend, is[portsOTP],
 		allEndpoints()[3].body, `{"resend":null}`, `{"resend":"true"}`, `{"otpCode":123}`)
 }
 
 func FuzzDecodeConsentStorage(f *testing.F) {
-	fuzzDecoder(f, decodeConsentStorageRequest, is[portsConsentStorage],
+	fuzzDecoder(f, decodeConsentStorageRequest, legacyConsentStorage, is[portsConsentStorage],
 		allEndpoints()[4].body, `{"approved":null}`, `{"approved":0}`, `{"approved":false}`)
 }
 
 func FuzzDecodeConsentText(f *testing.F) {
-	fuzzDecoder(f, decodeConsentTextRequest, is[portsConsentText],
+	fuzzDecoder(f, decodeConsentTextRequest, legacyConsentText, is[portsConsentText],
 		allEndpoints()[5].body, `{"language":["en"]}`)
 }
 
 func FuzzDecodeProcessEvent(f *testing.F) {
-	fuzzDecoder(f, decodeProcessEventRequest, is[portsProcessEvent],
+	fuzzDecoder(f, decodeProcessEventRequest, legacyProcessEvent, is[portsProcessEvent],
 		allEndpoints()[6].body, `{"type":"FINISHED","eventData":{"a":[1,{"b":null}]},"locale":"en"}`, `{"data":[]}`, `{"data":{"locale":1},"locale":"x"}`)
 }

@@ -17,6 +17,9 @@ type api struct {
 	log      *slog.Logger
 	creds    []credentialDigest
 	inFlight atomic.Int64 // requests inside the in-flight limit ring
+	// The id headers' names in canonical form, so ring 1 reads and sets
+	// them without canonicalising them on every request.
+	correlationKey, requestIDKey string
 }
 
 // route is one line of the API's route table.
@@ -39,7 +42,8 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	a := &api{cfg: c, log: c.Logger}
+	a := &api{cfg: c, log: c.Logger,
+		correlationKey: http.CanonicalHeaderKey(c.CorrelationHeader), requestIDKey: http.CanonicalHeaderKey(c.RequestIDHeader)}
 	for _, cr := range c.Credentials {
 		a.creds = append(a.creds, credentialDigest{user: sha256.Sum256([]byte(cr.Username)), pass: sha256.Sum256([]byte(cr.Password))})
 	}
@@ -60,17 +64,20 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 
 	// The rings, innermost first; the package doc lists them outermost first.
 	var h http.Handler = jsonMux{mux: mux} // 5: router
-	h = a.withDeadline(h)                  // 4: deadline
+	// 4: the deadline, set by ring 1 (withRequestScope).
 	if len(a.creds) > 0 {
 		h = a.withBasicAuth(h) // 3: basic auth
 	}
 	h = a.withRecover(h)       // 2: recover
 	h = a.withInFlightLimit(h) // 1b: load shedding
-	h = a.withRequestScope(h)  // 1: ids, headers, access log of unrouted requests
+	h = a.withRequestScope(h)  // 1: ids, headers, access log, deadline
 	return h, nil
 }
 
-// server builds the go-kit server of one route (rings 6 and 7).
+// server builds the go-kit server of one route (rings 6 and 7). It has no
+// ServerFinalizer: ring 1's statusWriter already knows the status and size
+// for the access log, and a finalizer costs every request a wrapped writer
+// and two context values.
 func (a *api) server(rt route) *kithttp.Server {
 	ep := rt.endpoint
 	if a.cfg.EndpointMiddleware != nil {
@@ -81,7 +88,6 @@ func (a *api) server(rt route) *kithttp.Server {
 	return kithttp.NewServer(recoverEndpoint(ep), recoverDecoder(rt.decode), encodeResponse,
 		kithttp.ServerBefore(withBodyLimit(rt.maxBody)),
 		kithttp.ServerErrorEncoder(a.encodeError),
-		kithttp.ServerFinalizer(a.logFinalized),
 	)
 }
 

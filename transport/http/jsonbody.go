@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/bits"
 	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,9 +26,15 @@ const maxJSONDepth = 32
 type bodyLimitKey struct{}
 
 // withBodyLimit records the route's body limit for readBody; each route's
-// go-kit server sets it in a ServerBefore.
+// go-kit server sets it in a ServerBefore. Inside NewHandler it goes into
+// the request state (no allocation); a decoder called on its own (tests)
+// gets it as a context value.
 func withBodyLimit(n int64) kithttp.RequestFunc {
 	return func(ctx context.Context, _ *http.Request) context.Context {
+		if st := stateFrom(ctx); st != nil {
+			st.bodyLimit = n
+			return ctx
+		}
 		return context.WithValue(ctx, bodyLimitKey{}, n)
 	}
 }
@@ -35,6 +42,9 @@ func withBodyLimit(n int64) kithttp.RequestFunc {
 // bodyLimit is the route's limit, or the default for a decoder called
 // outside a route.
 func bodyLimit(ctx context.Context) int64 {
+	if st := stateFrom(ctx); st != nil && st.bodyLimit > 0 {
+		return st.bodyLimit
+	}
 	if n, ok := ctx.Value(bodyLimitKey{}).(int64); ok && n > 0 {
 		return n
 	}
@@ -44,20 +54,32 @@ func bodyLimit(ctx context.Context) int64 {
 // decodeJSON checks the Content-Type, reads the bounded body and decodes it
 // into dst (a pointer to a request DTO), with the DTO's array limits. Every
 // failure is a requestError.
-func decodeJSON(ctx context.Context, r *http.Request, dst any, arrays ...arrayLimit) error {
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+func decodeJSON(ctx context.Context, r *http.Request, dst jsonReader, arrays ...arrayLimit) error {
+	var ct string
+	if v := r.Header["Content-Type"]; len(v) > 0 {
+		ct = v[0]
+	}
+	if err := checkContentType(ct); err != nil {
 		return err
 	}
-	body, err := readBody(ctx, r)
+	body, pooled, err := readBody(ctx, r)
 	if err != nil {
 		return err
 	}
-	return unmarshalBody(body, dst, arrays...)
+	err = unmarshalBody(body, dst, arrays...)
+	// Nothing decoded refers to the body (jsonDecoder copies what it
+	// keeps), so its buffer can serve the next request.
+	bodyBuffers.put(pooled)
+	return err
 }
 
 // checkContentType accepts application/json with optional parameters; a
 // charset, when given, must be UTF-8, the only encoding JSON allows.
 func checkContentType(v string) error {
+	switch v { // what callers send, without parsing
+	case "application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8", "application/json; charset=UTF-8":
+		return nil
+	}
 	unsupported := &requestError{status: http.StatusUnsupportedMediaType, msg: "Content-Type must be application/json"}
 	if v == "" {
 		return unsupported
@@ -76,105 +98,145 @@ func tooLarge(limit int64) *requestError {
 	return &requestError{status: http.StatusRequestEntityTooLarge, msg: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
-// readBody reads the whole body within the route's limit. When the length
-// is announced it reads into a buffer of exactly that size (an image body
-// then costs its size once, not the doubling of io.ReadAll); an announced
-// length over the limit is refused before reading anything.
-func readBody(ctx context.Context, r *http.Request) ([]byte, error) {
+// readBody reads the whole body within the route's limit; an announced
+// length over the limit is refused before reading anything. An announced
+// length is read into a recycled buffer (bodyBuffers) of at least that
+// size, returned as pooled for the caller to put back once it is done with
+// the body; without one (chunked) the body is read into a fresh buffer and
+// pooled is nil.
+func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte, err error) {
 	limit := bodyLimit(ctx)
 	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
+		return nil, nil, tooLarge(limit)
 	}
 	if r.Body == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	body := http.MaxBytesReader(nil, r.Body, limit)
-	var (
-		buf []byte
-		err error
-	)
 	if r.ContentLength > 0 {
-		buf = make([]byte, r.ContentLength)
+		// Within the limit, and net/http never reads past an announced
+		// length: no MaxBytesReader needed.
+		pooled = bodyBuffers.get(int(r.ContentLength))
+		body = (*pooled)[:r.ContentLength]
 		var n int
-		n, err = io.ReadFull(body, buf)
-		buf = buf[:n]
+		n, err = io.ReadFull(r.Body, body)
+		body = body[:n]
 	} else {
-		buf, err = io.ReadAll(body)
+		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, tooLarge(limit)
+		bodyBuffers.put(pooled)
+		return nil, nil, tooLarge(limit)
 	case err != nil:
-		return nil, badRequest("request body could not be read")
+		bodyBuffers.put(pooled)
+		return nil, nil, badRequest("request body could not be read")
 	}
-	return buf, nil
+	return body, pooled, nil
+}
+
+// Recycled body buffers come in power-of-two sizes from minPooledBody to
+// maxPooledBody; a larger body gets a buffer of its own, which is not kept.
+const (
+	minPooledBodyShift = 10 // 1 KiB
+	maxPooledBodyShift = 20 // 1 MiB
+)
+
+// bodyPool recycles request body buffers. An image body of a few hundred
+// kilobytes would otherwise be allocated and zeroed for every request and
+// become garbage right after decoding, which made the garbage collector run
+// several times as often (docs/performance.md). Buffers live in sync.Pools,
+// so idle ones are released by the garbage collector.
+type bodyPool struct {
+	classes [maxPooledBodyShift - minPooledBodyShift + 1]sync.Pool
+}
+
+// bodyBuffers are the body buffers of every handler of the process.
+var bodyBuffers bodyPool
+
+// class is the index of the smallest class holding n bytes, -1 when n is
+// beyond the largest.
+func (p *bodyPool) class(n int) int {
+	c := max(bits.Len(uint(n-1)), minPooledBodyShift) - minPooledBodyShift
+	if c >= len(p.classes) {
+		return -1
+	}
+	return c
+}
+
+// get returns a buffer of at least n bytes (n > 0).
+func (p *bodyPool) get(n int) *[]byte {
+	c := p.class(n)
+	if c < 0 {
+		b := make([]byte, n)
+		return &b
+	}
+	if b, ok := p.classes[c].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 1<<(c+minPooledBodyShift))
+	return &b
+}
+
+// put recycles a buffer get returned; nil and unpooled sizes are ignored.
+func (p *bodyPool) put(b *[]byte) {
+	if b == nil {
+		return
+	}
+	if c := p.class(cap(*b)); c >= 0 && cap(*b) == 1<<(c+minPooledBodyShift) {
+		p.classes[c].Put(b)
+	}
 }
 
 // unmarshalBody applies the contract's rules to a JSON body: not empty,
 // UTF-8, an object, nested at most maxJSONDepth levels, without NUL
 // characters (which no text column can store), without duplicate keys,
-// arrays within their limits, one value without trailing data. Unknown fields are ignored. A value of the wrong type is reported
-// with its JSON path, array indices included.
-func unmarshalBody(body []byte, dst any, arrays ...arrayLimit) error {
+// arrays within their limits, one value without trailing data. Unknown
+// fields are ignored. A value of the wrong type is reported with its JSON
+// path, array indices included.
+//
+// The body is read once (jsonDecoder). When it is refused, the message is
+// the one the earlier two-pass decoder gave: invalid UTF-8 first, then
+// scanJSON's structural checks (in body order), then a syntax error, then a
+// type error, so a body with several defects is refused as it always was.
+func unmarshalBody(body []byte, dst jsonReader, arrays ...arrayLimit) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) == 0:
 		return badRequest("request body is empty")
-	case !utf8.Valid(body):
-		return badRequest("request body is not valid UTF-8")
 	case trimmed[0] != '{':
+		if !utf8.Valid(body) {
+			return errNotUTF8()
+		}
 		return badRequest("request body must be a JSON object")
 	}
-	if err := scanJSON(body, arrays); err != nil {
-		return err
-	}
-	err := json.Unmarshal(body, dst)
+	// jsonDecoder checks UTF-8 inside strings (the only place JSON allows
+	// other than ASCII) as it goes, and skips that check where the base64
+	// decoder has already proved an image to be ASCII.
+	err := decodeObject(body, dst)
 	if err == nil {
 		return nil
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		p, ok := pathAt(body, int(te.Offset)-1)
-		if !ok || p == "" {
-			p = te.Field
-		}
-		return fieldError(p, typeMessage(te))
+	// Refused: name the defect in the two-pass decoder's order (a rare
+	// path, so it may read the body again).
+	if !utf8.Valid(body) {
+		return errNotUTF8()
 	}
-	return badRequest("request body is not valid JSON")
+	if serr := scanJSON(body, arrays); serr != nil {
+		return serr
+	}
+	if !json.Valid(body) {
+		return badRequest("request body is not valid JSON")
+	}
+	return err
 }
 
-// typeMessage says what the field should have been, without echoing what it
-// was.
-func typeMessage(te *json.UnmarshalTypeError) string {
-	t := te.Type
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "has the wrong type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "must be a string"
-	case reflect.Bool:
-		return "must be true or false"
-	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if strings.HasPrefix(te.Value, "number ") { // the literal did not fit
-			return "number out of range"
-		}
-		return "must be a number"
-	case reflect.Struct, reflect.Map:
-		return "must be an object"
-	case reflect.Slice, reflect.Array:
-		return "must be an array"
-	}
-	return "has the wrong type"
-}
+func errNotUTF8() error { return badRequest("request body is not valid UTF-8") }
 
-// scanJSON makes one pass over the body, outside a full parse, to refuse
-// what encoding/json would accept silently or expensively:
+// scanJSON makes one pass over the body, outside a full parse, to find
+// what the contract refuses and encoding/json would accept silently or
+// expensively. It runs only once a body has been refused, to pick the
+// message (see unmarshalBody):
 //
 //   - nesting deeper than maxJSONDepth;
 //   - \u0000 in a string;
@@ -186,7 +248,7 @@ func typeMessage(te *json.UnmarshalTypeError) string {
 //     dropped): every element of a declared array becomes a Go value, and
 //     a 10 MiB body of "{}," would otherwise become millions of structs.
 //
-// It does not check syntax (json.Unmarshal does); on malformed input it may
+// It does not check syntax (jsonDecoder does); on malformed input it may
 // miss a problem or report one in the wrong place, but it never reads out
 // of bounds and stays linear.
 func scanJSON(b []byte, limits []arrayLimit) error {
@@ -419,108 +481,4 @@ func skipString(b []byte, i int) (int, bool) {
 			}
 		}
 	}
-}
-
-// pathAt returns the JSON path (a.b[1].c) of the innermost value of the
-// valid JSON document b that contains byte offset target. json's
-// UnmarshalTypeError gives the offset of the offending value but names its
-// field without array indices; this restores them.
-func pathAt(b []byte, target int) (string, bool) {
-	if target < 0 || target >= len(b) {
-		return "", false
-	}
-	s := pathScanner{b: b, target: target}
-	_, p, ok := s.value(0, "")
-	return p, ok
-}
-
-type pathScanner struct {
-	b      []byte
-	target int
-}
-
-func (s *pathScanner) space(i int) int {
-	for i < len(s.b) && (s.b[i] == ' ' || s.b[i] == '\t' || s.b[i] == '\r' || s.b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// value scans the value starting at or after i and returns its end, and the
-// path of the innermost value containing the target when it is inside.
-func (s *pathScanner) value(i int, path string) (int, string, bool) {
-	i = s.space(i)
-	if i >= len(s.b) {
-		return i, "", false
-	}
-	start := i
-	var end int
-	switch s.b[i] {
-	case '{':
-		i = s.space(i + 1)
-		for i < len(s.b) && s.b[i] == '"' {
-			keyEnd, _ := skipString(s.b, i+1)
-			if keyEnd >= len(s.b) {
-				return len(s.b), "", false
-			}
-			key := s.key(s.b[i : keyEnd+1])
-			i = s.space(keyEnd+1) + 1 // past ':'
-			vEnd, p, ok := s.value(i, joinPath(path, key))
-			if ok {
-				return vEnd, p, true
-			}
-			i = s.space(vEnd)
-			if i < len(s.b) && s.b[i] == ',' {
-				i = s.space(i + 1)
-			}
-		}
-		end = i + 1 // past '}'
-	case '[':
-		i = s.space(i + 1)
-		for n := 0; i < len(s.b) && s.b[i] != ']'; n++ {
-			vEnd, p, ok := s.value(i, path+"["+strconv.Itoa(n)+"]")
-			if ok {
-				return vEnd, p, true
-			}
-			if vEnd <= i { // malformed: no progress
-				return len(s.b), "", false
-			}
-			i = s.space(vEnd)
-			if i < len(s.b) && s.b[i] == ',' {
-				i++
-			}
-		}
-		end = i + 1 // past ']'
-	case '"':
-		e, _ := skipString(s.b, i+1)
-		end = e + 1
-	default:
-		for i < len(s.b) && !strings.ContainsRune(",]} \t\r\n", rune(s.b[i])) {
-			i++
-		}
-		end = i
-	}
-	if start <= s.target && s.target < end {
-		return end, path, true
-	}
-	return end, "", false
-}
-
-// key decodes an object key, escapes included.
-func (s *pathScanner) key(quoted []byte) string {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		return string(quoted[1 : len(quoted)-1])
-	}
-	var k string
-	if json.Unmarshal(quoted, &k) != nil {
-		return string(quoted[1 : len(quoted)-1])
-	}
-	return k
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }

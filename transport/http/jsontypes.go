@@ -3,87 +3,220 @@ package httptransport
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
 
-// The JSON types below never fail UnmarshalJSON: they record what was wrong
-// in problem, and the converter, which knows the value's full JSON path
-// (array indices included), reports it. An error returned from UnmarshalJSON
-// would lose that path.
-
-var jsonNull = []byte("null")
+// The JSON types below never fail decoding: they record what was wrong in
+// problem, and the converter, which knows the value's full JSON path (array
+// indices included), reports it after the whole body has been read.
 
 // base64Image is an image sent as a base64 JSON string. It is decoded
-// straight from the request bytes that encoding/json hands to UnmarshalJSON
-// (a sub-slice of the body, not a copy) into a buffer of the decoded size,
-// so a request costs its body plus its decoded images, never a string copy
-// of each image on top.
+// straight from the body into a buffer of the decoded size, so a request
+// costs its body plus its decoded images, never a string copy of an image
+// on top.
 type base64Image struct {
 	data    []byte // nil when absent, null or ""
 	problem string
 }
 
-// UnmarshalJSON decodes standard or URL-safe base64, padded or not, with
-// line breaks (MIME style) and an optional data: URI prefix.
-func (im *base64Image) UnmarshalJSON(raw []byte) error {
-	*im = base64Image{}
-	if bytes.Equal(raw, jsonNull) {
-		return nil
+// readImage reads an image field: standard or URL-safe base64, padded or
+// not, with line breaks (MIME style) and an optional data: URI prefix.
+func (d *jsonDecoder) readImage(dst *base64Image) error {
+	*dst = base64Image{}
+	switch d.peek() {
+	case '"':
+	case 'n':
+		return d.literal("null")
+	default:
+		dst.problem = "must be a string"
+		return d.skip()
 	}
-	if len(raw) < 2 || raw[0] != '"' {
-		im.problem = "must be a string"
-		return nil
-	}
-	s := raw[1 : len(raw)-1]
-	if bytes.IndexByte(s, '\\') >= 0 {
-		// Some encoders escape '/' as \/ or '=' as \u003d; only then is a copy
-		// made. Anything unescaping to non-ASCII is no base64 anyway.
-		var ok bool
-		if s, ok = unescapeASCII(s); !ok {
-			im.problem = "not valid base64"
+	start := d.i + 1
+	if q := bytes.IndexByte(d.b[start:], '"'); q >= 0 {
+		// Unless text holds a backslash, the quote found closes the string
+		// and text is its content: found at memory speed and decoded in
+		// place.
+		ok, err := d.imageText(dst, d.b[start:start+q])
+		if err != nil {
+			return err
+		}
+		if ok {
+			d.i = start + q + 1
 			return nil
 		}
 	}
-	if bytes.HasPrefix(s, []byte("data:")) {
-		if _, after, found := bytes.Cut(s, []byte(";base64,")); found {
-			s = after
-		}
+	// Some encoders escape '/' as \/ or '=' as \u003d: check the string,
+	// then resolve the escapes into a copy. Anything unescaping to
+	// non-ASCII is no base64 anyway.
+	s, e, _, err := d.scanString()
+	if err != nil {
+		return err
 	}
-	if len(s) == 0 {
-		return nil
-	}
-	data, ok := decodeBase64(s)
+	text, ok := unescapeASCII(d.b[s:e])
 	if !ok {
-		im.problem = "not valid base64"
+		dst.problem = "not valid base64"
 		return nil
 	}
-	im.data = data
+	dst.data, dst.problem = decodeImageText(text)
 	return nil
 }
 
-// decodeBase64 picks the alphabet (URL-safe when '-' or '_' occur) and the
-// padding (when the text ends in '=') from the text itself.
-func decodeBase64(s []byte) ([]byte, bool) {
+// imageText decodes text, the bytes up to the first quote after an image
+// string's opening quote, when it holds no backslash (ok false otherwise,
+// for the caller to read the string with its escapes). It checks text is
+// valid string content (UTF-8, no control character), skipping the part
+// the base64 block decoder already proved to be of its ASCII alphabet, and
+// leaves the backslash search to that decoder too (a backslash is no
+// base64): the common image is read once.
+func (d *jsonDecoder) imageText(dst *base64Image, text []byte) (ok bool, err error) {
+	b64 := trimDataURI(text)
+	prefix := text[:len(text)-len(b64)]
+	var proven int
+	if len(b64) > 0 {
+		var decoded bool
+		if dst.data, proven, decoded = decodeBase64(b64); !decoded {
+			dst.problem = "not valid base64"
+		}
+	}
+	rest := b64[proven:]
+	if bytes.IndexByte(prefix, '\\') >= 0 || bytes.IndexByte(rest, '\\') >= 0 {
+		*dst = base64Image{}
+		return false, nil
+	}
+	if hasControl(prefix) || hasControl(rest) || !utf8.Valid(prefix) || !utf8.Valid(rest) {
+		return false, d.syntax()
+	}
+	return true, nil
+}
+
+// decodeImageText decodes the unescaped text of an image string.
+func decodeImageText(text []byte) ([]byte, string) {
+	b64 := trimDataURI(text)
+	if len(b64) == 0 {
+		return nil, ""
+	}
+	if data, _, ok := decodeBase64(b64); ok {
+		return data, ""
+	}
+	return nil, "not valid base64"
+}
+
+// trimDataURI drops a data:...;base64, prefix.
+func trimDataURI(s []byte) []byte {
+	if bytes.HasPrefix(s, []byte("data:")) {
+		if _, after, found := bytes.Cut(s, []byte(";base64,")); found {
+			return after
+		}
+	}
+	return s
+}
+
+// hasControl reports whether s holds a byte below 0x20, eight bytes at a
+// time.
+func hasControl(s []byte) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if (x-0x20*swarOnes)&^x&swarHighs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBase64 decodes s, which is not empty, picking the alphabet
+// (URL-safe when '-' or '_' occur) and the padding (when the text ends in
+// '=') from the text itself, as encoding/base64 decodes it. It also
+// returns how many leading bytes of s the fast block decoder proved to be
+// of the standard alphabet.
+func decodeBase64(s []byte) (data []byte, proven int, ok bool) {
 	end := len(s)
 	for end > 0 && (s[end-1] == '\n' || s[end-1] == '\r') {
 		end--
 	}
 	padded := end > 0 && s[end-1] == '='
-	enc := base64.StdEncoding
-	if bytes.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
-	}
-	if !padded {
-		enc = enc.WithPadding(base64.NoPadding)
+	enc := base64.RawStdEncoding
+	if padded {
+		enc = base64.StdEncoding
 	}
 	dst := make([]byte, enc.DecodedLen(len(s)))
+	// The common case, the standard alphabet without line breaks: all but
+	// the last few characters in blocks of eight, the rest (padding
+	// included) by encoding/base64.
+	if si, di, fast := decodeBase64Blocks(dst, s, &stdBase64); fast && bytes.IndexByte(s[si:], '-') < 0 && bytes.IndexByte(s[si:], '_') < 0 {
+		n, err := enc.Decode(dst[di:], s[si:])
+		if err != nil || di+n == 0 {
+			return nil, si, false
+		}
+		return dst[:di+n], si, true
+	}
+	if bytes.IndexByte(s, '-') >= 0 || bytes.IndexByte(s, '_') >= 0 {
+		enc = base64.RawURLEncoding
+		if padded {
+			enc = base64.URLEncoding
+		}
+	}
 	n, err := enc.Decode(dst, s)
 	if err != nil || n == 0 {
-		return nil, false
+		return nil, 0, false
 	}
-	return dst[:n], true
+	return dst[:n], 0, true
+}
+
+// base64Tables map a character of one alphabet to its six bits already
+// shifted into place in the three output bytes of its quantum (as a
+// little-endian word), one table per position in the quantum, so four
+// characters decode with four loads and three ORs. A character outside the
+// alphabet maps to base64Invalid, whose bit 24 no valid quantum sets.
+type base64Tables struct{ d0, d1, d2, d3 [256]uint32 }
+
+const base64Invalid = 0x01FFFFFF
+
+// stdBase64 are the tables of the standard alphabet, built once; never
+// written after.
+var stdBase64 = newBase64Tables("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+func newBase64Tables(alphabet string) base64Tables {
+	var t base64Tables
+	for i := range 256 {
+		t.d0[i], t.d1[i], t.d2[i], t.d3[i] = base64Invalid, base64Invalid, base64Invalid, base64Invalid
+	}
+	for v := range uint32(64) {
+		c := alphabet[v]
+		t.d0[c] = v << 2
+		t.d1[c] = v>>4 | (v&0xF)<<12
+		t.d2[c] = (v>>2)<<8 | (v&3)<<22
+		t.d3[c] = v << 16
+	}
+	return t
+}
+
+// decodeBase64Blocks decodes src eight characters at a time into dst
+// while more than eight characters remain (so padding and the final
+// quantum are left to encoding/base64, which continues at src[si:] into
+// dst[di:]). ok is false when a character outside the alphabet was met;
+// what was written is then garbage. It is about 1.5 times as fast as
+// encoding/base64 on this project's machine (docs/performance.md).
+func decodeBase64Blocks(dst, src []byte, t *base64Tables) (si, di int, ok bool) {
+	var bad uint32
+	srcLen, dstLen := len(src), len(dst)
+	// Re-slicing (rather than indexing with offsets) lets the compiler
+	// drop every bounds check in the loop.
+	for len(src) > 8 && len(dst) >= 8 {
+		x := t.d0[src[0]] | t.d1[src[1]] | t.d2[src[2]] | t.d3[src[3]]
+		y := t.d0[src[4]] | t.d1[src[5]] | t.d2[src[6]] | t.d3[src[7]]
+		bad |= x | y
+		binary.LittleEndian.PutUint64(dst, uint64(x)|uint64(y)<<24)
+		src, dst = src[8:], dst[6:]
+	}
+	return srcLen - len(src), dstLen - len(dst), bad < 1<<24
 }
 
 // unescapeASCII resolves JSON string escapes whose result is ASCII.
@@ -135,47 +268,72 @@ type identification struct {
 	problem string
 }
 
-// UnmarshalJSON records the scalar values of a JSON object.
-func (id *identification) UnmarshalJSON(raw []byte) error {
-	*id = identification{}
-	if bytes.Equal(raw, jsonNull) {
-		return nil
+// readIdentification reads the identification object. Its problems, in
+// order: more than maxIdentificationKeys keys, then the first key or value
+// (in the body's order) over its length limit.
+func (d *jsonDecoder) readIdentification(dst *identification) error {
+	*dst = identification{}
+	switch d.peek() {
+	case '{':
+	case 'n':
+		return d.literal("null")
+	default:
+		dst.problem = "must be an object"
+		return d.skip()
 	}
-	var m map[string]json.RawMessage
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
-		id.problem = "must be an object"
-		return nil
+	it, err := d.beginObject()
+	if err != nil {
+		return err
 	}
-	if len(m) > maxIdentificationKeys {
-		id.problem = "must have at most " + strconv.Itoa(maxIdentificationKeys) + " keys"
-		return nil
-	}
-	id.values = make(map[string]string, len(m))
-	for k, v := range m {
-		if utf8.RuneCountInString(k) > maxIdentificationKeyChars {
-			*id = identification{problem: "keys must be at most " + strconv.Itoa(maxIdentificationKeyChars) + " characters"}
+	values := make(map[string]string, 4)
+	var problem string
+	for n := 0; ; n++ {
+		key, more, err := d.nextMember(&it)
+		if err != nil {
+			return err
+		}
+		if !more {
+			switch {
+			case n > maxIdentificationKeys:
+				dst.problem = "must have at most " + strconv.Itoa(maxIdentificationKeys) + " keys"
+			case problem != "":
+				dst.problem = problem
+			default:
+				dst.values = values
+			}
 			return nil
+		}
+		if problem == "" && utf8.RuneCount(key) > maxIdentificationKeyChars {
+			problem = "keys must be at most " + strconv.Itoa(maxIdentificationKeyChars) + " characters"
 		}
 		var value string
-		switch v[0] {
-		case '"':
-			if json.Unmarshal(v, &value) != nil {
-				continue
+		switch c := d.peek(); {
+		case c == '"':
+			value, err = d.stringValue()
+		case c == 't' || c == 'f':
+			start := d.i
+			err = d.skip()
+			value = string(d.b[start:d.i])
+		case c == '-' || c >= '0' && c <= '9':
+			var num []byte
+			num, err = d.scanNumber()
+			value = string(num)
+		default: // null, objects and arrays are no credential
+			if err := d.skip(); err != nil {
+				return err
 			}
-		case 't', 'f':
-			value = string(v)
-		case 'n', '{', '[':
-			continue // not a credential
-		default:
-			value = json.Number(v).String()
+			continue
 		}
-		if len(value) > maxIdentificationValueChars && utf8.RuneCountInString(value) > maxIdentificationValueChars {
-			*id = identification{problem: "values must be at most " + strconv.Itoa(maxIdentificationValueChars) + " characters"}
-			return nil
+		if err != nil {
+			return err
 		}
-		id.values[k] = value
+		if problem == "" && len(value) > maxIdentificationValueChars && utf8.RuneCountInString(value) > maxIdentificationValueChars {
+			problem = "values must be at most " + strconv.Itoa(maxIdentificationValueChars) + " characters"
+		}
+		if problem == "" && n < maxIdentificationKeys {
+			values[string(key)] = value
+		}
 	}
-	return nil
 }
 
 // jsonObject is a free-form JSON object (process event data). Numbers stay
@@ -185,16 +343,17 @@ type jsonObject struct {
 	problem string
 }
 
-// UnmarshalJSON decodes a JSON object with numbers kept exact.
-func (o *jsonObject) UnmarshalJSON(raw []byte) error {
-	*o = jsonObject{}
-	if bytes.Equal(raw, jsonNull) {
-		return nil
+// readObject reads a free-form object field.
+func (d *jsonDecoder) readObject(dst *jsonObject) error {
+	*dst = jsonObject{}
+	switch d.peek() {
+	case '{':
+		m, err := d.readMap()
+		dst.values = m
+		return err
+	case 'n':
+		return d.literal("null")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if len(raw) == 0 || raw[0] != '{' || dec.Decode(&o.values) != nil {
-		o.values, o.problem = nil, "must be an object"
-	}
-	return nil
+	dst.problem = "must be an object"
+	return d.skip()
 }

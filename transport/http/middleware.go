@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,15 +24,31 @@ const maxIDLength = 128
 
 // requestState is what the rings learn about one request and the access log
 // reports. It is created by the request-scope ring and shared by pointer;
-// one request is served by one goroutine, so it needs no lock.
+// one request is served by one goroutine, so it needs no lock. It is also
+// the request's context below ring 1 (the request's own context, which it
+// extends with itself under stateKey) and holds ring 1's statusWriter: one
+// allocation instead of three.
 type requestState struct {
+	context.Context
 	start         time.Time
 	correlationID string
 	requestID     string
 	route         string // the matched pattern, "" when none matched
 	processID     string // from the decoded body, only when it looks like an id
-	logged        bool   // the access-log line was written
+	bodyLimit     int64  // the route's body limit, set by its go-kit server
+	sw            statusWriter
 }
+
+// Value makes the state reachable from every context derived from it.
+func (st *requestState) Value(key any) any {
+	if key == (stateKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// String names the context without printing the state.
+func (st *requestState) String() string { return "httptransport.requestState" }
 
 type stateKey struct{}
 
@@ -95,20 +112,60 @@ func validID(s string) bool {
 	return true
 }
 
-// newID returns a random UUIDv4. crypto/rand.Read never fails since Go 1.24.
-func newID() string {
-	var b [16]byte
+// requestIDs returns the request's correlation and request ids: the
+// caller's when valid, else random UUIDv4s (both from one read of
+// crypto/rand, which never fails since Go 1.24).
+func (a *api) requestIDs(h http.Header) (correlationID, requestID string) {
+	correlationID, requestID = headerValue(h, a.correlationKey), headerValue(h, a.requestIDKey)
+	okCorrelation, okRequest := validID(correlationID), validID(requestID)
+	if okCorrelation && okRequest {
+		return correlationID, requestID
+	}
+	var b [32]byte
 	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	if !okCorrelation && !okRequest { // the usual case: one string for both
+		var s [72]byte
+		both := string(appendUUID(appendUUID(s[:0], b[:16]), b[16:]))
+		return both[:36], both[36:]
+	}
+	if !okCorrelation {
+		correlationID = formatUUID(b[:16])
+	}
+	if !okRequest {
+		requestID = formatUUID(b[16:])
+	}
+	return correlationID, requestID
 }
 
-func idOrNew(s string) string {
-	if validID(s) {
-		return s
+// headerValue is h.Get for a key already in canonical form.
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
 	}
-	return newID()
+	return ""
+}
+
+// formatUUID formats 16 random bytes as a UUIDv4 (version and variant bits
+// set), 8-4-4-4-12 lower-case hex.
+func formatUUID(b []byte) string {
+	var s [36]byte
+	appendUUID(s[:0], b)
+	return string(s[:])
+}
+
+// appendUUID appends 16 random bytes formatted as a UUIDv4.
+func appendUUID(dst, b []byte) []byte {
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	dst = hex.AppendEncode(dst, b[0:4])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, b[4:6])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, b[6:8])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, b[8:10])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, b[10:16])
 }
 
 // statusWriter remembers the status and size of the answer for the access
@@ -139,23 +196,27 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withRequestScope is ring 1: ids, common headers, the request state and the
-// access-log line of requests no go-kit server finalised.
+// access-log line of every request. It also sets ring 4's deadline
+// (lazyDeadline), so the request is copied (WithContext) once instead of
+// twice; the rings between never wait, so it makes no difference to them.
 func (a *api) withRequestScope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{
-			start:         time.Now(),
-			correlationID: idOrNew(r.Header.Get(a.cfg.CorrelationHeader)),
-			requestID:     idOrNew(r.Header.Get(a.cfg.RequestIDHeader)),
-		}
+		st := &requestState{Context: r.Context(), start: time.Now()}
+		st.correlationID, st.requestID = a.requestIDs(r.Header)
+		// Keys in canonical form, set without Header.Set's canonicalisation;
+		// one backing array for the four values, each capped so an append
+		// elsewhere cannot reach its neighbour.
+		values := []string{st.correlationID, st.requestID, "no-store", "nosniff"}
 		h := w.Header()
-		h.Set(a.cfg.CorrelationHeader, st.correlationID)
-		h.Set(a.cfg.RequestIDHeader, st.requestID)
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		sw := &statusWriter{ResponseWriter: w}
-		ctx := context.WithValue(r.Context(), stateKey{}, st)
-		annotateServerSpan(ctx, st)
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		h[a.correlationKey] = values[0:1:1]
+		h[a.requestIDKey] = values[1:2:2]
+		h["Cache-Control"] = values[2:3:3]
+		h["X-Content-Type-Options"] = values[3:4:4]
+		st.sw = statusWriter{ResponseWriter: w}
+		annotateServerSpan(st, st)
+		ctx := newLazyDeadline(st, st.start, a.cfg.RequestTimeout)
+		defer ctx.release()
+		next.ServeHTTP(&st.sw, r.WithContext(ctx))
 		// The router matched on a copy of r (WithContext copies); hand the
 		// pattern back to the request this ring was given, where otelhttp
 		// wrapped directly around the handler reads it to name the server
@@ -163,24 +224,13 @@ func (a *api) withRequestScope(next http.Handler) http.Handler {
 		if st.route != "" && r.Pattern == "" {
 			r.Pattern = st.route
 		}
-		annotateRoute(ctx, st.route)
-		if !st.logged {
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			a.accessLog(ctx, st, r.Method, status, sw.bytes)
+		annotateRoute(st, st.route)
+		status := st.sw.status
+		if status == 0 {
+			status = http.StatusOK
 		}
+		a.accessLog(st, st, r.Method, status, st.sw.bytes)
 	})
-}
-
-// logFinalized is the go-kit ServerFinalizer of every route: the access-log
-// line of a request a go-kit server answered.
-func (a *api) logFinalized(ctx context.Context, code int, r *http.Request) {
-	size, _ := ctx.Value(kithttp.ContextKeyResponseSize).(int64)
-	if st := stateFrom(ctx); st != nil {
-		a.accessLog(ctx, st, r.Method, code, size)
-	}
 }
 
 // accessLog writes the one line per request. It names the route pattern,
@@ -189,10 +239,9 @@ func (a *api) logFinalized(ctx context.Context, code int, r *http.Request) {
 // adapters/telemetry.NewLogHandler (as cmd does) adds the trace_id and
 // span_id of the server span.
 func (a *api) accessLog(ctx context.Context, st *requestState, method string, status int, size int64) {
-	if st.logged {
+	if !a.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	st.logged = true
 	a.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("method", method),
 		slog.String("route", st.route),
@@ -252,9 +301,8 @@ func (a *api) withRecover(next http.Handler) http.Handler {
 }
 
 // recoverEndpoint turns a panic below it into a panicError, so the go-kit
-// server answers 500 through encodeError and its finalizer logs the 500 (a
-// panic unwinding through go-kit would be logged as 200 by the finalizer).
-// It wraps the whole endpoint chain, Config.EndpointMiddleware included; a
+// server answers 500 through encodeError, which logs it with the request's
+// ids, and the route's access-log line names the route. It wraps the whole endpoint chain, Config.EndpointMiddleware included; a
 // tracing middleware that wants to mark a panicking span recovers and
 // re-panics, as tracing middlewares do.
 func recoverEndpoint(next endpoint.Endpoint) endpoint.Endpoint {
@@ -309,15 +357,5 @@ func (a *api) withBasicAuth(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// withDeadline is ring 4: every request gets the configured deadline, below
-// the caller's own time-out.
-func (a *api) withDeadline(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -22,6 +22,34 @@ type lookupRequest struct {
 	Identification identification `json:"identification"`
 }
 
+var lookupFields = fieldNames{"processId", "processType", "identification"}
+
+func (d *lookupRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch lookupFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "identification":
+			err = dec.readIdentification(&d.Identification)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 func (d lookupRequest) toPorts(meta domain.RequestMeta) (ports.LookupRequest, error) {
 	if err := checkLengths("", field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars}); err != nil {
 		return ports.LookupRequest{}, err
@@ -59,8 +87,69 @@ type approveRequest struct {
 	PresenceCheckResult    *presenceCheckResult `json:"presenceCheckResult"`
 }
 
+var approveFields = fieldNames{"processId", "processType", "userId", "identityVerificationId", "provider", "status", "score", "presenceCheckResult"}
+
+func (d *approveRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch approveFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "identityVerificationId":
+			err = dec.readString(&d.IdentityVerificationID)
+		case "provider":
+			err = dec.readString(&d.Provider)
+		case "status":
+			err = dec.readString(&d.Status)
+		case "score":
+			err = dec.readFloat(&d.Score)
+		case "presenceCheckResult":
+			err = readStructPtr(dec, &d.PresenceCheckResult)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 type presenceCheckResult struct {
 	Frame base64Image `json:"frame"`
+}
+
+var presenceCheckFields = fieldNames{"frame"}
+
+func (p *presenceCheckResult) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		if presenceCheckFields.match(key) == "frame" {
+			err = dec.readImage(&p.Frame)
+		} else {
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // frameKind is the image kind of the presence-check frame.
@@ -85,11 +174,13 @@ func (d approveRequest) toPorts(meta domain.RequestMeta) (ports.ApprovalRequest,
 		Meta:                   meta,
 	}
 	if d.PresenceCheckResult != nil {
-		img, err := toImage("presenceCheckResult.frame", frameKind, d.PresenceCheckResult.Frame)
+		img, ok, err := toImage(framePath, frameKind, d.PresenceCheckResult.Frame)
 		if err != nil {
 			return ports.ApprovalRequest{}, err
 		}
-		req.Frame = img
+		if ok {
+			req.Frame = &img
+		}
 	}
 	return req, nil
 }
@@ -104,22 +195,25 @@ func decodeApproveRequest(ctx context.Context, r *http.Request) (any, error) {
 	return d.toPorts(metaFrom(ctx))
 }
 
-// toImage checks a decoded image; nil when none was sent.
-func toImage(path, kind string, im base64Image) (*domain.Image, error) {
+func framePath() string { return "presenceCheckResult.frame" }
+
+// toImage checks a decoded image; ok is false when none was sent. path
+// gives the field's JSON path, built only for an error.
+func toImage(path func() string, kind string, im base64Image) (img domain.Image, ok bool, err error) {
 	if im.problem != "" {
-		return nil, fieldError(path, im.problem)
+		return domain.Image{}, false, fieldError(path(), im.problem)
 	}
 	if im.data == nil {
-		return nil, nil
+		return domain.Image{}, false, nil
 	}
-	img, err := domain.NewImage(kind, im.data)
+	img, err = domain.NewImage(kind, im.data)
 	if errors.Is(err, domain.ErrNotAnImage) {
-		return nil, fieldError(path, "not a JPEG or PNG image")
+		return domain.Image{}, false, fieldError(path(), "not a JPEG or PNG image")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
+		return domain.Image{}, false, fmt.Errorf("image %s: %w", path(), err)
 	}
-	return &img, nil
+	return img, true, nil
 }
 
 // evaluateRequest is the body of POST /client/evaluate. Older Onboarding
@@ -138,8 +232,73 @@ type evaluateRequest struct {
 	DocumentCheckResult    *documentCheckResult `json:"documentCheckResult"`
 }
 
+var evaluateFields = fieldNames{"processId", "processType", "userId", "identityVerificationId", "verificationId", "provider", "status", "score", "documentCheckResult"}
+
+func (d *evaluateRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch evaluateFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "identityVerificationId":
+			err = dec.readString(&d.IdentityVerificationID)
+		case "verificationId":
+			err = dec.readString(&d.VerificationID)
+		case "provider":
+			err = dec.readString(&d.Provider)
+		case "status":
+			err = dec.readString(&d.Status)
+		case "score":
+			err = dec.readFloat(&d.Score)
+		case "documentCheckResult":
+			err = readStructPtr(dec, &d.DocumentCheckResult)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 type documentCheckResult struct {
 	Documents []document `json:"documents"`
+}
+
+var documentCheckFields = fieldNames{"documents"}
+
+// readJSON reads the documents, at most maxDocuments: the limit is checked
+// whatever the letter case of the keys that led here.
+func (r *documentCheckResult) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		if documentCheckFields.match(key) == "documents" {
+			err = readSlice(dec, &r.Documents, maxDocuments, evaluateArrays[0].path)
+		} else {
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // document is one checked document; its rawData (the provider's complete
@@ -150,6 +309,36 @@ type document struct {
 	Status string          `json:"status"`
 	Data   documentFields  `json:"data"`
 	Images []documentImage `json:"images"`
+}
+
+var documentFieldNames = fieldNames{"type", "status", "data", "images"}
+
+func (doc *document) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch documentFieldNames.match(key) {
+		case "type":
+			err = dec.readString(&doc.Type)
+		case "status":
+			err = dec.readString(&doc.Status)
+		case "data":
+			err = dec.readStruct(&doc.Data)
+		case "images":
+			err = readSlice(dec, &doc.Images, maxDocumentImages, evaluateArrays[1].path)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 type documentFields struct {
@@ -166,9 +355,84 @@ type documentFields struct {
 	Authority      string `json:"authority"`
 }
 
+var documentDataFields = fieldNames{"givenNames", "surname", "dateOfBirth", "placeOfBirth", "sex", "nationality",
+	"personalNumber", "documentNumber", "dateOfIssue", "dateOfExpiry", "authority"}
+
+func (f *documentFields) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		var dst *string
+		switch documentDataFields.match(key) {
+		case "givenNames":
+			dst = &f.GivenNames
+		case "surname":
+			dst = &f.Surname
+		case "dateOfBirth":
+			dst = &f.DateOfBirth
+		case "placeOfBirth":
+			dst = &f.PlaceOfBirth
+		case "sex":
+			dst = &f.Sex
+		case "nationality":
+			dst = &f.Nationality
+		case "personalNumber":
+			dst = &f.PersonalNumber
+		case "documentNumber":
+			dst = &f.DocumentNumber
+		case "dateOfIssue":
+			dst = &f.DateOfIssue
+		case "dateOfExpiry":
+			dst = &f.DateOfExpiry
+		case "authority":
+			dst = &f.Authority
+		}
+		if dst != nil {
+			err = dec.readString(dst)
+		} else {
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 type documentImage struct {
 	Type string      `json:"type"`
 	Data base64Image `json:"data"`
+}
+
+var documentImageFields = fieldNames{"type", "data"}
+
+func (im *documentImage) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch documentImageFields.match(key) {
+		case "type":
+			err = dec.readString(&im.Type)
+		case "data":
+			err = dec.readImage(&im.Data)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationRequest, error) {
@@ -213,13 +477,13 @@ func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationReque
 					return ports.EvaluationRequest{}, err
 				}
 			}
-			path := fmt.Sprintf("documentCheckResult.documents[%d].images[%d].data", i, j)
-			img, err := toImage(path, im.Type, im.Data)
+			path := func() string { return fmt.Sprintf("documentCheckResult.documents[%d].images[%d].data", i, j) }
+			img, ok, err := toImage(path, im.Type, im.Data)
 			if err != nil {
 				return ports.EvaluationRequest{}, err
 			}
-			if img != nil {
-				in.Images = append(in.Images, *img)
+			if ok {
+				in.Images = append(in.Images, img)
 			}
 		}
 		req.Documents = append(req.Documents, in)
@@ -265,6 +529,42 @@ type otpSendRequest struct {
 	OTPCode     string `json:"otpCode"`
 	OTPType     string `json:"otpType"`
 	Resend      *bool  `json:"resend"`
+}
+
+var otpSendFields = fieldNames{"processId", "processType", "userId", "language", "otpCode", "otpType", "resend"}
+
+func (d *otpSendRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch otpSendFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "language":
+			err = dec.readString(&d.Language)
+		case "otpCode":
+			err = dec.readString(&d.OTPCode)
+		case "otpType":
+			err = dec.readString(&d.OTPType)
+		case "resend":
+			err = dec.readBool(&d.Resend)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // LogValue keeps the code out of any log the DTO reaches by mistake.
@@ -313,6 +613,38 @@ type consentStorageRequest struct {
 	Approved    *bool  `json:"approved"`
 }
 
+var consentStorageFields = fieldNames{"processId", "processType", "userId", "consentType", "approved"}
+
+func (d *consentStorageRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch consentStorageFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "consentType":
+			err = dec.readString(&d.ConsentType)
+		case "approved":
+			err = dec.readBool(&d.Approved)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 func (d consentStorageRequest) toPorts(meta domain.RequestMeta) (ports.ConsentStorageRequest, error) {
 	if err := checkLengths("",
 		field{"processId", d.ProcessID, maxIDChars}, field{"processType", d.ProcessType, maxIDChars},
@@ -350,6 +682,38 @@ type consentTextRequest struct {
 	UserID      string `json:"userId"`
 	ConsentType string `json:"consentType"`
 	Language    string `json:"language"`
+}
+
+var consentTextFields = fieldNames{"processId", "processType", "userId", "consentType", "language"}
+
+func (d *consentTextRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch consentTextFields.match(key) {
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "consentType":
+			err = dec.readString(&d.ConsentType)
+		case "language":
+			err = dec.readString(&d.Language)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (d consentTextRequest) toPorts(meta domain.RequestMeta) (ports.ConsentTextRequest, error) {
@@ -393,6 +757,44 @@ type processEventRequest struct {
 	Locale                 string     `json:"locale"`
 	Data                   jsonObject `json:"data"`
 	EventData              jsonObject `json:"eventData"`
+}
+
+var processEventFields = fieldNames{"type", "processId", "processType", "userId", "identityVerificationId", "locale", "data", "eventData"}
+
+func (d *processEventRequest) readJSON(dec *jsonDecoder) error {
+	it, err := dec.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := dec.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		switch processEventFields.match(key) {
+		case "type":
+			err = dec.readString(&d.Type)
+		case "processId":
+			err = dec.readString(&d.ProcessID)
+		case "processType":
+			err = dec.readString(&d.ProcessType)
+		case "userId":
+			err = dec.readString(&d.UserID)
+		case "identityVerificationId":
+			err = dec.readString(&d.IdentityVerificationID)
+		case "locale":
+			err = dec.readString(&d.Locale)
+		case "data":
+			err = dec.readObject(&d.Data)
+		case "eventData":
+			err = dec.readObject(&d.EventData)
+		default:
+			err = dec.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (d processEventRequest) toPorts(meta domain.RequestMeta) (ports.ProcessEventRequest, error) {

@@ -39,7 +39,11 @@ func (m jsonMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st := stateFrom(r.Context()); st != nil {
 		st.route = pattern
 	}
-	m.mux.ServeHTTP(w, r)
+	// Serve the handler just found instead of letting the mux match the
+	// path again; the routes have no wildcards, so the pattern is all
+	// ServeMux.ServeHTTP would have added to the request.
+	r.Pattern = pattern
+	h.ServeHTTP(w, r)
 }
 
 // canonicalPath reports whether the mux would serve p as it is, without a

@@ -38,7 +38,10 @@ const (
 // outcomeOK is the outcome label of an endpoint call that returned no error;
 // otherwise it is the domain error code (invalid, not_found, unavailable,
 // internal, ...) or "panic".
-const outcomeOK = "ok"
+const (
+	outcomeOK    = "ok"
+	outcomePanic = "panic"
+)
 
 // durationBuckets are the advised buckets of http.server.request.duration,
 // so endpoint and HTTP latencies compare bucket for bucket.
@@ -61,12 +64,23 @@ func EndpointTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (func(n
 		return nil, fmt.Errorf("httptransport: creating %s: %w", MetricEndpointDuration, err)
 	}
 	return func(name string) endpoint.Middleware {
-		nameAttr := AttrEndpoint.String(name)
+		// Everything that does not change between calls is built here, once
+		// per endpoint: the span's start options and the metric's attribute
+		// sets, one per outcome (attribute.NewSet sorts and allocates, and
+		// an option slice built per call escapes).
+		startOpts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(AttrEndpoint.String(name))}
 		endpointLabel := attribute.String("endpoint", name)
+		recordOpts := func(outcome string) []metric.RecordOption {
+			return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(endpointLabel, attribute.String("outcome", outcome)))}
+		}
+		byOutcome := map[string][]metric.RecordOption{outcomeOK: recordOpts(outcomeOK), outcomePanic: recordOpts(outcomePanic)}
+		for _, code := range domainCodes {
+			byOutcome[string(code)] = recordOpts(string(code))
+		}
 		return func(next endpoint.Endpoint) endpoint.Endpoint {
 			return func(ctx context.Context, request any) (response any, err error) {
 				start := time.Now()
-				ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(nameAttr))
+				ctx, span := tracer.Start(ctx, name, startOpts...)
 				panicked := true
 				defer func() {
 					outcome := outcomeOK
@@ -74,7 +88,7 @@ func EndpointTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (func(n
 					case panicked:
 						// recoverEndpoint, outside this middleware, turns the
 						// re-raised panic into a 500.
-						outcome = "panic"
+						outcome = outcomePanic
 						span.SetAttributes(attrErrorType.String(outcome))
 						span.SetStatus(codes.Error, "panic")
 					case err != nil:
@@ -89,8 +103,11 @@ func EndpointTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (func(n
 							span.SetStatus(codes.Error, msg)
 						}
 					}
-					hist.Record(ctx, time.Since(start).Seconds(), metric.WithAttributeSet(
-						attribute.NewSet(endpointLabel, attribute.String("outcome", outcome))))
+					opts, ok := byOutcome[outcome]
+					if !ok { // a code this package does not know yet
+						opts = recordOpts(outcome)
+					}
+					hist.Record(ctx, time.Since(start).Seconds(), opts...)
 					span.End()
 				}()
 				response, err = next(ctx, request)
@@ -100,6 +117,11 @@ func EndpointTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (func(n
 		}
 	}, nil
 }
+
+// domainCodes are the error codes whose metric attribute sets are built in
+// advance.
+var domainCodes = [...]domain.ErrorCode{domain.CodeInvalid, domain.CodeNotFound, domain.CodeNotEligible,
+	domain.CodeConflict, domain.CodeUnavailable, domain.CodeInternal}
 
 // annotateRoute sets http.route on the server span: otelhttp renames the
 // span after routing but fills the attribute only from a pattern known

@@ -72,6 +72,7 @@ type Config struct {
 	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"2"`
 	DBMaxConnLifetime time.Duration `env:"DB_MAX_CONN_LIFETIME" envDefault:"15m"`
 	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"1s"`
+	DBBatchWindow     time.Duration `env:"DB_BATCH_WINDOW" envDefault:"1ms"` // group commit of durable writes; 0 = off
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
@@ -326,6 +327,9 @@ func (c Config) Validate() error {
 	if c.DBConnectTimeout < 100*time.Millisecond || c.DBConnectTimeout > 30*time.Second {
 		bad("DB_CONNECT_TIMEOUT", "must be between 100ms and 30s, not %s", c.DBConnectTimeout)
 	}
+	if c.DBBatchWindow < 0 || c.DBBatchWindow > 50*time.Millisecond {
+		bad("DB_BATCH_WINDOW", "must be between 0 (off) and 50ms, not %s", c.DBBatchWindow)
+	}
 	if c.RedisCacheTTL < time.Second || c.RedisCacheTTL > 24*time.Hour {
 		bad("REDIS_CACHE_TTL", "must be between 1s and 24h, not %s", c.RedisCacheTTL)
 	}
@@ -399,6 +403,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("migrate_at_start", c.MigrateAtStart),
 		slog.Bool("review_ui", c.AdminUsername != "" || c.AdminUsers != ""),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
+		slog.Duration("db_batch_window", c.DBBatchWindow),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
 		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),
 	}

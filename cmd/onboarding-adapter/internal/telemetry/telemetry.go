@@ -69,7 +69,10 @@ type Config struct {
 
 // Telemetry holds the providers and what Shutdown must flush.
 type Telemetry struct {
+	// tp is the SDK's provider, nil when nothing is exported (tracer is
+	// then the untraced provider).
 	tp       *sdktrace.TracerProvider
+	tracer   trace.TracerProvider
 	mp       *sdkmetric.MeterProvider
 	prop     propagation.TextMapPropagator
 	registry *prometheus.Registry
@@ -86,9 +89,13 @@ type summary struct {
 // Setup builds the providers from the OTEL_* variables of c.Environ. An
 // invalid variable fails with its name. With no OTEL_* set, no span leaves
 // the process (OTEL_TRACES_EXPORTER defaults to none here, unlike the
-// specification's otlp: a laptop has no collector), yet spans are still
-// made, so trace ids reach the logs and a caller's traceparent is
-// continued. Call Shutdown to flush.
+// specification's otlp: a laptop has no collector) and none is recorded:
+// when no exporter, no span processor and no OTEL_TRACES_SAMPLER is set,
+// the tracer provider is the untraced one (see untracedProvider), which
+// still continues a caller's traceparent and gives every request a trace
+// id for the logs. An explicit sampler keeps the SDK (its sampled flag is
+// what travels downstream) even with nothing exported. Call Shutdown to
+// flush.
 func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	env := c.Environ
 	if c.Logger != nil {
@@ -148,14 +155,21 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	for _, p := range c.SpanProcessors {
 		opts = append(opts, sdktrace.WithSpanProcessor(p))
 	}
+	untraced := len(names) == 0 && len(c.SpanProcessors) == 0 && strings.TrimSpace(env["OTEL_TRACES_SAMPLER"]) == ""
 	if len(names) == 0 {
 		names = []string{"none"}
 	}
 	t.summary.exporters = strings.Join(names, ",")
-	t.tp = sdktrace.NewTracerProvider(opts...)
+	if untraced {
+		t.tracer = untracedProvider{}
+		t.summary.sampler = "none (nothing exported: spans not recorded, trace ids only)"
+	} else {
+		t.tp = sdktrace.NewTracerProvider(opts...)
+		t.tracer = t.tp
+	}
 
 	if err := t.setupMetrics(res, c); err != nil {
-		_ = t.tp.Shutdown(ctx)
+		_ = t.shutdownTraces(ctx)
 		return nil, err
 	}
 	return t, nil
@@ -179,16 +193,14 @@ func (t *Telemetry) setupMetrics(res *resource.Resource, c Config) error {
 	t.mp = sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
 		sdkmetric.WithReader(exp),
-		// otelhttp labels server metrics with server.address and
-		// server.port taken from the Host header: caller-controlled, so
-		// unbounded. The listener is known; drop them.
+		// http.server.request.duration never carries server.address or
+		// server.port (from the caller's Host header, so unbounded): the
+		// server middleware (adapters/telemetry.NewHTTPServer) does not
+		// record them, so no attribute filter (a hash of every attribute
+		// on every measurement) is needed here.
 		sdkmetric.WithView(
-			sdkmetric.NewView(
-				sdkmetric.Instrument{Name: "http.server.request.duration"},
-				sdkmetric.Stream{AttributeFilter: attribute.NewDenyKeysFilter("server.address", "server.port")},
-			),
-			// Body-size histograms (server and SMS client): 16 buckets per
-			// route and status for little use; sizes are bounded anyway.
+			// Body-size histograms (the SMS client's otelhttp records
+			// them): 16 buckets per route and status for little use.
 			sdkmetric.NewView(
 				sdkmetric.Instrument{Name: "http.*.body.size"},
 				sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}},
@@ -236,7 +248,12 @@ func (p promLogger) Println(v ...any) {
 }
 
 // TracerProvider is the provider every instrumented component gets.
-func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tp }
+func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracer }
+
+// Recording reports whether spans are recorded (an exporter, a span
+// processor or an explicit sampler is configured); false means the
+// untraced provider, whose spans only carry ids.
+func (t *Telemetry) Recording() bool { return t.tp != nil }
 
 // MeterProvider is the provider every instrumented component gets.
 func (t *Telemetry) MeterProvider() metric.MeterProvider { return t.mp }
@@ -253,7 +270,14 @@ func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 // Shutdown flushes the spans still queued and stops the providers; the
 // spans of requests drained before it are exported.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
-	return errors.Join(t.tp.Shutdown(ctx), t.mp.Shutdown(ctx))
+	return errors.Join(t.shutdownTraces(ctx), t.mp.Shutdown(ctx))
+}
+
+func (t *Telemetry) shutdownTraces(ctx context.Context) error {
+	if t.tp == nil {
+		return nil
+	}
+	return t.tp.Shutdown(ctx)
 }
 
 // LogValue summarises the set-up for the start-up log; exporter headers

@@ -12,15 +12,18 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 )
 
-func setup(t *testing.T, env map[string]string) *Telemetry {
+func setup(t *testing.T, env map[string]string, procs ...sdktrace.SpanProcessor) *Telemetry {
 	t.Helper()
-	tel, err := Setup(context.Background(), Config{ServiceName: "onboarding-adapter", Version: "1.2.3", Environ: env})
+	tel, err := Setup(context.Background(), Config{ServiceName: "onboarding-adapter", Version: "1.2.3", Environ: env, SpanProcessors: procs})
 	if err != nil {
 		t.Fatalf("Setup(%v): %v", env, err)
 	}
@@ -104,7 +107,13 @@ func TestSamplers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tel := setup(t, map[string]string{"OTEL_TRACES_SAMPLER": tt.sampler, "OTEL_TRACES_SAMPLER_ARG": tt.arg})
+			// A span processor stands for an exporter: with nothing
+			// exported and no sampler set, nothing is sampled at all
+			// (TestUntracedDefault).
+			tel := setup(t, map[string]string{"OTEL_TRACES_SAMPLER": tt.sampler, "OTEL_TRACES_SAMPLER_ARG": tt.arg}, tracetest.NewSpanRecorder())
+			if !tel.Recording() {
+				t.Fatal("the SDK is not used although a span processor is configured")
+			}
 			_, span := tel.TracerProvider().Tracer("t").Start(tt.ctx, "s", trace.WithSpanKind(tt.kind))
 			defer span.End()
 			sc := span.SpanContext()
@@ -116,6 +125,137 @@ func TestSamplers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// remoteContext holds the caller's span context as the propagator leaves it.
+func remoteContext(traceID, spanID string, sampled bool) context.Context {
+	tid, _ := trace.TraceIDFromHex(traceID)
+	sid, _ := trace.SpanIDFromHex(spanID)
+	var flags trace.TraceFlags
+	if sampled {
+		flags = trace.FlagsSampled
+	}
+	return trace.ContextWithRemoteSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true}))
+}
+
+func TestUntracedDefault(t *testing.T) {
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	tests := []struct {
+		name          string
+		env           map[string]string
+		procs         []sdktrace.SpanProcessor
+		wantRecording bool
+	}{
+		{"nothing set: untraced", map[string]string{}, nil, false},
+		{"exporter none: untraced", map[string]string{"OTEL_TRACES_EXPORTER": "none"}, nil, false},
+		{"exporter none twice: untraced", map[string]string{"OTEL_TRACES_EXPORTER": "none, NONE"}, nil, false},
+		{"console exporter records", map[string]string{"OTEL_TRACES_EXPORTER": "console"}, nil, true},
+		{"a span processor records", map[string]string{}, []sdktrace.SpanProcessor{tracetest.NewSpanRecorder()}, true},
+		{"an explicit sampler keeps the SDK", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel, err := Setup(context.Background(), Config{ServiceName: "s", Environ: tt.env, SpanProcessors: tt.procs, ConsoleWriter: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+			if tel.Recording() != tt.wantRecording {
+				t.Fatalf("Recording() = %v, want %v", tel.Recording(), tt.wantRecording)
+			}
+			_, span := tel.TracerProvider().Tracer("t").Start(context.Background(), "POST", trace.WithSpanKind(trace.SpanKindServer))
+			defer span.End()
+			if span.IsRecording() != tt.wantRecording {
+				t.Errorf("server span recording %v, want %v", span.IsRecording(), tt.wantRecording)
+			}
+			if !span.SpanContext().IsValid() {
+				t.Errorf("a request's server span has no ids for the logs")
+			}
+			if !tt.wantRecording && !strings.Contains(tel.LogValue().String(), "not recorded") {
+				t.Errorf("the start-up summary does not say spans are not recorded: %s", tel.LogValue())
+			}
+		})
+	}
+
+	tracer := setup(t, nil).TracerProvider().Tracer("t")
+	server := trace.WithSpanKind(trace.SpanKindServer)
+	t.Run("a request without traceparent gets fresh unsampled ids, shared by its child spans", func(t *testing.T) {
+		ctx, root := tracer.Start(context.Background(), "POST", server)
+		_, other := tracer.Start(context.Background(), "POST", server)
+		sc := root.SpanContext()
+		if !sc.IsValid() || sc.IsSampled() || sc.IsRemote() || root.IsRecording() {
+			t.Fatalf("root %+v recording %v: want valid, local, unsampled, not recording", sc, root.IsRecording())
+		}
+		if other.SpanContext().TraceID() == sc.TraceID() || other.SpanContext().SpanID() == sc.SpanID() {
+			t.Errorf("two requests share ids: %s/%s", sc.TraceID(), sc.SpanID())
+		}
+		cctx, child := tracer.Start(ctx, "client_approve")
+		child.SetAttributes(attribute.String("k", "v"))
+		child.End()
+		if !child.SpanContext().Equal(sc) || !trace.SpanContextFromContext(cctx).Equal(sc) {
+			t.Errorf("child span context %+v, want the request's %+v", child.SpanContext(), sc)
+		}
+		if got := trace.SpanContextFromContext(ctx); !got.Equal(sc) {
+			t.Errorf("context holds %+v after the child ended, want %+v", got, sc)
+		}
+	})
+	t.Run("a caller's traceparent is continued as it is", func(t *testing.T) {
+		for _, sampled := range []bool{true, false} {
+			ctx, span := tracer.Start(remoteContext(callerTrace, callerSpan, sampled), "POST", server)
+			_, child := tracer.Start(ctx, "registry.FindClient")
+			for _, sc := range []trace.SpanContext{span.SpanContext(), child.SpanContext(), trace.SpanContextFromContext(ctx)} {
+				if sc.TraceID().String() != callerTrace || sc.SpanID().String() != callerSpan || sc.IsSampled() != sampled {
+					t.Errorf("sampled caller %v: span context %s/%s sampled %v, want the caller's", sampled, sc.TraceID(), sc.SpanID(), sc.IsSampled())
+				}
+			}
+			out := http.Header{}
+			tel := setup(t, nil)
+			tel.Propagator().Inject(ctx, propagation.HeaderCarrier(out))
+			want := "00-" + callerTrace + "-" + callerSpan + "-00"
+			if sampled {
+				want = want[:len(want)-1] + "1"
+			}
+			if got := out.Get("traceparent"); got != want {
+				t.Errorf("downstream traceparent %q, want %q", got, want)
+			}
+		}
+	})
+	t.Run("work outside a request gets no ids", func(t *testing.T) {
+		for _, kind := range []trace.SpanKind{trace.SpanKindClient, trace.SpanKindInternal} {
+			ctx, span := tracer.Start(context.Background(), "connect", trace.WithSpanKind(kind))
+			if span.SpanContext().IsValid() || trace.SpanContextFromContext(ctx).IsValid() {
+				t.Errorf("%v span outside a request has ids", kind)
+			}
+			span.End()
+		}
+	})
+	t.Run("a recording span of another provider is never handed out", func(t *testing.T) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		defer func() { _ = tp.Shutdown(context.Background()) }()
+		ctx, foreign := tp.Tracer("other").Start(context.Background(), "foreign")
+		_, span := tracer.Start(ctx, "child")
+		span.End()
+		if len(rec.Ended()) != 0 {
+			t.Fatalf("ending the untraced child ended the foreign span")
+		}
+		if span.IsRecording() || !span.SpanContext().Equal(foreign.SpanContext()) {
+			t.Errorf("child %+v recording %v, want a non-recording copy of the foreign span context", span.SpanContext(), span.IsRecording())
+		}
+		foreign.End()
+	})
+	t.Run("child spans cost no allocation", func(t *testing.T) {
+		ctx, root := tracer.Start(context.Background(), "POST", server)
+		defer root.End()
+		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)} // built once, as callers do
+		if n := testing.AllocsPerRun(100, func() {
+			_, span := tracer.Start(ctx, "registry.FindClient", opts...)
+			span.End()
+		}); n != 0 {
+			t.Errorf("a child span allocates %v times", n)
+		}
+	})
 }
 
 func TestPropagator(t *testing.T) {

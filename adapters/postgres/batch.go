@@ -1,0 +1,331 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// Group commit defaults: a write waits at most DefaultBatchWindow for
+// others to join its batch, and a batch flushes early at
+// DefaultBatchMaxItems writes. One millisecond is a fraction of the WAL
+// flush every commit pays anyway (about 1-3 ms here under load), and 64
+// rows keep a statement's arrays small.
+const (
+	DefaultBatchWindow   = time.Millisecond
+	DefaultBatchMaxItems = 64
+)
+
+// batchTimeout bounds a batch none of whose callers has a deadline (tests,
+// the seeding commands; every request has one). A batch otherwise runs
+// until the latest deadline among its callers.
+const batchTimeout = 30 * time.Second
+
+// BatchConfig tunes group commit: concurrent durable writes (consent
+// ledger appends, decisions without a review case) arriving within Window
+// of the first are written in one statement and one commit, and consent
+// servings are written in the background in batches.
+type BatchConfig struct {
+	// Window is how long the first write of a batch waits for others to
+	// join it. Zero or negative turns batching off: every write is its own
+	// statement and commit, and a serving is written before RecordServing
+	// returns.
+	Window time.Duration
+	// MaxItems flushes a batch as soon as it holds this many writes
+	// (DefaultBatchMaxItems when not positive).
+	MaxItems int
+
+	// fixed makes every batch wait out the whole window, even when no
+	// other batch is being flushed: tests use it to know which calls
+	// share a batch.
+	fixed bool
+}
+
+// DefaultBatchConfig is group commit as New turns it on.
+func DefaultBatchConfig() BatchConfig {
+	return BatchConfig{Window: DefaultBatchWindow, MaxItems: DefaultBatchMaxItems}
+}
+
+func (c BatchConfig) enabled() bool { return c.Window > 0 }
+
+func (c BatchConfig) withDefaults() BatchConfig {
+	if c.MaxItems <= 0 {
+		c.MaxItems = DefaultBatchMaxItems
+	}
+	return c
+}
+
+// call is one write waiting for its batch.
+type call[In, Out any] struct {
+	ctx      context.Context
+	detached bool // nobody waits for the call (a serving): ctx does not bound it
+	in       In
+	// Set by the batch before done is closed.
+	out  Out
+	err  error
+	solo bool // the batch could not decide this write: the caller writes it alone
+	done chan struct{}
+}
+
+// finish records the outcome of c; the group closes done.
+func (c *call[In, Out]) finish(out Out, err error) { c.out, c.err = out, err }
+
+// retrySolo asks the caller to write c on its own: the batch lost a race for
+// it, or failed for a reason that may be this write's alone.
+func (c *call[In, Out]) retrySolo() { c.solo = true }
+
+// batch is the calls collected in one window.
+type batch[In, Out any] struct {
+	calls []*call[In, Out]
+	full  chan struct{} // closed when calls reaches MaxItems
+}
+
+// group collects concurrent calls into batches and hands each batch to
+// flush, in a goroutine of its own started by the batch's first call: no
+// goroutine runs while nothing is written, so a group needs no Close.
+//
+// flush runs under a context of its own, not a caller's, bounded by the
+// latest deadline among the batch's callers: one caller giving up must not
+// abort the others' commit. A call whose context ended before its batch
+// was flushed is left out of it (never written); one whose context ends
+// during the flush gets an error at once, while its write commits or not
+// with the whole batch, atomically. flush must finish every call it is
+// given, or mark it for a solo retry.
+type group[In, Out any] struct {
+	cfg   BatchConfig
+	flush func(ctx context.Context, calls []*call[In, Out])
+
+	mu        sync.Mutex
+	open      *batch[In, Out]
+	inflight  int           // batches opened and not yet flushed
+	drained   chan struct{} // closed when inflight drops to zero; nil when nobody waits
+	flushing  int           // batches being flushed
+	flushDone chan struct{} // closed when a flush ends; nil when nobody waits
+	lastSize  int           // calls in the batch closed last: more than one means load
+}
+
+func newGroup[In, Out any](cfg BatchConfig, flush func(ctx context.Context, calls []*call[In, Out])) *group[In, Out] {
+	return &group[In, Out]{cfg: cfg.withDefaults(), flush: flush}
+}
+
+// submit adds a call to the open batch, opening one (and its flusher) when
+// there is none.
+func (g *group[In, Out]) submit(ctx context.Context, in In) *call[In, Out] {
+	return g.add(&call[In, Out]{ctx: ctx, in: in, done: make(chan struct{})})
+}
+
+// enqueue adds a call nobody waits for: it is written with its batch
+// whatever becomes of the request that made it.
+func (g *group[In, Out]) enqueue(in In) {
+	g.add(&call[In, Out]{ctx: context.Background(), detached: true, in: in, done: make(chan struct{})})
+}
+
+func (g *group[In, Out]) add(c *call[In, Out]) *call[In, Out] {
+	g.mu.Lock()
+	b := g.open
+	if b == nil {
+		b = &batch[In, Out]{calls: make([]*call[In, Out], 0, min(g.cfg.MaxItems, 16)), full: make(chan struct{})}
+		g.open = b
+		g.inflight++
+		go g.collect(b)
+	}
+	b.calls = append(b.calls, c)
+	if len(b.calls) >= g.cfg.MaxItems {
+		g.open = nil
+		close(b.full)
+	}
+	g.mu.Unlock()
+	return c
+}
+
+// do submits in and waits for its batch, or for ctx. solo is true when the
+// caller must write in on its own.
+func (g *group[In, Out]) do(ctx context.Context, in In) (out Out, solo bool, err error) {
+	c := g.submit(ctx, in)
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		select {
+		case <-c.done: // finished at the same time: the outcome is known
+		default:
+			var zero Out
+			return zero, false, domain.Unavailable(ctx.Err(), "the write was not confirmed before the request ended; retry")
+		}
+	}
+	return c.out, c.solo, c.err
+}
+
+// collect closes the batch and flushes it when the window has passed or
+// the batch is full. When the group is idle (the batch closed last held a
+// single call and no batch is being flushed) it does not wait: a lone
+// write gets no latency added. Under load every batch waits out the
+// window: waiting only while another batch commits would keep batches
+// small exactly when the database and the CPU are busiest, and measured
+// under the load harness a full window halves the statements per write.
+func (g *group[In, Out]) collect(b *batch[In, Out]) {
+	defer g.flushed()
+	t := time.NewTimer(g.cfg.Window)
+	defer t.Stop()
+	expired := false
+	for {
+		g.mu.Lock()
+		idle := !g.cfg.fixed && g.lastSize <= 1 && g.flushing == 0
+		if idle || expired || g.open != b {
+			break // g.mu stays locked
+		}
+		if g.flushDone == nil {
+			g.flushDone = make(chan struct{})
+		}
+		done := g.flushDone
+		g.mu.Unlock()
+		select {
+		case <-done:
+		case <-b.full:
+		case <-t.C:
+			expired = true
+		}
+	}
+	if g.open == b {
+		g.open = nil
+	}
+	g.flushing++
+	calls := b.calls
+	g.lastSize = len(calls)
+	g.mu.Unlock()
+	defer g.flushEnded()
+
+	live := calls[:0:0]
+	deadline, bounded := time.Time{}, true
+	for _, c := range calls {
+		if c.detached {
+			bounded = false
+			live = append(live, c)
+			continue
+		}
+		if err := c.ctx.Err(); err != nil {
+			c.finish(c.out, domain.Unavailable(err, "the request ended before the write"))
+			continue
+		}
+		live = append(live, c)
+		if dl, ok := c.ctx.Deadline(); !ok {
+			bounded = false
+		} else if dl.After(deadline) {
+			deadline = dl
+		}
+	}
+	if !bounded || deadline.IsZero() {
+		deadline = time.Now().Add(batchTimeout)
+	}
+	if len(live) > 0 {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		g.flush(ctx, live)
+		cancel()
+	}
+	for _, c := range calls {
+		close(c.done)
+	}
+}
+
+// flushEnded counts a flush out and wakes the batches waiting for it.
+func (g *group[In, Out]) flushEnded() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flushing--
+	if g.flushDone != nil {
+		close(g.flushDone)
+		g.flushDone = nil
+	}
+}
+
+// flushed counts a batch out and wakes wait when none is left.
+func (g *group[In, Out]) flushed() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inflight--
+	if g.inflight == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+}
+
+// wait blocks until no batch is open or being flushed. Calls submitted
+// while it waits extend the wait; it is for shutdown, once no new calls
+// come.
+func (g *group[In, Out]) wait() {
+	g.mu.Lock()
+	if g.inflight == 0 {
+		g.mu.Unlock()
+		return
+	}
+	if g.drained == nil {
+		g.drained = make(chan struct{})
+	}
+	ch := g.drained
+	g.mu.Unlock()
+	<-ch
+}
+
+// genericPlanSQL makes the statements after it in its transaction use their
+// generic plan. The batch statements take arrays, whose length a custom plan
+// knows and a generic one does not, so PostgreSQL would keep planning them
+// afresh on every run (about half a millisecond of its CPU per batch for
+// appendBatchSQL); their plan does not depend on the values (one index
+// descent per element), so the generic one is as good.
+const genericPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// batchSender is what a pool and a transaction share for pipelining.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// sendAfter runs prelude (a SELECT setting transaction-local parameters)
+// and then sql in one round trip and one transaction (a pipeline ends its
+// implicit transaction at its single Sync, so prelude's settings apply to
+// sql and to its commit, and end with it). With scan nil sql's result is
+// discarded; otherwise each of its rows is scanned into scan and each is
+// called.
+func sendAfter(ctx context.Context, q batchSender, prelude, sql string, args []any, scan []any, each func() error) (err error) {
+	b := &pgx.Batch{}
+	b.Queue(prelude)
+	b.Queue(sql, args...)
+	br := q.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	if scan == nil {
+		_, err = br.Exec()
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, scan, each)
+	return err
+}
+
+// settle finishes the calls of a batch whose statement failed with err: an
+// unreachable database (CodeUnavailable) fails them all, since nothing was
+// committed or the commit's fate is unknown and every write here is
+// idempotent on retry; any other error may be one call's alone (a value the
+// database refuses), so each call is sent back to be done on its own.
+func settle[In, Out any](calls []*call[In, Out], err error) {
+	transient := domain.CodeOf(err) == domain.CodeUnavailable
+	for _, c := range calls {
+		if transient {
+			var zero Out
+			c.finish(zero, err)
+		} else {
+			c.retrySolo()
+		}
+	}
+}

@@ -1,0 +1,740 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+	"github.com/bankkit/onboarding-adapter/ports/porttest"
+)
+
+// The shared suites once more with group commit off: every write its own
+// statement and commit (ONBOARDING_DB_BATCH_WINDOW=0).
+
+func newUnbatchedStores(t *testing.T) *postgres.Stores {
+	t.Helper()
+	return postgres.New(pgtest.NewPool(t), memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.BatchConfig{}))
+}
+
+func TestConsentLedgerUnbatched(t *testing.T) {
+	t.Parallel()
+	s := newUnbatchedStores(t)
+	porttest.ConsentLedger(t, func(*testing.T) ports.ConsentLedger { return s.Ledger })
+}
+
+func TestConsentServingsUnbatched(t *testing.T) {
+	t.Parallel()
+	s := newUnbatchedStores(t)
+	porttest.ConsentServings(t, func(*testing.T) ports.ConsentServings { return s.Servings })
+}
+
+func TestDecisionStoreUnbatched(t *testing.T) {
+	t.Parallel()
+	s := newUnbatchedStores(t)
+	porttest.DecisionStore(t, func(*testing.T) (ports.DecisionStore, ports.ReviewCases) { return s.Decisions, s.Decisions })
+}
+
+// batchWindow is long enough that every call a test starts together lands
+// in one batch, even under -race on a loaded machine.
+const batchWindow = 300 * time.Millisecond
+
+// newBatchedStores returns stores whose batches always wait out
+// batchWindow, so the calls a test makes together share one batch.
+func newBatchedStores(t *testing.T) (*postgres.Stores, *pgxpool.Pool) {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))
+	t.Cleanup(s.Close)
+	return s, pool
+}
+
+// together runs the calls at once (released by one barrier) and waits.
+func together(calls ...func()) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Go(func() {
+			<-start
+			c()
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+func consentRecord(history string, approved bool) domain.ConsentRecord {
+	return domain.ConsentRecord{ProcessID: "p-" + history, UserID: "u-" + history, ConsentType: "GDPR", Approved: approved,
+		Language: "en", TextVersion: 2, TextSHA256: digest, RequestID: "req-" + history, CorrelationID: "corr-" + history}
+}
+
+// ledgerRow is what the table holds of one record.
+type ledgerRow struct {
+	seq      int
+	approved bool
+	xmin     string // the inserting transaction
+}
+
+func historyRows(t *testing.T, pool *pgxpool.Pool, history string) []ledgerRow {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT seq, approved, xmin::text FROM consent_ledger
+WHERE process_id = $1 AND user_id = $2 AND consent_type = 'GDPR' ORDER BY seq`, "p-"+history, "u-"+history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledgerRow, error) {
+		var x ledgerRow
+		return x, r.Scan(&x.seq, &x.approved, &x.xmin)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLedgerGroupCommit sends, in one batch: 20 first records of fresh
+// histories, 10 identical records of one history, 4 repeats of a history
+// whose latest record already says the same, and 5 approvals racing 5
+// revocations of one history. Every caller must get its answer as if the
+// calls had run one after the other, with exactly the rows that implies,
+// all written by one transaction.
+func TestLedgerGroupCommit(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	existing := "existing-" + run
+	before, added, err := s.Ledger.AppendConsent(ctx, consentRecord(existing, true)) // alone in its batch
+	if err != nil || !added {
+		t.Fatalf("seeding: added %v, %v", added, err)
+	}
+
+	type result struct {
+		rec   domain.ConsentRecord
+		added bool
+		err   error
+	}
+	var (
+		mu      sync.Mutex
+		results = map[string][]result{}
+		calls   []func()
+	)
+	add := func(history string, approved bool) {
+		calls = append(calls, func() {
+			rec, added, err := s.Ledger.AppendConsent(ctx, consentRecord(history, approved))
+			mu.Lock()
+			defer mu.Unlock()
+			results[history] = append(results[history], result{rec, added, err})
+		})
+	}
+	fresh := make([]string, 20)
+	for i := range fresh {
+		fresh[i] = fmt.Sprintf("fresh-%s-%d", run, i)
+		add(fresh[i], true)
+	}
+	identical := "identical-" + run
+	for range 10 {
+		add(identical, true)
+	}
+	for range 4 {
+		add(existing, true)
+	}
+	flip := "flip-" + run
+	for i := range 10 {
+		add(flip, i%2 == 0)
+	}
+	together(calls...)
+
+	var xmins []string
+	for _, h := range fresh {
+		r := results[h][0]
+		if r.err != nil || !r.added || r.rec.Seq != 1 {
+			t.Fatalf("fresh history %s: %+v", h, r)
+		}
+		rows := historyRows(t, pool, h)
+		if len(rows) != 1 {
+			t.Fatalf("fresh history %s has %d rows, want 1", h, len(rows))
+		}
+		xmins = append(xmins, rows[0].xmin)
+	}
+
+	winners := 0
+	for _, r := range results[identical] {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.added {
+			winners++
+		}
+		if r.rec.ID != results[identical][0].rec.ID || r.rec.Seq != 1 {
+			t.Fatalf("identical calls got records %d and %d", r.rec.ID, results[identical][0].rec.ID)
+		}
+	}
+	if rows := historyRows(t, pool, identical); winners != 1 || len(rows) != 1 {
+		t.Fatalf("10 identical calls: %d added, %d rows; want 1 and 1", winners, len(rows))
+	} else {
+		xmins = append(xmins, rows[0].xmin)
+	}
+
+	for _, r := range results[existing] {
+		if r.err != nil || r.added || r.rec.ID != before.ID {
+			t.Fatalf("repeat of the latest record: %+v, want record %d not added", r, before.ID)
+		}
+	}
+	if rows := historyRows(t, pool, existing); len(rows) != 1 {
+		t.Fatalf("the repeated history has %d rows, want 1", len(rows))
+	}
+
+	// The flips arrive in some order; whatever it is, the history must be
+	// what applying them one by one in that order gives: each row changes
+	// the decision, seq counts up from 1, and every caller got a row with
+	// its decision.
+	rows := historyRows(t, pool, flip)
+	if len(rows) == 0 || len(rows) > 10 {
+		t.Fatalf("flip history has %d rows", len(rows))
+	}
+	for i, r := range rows {
+		if r.seq != i+1 || (i > 0 && r.approved == rows[i-1].approved) {
+			t.Fatalf("flip history is not a sequence of changes: %+v", rows)
+		}
+		xmins = append(xmins, r.xmin)
+	}
+	for _, r := range results[flip] {
+		if r.err != nil || r.rec.Seq < 1 || r.rec.Seq > len(rows) || rows[r.rec.Seq-1].approved != r.rec.Approved {
+			t.Fatalf("flip call got %+v, not a row of the history %+v", r, rows)
+		}
+	}
+
+	for _, x := range xmins {
+		if x != xmins[0] {
+			t.Fatalf("the batch's rows were written by several transactions: %v", xmins)
+		}
+	}
+}
+
+// TestLedgerGroupCommitFailingRecord puts a record the database refuses
+// (its text digest breaks a CHECK constraint) among 15 good ones: only its
+// caller fails, with CodeInvalid; the others are stored.
+func TestLedgerGroupCommitFailingRecord(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	var (
+		badErr error
+		calls  []func()
+		errs   = make([]error, 15)
+	)
+	for i := range errs {
+		calls = append(calls, func() {
+			_, _, errs[i] = s.Ledger.AppendConsent(ctx, consentRecord(fmt.Sprintf("good-%s-%d", run, i), true))
+		})
+	}
+	calls = append(calls, func() {
+		bad := consentRecord("bad-"+run, true)
+		bad.TextSHA256 = "not-a-digest"
+		_, _, badErr = s.Ledger.AppendConsent(ctx, bad)
+	})
+	together(calls...)
+	if domain.CodeOf(badErr) != domain.CodeInvalid {
+		t.Fatalf("the refused record: %v, want CodeInvalid", badErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("good record %d failed with the bad one: %v", i, err)
+		}
+		if rows := historyRows(t, pool, fmt.Sprintf("good-%s-%d", run, i)); len(rows) != 1 {
+			t.Fatalf("good record %d: %d rows", i, len(rows))
+		}
+	}
+	if rows := historyRows(t, pool, "bad-"+run); len(rows) != 0 {
+		t.Fatalf("the refused record has %d rows", len(rows))
+	}
+}
+
+// TestLedgerGroupCommitCancellation: a caller whose context ends before its
+// batch is flushed gets CodeUnavailable at once and its record is not
+// written; one whose context ends while the batch commits gets
+// CodeUnavailable too, its record commits with the batch, and a retry
+// answers with that very record.
+func TestLedgerGroupCommitCancellation(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+
+	t.Run("before the flush", func(t *testing.T) {
+		rec := consentRecord("early-"+run, true)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		started := time.Now()
+		_, _, err := s.Ledger.AppendConsent(ctx, rec)
+		if domain.CodeOf(err) != domain.CodeUnavailable || time.Since(started) > batchWindow/2 {
+			t.Fatalf("after %v: %v, want CodeUnavailable as soon as the context ended", time.Since(started), err)
+		}
+		time.Sleep(batchWindow + 100*time.Millisecond)
+		if rows := historyRows(t, pool, "early-"+run); len(rows) != 0 {
+			t.Fatalf("a record whose caller gave up before the flush was written: %+v", rows)
+		}
+		got, added, err := s.Ledger.AppendConsent(context.Background(), rec)
+		if err != nil || !added || got.Seq != 1 {
+			t.Fatalf("retry: %+v added %v, %v", got, added, err)
+		}
+	})
+
+	t.Run("during the flush", func(t *testing.T) {
+		// Hold the table so the batch's INSERT waits, while one caller's
+		// deadline passes.
+		ctx := context.Background()
+		lock, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = lock.Rollback(ctx) }()
+		if _, err := lock.Exec(ctx, "LOCK TABLE consent_ledger IN SHARE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		short, long := consentRecord("short-"+run, true), consentRecord("long-"+run, true)
+		var shortErr, longErr error
+		var longRec domain.ConsentRecord
+		together(func() {
+			cctx, cancel := context.WithTimeout(ctx, batchWindow+200*time.Millisecond)
+			defer cancel()
+			_, _, shortErr = s.Ledger.AppendConsent(cctx, short)
+			if err := lock.Commit(ctx); err != nil { // release the table once the short caller gave up
+				t.Error(err)
+			}
+		}, func() {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			longRec, _, longErr = s.Ledger.AppendConsent(cctx, long)
+		})
+		if domain.CodeOf(shortErr) != domain.CodeUnavailable {
+			t.Fatalf("the caller whose deadline passed during the flush: %v, want CodeUnavailable", shortErr)
+		}
+		if longErr != nil || longRec.Seq != 1 {
+			t.Fatalf("the other caller: %+v, %v", longRec, longErr)
+		}
+		shortRows, longRows := historyRows(t, pool, "short-"+run), historyRows(t, pool, "long-"+run)
+		if len(shortRows) != 1 || len(longRows) != 1 || shortRows[0].xmin != longRows[0].xmin {
+			t.Fatalf("rows %+v and %+v, want one each from the same batch", shortRows, longRows)
+		}
+		retry, added, err := s.Ledger.AppendConsent(ctx, short)
+		if err != nil || added || retry.Seq != 1 {
+			t.Fatalf("retry after the committed batch: %+v added %v, %v; want the committed record", retry, added, err)
+		}
+	})
+}
+
+func newBatchDecision(process string, result domain.Result) domain.Decision {
+	score := 7.5
+	d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-" + process, IdentityVerificationID: "iv-1",
+		UserID: "u-1", Result: result, Score: &score,
+		Rules:     []domain.RuleResult{{Rule: "score", Outcome: result}},
+		RequestID: "req-" + process, CorrelationID: "corr-" + process, DecidedAt: time.Now()}
+	if result == domain.ResultNOK {
+		d.ReasonCode, d.ReasonText = domain.ReasonScoreTooLow, "score too low"
+	}
+	return d
+}
+
+func decisionXmin(t *testing.T, pool *pgxpool.Pool, d domain.Decision) (string, int) {
+	t.Helper()
+	var (
+		xmin string
+		n    int
+	)
+	err := pool.QueryRow(context.Background(), `SELECT coalesce(min(xmin::text), ''), count(*) FROM decisions
+WHERE kind = $1 AND process_id = $2 AND identity_verification_id = $3`,
+		string(d.Kind), d.ProcessID, d.IdentityVerificationID).Scan(&xmin, &n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xmin, n
+}
+
+// TestDecisionGroupCommit sends, in one batch: 20 new decisions, 10 saves
+// of one key with different request ids, 3 saves of a key stored before,
+// a WAIT with its review case (saved alone) and a decision the database
+// refuses (a malformed reason code). The new ones share one transaction,
+// each key has one row, every caller of a key gets the same decision, and
+// only the refused one's caller fails.
+func TestDecisionGroupCommit(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	old := newBatchDecision("old-"+run, domain.ResultOK)
+	if _, stored, err := s.Decisions.SaveDecision(ctx, old, nil); err != nil || !stored {
+		t.Fatalf("seeding: %v %v", stored, err)
+	}
+
+	type result struct {
+		d      domain.Decision
+		stored bool
+		err    error
+	}
+	var (
+		calls    []func()
+		fresh    = make([]result, 20)
+		same     = make([]result, 10)
+		repeats  = make([]result, 3)
+		wait     result
+		sameBase = newBatchDecision("same-"+run, domain.ResultNOK)
+		waitD    = newBatchDecision("wait-"+run, domain.ResultWAIT)
+	)
+	for i := range fresh {
+		calls = append(calls, func() {
+			d := newBatchDecision(fmt.Sprintf("fresh-%s-%d", run, i), domain.ResultOK)
+			fresh[i].d, fresh[i].stored, fresh[i].err = s.Decisions.SaveDecision(ctx, d, nil)
+		})
+	}
+	for i := range same {
+		calls = append(calls, func() {
+			d := sameBase
+			d.RequestID = fmt.Sprintf("req-same-%d", i)
+			same[i].d, same[i].stored, same[i].err = s.Decisions.SaveDecision(ctx, d, nil)
+		})
+	}
+	for i := range repeats {
+		calls = append(calls, func() {
+			d := old
+			d.Result, d.RequestID = domain.ResultNOK, "req-late"
+			repeats[i].d, repeats[i].stored, repeats[i].err = s.Decisions.SaveDecision(ctx, d, nil)
+		})
+	}
+	calls = append(calls, func() {
+		rc := &domain.ReviewCase{ID: "case-" + run, ReasonCodes: []string{domain.ReasonScoreBorderline}, Answered: domain.ResultWAIT}
+		wait.d, wait.stored, wait.err = s.Decisions.SaveDecision(ctx, waitD, rc)
+	})
+	together(calls...)
+
+	var xmins []string
+	for i, r := range fresh {
+		if r.err != nil || !r.stored {
+			t.Fatalf("fresh decision %d: %+v", i, r)
+		}
+		x, n := decisionXmin(t, pool, r.d)
+		if n != 1 {
+			t.Fatalf("fresh decision %d has %d rows", i, n)
+		}
+		xmins = append(xmins, x)
+	}
+	winners := 0
+	for _, r := range same {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.stored {
+			winners++
+		}
+		if r.d.RequestID != same[0].d.RequestID || r.d.Result != domain.ResultNOK {
+			t.Fatalf("saves of one key got %s and %s", r.d.RequestID, same[0].d.RequestID)
+		}
+	}
+	x, n := decisionXmin(t, pool, sameBase)
+	if winners != 1 || n != 1 {
+		t.Fatalf("10 saves of one key: %d stored, %d rows; want 1 and 1", winners, n)
+	}
+	xmins = append(xmins, x)
+	stored, err := s.Decisions.Decision(ctx, sameBase.Kind, sameBase.ProcessID, sameBase.IdentityVerificationID)
+	if err != nil || stored.RequestID != same[0].d.RequestID {
+		t.Fatalf("stored decision %+v, %v; want the one every caller got", stored, err)
+	}
+	for _, r := range repeats {
+		if r.err != nil || r.stored || r.d.RequestID != old.RequestID || r.d.Result != domain.ResultOK {
+			t.Fatalf("save of a stored key: %+v, want the stored decision", r)
+		}
+	}
+	if wait.err != nil || !wait.stored || wait.d.ReviewCaseID != "case-"+run {
+		t.Fatalf("WAIT with its case: %+v", wait)
+	}
+	if _, err := s.Decisions.ReviewCase(ctx, "case-"+run); err != nil {
+		t.Fatalf("the WAIT's review case: %v", err)
+	}
+	for _, x := range xmins {
+		if x != xmins[0] {
+			t.Fatalf("the batch's decisions were written by several transactions: %v", xmins)
+		}
+	}
+}
+
+// TestDecisionGroupCommitFailingDecision puts a decision the database
+// refuses (a malformed reason code) among 10 good ones: only its caller
+// fails, with CodeInvalid; the others are stored.
+func TestDecisionGroupCommitFailingDecision(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	good := make([]domain.Decision, 10)
+	errs := make([]error, len(good))
+	var (
+		calls  []func()
+		badErr error
+	)
+	for i := range good {
+		good[i] = newBatchDecision(fmt.Sprintf("good-%s-%d", run, i), domain.ResultOK)
+		calls = append(calls, func() { _, _, errs[i] = s.Decisions.SaveDecision(ctx, good[i], nil) })
+	}
+	bad := newBatchDecision("bad-"+run, domain.ResultNOK)
+	bad.ReasonCode = "not a code!"
+	calls = append(calls, func() { _, _, badErr = s.Decisions.SaveDecision(ctx, bad, nil) })
+	together(calls...)
+	if domain.CodeOf(badErr) != domain.CodeInvalid {
+		t.Fatalf("the refused decision: %v, want CodeInvalid", badErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("good decision %d failed with the bad one: %v", i, err)
+		}
+		if _, n := decisionXmin(t, pool, good[i]); n != 1 {
+			t.Fatalf("good decision %d: %d rows", i, n)
+		}
+	}
+	if _, n := decisionXmin(t, pool, bad); n != 0 {
+		t.Fatal("the refused decision was stored")
+	}
+}
+
+// TestDecisionGroupCommitCancellation: a save whose caller gave up before
+// the flush is not stored, and a retry stores it.
+func TestDecisionGroupCommitCancellation(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	d := newBatchDecision(fmt.Sprintf("early-%d", time.Now().UnixNano()), domain.ResultOK)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.Decisions.SaveDecision(ctx, d, nil); domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("save with an ended context: %v, want CodeUnavailable", err)
+	}
+	time.Sleep(batchWindow + 100*time.Millisecond)
+	if _, n := decisionXmin(t, pool, d); n != 0 {
+		t.Fatal("a decision whose caller gave up before the flush was stored")
+	}
+	got, stored, err := s.Decisions.SaveDecision(context.Background(), d, nil)
+	if err != nil || !stored || got.RequestID != d.RequestID {
+		t.Fatalf("retry: %+v stored %v, %v", got, stored, err)
+	}
+}
+
+// TestServingsInBackground: with batching on a serving is queued and
+// RecordServing returns before it is written; this replica answers it at
+// once, and Close writes it. With batching off it is written before
+// RecordServing returns. Either way the write's synchronous_commit = off
+// does not outlive its transaction: a durable write on the same
+// connection afterwards still waits for the WAL flush.
+func TestServingsInBackground(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	served := func(pool *pgxpool.Pool, pid string) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM consent_servings WHERE process_id = $1`, pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	serving := func(pid string) domain.ConsentServing {
+		return domain.ConsentServing{ProcessID: pid, ConsentType: "GDPR", Language: "cs", Version: 3, SHA256: digest}
+	}
+
+	t.Run("batched", func(t *testing.T) {
+		pool := pgtest.Pool(t, dsn)
+		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+			postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow})))
+		other := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs()) // another replica
+		pid := fmt.Sprintf("p-bg-%d", time.Now().UnixNano())
+		if err := s.Servings.RecordServing(ctx, serving(pid)); err != nil {
+			t.Fatal(err)
+		}
+		if n := served(pool, pid); n != 0 {
+			t.Fatalf("the serving was written before RecordServing returned (%d rows)", n)
+		}
+		got, err := s.Servings.LastServing(ctx, pid, "GDPR")
+		if err != nil || got.Version != 3 || got.Language != "cs" {
+			t.Fatalf("this replica's LastServing while queued: %+v, %v", got, err)
+		}
+		if _, err := other.Servings.LastServing(ctx, pid, "GDPR"); !domain.IsNotFound(err) {
+			t.Fatalf("another replica found the queued serving: %v", err)
+		}
+		s.Close()
+		if n := served(pool, pid); n != 1 {
+			t.Fatalf("after Close: %d rows, want 1", n)
+		}
+		got, err = other.Servings.LastServing(ctx, pid, "GDPR")
+		if err != nil || got.Version != 3 {
+			t.Fatalf("another replica after Close: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("unbatched, one connection", func(t *testing.T) {
+		pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+		pid := fmt.Sprintf("p-sync-%d", time.Now().UnixNano())
+		if err := s.Servings.RecordServing(ctx, serving(pid)); err != nil {
+			t.Fatal(err)
+		}
+		if n := served(pool, pid); n != 1 {
+			t.Fatalf("unbatched serving: %d rows right after RecordServing, want 1", n)
+		}
+		var setting string
+		if err := pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&setting); err != nil {
+			t.Fatal(err)
+		}
+		if setting != "on" {
+			t.Fatalf("synchronous_commit on the serving's connection is %q after it, want on", setting)
+		}
+	})
+}
+
+// roundTrips counts the statements and pipelines sent on a pool.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestReadBatching looks up, all at once, 12 users (4 unknown), the
+// decisions of 12 verifications (some with one kind, some with both, some
+// with none), the latest consents of 12 users and the servings of 12
+// processes: every caller gets exactly what a lookup of its own returns
+// (compared with stores that do not batch), and each kind of lookup is one
+// round trip.
+func TestReadBatching(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	trips := &roundTrips{}
+	pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{Tracer: trips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	batched := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))
+	plain := postgres.New(pgtest.Pool(t, dsn), memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.BatchConfig{}))
+
+	const n = 12
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	var clients []domain.Client
+	for i := range n - 4 {
+		clients = append(clients, domain.Client{UserID: fmt.Sprintf("u-%s-%d", run, i), ClientNumber: fmt.Sprintf("9%s%d", run[len(run)-6:], i),
+			BirthDate: domain.MustDate("1980-01-02"), GivenNames: "Jana", Surname: "Nováková", Nationality: "CZE", Status: domain.StatusActive})
+	}
+	if err := plain.Registry.AddClients(ctx, clients...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("%s-%d", run, i)
+		if i%3 != 0 {
+			d := newBatchDecision(id, domain.ResultOK)
+			if _, _, err := plain.Decisions.SaveDecision(ctx, d, nil); err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 2 {
+				d.Kind, d.Result, d.ReasonCode, d.ReasonText = domain.KindApproval, domain.ResultNOK, domain.ReasonScoreTooLow, "low"
+				if _, _, err := plain.Decisions.SaveDecision(ctx, d, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if i%2 == 0 {
+			rec := consentRecord(id, true)
+			if _, _, err := plain.Ledger.AppendConsent(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			rec.ConsentType = "MARKETING"
+			if _, _, err := plain.Ledger.AppendConsent(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%4 != 0 {
+			if err := plain.Servings.RecordServing(ctx, domain.ConsentServing{ProcessID: "p-" + id, ConsentType: "GDPR",
+				Language: "cs", Version: i + 1, SHA256: digest}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	type answer struct {
+		v   any
+		err error
+	}
+	lookups := map[string]func(s *postgres.Stores, i int) answer{
+		"ClientByUserID": func(s *postgres.Stores, i int) answer {
+			c, err := s.Registry.ClientByUserID(ctx, fmt.Sprintf("u-%s-%d", run, i))
+			return answer{c, err}
+		},
+		"VerificationDecisions": func(s *postgres.Stores, i int) answer {
+			v, err := s.Decisions.VerificationDecisions(ctx, fmt.Sprintf("p-%s-%d", run, i), "iv-1")
+			return answer{v, err}
+		},
+		"LatestConsents": func(s *postgres.Stores, i int) answer {
+			m, err := s.Ledger.LatestConsents(ctx, fmt.Sprintf("u-%s-%d", run, i), []string{"GDPR", "MARKETING", "OTHER"})
+			return answer{m, err}
+		},
+		"LastServing": func(s *postgres.Stores, i int) answer {
+			sv, err := s.Servings.LastServing(ctx, fmt.Sprintf("p-%s-%d", run, i), "GDPR")
+			return answer{sv, err}
+		},
+	}
+	for name, lookup := range lookups {
+		t.Run(name, func(t *testing.T) {
+			got := make([]answer, n)
+			var calls []func()
+			for i := range n {
+				calls = append(calls, func() { got[i] = lookup(batched, i) })
+			}
+			before := trips.n.Load()
+			together(calls...)
+			if used := trips.n.Load() - before; used != 1 {
+				t.Errorf("%d concurrent lookups took %d round trips, want 1", n, used)
+			}
+			found := 0
+			for i := range n {
+				want := lookup(plain, i)
+				if domain.CodeOf(got[i].err) != domain.CodeOf(want.err) {
+					t.Fatalf("lookup %d: error %v, want %v", i, got[i].err, want.err)
+				}
+				if want.err == nil {
+					found++
+				}
+				if !reflect.DeepEqual(got[i].v, want.v) {
+					t.Fatalf("lookup %d:\n got  %+v\n want %+v", i, got[i].v, want.v)
+				}
+			}
+			if found == 0 {
+				t.Fatal("no lookup found anything: the fixture is wrong")
+			}
+		})
+	}
+}
