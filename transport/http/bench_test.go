@@ -90,9 +90,10 @@ func (w *benchWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// benchHandler is the handler as cmd builds it, minus otelhttp: the
-// endpoint telemetry middleware with an SDK meter provider and a
-// non-recording tracer, and a JSON access log written to nowhere.
+// benchHandler is the handler as cmd builds it, minus the server telemetry
+// middleware cmd wraps around it: the endpoint telemetry middleware with an
+// SDK meter provider and a non-recording tracer, and a JSON access log at
+// info (the default level) written to nowhere.
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -12,13 +12,15 @@
 // A request passes these rings, outermost first (NewHandler composes them in
 // handler.go, in this order):
 //
-//  0. (outside this package, in cmd) otelhttp.NewHandler: continues the
-//     caller's W3C traceparent, opens the server span and records
-//     http.server.request.duration. It must wrap the handler NewHandler
-//     returns directly: ring 1 hands the matched route pattern back to the
-//     request otelhttp holds (r.Pattern), which is how the span gets its
-//     route name ("POST /client/approve", with the base path when one is
-//     configured) and the metric its http.route label.
+//  0. (outside this package, in cmd) the server telemetry middleware
+//     (adapters/telemetry.NewHTTPServer, or otelhttp.NewHandler, which
+//     behaves the same here): continues the caller's W3C traceparent, opens
+//     the server span and records http.server.request.duration. It must
+//     wrap the handler NewHandler returns directly: ring 1 hands the matched
+//     route pattern back to the request the middleware holds (r.Pattern),
+//     which is how the span gets its route name ("POST /client/approve",
+//     with the base path when one is configured) and the metric its
+//     http.route label.
 //  1. request scope: reads or generates the correlation and request ids,
 //     puts them on the server span (attributes onboarding.correlation_id and
 //     onboarding.request_id; the decoders add onboarding.process_id),

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/bits"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,46 +135,44 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	return body, pooled, nil
 }
 
-// Recycled body buffers come in power-of-two sizes from minPooledBody to
-// maxPooledBody; a larger body gets a buffer of its own, which is not kept.
-const (
-	minPooledBodyShift = 10 // 1 KiB
-	maxPooledBodyShift = 20 // 1 MiB
-)
+// bodyClassSizes are the sizes of recycled body buffers: eight steps per
+// power of two from 1 KiB to 1 MiB, so a buffer is at most an eighth
+// larger than the body it holds (which keeps what a request holds within
+// twice its body, decoded images included). A larger body gets a buffer of
+// its own, which is not kept.
+var bodyClassSizes = func() []int {
+	var sizes []int
+	for shift := 10; shift < 20; shift++ {
+		for eighths := 8; eighths < 16; eighths++ {
+			sizes = append(sizes, eighths<<(shift-3))
+		}
+	}
+	return append(sizes, 1<<20)
+}()
 
 // bodyPool recycles request body buffers. An image body of a few hundred
 // kilobytes would otherwise be allocated and zeroed for every request and
 // become garbage right after decoding, which made the garbage collector run
-// several times as often (docs/performance.md). Buffers live in sync.Pools,
-// so idle ones are released by the garbage collector.
+// about twice as often (docs/performance.md). Buffers live in sync.Pools,
+// one per size, so idle ones are released by the garbage collector.
 type bodyPool struct {
-	classes [maxPooledBodyShift - minPooledBodyShift + 1]sync.Pool
+	classes [81]sync.Pool // one per bodyClassSizes entry
 }
 
 // bodyBuffers are the body buffers of every handler of the process.
 var bodyBuffers bodyPool
 
-// class is the index of the smallest class holding n bytes, -1 when n is
-// beyond the largest.
-func (p *bodyPool) class(n int) int {
-	c := max(bits.Len(uint(n-1)), minPooledBodyShift) - minPooledBodyShift
-	if c >= len(p.classes) {
-		return -1
-	}
-	return c
-}
-
 // get returns a buffer of at least n bytes (n > 0).
 func (p *bodyPool) get(n int) *[]byte {
-	c := p.class(n)
-	if c < 0 {
+	c := sort.SearchInts(bodyClassSizes, n)
+	if c == len(bodyClassSizes) {
 		b := make([]byte, n)
 		return &b
 	}
 	if b, ok := p.classes[c].Get().(*[]byte); ok {
 		return b
 	}
-	b := make([]byte, 1<<(c+minPooledBodyShift))
+	b := make([]byte, bodyClassSizes[c])
 	return &b
 }
 
@@ -183,7 +181,7 @@ func (p *bodyPool) put(b *[]byte) {
 	if b == nil {
 		return
 	}
-	if c := p.class(cap(*b)); c >= 0 && cap(*b) == 1<<(c+minPooledBodyShift) {
+	if c := sort.SearchInts(bodyClassSizes, cap(*b)); c < len(bodyClassSizes) && bodyClassSizes[c] == cap(*b) {
 		p.classes[c].Put(b)
 	}
 }
