@@ -30,8 +30,9 @@ const batchTimeout = 30 * time.Second
 // of the first are written in one statement and one commit, and consent
 // servings are written in the background in batches.
 type BatchConfig struct {
-	// Window is how long the first write of a batch waits for others to
-	// join it. Zero or negative turns batching off: every write is its own
+	// Window is the longest a write waits for others to join its batch;
+	// a write to an idle store does not wait at all (see group.collect).
+	// Zero or negative turns batching off: every write is its own
 	// statement and commit, and a serving is written before RecordServing
 	// returns.
 	Window time.Duration
@@ -252,10 +253,14 @@ func (g *group[In, Out]) flushed() {
 	}
 }
 
-// wait blocks until no batch is open or being flushed. Calls submitted
+// wait blocks until no batch is open or being flushed (at once for a nil
+// group: batching off). Calls submitted
 // while it waits extend the wait; it is for shutdown, once no new calls
 // come.
 func (g *group[In, Out]) wait() {
+	if g == nil {
+		return
+	}
 	g.mu.Lock()
 	if g.inflight == 0 {
 		g.mu.Unlock()

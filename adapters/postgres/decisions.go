@@ -53,11 +53,7 @@ type DecisionStore struct {
 	db    *db
 	clock ports.Clock
 	batch *group[domain.Decision, savedDecision] // nil: every save alone
-	reads *group[verificationKey, ports.VerificationDecisions]
 }
-
-// verificationKey names one identity verification of a process.
-type verificationKey struct{ processID, identityVerificationID string }
 
 // savedDecision is the outcome of one save.
 type savedDecision struct {
@@ -76,7 +72,6 @@ func newDecisionStore(d *db, clock ports.Clock, bc BatchConfig) *DecisionStore {
 	s := &DecisionStore{db: d, clock: clock}
 	if bc.enabled() {
 		s.batch = newGroup(bc, s.flush)
-		s.reads = newGroup(bc, s.flushReads)
 	}
 	return s
 }
@@ -250,16 +245,8 @@ func (s *DecisionStore) Decision(ctx context.Context, kind domain.DecisionKind, 
 // VerificationDecisions returns the stored decisions of both kinds of
 // (processID, identityVerificationID), with review resolutions applied, in
 // one statement: two descents of decisions_key (kind = ANY on its leading
-// column). With batching on, lookups that arrive together are one
-// statement (a lone lookup is not delayed).
+// column).
 func (s *DecisionStore) VerificationDecisions(ctx context.Context, processID, identityVerificationID string) (ports.VerificationDecisions, error) {
-	k := verificationKey{processID, identityVerificationID}
-	if s.reads != nil {
-		out, solo, err := s.reads.do(ctx, k)
-		if err != nil || !solo {
-			return out, err
-		}
-	}
 	var out ports.VerificationDecisions
 	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
 		out = ports.VerificationDecisions{}
@@ -298,50 +285,6 @@ func (r *decisionRow) into(v *ports.VerificationDecisions) error {
 const selectVerificationDecisionsSQL = `SELECT ` + decisionColumns + `
 FROM decisions d LEFT JOIN review_cases c ON c.decision_id = d.id
 WHERE d.kind = ANY ('{approval,evaluation}'::text[]) AND d.process_id = $1 AND d.identity_verification_id = $2`
-
-// verificationDecisionsBatchSQL is selectVerificationDecisionsSQL for many
-// verifications ($1, $2 arrays), each row tagged with its key's position.
-const verificationDecisionsBatchSQL = `SELECT i.ord, ` + decisionColumns + `
-FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(process_id, identity_verification_id, ord)
-JOIN decisions d ON d.kind = ANY ('{approval,evaluation}'::text[]) AND d.process_id = i.process_id
-    AND d.identity_verification_id = i.identity_verification_id
-LEFT JOIN review_cases c ON c.decision_id = d.id`
-
-// flushReads answers a batch of VerificationDecisions lookups with one
-// statement.
-func (s *DecisionStore) flushReads(ctx context.Context, calls []*call[verificationKey, ports.VerificationDecisions]) {
-	if len(calls) == 1 {
-		calls[0].retrySolo() // the single-key statement is cheaper
-		return
-	}
-	n := len(calls)
-	pids, ivs := make([]string, n), make([]string, n)
-	for i, c := range calls {
-		pids[i], ivs[i] = c.in.processID, c.in.identityVerificationID
-	}
-	found := make([]ports.VerificationDecisions, n)
-	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
-		clear(found)
-		var (
-			ord int64
-			row decisionRow
-		)
-		return sendAfter(ctx, s.db.pool, genericPlanSQL, verificationDecisionsBatchSQL, []any{pids, ivs},
-			append([]any{&ord}, row.dest()...), func() error {
-				if ord < 1 || int(ord) > n {
-					return errors.New("decision batch returned an unknown position")
-				}
-				return row.into(&found[ord-1])
-			})
-	})
-	if err != nil {
-		settle(calls, err)
-		return
-	}
-	for i, c := range calls {
-		c.finish(found[i], nil)
-	}
-}
 
 const insertDecisionSQL = `INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result,
     reason_code, reason_text, score, rules, images, review_case_id, correlation_id, request_id, decided_at)

@@ -38,6 +38,43 @@
 //   - Writes that belong together (a decision and its review case, a
 //     resolution and its audit row) are one statement, so one transaction.
 //
+// # Round trips and group commit
+//
+// Each read a request needs is one statement: a decision reads both kinds'
+// decisions of its identity verification at once
+// (DecisionStore.VerificationDecisions), the lookup the latest consent of
+// every required type at once (ConsentLedger.LatestConsents).
+//
+// Durable writes are grouped (BatchConfig, ONBOARDING_DB_BATCH_WINDOW):
+// consent ledger appends, and decisions without a review case, that arrive
+// together are written by one statement in one transaction, so one commit
+// (one WAL flush) serves them all, and each caller is answered only after
+// that commit. A write to an idle store is not delayed; under load a batch
+// waits up to the window (1 ms by default) for company. The batch keeps
+// every promise of the single write: appends of one history apply in
+// arrival order (a run of identical decisions adds one row, a changed one
+// the next seq), a decision key stored concurrently is answered with the
+// winner, rows are inserted in key order so batches cannot deadlock each
+// other, and a batch is atomic. When a batch fails on an unreachable
+// database its callers get CodeUnavailable (a retry is idempotent); on any
+// other error each of its writes is done again alone, so a record the
+// database refuses fails only its own caller. A caller whose context ends
+// first gets CodeUnavailable at once; its write is left out if its batch
+// was not yet sent, else it commits (or not) with the batch, and a retry
+// answers with it.
+//
+// Consent servings are hints, not records (consent storage falls back to
+// the current text version): they are written without waiting for the WAL
+// flush (synchronous_commit off for their own transaction only) and, with
+// batching on, in the background: RecordServing returns at once, this
+// replica answers LastServing from its queue until the batch is written,
+// and Stores.Close writes what is queued. A crash loses the latest
+// servings: those of this process's last batch window, or, for a crash of
+// PostgreSQL, up to three times its wal_writer_delay (600 ms by default)
+// of asynchronously committed ones; a consent stored meanwhile names the current
+// text version, which is the one served unless a new version was
+// published in between.
+//
 // Times are stored as timestamptz with microsecond precision; values come
 // back in UTC.
 package postgres

@@ -26,13 +26,6 @@ type ConsentLedger struct {
 	db    *db
 	clock ports.Clock
 	batch *group[domain.ConsentRecord, appended] // nil: every append alone
-	reads *group[latestQuery, map[string]domain.ConsentRecord]
-}
-
-// latestQuery is one LatestConsents call.
-type latestQuery struct {
-	userID string
-	types  []string
 }
 
 // appended is the outcome of one append.
@@ -52,7 +45,6 @@ func newConsentLedger(d *db, clock ports.Clock, bc BatchConfig) *ConsentLedger {
 	l := &ConsentLedger{db: d, clock: clock}
 	if bc.enabled() {
 		l.batch = newGroup(bc, l.flush)
-		l.reads = newGroup(bc, l.flushReads)
 	}
 	return l
 }
@@ -207,20 +199,12 @@ WHERE user_id = $1 AND consent_type = $2 ORDER BY recorded_at DESC, id DESC LIMI
 
 // LatestConsents returns the user's newest record of each of consentTypes
 // that has one, in one statement: a descent of
-// consent_ledger_user_latest_idx per type. With batching on, the lookups
-// of several users that arrive together are one statement (a lone lookup
-// is not delayed).
+// consent_ledger_user_latest_idx per type.
 func (l *ConsentLedger) LatestConsents(ctx context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error) {
-	if len(consentTypes) == 0 {
-		return map[string]domain.ConsentRecord{}, nil
-	}
-	if l.reads != nil {
-		out, solo, err := l.reads.do(ctx, latestQuery{userID, consentTypes})
-		if err != nil || !solo {
-			return out, err
-		}
-	}
 	out := make(map[string]domain.ConsentRecord, len(consentTypes))
+	if len(consentTypes) == 0 {
+		return out, nil
+	}
 	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
 		clear(out)
 		rows, err := l.db.pool.Query(ctx, latestConsentsSQL, userID, consentTypes)
@@ -246,55 +230,6 @@ CROSS JOIN LATERAL (
     WHERE user_id = $1 AND consent_type = t.consent_type
     ORDER BY recorded_at DESC, id DESC LIMIT 1
 ) l`
-
-// latestConsentsBatchSQL is latestConsentsSQL for many (user, type) pairs
-// ($1, $2 arrays), each row tagged with its pair's position.
-const latestConsentsBatchSQL = `SELECT i.ord, l.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(user_id, consent_type, ord)
-CROSS JOIN LATERAL (
-    SELECT ` + ledgerColumns + ` FROM consent_ledger
-    WHERE user_id = i.user_id AND consent_type = i.consent_type
-    ORDER BY recorded_at DESC, id DESC LIMIT 1
-) l`
-
-// flushReads answers a batch of LatestConsents calls with one statement.
-func (l *ConsentLedger) flushReads(ctx context.Context, calls []*call[latestQuery, map[string]domain.ConsentRecord]) {
-	if len(calls) == 1 {
-		calls[0].retrySolo() // latestConsentsSQL alone is cheaper
-		return
-	}
-	var users, types []string
-	var owner []int // owner[j]: the call of pair j
-	for i, c := range calls {
-		for _, t := range c.in.types {
-			users, types, owner = append(users, c.in.userID), append(types, t), append(owner, i)
-		}
-	}
-	found := make([]map[string]domain.ConsentRecord, len(calls))
-	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
-		for i, c := range calls {
-			found[i] = make(map[string]domain.ConsentRecord, len(c.in.types))
-		}
-		var (
-			ord int64
-			row ledgerRow
-		)
-		return sendAfter(ctx, l.db.pool, genericPlanSQL, latestConsentsBatchSQL, []any{users, types},
-			append([]any{&ord}, row.dest()...), func() error {
-				if ord < 1 || int(ord) > len(owner) {
-					return errors.New("consent batch returned an unknown position")
-				}
-				found[owner[ord-1]][row.ConsentType] = row.toDomain()
-				return nil
-			})
-	})
-	if err != nil {
-		settle(calls, err)
-		return
-	}
-	for i, c := range calls {
-		c.finish(found[i], nil)
-	}
-}
 
 // appendBatchSQL is appendSQL for many histories at once, one record per
 // history ($1..$10 are arrays of the record fields, ord the position in

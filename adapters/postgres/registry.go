@@ -26,33 +26,14 @@ var _ ports.ClientRegistry = (*ClientRegistry)(nil)
 // and phone: every scheme that contains one of those keys is an index scan.
 // A scheme of birthDate alone scans the table, and cannot name one client
 // in a real registry anyway.
-//
-// With batching on (see BatchConfig), ClientByUserID lookups that arrive
-// together are answered by one statement.
 type ClientRegistry struct {
-	db    *db
-	ids   ports.IDGenerator
-	reads *group[string, clientRead] // nil: every lookup its own statement
+	db  *db
+	ids ports.IDGenerator
 }
 
-// clientRead is the outcome of one batched ClientByUserID.
-type clientRead struct {
-	c     domain.Client
-	found bool
-}
-
-// NewClientRegistry returns the registry on pool, batching lookups as
-// DefaultBatchConfig sets it; ids names prospects.
+// NewClientRegistry returns the registry on pool; ids names prospects.
 func NewClientRegistry(pool *pgxpool.Pool, ids ports.IDGenerator) *ClientRegistry {
-	return newClientRegistry(newDB(pool), ids, DefaultBatchConfig())
-}
-
-func newClientRegistry(d *db, ids ports.IDGenerator, bc BatchConfig) *ClientRegistry {
-	r := &ClientRegistry{db: d, ids: ids}
-	if bc.enabled() {
-		r.reads = newGroup(bc, r.flushReads)
-	}
-	return r
+	return &ClientRegistry{db: newDB(pool), ids: ids}
 }
 
 // clientColumns is the select list that scanClient reads.
@@ -208,86 +189,19 @@ func findClientQuery(id domain.Identification) (string, []any, bool) {
 }
 
 // ClientByUserID returns the registry client or registered prospect with
-// that user id. With batching on, lookups that arrive together are one
-// statement (a lone lookup is not delayed).
+// that user id.
 func (r *ClientRegistry) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
-	var (
-		res clientRead
-		err error
-	)
-	solo := true
-	if r.reads != nil {
-		res, solo, err = r.reads.do(ctx, userID)
-	}
-	if solo && err == nil {
-		res, err = r.clientByUserID(ctx, userID)
-	}
-	switch {
-	case err != nil:
-		return domain.Client{}, err
-	case !res.found:
-		return domain.Client{}, domain.NotFound("userId", "user not found")
-	}
-	return res.c, nil
-}
-
-// clientByUserID reads one client in a statement of its own.
-func (r *ClientRegistry) clientByUserID(ctx context.Context, userID string) (clientRead, error) {
 	var row clientRow
 	err := r.db.run(ctx, "user", func(ctx context.Context) error {
 		return r.db.pool.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE user_id = $1", userID).Scan(row.dest()...)
 	})
-	switch {
-	case domain.IsNotFound(err):
-		return clientRead{}, nil
-	case err != nil:
-		return clientRead{}, err
+	if domain.IsNotFound(err) {
+		return domain.Client{}, domain.NotFound("userId", "user not found")
 	}
-	return clientRead{c: row.toDomain(), found: true}, nil
-}
-
-// clientsByUserIDSQL reads the clients of many user ids ($1) by primary
-// key, each row tagged with its id's position.
-const clientsByUserIDSQL = `SELECT i.ord, c.user_id, c.client_number, c.birth_date, c.given_names, c.surname,
-    c.personal_number, c.phone, c.nationality, c.status
-FROM unnest($1::text[]) WITH ORDINALITY AS i(user_id, ord)
-JOIN clients c ON c.user_id = i.user_id`
-
-// flushReads answers a batch of ClientByUserID lookups with one statement.
-func (r *ClientRegistry) flushReads(ctx context.Context, calls []*call[string, clientRead]) {
-	if len(calls) == 1 {
-		calls[0].retrySolo() // the single-key statement is cheaper
-		return
-	}
-	n := len(calls)
-	ids := make([]string, n)
-	for i, c := range calls {
-		ids[i] = c.in
-	}
-	found := make([]clientRead, n)
-	err := r.db.run(ctx, "user", func(ctx context.Context) error {
-		clear(found)
-		var (
-			ord int64
-			row clientRow
-		)
-		return sendAfter(ctx, r.db.pool, genericPlanSQL, clientsByUserIDSQL, []any{ids},
-			append([]any{&ord}, row.dest()...), func() error {
-				if ord < 1 || int(ord) > n {
-					return errors.New("client batch returned an unknown position")
-				}
-				found[ord-1] = clientRead{c: row.toDomain(), found: true}
-				row = clientRow{}
-				return nil
-			})
-	})
 	if err != nil {
-		settle(calls, err)
-		return
+		return domain.Client{}, err
 	}
-	for i, c := range calls {
-		c.finish(found[i], nil)
-	}
+	return row.toDomain(), nil
 }
 
 // registerProspectSQL inserts the prospect unless its fingerprint is taken,

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -44,7 +43,6 @@ type ConsentServings struct {
 	clock  ports.Clock
 	logger *slog.Logger
 	batch  *group[queuedServing, struct{}] // nil: every serving written before RecordServing returns
-	reads  *group[servingKey, servingRead] // nil: every LastServing its own statement
 
 	mu      sync.RWMutex
 	gen     uint64
@@ -53,7 +51,7 @@ type ConsentServings struct {
 
 type servingKey struct{ processID, consentType string }
 
-// servingRead is the outcome of one batched LastServing.
+// servingRead is the outcome of one LastServing lookup.
 type servingRead struct {
 	s     domain.ConsentServing
 	found bool
@@ -80,7 +78,6 @@ func newConsentServings(d *db, clock ports.Clock, bc BatchConfig, logger *slog.L
 	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing)}
 	if bc.enabled() {
 		c.batch = newGroup(bc, c.flush)
-		c.reads = newGroup(bc, c.flushReads)
 	}
 	return c
 }
@@ -188,8 +185,6 @@ func (c *ConsentServings) flush(ctx context.Context, calls []*call[queuedServing
 
 // LastServing returns the text last served to the process for consentType:
 // the one queued in this replica when there is one, else the stored one.
-// With batching on, lookups that arrive together are one statement (see
-// group; a lone lookup is not delayed).
 func (c *ConsentServings) LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error) {
 	k := servingKey{processID, consentType}
 	c.mu.RLock()
@@ -198,17 +193,7 @@ func (c *ConsentServings) LastServing(ctx context.Context, processID, consentTyp
 	if queued {
 		return q.s, nil
 	}
-	var (
-		res servingRead
-		err error
-	)
-	solo := true
-	if c.reads != nil {
-		res, solo, err = c.reads.do(ctx, k)
-	}
-	if solo && err == nil {
-		res, err = c.lastServing(ctx, k)
-	}
+	res, err := c.lastServing(ctx, k)
 	switch {
 	case err != nil:
 		return domain.ConsentServing{}, err
@@ -253,52 +238,7 @@ FROM consent_servings WHERE process_id = $1 AND consent_type = $2`, k.processID,
 	return servingRead{s: row.toDomain(), found: true}, nil
 }
 
-// lastServingsSQL reads the servings of many keys ($1, $2 arrays) by
-// primary key, each row tagged with its key's position.
-const lastServingsSQL = `SELECT i.ord, s.process_id, s.consent_type, s.language, s.version, s.sha256, s.served_at
-FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(process_id, consent_type, ord)
-JOIN consent_servings s ON s.process_id = i.process_id AND s.consent_type = i.consent_type`
-
-// flushReads answers a batch of LastServing lookups with one statement.
-func (c *ConsentServings) flushReads(ctx context.Context, calls []*call[servingKey, servingRead]) {
-	if len(calls) == 1 {
-		calls[0].retrySolo() // the single-key statement is cheaper
-		return
-	}
-	n := len(calls)
-	pids, types := make([]string, n), make([]string, n)
-	for i, call := range calls {
-		pids[i], types[i] = call.in.processID, call.in.consentType
-	}
-	found := make([]servingRead, n)
-	err := c.db.run(ctx, "consent serving", func(ctx context.Context) error {
-		clear(found)
-		var (
-			ord int64
-			row servingRow
-		)
-		return sendAfter(ctx, c.db.pool, genericPlanSQL, lastServingsSQL, []any{pids, types},
-			append([]any{&ord}, row.dest()...), func() error {
-				if ord < 1 || int(ord) > n {
-					return errors.New("consent servings batch returned an unknown position")
-				}
-				found[ord-1] = servingRead{s: row.toDomain(), found: true}
-				return nil
-			})
-	})
-	if err != nil {
-		settle(calls, err)
-		return
-	}
-	for i, call := range calls {
-		call.finish(found[i], nil)
-	}
-}
-
 // Close writes the servings still queued and waits for them.
 func (c *ConsentServings) Close() {
-	if c.batch != nil {
-		c.batch.wait()
-		c.reads.wait()
-	}
+	c.batch.wait()
 }

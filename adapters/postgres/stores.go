@@ -53,7 +53,7 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 	}
 	d := newDB(pool)
 	return &Stores{
-		Registry:     newClientRegistry(d, ids, o.batch),
+		Registry:     &ClientRegistry{db: d, ids: ids},
 		ConsentTexts: &ConsentTextStore{db: d, clock: clock},
 		Ledger:       newConsentLedger(d, clock, o.batch),
 		Servings:     newConsentServings(d, clock, o.batch, o.logger),
@@ -69,13 +69,8 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 // Close returns.
 func (s *Stores) Close() {
 	s.Servings.Close()
-	if s.Ledger.batch != nil {
-		s.Ledger.batch.wait()
-		s.Ledger.reads.wait()
-		s.Decisions.batch.wait()
-		s.Decisions.reads.wait()
-		s.Registry.reads.wait()
-	}
+	s.Ledger.batch.wait()
+	s.Decisions.batch.wait()
 }
 
 // systemClock is the wall clock of the seeding functions, which take no

@@ -17,7 +17,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.HTTPAddr != ":8080" || c.AdminAddr != ":9090" || c.SMSProvider != "log" ||
 		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
-		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData {
+		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
+		c.DBBatchWindow != time.Millisecond {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -49,6 +50,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"shutdown", map[string]string{"ONBOARDING_SHUTDOWN_TIMEOUT": "1h"}, "ONBOARDING_SHUTDOWN_TIMEOUT"},
 		{"otp key short", map[string]string{"ONBOARDING_OTP_HASH_KEY": "short"}, "ONBOARDING_OTP_HASH_KEY"},
 		{"demo not bool", map[string]string{"ONBOARDING_DEMO_DATA": "maybe"}, "ONBOARDING_DEMO_DATA"},
+		{"batch window negative", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "-1ms"}, "ONBOARDING_DB_BATCH_WINDOW"},
+		{"batch window too long", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "1s"}, "ONBOARDING_DB_BATCH_WINDOW"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
