@@ -174,3 +174,27 @@ func TestBlackBoxReviewCLI(t *testing.T) {
 		t.Errorf("after the purge:\n%s", out)
 	}
 }
+
+// TestBlackBoxProfiling: the runtime profiles are off by default and, with
+// ONBOARDING_PPROF_ENABLED, served on the admin listener to the admin
+// credentials only, never on the API listener.
+func TestBlackBoxProfiling(t *testing.T) {
+	t.Parallel()
+	admin := map[string]string{"ONBOARDING_ADMIN_USERNAME": reviewerName, "ONBOARDING_ADMIN_PASSWORD": reviewerPassword}
+	off := startService(t, admin)
+	if r := adminCall(t, http.MethodGet, off.Admin+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status != http.StatusNotFound {
+		t.Errorf("profiling off: heap answered %d", r.Status)
+	}
+	admin["ONBOARDING_PPROF_ENABLED"] = "true"
+	on := startService(t, admin)
+	if r := adminCall(t, http.MethodGet, on.Admin+"/debug/pprof/heap", "", "", ""); r.Status != http.StatusUnauthorized {
+		t.Errorf("heap without credentials: %d", r.Status)
+	}
+	if r := adminCall(t, http.MethodGet, on.Admin+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status != http.StatusOK ||
+		r.Header.Get("Content-Type") != "application/octet-stream" || len(r.Raw) < 100 {
+		t.Errorf("heap: %d %s, %d bytes", r.Status, r.Header.Get("Content-Type"), len(r.Raw))
+	}
+	if r := adminCall(t, http.MethodGet, on.API+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status == http.StatusOK {
+		t.Error("the API listener served a profile")
+	}
+}

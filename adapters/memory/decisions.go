@@ -41,19 +41,28 @@ type DecisionStore struct {
 	caseOf    map[string]decisionKey // case id -> its decision
 	queue     []*domain.ReviewCase   // every case, ordered by (CreatedAt, ID)
 	audit     []domain.ReviewAuditEntry
+	order     fifo[decisionKey] // decisions without a case, oldest first
 }
 
 // purgeActor is the actor of the audit entries of evidence purges, which no
 // person triggers; the same as the postgres store's.
 const purgeActor = "retention"
 
-// NewDecisionStore returns an empty store; it is both the ports.DecisionStore
-// and the ports.ReviewCases of the embedded service.
-func NewDecisionStore() *DecisionStore {
+// NewDecisionStore returns an empty store without a bound; it is both the
+// ports.DecisionStore and the ports.ReviewCases of the embedded service.
+func NewDecisionStore() *DecisionStore { return NewDecisionStoreLimit(0) }
+
+// NewDecisionStoreLimit returns an empty store that keeps the last limit
+// decisions without a review case, forgetting the oldest first (a repeat of
+// a forgotten request is decided again); below 1 it keeps everything.
+// Decisions with a review case are never forgotten: a reviewer must see
+// them, and the audit trail names them.
+func NewDecisionStoreLimit(limit int) *DecisionStore {
 	return &DecisionStore{
 		decisions: make(map[decisionKey]domain.Decision),
 		cases:     make(map[string]*domain.ReviewCase),
 		caseOf:    make(map[string]decisionKey),
+		order:     fifo[decisionKey]{limit: limit},
 	}
 }
 
@@ -126,6 +135,11 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 		s.caseOf[c.ID] = k
 		i, _ := slices.BinarySearchFunc(s.queue, &c, compareCases)
 		s.queue = slices.Insert(s.queue, i, &c)
+	}
+	if rc == nil {
+		if old, evicted := s.order.push(k); evicted {
+			delete(s.decisions, old)
+		}
 	}
 	d = cloneDecision(d)
 	s.decisions[k] = d

@@ -112,14 +112,16 @@ type Demo struct {
 
 // NewDemo builds the in-memory adapters and seeds them with DemoClients,
 // DemoConsentTexts and DemoConsents; ids names prospects registered later.
-func NewDemo(clock ports.Clock, ids ports.IDGenerator) (*Demo, error) {
+// maxRecords bounds the decisions, consent records and servings kept (see
+// DefaultMaxRecords; below 1: unbounded).
+func NewDemo(clock ports.Clock, ids ports.IDGenerator, maxRecords int) (*Demo, error) {
 	ctx := context.Background()
 	d := &Demo{
 		Registry:     NewClientRegistry(ids, DemoClients()...),
 		ConsentTexts: NewConsentTextStore(clock),
-		Ledger:       NewConsentLedger(clock),
-		Servings:     NewConsentServings(),
-		Decisions:    NewDecisionStore(),
+		Ledger:       NewConsentLedgerLimit(clock, maxRecords),
+		Servings:     NewConsentServingsLimit(maxRecords),
+		Decisions:    NewDecisionStoreLimit(maxRecords),
 		OTPGuard:     NewOTPGuard(clock),
 		Events:       NewProcessEvents(),
 	}

@@ -18,24 +18,52 @@ type ledgerKey struct{ processID, userID, consentType string }
 type userTypeKey struct{ userID, consentType string }
 
 // ConsentLedger is the append-only consent ledger. No method changes or
-// deletes a record: a revocation is a new record with Approved false.
+// deletes a record: a revocation is a new record with Approved false. With
+// a limit it forgets its oldest records, as a process restart forgets them
+// all: the in-memory ledger is for development, the durable one is
+// PostgreSQL's.
 type ConsentLedger struct {
 	clock ports.Clock
+	limit int
 
 	mu      sync.RWMutex
-	records []domain.ConsentRecord // records[i].ID == i+1
+	records []domain.ConsentRecord // records[i-base].ID == i+1
+	base    int                    // records forgotten so far
 	latest  map[ledgerKey]int      // index of the latest record of the history
 	newest  map[userTypeKey]int    // index of the user's newest record of the type
 }
 
-// NewConsentLedger returns an empty ledger; clock stamps records that come
-// without RecordedAt.
-func NewConsentLedger(clock ports.Clock) *ConsentLedger {
+// NewConsentLedger returns an empty ledger without a bound; clock stamps
+// records that come without RecordedAt.
+func NewConsentLedger(clock ports.Clock) *ConsentLedger { return NewConsentLedgerLimit(clock, 0) }
+
+// NewConsentLedgerLimit returns an empty ledger that keeps its last limit
+// records; below 1 it keeps everything.
+func NewConsentLedgerLimit(clock ports.Clock, limit int) *ConsentLedger {
 	return &ConsentLedger{
 		clock:  clock,
+		limit:  limit,
 		latest: make(map[ledgerKey]int),
 		newest: make(map[userTypeKey]int),
 	}
+}
+
+// at returns the record with index i; the caller holds mu.
+func (l *ConsentLedger) at(i int) domain.ConsentRecord { return l.records[i-l.base] }
+
+// forgetOldest drops the oldest record and the indexes that point at it;
+// the caller holds mu for writing.
+func (l *ConsentLedger) forgetOldest() {
+	r := l.records[0]
+	if k := (ledgerKey{r.ProcessID, r.UserID, r.ConsentType}); l.latest[k] == l.base {
+		delete(l.latest, k)
+	}
+	if uk := (userTypeKey{r.UserID, r.ConsentType}); l.newest[uk] == l.base {
+		delete(l.newest, uk)
+	}
+	l.records[0] = domain.ConsentRecord{}
+	l.records = l.records[1:]
+	l.base++
 }
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
@@ -50,7 +78,7 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	defer l.mu.Unlock()
 	rec.Seq = 1
 	if i, ok := l.latest[k]; ok {
-		prev := l.records[i]
+		prev := l.at(i)
 		if prev.Approved == rec.Approved {
 			return prev, false, nil
 		}
@@ -59,15 +87,18 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	if rec.RecordedAt.IsZero() {
 		rec.RecordedAt = l.clock.Now()
 	}
-	rec.ID = int64(len(l.records) + 1)
-	i := len(l.records)
+	i := l.base + len(l.records)
+	rec.ID = int64(i + 1)
 	l.records = append(l.records, rec)
 	l.latest[k] = i
 	uk := userTypeKey{rec.UserID, rec.ConsentType}
 	// Newest by time, the later-appended on a tie, as ORDER BY recorded_at
 	// DESC, id DESC would pick it.
-	if j, ok := l.newest[uk]; !ok || !l.records[j].RecordedAt.After(rec.RecordedAt) {
+	if j, ok := l.newest[uk]; !ok || !l.at(j).RecordedAt.After(rec.RecordedAt) {
 		l.newest[uk] = i
+	}
+	if l.limit > 0 && len(l.records) > l.limit {
+		l.forgetOldest()
 	}
 	return rec, true, nil
 }
@@ -81,7 +112,7 @@ func (l *ConsentLedger) LatestConsent(_ context.Context, userID, consentType str
 	if !ok {
 		return domain.ConsentRecord{}, domain.NotFound("consentType", "no consent is recorded for this user and type")
 	}
-	return l.records[i], nil
+	return l.at(i), nil
 }
 
 // LatestConsents returns the user's newest record of each of consentTypes
@@ -92,14 +123,14 @@ func (l *ConsentLedger) LatestConsents(_ context.Context, userID string, consent
 	defer l.mu.RUnlock()
 	for _, t := range consentTypes {
 		if i, ok := l.newest[userTypeKey{userID, t}]; ok {
-			out[t] = l.records[i]
+			out[t] = l.at(i)
 		}
 	}
 	return out, nil
 }
 
-// Records returns a copy of every record in append order, for tests and the
-// demo's audit view.
+// Records returns a copy of every record kept, in append order, for tests
+// and the demo's audit view.
 func (l *ConsentLedger) Records() []domain.ConsentRecord {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

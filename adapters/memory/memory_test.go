@@ -514,7 +514,7 @@ func TestDecisionStoreMemory(t *testing.T) {
 func TestDemo(t *testing.T) {
 	ctx := context.Background()
 	clock := memory.NewFakeClock(t0)
-	demo, err := memory.NewDemo(clock, memory.NewSequenceIDs("prospect"))
+	demo, err := memory.NewDemo(clock, memory.NewSequenceIDs("prospect"), memory.DefaultMaxRecords)
 	if err != nil {
 		t.Fatal(err)
 	}

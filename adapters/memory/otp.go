@@ -15,8 +15,17 @@ var (
 )
 
 // otpSweepInterval is how often OTPGuard drops expired entries. Memory is
-// bounded by what arrives within the TTL or window plus this interval.
+// bounded by what arrives within the TTL or window plus this interval, and
+// by the guard's limit.
 const otpSweepInterval = time.Minute
+
+// DefaultOTPGuardEntries bounds the dedupe keys and the throttled processes
+// an OTPGuard tracks, each: five times the OTPs a large bank's onboarding
+// sends in a 15-minute window (10 per second), about 20 MB at most. Past it
+// the oldest entries are forgotten, so a flood of fresh process ids cannot
+// exhaust a replica's memory; only a process among the oldest of more than
+// this many within its window regains its throttle budget.
+const DefaultOTPGuardEntries = 50_000
 
 // OTPGuard is the OTP dedupe and throttle of a single replica.
 //
@@ -29,10 +38,12 @@ const otpSweepInterval = time.Minute
 type OTPGuard struct {
 	clock ports.Clock
 
-	mu        sync.Mutex
-	dedupe    map[string]otpEntry
-	sends     map[string]*sendLog
-	nextSweep time.Time
+	mu          sync.Mutex
+	dedupe      map[string]otpEntry
+	sends       map[string]*sendLog
+	dedupeOrder fifo[string]
+	sendsOrder  fifo[string]
+	nextSweep   time.Time
 }
 
 type otpEntry struct {
@@ -45,12 +56,27 @@ type sendLog struct {
 	window time.Duration
 }
 
-// NewOTPGuard returns an empty guard; clock drives TTLs and windows.
-func NewOTPGuard(clock ports.Clock) *OTPGuard {
+// NewOTPGuard returns an empty guard bounded by DefaultOTPGuardEntries;
+// clock drives TTLs and windows.
+func NewOTPGuard(clock ports.Clock) *OTPGuard { return NewOTPGuardLimit(clock, DefaultOTPGuardEntries) }
+
+// NewOTPGuardLimit returns an empty guard that tracks at most limit dedupe
+// keys and limit processes (below 1: unbounded).
+func NewOTPGuardLimit(clock ports.Clock, limit int) *OTPGuard {
 	return &OTPGuard{
-		clock:  clock,
-		dedupe: make(map[string]otpEntry),
-		sends:  make(map[string]*sendLog),
+		clock:       clock,
+		dedupe:      make(map[string]otpEntry),
+		sends:       make(map[string]*sendLog),
+		dedupeOrder: fifo[string]{limit: limit},
+		sendsOrder:  fifo[string]{limit: limit},
+	}
+}
+
+// track remembers a new key in order and forgets the one it displaces;
+// the caller holds mu.
+func track[V any](m map[string]V, order *fifo[string], key string) {
+	if old, evicted := order.push(key); evicted && old != key {
+		delete(m, old)
 	}
 }
 
@@ -65,8 +91,12 @@ func (g *OTPGuard) BeginOTP(_ context.Context, key string, ttl time.Duration) (b
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
-	if e, ok := g.dedupe[key]; ok && now.Before(e.expires) {
+	e, ok := g.dedupe[key]
+	if ok && now.Before(e.expires) {
 		return false, e.outcome, nil
+	}
+	if !ok {
+		track(g.dedupe, &g.dedupeOrder, key)
 	}
 	g.dedupe[key] = otpEntry{outcome: domain.OTPPending, expires: now.Add(ttl)}
 	return true, "", nil
@@ -80,6 +110,9 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	now := g.clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if _, ok := g.dedupe[key]; !ok {
+		track(g.dedupe, &g.dedupeOrder, key)
+	}
 	g.dedupe[key] = otpEntry{outcome: outcome, expires: now.Add(ttl)}
 	return nil
 }
@@ -99,6 +132,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 	g.sweep(now)
 	l, ok := g.sends[processID]
 	if !ok {
+		track(g.sends, &g.sendsOrder, processID)
 		l = &sendLog{}
 		g.sends[processID] = l
 	}

@@ -18,19 +18,31 @@ type servingKey struct{ processID, consentType string }
 type ConsentServings struct {
 	mu       sync.RWMutex
 	servings map[servingKey]domain.ConsentServing
+	order    fifo[servingKey]
 }
 
-// NewConsentServings returns an empty store.
-func NewConsentServings() *ConsentServings {
-	return &ConsentServings{servings: make(map[servingKey]domain.ConsentServing)}
+// NewConsentServings returns an empty store without a bound, for tests.
+func NewConsentServings() *ConsentServings { return NewConsentServingsLimit(0) }
+
+// NewConsentServingsLimit returns an empty store that keeps the servings of
+// the last limit (process, consent type) pairs, forgetting the oldest first;
+// below 1 it keeps everything.
+func NewConsentServingsLimit(limit int) *ConsentServings {
+	return &ConsentServings{servings: make(map[servingKey]domain.ConsentServing), order: fifo[servingKey]{limit: limit}}
 }
 
 // RecordServing stores s, replacing the earlier serving of its process and
 // type: the user decides about the text shown last.
 func (c *ConsentServings) RecordServing(_ context.Context, s domain.ConsentServing) error {
+	k := servingKey{s.ProcessID, s.ConsentType}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.servings[servingKey{s.ProcessID, s.ConsentType}] = s
+	if _, ok := c.servings[k]; !ok {
+		if old, evicted := c.order.push(k); evicted {
+			delete(c.servings, old)
+		}
+	}
+	c.servings[k] = s
 	return nil
 }
 

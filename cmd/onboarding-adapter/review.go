@@ -73,13 +73,13 @@ func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
 // reviewRoutes builds the reviewer API and pages for the admin listener's
 // Extra routes. Without any reviewer credential it returns nil: the review
 // UI is off (and says so in the log), since it must never run open.
-func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, logger *slog.Logger) (map[string]http.Handler, error) {
+func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, profiling bool, logger *slog.Logger) (map[string]http.Handler, error) {
 	if len(users) == 0 {
 		logger.Info("review pages and API are off: set ONBOARDING_ADMIN_USERNAME and ONBOARDING_ADMIN_PASSWORD (or ONBOARDING_ADMIN_USERS) to turn them on")
 		return nil, nil
 	}
 	h, err := reviewadmin.NewHandler(svc, reviewadmin.Config{
-		Users: users, FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Logger: logger,
+		Users: users, FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Logger: logger, Profiling: profiling,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ONBOARDING_ADMIN_*: %w", err)

@@ -307,14 +307,14 @@ func TestReviewPolicyAndUsers(t *testing.T) {
 	if _, err := reviewUsers("admin", "", ""); err == nil {
 		t.Error("a username without a password was accepted")
 	}
-	if routes, err := reviewRoutes(nil, base, nil, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
+	if routes, err := reviewRoutes(nil, base, nil, false, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
 		t.Errorf("without users the review UI must be off: %v %v", routes, err)
 	}
-	routes, err := reviewRoutes(noReviews{}, base, users, slog.New(slog.DiscardHandler))
+	routes, err := reviewRoutes(noReviews{}, base, users, false, slog.New(slog.DiscardHandler))
 	if err != nil || routes["/review/"] == nil || routes["/admin/api/review/"] == nil {
 		t.Errorf("routes %v %v", routes, err)
 	}
-	if _, err := reviewRoutes(noReviews{}, base, []reviewadmin.User{{Name: "x", Password: "short"}}, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := reviewRoutes(noReviews{}, base, []reviewadmin.User{{Name: "x", Password: "short"}}, false, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a short password was accepted")
 	}
 }

@@ -24,6 +24,10 @@ const serviceName = "onboarding-adapter"
 // the listeners have drained.
 const telemetryFlushTimeout = 5 * time.Second
 
+// pprofWriteTimeout lets the admin listener stream a profile of up to a
+// minute when ONBOARDING_PPROF_ENABLED is on (pprof refuses longer ones).
+const pprofWriteTimeout = 65 * time.Second
+
 // serve runs the API and admin listeners until ctx ends (SIGTERM/SIGINT),
 // then turns readiness false, keeps serving for ONBOARDING_SHUTDOWN_DELAY,
 // closes the API listener and drains in-flight requests within
@@ -67,7 +71,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	if err != nil {
 		return err
 	}
-	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, logger)
+	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, cfg.Pprof, logger)
 	if err != nil {
 		return err
 	}
@@ -84,7 +88,12 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 		return fmt.Errorf("ONBOARDING_ADMIN_ADDR: %w", err)
 	}
 	apiSrv := httptransport.NewServer(cfg.HTTPAddr, api, httptransport.ServerConfig{Logger: logger})
-	adminSrv := httptransport.NewServer(cfg.AdminAddr, admin, httptransport.ServerConfig{Logger: logger})
+	adminSrvCfg := httptransport.ServerConfig{Logger: logger}
+	if cfg.Pprof {
+		// A CPU profile or trace streams for ?seconds= (30 by default).
+		adminSrvCfg.WriteTimeout = pprofWriteTimeout
+	}
+	adminSrv := httptransport.NewServer(cfg.AdminAddr, admin, adminSrvCfg)
 	errc := make(chan error, 2)
 	go func() { errc <- apiSrv.Serve(apiLn) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()

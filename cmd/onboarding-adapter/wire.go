@@ -300,7 +300,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 // with the demo data unless ONBOARDING_DEMO_DATA=false. Nothing to ping.
 func memoryAdapters(cfg config.Config, clock ports.Clock, ids ports.IDGenerator) (adapters, error) {
 	if cfg.DemoData {
-		d, err := memory.NewDemo(clock, ids)
+		d, err := memory.NewDemo(clock, ids, cfg.MemoryMaxRecords)
 		if err != nil {
 			return adapters{}, fmt.Errorf("seeding the demo data: %w", err)
 		}
@@ -309,10 +309,10 @@ func memoryAdapters(cfg config.Config, clock ports.Clock, ids ports.IDGenerator)
 			decisions: d.Decisions, reviews: d.Decisions, dedupe: d.OTPGuard, throttle: d.OTPGuard, events: d.Events,
 		}, nil
 	}
-	decisions, guard := memory.NewDecisionStore(), memory.NewOTPGuard(clock)
+	decisions, guard := memory.NewDecisionStoreLimit(cfg.MemoryMaxRecords), memory.NewOTPGuard(clock)
 	return adapters{
 		registry: memory.NewClientRegistry(ids), texts: memory.NewConsentTextStore(clock),
-		ledger: memory.NewConsentLedger(clock), servings: memory.NewConsentServings(),
+		ledger: memory.NewConsentLedgerLimit(clock, cfg.MemoryMaxRecords), servings: memory.NewConsentServingsLimit(cfg.MemoryMaxRecords),
 		decisions: decisions, reviews: decisions, dedupe: guard, throttle: guard, events: memory.NewProcessEvents(),
 	}, nil
 }

@@ -598,12 +598,12 @@ func TestAdaptersSwapByValues(t *testing.T) {
 		want map[string]string // env var -> value ("" = must be absent, "*" = any)
 	}{
 		{"ci/minimal-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "log", "ONBOARDING_DATABASE_URL_FILE": "", "ONBOARDING_REDIS_URL_FILE": "", "ONBOARDING_DEMO_DATA": "false", "OTEL_TRACES_EXPORTER": "none",
-			"ONBOARDING_ADMIN_USERNAME_FILE": "", "ONBOARDING_ADMIN_USERS_FILE": "", "ONBOARDING_REVIEW_RETENTION": "", "ONBOARDING_REVIEW_FOUR_EYES": ""}},
+			"ONBOARDING_ADMIN_USERNAME_FILE": "", "ONBOARDING_ADMIN_USERS_FILE": "", "ONBOARDING_REVIEW_RETENTION": "", "ONBOARDING_REVIEW_FOUR_EYES": "", "ONBOARDING_PPROF_ENABLED": ""}},
 		{"ci/production-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "http", "ONBOARDING_SMS_HTTP_AUTH": "basic", "ONBOARDING_DATABASE_URL_FILE": "*", "ONBOARDING_REDIS_URL_FILE": "*", "ONBOARDING_DB_MAX_CONNS": "20", "ONBOARDING_BASE_PATH": "/onboarding", "OTEL_TRACES_EXPORTER": "otlp"}},
 		{"ci/existing-secret-values.yaml", map[string]string{"ONBOARDING_SMS_PROVIDER": "twilio", "ONBOARDING_TWILIO_ACCOUNT_SID": "*", "ONBOARDING_TWILIO_AUTH_TOKEN_FILE": "*", "ONBOARDING_SMS_HTTP_URL": ""}},
 		{"ci/everything-on-values.yaml", map[string]string{"ONBOARDING_SMS_HTTP_TOKEN_FILE": "*", "ONBOARDING_SMS_HTTP_HEADERS_FILE": "*", "ONBOARDING_MIGRATE_AT_START": "true", "ONBOARDING_MAX_IN_FLIGHT": "512", "OTEL_SERVICE_NAME": "onboarding-adapter",
 			"ONBOARDING_REVIEW_RETENTION": "720h", "ONBOARDING_REVIEW_REQUIRE_CLAIM": "true", "ONBOARDING_REVIEW_FOUR_EYES": "true",
-			"ONBOARDING_ADMIN_USERNAME_FILE": "*", "ONBOARDING_ADMIN_USERS_FILE": "*", "ONBOARDING_ADMIN_USERS": ""}},
+			"ONBOARDING_ADMIN_USERNAME_FILE": "*", "ONBOARDING_ADMIN_USERS_FILE": "*", "ONBOARDING_ADMIN_USERS": "", "ONBOARDING_PPROF_ENABLED": "true"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -649,6 +649,15 @@ func TestNotesWarnings(t *testing.T) {
 	}
 	if !strings.Contains(prod, "http://"+releaseName+"-onboarding-adapter."+namespace+".svc:8080/onboarding") {
 		t.Errorf("production NOTES lack the API URL:\n%s", prod)
+	}
+}
+
+// Profiles are served only behind reviewer credentials: config.pprof
+// without adminAuth fails the install, as the service would at start.
+func TestPprofNeedsAdminAuth(t *testing.T) {
+	_, err := tryRender(t, renderOpts{files: []string{"ci/minimal-values.yaml"}, set: []string{"config.pprof=true"}})
+	if err == nil || !strings.Contains(err.Error(), "config.pprof needs adminAuth.enabled") {
+		t.Fatalf("err = %v, want config.pprof refused without adminAuth", err)
 	}
 }
 

@@ -112,7 +112,7 @@ func reviewSite(t *testing.T) (*httptest.Server, *memory.DecisionStore) {
 	t.Helper()
 	ctx := context.Background()
 	clock, ids := memory.SystemClock{}, memory.NewRandomIDs()
-	d, err := memory.NewDemo(clock, ids)
+	d, err := memory.NewDemo(clock, ids, memory.DefaultMaxRecords)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,9 @@ import (
 
 // Path prefixes of what this package serves on the admin listener.
 const (
-	PagesPrefix = "/review"
-	APIPrefix   = "/admin/api/review"
+	PagesPrefix     = "/review"
+	APIPrefix       = "/admin/api/review"
+	ProfilingPrefix = "/debug/pprof"
 )
 
 // DefaultRealm is the Basic Auth realm the browser shows.
@@ -88,6 +89,10 @@ type Config struct {
 	// Logger receives one line per reviewer action and every internal error
 	// (default: discard). It never receives personal data.
 	Logger *slog.Logger
+	// Profiling serves net/http/pprof under ProfilingPrefix behind the same
+	// credentials, for an engineer chasing CPU or memory in production.
+	// Off by default: a profile shows the code's shape and costs CPU.
+	Profiling bool
 }
 
 //go:embed templates/*.html
@@ -172,11 +177,15 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 // Routes returns the patterns to mount on the admin listener, for
 // httptransport.AdminConfig.Extra.
 func (h *Handler) Routes() map[string]http.Handler {
-	return map[string]http.Handler{
+	r := map[string]http.Handler{
 		PagesPrefix:       h,
 		PagesPrefix + "/": h,
 		APIPrefix + "/":   h,
 	}
+	if h.cfg.Profiling {
+		r[ProfilingPrefix+"/"] = h
+	}
+	return r
 }
 
 func (h *Handler) routes() {
@@ -196,6 +205,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET "+APIPrefix+"/cases/{id}/frame", h.frame)
 	h.mux.HandleFunc("POST "+APIPrefix+"/cases/{id}/claim", h.apiClaim)
 	h.mux.HandleFunc("POST "+APIPrefix+"/cases/{id}/resolve", h.apiResolve)
+	if h.cfg.Profiling {
+		h.profilingRoutes()
+	}
 }
 
 // contentSecurityPolicy allows the page's own CSS and images and nothing

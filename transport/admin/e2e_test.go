@@ -40,7 +40,7 @@ type service struct {
 func startService(t *testing.T, pol policy.Policy) *service {
 	t.Helper()
 	clock, ids := memory.SystemClock{}, memory.NewRandomIDs()
-	d, err := memory.NewDemo(clock, ids)
+	d, err := memory.NewDemo(clock, ids, memory.DefaultMaxRecords)
 	if err != nil {
 		t.Fatal(err)
 	}

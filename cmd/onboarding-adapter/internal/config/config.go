@@ -67,6 +67,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	OTPHashKey        Secret        `env:"OTP_HASH_KEY"`
 	DemoData          bool          `env:"DEMO_DATA" envDefault:"true"`
+	MemoryMaxRecords  int           `env:"MEMORY_MAX_RECORDS" envDefault:"10000"` // in-memory storage only; 0 = unbounded
 	MigrateAtStart    bool          `env:"MIGRATE_AT_START" envDefault:"false"`
 	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"16"`
 	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"2"`
@@ -93,6 +94,10 @@ type Config struct {
 	ReviewRetention    time.Duration `env:"REVIEW_RETENTION"`
 	ReviewRequireClaim *bool         `env:"REVIEW_REQUIRE_CLAIM"`
 	ReviewFourEyes     *bool         `env:"REVIEW_FOUR_EYES"`
+
+	// Pprof serves the runtime profiles on the admin listener behind the
+	// reviewers' credentials; off by default.
+	Pprof bool `env:"PPROF_ENABLED" envDefault:"false"`
 
 	// SMS gateway settings; see adapters/sms for their meaning. Only the
 	// section of ONBOARDING_SMS_PROVIDER is read.
@@ -339,6 +344,9 @@ func (c Config) Validate() error {
 	if c.ConsentL1Entries < 1 || c.ConsentL1Entries > 1<<20 {
 		bad("CONSENT_L1_ENTRIES", "must be between 1 and 1048576, not %d", c.ConsentL1Entries)
 	}
+	if c.MemoryMaxRecords < 0 || c.MemoryMaxRecords > 10_000_000 {
+		bad("MEMORY_MAX_RECORDS", "must be between 0 (unbounded) and 10000000, not %d", c.MemoryMaxRecords)
+	}
 	if c.MigrateAtStart && c.DatabaseURL == "" {
 		bad("MIGRATE_AT_START", "needs %sDATABASE_URL", Prefix)
 	}
@@ -350,6 +358,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdminUsername != "" && c.AdminUsername == c.BasicAuthUsername {
 		bad("ADMIN_USERNAME", "must differ from %sBASIC_AUTH_USERNAME: reviewers never use the API's credentials", Prefix)
+	}
+	if c.Pprof && c.AdminUsername == "" && c.AdminUsers == "" {
+		bad("PPROF_ENABLED", "needs %[1]sADMIN_USERNAME and %[1]sADMIN_PASSWORD (or %[1]sADMIN_USERS): profiles are never served without credentials", Prefix)
 	}
 	if c.ReviewRetention != 0 && (c.ReviewRetention < time.Hour || c.ReviewRetention > 10*365*24*time.Hour) {
 		bad("REVIEW_RETENTION", "must be between 1h and 87600h (empty: the policy's review.retention), not %s", c.ReviewRetention)
@@ -400,8 +411,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),
 		slog.Bool("demo_data", c.DemoData),
+		slog.Int("memory_max_records", c.MemoryMaxRecords),
 		slog.Bool("migrate_at_start", c.MigrateAtStart),
 		slog.Bool("review_ui", c.AdminUsername != "" || c.AdminUsers != ""),
+		slog.Bool("pprof", c.Pprof),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("db_batch_window", c.DBBatchWindow),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),

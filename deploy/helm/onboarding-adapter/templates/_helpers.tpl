@@ -181,6 +181,10 @@ true leaves out extraEnv (the validation lists the chart's own names).
   value: {{ printf "%ds" (int $v.config.shutdownTimeoutSeconds) | quote }}
 - name: ONBOARDING_DEMO_DATA
   value: {{ $v.config.demoData | quote }}
+{{- if $v.config.pprof }}
+- name: ONBOARDING_PPROF_ENABLED
+  value: "true"
+{{- end }}
 - name: ONBOARDING_SMS_PROVIDER
   value: {{ $v.sms.provider | quote }}
 {{- if eq $v.sms.provider "twilio" }}
@@ -391,6 +395,9 @@ fails the install instead of crash-looping the pods.
 {{- if or (lt $sec 3600.0) (gt $sec 315360000.0) -}}
 {{- fail (printf "review.retention (%s) must be between 1h and 87600h (empty: the policy's review.retention)" .) -}}
 {{- end -}}
+{{- end -}}
+{{- if and $v.config.pprof (not $a.enabled) -}}
+{{- fail "config.pprof needs adminAuth.enabled: profiles are served only behind the reviewer credentials" -}}
 {{- end -}}
 {{- if and $a.enabled (not $a.usernamePassword) (not $a.users) -}}
 {{- fail "adminAuth.enabled needs adminAuth.usernamePassword or adminAuth.users: which reviewer credentials the Secret holds" -}}

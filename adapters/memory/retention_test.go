@@ -1,0 +1,206 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+func TestFIFO(t *testing.T) {
+	tests := []struct {
+		name    string
+		limit   int
+		pushes  int
+		evicted []int // the key displaced by each push, -1 for none
+	}{
+		{"unbounded", 0, 4, []int{-1, -1, -1, -1}},
+		{"negative is unbounded", -1, 3, []int{-1, -1, -1}},
+		{"one", 1, 3, []int{-1, 0, 1}},
+		{"three, wraps twice", 3, 8, []int{-1, -1, -1, 0, 1, 2, 3, 4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fifo[int]{limit: tc.limit}
+			for i := range tc.pushes {
+				old, ok := f.push(i)
+				want := tc.evicted[i]
+				if ok != (want >= 0) || (ok && old != want) {
+					t.Fatalf("push %d: evicted (%d, %v), want %d", i, old, ok, want)
+				}
+			}
+			if tc.limit > 0 && len(f.ring) > tc.limit {
+				t.Errorf("ring holds %d keys, limit %d", len(f.ring), tc.limit)
+			}
+			if tc.limit < 1 && len(f.ring) != 0 {
+				t.Errorf("an unbounded fifo keeps keys: %d", len(f.ring))
+			}
+		})
+	}
+}
+
+func TestServingsForgetTheOldest(t *testing.T) {
+	ctx := context.Background()
+	s := NewConsentServingsLimit(2)
+	serve := func(p string, v int) {
+		if err := s.RecordServing(ctx, domain.ConsentServing{ProcessID: p, ConsentType: "GDPR", Language: "en", Version: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve("p1", 1)
+	serve("p2", 1)
+	serve("p2", 2) // a replacement is not a new entry
+	serve("p3", 1)
+	if _, err := s.LastServing(ctx, "p1", "GDPR"); !domain.IsNotFound(err) {
+		t.Errorf("p1 kept past the limit: %v", err)
+	}
+	if got, err := s.LastServing(ctx, "p2", "GDPR"); err != nil || got.Version != 2 {
+		t.Errorf("p2: %+v %v, want version 2", got, err)
+	}
+	if _, err := s.LastServing(ctx, "p3", "GDPR"); err != nil {
+		t.Errorf("p3: %v", err)
+	}
+}
+
+func TestDecisionsForgetTheOldestButNeverACase(t *testing.T) {
+	ctx := context.Background()
+	s := NewDecisionStoreLimit(2)
+	save := func(p string, withCase bool) bool {
+		d := domain.Decision{Kind: domain.KindApproval, ProcessID: p, IdentityVerificationID: "iv", Result: domain.ResultOK, DecidedAt: time.Unix(0, 0)}
+		var rc *domain.ReviewCase
+		if withCase {
+			d.Result = domain.ResultWAIT
+			rc = &domain.ReviewCase{ID: "case-" + p}
+		}
+		_, created, err := s.SaveDecision(ctx, d, rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created
+	}
+	save("p-case", true)
+	for _, p := range []string{"p1", "p2", "p3"} {
+		save(p, false)
+	}
+	if save("p3", false) {
+		t.Error("a kept decision was decided again")
+	}
+	if !save("p1", false) {
+		t.Error("p1 should have been forgotten (limit 2) and decided again")
+	}
+	if _, err := s.Decision(ctx, domain.KindApproval, "p-case", "iv"); err != nil {
+		t.Errorf("the decision with a review case was forgotten: %v", err)
+	}
+	if c, err := s.ReviewCase(ctx, "case-p-case"); err != nil || c.Status != domain.ReviewOpen {
+		t.Errorf("review case: %+v %v", c, err)
+	}
+	if n := len(s.decisions); n != 3 {
+		t.Errorf("%d decisions kept, want 2 without a case and 1 with", n)
+	}
+}
+
+func TestLedgerForgetsTheOldestRecords(t *testing.T) {
+	ctx := context.Background()
+	l := NewConsentLedgerLimit(NewFakeClock(time.Unix(1_700_000_000, 0)), 3)
+	appendFor := func(p, u string, approved bool) domain.ConsentRecord {
+		r, _, err := l.AppendConsent(ctx, domain.ConsentRecord{ProcessID: p, UserID: u, ConsentType: "GDPR", Approved: approved})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for i := 1; i <= 5; i++ {
+		if r := appendFor(fmt.Sprintf("p%d", i), fmt.Sprintf("u%d", i), true); r.ID != int64(i) {
+			t.Fatalf("record %d got ID %d", i, r.ID)
+		}
+	}
+	recs := l.Records()
+	if len(recs) != 3 || recs[0].ID != 3 || recs[2].ID != 5 {
+		t.Fatalf("kept %+v, want records 3..5", recs)
+	}
+	if _, err := l.LatestConsent(ctx, "u1", "GDPR"); !domain.IsNotFound(err) {
+		t.Errorf("u1's forgotten record still answers: %v", err)
+	}
+	if r, err := l.LatestConsent(ctx, "u4", "GDPR"); err != nil || r.ID != 4 {
+		t.Errorf("u4: %+v %v", r, err)
+	}
+	// A repeat of a kept record adds nothing; a change continues its history.
+	if r, created, _ := l.AppendConsent(ctx, domain.ConsentRecord{ProcessID: "p5", UserID: "u5", ConsentType: "GDPR", Approved: true}); created || r.ID != 5 {
+		t.Errorf("repeat: %+v created %v", r, created)
+	}
+	if r := appendFor("p5", "u5", false); r.ID != 6 || r.Seq != 2 {
+		t.Errorf("revocation: %+v, want ID 6, Seq 2", r)
+	}
+	got, err := l.LatestConsents(ctx, "u5", []string{"GDPR"})
+	if err != nil || got["GDPR"].Approved || got["GDPR"].ID != 6 {
+		t.Errorf("latest of u5: %+v %v", got, err)
+	}
+	if n := len(l.Records()); n != 3 {
+		t.Errorf("%d records kept, limit 3", n)
+	}
+}
+
+// TestBoundedStoresStayBounded: a long run keeps the configured number of
+// entries and no more.
+func TestBoundedStoresStayBounded(t *testing.T) {
+	ctx := context.Background()
+	const limit, n = 100, 10_000
+	l := NewConsentLedgerLimit(SystemClock{}, limit)
+	s := NewConsentServingsLimit(limit)
+	d := NewDecisionStoreLimit(limit)
+	for i := range n {
+		p := fmt.Sprintf("p%d", i)
+		if _, _, err := l.AppendConsent(ctx, domain.ConsentRecord{ProcessID: p, UserID: "u", ConsentType: "GDPR", Approved: i%2 == 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordServing(ctx, domain.ConsentServing{ProcessID: p, ConsentType: "GDPR"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.SaveDecision(ctx, domain.Decision{Kind: domain.KindEvaluation, ProcessID: p, IdentityVerificationID: "iv", Result: domain.ResultOK}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.records) != limit || len(l.latest) != limit || len(s.servings) != limit || len(d.decisions) != limit {
+		t.Errorf("kept %d records (%d histories), %d servings, %d decisions; limit %d",
+			len(l.records), len(l.latest), len(s.servings), len(d.decisions), limit)
+	}
+	if r, err := l.LatestConsent(ctx, "u", "GDPR"); err != nil || r.ID != n {
+		t.Errorf("latest of u: %+v %v, want record %d", r, err, n)
+	}
+}
+
+// TestOTPGuardBounded: past its limit the guard forgets the oldest keys and
+// processes, and still dedupes and throttles the recent ones.
+func TestOTPGuardBounded(t *testing.T) {
+	ctx := context.Background()
+	g := NewOTPGuardLimit(NewFakeClock(time.Unix(1_700_000_000, 0)), 3)
+	for i := range 10 {
+		p := fmt.Sprintf("p%d", i)
+		if claimed, _, err := g.BeginOTP(ctx, "k-"+p, time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %s: %v %v", p, claimed, err)
+		}
+		if err := g.FinishOTP(ctx, "k-"+p, domain.OTPSent, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := g.AllowOTP(ctx, p, 1, 15*time.Minute); err != nil || !ok {
+			t.Fatalf("first send of %s refused: %v", p, err)
+		}
+	}
+	if keys, procs := g.Len(); keys != 3 || procs != 3 {
+		t.Errorf("tracks %d keys and %d processes, limit 3", keys, procs)
+	}
+	if claimed, outcome, _ := g.BeginOTP(ctx, "k-p9", time.Minute); claimed || outcome != domain.OTPSent {
+		t.Errorf("a recent key is no longer deduplicated: %v %q", claimed, outcome)
+	}
+	if ok, _ := g.AllowOTP(ctx, "p9", 1, 15*time.Minute); ok {
+		t.Error("a recent process is no longer throttled")
+	}
+	if ok, _ := g.AllowOTP(ctx, "p0", 1, 15*time.Minute); !ok {
+		t.Error("the oldest process should have been forgotten")
+	}
+	if unbounded := NewOTPGuardLimit(SystemClock{}, 0); unbounded.dedupeOrder.limit != 0 {
+		t.Error("limit 0 must be unbounded")
+	}
+}
