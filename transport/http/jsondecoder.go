@@ -706,6 +706,31 @@ func (d *jsonDecoder) readAny() (any, error) {
 	return nil, d.syntax()
 }
 
+// readFields reads the object at the position: member reads the value of
+// each key that selects one of fields (it gets the field's name, see
+// fieldNames.match), the values of other keys are skipped. It is the loop
+// every request DTO's readJSON shares.
+func (d *jsonDecoder) readFields(fields fieldNames, member func(field string) error) error {
+	it, err := d.beginObject()
+	if err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.nextMember(&it)
+		if err != nil || !more {
+			return err
+		}
+		if f := fields.match(key); f != "" {
+			err = member(f)
+		} else {
+			err = d.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // readMap reads the object at the position as a map[string]any.
 func (d *jsonDecoder) readMap() (map[string]any, error) {
 	it, err := d.beginObject()

@@ -25,29 +25,17 @@ type lookupRequest struct {
 var lookupFields = fieldNames{"processId", "processType", "identification"}
 
 func (d *lookupRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch lookupFields.match(key) {
+	return dec.readFields(lookupFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "identification":
-			err = dec.readIdentification(&d.Identification)
-		default:
-			err = dec.skip()
+			return dec.readIdentification(&d.Identification)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 func (d lookupRequest) toPorts(meta domain.RequestMeta) (ports.LookupRequest, error) {
@@ -90,39 +78,27 @@ type approveRequest struct {
 var approveFields = fieldNames{"processId", "processType", "userId", "identityVerificationId", "provider", "status", "score", "presenceCheckResult"}
 
 func (d *approveRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch approveFields.match(key) {
+	return dec.readFields(approveFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "identityVerificationId":
-			err = dec.readString(&d.IdentityVerificationID)
+			return dec.readString(&d.IdentityVerificationID)
 		case "provider":
-			err = dec.readString(&d.Provider)
+			return dec.readString(&d.Provider)
 		case "status":
-			err = dec.readString(&d.Status)
+			return dec.readString(&d.Status)
 		case "score":
-			err = dec.readFloat(&d.Score)
+			return dec.readFloat(&d.Score)
 		case "presenceCheckResult":
-			err = readStructPtr(dec, &d.PresenceCheckResult)
-		default:
-			err = dec.skip()
+			return readStructPtr(dec, &d.PresenceCheckResult)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 type presenceCheckResult struct {
@@ -132,24 +108,9 @@ type presenceCheckResult struct {
 var presenceCheckFields = fieldNames{"frame"}
 
 func (p *presenceCheckResult) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		if presenceCheckFields.match(key) == "frame" {
-			err = dec.readImage(&p.Frame)
-		} else {
-			err = dec.skip()
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return dec.readFields(presenceCheckFields, func(string) error {
+		return dec.readImage(&p.Frame)
+	})
 }
 
 // frameKind is the image kind of the presence-check frame.
@@ -235,41 +196,29 @@ type evaluateRequest struct {
 var evaluateFields = fieldNames{"processId", "processType", "userId", "identityVerificationId", "verificationId", "provider", "status", "score", "documentCheckResult"}
 
 func (d *evaluateRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch evaluateFields.match(key) {
+	return dec.readFields(evaluateFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "identityVerificationId":
-			err = dec.readString(&d.IdentityVerificationID)
+			return dec.readString(&d.IdentityVerificationID)
 		case "verificationId":
-			err = dec.readString(&d.VerificationID)
+			return dec.readString(&d.VerificationID)
 		case "provider":
-			err = dec.readString(&d.Provider)
+			return dec.readString(&d.Provider)
 		case "status":
-			err = dec.readString(&d.Status)
+			return dec.readString(&d.Status)
 		case "score":
-			err = dec.readFloat(&d.Score)
+			return dec.readFloat(&d.Score)
 		case "documentCheckResult":
-			err = readStructPtr(dec, &d.DocumentCheckResult)
-		default:
-			err = dec.skip()
+			return readStructPtr(dec, &d.DocumentCheckResult)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 type documentCheckResult struct {
@@ -281,24 +230,9 @@ var documentCheckFields = fieldNames{"documents"}
 // readJSON reads the documents, at most maxDocuments: the limit is checked
 // whatever the letter case of the keys that led here.
 func (r *documentCheckResult) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		if documentCheckFields.match(key) == "documents" {
-			err = readSlice(dec, &r.Documents, maxDocuments, evaluateArrays[0].path)
-		} else {
-			err = dec.skip()
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return dec.readFields(documentCheckFields, func(string) error {
+		return readSlice(dec, &r.Documents, maxDocuments, evaluateArrays[0].path)
+	})
 }
 
 // document is one checked document; its rawData (the provider's complete
@@ -314,31 +248,19 @@ type document struct {
 var documentFieldNames = fieldNames{"type", "status", "data", "images"}
 
 func (doc *document) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch documentFieldNames.match(key) {
+	return dec.readFields(documentFieldNames, func(field string) error {
+		switch field {
 		case "type":
-			err = dec.readString(&doc.Type)
+			return dec.readString(&doc.Type)
 		case "status":
-			err = dec.readString(&doc.Status)
+			return dec.readString(&doc.Status)
 		case "data":
-			err = dec.readStruct(&doc.Data)
+			return dec.readStruct(&doc.Data)
 		case "images":
-			err = readSlice(dec, &doc.Images, maxDocumentImages, evaluateArrays[1].path)
-		default:
-			err = dec.skip()
+			return readSlice(dec, &doc.Images, maxDocumentImages, evaluateArrays[1].path)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 type documentFields struct {
@@ -359,17 +281,9 @@ var documentDataFields = fieldNames{"givenNames", "surname", "dateOfBirth", "pla
 	"personalNumber", "documentNumber", "dateOfIssue", "dateOfExpiry", "authority"}
 
 func (f *documentFields) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
+	return dec.readFields(documentDataFields, func(field string) error {
 		var dst *string
-		switch documentDataFields.match(key) {
+		switch field {
 		case "givenNames":
 			dst = &f.GivenNames
 		case "surname":
@@ -392,16 +306,11 @@ func (f *documentFields) readJSON(dec *jsonDecoder) error {
 			dst = &f.DateOfExpiry
 		case "authority":
 			dst = &f.Authority
+		default:
+			return dec.skip()
 		}
-		if dst != nil {
-			err = dec.readString(dst)
-		} else {
-			err = dec.skip()
-		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.readString(dst)
+	})
 }
 
 type documentImage struct {
@@ -412,27 +321,15 @@ type documentImage struct {
 var documentImageFields = fieldNames{"type", "data"}
 
 func (im *documentImage) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch documentImageFields.match(key) {
+	return dec.readFields(documentImageFields, func(field string) error {
+		switch field {
 		case "type":
-			err = dec.readString(&im.Type)
+			return dec.readString(&im.Type)
 		case "data":
-			err = dec.readImage(&im.Data)
-		default:
-			err = dec.skip()
+			return dec.readImage(&im.Data)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 func (d evaluateRequest) toPorts(meta domain.RequestMeta) (ports.EvaluationRequest, error) {
@@ -534,37 +431,25 @@ type otpSendRequest struct {
 var otpSendFields = fieldNames{"processId", "processType", "userId", "language", "otpCode", "otpType", "resend"}
 
 func (d *otpSendRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch otpSendFields.match(key) {
+	return dec.readFields(otpSendFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "language":
-			err = dec.readString(&d.Language)
+			return dec.readString(&d.Language)
 		case "otpCode":
-			err = dec.readString(&d.OTPCode)
+			return dec.readString(&d.OTPCode)
 		case "otpType":
-			err = dec.readString(&d.OTPType)
+			return dec.readString(&d.OTPType)
 		case "resend":
-			err = dec.readBool(&d.Resend)
-		default:
-			err = dec.skip()
+			return dec.readBool(&d.Resend)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 // LogValue keeps the code out of any log the DTO reaches by mistake.
@@ -616,33 +501,21 @@ type consentStorageRequest struct {
 var consentStorageFields = fieldNames{"processId", "processType", "userId", "consentType", "approved"}
 
 func (d *consentStorageRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch consentStorageFields.match(key) {
+	return dec.readFields(consentStorageFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "consentType":
-			err = dec.readString(&d.ConsentType)
+			return dec.readString(&d.ConsentType)
 		case "approved":
-			err = dec.readBool(&d.Approved)
-		default:
-			err = dec.skip()
+			return dec.readBool(&d.Approved)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 func (d consentStorageRequest) toPorts(meta domain.RequestMeta) (ports.ConsentStorageRequest, error) {
@@ -687,33 +560,21 @@ type consentTextRequest struct {
 var consentTextFields = fieldNames{"processId", "processType", "userId", "consentType", "language"}
 
 func (d *consentTextRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch consentTextFields.match(key) {
+	return dec.readFields(consentTextFields, func(field string) error {
+		switch field {
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "consentType":
-			err = dec.readString(&d.ConsentType)
+			return dec.readString(&d.ConsentType)
 		case "language":
-			err = dec.readString(&d.Language)
-		default:
-			err = dec.skip()
+			return dec.readString(&d.Language)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 func (d consentTextRequest) toPorts(meta domain.RequestMeta) (ports.ConsentTextRequest, error) {
@@ -762,39 +623,27 @@ type processEventRequest struct {
 var processEventFields = fieldNames{"type", "processId", "processType", "userId", "identityVerificationId", "locale", "data", "eventData"}
 
 func (d *processEventRequest) readJSON(dec *jsonDecoder) error {
-	it, err := dec.beginObject()
-	if err != nil {
-		return err
-	}
-	for {
-		key, more, err := dec.nextMember(&it)
-		if err != nil || !more {
-			return err
-		}
-		switch processEventFields.match(key) {
+	return dec.readFields(processEventFields, func(field string) error {
+		switch field {
 		case "type":
-			err = dec.readString(&d.Type)
+			return dec.readString(&d.Type)
 		case "processId":
-			err = dec.readString(&d.ProcessID)
+			return dec.readString(&d.ProcessID)
 		case "processType":
-			err = dec.readString(&d.ProcessType)
+			return dec.readString(&d.ProcessType)
 		case "userId":
-			err = dec.readString(&d.UserID)
+			return dec.readString(&d.UserID)
 		case "identityVerificationId":
-			err = dec.readString(&d.IdentityVerificationID)
+			return dec.readString(&d.IdentityVerificationID)
 		case "locale":
-			err = dec.readString(&d.Locale)
+			return dec.readString(&d.Locale)
 		case "data":
-			err = dec.readObject(&d.Data)
+			return dec.readObject(&d.Data)
 		case "eventData":
-			err = dec.readObject(&d.EventData)
-		default:
-			err = dec.skip()
+			return dec.readObject(&d.EventData)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return dec.skip()
+	})
 }
 
 func (d processEventRequest) toPorts(meta domain.RequestMeta) (ports.ProcessEventRequest, error) {
