@@ -92,8 +92,8 @@ func forbidden(self, imp string) string {
 		}
 	case strings.HasPrefix(self, "transport/"):
 		if isLocal && (strings.HasPrefix(target, "adapters/") || strings.HasPrefix(target, "cmd/") ||
-			(strings.HasPrefix(target, "domain/") && target != "domain/policy")) {
-			return "the transport depends on ports and domain types only, never on services, adapters or cmd"
+			(strings.HasPrefix(target, "domain/") && target != "domain/policy" && target != "domain/names")) {
+			return "the transport depends on ports, domain types, the policy and name folding only, never on services, adapters or cmd"
 		}
 	case strings.HasPrefix(self, "adapters/"):
 		if isLocal && (strings.HasPrefix(target, "transport/") || strings.HasPrefix(target, "cmd/")) {
@@ -135,6 +135,7 @@ func TestForbiddenCatchesViolations(t *testing.T) {
 		{"domain/evaluation", "golang.org/x/text/unicode/norm"},
 		{"domain/approval", module + "/domain/decision"},
 		{"transport/http", module + "/ports"},
+		{"transport/admin", module + "/domain/names"},
 		{"adapters/postgres", module + "/ports"},
 		{"cmd/onboarding-adapter", module + "/adapters/memory"},
 	}

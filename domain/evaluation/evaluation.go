@@ -15,6 +15,7 @@ import (
 
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/decision"
+	"github.com/bankkit/onboarding-adapter/domain/names"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	"github.com/bankkit/onboarding-adapter/ports"
 )
@@ -314,7 +315,7 @@ func (s *service) nameRule(i int, docName, regName string) domain.RuleResult {
 	if docName == regName {
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultOK}
 	}
-	if dist := EditDistance(docName, regName); dist <= s.policy.NameWaitDistance {
+	if dist := names.EditDistance(docName, regName); dist <= s.policy.NameWaitDistance {
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
 			Detail: fmt.Sprintf("name on documents[%d] differs from the registry by %d characters", i, dist)}
 	}
@@ -325,5 +326,5 @@ func (s *service) nameRule(i int, docName, regName string) domain.RuleResult {
 // fullName folds given names and surname into one comparable string, or ""
 // when neither is known.
 func fullName(given, surname string) string {
-	return FoldName(given + " " + surname)
+	return names.Fold(given + " " + surname)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
-	"github.com/bankkit/onboarding-adapter/domain/evaluation"
 	"github.com/bankkit/onboarding-adapter/transport/admin"
 )
 
@@ -202,16 +201,6 @@ func TestParseUsers(t *testing.T) {
 	}
 	if _, err := admin.ParseUsers("alice\n"); err == nil || strings.Contains(err.Error(), "alice") {
 		t.Errorf("a line without a password: %v", err)
-	}
-}
-
-// TestFoldNameMatchesTheRules: the pages mark names as the evaluation rules
-// compare them.
-func TestFoldNameMatchesTheRules(t *testing.T) {
-	for _, s := range []string{"Nováková", "NOVAKOVA", "  Jana   Marie ", "Øyvind Łukasz", "ŠŤASTNÝ", "Müller-Lüdenscheidt", "O'Brien", "", "ǅorđe", "İstanbul"} {
-		if got, want := admin.FoldName(s), evaluation.FoldName(s); got != want {
-			t.Errorf("FoldName(%q) = %q, the rules fold it to %q", s, got, want)
-		}
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/names"
 )
 
 // Match values of a compared cell.
@@ -216,8 +214,8 @@ var upper = strings.ToUpper
 func compareFields() []field {
 	none := func(domain.Client) string { return "" }
 	return []field{
-		{"givenNames", "Given names", func(c domain.Client) string { return c.GivenNames }, func(d domain.DocumentData) string { return d.GivenNames }, foldName},
-		{"surname", "Surname", func(c domain.Client) string { return c.Surname }, func(d domain.DocumentData) string { return d.Surname }, foldName},
+		{"givenNames", "Given names", func(c domain.Client) string { return c.GivenNames }, func(d domain.DocumentData) string { return d.GivenNames }, names.Fold},
+		{"surname", "Surname", func(c domain.Client) string { return c.Surname }, func(d domain.DocumentData) string { return d.Surname }, names.Fold},
 		{"dateOfBirth", "Date of birth", func(c domain.Client) string { return dateString(c.BirthDate) }, func(d domain.DocumentData) string { return dateString(d.DateOfBirth) }, strings.TrimSpace},
 		{"personalNumber", "Personal number", func(c domain.Client) string { return c.PersonalNumber }, func(d domain.DocumentData) string { return d.PersonalNumber }, domain.NormalizePersonalNumber},
 		{"nationality", "Nationality", func(c domain.Client) string { return c.Nationality }, func(d domain.DocumentData) string { return d.Nationality }, upper},
@@ -278,28 +276,4 @@ func match(registry, doc string, normalize func(string) string) string {
 // frameURL is where a case's frame is served, under the pages or the API.
 func frameURL(prefix, id string) string {
 	return prefix + "/cases/" + url.PathEscape(id) + "/frame"
-}
-
-// foldName is the form the evaluation rules compare names in (see
-// domain/evaluation.FoldName, which a test keeps this in step with): lower
-// case, NFD with the combining marks stripped, white space collapsed. The
-// transport may not import a domain service, so the few lines are repeated.
-func foldName(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range norm.NFD.String(s) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-			continue
-		case unicode.IsSpace(r):
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }

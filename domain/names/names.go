@@ -1,4 +1,7 @@
-package evaluation
+// Package names holds how personal names are compared: folded to one form
+// and measured by edit distance. The evaluation rules decide with it and the
+// reviewer pages mark differing names with it, so both always agree.
+package names
 
 import (
 	"strings"
@@ -7,14 +10,14 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// FoldName reduces a name to the form names are compared in: lower case,
+// Fold reduces a name to the form names are compared in: lower case,
 // decomposed (NFD) with the combining marks stripped, and runs of white
 // space collapsed to one space. Documents read by OCR or MRZ often lose
 // diacritics and case ("NOVAKOVA" for "Nováková"), and the registry may
 // keep them, so an exact comparison would reject honest applicants. Letters
 // that do not decompose (ø, ł, đ, ß) are kept as they are: they differ by
 // one edit at most from a transliteration and so reach review, not NOK.
-func FoldName(s string) string {
+func Fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false

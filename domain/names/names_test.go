@@ -1,12 +1,12 @@
-package evaluation_test
+package names_test
 
 import (
 	"testing"
 
-	"github.com/bankkit/onboarding-adapter/domain/evaluation"
+	"github.com/bankkit/onboarding-adapter/domain/names"
 )
 
-func TestFoldName(t *testing.T) {
+func TestFold(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"NOVÁKOVÁ", "novakova"},
 		{"Nováková", "novakova"},
@@ -20,8 +20,8 @@ func TestFoldName(t *testing.T) {
 		{"   ", ""},
 	}
 	for _, tc := range tests {
-		if got := evaluation.FoldName(tc.in); got != tc.want {
-			t.Errorf("FoldName(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := names.Fold(tc.in); got != tc.want {
+			t.Errorf("Fold(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -44,25 +44,25 @@ func TestEditDistance(t *testing.T) {
 		{"novákova", "novakova", 1}, // a multi-byte rune is one substitution
 	}
 	for _, tc := range tests {
-		if got := evaluation.EditDistance(tc.a, tc.b); got != tc.want {
+		if got := names.EditDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
-		if got := evaluation.EditDistance(tc.b, tc.a); got != tc.want {
+		if got := names.EditDistance(tc.b, tc.a); got != tc.want {
 			t.Errorf("EditDistance(%q, %q) = %d, want %d (symmetric)", tc.b, tc.a, got, tc.want)
 		}
 	}
 }
 
-func BenchmarkFoldName(b *testing.B) {
+func BenchmarkFold(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		evaluation.FoldName("Jana Marie NOVÁKOVÁ")
+		names.Fold("Jana Marie NOVÁKOVÁ")
 	}
 }
 
 func BenchmarkEditDistance(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		evaluation.EditDistance("jana marie novakova", "jena marie nowakowa")
+		names.EditDistance("jana marie novakova", "jena marie nowakowa")
 	}
 }

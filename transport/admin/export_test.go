@@ -1,4 +1,0 @@
-package admin
-
-// FoldName exposes foldName to the external tests.
-var FoldName = foldName
