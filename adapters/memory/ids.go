@@ -1,10 +1,10 @@
 package memory
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/google/uuid"
 
 	"github.com/bankkit/onboarding-adapter/ports"
 )
@@ -21,26 +21,10 @@ type RandomIDs struct{}
 // NewRandomIDs returns the production id generator.
 func NewRandomIDs() *RandomIDs { return &RandomIDs{} }
 
-// NewID returns a UUIDv4 in its canonical text form.
-func (*RandomIDs) NewID() string {
-	var b [16]byte
-	// crypto/rand.Read never returns an error: the runtime aborts when the
-	// system's random source fails, rather than hand out weak ids.
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:36], b[10:16])
-	return string(s[:])
-}
+// NewID returns a UUIDv4 in its canonical text form. google/uuid reads
+// crypto/rand (its pool of random bytes stays off) and panics rather than
+// hand out a weak id when the system's random source fails.
+func (*RandomIDs) NewID() string { return uuid.NewString() }
 
 // SequenceIDs makes deterministic ids prefix-1, prefix-2, … so tests can
 // name the id a service will generate.

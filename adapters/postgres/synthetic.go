@@ -2,12 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
+
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -196,17 +197,7 @@ func (s *synthetic) userID(i int) string {
 	}
 	b[6] = b[6]&0x0f | 0x70 // version 7
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return uuid.UUID(b).String()
 }
 
 // personalNumber returns a Czech/Slovak birth number (rodné číslo) for the

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
+
 	"fmt"
 	"image"
 	"image/color"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -180,17 +182,7 @@ func (g *gen) uuid(b []byte) []byte {
 	}
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], u[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], u[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], u[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], u[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], u[10:16])
-	return append(b, out[:]...)
+	return append(b, uuid.UUID(u).String()...)
 }
 
 // pick returns one of choices with the given weights (per cent).
