@@ -31,6 +31,7 @@ type ConsentLedger struct {
 	base    int                    // records forgotten so far
 	latest  map[ledgerKey]int      // index of the latest record of the history
 	newest  map[userTypeKey]int    // index of the user's newest record of the type
+	kept    map[userTypeKey]int    // records kept per user and type, with a limit
 }
 
 // NewConsentLedger returns an empty ledger without a bound; clock stamps
@@ -45,6 +46,7 @@ func NewConsentLedgerLimit(clock ports.Clock, limit int) *ConsentLedger {
 		limit:  limit,
 		latest: make(map[ledgerKey]int),
 		newest: make(map[userTypeKey]int),
+		kept:   make(map[userTypeKey]int),
 	}
 }
 
@@ -52,18 +54,38 @@ func NewConsentLedgerLimit(clock ports.Clock, limit int) *ConsentLedger {
 func (l *ConsentLedger) at(i int) domain.ConsentRecord { return l.records[i-l.base] }
 
 // forgetOldest drops the oldest record and the indexes that point at it;
-// the caller holds mu for writing.
+// the caller holds mu for writing. When the user keeps other records of
+// the type and the forgotten one was the newest by time (a clock that
+// stepped back), the newest of the kept ones takes its place.
 func (l *ConsentLedger) forgetOldest() {
 	r := l.records[0]
 	if k := (ledgerKey{r.ProcessID, r.UserID, r.ConsentType}); l.latest[k] == l.base {
 		delete(l.latest, k)
 	}
-	if uk := (userTypeKey{r.UserID, r.ConsentType}); l.newest[uk] == l.base {
-		delete(l.newest, uk)
-	}
 	l.records[0] = domain.ConsentRecord{}
 	l.records = l.records[1:]
 	l.base++
+	uk := userTypeKey{r.UserID, r.ConsentType}
+	if l.kept[uk]--; l.kept[uk] == 0 {
+		delete(l.kept, uk)
+		delete(l.newest, uk)
+		return
+	}
+	if l.newest[uk] != l.base-1 {
+		return
+	}
+	best := -1
+	for i, rec := range l.records {
+		if rec.UserID == r.UserID && rec.ConsentType == r.ConsentType &&
+			(best < 0 || !l.records[best].RecordedAt.After(rec.RecordedAt)) {
+			best = i
+		}
+	}
+	if best < 0 { // cannot happen while kept counts right
+		delete(l.newest, uk)
+		return
+	}
+	l.newest[uk] = l.base + best
 }
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
@@ -96,6 +118,9 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	// DESC, id DESC would pick it.
 	if j, ok := l.newest[uk]; !ok || !l.at(j).RecordedAt.After(rec.RecordedAt) {
 		l.newest[uk] = i
+	}
+	if l.limit > 0 {
+		l.kept[uk]++
 	}
 	if l.limit > 0 && len(l.records) > l.limit {
 		l.forgetOldest()

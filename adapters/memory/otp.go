@@ -41,19 +41,30 @@ type OTPGuard struct {
 	mu          sync.Mutex
 	dedupe      map[string]otpEntry
 	sends       map[string]*sendLog
-	dedupeOrder fifo[string]
-	sendsOrder  fifo[string]
+	dedupeOrder fifo[otpSlot]
+	sendsOrder  fifo[otpSlot]
+	gen         uint64 // the generation of the last entry added
 	nextSweep   time.Time
 }
 
 type otpEntry struct {
 	outcome domain.OTPOutcome // OTPPending until FinishOTP
 	expires time.Time
+	gen     uint64
 }
 
 type sendLog struct {
 	times  []time.Time // allowed sends, oldest first
 	window time.Duration
+	gen    uint64
+}
+
+// otpSlot is an entry's place in the order of additions. A swept entry's
+// key may be added again later; the generation tells the new entry from
+// the old slot, so the old slot's turn to be forgotten passes it by.
+type otpSlot struct {
+	key string
+	gen uint64
 }
 
 // NewOTPGuard returns an empty guard bounded by DefaultOTPGuardEntries;
@@ -67,18 +78,27 @@ func NewOTPGuardLimit(clock ports.Clock, limit int) *OTPGuard {
 		clock:       clock,
 		dedupe:      make(map[string]otpEntry),
 		sends:       make(map[string]*sendLog),
-		dedupeOrder: fifo[string]{limit: limit},
-		sendsOrder:  fifo[string]{limit: limit},
+		dedupeOrder: fifo[otpSlot]{limit: limit},
+		sendsOrder:  fifo[otpSlot]{limit: limit},
 	}
 }
 
-// track remembers a new key in order and forgets the one it displaces;
-// the caller holds mu.
-func track[V any](m map[string]V, order *fifo[string], key string) {
-	if old, evicted := order.push(key); evicted && old != key {
-		delete(m, old)
+// track gives key, about to be added to m, a fresh generation and its
+// place in order, and forgets the entry whose place it takes unless that
+// entry was swept and added anew since. The caller holds mu.
+func track[V any](m map[string]V, order *fifo[otpSlot], gen *uint64, key string, genOf func(V) uint64) uint64 {
+	*gen++
+	if old, evicted := order.push(otpSlot{key, *gen}); evicted {
+		if v, ok := m[old.key]; ok && genOf(v) == old.gen {
+			delete(m, old.key)
+		}
 	}
+	return *gen
 }
+
+func entryGen(e otpEntry) uint64 { return e.gen }
+
+func logGen(l *sendLog) uint64 { return l.gen }
 
 // BeginOTP claims key for ttl. The first caller gets claimed true and must
 // send, then FinishOTP; until the TTL passes, later callers get false and the
@@ -96,9 +116,9 @@ func (g *OTPGuard) BeginOTP(_ context.Context, key string, ttl time.Duration) (b
 		return false, e.outcome, nil
 	}
 	if !ok {
-		track(g.dedupe, &g.dedupeOrder, key)
+		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
 	}
-	g.dedupe[key] = otpEntry{outcome: domain.OTPPending, expires: now.Add(ttl)}
+	g.dedupe[key] = otpEntry{outcome: domain.OTPPending, expires: now.Add(ttl), gen: e.gen}
 	return true, "", nil
 }
 
@@ -110,10 +130,11 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	now := g.clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.dedupe[key]; !ok {
-		track(g.dedupe, &g.dedupeOrder, key)
+	e, ok := g.dedupe[key]
+	if !ok {
+		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
 	}
-	g.dedupe[key] = otpEntry{outcome: outcome, expires: now.Add(ttl)}
+	g.dedupe[key] = otpEntry{outcome: outcome, expires: now.Add(ttl), gen: e.gen}
 	return nil
 }
 
@@ -132,8 +153,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 	g.sweep(now)
 	l, ok := g.sends[processID]
 	if !ok {
-		track(g.sends, &g.sendsOrder, processID)
-		l = &sendLog{}
+		l = &sendLog{gen: track(g.sends, &g.sendsOrder, &g.gen, processID, logGen)}
 		g.sends[processID] = l
 	}
 	l.window = window

@@ -204,3 +204,78 @@ func TestOTPGuardBounded(t *testing.T) {
 		t.Error("limit 0 must be unbounded")
 	}
 }
+
+// TestOTPGuardSweptKeyAddedAgain: a process whose log was swept and that
+// sends again is a new entry; the old entry's turn to be forgotten must
+// not take the new one with it.
+func TestOTPGuardSweptKeyAddedAgain(t *testing.T) {
+	ctx := context.Background()
+	clock := NewFakeClock(time.Unix(1_700_000_000, 0))
+	g := NewOTPGuardLimit(clock, 3)
+	allow := func(p string) bool {
+		ok, err := g.AllowOTP(ctx, p, 1, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	claim := func(key string) bool {
+		claimed, _, err := g.BeginOTP(ctx, key, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claimed
+	}
+	if !allow("victim") || !allow("p1") || !claim("k-victim") {
+		t.Fatal("first sends refused")
+	}
+	clock.Advance(2 * time.Minute) // past the window, the TTL and the sweep interval
+	if !allow("victim") || !claim("k-victim") {
+		t.Fatal("sends after the window refused")
+	}
+	// One more process and key: the ring's oldest slots are the victim's
+	// first entries, which the sweep already removed.
+	if !allow("p2") || !claim("k-p2") || !claim("k-p3") {
+		t.Fatal("p2 refused")
+	}
+	if allow("victim") {
+		t.Error("the victim's current throttle log was forgotten in place of its swept one")
+	}
+	if claim("k-victim") {
+		t.Error("the victim's current dedupe key was forgotten in place of its swept one")
+	}
+}
+
+// TestLedgerForgetsTheNewestByTime: when the record forgotten was the
+// user's newest by time (the clock stepped back for a later append), the
+// newest of the records kept answers.
+func TestLedgerForgetsTheNewestByTime(t *testing.T) {
+	ctx := context.Background()
+	l := NewConsentLedgerLimit(SystemClock{}, 2)
+	t0 := time.Unix(1_700_000_000, 0)
+	for _, r := range []domain.ConsentRecord{
+		{ProcessID: "p1", UserID: "u", ConsentType: "GDPR", Approved: true, RecordedAt: t0.Add(10 * time.Second)},
+		{ProcessID: "p2", UserID: "u", ConsentType: "GDPR", Approved: false, RecordedAt: t0.Add(5 * time.Second)},
+		{ProcessID: "p3", UserID: "other", ConsentType: "GDPR", Approved: true, RecordedAt: t0},
+	} {
+		if _, _, err := l.AppendConsent(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.LatestConsent(ctx, "u", "GDPR")
+	if err != nil || got.ProcessID != "p2" || got.Approved {
+		t.Fatalf("latest of u after its newest was forgotten: %+v %v, want p2's refusal", got, err)
+	}
+	l2 := NewConsentLedgerLimit(SystemClock{}, 1)
+	for _, u := range []string{"a", "b"} {
+		if _, _, err := l2.AppendConsent(ctx, domain.ConsentRecord{ProcessID: "p", UserID: u, ConsentType: "GDPR", Approved: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l2.LatestConsent(ctx, "a", "GDPR"); !domain.IsNotFound(err) {
+		t.Errorf("a's only record was forgotten, yet: %v", err)
+	}
+	if len(l2.kept) != 1 || len(l2.newest) != 1 {
+		t.Errorf("indexes of forgotten users remain: kept %v newest %v", l2.kept, l2.newest)
+	}
+}

@@ -24,8 +24,9 @@ const serviceName = "onboarding-adapter"
 // the listeners have drained.
 const telemetryFlushTimeout = 5 * time.Second
 
-// pprofWriteTimeout lets the admin listener stream a profile of up to a
-// minute when ONBOARDING_PPROF_ENABLED is on (pprof refuses longer ones).
+// pprofWriteTimeout lets the admin listener stream a CPU profile or trace
+// when ONBOARDING_PPROF_ENABLED is on: pprof refuses a ?seconds= that is
+// not below the write timeout, so up to 64 s.
 const pprofWriteTimeout = 65 * time.Second
 
 // serve runs the API and admin listeners until ctx ends (SIGTERM/SIGINT),
@@ -94,6 +95,11 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 		adminSrvCfg.WriteTimeout = pprofWriteTimeout
 	}
 	adminSrv := httptransport.NewServer(cfg.AdminAddr, admin, adminSrvCfg)
+	// Admin requests end when the process stops: a profile being taken
+	// must not hold the shutdown for its 30 s.
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	adminSrv.BaseContext = func(net.Listener) context.Context { return adminCtx }
 	errc := make(chan error, 2)
 	go func() { errc <- apiSrv.Serve(apiLn) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
@@ -122,6 +128,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 		logger.Error("API listener did not drain in time", "err", err)
 		serveErr = errors.Join(serveErr, err)
 	}
+	stopAdmin()
 	if err := adminSrv.Shutdown(sctx); err != nil {
 		serveErr = errors.Join(serveErr, err)
 	}
