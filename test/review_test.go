@@ -194,7 +194,28 @@ func TestBlackBoxProfiling(t *testing.T) {
 		r.Header.Get("Content-Type") != "application/octet-stream" || len(r.Raw) < 100 {
 		t.Errorf("heap: %d %s, %d bytes", r.Status, r.Header.Get("Content-Type"), len(r.Raw))
 	}
-	if r := adminCall(t, http.MethodGet, on.API+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status == http.StatusOK {
-		t.Error("the API listener served a profile")
+	if r := adminCall(t, http.MethodGet, on.API+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status != http.StatusNotFound && r.Status != http.StatusUnauthorized {
+		t.Errorf("the API listener answered a profile request with %d", r.Status)
+	}
+	// A 30 s CPU profile in progress does not hold the shutdown.
+	started := make(chan struct{})
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, on.Admin+"/debug/pprof/profile?seconds=30", nil)
+		req.SetBasicAuth(reviewerName, reviewerPassword)
+		close(started)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	time.Sleep(300 * time.Millisecond) // the profile has begun
+	begin := time.Now()
+	on.Terminate(t)
+	if err := on.Wait(10 * time.Second); err != nil {
+		t.Fatalf("with a profile in progress: %v", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("shutdown took %s with a profile in progress", d)
 	}
 }
