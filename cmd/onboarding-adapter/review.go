@@ -67,6 +67,11 @@ func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ONBOARDING_ADMIN_USERS: %w", err)
 	}
+	if strings.TrimSpace(users) != "" && len(more) == 0 {
+		// Set but empty (only comments): a mistake, not a wish to turn the
+		// review UI (and profiling) off.
+		return nil, errors.New("ONBOARDING_ADMIN_USERS: lists no reviewer (one name:password per line)")
+	}
 	return append(out, more...), nil
 }
 

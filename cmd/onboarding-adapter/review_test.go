@@ -307,6 +307,12 @@ func TestReviewPolicyAndUsers(t *testing.T) {
 	if _, err := reviewUsers("admin", "", ""); err == nil {
 		t.Error("a username without a password was accepted")
 	}
+	if _, err := reviewUsers("", "", "# nobody yet\n\n"); err == nil || !strings.Contains(err.Error(), "ONBOARDING_ADMIN_USERS") {
+		t.Errorf("a users list with only comments: %v", err)
+	}
+	if users, err := reviewUsers("", "", ""); err != nil || len(users) != 0 {
+		t.Errorf("no reviewers at all must be accepted (review UI off): %v %v", users, err)
+	}
 	if routes, err := reviewRoutes(nil, base, nil, false, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
 		t.Errorf("without users the review UI must be off: %v %v", routes, err)
 	}
