@@ -159,6 +159,19 @@ type ReviewResolution struct {
 	At             time.Time
 }
 
+// Validate is what every store checks before it proposes or resolves: a
+// resolution the audit trail could not attribute or the decision could not
+// answer is refused whichever adapter holds the cases.
+func (r ReviewResolution) Validate() error {
+	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
+		return domain.Invalid("result", "must be OK or NOK")
+	}
+	if r.Reviewer == "" {
+		return domain.Invalid("reviewer", "must not be empty")
+	}
+	return nil
+}
+
 // ReviewCases is the review queue.
 type ReviewCases interface {
 	// ReviewCase returns one case. Errors: CodeNotFound, CodeUnavailable.

@@ -246,11 +246,8 @@ func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer string, 
 // proposal and audits it; the case stays unresolved. A resolved case, or
 // one with a pending proposal, is CodeConflict. A zero At means now.
 func (s *DecisionStore) ProposeReviewResolution(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
-	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
-		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
-	}
-	if r.Reviewer == "" {
-		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	if err := r.Validate(); err != nil {
+		return domain.ReviewCase{}, err
 	}
 	if r.At.IsZero() {
 		r.At = time.Now()
@@ -294,11 +291,8 @@ func (s *DecisionStore) ReviewAudit(_ context.Context, caseID string) ([]domain.
 // reviewer is required is policy, checked by the review service. A zero At
 // means now.
 func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
-	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
-		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
-	}
-	if r.Reviewer == "" {
-		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	if err := r.Validate(); err != nil {
+		return domain.ReviewCase{}, err
 	}
 	if r.At.IsZero() {
 		r.At = time.Now()

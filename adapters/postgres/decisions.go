@@ -867,11 +867,8 @@ const resolveSQL = `WITH c AS (
 // is required is policy, checked by the review service. A zero At means
 // now.
 func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
-	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
-		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
-	}
-	if r.Reviewer == "" {
-		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	if err := r.Validate(); err != nil {
+		return domain.ReviewCase{}, err
 	}
 	at := stamp(r.At, s.clock)
 	c, found, err := s.queryCase(ctx, resolveSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer,
@@ -902,11 +899,8 @@ const proposeSQL = `WITH c AS (
 // resolved case, or one with a pending proposal, is CodeConflict. A zero At
 // means now.
 func (s *DecisionStore) ProposeReviewResolution(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
-	if r.Result != domain.ResultOK && r.Result != domain.ResultNOK {
-		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
-	}
-	if r.Reviewer == "" {
-		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
+	if err := r.Validate(); err != nil {
+		return domain.ReviewCase{}, err
 	}
 	at := stamp(r.At, s.clock)
 	c, found, err := s.queryCase(ctx, proposeSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer, at)
