@@ -111,14 +111,10 @@ func (g *OTPGuard) BeginOTP(_ context.Context, key string, ttl time.Duration) (b
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
-	e, ok := g.dedupe[key]
-	if ok && now.Before(e.expires) {
+	if e, ok := g.dedupe[key]; ok && now.Before(e.expires) {
 		return false, e.outcome, nil
 	}
-	if !ok {
-		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
-	}
-	g.dedupe[key] = otpEntry{outcome: domain.OTPPending, expires: now.Add(ttl), gen: e.gen}
+	g.setDedupe(key, domain.OTPPending, now.Add(ttl))
 	return true, "", nil
 }
 
@@ -130,12 +126,18 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	now := g.clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.setDedupe(key, outcome, now.Add(ttl))
+	return nil
+}
+
+// setDedupe stores key's outcome until expires; a key already held keeps
+// its place in the order of additions. The caller holds mu.
+func (g *OTPGuard) setDedupe(key string, outcome domain.OTPOutcome, expires time.Time) {
 	e, ok := g.dedupe[key]
 	if !ok {
 		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
 	}
-	g.dedupe[key] = otpEntry{outcome: outcome, expires: now.Add(ttl), gen: e.gen}
-	return nil
+	g.dedupe[key] = otpEntry{outcome: outcome, expires: expires, gen: e.gen}
 }
 
 // AllowOTP reports whether one more send for processID stays within limit
