@@ -20,14 +20,23 @@ var (
 // Each (type, language) pair takes one entry, so it is generous.
 const DefaultCacheEntries = 1024
 
+// NotFoundTTL is how long a ConsentTextCache remembers that nothing is
+// published for a (type, language), when its TTL is longer. A language with
+// no text of its own (the caller then reads the default language) is asked
+// for on every /consent/text of a user with that language; without this each
+// of those reads would go to Redis or the store. It is short so that a first
+// publish shows within seconds even where no invalidation reaches this
+// replica (no Redis).
+const NotFoundTTL = 5 * time.Second
+
 // ConsentTextCache is the in-process L1 in front of another
 // ConsentTextReader (Redis, or the store itself): consent texts are read on
 // every /consent/text and /user/lookup and change a few times a year.
 //
 // Entries live for the TTL; when the cache is full the entry stored longest
 // ago (with one TTL for all, also the one expiring first) is evicted.
-// NotFound and other errors are not cached: a text published in another
-// replica then shows at once, and an outage is not remembered after it ends.
+// NotFound is cached for NotFoundTTL at most (see there); other errors are
+// not cached, so an outage is not remembered after it ends.
 // Concurrent misses of one key each read through; with a handful of keys and
 // a TTL of seconds that costs little and keeps the cache simple.
 //
@@ -51,9 +60,10 @@ type ConsentTextCache struct {
 }
 
 type cacheEntry struct {
-	key     textKey
-	text    domain.ConsentText
-	expires time.Time
+	key      textKey
+	text     domain.ConsentText
+	notFound error // the next reader's NotFound, answered instead of text
+	expires  time.Time
 }
 
 // NewConsentTextCache wraps next with a cache of at most maxEntries texts
@@ -74,7 +84,8 @@ func NewConsentTextCache(next ports.ConsentTextReader, ttl time.Duration, maxEnt
 }
 
 // LatestConsentText answers from the cache while the entry is fresh, else
-// reads through to next and remembers a successful answer.
+// reads through to next and remembers its answer: a text for the TTL, a
+// NotFound for NotFoundTTL at most, nothing else.
 func (c *ConsentTextCache) LatestConsentText(ctx context.Context, consentType, language string) (domain.ConsentText, error) {
 	k := textKey{consentType, language}
 	now := c.clock.Now()
@@ -84,38 +95,43 @@ func (c *ConsentTextCache) LatestConsentText(ctx context.Context, consentType, l
 		if e := el.Value.(*cacheEntry); now.Before(e.expires) {
 			c.mu.RUnlock()
 			c.hits.Add(1)
-			return e.text, nil
+			return e.text, e.notFound
 		}
 	}
 	c.mu.RUnlock()
 	c.misses.Add(1)
 	t, err := c.next.LatestConsentText(ctx, consentType, language)
-	if err != nil || c.ttl <= 0 {
+	ttl := c.ttl
+	if err != nil {
+		if !domain.IsNotFound(err) {
+			return t, err
+		}
+		ttl = min(ttl, NotFoundTTL)
+	}
+	if ttl <= 0 {
 		return t, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen == gen {
-		c.store(k, t, now.Add(c.ttl))
+		c.store(&cacheEntry{key: k, text: t, notFound: err, expires: now.Add(ttl)})
 	}
-	return t, nil
+	return t, err
 }
 
-// store puts t under k as the newest entry, evicting the oldest when full.
-// The caller holds mu.
-func (c *ConsentTextCache) store(k textKey, t domain.ConsentText, expires time.Time) {
-	if el, ok := c.entries[k]; ok {
-		e := el.Value.(*cacheEntry)
-		e.text, e.expires = t, expires
-		c.order.MoveToBack(el)
-		return
+// store puts e as the newest entry, replacing one of its key and evicting
+// the oldest when full. Entries are replaced, not changed, so a reader
+// holding one never sees it change. The caller holds mu.
+func (c *ConsentTextCache) store(e *cacheEntry) {
+	if el, ok := c.entries[e.key]; ok {
+		c.order.Remove(el)
 	}
 	for c.order.Len() >= c.max {
 		oldest := c.order.Front()
 		delete(c.entries, oldest.Value.(*cacheEntry).key)
 		c.order.Remove(oldest)
 	}
-	c.entries[k] = c.order.PushBack(&cacheEntry{key: k, text: t, expires: expires})
+	c.entries[e.key] = c.order.PushBack(e)
 }
 
 // InvalidateConsentText drops the cached (consentType, language) of this

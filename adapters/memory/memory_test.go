@@ -241,16 +241,49 @@ func TestConsentTextCacheMemory(t *testing.T) {
 		}
 	})
 
-	t.Run("not found is not cached", func(t *testing.T) {
+	t.Run("not found is cached for NotFoundTTL", func(t *testing.T) {
+		clock := memory.NewFakeClock(t0)
 		next := &countingReader{}
-		c := memory.NewConsentTextCache(next, time.Hour, 10, memory.NewFakeClock(t0))
-		for range 2 {
+		c := memory.NewConsentTextCache(next, time.Hour, 10, clock)
+		missing := func() {
+			t.Helper()
 			if _, err := c.LatestConsentText(ctx, "MISSING", "en"); !domain.IsNotFound(err) {
 				t.Fatalf("err = %v, want not found", err)
 			}
 		}
-		if next.count() != 2 || c.Len() != 0 {
-			t.Fatalf("%d reads and %d entries, want 2 reads and nothing cached", next.count(), c.Len())
+		missing()
+		clock.Advance(memory.NotFoundTTL - time.Millisecond)
+		missing()
+		if next.count() != 1 {
+			t.Fatalf("%d reads within NotFoundTTL, want 1: the NotFound was not cached", next.count())
+		}
+		clock.Advance(time.Millisecond)
+		missing()
+		if next.count() != 2 {
+			t.Fatalf("%d reads after NotFoundTTL, want 2: the NotFound was kept for the full TTL", next.count())
+		}
+		// An invalidation (a publish) drops the cached NotFound at once.
+		if err := c.InvalidateConsentText(ctx, "MISSING", "en"); err != nil {
+			t.Fatal(err)
+		}
+		missing()
+		if next.count() != 3 {
+			t.Fatalf("%d reads after an invalidation, want 3", next.count())
+		}
+	})
+
+	t.Run("not found with a TTL shorter than NotFoundTTL", func(t *testing.T) {
+		clock := memory.NewFakeClock(t0)
+		next := &countingReader{}
+		c := memory.NewConsentTextCache(next, time.Second, 10, clock)
+		for range 2 {
+			if _, err := c.LatestConsentText(ctx, "MISSING", "en"); !domain.IsNotFound(err) {
+				t.Fatalf("err = %v, want not found", err)
+			}
+			clock.Advance(time.Second)
+		}
+		if next.count() != 2 {
+			t.Fatalf("%d reads, want 2: a NotFound outlived the cache's own TTL", next.count())
 		}
 	})
 
