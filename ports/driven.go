@@ -50,6 +50,18 @@ type ConsentTextReader interface {
 	LatestConsentText(ctx context.Context, consentType, language string) (domain.ConsentText, error)
 }
 
+// ConsentTextFallbackReader is a ConsentTextReader that reads a text in a
+// language, else in a fallback language, in one call: a user whose language
+// has no text of its own gets the default one, and a Redis cache without its
+// in-process L1 then asks for both in one round trip instead of two.
+type ConsentTextFallbackReader interface {
+	ConsentTextReader
+	// LatestConsentTextOr returns LatestConsentText(consentType, language)
+	// or, when that is CodeNotFound, LatestConsentText(consentType,
+	// fallback). Errors as LatestConsentText's.
+	LatestConsentTextOr(ctx context.Context, consentType, language, fallback string) (domain.ConsentText, error)
+}
+
 // ConsentTextPublisher publishes new consent text versions.
 type ConsentTextPublisher interface {
 	// PublishConsentText stores html as the next version of (consentType,

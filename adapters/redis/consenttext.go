@@ -19,8 +19,9 @@ import (
 )
 
 var (
-	_ ports.ConsentTextReader      = (*ConsentTextCache)(nil)
-	_ ports.ConsentTextInvalidator = (*ConsentTextCache)(nil)
+	_ ports.ConsentTextReader         = (*ConsentTextCache)(nil)
+	_ ports.ConsentTextFallbackReader = (*ConsentTextCache)(nil)
+	_ ports.ConsentTextInvalidator    = (*ConsentTextCache)(nil)
 )
 
 // Defaults of ConsentTextCacheConfig.
@@ -323,7 +324,6 @@ return 1
 
 // readL2 answers from Redis, else from the store (filling Redis).
 func (c *ConsentTextCache) readL2(ctx context.Context, consentType, language string) (domain.ConsentText, error) {
-	c.l2Calls.Add(1)
 	ptr, textPrefix := c.keys(consentType, language)
 	var reply []any
 	err := c.breaker.Do(ctx, func(ctx context.Context) error {
@@ -331,6 +331,73 @@ func (c *ConsentTextCache) readL2(ctx context.Context, consentType, language str
 		reply = r
 		return err
 	})
+	return c.settleL2(ctx, consentType, language, reply, err)
+}
+
+// LatestConsentTextOr implements ports.ConsentTextFallbackReader. With the
+// L1 on it reads the L1 twice (which rarely reaches Redis); with the L1 off
+// one pipelined round trip asks Redis for both languages.
+func (c *ConsentTextCache) LatestConsentTextOr(ctx context.Context, consentType, language, fallback string) (domain.ConsentText, error) {
+	if c.l1.Load() != nil || language == fallback {
+		t, err := c.LatestConsentText(ctx, consentType, language)
+		if domain.IsNotFound(err) && language != fallback {
+			return c.LatestConsentText(ctx, consentType, fallback)
+		}
+		return t, err
+	}
+	ptr, textPrefix := c.keys(consentType, language)
+	fbPtr, fbTextPrefix := c.keys(consentType, fallback)
+	var first, second *goredis.Cmd
+	err := c.breaker.Do(ctx, func(ctx context.Context) error {
+		read := func() error {
+			cmds, err := c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				first = p.EvalSha(ctx, readScript.Hash(), []string{ptr}, textPrefix)
+				second = p.EvalSha(ctx, readScript.Hash(), []string{fbPtr}, fbTextPrefix)
+				return nil
+			})
+			if err != nil && !errors.Is(err, goredis.Nil) {
+				return err
+			}
+			for _, cmd := range cmds { // Pipelined returns the first error only
+				if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+					return err
+				}
+			}
+			return nil
+		}
+		err := read()
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis restarted or flushed its scripts: load it and read again.
+			if err := readScript.Load(ctx, c.rdb).Err(); err != nil {
+				return err
+			}
+			err = read()
+		}
+		return err
+	})
+	if err != nil {
+		// Redis failed: each language from the store, as readL2 does.
+		t, err2 := c.settleL2(ctx, consentType, language, nil, err)
+		if domain.IsNotFound(err2) {
+			return c.settleL2(ctx, consentType, fallback, nil, err)
+		}
+		return t, err2
+	}
+	reply, rerr := first.Slice()
+	t, err := c.settleL2(ctx, consentType, language, reply, rerr)
+	if domain.IsNotFound(err) {
+		reply, rerr = second.Slice()
+		return c.settleL2(ctx, consentType, fallback, reply, rerr)
+	}
+	return t, err
+}
+
+// settleL2 turns readScript's reply (or err) for (consentType, language)
+// into the answer: Redis's when it has one, else the store's, which is then
+// cached. A failure of Redis (err other than redis.Nil) is reported and
+// answered from the store.
+func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language string, reply []any, err error) (domain.ConsentText, error) {
+	c.l2Calls.Add(1)
 	switch {
 	case errors.Is(err, goredis.Nil):
 		// Nothing cached.
@@ -355,6 +422,7 @@ func (c *ConsentTextCache) readL2(ctx context.Context, consentType, language str
 	case err == nil:
 		c.fill(ctx, consentType, language, t)
 	case domain.IsNotFound(err) && c.negTTL > 0:
+		ptr, _ := c.keys(consentType, language)
 		c.fillNotFound(ctx, ptr)
 	}
 	return t, err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,4 +407,96 @@ func mustAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return opt.Addr
+}
+
+// roundTrips counts the commands and pipelines a client sends: one each is
+// one round trip to Redis.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+func (r *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
+// With the L1 off, a language without a text of its own is answered with
+// the fallback language's text in one round trip once Redis has both; a
+// language with its own text is answered with it; Redis failing, or having
+// lost its scripts, still answers.
+func TestConsentTextCacheFallbackLanguage(t *testing.T) {
+	ctx := context.Background()
+	rdb := testClient(t)
+	trips := &roundTrips{}
+	rdb.AddHook(trips)
+	store := newFakeStore()
+	c := NewConsentTextCache(rdb, testBreaker(t), store, ConsentTextCacheConfig{
+		KeyPrefix: testPrefix(t, rdb), TTL: time.Minute, L1TTL: -1,
+	})
+	en := store.publish("GDPR", "en", "<p>consent</p>")
+	cs := store.publish("GDPR", "cs", "<p>souhlas</p>")
+
+	readOr := func(typ, lang string) (domain.ConsentText, error) {
+		t.Helper()
+		return c.LatestConsentTextOr(ctx, typ, lang, "en")
+	}
+	for _, lang := range []string{"de", "cs", "en"} { // fills Redis
+		if _, err := readOr("GDPR", lang); err != nil {
+			t.Fatalf("%s: %v", lang, err)
+		}
+	}
+	storeReads := store.count("GDPR", "de") + store.count("GDPR", "en") + store.count("GDPR", "cs")
+
+	for _, tc := range []struct {
+		lang  string
+		want  domain.ConsentText
+		trips int64
+	}{
+		{"de", en, 1}, // de cached as NotFound, en cached: one pipeline
+		{"cs", cs, 1},
+		{"en", en, 1}, // the fallback itself: a plain read
+	} {
+		before := trips.n.Load()
+		got, err := readOr("GDPR", tc.lang)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.lang, err)
+		}
+		sameText(t, got, tc.want)
+		if n := trips.n.Load() - before; n != tc.trips {
+			t.Errorf("%s: %d round trips to Redis, want %d", tc.lang, n, tc.trips)
+		}
+	}
+	if n := store.count("GDPR", "de") + store.count("GDPR", "en") + store.count("GDPR", "cs"); n != storeReads {
+		t.Fatalf("the store was read %d more times once Redis had every language", n-storeReads)
+	}
+
+	if _, err := readOr("MISSING", "de"); !domain.IsNotFound(err) {
+		t.Fatalf("a type published in neither language: err %v, want not found", err)
+	}
+
+	// Redis lost its scripts (a restart, SCRIPT FLUSH): loaded again, and
+	// still answered from Redis.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readOr("GDPR", "de")
+	if err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	sameText(t, got, en)
+	if n := store.count("GDPR", "de") + store.count("GDPR", "en") + store.count("GDPR", "cs"); n != storeReads {
+		t.Fatal("after SCRIPT FLUSH the store answered, not Redis")
+	}
+
+	// Redis unreachable: both languages from the store, no error.
+	down := NewConsentTextCache(clientAt(t, "redis://"+closedAddr(t)), testBreaker(t), store, ConsentTextCacheConfig{L1TTL: -1})
+	got, err = down.LatestConsentTextOr(ctx, "GDPR", "de", "en")
+	if err != nil {
+		t.Fatalf("Redis down: %v", err)
+	}
+	sameText(t, got, en)
+	if down.Stats().Fallbacks == 0 {
+		t.Fatal("Redis down: no fallback counted")
+	}
 }

@@ -45,15 +45,16 @@ func short(s string) string {
 }
 
 var (
-	_ ports.ClientRegistry       = registry{}
-	_ ports.DecisionStore        = decisions{}
-	_ ports.ConsentLedger        = ledger{}
-	_ ports.ConsentTextReader    = consentTexts{}
-	_ ports.ConsentServings      = servings{}
-	_ ports.OTPDedupe            = otpDedupe{}
-	_ ports.OTPThrottle          = otpThrottle{}
-	_ ports.SMSSender            = smsSender{}
-	_ ports.ProcessEventRecorder = eventRecorder{}
+	_ ports.ClientRegistry            = registry{}
+	_ ports.DecisionStore             = decisions{}
+	_ ports.ConsentLedger             = ledger{}
+	_ ports.ConsentTextReader         = consentTexts{}
+	_ ports.ConsentTextFallbackReader = consentTexts{}
+	_ ports.ConsentServings           = servings{}
+	_ ports.OTPDedupe                 = otpDedupe{}
+	_ ports.OTPThrottle               = otpThrottle{}
+	_ ports.SMSSender                 = smsSender{}
+	_ ports.ProcessEventRecorder      = eventRecorder{}
 )
 
 // Every decorator below opens its span with Instruments.start, which opens
@@ -211,6 +212,35 @@ func (c consentTexts) LatestConsentText(ctx context.Context, consentType, langua
 	if span.IsRecording() {
 		if err == nil {
 			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)),
+				AttrConsentVersion.Int(t.Version))
+		} else {
+			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)))
+		}
+	}
+	end(span, err)
+	return t, err
+}
+
+// LatestConsentTextOr is one span for the language and its fallback, read
+// in one call when the reader can (else in two); the span names the
+// language served.
+func (c consentTexts) LatestConsentTextOr(ctx context.Context, consentType, language, fallback string) (domain.ConsentText, error) {
+	ctx, span := c.i.start(ctx, SpanLatestConsentText)
+	var (
+		t   domain.ConsentText
+		err error
+	)
+	if fr, ok := c.next.(ports.ConsentTextFallbackReader); ok {
+		t, err = fr.LatestConsentTextOr(ctx, consentType, language, fallback)
+	} else {
+		t, err = c.next.LatestConsentText(ctx, consentType, language)
+		if domain.IsNotFound(err) {
+			t, err = c.next.LatestConsentText(ctx, consentType, fallback)
+		}
+	}
+	if span.IsRecording() {
+		if err == nil {
+			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(t.Language)),
 				AttrConsentVersion.Int(t.Version))
 		} else {
 			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(language)))

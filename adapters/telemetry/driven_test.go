@@ -218,3 +218,69 @@ func TestDrivenDecoratorSpans(t *testing.T) {
 		})
 	}
 }
+
+// onlyEnglish has a text in English only; with or it also reads a language
+// and its fallback in one call, counted.
+type onlyEnglish struct {
+	calls, orCalls *int
+}
+
+func (o onlyEnglish) LatestConsentText(_ context.Context, typ, lang string) (domain.ConsentText, error) {
+	*o.calls++
+	if lang != "en" {
+		return domain.ConsentText{}, domain.NotFound("consentType", "none")
+	}
+	return domain.ConsentText{Type: typ, Language: lang, Version: 2}, nil
+}
+
+type onlyEnglishOr struct{ onlyEnglish }
+
+func (o onlyEnglishOr) LatestConsentTextOr(ctx context.Context, typ, lang, fallback string) (domain.ConsentText, error) {
+	*o.orCalls++
+	t, err := o.onlyEnglish.LatestConsentText(ctx, typ, lang)
+	if domain.IsNotFound(err) {
+		return o.onlyEnglish.LatestConsentText(ctx, typ, fallback)
+	}
+	return t, err
+}
+
+// The consent text decorator reads a language and its fallback in one call
+// of a reader that can, in two of one that cannot, and names the language
+// served on its single span.
+func TestConsentTextsFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		next        func(calls, orCalls *int) ports.ConsentTextReader
+		wantOrCalls int
+	}{
+		{"reader without LatestConsentTextOr", func(c, o *int) ports.ConsentTextReader { return onlyEnglish{c, o} }, 0},
+		{"reader with LatestConsentTextOr", func(c, o *int) ports.ConsentTextReader { return onlyEnglishOr{onlyEnglish{c, o}} }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i, rec, _ := newTestInstruments(t)
+			var calls, orCalls int
+			texts := i.ConsentTexts(tc.next(&calls, &orCalls)).(ports.ConsentTextFallbackReader)
+			ctx, parent := i.Tracer().Start(context.Background(), "consent_text")
+			got, err := texts.LatestConsentTextOr(ctx, "GDPR", "de", "en")
+			parent.End()
+			if err != nil || got.Language != "en" || got.Version != 2 {
+				t.Fatalf("LatestConsentTextOr = %+v, %v; want the English text", got, err)
+			}
+			if calls != 2 || orCalls != tc.wantOrCalls {
+				t.Fatalf("%d reads, %d fallback reads; want 2 and %d", calls, orCalls, tc.wantOrCalls)
+			}
+			var spans []sdktrace.ReadOnlySpan
+			for _, s := range rec.Ended() {
+				if s.Name() == SpanLatestConsentText {
+					spans = append(spans, s)
+				}
+			}
+			if len(spans) != 1 {
+				t.Fatalf("%d %s spans, want 1", len(spans), SpanLatestConsentText)
+			}
+			if a := spanAttrs(spans[0]); a[AttrConsentLanguage] != "en" || a[AttrConsentVersion] != "2" {
+				t.Fatalf("span attributes %v, want the served language en and version 2", a)
+			}
+		})
+	}
+}

@@ -48,15 +48,18 @@ func textRequest(typ, lang string) ports.ConsentTextRequest {
 	return ports.ConsentTextRequest{ProcessID: "p-1", UserID: "u-jana", ConsentType: typ, Language: lang}
 }
 
+// consentTextCase is one row of TestConsentText.
+type consentTextCase struct {
+	name      string
+	req       ports.ConsentTextRequest
+	wantHTML  string
+	wantLang  string
+	wantField string // error field, "" for success
+	wantMsg   string
+}
+
 func TestConsentText(t *testing.T) {
-	tests := []struct {
-		name      string
-		req       ports.ConsentTextRequest
-		wantHTML  string
-		wantLang  string
-		wantField string // error field, "" for success
-		wantMsg   string
-	}{
+	tests := []consentTextCase{
 		{name: "english", req: textRequest("GDPR", "en"), wantHTML: "<p>GDPR v1</p>", wantLang: "en"},
 		{name: "czech", req: textRequest("GDPR", "cs"), wantHTML: "<p>GDPR cs v1</p>", wantLang: "cs"},
 		{name: "language with region", req: textRequest("GDPR", "cs-CZ"), wantHTML: "<p>GDPR cs v1</p>", wantLang: "cs"},
@@ -70,32 +73,71 @@ func TestConsentText(t *testing.T) {
 		{name: "type is case-sensitive", req: textRequest("gdpr", "en"), wantField: "consentType", wantMsg: "unknown consent type"},
 		{name: "no type", req: textRequest(" ", "en"), wantField: "consentType", wantMsg: "is required"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			ctx := context.Background()
-			text, err := f.svc.ConsentText(ctx, tc.req)
-			if tc.wantField != "" {
-				de, ok := domain.AsError(err)
-				if !ok || de.Code != domain.CodeInvalid || de.Field != tc.wantField || de.Message != tc.wantMsg {
-					t.Fatalf("err = %v, want invalid %s %q", err, tc.wantField, tc.wantMsg)
-				}
-				return
+	for _, oneCall := range []bool{false, true} {
+		for _, tc := range tests {
+			name := tc.name
+			if oneCall {
+				name = "reader reading the fallback in one call/" + name
 			}
-			if err != nil || text.HTML != tc.wantHTML || text.Language != tc.wantLang {
-				t.Fatalf("ConsentText = %+v, %v", text, err)
-			}
-			sv, err := f.servings.LastServing(ctx, "p-1", tc.req.ConsentType)
-			if tc.req.ProcessID == "" {
-				if !domain.IsNotFound(err) {
-					t.Errorf("serving recorded without a process: %+v", sv)
-				}
-				return
-			}
-			if err != nil || sv.Version != text.Version || sv.Language != text.Language || sv.SHA256 != text.SHA256 || !sv.ServedAt.Equal(now) {
-				t.Errorf("serving = %+v, %v; want the served text", sv, err)
-			}
-		})
+			t.Run(name, func(t *testing.T) { testConsentText(t, oneCall, tc) })
+		}
+	}
+}
+
+// oneCallTexts reads a language and its fallback in one call, as the Redis
+// cache does, and counts the calls.
+type oneCallTexts struct {
+	ports.ConsentTextReader
+	calls int
+}
+
+func (o *oneCallTexts) LatestConsentText(ctx context.Context, typ, lang string) (domain.ConsentText, error) {
+	o.calls++
+	return o.ConsentTextReader.LatestConsentText(ctx, typ, lang)
+}
+
+func (o *oneCallTexts) LatestConsentTextOr(ctx context.Context, typ, lang, fallback string) (domain.ConsentText, error) {
+	o.calls++
+	t, err := o.ConsentTextReader.LatestConsentText(ctx, typ, lang)
+	if domain.IsNotFound(err) {
+		return o.ConsentTextReader.LatestConsentText(ctx, typ, fallback)
+	}
+	return t, err
+}
+
+// testConsentText runs one case, through a reader that reads the fallback
+// language in one call when oneCall: then a request costs one call.
+func testConsentText(t *testing.T, oneCall bool, tc consentTextCase) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var reader *oneCallTexts
+	if oneCall {
+		reader = &oneCallTexts{ConsentTextReader: f.texts}
+		f.svc = consent.New(reader, f.servings, f.ledger, f.clock, policy.Default().Consent)
+	}
+	text, err := f.svc.ConsentText(ctx, tc.req)
+	if reader != nil && tc.wantMsg != "is required" && reader.calls != 1 {
+		t.Errorf("%d calls of the reader, want 1", reader.calls)
+	}
+	if tc.wantField != "" {
+		de, ok := domain.AsError(err)
+		if !ok || de.Code != domain.CodeInvalid || de.Field != tc.wantField || de.Message != tc.wantMsg {
+			t.Fatalf("err = %v, want invalid %s %q", err, tc.wantField, tc.wantMsg)
+		}
+		return
+	}
+	if err != nil || text.HTML != tc.wantHTML || text.Language != tc.wantLang {
+		t.Fatalf("ConsentText = %+v, %v", text, err)
+	}
+	sv, err := f.servings.LastServing(ctx, "p-1", tc.req.ConsentType)
+	if tc.req.ProcessID == "" {
+		if !domain.IsNotFound(err) {
+			t.Errorf("serving recorded without a process: %+v", sv)
+		}
+		return
+	}
+	if err != nil || sv.Version != text.Version || sv.Language != text.Language || sv.SHA256 != text.SHA256 || !sv.ServedAt.Equal(now) {
+		t.Errorf("serving = %+v, %v; want the served text", sv, err)
 	}
 }
 
