@@ -100,6 +100,19 @@ type ConsentLedger interface {
 	LatestConsents(ctx context.Context, userID string, consentTypes []string) (map[string]domain.ConsentRecord, error)
 }
 
+// ServedConsentAppender is a ConsentLedger that looks up the consent text
+// served to the process in the same write, as ConsentServings.LastServing
+// would: a store holding both (PostgreSQL) then stores a consent in one
+// statement instead of a read and a write.
+type ServedConsentAppender interface {
+	ConsentLedger
+	// AppendServedConsent is AppendConsent of rec with its Language,
+	// TextVersion and TextSHA256 replaced by those of the serving recorded
+	// for (rec.ProcessID, rec.ConsentType), when there is one; rec carries
+	// the current text, recorded when there is none.
+	AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error)
+}
+
 // ConsentServings remembers which consent text a process was shown.
 type ConsentServings interface {
 	// RecordServing stores (replaces) the serving of (ProcessID, ConsentType).

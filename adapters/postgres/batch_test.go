@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -603,4 +604,82 @@ func TestServingsInBackground(t *testing.T) {
 			t.Fatalf("synchronous_commit on the serving's connection is %q after it, want on", setting)
 		}
 	})
+}
+
+// TestAppendServedConsent: a consent names the serving queued in this
+// replica, else the one stored, else the text it came with (the current
+// one), with and without group commit and for appends batched together; a
+// repeat is answered with the first record.
+func TestAppendServedConsent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	current := domain.ConsentRecord{UserID: "u-1", ConsentType: "GDPR", Approved: true,
+		Language: "en", TextVersion: 7, TextSHA256: digest}
+	servedDigest := strings.Repeat("ab", 32)
+	serving := func(pid string, version int) domain.ConsentServing {
+		return domain.ConsentServing{ProcessID: pid, ConsentType: "GDPR", Language: "cs", Version: version, SHA256: servedDigest}
+	}
+	want := func(t *testing.T, got domain.ConsentRecord, lang string, version int) {
+		t.Helper()
+		if got.Language != lang || got.TextVersion != version || got.ID == 0 {
+			t.Fatalf("record %+v names %s v%d, want %s v%d", got, got.Language, got.TextVersion, lang, version)
+		}
+	}
+
+	for _, tc := range []struct {
+		name  string
+		batch postgres.BatchConfig
+	}{
+		{"unbatched", postgres.BatchConfig{}},
+		{"batched", postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pool := pgtest.Pool(t, dsn)
+			s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(tc.batch))
+			t.Cleanup(s.Close)
+			writer := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+			prefix := fmt.Sprintf("p-served-%s-%d-", tc.name, time.Now().UnixNano())
+			rec := func(pid string) domain.ConsentRecord { r := current; r.ProcessID = prefix + pid; return r }
+
+			// Stored by another replica (written at once: unbatched).
+			if err := writer.Servings.RecordServing(ctx, serving(prefix+"stored", 3)); err != nil {
+				t.Fatal(err)
+			}
+			// Queued in this replica when batched, stored when not.
+			if err := s.Servings.RecordServing(ctx, serving(prefix+"queued", 4)); err != nil {
+				t.Fatal(err)
+			}
+			var stored, queued, none domain.ConsentRecord
+			var errs [3]error
+			together(
+				func() { stored, _, errs[0] = s.Ledger.AppendServedConsent(ctx, rec("stored")) },
+				func() { queued, _, errs[1] = s.Ledger.AppendServedConsent(ctx, rec("queued")) },
+				func() { none, _, errs[2] = s.Ledger.AppendServedConsent(ctx, rec("none")) },
+			)
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			want(t, stored, "cs", 3)
+			want(t, queued, "cs", 4)
+			want(t, none, "en", 7)
+			if stored.TextSHA256 != servedDigest || none.TextSHA256 != digest {
+				t.Fatalf("digests %q and %q, want the serving's and the record's", stored.TextSHA256, none.TextSHA256)
+			}
+
+			again, added, err := s.Ledger.AppendServedConsent(ctx, rec("stored"))
+			if err != nil || added || again.ID != stored.ID || again.TextVersion != 3 {
+				t.Fatalf("repeat: %+v added %v, %v; want the first record, not added", again, added, err)
+			}
+			// AppendConsent names what it is given, serving or not.
+			plain, _, err := s.Ledger.AppendConsent(ctx, func() domain.ConsentRecord { r := rec("stored"); r.UserID = "u-2"; return r }())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, plain, "en", 7)
+		})
+	}
 }

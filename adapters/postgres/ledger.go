@@ -14,7 +14,10 @@ import (
 	"github.com/bankkit/onboarding-adapter/ports"
 )
 
-var _ ports.ConsentLedger = (*ConsentLedger)(nil)
+var (
+	_ ports.ConsentLedger         = (*ConsentLedger)(nil)
+	_ ports.ServedConsentAppender = (*ConsentLedger)(nil)
+)
 
 // ConsentLedger is the append-only consent ledger in consent_ledger. No
 // method changes or deletes a record, and the table's trigger refuses it to
@@ -25,7 +28,18 @@ var _ ports.ConsentLedger = (*ConsentLedger)(nil)
 type ConsentLedger struct {
 	db    *db
 	clock ports.Clock
-	batch *group[domain.ConsentRecord, appended] // nil: every append alone
+	batch *group[ledgerAppend, appended] // nil: every append alone
+	// servings holds the servings queued in this replica, which
+	// AppendServedConsent consults before the table; nil when the ledger
+	// was built alone.
+	servings *ConsentServings
+}
+
+// ledgerAppend is one append: the record and whether the serving stored
+// for its (process, type) replaces its text fields (AppendServedConsent).
+type ledgerAppend struct {
+	rec      domain.ConsentRecord
+	asServed bool
 }
 
 // appended is the outcome of one append.
@@ -100,6 +114,10 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 // nothing. The loser's snapshot predates the winner, so it returns no row
 // and AppendConsent runs the statement again: the next snapshot sees the
 // winner and answers with it (or appends after it, for a changed decision).
+//
+// With $11 true the text fields come from the serving stored for (process,
+// type) when there is one (one descent of consent_servings_pkey), else from
+// $5..$7.
 const appendSQL = `
 WITH latest AS (
     SELECT ` + ledgerColumns + `
@@ -110,8 +128,11 @@ WITH latest AS (
 ), ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
         text_sha256, request_id, correlation_id, recorded_at)
-    SELECT $1::text, $2::text, $3::text, COALESCE((SELECT seq FROM latest), 0) + 1, $4::boolean, $5::text, $6::integer,
-        $7::text, $8::text, $9::text, $10::timestamptz
+    SELECT $1::text, $2::text, $3::text, COALESCE((SELECT seq FROM latest), 0) + 1, $4::boolean,
+        COALESCE(s.language, $5::text), COALESCE(s.version, $6::integer), COALESCE(s.sha256, $7::text),
+        $8::text, $9::text, $10::timestamptz
+    FROM (SELECT) AS one
+    LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
     WHERE NOT EXISTS (SELECT 1 FROM latest WHERE approved = $4)
     ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
     RETURNING ` + ledgerColumns + `
@@ -137,9 +158,29 @@ SELECT ` + ledgerColumns + `, false FROM latest WHERE approved = $4`
 // CodeUnavailable; its record is then committed with its batch or not at
 // all, and a retry answers either way as for any repeat.
 func (l *ConsentLedger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
-	rec.RecordedAt = stamp(rec.RecordedAt, l.clock)
+	return l.append(ctx, ledgerAppend{rec: rec})
+}
+
+// AppendServedConsent is AppendConsent naming the text last served to the
+// process: the serving queued in this replica when there is one, else the
+// one stored in consent_servings, read by the append's own statement, else
+// rec's (the current text). So a consent costs one statement (batched)
+// instead of a read and a write. A serving another replica has queued and
+// not yet written is not seen, as with ConsentServings.LastServing.
+func (l *ConsentLedger) AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	if l.servings != nil {
+		if q, ok := l.servings.queued(rec.ProcessID, rec.ConsentType); ok {
+			rec.Language, rec.TextVersion, rec.TextSHA256 = q.Language, q.Version, q.SHA256
+			return l.append(ctx, ledgerAppend{rec: rec})
+		}
+	}
+	return l.append(ctx, ledgerAppend{rec: rec, asServed: true})
+}
+
+func (l *ConsentLedger) append(ctx context.Context, a ledgerAppend) (domain.ConsentRecord, bool, error) {
+	a.rec.RecordedAt = stamp(a.rec.RecordedAt, l.clock)
 	if l.batch != nil {
-		res, solo, err := l.batch.do(ctx, rec)
+		res, solo, err := l.batch.do(ctx, a)
 		switch {
 		case err != nil:
 			return domain.ConsentRecord{}, false, err
@@ -147,12 +188,12 @@ func (l *ConsentLedger) AppendConsent(ctx context.Context, rec domain.ConsentRec
 			return res.rec, res.added, nil
 		}
 	}
-	return l.appendOne(ctx, rec)
+	return l.appendOne(ctx, a)
 }
 
-// appendOne is AppendConsent in one statement of its own.
-func (l *ConsentLedger) appendOne(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
-	at := rec.RecordedAt
+// appendOne is one append in one statement of its own.
+func (l *ConsentLedger) appendOne(ctx context.Context, a ledgerAppend) (domain.ConsentRecord, bool, error) {
+	rec, at := a.rec, a.rec.RecordedAt
 	for range maxAttempts {
 		var (
 			row   ledgerRow
@@ -161,7 +202,7 @@ func (l *ConsentLedger) appendOne(ctx context.Context, rec domain.ConsentRecord)
 		)
 		err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
 			err := l.db.pool.QueryRow(ctx, appendSQL, rec.ProcessID, rec.UserID, rec.ConsentType, rec.Approved,
-				rec.Language, int32(rec.TextVersion), rec.TextSHA256, rec.RequestID, rec.CorrelationID, at).
+				rec.Language, int32(rec.TextVersion), rec.TextSHA256, rec.RequestID, rec.CorrelationID, at, a.asServed).
 				Scan(append(row.dest(), &added)...)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // lost a race: run again with a fresh snapshot
@@ -236,13 +277,14 @@ CROSS JOIN LATERAL (
 // them): it reads the latest record of each history, inserts latest+1
 // where the decision changed, and returns per position the new row (true)
 // or the identical latest one (false). A position with no row lost a race
-// to a concurrent writer of its history and is retried alone.
+// to a concurrent writer of its history and is retried alone. $11 is
+// appendSQL's $11 per record.
 const appendBatchSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::integer[],
-        $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+        $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean[])
         WITH ORDINALITY AS i(process_id, user_id, consent_type, approved, language, text_version,
-            text_sha256, request_id, correlation_id, recorded_at, ord)
+            text_sha256, request_id, correlation_id, recorded_at, as_served, ord)
 ), latest AS (
     SELECT i.ord, l.*
     FROM input i
@@ -256,9 +298,12 @@ WITH input AS (
 ), ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
         text_sha256, request_id, correlation_id, recorded_at)
-    SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved, i.language,
-        i.text_version, i.text_sha256, i.request_id, i.correlation_id, i.recorded_at
+    SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved,
+        COALESCE(s.language, i.language), COALESCE(s.version, i.text_version), COALESCE(s.sha256, i.text_sha256),
+        i.request_id, i.correlation_id, i.recorded_at
     FROM input i JOIN latest l ON l.ord = i.ord
+    LEFT JOIN consent_servings s
+        ON i.as_served AND s.process_id = i.process_id AND s.consent_type = i.consent_type
     WHERE l.approved IS DISTINCT FROM i.approved
     ORDER BY i.ord
     ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
@@ -283,7 +328,7 @@ func compareHistories(a, b historyKey) int {
 // run is consecutive appends of one history with the same decision: its
 // first call (the leader) is written, the others repeat it.
 type run struct {
-	calls []*call[domain.ConsentRecord, appended]
+	calls []*call[ledgerAppend, appended]
 }
 
 // flush writes one batch of appends atomically.
@@ -302,7 +347,7 @@ type run struct {
 // idempotent); any other error (a record the database refuses) sends every
 // call back to be written alone, where only the faulty one fails; a leader
 // that lost a race sends its run back alone.
-func (l *ConsentLedger) flush(ctx context.Context, calls []*call[domain.ConsentRecord, appended]) {
+func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, appended]) {
 	if len(calls) == 1 {
 		// Nothing to group: appendSQL alone is the cheaper statement (the
 		// batch statement's array parameters are planned on every run).
@@ -313,12 +358,12 @@ func (l *ConsentLedger) flush(ctx context.Context, calls []*call[domain.ConsentR
 	last := make(map[historyKey]*run, len(calls))
 	depth := make(map[historyKey]int, len(calls))
 	for _, c := range calls {
-		k := historyOf(c.in)
-		if r := last[k]; r != nil && r.calls[0].in.Approved == c.in.Approved {
+		k := historyOf(c.in.rec)
+		if r := last[k]; r != nil && r.calls[0].in.rec.Approved == c.in.rec.Approved {
 			r.calls = append(r.calls, c)
 			continue
 		}
-		r := &run{calls: []*call[domain.ConsentRecord, appended]{c}}
+		r := &run{calls: []*call[ledgerAppend, appended]{c}}
 		last[k] = r
 		d := depth[k]
 		depth[k] = d + 1
@@ -328,7 +373,9 @@ func (l *ConsentLedger) flush(ctx context.Context, calls []*call[domain.ConsentR
 		rounds[d] = append(rounds[d], r)
 	}
 	for _, rs := range rounds {
-		slices.SortFunc(rs, func(a, b *run) int { return compareHistories(historyOf(a.calls[0].in), historyOf(b.calls[0].in)) })
+		slices.SortFunc(rs, func(a, b *run) int {
+			return compareHistories(historyOf(a.calls[0].in.rec), historyOf(b.calls[0].in.rec))
+		})
 	}
 
 	results := make(map[*run]appended, len(calls))
@@ -374,12 +421,13 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 	var (
 		processIDs, userIDs, types, languages, digests, requestIDs, correlationIDs = make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		approved = make([]bool, n)
-		versions = make([]int32, n)
-		times    = make([]time.Time, n)
+		approved, asServed = make([]bool, n), make([]bool, n)
+		versions           = make([]int32, n)
+		times              = make([]time.Time, n)
 	)
 	for i, r := range rs {
-		rec := r.calls[0].in
+		rec := r.calls[0].in.rec
+		asServed[i] = r.calls[0].in.asServed
 		processIDs[i], userIDs[i], types[i], approved[i] = rec.ProcessID, rec.UserID, rec.ConsentType, rec.Approved
 		languages[i], versions[i], digests[i] = rec.Language, int32(rec.TextVersion), rec.TextSHA256
 		requestIDs[i], correlationIDs[i], times[i] = rec.RequestID, rec.CorrelationID, rec.RecordedAt
@@ -390,7 +438,7 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 		added bool
 	)
 	return sendAfter(ctx, q, genericPlanSQL, appendBatchSQL,
-		[]any{processIDs, userIDs, types, approved, languages, versions, digests, requestIDs, correlationIDs, times},
+		[]any{processIDs, userIDs, types, approved, languages, versions, digests, requestIDs, correlationIDs, times, asServed},
 		append([]any{&ord}, append(row.dest(), &added)...), func() error {
 			if ord < 1 || int(ord) > n {
 				return errors.New("consent batch returned an unknown position")

@@ -208,14 +208,10 @@ func (c *ConsentServings) flush(ctx context.Context, calls []*call[queuedServing
 // LastServing returns the text last served to the process for consentType:
 // the one queued in this replica when there is one, else the stored one.
 func (c *ConsentServings) LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error) {
-	k := servingKey{processID, consentType}
-	c.mu.RLock()
-	q, queued := c.pending[k]
-	c.mu.RUnlock()
-	if queued {
-		return q.s, nil
+	if s, ok := c.queued(processID, consentType); ok {
+		return s, nil
 	}
-	res, err := c.lastServing(ctx, k)
+	res, err := c.lastServing(ctx, servingKey{processID, consentType})
 	switch {
 	case err != nil:
 		return domain.ConsentServing{}, err
@@ -223,6 +219,15 @@ func (c *ConsentServings) LastServing(ctx context.Context, processID, consentTyp
 		return domain.ConsentServing{}, domain.NotFound("consentType", "no consent text was served to this process")
 	}
 	return res.s, nil
+}
+
+// queued returns the serving of (processID, consentType) queued in this
+// replica and not yet written, if any.
+func (c *ConsentServings) queued(processID, consentType string) (domain.ConsentServing, bool) {
+	c.mu.RLock()
+	q, ok := c.pending[servingKey{processID, consentType}]
+	c.mu.RUnlock()
+	return q.s, ok
 }
 
 const servingColumns = `process_id, consent_type, language, version, sha256, served_at`

@@ -52,11 +52,14 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 		opt(&o)
 	}
 	d := newDB(pool)
+	servings := newConsentServings(d, clock, o.batch, o.logger)
+	ledger := newConsentLedger(d, clock, o.batch)
+	ledger.servings = servings
 	return &Stores{
 		Registry:     &ClientRegistry{db: d, ids: ids},
 		ConsentTexts: &ConsentTextStore{db: d, clock: clock},
-		Ledger:       newConsentLedger(d, clock, o.batch),
-		Servings:     newConsentServings(d, clock, o.batch, o.logger),
+		Ledger:       ledger,
+		Servings:     servings,
 		Decisions:    newDecisionStore(d, clock, o.batch),
 		Events:       &ProcessEvents{db: d, clock: clock},
 		Health:       &Health{db: d},

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/ports"
@@ -48,6 +49,7 @@ var (
 	_ ports.ClientRegistry            = registry{}
 	_ ports.DecisionStore             = decisions{}
 	_ ports.ConsentLedger             = ledger{}
+	_ ports.ServedConsentAppender     = servedLedger{}
 	_ ports.ConsentTextReader         = consentTexts{}
 	_ ports.ConsentTextFallbackReader = consentTexts{}
 	_ ports.ConsentServings           = servings{}
@@ -155,8 +157,29 @@ func (d decisions) SaveDecision(ctx context.Context, dec domain.Decision, rc *do
 }
 
 // Ledger wraps the consent ledger.
+//
+// When next also looks servings up itself (ports.ServedConsentAppender), so
+// does the decorator; otherwise it does not claim to.
 func (i *Instruments) Ledger(next ports.ConsentLedger) ports.ConsentLedger {
+	if served, ok := next.(ports.ServedConsentAppender); ok {
+		return servedLedger{ledger: ledger{i: i, next: next}, served: served}
+	}
 	return ledger{i: i, next: next}
+}
+
+// servedLedger is the decorator of a ledger that is also a
+// ports.ServedConsentAppender.
+type servedLedger struct {
+	ledger
+	served ports.ServedConsentAppender
+}
+
+// AppendServedConsent spans as AppendConsent does (same span name).
+func (l servedLedger) AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	ctx, span := l.i.start(ctx, SpanAppendConsent)
+	out, appended, err := l.served.AppendServedConsent(ctx, rec)
+	l.endAppend(span, rec, appended, err)
+	return out, appended, err
 }
 
 type ledger struct {
@@ -167,6 +190,12 @@ type ledger struct {
 func (l ledger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
 	ctx, span := l.i.start(ctx, SpanAppendConsent)
 	out, appended, err := l.next.AppendConsent(ctx, rec)
+	l.endAppend(span, rec, appended, err)
+	return out, appended, err
+}
+
+// endAppend sets an append's attributes and ends its span.
+func (l ledger) endAppend(span trace.Span, rec domain.ConsentRecord, appended bool, err error) {
 	if span.IsRecording() {
 		if err == nil {
 			span.SetAttributes(AttrConsentType.String(short(rec.ConsentType)), AttrConsentAppended.Bool(appended))
@@ -175,7 +204,6 @@ func (l ledger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (do
 		}
 	}
 	end(span, err)
-	return out, appended, err
 }
 
 func (l ledger) LatestConsent(ctx context.Context, userID, consentType string) (domain.ConsentRecord, error) {

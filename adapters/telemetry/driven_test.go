@@ -284,3 +284,45 @@ func TestConsentTextsFallback(t *testing.T) {
 		})
 	}
 }
+
+// servedFake is a ledger that looks servings up itself.
+type servedFake struct {
+	fakePorts
+	served *int
+}
+
+func (s servedFake) AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	*s.served++
+	return rec, true, nil
+}
+
+// The ledger decorator claims ports.ServedConsentAppender exactly when the
+// ledger it wraps does, and spans its appends as AppendConsent's.
+func TestLedgerDecoratorServedAppender(t *testing.T) {
+	i, rec, _ := newTestInstruments(t)
+	if _, ok := i.Ledger(fakePorts{}).(ports.ServedConsentAppender); ok {
+		t.Fatal("the decorator of a plain ledger claims ServedConsentAppender")
+	}
+	var served int
+	l, ok := i.Ledger(servedFake{served: &served}).(ports.ServedConsentAppender)
+	if !ok {
+		t.Fatal("the decorator of a ServedConsentAppender does not claim it")
+	}
+	ctx, parent := i.Tracer().Start(context.Background(), "consent_storage")
+	if _, added, err := l.AppendServedConsent(ctx, domain.ConsentRecord{ConsentType: "GDPR", UserID: "u-1"}); err != nil || !added {
+		t.Fatalf("AppendServedConsent: added %v, %v", added, err)
+	}
+	parent.End()
+	if served != 1 {
+		t.Fatalf("the wrapped ledger's AppendServedConsent ran %d times, want 1", served)
+	}
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanAppendConsent {
+			if a := spanAttrs(s); a[AttrConsentType] != "GDPR" || a[AttrConsentAppended] != "true" {
+				t.Fatalf("span attributes %v", a)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s span", SpanAppendConsent)
+}

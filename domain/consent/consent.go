@@ -19,6 +19,7 @@ type service struct {
 	fallback ports.ConsentTextFallbackReader // texts, when it reads a fallback language in one call; else nil
 	servings ports.ConsentServings
 	ledger   ports.ConsentLedger
+	served   ports.ServedConsentAppender // ledger, when it looks the serving up itself; else nil
 	clock    ports.Clock
 	policy   policy.Consent
 }
@@ -28,7 +29,8 @@ type service struct {
 // stores decisions, clock stamps servings and records.
 func New(texts ports.ConsentTextReader, servings ports.ConsentServings, ledger ports.ConsentLedger, clock ports.Clock, p policy.Consent) ports.ConsentService {
 	fallback, _ := texts.(ports.ConsentTextFallbackReader)
-	return &service{texts: texts, fallback: fallback, servings: servings, ledger: ledger, clock: clock, policy: p}
+	served, _ := ledger.(ports.ServedConsentAppender)
+	return &service{texts: texts, fallback: fallback, servings: servings, ledger: ledger, served: served, clock: clock, policy: p}
 }
 
 // ConsentText returns the latest text of the type in the requested
@@ -92,26 +94,44 @@ func (s *service) StoreConsent(ctx context.Context, r ports.ConsentStorageReques
 	case typ == "":
 		return domain.ConsentRecord{}, domain.Invalid("consentType", "is required")
 	}
-	shown, err := s.shown(ctx, pid, typ)
-	if err != nil {
-		return domain.ConsentRecord{}, err
-	}
-	rec, _, err := s.ledger.AppendConsent(ctx, domain.ConsentRecord{
+	rec := domain.ConsentRecord{
 		ProcessID:     pid,
 		UserID:        uid,
 		ConsentType:   typ,
 		Approved:      r.Approved,
-		Language:      shown.Language,
-		TextVersion:   shown.Version,
-		TextSHA256:    shown.SHA256,
 		RequestID:     r.Meta.RequestID,
 		CorrelationID: r.Meta.CorrelationID,
 		RecordedAt:    s.clock.Now(),
-	})
+	}
+	return s.append(ctx, rec)
+}
+
+// append stores rec naming the text the process was shown: in one write
+// when the ledger looks the serving up itself, else after reading it.
+func (s *service) append(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, error) {
+	if s.served != nil {
+		current, err := s.latest(ctx, rec.ConsentType, s.policy.DefaultLanguage)
+		if err == nil {
+			rec.Language, rec.TextVersion, rec.TextSHA256 = current.Language, current.Version, current.SHA256
+			stored, _, err := s.served.AppendServedConsent(ctx, rec)
+			if err != nil {
+				return domain.ConsentRecord{}, fmt.Errorf("consent: append to ledger: %w", err)
+			}
+			return stored, nil
+		}
+		// A type without a text in the default language may still have
+		// been served in another one: read the serving first.
+	}
+	shown, err := s.shown(ctx, rec.ProcessID, rec.ConsentType)
+	if err != nil {
+		return domain.ConsentRecord{}, err
+	}
+	rec.Language, rec.TextVersion, rec.TextSHA256 = shown.Language, shown.Version, shown.SHA256
+	stored, _, err := s.ledger.AppendConsent(ctx, rec)
 	if err != nil {
 		return domain.ConsentRecord{}, fmt.Errorf("consent: append to ledger: %w", err)
 	}
-	return rec, nil
+	return stored, nil
 }
 
 // shown is the text version the process was last served, else the current

@@ -310,3 +310,96 @@ func BenchmarkStoreConsent(b *testing.B) {
 		}
 	}
 }
+
+// servedLedger is a ledger that looks the serving up itself, as the
+// PostgreSQL one does: over the memory ledger and servings, counting calls.
+type servedLedger struct {
+	*memory.ConsentLedger
+	servings      ports.ConsentServings
+	served, plain int
+	given         domain.ConsentRecord // the record AppendServedConsent was given
+}
+
+func (l *servedLedger) AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	l.plain++
+	return l.ConsentLedger.AppendConsent(ctx, rec)
+}
+
+func (l *servedLedger) AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
+	l.served++
+	l.given = rec
+	if sv, err := l.servings.LastServing(ctx, rec.ProcessID, rec.ConsentType); err == nil {
+		rec.Language, rec.TextVersion, rec.TextSHA256 = sv.Language, sv.Version, sv.SHA256
+	}
+	return l.ConsentLedger.AppendConsent(ctx, rec)
+}
+
+// countingServings counts the service's own LastServing reads.
+type countingServings struct {
+	ports.ConsentServings
+	reads int
+}
+
+func (c *countingServings) LastServing(ctx context.Context, pid, typ string) (domain.ConsentServing, error) {
+	c.reads++
+	return c.ConsentServings.LastServing(ctx, pid, typ)
+}
+
+// With a ledger that looks the serving up itself the service hands it the
+// current default-language text and reads no serving; a type without a
+// default-language text takes the read-then-append path.
+func TestStoreConsentWithAServedAppender(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (fixture, *servedLedger, *countingServings, ports.ConsentService) {
+		f := newFixture(t)
+		l := &servedLedger{ConsentLedger: f.ledger, servings: f.servings}
+		cs := &countingServings{ConsentServings: f.servings}
+		return f, l, cs, consent.New(f.texts, cs, l, f.clock, policy.Default().Consent)
+	}
+
+	t.Run("served text, one write", func(t *testing.T) {
+		f, l, cs, svc := setup(t)
+		if _, err := svc.ConsentText(ctx, textRequest("GDPR", "cs")); err != nil {
+			t.Fatal(err)
+		}
+		f.publish(t, "GDPR", "cs", "<p>GDPR cs v2</p>")
+		rec, err := svc.StoreConsent(ctx, storage(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Language != "cs" || rec.TextVersion != 1 {
+			t.Errorf("record = %+v, want cs v1 as shown", rec)
+		}
+		if l.served != 1 || l.plain != 0 || cs.reads != 0 {
+			t.Errorf("%d served and %d plain appends, %d serving reads; want 1, 0, 0", l.served, l.plain, cs.reads)
+		}
+		if l.given.Language != "en" || l.given.TextVersion != 1 || l.given.RequestID != "req-1" || !l.given.RecordedAt.Equal(now) {
+			t.Errorf("the ledger was given %+v, want the current en text and the request", l.given)
+		}
+	})
+
+	t.Run("nothing served: the current text", func(t *testing.T) {
+		f, l, _, svc := setup(t)
+		v2 := f.publish(t, "GDPR", "en", "<p>GDPR v2</p>")
+		rec, err := svc.StoreConsent(ctx, storage(true))
+		if err != nil || rec.Language != "en" || rec.TextVersion != 2 || rec.TextSHA256 != v2.SHA256 || l.served != 1 {
+			t.Errorf("record = %+v, %v after %d served appends; want en v2 in one", rec, err, l.served)
+		}
+	})
+
+	t.Run("no default-language text: read, then append", func(t *testing.T) {
+		_, l, cs, svc := setup(t)
+		if _, err := svc.ConsentText(ctx, textRequest("TERMS", "cs")); err != nil {
+			t.Fatal(err)
+		}
+		r := storage(true)
+		r.ConsentType = "TERMS"
+		rec, err := svc.StoreConsent(ctx, r)
+		if err != nil || rec.Language != "cs" || rec.TextVersion != 1 {
+			t.Fatalf("record = %+v, %v; want cs v1 as served", rec, err)
+		}
+		if l.served != 0 || l.plain != 1 || cs.reads != 1 {
+			t.Errorf("%d served and %d plain appends, %d serving reads; want 0, 1, 1", l.served, l.plain, cs.reads)
+		}
+	})
+}
