@@ -43,7 +43,10 @@
 // Each read a request needs is one statement: a decision reads both kinds'
 // decisions of its identity verification at once
 // (DecisionStore.VerificationDecisions), the lookup the latest consent of
-// every required type at once (ConsentLedger.LatestConsents).
+// every required type at once (ConsentLedger.LatestConsents). Consent
+// storage reads nothing first: ConsentLedger.AppendServedConsent looks the
+// serving up in the append's own statement (or in this replica's queue of
+// servings), so a consent is one batched statement.
 //
 // Durable writes are grouped (BatchConfig, ONBOARDING_DB_BATCH_WINDOW):
 // consent ledger appends, and decisions without a review case, that arrive
@@ -68,7 +71,8 @@
 // flush (synchronous_commit off for their own transaction only) and, with
 // batching on, in the background: RecordServing returns at once, this
 // replica answers LastServing from its queue until the batch is written,
-// and Stores.Close writes what is queued. A crash loses the latest
+// and Stores.Close writes what is queued; their batch window is at least
+// 20 ms, as nobody waits for them. A crash loses the latest
 // servings: those of this process's last batch window, or, for a crash of
 // PostgreSQL, up to three times its wal_writer_delay (600 ms by default)
 // of asynchronously committed ones; a consent stored meanwhile names the current
