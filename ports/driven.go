@@ -42,6 +42,17 @@ type ClientRegistry interface {
 	ProspectRegistrar
 }
 
+// ClientConsentsFinder is a ClientFinder that also reads the found
+// client's latest consents in the same statement: a store holding both the
+// registry and the consent ledger (PostgreSQL) then answers /user/lookup in
+// one round trip instead of two.
+type ClientConsentsFinder interface {
+	// FindClientWithConsents is FindClient, together with the client's
+	// newest record of each of consentTypes that has one (as
+	// ConsentLedger.LatestConsents). Errors as FindClient's.
+	FindClientWithConsents(ctx context.Context, id domain.Identification, consentTypes []string) (domain.Client, map[string]domain.ConsentRecord, error)
+}
+
 // ConsentTextReader reads published consent texts. The store and every
 // cache in front of it implement it, so caches stack by wrapping.
 type ConsentTextReader interface {

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -60,4 +62,72 @@ func TestDecisionStore(t *testing.T) {
 	t.Parallel()
 	s, _ := newStores(t)
 	porttest.DecisionStore(t, func(*testing.T) (ports.DecisionStore, ports.ReviewCases) { return s.Decisions, s.Decisions })
+}
+
+// FindClientWithConsents answers as FindClient and LatestConsents do, in
+// one statement.
+func TestFindClientWithConsents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStores(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
+	jana := domain.Client{UserID: "u-jana-" + suffix, ClientNumber: "J" + suffix, BirthDate: domain.MustDate("1985-04-12"),
+		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "P" + suffix, Nationality: "CZE", Status: domain.StatusActive}
+	petr := domain.Client{UserID: "u-petr-" + suffix, ClientNumber: "K" + suffix, BirthDate: domain.MustDate("1990-07-21"),
+		GivenNames: "Petr", Surname: "Dvořák", PersonalNumber: "Q" + suffix, Nationality: "CZE", Status: domain.StatusActive}
+	if err := s.Registry.AddClients(ctx, jana, petr); err != nil {
+		t.Fatal(err)
+	}
+	appendConsent := func(user, typ string, approved bool, at time.Time) {
+		t.Helper()
+		_, _, err := s.Ledger.AppendConsent(ctx, domain.ConsentRecord{ProcessID: "p-" + typ + "-" + at.Format("150405.000"),
+			UserID: user, ConsentType: typ, Approved: approved, Language: "en", TextVersion: 1, TextSHA256: digest, RecordedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+	appendConsent(jana.UserID, "GDPR", true, t0)
+	appendConsent(jana.UserID, "GDPR", false, t0.Add(time.Hour)) // the newest GDPR record: a revocation
+	appendConsent(jana.UserID, "TERMS", true, t0)
+	appendConsent(petr.UserID, "GDPR", true, t0)
+
+	types := []string{"GDPR", "TERMS", "MARKETING"}
+	byNumber := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyClientNumber, domain.KeyBirthDate},
+		Values: map[domain.IdentificationKey]string{domain.KeyClientNumber: jana.ClientNumber, domain.KeyBirthDate: "1985-04-12"}}
+	c, consents, err := s.Registry.FindClientWithConsents(ctx, byNumber, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClient, err := s.Registry.FindClient(ctx, byNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantConsents, err := s.Ledger.LatestConsents(ctx, jana.UserID, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, wantClient) {
+		t.Errorf("client %+v, want FindClient's %+v", c, wantClient)
+	}
+	if !reflect.DeepEqual(consents, wantConsents) || len(consents) != 2 || consents["GDPR"].Approved {
+		t.Errorf("consents %+v, want LatestConsents' %+v (GDPR revoked, TERMS approved, no MARKETING)", consents, wantConsents)
+	}
+
+	// A client without records: the client, and an empty map (not nil).
+	byPersonal := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
+		Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: petr.PersonalNumber}}
+	c, consents, err = s.Registry.FindClientWithConsents(ctx, byPersonal, []string{"TERMS"})
+	if err != nil || c.UserID != petr.UserID || consents == nil || len(consents) != 0 {
+		t.Errorf("client without TERMS records: %+v, %v, %v", c, consents, err)
+	}
+
+	// Not found: wrong birth date, an identification the registry cannot search.
+	wrong := byNumber
+	wrong.Values = map[domain.IdentificationKey]string{domain.KeyClientNumber: jana.ClientNumber, domain.KeyBirthDate: "1985-04-13"}
+	for _, id := range []domain.Identification{wrong, {}} {
+		if _, _, err := s.Registry.FindClientWithConsents(ctx, id, types); !domain.IsNotFound(err) {
+			t.Errorf("%+v: err %v, want not found", id.Values, err)
+		}
+	}
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/bankkit/onboarding-adapter/ports"
 )
 
-var _ ports.ClientRegistry = (*ClientRegistry)(nil)
+var (
+	_ ports.ClientRegistry       = (*ClientRegistry)(nil)
+	_ ports.ClientConsentsFinder = (*ClientRegistry)(nil)
+)
 
 // ClientRegistry is the bank's client registry in the clients table, with
 // the prospects the service registered itself.
@@ -145,6 +148,71 @@ func (r *ClientRegistry) FindClient(ctx context.Context, id domain.Identificatio
 	}
 	return found, nil
 }
+
+// FindClientWithConsents implements ports.ClientConsentsFinder: the
+// statement of FindClient and, for the client it finds, a descent of
+// consent_ledger_user_latest_idx per type (as LatestConsents), in one
+// statement.
+func (r *ClientRegistry) FindClientWithConsents(ctx context.Context, id domain.Identification, consentTypes []string) (domain.Client, map[string]domain.ConsentRecord, error) {
+	query, args, ok := findClientQuery(id)
+	if !ok {
+		return domain.Client{}, nil, errClientNotFound()
+	}
+	query = `WITH c AS (` + query + `)
+SELECT c.*, l.id IS NOT NULL, ` + coalescedLedgerColumns + `
+FROM c LEFT JOIN LATERAL (
+    SELECT l.* FROM unnest($` + strconv.Itoa(len(args)+1) + `::text[]) AS t(consent_type)
+    CROSS JOIN LATERAL (
+        SELECT ` + ledgerColumns + ` FROM consent_ledger
+        WHERE user_id = c.user_id AND consent_type = t.consent_type
+        ORDER BY recorded_at DESC, id DESC LIMIT 1
+    ) l
+) l ON true`
+	args = append(args, consentTypes)
+	var (
+		found    domain.Client
+		n        int
+		consents = make(map[string]domain.ConsentRecord, len(consentTypes))
+	)
+	err := r.db.run(ctx, "client", func(ctx context.Context) error {
+		n = 0
+		clear(consents)
+		rows, err := r.db.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		var (
+			row    clientRow
+			rec    ledgerRow
+			hasRec bool
+		)
+		_, err = pgx.ForEachRow(rows, append(append(row.dest(), &hasRec), rec.dest()...), func() error {
+			if c := row.toDomain(); n == 0 || c.UserID != found.UserID {
+				found = c
+				n++
+			}
+			if hasRec {
+				consents[rec.ConsentType] = rec.toDomain()
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return domain.Client{}, nil, err
+	}
+	if n != 1 {
+		return domain.Client{}, nil, errClientNotFound()
+	}
+	return found, consents, nil
+}
+
+// coalescedLedgerColumns are ledgerColumns of the LEFT JOINed l, with the
+// zero value for a client without records (scanned, then ignored).
+const coalescedLedgerColumns = `COALESCE(l.id, 0), COALESCE(l.process_id, ''), COALESCE(l.user_id, ''),
+    COALESCE(l.consent_type, ''), COALESCE(l.seq, 0), COALESCE(l.approved, false), COALESCE(l.language, ''),
+    COALESCE(l.text_version, 0), COALESCE(l.text_sha256, ''), COALESCE(l.request_id, ''),
+    COALESCE(l.correlation_id, ''), COALESCE(l.recorded_at, 'epoch')`
 
 // findClientQuery returns the statement and arguments that search the
 // registry for id, or false when id cannot match anyone (no values, an

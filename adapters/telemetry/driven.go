@@ -50,6 +50,7 @@ var (
 	_ ports.DecisionStore             = decisions{}
 	_ ports.ConsentLedger             = ledger{}
 	_ ports.ServedConsentAppender     = servedLedger{}
+	_ ports.ClientConsentsFinder      = registryWithConsents{}
 	_ ports.ConsentTextReader         = consentTexts{}
 	_ ports.ConsentTextFallbackReader = consentTexts{}
 	_ ports.ConsentServings           = servings{}
@@ -66,8 +67,32 @@ var (
 
 // Registry wraps the client registry: one span per call, with the
 // identification scheme (key names, never values).
+//
+// When next also reads consents with the client (ports.ClientConsentsFinder),
+// so does the decorator; otherwise it does not claim to.
 func (i *Instruments) Registry(next ports.ClientRegistry) ports.ClientRegistry {
+	if f, ok := next.(ports.ClientConsentsFinder); ok {
+		return registryWithConsents{registry: registry{i: i, next: next}, finder: f}
+	}
 	return registry{i: i, next: next}
+}
+
+// registryWithConsents is the decorator of a registry that is also a
+// ports.ClientConsentsFinder.
+type registryWithConsents struct {
+	registry
+	finder ports.ClientConsentsFinder
+}
+
+// FindClientWithConsents spans as FindClient does (same span name).
+func (r registryWithConsents) FindClientWithConsents(ctx context.Context, id domain.Identification, consentTypes []string) (domain.Client, map[string]domain.ConsentRecord, error) {
+	ctx, span := r.i.start(ctx, SpanFindClient)
+	if span.IsRecording() {
+		span.SetAttributes(schemeAttr(id))
+	}
+	c, consents, err := r.finder.FindClientWithConsents(ctx, id, consentTypes)
+	end(span, err)
+	return c, consents, err
 }
 
 type registry struct {

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -325,4 +326,45 @@ func TestLedgerDecoratorServedAppender(t *testing.T) {
 		}
 	}
 	t.Fatalf("no %s span", SpanAppendConsent)
+}
+
+// finderFake is a registry that reads consents with the client.
+type finderFake struct {
+	fakePorts
+	calls *int
+}
+
+func (f finderFake) FindClientWithConsents(context.Context, domain.Identification, []string) (domain.Client, map[string]domain.ConsentRecord, error) {
+	*f.calls++
+	return domain.Client{UserID: "u-1"}, map[string]domain.ConsentRecord{}, nil
+}
+
+// The registry decorator claims ports.ClientConsentsFinder exactly when the
+// registry it wraps does, and spans the combined read as FindClient.
+func TestRegistryDecoratorConsentsFinder(t *testing.T) {
+	i, rec, _ := newTestInstruments(t)
+	if _, ok := i.Registry(fakePorts{}).(ports.ClientConsentsFinder); ok {
+		t.Fatal("the decorator of a plain registry claims ClientConsentsFinder")
+	}
+	var calls int
+	f, ok := i.Registry(finderFake{calls: &calls}).(ports.ClientConsentsFinder)
+	if !ok {
+		t.Fatal("the decorator of a ClientConsentsFinder does not claim it")
+	}
+	id := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
+		Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: "8554121234"}}
+	ctx, parent := i.Tracer().Start(context.Background(), "user_lookup")
+	if c, _, err := f.FindClientWithConsents(ctx, id, []string{"GDPR"}); err != nil || c.UserID != "u-1" || calls != 1 {
+		t.Fatalf("FindClientWithConsents = %+v, %v after %d calls", c, err, calls)
+	}
+	parent.End()
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanFindClient {
+			if a := spanAttrs(s); a[AttrIDScheme] != "personalNumber" || strings.Contains(fmt.Sprint(a), "8554121234") {
+				t.Fatalf("span attributes %v", a)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s span", SpanFindClient)
 }

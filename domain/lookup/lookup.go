@@ -20,18 +20,23 @@ import (
 
 type service struct {
 	registry ports.ClientRegistry
-	ledger   ports.ConsentLedger
-	texts    ports.ConsentTextReader
-	policy   policy.Lookup
-	consent  policy.Consent
-	expected string // the schemes in words, for the error naming them
+	// withConsents is registry when it reads the client's consents with
+	// it (one round trip); else nil.
+	withConsents ports.ClientConsentsFinder
+	ledger       ports.ConsentLedger
+	texts        ports.ConsentTextReader
+	policy       policy.Lookup
+	consent      policy.Consent
+	expected     string // the schemes in words, for the error naming them
 }
 
 // New returns the lookup service. registry finds clients and registers
 // prospects; ledger and texts tell whether the user approved every
 // required consent at its current text version.
 func New(registry ports.ClientRegistry, ledger ports.ConsentLedger, texts ports.ConsentTextReader, p policy.Lookup, c policy.Consent) ports.LookupService {
-	return &service{registry: registry, ledger: ledger, texts: texts, policy: p, consent: c, expected: describeSchemes(p.Schemes)}
+	withConsents, _ := registry.(ports.ClientConsentsFinder)
+	return &service{registry: registry, withConsents: withConsents, ledger: ledger, texts: texts, policy: p, consent: c,
+		expected: describeSchemes(p.Schemes)}
 }
 
 // Lookup returns the user id and consent status for r's identification.
@@ -43,7 +48,7 @@ func (s *service) Lookup(ctx context.Context, r ports.LookupRequest) (ports.Look
 	if err != nil {
 		return ports.LookupResult{}, err
 	}
-	client, err := s.find(ctx, id)
+	client, latest, err := s.find(ctx, id)
 	if err != nil {
 		return ports.LookupResult{}, err
 	}
@@ -54,7 +59,7 @@ func (s *service) Lookup(ctx context.Context, r ports.LookupRequest) (ports.Look
 		// A 200 without userId crashes the caller; refuse loudly instead.
 		return ports.LookupResult{}, domain.Internal(nil, "registry returned a client without a user id")
 	}
-	return ports.LookupResult{UserID: client.UserID, Consent: s.consentStatus(ctx, client.UserID)}, nil
+	return ports.LookupResult{UserID: client.UserID, Consent: s.consentStatus(ctx, client.UserID, latest)}, nil
 }
 
 // identify selects the first scheme whose keys are all present and
@@ -109,15 +114,36 @@ func describeSchemes(schemes [][]domain.IdentificationKey) string {
 	return strings.Join(alts, ", or ")
 }
 
-// find reads the registry and applies the not-found policy.
-func (s *service) find(ctx context.Context, id domain.Identification) (domain.Client, error) {
+// find reads the registry and applies the not-found policy. When the
+// registry reads the client's required consents in the same statement, it
+// returns them too (latest not nil); should that read fail, the client is
+// read alone, so consents never fail a lookup that could answer.
+func (s *service) find(ctx context.Context, id domain.Identification) (domain.Client, map[string]domain.ConsentRecord, error) {
+	if s.withConsents != nil && s.consent.Enabled && len(s.consent.RequiredTypes) > 0 {
+		c, latest, err := s.withConsents.FindClientWithConsents(ctx, id, s.consent.RequiredTypes)
+		switch {
+		case err == nil:
+			return c, latest, nil
+		case domain.IsNotFound(err):
+			c, err := s.notFound(ctx, id)
+			return c, nil, err
+		}
+	}
 	c, err := s.registry.FindClient(ctx, id)
 	switch {
 	case err == nil:
-		return c, nil
+		return c, nil, nil
 	case !domain.IsNotFound(err):
-		return domain.Client{}, fmt.Errorf("lookup: find client: %w", err)
-	case s.policy.NotFound == policy.NotFoundRegister:
+		return domain.Client{}, nil, fmt.Errorf("lookup: find client: %w", err)
+	}
+	c, err = s.notFound(ctx, id)
+	return c, nil, err
+}
+
+// notFound applies the not-found policy: register a prospect, or answer
+// that the client is unknown.
+func (s *service) notFound(ctx context.Context, id domain.Identification) (domain.Client, error) {
+	if s.policy.NotFound == policy.NotFoundRegister {
 		c, err := s.registry.RegisterProspect(ctx, id)
 		if err != nil {
 			return domain.Client{}, fmt.Errorf("lookup: register prospect: %w", err)
@@ -133,18 +159,21 @@ func (s *service) find(ctx context.Context, id domain.Identification) (domain.Cl
 // user one more tap, whereas failing would cost the whole onboarding.
 //
 // The ledger is read once for all required types (one round trip however
-// many there are); the current text versions come from the text reader,
+// many there are), unless the registry already read them with the client
+// (latest not nil); the current text versions come from the text reader,
 // which is the cached one in production.
-func (s *service) consentStatus(ctx context.Context, userID string) string {
+func (s *service) consentStatus(ctx context.Context, userID string, latest map[string]domain.ConsentRecord) string {
 	if !s.consent.Enabled {
 		return ports.ConsentNotEvaluated
 	}
 	if len(s.consent.RequiredTypes) == 0 {
 		return ports.ConsentNotRequired
 	}
-	latest, err := s.ledger.LatestConsents(ctx, userID, s.consent.RequiredTypes)
-	if err != nil {
-		return ports.ConsentRequired
+	if latest == nil {
+		var err error
+		if latest, err = s.ledger.LatestConsents(ctx, userID, s.consent.RequiredTypes); err != nil {
+			return ports.ConsentRequired
+		}
 	}
 	for _, t := range s.consent.RequiredTypes {
 		rec, ok := latest[t]

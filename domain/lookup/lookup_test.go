@@ -242,16 +242,100 @@ func TestLookupConsent(t *testing.T) {
 		}, ports.ConsentRequired},
 		{"no required types", none, func(t *testing.T, f fixture) {}, ports.ConsentNotRequired},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, policy.Default().Lookup, tc.policy)
-			tc.setup(t, f)
-			res, err := f.svc.Lookup(context.Background(), ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1985-04-12")})
-			if err != nil || res.UserID != "u-jana" || res.Consent != tc.want {
-				t.Fatalf("Lookup = %+v, %v; want consent %s", res, err, tc.want)
+	for _, oneRead := range []bool{false, true} {
+		for _, tc := range tests {
+			name := tc.name
+			if oneRead {
+				name = "registry reading consents with the client/" + name
 			}
-		})
+			t.Run(name, func(t *testing.T) {
+				f := newFixture(t, policy.Default().Lookup, tc.policy)
+				tc.setup(t, f)
+				svc, ledger := f.svc, &countingLedger{ConsentLedger: f.ledger}
+				var reg *withConsents
+				if oneRead {
+					reg = &withConsents{ClientRegistry: f.reg, ledger: f.ledger}
+					svc = lookup.New(reg, ledger, f.texts, policy.Default().Lookup, tc.policy)
+				}
+				res, err := svc.Lookup(context.Background(), ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1985-04-12")})
+				if err != nil || res.UserID != "u-jana" || res.Consent != tc.want {
+					t.Fatalf("Lookup = %+v, %v; want consent %s", res, err, tc.want)
+				}
+				if reg != nil && tc.policy.Enabled && len(tc.policy.RequiredTypes) > 0 && (reg.calls != 1 || ledger.reads != 0) {
+					t.Errorf("%d combined reads and %d ledger reads, want 1 and 0", reg.calls, ledger.reads)
+				}
+			})
+		}
 	}
+}
+
+// withConsents is a registry that reads the client's consents with it, as
+// the PostgreSQL one does; err, when set, is its answer.
+type withConsents struct {
+	ports.ClientRegistry
+	ledger ports.ConsentLedger
+	calls  int
+	err    error
+}
+
+func (w *withConsents) FindClientWithConsents(ctx context.Context, id domain.Identification, types []string) (domain.Client, map[string]domain.ConsentRecord, error) {
+	w.calls++
+	if w.err != nil {
+		return domain.Client{}, nil, w.err
+	}
+	c, err := w.FindClient(ctx, id)
+	if err != nil {
+		return domain.Client{}, nil, err
+	}
+	latest, err := w.ledger.LatestConsents(ctx, c.UserID, types)
+	return c, latest, err
+}
+
+// countingLedger counts the service's own reads of the ledger.
+type countingLedger struct {
+	ports.ConsentLedger
+	reads int
+}
+
+func (c *countingLedger) LatestConsents(ctx context.Context, user string, types []string) (map[string]domain.ConsentRecord, error) {
+	c.reads++
+	return c.ConsentLedger.LatestConsents(ctx, user, types)
+}
+
+// When the combined read fails, the client and its consents are read
+// apart; when it finds nobody, the not-found policy applies as usual.
+func TestLookupCombinedReadFallbacks(t *testing.T) {
+	ctx := context.Background()
+	t.Run("combined read unavailable: read apart", func(t *testing.T) {
+		f := newFixture(t, policy.Default().Lookup, policy.Default().Consent)
+		f.consent(t, "u-jana", "GDPR", "en", 1, true)
+		reg := &withConsents{ClientRegistry: f.reg, ledger: f.ledger, err: domain.Unavailable(errors.New("timeout"), "down")}
+		ledger := &countingLedger{ConsentLedger: f.ledger}
+		svc := lookup.New(reg, ledger, f.texts, policy.Default().Lookup, policy.Default().Consent)
+		res, err := svc.Lookup(ctx, ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1985-04-12")})
+		if err != nil || res.UserID != "u-jana" || res.Consent != ports.ConsentNotRequired || ledger.reads != 1 {
+			t.Fatalf("Lookup = %+v, %v after %d ledger reads; want u-jana NOT_REQUIRED after 1", res, err, ledger.reads)
+		}
+	})
+	t.Run("not found, register policy: a prospect", func(t *testing.T) {
+		lp := policy.Default().Lookup
+		lp.NotFound = policy.NotFoundRegister
+		f := newFixture(t, lp, policy.Default().Consent)
+		reg := &withConsents{ClientRegistry: f.reg, ledger: f.ledger}
+		svc := lookup.New(reg, f.ledger, f.texts, lp, policy.Default().Consent)
+		res, err := svc.Lookup(ctx, ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1999-09-09")})
+		if err != nil || res.UserID == "" || res.UserID == "u-jana" || res.Consent != ports.ConsentRequired || reg.calls != 1 {
+			t.Fatalf("Lookup = %+v, %v after %d combined reads; want a prospect, consent REQUIRED, 1 read", res, err, reg.calls)
+		}
+	})
+	t.Run("not found, reject policy", func(t *testing.T) {
+		f := newFixture(t, policy.Default().Lookup, policy.Default().Consent)
+		svc := lookup.New(&withConsents{ClientRegistry: f.reg, ledger: f.ledger}, f.ledger, f.texts, policy.Default().Lookup, policy.Default().Consent)
+		_, err := svc.Lookup(ctx, ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1999-09-09")})
+		if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeNotFound || de.Field != "identification" {
+			t.Fatalf("err = %v, want not found naming identification", err)
+		}
+	})
 }
 
 // brokenLedger and brokenTexts cannot answer.

@@ -21,16 +21,18 @@ const (
 	modeMemory   = "memory"
 	modePostgres = "postgres"
 
-	nameMemory    = "memory"
-	namePostgres  = "postgres+redis"
-	nameL1Off     = "postgres+redis L1 off"
-	nameSelect    = "pgbench SELECT"
-	nameInsert    = "pgbench INSERT"
-	otpHashKey    = "load-harness-otp-hash-key-0123456789abcdef"
-	frameJPEG     = 100 << 10
-	faceJPEG      = 200 << 10
-	maxReadyWait  = 30 * time.Second
-	serviceLogLvl = "warn"
+	nameMemory   = "memory"
+	namePostgres = "postgres+redis"
+	nameL1Off    = "postgres+redis L1 off"
+	nameSelect   = "pgbench SELECT"
+	nameInsert   = "pgbench INSERT"
+	otpHashKey   = "load-harness-otp-hash-key-0123456789abcdef"
+	frameJPEG    = 100 << 10
+	faceJPEG     = 200 << 10
+	maxReadyWait = 30 * time.Second
+	// wiremockWarmup is the stub's first warm-up, for the JIT.
+	wiremockWarmup = 10 * time.Second
+	serviceLogLvl  = "warn"
 )
 
 // contender is one target of a scenario's rounds: an HTTP server (with the
@@ -50,8 +52,9 @@ type harness struct {
 
 	tmp, root, binary string
 	media             *media
-	servers           []*server // services in start order, then the ceiling
+	servers           []*server // services in start order, then the ceiling, then the WireMock stub
 	ceiling           *server
+	wiremock          *server // nil when not measured
 	memIDs, pgIDs     *identities
 	db                *scratchDB
 	pgbenchBin        string
@@ -156,7 +159,21 @@ func (h *harness) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.step("start the ceiling", func() error { return h.startCeiling(ctx, responses) })
+	if err := h.step("start the ceiling", func() error { return h.startCeiling(ctx, responses) }); err != nil {
+		return err
+	}
+	if !h.cfg.wiremock {
+		h.rep.wiremockSkipped = "not run (-wiremock=false)"
+		return nil
+	}
+	if err := h.step("start the WireMock stub", func() error { return h.startWireMock(ctx, responses) }); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		h.logf("going on without the WireMock stub: %v", err)
+		h.rep.wiremockSkipped = "not measured: " + truncate(err.Error(), 200)
+	}
+	return nil
 }
 
 // build compiles the service the way `make build` does.
@@ -427,10 +444,13 @@ func (h *harness) contenders(sc scenario, clients map[string]*http.Client) []con
 		cs = append(cs, contender{name: ceilingName, srv: h.ceiling, client: clients[ceilingName], ids: h.idsFor(namePostgres)})
 	}
 	for _, s := range h.servers {
-		if s == h.ceiling || (s.name == nameL1Off && sc.name != "consent-text") {
+		if s == h.ceiling || s == h.wiremock || (s.name == nameL1Off && sc.name != "consent-text") {
 			continue
 		}
 		cs = append(cs, contender{name: s.name, srv: s, client: clients[s.name], ids: h.idsFor(s.name)})
+	}
+	if h.wiremock != nil {
+		cs = append(cs, contender{name: nameWireMock, srv: h.wiremock, client: clients[nameWireMock], ids: h.idsFor(namePostgres)})
 	}
 	if h.db != nil && sc.lookup {
 		cs = append(cs, contender{name: nameSelect, script: pgbenchSelect(h.cfg.clients)})
@@ -454,13 +474,20 @@ func (h *harness) measure(ctx context.Context) error {
 	h.logf("measuring: %d scenarios, %d targets × %d rounds × %s (about %s)", len(h.selected()), windows,
 		h.cfg.rounds, h.cfg.duration, (time.Duration(windows) * (time.Duration(h.cfg.rounds)*h.cfg.duration + h.cfg.warmup)).Round(time.Second))
 	h.rep.loadMeasureStart = loadAvg()
+	jitWarm := false
 	for _, sc := range h.selected() {
 		cs := h.contenders(sc, clients)
 		if h.cfg.warmup > 0 {
 			for _, c := range cs {
-				if c.srv != nil {
-					runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, h.cfg.warmup, h.sources(sc, c), nil)
+				if c.srv == nil {
+					continue
 				}
+				d := h.cfg.warmup
+				if c.srv == h.wiremock && !jitWarm {
+					// The JVM compiles its hot paths in the first seconds.
+					d, jitWarm = max(d, wiremockWarmup), true
+				}
+				runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, d, h.sources(sc, c), nil)
 			}
 		}
 		res := map[string][]window{}

@@ -337,3 +337,79 @@ func TestParseQueryCount(t *testing.T) {
 		}
 	}
 }
+
+func TestWireMockChecks(t *testing.T) {
+	mk := func(name string, rps float64) row {
+		return row{name: name, m: merged{rps: rps, p99: time.Millisecond, ok: 1, errs: map[string]int64{}}}
+	}
+	scenarios := func(withStub bool) []scenarioResult {
+		lookup := []row{mk(ceilingName, 10000), mk(nameMemory, 8000), mk(namePostgres, 7000)}
+		text := []row{mk(ceilingName, 10000), mk(nameMemory, 9000), mk(namePostgres, 5000)}
+		if withStub {
+			lookup, text = append(lookup, mk(nameWireMock, 3000)), append(text, mk(nameWireMock, 3000))
+		}
+		return []scenarioResult{
+			{sc: scenario{name: "lookup", small: true, lookup: true}, rows: lookup},
+			{sc: scenario{name: "consent-text", small: true}, rows: text},
+			{sc: scenario{name: "otp-send", small: true}, rows: []row{mk(ceilingName, 10000), mk(nameMemory, 1000), mk(nameWireMock, 3000)}},
+		}
+	}
+	const target = ": every read endpoint (`lookup`, `consent-text`) ≥ 2× the vendor's WireMock stub req/s"
+
+	r := &report{scenarios: scenarios(true), wiremock: "wiremock-standalone-" + wiremockVersion}
+	r.finish(time.Minute)
+	got := map[string]check{}
+	for _, c := range r.checks {
+		got[c.target] = c
+	}
+	// memory: 2.67× and 3.00×; postgres: 2.33× and 1.67×. otp-send is not a read.
+	if c := got[nameMemory+target]; !c.met || c.na || c.measured != "`lookup` 2.67×, `consent-text` 3.00×" {
+		t.Errorf("memory: %+v", c)
+	}
+	if c := got[namePostgres+target]; c.met || c.na || c.measured != "`lookup` 2.33×, `consent-text` 1.67×" {
+		t.Errorf("postgres: %+v", c)
+	}
+	if md := r.markdown(); !strings.Contains(md, "| 2.67× ") || !strings.Contains(md, "wiremock-standalone-"+wiremockVersion) {
+		t.Errorf("the report lacks the WireMock ratio or the stub's version:\n%s", md)
+	}
+
+	r = &report{scenarios: scenarios(false), wiremockSkipped: "not measured: java is not installed"}
+	r.finish(time.Minute)
+	for _, c := range r.checks {
+		if strings.HasSuffix(c.target, target) && (!c.na || c.measured != "not measured: java is not installed") {
+			t.Errorf("without the stub: %+v, want n/a with the reason", c)
+		}
+	}
+}
+
+func TestWireMockMappings(t *testing.T) {
+	root := t.TempDir()
+	responses := map[string]string{"/user/lookup": `{"userId":"u-1"}`, "/consent/text": `{"consentText":"<p>x</p>"}`}
+	if err := writeWireMockMappings(root, responses); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "mappings", "*.json"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("%d mapping files (%v), want 2", len(files), err)
+	}
+	seen := map[string]string{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m wiremockMapping
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if m.Request.Method != "POST" || m.Response.Status != 200 || m.Response.Headers["Content-Type"] != "application/json" {
+			t.Errorf("%s: %+v", f, m)
+		}
+		seen[m.Request.URLPath] = m.Response.Body
+	}
+	for path, body := range responses {
+		if seen[path] != body {
+			t.Errorf("%s answers %q, want %q", path, seen[path], body)
+		}
+	}
+}

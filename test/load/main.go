@@ -51,6 +51,8 @@ type config struct {
 	identities   int
 	strict       bool
 	env          []string
+	wiremock     bool
+	wiremockJar  string
 
 	// Child mode: serve the ceiling and nothing else.
 	serveCeiling string
@@ -86,6 +88,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Minute, "give up (and clean up) after this long")
 	fs.IntVar(&c.identities, "identities", 20_000, "distinct synthetic clients sampled from the database for the requests")
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target is not met")
+	fs.BoolVar(&c.wiremock, "wiremock", true, "also measure the vendor's WireMock stub (needs java; installs wiremock@"+wiremockVersion+" from npm into the user cache once); skipped with a note when it cannot start")
+	fs.StringVar(&c.wiremockJar, "wiremock-jar", "", "a WireMock standalone jar to use instead of the npm package")
 	env := listFlag{}
 	fs.Var(&env, "env", "extra KEY=VALUE for the service (repeatable), e.g. -env ONBOARDING_DB_MAX_CONNS=32")
 	fs.StringVar(&c.serveCeiling, "serve-ceiling", "", "internal: serve the ceiling on this address")

@@ -29,6 +29,11 @@ type server struct {
 	binary  string
 	args    []string
 	started time.Time
+	// portArgs, when set, are the arguments naming the API port (a server
+	// other than this service and the ceiling); the API then also serves
+	// the readiness check at readyPath (default /readyz).
+	portArgs  func(port string) []string
+	readyPath string
 }
 
 // start runs the process and waits for readiness, recording the time.
@@ -43,9 +48,21 @@ func (s *server) start(ctx context.Context) error {
 	}
 	env := append(slices.Clip(s.env), "ONBOARDING_HTTP_ADDR="+apiAddr, "ONBOARDING_ADMIN_ADDR="+adminAddr)
 	args := s.args
-	if s.name == ceilingName {
+	switch {
+	case s.name == ceilingName:
 		args = append(slices.Clip(args), "-serve-ceiling", apiAddr)
 		adminAddr = apiAddr
+	case s.portArgs != nil:
+		_, port, err := net.SplitHostPort(apiAddr)
+		if err != nil {
+			return err
+		}
+		args = append(slices.Clip(args), s.portArgs(port)...)
+		adminAddr = apiAddr
+	}
+	readyPath := s.readyPath
+	if readyPath == "" {
+		readyPath = "/readyz"
 	}
 	s.api, s.admin = "http://"+apiAddr, "http://"+adminAddr
 	s.started = time.Now()
@@ -54,7 +71,7 @@ func (s *server) start(ctx context.Context) error {
 		return err
 	}
 	s.p = p
-	d, err := waitReady(ctx, p, s.admin+"/readyz", s.started, 30*time.Second)
+	d, err := waitReady(ctx, p, s.admin+readyPath, s.started, 30*time.Second)
 	if err != nil {
 		_ = p.stop(5 * time.Second)
 		return err

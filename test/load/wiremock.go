@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// The vendor's stub of this API is a WireMock instance; a bank without this
+// service would put it (or a Spring Boot adapter) where this service runs.
+// The harness measures it as a third HTTP target: WireMock standalone from
+// the npm registry (the wiremock package carries the standalone jar), run by
+// the machine's Java, answering every route with the same fixed JSON as the
+// ceiling.
+const (
+	nameWireMock    = "WireMock stub"
+	wiremockVersion = "3.13.2"
+)
+
+// wiremockMapping is one stub mapping: POST path answers body.
+type wiremockMapping struct {
+	Request  wiremockRequest  `json:"request"`
+	Response wiremockResponse `json:"response"`
+}
+
+type wiremockRequest struct {
+	Method  string `json:"method"`
+	URLPath string `json:"urlPath"`
+}
+
+type wiremockResponse struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// writeWireMockMappings writes one mapping file per route into
+// root/mappings, the layout WireMock's --root-dir reads.
+func writeWireMockMappings(root string, responses map[string]string) error {
+	dir := filepath.Join(root, "mappings")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(responses))
+	for p := range responses {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for i, p := range paths {
+		raw, err := json.MarshalIndent(wiremockMapping{
+			Request: wiremockRequest{Method: "POST", URLPath: p},
+			Response: wiremockResponse{Status: 200, Headers: map[string]string{"Content-Type": "application/json"},
+				Body: responses[p]},
+		}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d.json", i)), raw, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wiremockJar returns the standalone jar: -wiremock-jar when given, else
+// the one installed by an earlier run in the user's cache, else it installs
+// the npm package there first.
+func wiremockJar(ctx context.Context, given string) (string, error) {
+	if given != "" {
+		if _, err := os.Stat(given); err != nil {
+			return "", fmt.Errorf("-wiremock-jar: %w", err)
+		}
+		return given, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "onboarding-adapter-load", "wiremock-"+wiremockVersion)
+	find := func() string {
+		jars, _ := filepath.Glob(filepath.Join(dir, "node_modules", "wiremock", "build", "*.jar"))
+		if len(jars) == 0 {
+			return ""
+		}
+		return jars[0]
+	}
+	if jar := find(); jar != "" {
+		return jar, nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", errors.New("npm is not installed (it brings the WireMock jar)")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "wiremock@"+wiremockVersion)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm install wiremock@%s: %w\n%s", wiremockVersion, err, truncate(string(out), 600))
+	}
+	if jar := find(); jar != "" {
+		return jar, nil
+	}
+	return "", fmt.Errorf("npm installed wiremock@%s but no jar under %s", wiremockVersion, dir)
+}
+
+// startWireMock starts the stub with the ceiling's answers. It returns an
+// error, and the harness goes on without the stub, when Java or the jar
+// cannot be had (the target is optional in issue 10).
+func (h *harness) startWireMock(ctx context.Context, responses map[string]string) error {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return errors.New("java is not installed")
+	}
+	jar, err := wiremockJar(ctx, h.cfg.wiremockJar)
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(h.tmp, "wiremock")
+	if err := writeWireMockMappings(root, responses); err != nil {
+		return err
+	}
+	// The stub as a vendor ships it, except that the request journal is off:
+	// it would otherwise keep every request of the run in memory.
+	s := &server{name: nameWireMock, binary: java, env: baseEnv(), readyPath: "/__admin/health",
+		args:     []string{"-jar", jar, "--bind-address", "127.0.0.1", "--root-dir", root, "--disable-banner", "--no-request-journal"},
+		portArgs: func(port string) []string { return []string{"--port", port} }}
+	h.cleanup.add("stop "+nameWireMock, s.stop)
+	if err := s.startMeasured(ctx, 1); err != nil {
+		return err
+	}
+	h.wiremock = s
+	h.servers = append(h.servers, s)
+	h.rep.wiremock = strings.TrimSuffix(filepath.Base(jar), ".jar")
+	return nil
+}
