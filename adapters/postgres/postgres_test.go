@@ -131,3 +131,56 @@ func TestFindClientWithConsents(t *testing.T) {
 		}
 	}
 }
+
+// The hot lookup statements settle on their generic plan instead of being
+// planned afresh on every run (which cost PostgreSQL several times the run
+// itself while a consent type list was one text[] parameter).
+func TestLookupStatementsUseTheGenericPlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := postgres.NewPool(ctx, pgtest.NewDatabase(t), postgres.PoolConfig{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
+	defer s.Close()
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
+	c := domain.Client{UserID: "u-" + suffix, ClientNumber: "G" + suffix, BirthDate: domain.MustDate("1985-04-12"),
+		GivenNames: "Jana", Surname: "Nováková", Status: domain.StatusActive}
+	if err := s.Registry.AddClients(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	id := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyClientNumber, domain.KeyBirthDate},
+		Values: map[domain.IdentificationKey]string{domain.KeyClientNumber: c.ClientNumber, domain.KeyBirthDate: "1985-04-12"}}
+	for range 10 {
+		if _, _, err := s.Registry.FindClientWithConsents(ctx, id, []string{"GDPR"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Ledger.LatestConsents(ctx, c.UserID, []string{"GDPR", "TERMS"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+WHERE statement LIKE '%FROM consent_ledger%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var (
+			stmt            string
+			generic, custom int64
+		)
+		if err := rows.Scan(&stmt, &generic, &custom); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if generic < 4 || custom > 6 {
+			t.Errorf("%d generic and %d custom plans in 10 runs, want the generic plan after the first five:\n%s", generic, custom, stmt)
+		}
+	}
+	if rows.Err() != nil || n != 2 {
+		t.Fatalf("%d prepared statements reading consent_ledger (err %v), want 2", n, rows.Err())
+	}
+}

@@ -161,14 +161,12 @@ func (r *ClientRegistry) FindClientWithConsents(ctx context.Context, id domain.I
 	query = `WITH c AS (` + query + `)
 SELECT c.*, l.id IS NOT NULL, ` + coalescedLedgerColumns + `
 FROM c LEFT JOIN LATERAL (
-    SELECT l.* FROM unnest($` + strconv.Itoa(len(args)+1) + `::text[]) AS t(consent_type)
-    CROSS JOIN LATERAL (
-        SELECT ` + ledgerColumns + ` FROM consent_ledger
-        WHERE user_id = c.user_id AND consent_type = t.consent_type
-        ORDER BY recorded_at DESC, id DESC LIMIT 1
-    ) l
+    SELECT l.* FROM unnest(` + textArray(len(args)+1, len(consentTypes)) + `) AS t(consent_type)
+    CROSS JOIN LATERAL (` + strings.Replace(latestConsentSQL, "$1", "c.user_id", 1) + `) l
 ) l ON true`
-	args = append(args, consentTypes)
+	for _, t := range consentTypes {
+		args = append(args, t)
+	}
 	var (
 		found    domain.Client
 		n        int
