@@ -116,8 +116,10 @@ func describeSchemes(schemes [][]domain.IdentificationKey) string {
 
 // find reads the registry and applies the not-found policy. When the
 // registry reads the client's required consents in the same statement, it
-// returns them too (latest not nil); should that read fail, the client is
-// read alone, so consents never fail a lookup that could answer.
+// returns them too (latest not nil). Should that read fail for another
+// reason than an unreachable store (which the client's own read would meet
+// too, after as long a wait), the client is read alone, so consents never
+// fail a lookup that could answer.
 func (s *service) find(ctx context.Context, id domain.Identification) (domain.Client, map[string]domain.ConsentRecord, error) {
 	if s.withConsents != nil && s.consent.Enabled && len(s.consent.RequiredTypes) > 0 {
 		c, latest, err := s.withConsents.FindClientWithConsents(ctx, id, s.consent.RequiredTypes)
@@ -127,6 +129,8 @@ func (s *service) find(ctx context.Context, id domain.Identification) (domain.Cl
 		case domain.IsNotFound(err):
 			c, err := s.notFound(ctx, id)
 			return c, nil, err
+		case domain.CodeOf(err) == domain.CodeUnavailable:
+			return domain.Client{}, nil, fmt.Errorf("lookup: find client: %w", err)
 		}
 	}
 	c, err := s.registry.FindClient(ctx, id)

@@ -291,6 +291,17 @@ func (w *withConsents) FindClientWithConsents(ctx context.Context, id domain.Ide
 	return c, latest, err
 }
 
+// countingRegistry counts FindClient calls.
+type countingRegistry struct {
+	ports.ClientRegistry
+	finds int
+}
+
+func (c *countingRegistry) FindClient(ctx context.Context, id domain.Identification) (domain.Client, error) {
+	c.finds++
+	return c.ClientRegistry.FindClient(ctx, id)
+}
+
 // countingLedger counts the service's own reads of the ledger.
 type countingLedger struct {
 	ports.ConsentLedger
@@ -306,10 +317,20 @@ func (c *countingLedger) LatestConsents(ctx context.Context, user string, types 
 // apart; when it finds nobody, the not-found policy applies as usual.
 func TestLookupCombinedReadFallbacks(t *testing.T) {
 	ctx := context.Background()
-	t.Run("combined read unavailable: read apart", func(t *testing.T) {
+	t.Run("combined read unavailable: unavailable at once, no second wait", func(t *testing.T) {
+		f := newFixture(t, policy.Default().Lookup, policy.Default().Consent)
+		reg := &withConsents{ClientRegistry: &countingRegistry{ClientRegistry: f.reg}, ledger: f.ledger,
+			err: domain.Unavailable(errors.New("timeout"), "down")}
+		svc := lookup.New(reg, f.ledger, f.texts, policy.Default().Lookup, policy.Default().Consent)
+		_, err := svc.Lookup(ctx, ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1985-04-12")})
+		if domain.CodeOf(err) != domain.CodeUnavailable || reg.ClientRegistry.(*countingRegistry).finds != 0 {
+			t.Fatalf("err = %v after %d plain reads; want unavailable after none", err, reg.ClientRegistry.(*countingRegistry).finds)
+		}
+	})
+	t.Run("combined read fails otherwise: read apart", func(t *testing.T) {
 		f := newFixture(t, policy.Default().Lookup, policy.Default().Consent)
 		f.consent(t, "u-jana", "GDPR", "en", 1, true)
-		reg := &withConsents{ClientRegistry: f.reg, ledger: f.ledger, err: domain.Unavailable(errors.New("timeout"), "down")}
+		reg := &withConsents{ClientRegistry: f.reg, ledger: f.ledger, err: domain.Internal(errors.New("scan"), "unreadable row")}
 		ledger := &countingLedger{ConsentLedger: f.ledger}
 		svc := lookup.New(reg, ledger, f.texts, policy.Default().Lookup, policy.Default().Consent)
 		res, err := svc.Lookup(ctx, ports.LookupRequest{ProcessID: "p-1", Identification: byNumber("1985-04-12")})
