@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // The vendor's stub of this API is a WireMock instance; a bank without this
@@ -21,6 +22,8 @@ import (
 const (
 	nameWireMock    = "WireMock stub"
 	wiremockVersion = "3.13.2"
+	// npmInstallTimeout bounds the one-time download of the jar (19 MB).
+	npmInstallTimeout = 2 * time.Minute
 )
 
 // wiremockMapping is one stub mapping: POST path answers body.
@@ -100,6 +103,9 @@ func wiremockJar(ctx context.Context, given string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	// Without a registry npm retries for minutes; the stub is optional.
+	ctx, cancel := context.WithTimeout(ctx, npmInstallTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "wiremock@"+wiremockVersion)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install wiremock@%s: %w\n%s", wiremockVersion, err, truncate(string(out), 600))
