@@ -10,6 +10,15 @@
 -- this migration holds its table's lock only for an instant (no scan): new
 -- rows are checked at once, and 005 checks the existing rows again in a
 -- transaction of its own, which does not block writes.
+--
+-- The three tables' locks are taken one after the other and held to the end
+-- of this transaction, while the pods of the release before keep serving: a
+-- long reader of one table (a dump, a report) would hold the others' writes
+-- back for as long. lock_timeout bounds that wait; the migration then fails,
+-- the release stops before any new pod starts, and running it again later
+-- (`onboarding-adapter migrate`, or the chart's hook) finishes it.
+
+SET LOCAL lock_timeout = '5s';
 
 ALTER TABLE consent_servings
     DROP CONSTRAINT consent_servings_sha256_check,

@@ -52,9 +52,14 @@ type appended struct {
 
 // NewConsentLedger returns the ledger on pool, with group commit as
 // DefaultBatchConfig sets it; clock stamps records that come without
-// RecordedAt.
-func NewConsentLedger(pool *pgxpool.Pool, clock ports.Clock) *ConsentLedger {
-	return newConsentLedger(newDB(pool), clock, DefaultBatchConfig())
+// RecordedAt. servings is the servings store of this replica, whose queue
+// AppendServedConsent consults before the table; pass the one the consent
+// service records servings in (New does), or nil when servings are not
+// queued in this process.
+func NewConsentLedger(pool *pgxpool.Pool, clock ports.Clock, servings *ConsentServings) *ConsentLedger {
+	l := newConsentLedger(newDB(pool), clock, DefaultBatchConfig())
+	l.servings = servings
+	return l
 }
 
 func newConsentLedger(d *db, clock ports.Clock, bc BatchConfig) *ConsentLedger {

@@ -210,6 +210,11 @@ VALUES ($1, 'GDPR', 'en', 1, $2, now())`, "digest-"+tc.digest, tc.digest)
 		if (err == nil) != tc.ok {
 			t.Errorf("consent_servings.sha256 %q: err %v, want accepted %v", tc.digest, err, tc.ok)
 		}
+		_, err = pool.Exec(ctx, `INSERT INTO clients (user_id, status, identification_fingerprint) VALUES ($1, 'PROSPECT', $2)`,
+			"digest-"+tc.digest, tc.digest)
+		if (err == nil) != tc.ok {
+			t.Errorf("clients.identification_fingerprint %q: err %v, want accepted %v", tc.digest, err, tc.ok)
+		}
 		_, err = pool.Exec(ctx, `INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version, text_sha256, recorded_at)
 VALUES ($1, 'u-1', 'GDPR', 1, true, 'en', 1, $2, now())`, "digest-"+tc.digest, tc.digest)
 		if (err == nil) != (tc.ok || tc.digest == "") {

@@ -111,6 +111,11 @@ func (s *service) StoreConsent(ctx context.Context, r ports.ConsentStorageReques
 func (s *service) append(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, error) {
 	if s.served != nil {
 		current, err := s.latest(ctx, rec.ConsentType, s.policy.DefaultLanguage)
+		if err != nil && domain.CodeOf(err) != domain.CodeInvalid {
+			// The texts cannot answer (an outage): reading the serving
+			// would only wait for the same outage a second time.
+			return domain.ConsentRecord{}, err
+		}
 		if err == nil {
 			rec.Language, rec.TextVersion, rec.TextSHA256 = current.Language, current.Version, current.SHA256
 			stored, _, err := s.served.AppendServedConsent(ctx, rec)

@@ -387,6 +387,17 @@ func TestStoreConsentWithAServedAppender(t *testing.T) {
 		}
 	})
 
+	t.Run("texts unavailable: the error at once, no serving read", func(t *testing.T) {
+		f := newFixture(t)
+		l := &servedLedger{ConsentLedger: f.ledger, servings: f.servings}
+		cs := &countingServings{ConsentServings: f.servings}
+		svc := consent.New(brokenTexts{}, cs, l, f.clock, policy.Default().Consent)
+		_, err := svc.StoreConsent(ctx, storage(true))
+		if domain.CodeOf(err) != domain.CodeUnavailable || cs.reads != 0 || l.served+l.plain != 0 {
+			t.Fatalf("err = %v after %d serving reads and %d appends; want unavailable after none", err, cs.reads, l.served+l.plain)
+		}
+	})
+
 	t.Run("no default-language text: read, then append", func(t *testing.T) {
 		_, l, cs, svc := setup(t)
 		if _, err := svc.ConsentText(ctx, textRequest("TERMS", "cs")); err != nil {

@@ -117,9 +117,9 @@ func describeSchemes(schemes [][]domain.IdentificationKey) string {
 // find reads the registry and applies the not-found policy. When the
 // registry reads the client's required consents in the same statement, it
 // returns them too (latest not nil). Should that read fail for another
-// reason than an unreachable store (which the client's own read would meet
-// too, after as long a wait), the client is read alone, so consents never
-// fail a lookup that could answer.
+// reason than an unreachable store or a timeout (which the client's own
+// read would most likely meet too, after as long a wait), the client is
+// read alone and the consents apart, which cannot fail the lookup.
 func (s *service) find(ctx context.Context, id domain.Identification) (domain.Client, map[string]domain.ConsentRecord, error) {
 	if s.withConsents != nil && s.consent.Enabled && len(s.consent.RequiredTypes) > 0 {
 		c, latest, err := s.withConsents.FindClientWithConsents(ctx, id, s.consent.RequiredTypes)

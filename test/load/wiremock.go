@@ -107,6 +107,7 @@ func wiremockJar(ctx context.Context, given string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, npmInstallTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "wiremock@"+wiremockVersion)
+	cmd.WaitDelay = 5 * time.Second // npm's children may hold the output pipe after npm is killed
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install wiremock@%s: %w\n%s", wiremockVersion, err, truncate(string(out), 600))
 	}
