@@ -150,11 +150,25 @@ WHERE process_id LIKE $1 GROUP BY 1, 2, 3`, "cut-"+run+"-%")
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	// ... and re-sends everything once more, as after a lost answer.
+	// ... and re-sends everything once more, as after a lost answer. A
+	// pooled connection the proxy cut while it sat idle is found dead only
+	// when a request uses it (and is then closed), so a re-send may still
+	// meet one of the pool's 16: that request gets a retryable 503 and the
+	// caller sends it again. Any other status, or no 200 within maxResends
+	// (more than the pool's connections), fails the test.
+	late := 0
 	for _, d := range decisions {
-		if st := store(d.body); st != http.StatusOK {
+		st := store(d.body)
+		for attempt := 1; st == http.StatusServiceUnavailable && attempt < maxResends; attempt++ {
+			late++
+			st = store(d.body)
+		}
+		if st != http.StatusOK {
 			t.Errorf("re-sending %s: %d", key(d.body), st)
 		}
+	}
+	if late > 0 {
+		t.Logf("%d re-sends met a connection cut before the end of the run and were sent again", late)
 	}
 	final := counts()
 	if len(final) != len(decisions) {
