@@ -73,6 +73,21 @@ type ConsentTextFallbackReader interface {
 	LatestConsentTextOr(ctx context.Context, consentType, language, fallback string) (domain.ConsentText, error)
 }
 
+// LatestConsentTextOr reads consentType in language, else in fallback: in
+// one call when r is a ConsentTextFallbackReader, in two otherwise. It is
+// what every caller of a reader that may or may not have the one-call read
+// needs, so they all fall back the same way.
+func LatestConsentTextOr(ctx context.Context, r ConsentTextReader, consentType, language, fallback string) (domain.ConsentText, error) {
+	if f, ok := r.(ConsentTextFallbackReader); ok {
+		return f.LatestConsentTextOr(ctx, consentType, language, fallback)
+	}
+	t, err := r.LatestConsentText(ctx, consentType, language)
+	if domain.IsNotFound(err) && language != fallback {
+		return r.LatestConsentText(ctx, consentType, fallback)
+	}
+	return t, err
+}
+
 // ConsentTextPublisher publishes new consent text versions.
 type ConsentTextPublisher interface {
 	// PublishConsentText stores html as the next version of (consentType,

@@ -279,18 +279,7 @@ func (c consentTexts) LatestConsentText(ctx context.Context, consentType, langua
 // language served.
 func (c consentTexts) LatestConsentTextOr(ctx context.Context, consentType, language, fallback string) (domain.ConsentText, error) {
 	ctx, span := c.i.start(ctx, SpanLatestConsentText)
-	var (
-		t   domain.ConsentText
-		err error
-	)
-	if fr, ok := c.next.(ports.ConsentTextFallbackReader); ok {
-		t, err = fr.LatestConsentTextOr(ctx, consentType, language, fallback)
-	} else {
-		t, err = c.next.LatestConsentText(ctx, consentType, language)
-		if domain.IsNotFound(err) {
-			t, err = c.next.LatestConsentText(ctx, consentType, fallback)
-		}
-	}
+	t, err := ports.LatestConsentTextOr(ctx, c.next, consentType, language, fallback)
 	if span.IsRecording() {
 		if err == nil {
 			span.SetAttributes(AttrConsentType.String(short(consentType)), AttrConsentLanguage.String(short(t.Language)),

@@ -16,7 +16,6 @@ import (
 
 type service struct {
 	texts    ports.ConsentTextReader
-	fallback ports.ConsentTextFallbackReader // texts, when it reads a fallback language in one call; else nil
 	servings ports.ConsentServings
 	ledger   ports.ConsentLedger
 	served   ports.ServedConsentAppender // ledger, when it looks the serving up itself; else nil
@@ -28,9 +27,8 @@ type service struct {
 // store, servings remembers which version each process was shown, ledger
 // stores decisions, clock stamps servings and records.
 func New(texts ports.ConsentTextReader, servings ports.ConsentServings, ledger ports.ConsentLedger, clock ports.Clock, p policy.Consent) ports.ConsentService {
-	fallback, _ := texts.(ports.ConsentTextFallbackReader)
 	served, _ := ledger.(ports.ServedConsentAppender)
-	return &service{texts: texts, fallback: fallback, servings: servings, ledger: ledger, served: served, clock: clock, policy: p}
+	return &service{texts: texts, servings: servings, ledger: ledger, served: served, clock: clock, policy: p}
 }
 
 // ConsentText returns the latest text of the type in the requested
@@ -61,18 +59,7 @@ func (s *service) ConsentText(ctx context.Context, r ports.ConsentTextRequest) (
 // latest reads (typ, lang), then (typ, default language), in one call when
 // the reader can; a type published in neither is unknown to the caller.
 func (s *service) latest(ctx context.Context, typ, lang string) (domain.ConsentText, error) {
-	var (
-		text domain.ConsentText
-		err  error
-	)
-	if s.fallback != nil && lang != s.policy.DefaultLanguage {
-		text, err = s.fallback.LatestConsentTextOr(ctx, typ, lang, s.policy.DefaultLanguage)
-	} else {
-		text, err = s.texts.LatestConsentText(ctx, typ, lang)
-		if domain.IsNotFound(err) && lang != s.policy.DefaultLanguage {
-			text, err = s.texts.LatestConsentText(ctx, typ, s.policy.DefaultLanguage)
-		}
-	}
+	text, err := ports.LatestConsentTextOr(ctx, s.texts, typ, lang, s.policy.DefaultLanguage)
 	switch {
 	case domain.IsNotFound(err):
 		return domain.ConsentText{}, domain.Invalid("consentType", "unknown consent type")
