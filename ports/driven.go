@@ -166,6 +166,18 @@ type DecisionStore interface {
 	SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error)
 }
 
+// DecisionsWithClientFinder is a DecisionStore that also reads the
+// registry record of the request's user in the same statement: a store
+// holding both the decisions and the registry (PostgreSQL) then gives a
+// decision everything it reads in one round trip instead of two.
+type DecisionsWithClientFinder interface {
+	// VerificationDecisionsWithClient is VerificationDecisions, together
+	// with the client or prospect whose user id is userID (as
+	// ClientFinder.ClientByUserID finds it), or nil when there is none.
+	// Errors: CodeUnavailable.
+	VerificationDecisionsWithClient(ctx context.Context, processID, identityVerificationID, userID string) (VerificationDecisions, *domain.Client, error)
+}
+
 // VerificationDecisions are the decisions stored for one identity
 // verification of a process: at most one per kind, nil when none is stored.
 type VerificationDecisions struct {

@@ -19,8 +19,9 @@ import (
 )
 
 var (
-	_ ports.DecisionStore = (*DecisionStore)(nil)
-	_ ports.ReviewCases   = (*DecisionStore)(nil)
+	_ ports.DecisionStore             = (*DecisionStore)(nil)
+	_ ports.DecisionsWithClientFinder = (*DecisionStore)(nil)
+	_ ports.ReviewCases               = (*DecisionStore)(nil)
 )
 
 // DefaultReviewListLimit is the page size of ListReviewCases when the filter
@@ -285,6 +286,61 @@ func (r *decisionRow) into(v *ports.VerificationDecisions) error {
 const selectVerificationDecisionsSQL = `SELECT ` + decisionColumns + `
 FROM decisions d LEFT JOIN review_cases c ON c.decision_id = d.id
 WHERE d.kind = ANY ('{approval,evaluation}'::text[]) AND d.process_id = $1 AND d.identity_verification_id = $2`
+
+// selectDecisionsWithClientSQL is selectVerificationDecisionsSQL and the
+// clients row of user_id $3 in one statement: one row per stored decision
+// (or one without a decision), each with the client's columns (or none),
+// the flags telling which are there. Two index descents, no join between
+// them: the one-row VALUES is what both are LEFT JOINed to.
+const selectDecisionsWithClientSQL = `SELECT u.user_id IS NOT NULL, COALESCE(u.user_id, ''), u.client_number,
+    u.birth_date, COALESCE(u.given_names, ''), COALESCE(u.surname, ''), u.personal_number, u.phone,
+    COALESCE(u.nationality, ''), COALESCE(u.status, ''),
+    x.kind IS NOT NULL, COALESCE(x.kind, ''), COALESCE(x.process_id, ''), COALESCE(x.identity_verification_id, ''),
+    COALESCE(x.user_id, ''), COALESCE(x.result, ''), COALESCE(x.reason_code, ''), COALESCE(x.reason_text, ''),
+    x.score, x.rules, x.images, x.review_case_id, COALESCE(x.correlation_id, ''), COALESCE(x.request_id, ''),
+    COALESCE(x.decided_at, 'epoch'), x.status, x.resolution
+FROM (VALUES (1)) AS one (n)
+LEFT JOIN clients u ON u.user_id = $3
+LEFT JOIN LATERAL (` + selectVerificationDecisionsSQL + `) x ON true`
+
+// VerificationDecisionsWithClient implements
+// ports.DecisionsWithClientFinder: VerificationDecisions and ClientByUserID
+// in one statement, so a decision makes one read before its insert instead
+// of two.
+func (s *DecisionStore) VerificationDecisionsWithClient(ctx context.Context, processID, identityVerificationID, userID string) (ports.VerificationDecisions, *domain.Client, error) {
+	var (
+		out    ports.VerificationDecisions
+		client *domain.Client
+	)
+	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
+		out, client = ports.VerificationDecisions{}, nil
+		var (
+			user               clientRow
+			found, hasDecision bool
+			row                decisionRow
+		)
+		rows, err := s.db.pool.Query(ctx, selectDecisionsWithClientSQL, processID, identityVerificationID, userID)
+		if err != nil {
+			return err
+		}
+		dest := append(append(append([]any{&found}, user.dest()...), &hasDecision), row.dest()...)
+		_, err = pgx.ForEachRow(rows, dest, func() error {
+			if found && client == nil {
+				c := user.toDomain()
+				client = &c
+			}
+			if !hasDecision {
+				return nil
+			}
+			return row.into(&out)
+		})
+		return err
+	})
+	if err != nil {
+		return ports.VerificationDecisions{}, nil, err
+	}
+	return out, client, nil
+}
 
 const insertDecisionSQL = `INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result,
     reason_code, reason_text, score, rules, images, review_case_id, correlation_id, request_id, decided_at)

@@ -38,3 +38,7 @@ func FixedWindow(c BatchConfig) BatchConfig {
 	c.fixed = true
 	return c
 }
+
+// DecisionsWithClientSQL is the decisions' combined read, for the EXPLAIN
+// tests.
+const DecisionsWithClientSQL = selectDecisionsWithClientSQL

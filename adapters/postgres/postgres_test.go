@@ -132,9 +132,113 @@ func TestFindClientWithConsents(t *testing.T) {
 	}
 }
 
-// The hot lookup statements settle on their generic plan instead of being
+// VerificationDecisionsWithClient answers as VerificationDecisions and
+// ClientByUserID do (nil for an unknown user), in one statement.
+func TestVerificationDecisionsWithClient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStores(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
+	jana := domain.Client{UserID: "u-jana-" + suffix, ClientNumber: "J" + suffix, BirthDate: domain.MustDate("1985-04-12"),
+		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "P" + suffix, Phone: "+420601123456", Nationality: "CZE", Status: domain.StatusActive}
+	if err := s.Registry.AddClients(ctx, jana); err != nil {
+		t.Fatal(err)
+	}
+	prospect, err := s.Registry.RegisterProspect(ctx, domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
+		Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: "N" + suffix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+	processID, ivID := "p-"+suffix, "iv-"+suffix
+	score := 4.5
+	approval := domain.Decision{Kind: domain.KindApproval, ProcessID: processID, IdentityVerificationID: ivID, UserID: jana.UserID,
+		Result: domain.ResultWAIT, ReasonCode: domain.ReasonScoreBorderline, ReasonText: "score 4.50 is below 7.00", Score: &score,
+		Rules:         []domain.RuleResult{{Rule: "score", Outcome: domain.ResultWAIT, Code: domain.ReasonScoreBorderline}},
+		Images:        []domain.ImageDigest{{Kind: "FRAME", SHA256: digest, Size: 1234}},
+		CorrelationID: "corr-1", RequestID: "req-1", DecidedAt: at}
+	rc := &domain.ReviewCase{ID: "case-" + suffix, Kind: domain.KindApproval, ProcessID: processID, IdentityVerificationID: ivID,
+		UserID: jana.UserID, Status: domain.ReviewOpen, ReasonCodes: []string{domain.ReasonScoreBorderline},
+		Answered: domain.ResultWAIT, CreatedAt: at}
+	approval.ReviewCaseID = rc.ID
+	evaluation := domain.Decision{Kind: domain.KindEvaluation, ProcessID: processID, IdentityVerificationID: ivID, UserID: jana.UserID,
+		Result: domain.ResultOK, Rules: []domain.RuleResult{{Rule: "user.known", Outcome: domain.ResultOK}},
+		CorrelationID: "corr-2", RequestID: "req-2", DecidedAt: at.Add(time.Minute)}
+	for _, d := range []struct {
+		d  domain.Decision
+		rc *domain.ReviewCase
+	}{{approval, rc}, {evaluation, nil}} {
+		if _, _, err := s.Decisions.SaveDecision(ctx, d.d, d.rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The reviewer's verdict must show in the combined read as it does in
+	// VerificationDecisions.
+	if _, err := s.Decisions.ClaimReviewCase(ctx, rc.ID, "alice", at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Decisions.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
+		Reason: "frame shows another person", Reviewer: "alice", At: at.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name, processID, ivID, userID string
+		decisions                     int
+	}{
+		{"both decisions, registry client", processID, ivID, jana.UserID, 2},
+		{"both decisions, unknown user", processID, ivID, "u-unknown-" + suffix, 2},
+		{"no decision, registry client", "p-none-" + suffix, ivID, jana.UserID, 0},
+		{"no decision, prospect", processID, "iv-none-" + suffix, prospect.UserID, 0},
+		{"no decision, unknown user", "p-none-" + suffix, "iv-none-" + suffix, "u-unknown-" + suffix, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, client, err := s.Decisions.VerificationDecisionsWithClient(ctx, tc.processID, tc.ivID, tc.userID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := s.Decisions.VerificationDecisions(ctx, tc.processID, tc.ivID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("decisions %+v, want VerificationDecisions' %+v", got, want)
+			}
+			if n := countDecisions(got); n != tc.decisions {
+				t.Errorf("%d decisions, want %d", n, tc.decisions)
+			}
+			if tc.decisions == 2 && (got.Approval.Result != domain.ResultNOK || got.Approval.ReasonCode != domain.ReasonReviewRejected) {
+				t.Errorf("approval %+v, want the reviewer's NOK applied", got.Approval)
+			}
+			wantClient, err := s.Registry.ClientByUserID(ctx, tc.userID)
+			switch {
+			case domain.IsNotFound(err):
+				if client != nil {
+					t.Errorf("client %+v for a user the registry does not know", client)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case client == nil || !reflect.DeepEqual(*client, wantClient):
+				t.Errorf("client %+v, want ClientByUserID's %+v", client, wantClient)
+			}
+		})
+	}
+}
+
+func countDecisions(v ports.VerificationDecisions) int {
+	n := 0
+	for _, d := range []*domain.Decision{v.Approval, v.Evaluation} {
+		if d != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// The hot read statements settle on their generic plan instead of being
 // planned afresh on every run (which cost PostgreSQL several times the run
-// itself while a consent type list was one text[] parameter).
+// itself while a consent type list was one text[] parameter): the lookup's
+// two and the decisions' combined read.
 func TestLookupStatementsUseTheGenericPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -153,34 +257,45 @@ func TestLookupStatementsUseTheGenericPlan(t *testing.T) {
 	}
 	id := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyClientNumber, domain.KeyBirthDate},
 		Values: map[domain.IdentificationKey]string{domain.KeyClientNumber: c.ClientNumber, domain.KeyBirthDate: "1985-04-12"}}
-	for range 10 {
+	for n := range 10 {
 		if _, _, err := s.Registry.FindClientWithConsents(ctx, id, []string{"GDPR"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Ledger.LatestConsents(ctx, c.UserID, []string{"GDPR", "TERMS"}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	rows, err := pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
-WHERE statement LIKE '%FROM consent_ledger%' AND statement NOT LIKE '%pg_prepared_statements%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		var (
-			stmt            string
-			generic, custom int64
-		)
-		if err := rows.Scan(&stmt, &generic, &custom); err != nil {
+		if _, _, err := s.Decisions.VerificationDecisionsWithClient(ctx, "p-"+strconv.Itoa(n), "iv-1", c.UserID); err != nil {
 			t.Fatal(err)
 		}
-		n++
-		if generic < 4 || custom > 6 {
-			t.Errorf("%d generic and %d custom plans in 10 runs, want the generic plan after the first five:\n%s", generic, custom, stmt)
-		}
 	}
-	if rows.Err() != nil || n != 2 {
-		t.Fatalf("%d prepared statements reading consent_ledger (err %v), want 2", n, rows.Err())
+	for _, tc := range []struct {
+		like string
+		want int
+	}{
+		{"%FROM consent_ledger%", 2},
+		{"%LEFT JOIN clients u%FROM decisions%", 1},
+	} {
+		rows, err := pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'`, tc.like)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var (
+				stmt            string
+				generic, custom int64
+			)
+			if err := rows.Scan(&stmt, &generic, &custom); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if generic < 4 || custom > 6 {
+				t.Errorf("%d generic and %d custom plans in 10 runs, want the generic plan after the first five:\n%s", generic, custom, stmt)
+			}
+		}
+		if rows.Err() != nil || n != tc.want {
+			t.Fatalf("%d prepared statements like %q (err %v), want %d", n, tc.like, rows.Err(), tc.want)
+		}
 	}
 }

@@ -48,6 +48,7 @@ func short(s string) string {
 var (
 	_ ports.ClientRegistry            = registry{}
 	_ ports.DecisionStore             = decisions{}
+	_ ports.DecisionsWithClientFinder = decisionsWithClient{}
 	_ ports.ConsentLedger             = ledger{}
 	_ ports.ServedConsentAppender     = servedLedger{}
 	_ ports.ClientConsentsFinder      = registryWithConsents{}
@@ -141,8 +142,35 @@ func (r registry) RegisterProspect(ctx context.Context, id domain.Identification
 }
 
 // Decisions wraps the decision store.
+//
+// When next also reads the user's registry record with the decisions
+// (ports.DecisionsWithClientFinder), so does the decorator; otherwise it
+// does not claim to.
 func (i *Instruments) Decisions(next ports.DecisionStore) ports.DecisionStore {
+	if f, ok := next.(ports.DecisionsWithClientFinder); ok {
+		return decisionsWithClient{decisions: decisions{i: i, next: next}, finder: f}
+	}
 	return decisions{i: i, next: next}
+}
+
+// decisionsWithClient is the decorator of a decision store that is also a
+// ports.DecisionsWithClientFinder.
+type decisionsWithClient struct {
+	decisions
+	finder ports.DecisionsWithClientFinder
+}
+
+// VerificationDecisionsWithClient spans as VerificationDecisions does (same
+// span name; the trace shows no separate registry read because there is
+// none), telling whether the user was found.
+func (d decisionsWithClient) VerificationDecisionsWithClient(ctx context.Context, processID, identityVerificationID, userID string) (ports.VerificationDecisions, *domain.Client, error) {
+	ctx, span := d.i.start(ctx, SpanVerificationDecisions)
+	both, c, err := d.finder.VerificationDecisionsWithClient(ctx, processID, identityVerificationID, userID)
+	if span.IsRecording() && err == nil {
+		span.SetAttributes(AttrUserFound.Bool(c != nil))
+	}
+	end(span, err)
+	return both, c, err
 }
 
 type decisions struct {

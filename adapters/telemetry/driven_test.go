@@ -368,3 +368,44 @@ func TestRegistryDecoratorConsentsFinder(t *testing.T) {
 	}
 	t.Fatalf("no %s span", SpanFindClient)
 }
+
+// decisionsFinderFake is a decision store that reads the user with the
+// decisions.
+type decisionsFinderFake struct {
+	fakePorts
+	calls *int
+}
+
+func (f decisionsFinderFake) VerificationDecisionsWithClient(context.Context, string, string, string) (ports.VerificationDecisions, *domain.Client, error) {
+	*f.calls++
+	return ports.VerificationDecisions{}, &domain.Client{UserID: "u-1", Surname: "NOVAKOVA"}, nil
+}
+
+// The decision store decorator claims ports.DecisionsWithClientFinder
+// exactly when the store it wraps does, spans the combined read as
+// VerificationDecisions and records whether the user was found, never who.
+func TestDecisionsDecoratorWithClient(t *testing.T) {
+	i, rec, _ := newTestInstruments(t)
+	if _, ok := i.Decisions(fakePorts{}).(ports.DecisionsWithClientFinder); ok {
+		t.Fatal("the decorator of a plain decision store claims DecisionsWithClientFinder")
+	}
+	var calls int
+	f, ok := i.Decisions(decisionsFinderFake{calls: &calls}).(ports.DecisionsWithClientFinder)
+	if !ok {
+		t.Fatal("the decorator of a DecisionsWithClientFinder does not claim it")
+	}
+	ctx, parent := i.Tracer().Start(context.Background(), "client_approve")
+	if _, c, err := f.VerificationDecisionsWithClient(ctx, "p-1", "iv-1", "u-1"); err != nil || c == nil || c.UserID != "u-1" || calls != 1 {
+		t.Fatalf("VerificationDecisionsWithClient = %+v, %v after %d calls", c, err, calls)
+	}
+	parent.End()
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanVerificationDecisions {
+			if a := spanAttrs(s); a[AttrUserFound] != "true" || strings.Contains(fmt.Sprint(a), "NOVAKOVA") || strings.Contains(fmt.Sprint(a), "u-1") {
+				t.Fatalf("span attributes %v", a)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s span", SpanVerificationDecisions)
+}

@@ -38,6 +38,7 @@ const (
 	AttrDecisionResult   = attribute.Key("onboarding.decision.result")
 	AttrDecisionReason   = attribute.Key("onboarding.decision.reason")
 	AttrDecisionStored   = attribute.Key("onboarding.decision.stored")
+	AttrUserFound        = attribute.Key("onboarding.user.found")
 	AttrOTPOutcome       = attribute.Key("onboarding.otp.outcome")
 	AttrOTPType          = attribute.Key("onboarding.otp.type")
 	AttrOTPClaimed       = attribute.Key("onboarding.otp.claimed")

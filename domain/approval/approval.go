@@ -20,16 +20,15 @@ import (
 const RuleEvaluation = "evaluation.result"
 
 type service struct {
-	engine  *decision.Engine
-	clients ports.ClientFinder
-	policy  policy.Decision
+	engine *decision.Engine
+	policy policy.Decision
 }
 
 // New returns the approval service. Decisions are read from and stored in
 // store (which also holds the evaluation decisions it consults); clients is
 // the registry the user must be known to; ids names review cases.
 func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) ports.ApprovalService {
-	return &service{engine: decision.NewEngine(store, clock, ids, p), clients: clients, policy: p}
+	return &service{engine: decision.NewEngine(store, clients, clock, ids, p), policy: p}
 }
 
 // Approve validates r and returns the stored decision for its identity
@@ -52,8 +51,8 @@ func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.
 	if r.Status == decision.StatusSuccess && r.Score == nil {
 		return domain.Decision{}, domain.Invalid("score", "is required")
 	}
-	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
-		return s.rules(ctx, r, stored)
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
+		return s.rules(ctx, r, stored, clients)
 	})
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("approve: %w", err)
@@ -62,13 +61,13 @@ func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.
 }
 
 // rules runs the approval rules in the order their reasons should win.
-func (s *service) rules(ctx context.Context, r ports.ApprovalRequest, stored ports.VerificationDecisions) (decision.Outcome, error) {
+func (s *service) rules(ctx context.Context, r ports.ApprovalRequest, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
 	var o decision.Outcome
 	if r.Frame != nil {
 		o.Images = append(o.Images, r.Frame.Digest())
 		o.Evidence.Frame = r.Frame.Data
 	}
-	if more, err := o.AddCommonRules(ctx, s.clients, r.Status, r.UserID); !more || err != nil {
+	if more, err := o.AddCommonRules(ctx, clients, r.Status, r.UserID); !more || err != nil {
 		return o, err
 	}
 

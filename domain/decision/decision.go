@@ -147,21 +147,29 @@ func (o *Outcome) AddCommonRules(ctx context.Context, clients ports.ClientFinder
 // stored yet for the request's key; stored holds the other kind's decision
 // of the same identity verification when there is one, read together with
 // the request's own (one read per decision), so a service whose rules
-// depend on it does not read it again.
-type Evaluator func(ctx context.Context, stored ports.VerificationDecisions) (Outcome, error)
+// depend on it does not read it again. clients is what the rules read the
+// registry through (AddCommonRules): when the store read the request's
+// user with the decisions, it answers for that user without another read.
+type Evaluator func(ctx context.Context, stored ports.VerificationDecisions, clients ports.ClientFinder) (Outcome, error)
 
 // Engine decides, answers and stores decisions for one policy.
 type Engine struct {
-	store  ports.DecisionStore
-	clock  ports.Clock
-	ids    ports.IDGenerator
-	policy policy.Decision
+	store   ports.DecisionStore
+	clients ports.ClientFinder
+	// withClient is store when it reads the user's registry record with
+	// the decisions (one round trip); else nil.
+	withClient ports.DecisionsWithClientFinder
+	clock      ports.Clock
+	ids        ports.IDGenerator
+	policy     policy.Decision
 }
 
-// NewEngine returns an Engine over the decision store. ids names the review
-// cases it opens; clock stamps decisions and cases.
-func NewEngine(store ports.DecisionStore, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) *Engine {
-	return &Engine{store: store, clock: clock, ids: ids, policy: p}
+// NewEngine returns an Engine over the decision store and the registry the
+// rules read users from. ids names the review cases it opens; clock stamps
+// decisions and cases.
+func NewEngine(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) *Engine {
+	withClient, _ := store.(ports.DecisionsWithClientFinder)
+	return &Engine{store: store, clients: clients, withClient: withClient, clock: clock, ids: ids, policy: p}
 }
 
 // Stored returns the decision stored under (kind, processID,
@@ -188,16 +196,18 @@ func (e *Engine) Stored(ctx context.Context, kind domain.DecisionKind, processID
 //
 // Both kinds' decisions of the identity verification are read in one call
 // (the store answers it with one query): the request's own kind for
-// idempotency, the other for eval.
+// idempotency, the other for eval. A store that is also a
+// ports.DecisionsWithClientFinder reads the user's registry record in the
+// same query, and eval's user rules take it from there.
 func (e *Engine) Decide(ctx context.Context, r Request, eval Evaluator) (domain.Decision, error) {
-	stored, err := e.store.VerificationDecisions(ctx, r.ProcessID, r.IdentityVerificationID)
+	stored, clients, err := e.read(ctx, r)
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("read decisions of the identity verification: %w", err)
 	}
 	if d, ok := stored.Of(r.Kind); ok {
 		return d, nil
 	}
-	o, err := eval(ctx, stored)
+	o, err := eval(ctx, stored, clients)
 	if err != nil {
 		return domain.Decision{}, err
 	}
@@ -207,6 +217,40 @@ func (e *Engine) Decide(ctx context.Context, r Request, eval Evaluator) (domain.
 		return domain.Decision{}, fmt.Errorf("save %s decision: %w", r.Kind, err)
 	}
 	return saved, nil
+}
+
+// read returns the stored decisions of r's identity verification and the
+// registry the rules should read: the store's one-statement read of both
+// when it has one.
+func (e *Engine) read(ctx context.Context, r Request) (ports.VerificationDecisions, ports.ClientFinder, error) {
+	if e.withClient == nil {
+		stored, err := e.store.VerificationDecisions(ctx, r.ProcessID, r.IdentityVerificationID)
+		return stored, e.clients, err
+	}
+	stored, client, err := e.withClient.VerificationDecisionsWithClient(ctx, r.ProcessID, r.IdentityVerificationID, r.UserID)
+	if err != nil {
+		return ports.VerificationDecisions{}, nil, err
+	}
+	return stored, readClient{ClientFinder: e.clients, userID: r.UserID, client: client}, nil
+}
+
+// readClient is the registry with the request's user already read: it
+// answers ClientByUserID for that user from the record (nil: not in the
+// registry) and asks the registry for anything else.
+type readClient struct {
+	ports.ClientFinder
+	userID string
+	client *domain.Client
+}
+
+func (c readClient) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
+	switch {
+	case userID != c.userID:
+		return c.ClientFinder.ClientByUserID(ctx, userID)
+	case c.client == nil:
+		return domain.Client{}, domain.NotFound("userId", "user not found")
+	}
+	return *c.client, nil
 }
 
 // build turns an outcome into the decision and, for WAIT, its review case.

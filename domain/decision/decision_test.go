@@ -153,11 +153,14 @@ func TestUserRules(t *testing.T) {
 
 func newEngine(p policy.Decision) (*decision.Engine, *memory.DecisionStore) {
 	store := memory.NewDecisionStore()
-	return decision.NewEngine(store, memory.NewFakeClock(now), memory.NewSequenceIDs("case"), p), store
+	return decision.NewEngine(store, noClients(), memory.NewFakeClock(now), memory.NewSequenceIDs("case"), p), store
 }
 
+// noClients is an empty registry, for engines whose rules read none.
+func noClients() *memory.ClientRegistry { return memory.NewClientRegistry(memory.NewSequenceIDs("u")) }
+
 func outcome(rules ...domain.RuleResult) decision.Evaluator {
-	return func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
+	return func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
 		return decision.Outcome{
 			Rules:    rules,
 			Images:   []domain.ImageDigest{{Kind: "FACE", SHA256: "abc", Size: 3}},
@@ -266,7 +269,7 @@ func TestDecideIsIdempotent(t *testing.T) {
 	var calls atomic.Int32
 	r := validRequest()
 	r.Score, r.UserID, r.Meta.RequestID = score(9.5), "u-other", "req-2"
-	second, err := e.Decide(ctx, r, func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
+	second, err := e.Decide(ctx, r, func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
 		calls.Add(1)
 		return decision.Outcome{Rules: []domain.RuleResult{ok}}, nil
 	})
@@ -348,7 +351,7 @@ func TestDecideStoreOutcomes(t *testing.T) {
 
 	t.Run("race winner is returned", func(t *testing.T) {
 		winner := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-1", IdentityVerificationID: "iv-1", Result: domain.ResultOK, RequestID: "req-winner"}
-		e := decision.NewEngine(racingStore{DecisionStore: memory.NewDecisionStore(), winner: winner}, clock, ids, p)
+		e := decision.NewEngine(racingStore{DecisionStore: memory.NewDecisionStore(), winner: winner}, noClients(), clock, ids, p)
 		d, err := e.Decide(ctx, validRequest(), outcome(nok))
 		if err != nil || d.RequestID != "req-winner" || d.Result != domain.ResultOK {
 			t.Errorf("Decide = %+v, %v; want the winner", d, err)
@@ -356,9 +359,9 @@ func TestDecideStoreOutcomes(t *testing.T) {
 	})
 	t.Run("store down", func(t *testing.T) {
 		var saves atomic.Int32
-		e := decision.NewEngine(brokenStore{&saves}, clock, ids, p)
+		e := decision.NewEngine(brokenStore{&saves}, noClients(), clock, ids, p)
 		ran := false
-		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
+		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
 			ran = true
 			return decision.Outcome{}, nil
 		})
@@ -369,7 +372,7 @@ func TestDecideStoreOutcomes(t *testing.T) {
 	t.Run("rule error is not stored", func(t *testing.T) {
 		e, store := newEngine(p)
 		boom := domain.Unavailable(errors.New("x"), "registry unavailable")
-		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions) (decision.Outcome, error) {
+		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
 			return decision.Outcome{}, boom
 		})
 		if !errors.Is(err, boom) {
@@ -381,13 +384,13 @@ func TestDecideStoreOutcomes(t *testing.T) {
 	})
 	t.Run("the other kind's decision reaches the rules, read in the same call", func(t *testing.T) {
 		store := &countingStore{DecisionStore: memory.NewDecisionStore()}
-		e := decision.NewEngine(store, clock, ids, p)
+		e := decision.NewEngine(store, noClients(), clock, ids, p)
 		other := domain.Decision{Kind: domain.KindApproval, ProcessID: "p-1", IdentityVerificationID: "iv-1", Result: domain.ResultNOK, ReasonCode: "SCORE_TOO_LOW"}
 		if _, _, err := store.SaveDecision(ctx, other, nil); err != nil {
 			t.Fatal(err)
 		}
 		var seen ports.VerificationDecisions
-		d, err := e.Decide(ctx, validRequest(), func(_ context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
+		d, err := e.Decide(ctx, validRequest(), func(_ context.Context, stored ports.VerificationDecisions, _ ports.ClientFinder) (decision.Outcome, error) {
 			seen = stored
 			return decision.Outcome{Rules: []domain.RuleResult{ok}}, nil
 		})
@@ -406,6 +409,133 @@ func TestDecideStoreOutcomes(t *testing.T) {
 		_, found, err := e.Stored(ctx, domain.KindApproval, "p-x", "iv-x")
 		if err != nil || found {
 			t.Errorf("Stored = %v, %v; want absent", found, err)
+		}
+	})
+}
+
+// withClientStore reads the user's registry record with the decisions, as
+// the PostgreSQL store does, and counts its reads.
+type withClientStore struct {
+	*countingStore
+	registry *countingRegistry
+	combined atomic.Int32
+	fail     error
+}
+
+func (s *withClientStore) VerificationDecisionsWithClient(ctx context.Context, processID, ivID, userID string) (ports.VerificationDecisions, *domain.Client, error) {
+	s.combined.Add(1)
+	if s.fail != nil {
+		return ports.VerificationDecisions{}, nil, s.fail
+	}
+	stored, err := s.countingStore.DecisionStore.VerificationDecisions(ctx, processID, ivID)
+	if err != nil {
+		return ports.VerificationDecisions{}, nil, err
+	}
+	c, err := s.registry.ClientFinder.ClientByUserID(ctx, userID)
+	if domain.IsNotFound(err) {
+		return stored, nil, nil
+	}
+	return stored, &c, err
+}
+
+// countingRegistry counts the users the rules read from the registry.
+type countingRegistry struct {
+	ports.ClientFinder
+	byUserID atomic.Int32
+}
+
+func (r *countingRegistry) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
+	r.byUserID.Add(1)
+	return r.ClientFinder.ClientByUserID(ctx, userID)
+}
+
+func TestDecideReadsTheUserWithTheDecisions(t *testing.T) {
+	ctx := context.Background()
+	clock, ids, p := memory.NewFakeClock(now), memory.NewSequenceIDs("case"), policy.Default().Decision
+	known := domain.Client{UserID: "u-1", GivenNames: "JANA", Surname: "NOVAKOVA", Status: domain.StatusActive}
+	other := domain.Client{UserID: "u-2", Status: domain.StatusActive}
+	setup := func() (*withClientStore, *decision.Engine) {
+		reg := &countingRegistry{ClientFinder: memory.NewClientRegistry(memory.NewSequenceIDs("u"), known, other)}
+		store := &withClientStore{countingStore: &countingStore{DecisionStore: memory.NewDecisionStore()}, registry: reg}
+		return store, decision.NewEngine(store, reg, clock, ids, p)
+	}
+	// userRules runs the common rules and also reads another user, which
+	// the engine did not read and must ask the registry for.
+	userRules := func(seen *decision.Outcome, otherErr *error) decision.Evaluator {
+		return func(ctx context.Context, _ ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
+			if _, err := seen.AddCommonRules(ctx, clients, decision.StatusSuccess, "u-1"); err != nil {
+				return decision.Outcome{}, err
+			}
+			_, *otherErr = clients.ClientByUserID(ctx, "u-2")
+			return *seen, nil
+		}
+	}
+
+	t.Run("known user: one read, the registry asked only for another user", func(t *testing.T) {
+		store, e := setup()
+		var (
+			o        decision.Outcome
+			otherErr error
+		)
+		if _, err := e.Decide(ctx, validRequest(), userRules(&o, &otherErr)); err != nil {
+			t.Fatal(err)
+		}
+		if o.Evidence.Registry == nil || o.Evidence.Registry.Surname != "NOVAKOVA" {
+			t.Errorf("rules saw registry record %+v, want the stored client", o.Evidence.Registry)
+		}
+		if len(o.Rules) != 3 || o.Rules[1].Rule != decision.RuleUserKnown || o.Rules[1].Outcome != domain.ResultOK {
+			t.Errorf("rules = %+v, want the user known", o.Rules)
+		}
+		if otherErr != nil {
+			t.Errorf("another user through the engine's finder: %v", otherErr)
+		}
+		if store.combined.Load() != 1 || store.reads.Load() != 0 || store.registry.byUserID.Load() != 1 {
+			t.Errorf("reads: %d combined, %d decisions only, %d registry; want 1, 0, 1 (the other user)",
+				store.combined.Load(), store.reads.Load(), store.registry.byUserID.Load())
+		}
+	})
+	t.Run("unknown user: NOK without a registry read", func(t *testing.T) {
+		store, e := setup()
+		r := validRequest()
+		r.UserID = "u-unknown"
+		var rules []domain.RuleResult
+		d, err := e.Decide(ctx, r, func(ctx context.Context, _ ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
+			var o decision.Outcome
+			_, err := o.AddCommonRules(ctx, clients, decision.StatusSuccess, r.UserID)
+			rules = o.Rules
+			return o, err
+		})
+		if err != nil || d.Result != domain.ResultNOK || d.ReasonCode != domain.ReasonUserUnknown {
+			t.Errorf("Decide = %+v, %v; want NOK %s", d, err, domain.ReasonUserUnknown)
+		}
+		if len(rules) != 2 || rules[1].Code != domain.ReasonUserUnknown || store.registry.byUserID.Load() != 0 {
+			t.Errorf("rules %+v after %d registry reads; want user unknown, no read", rules, store.registry.byUserID.Load())
+		}
+	})
+	t.Run("a stored decision is answered from the same read", func(t *testing.T) {
+		store, e := setup()
+		first, err := e.Decide(ctx, validRequest(), outcome(ok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.Decide(ctx, validRequest(), outcome(nok))
+		if err != nil || again.Result != first.Result || again.RequestID != first.RequestID {
+			t.Errorf("repeat = %+v, %v; want the stored %+v", again, err, first)
+		}
+		if store.combined.Load() != 2 || store.reads.Load() != 0 {
+			t.Errorf("reads: %d combined, %d decisions only; want 2, 0", store.combined.Load(), store.reads.Load())
+		}
+	})
+	t.Run("store down: no rule runs", func(t *testing.T) {
+		store, e := setup()
+		store.fail = domain.Unavailable(errors.New("timeout"), "decision store unavailable")
+		ran := false
+		_, err := e.Decide(ctx, validRequest(), func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
+			ran = true
+			return decision.Outcome{}, nil
+		})
+		if domain.CodeOf(err) != domain.CodeUnavailable || ran {
+			t.Errorf("err = %v, rules ran %v; want unavailable before any rule", err, ran)
 		}
 	})
 }

@@ -40,11 +40,10 @@ const (
 const DocumentSuccess = "SUCCESS"
 
 type service struct {
-	engine  *decision.Engine
-	clients ports.ClientFinder
-	clock   ports.Clock
-	dp      policy.Decision
-	policy  policy.Evaluation
+	engine *decision.Engine
+	clock  ports.Clock
+	dp     policy.Decision
+	policy policy.Evaluation
 }
 
 // New returns the evaluation service. Decisions are read from and stored in
@@ -52,7 +51,7 @@ type service struct {
 // the registry the documents are compared with; clock tells today for
 // expiry and age; ids names review cases.
 func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, dp policy.Decision, p policy.Evaluation) ports.EvaluationService {
-	return &service{engine: decision.NewEngine(store, clock, ids, dp), clients: clients, clock: clock, dp: dp, policy: p}
+	return &service{engine: decision.NewEngine(store, clients, clock, ids, dp), clock: clock, dp: dp, policy: p}
 }
 
 // Evaluate validates r and returns the stored decision for its identity
@@ -80,8 +79,8 @@ func (s *service) Evaluate(ctx context.Context, r ports.EvaluationRequest) (doma
 	if err != nil {
 		return domain.Decision{}, err
 	}
-	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions) (decision.Outcome, error) {
-		return s.rules(ctx, r, docs, images, stored)
+	d, err := s.engine.Decide(ctx, req, func(ctx context.Context, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
+		return s.rules(ctx, r, docs, images, stored, clients)
 	})
 	if err != nil {
 		return domain.Decision{}, fmt.Errorf("evaluate: %w", err)
@@ -138,12 +137,12 @@ func parseDocuments(in []ports.DocumentInput) ([]domain.DocumentData, []domain.I
 
 // rules runs the evaluation rules in the order their reasons should win
 // (domain.Combine keeps the first of the strongest outcome).
-func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest, stored ports.VerificationDecisions) (decision.Outcome, error) {
+func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
 	o := decision.Outcome{Images: images}
 	if r.HasDocumentCheck {
 		o.Evidence.Documents = docs
 	}
-	if more, err := o.AddCommonRules(ctx, s.clients, r.Status, r.UserID); !more || err != nil {
+	if more, err := o.AddCommonRules(ctx, clients, r.Status, r.UserID); !more || err != nil {
 		return o, err
 	}
 
