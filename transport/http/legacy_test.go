@@ -376,7 +376,56 @@ func legacyProcessEvent(ctx context.Context, r *http.Request) (any, error) {
 	return d.toPorts(metaFrom(ctx))
 }
 
-// FuzzDecodeBase64 holds the block decoder to encoding/base64: the same
+// The SIMD decoder works on blocks of 32 characters of texts of 45 and more,
+// which short fuzz inputs rarely reach: long texts (padded and not) with
+// one character replaced, at every position of the first blocks and of the
+// end, decode or fail as encoding/base64 decides.
+func TestDecodeBase64LongTexts(t *testing.T) {
+	raw := make([]byte, 700)
+	for i := range raw {
+		raw[i] = byte(i*7 + i/3)
+	}
+	texts := []string{
+		base64.StdEncoding.EncodeToString(raw),      // padded ('=' at the end)
+		base64.StdEncoding.EncodeToString(raw[:699]), // padded ('==')
+		base64.RawStdEncoding.EncodeToString(raw[:698]),
+		base64.URLEncoding.EncodeToString(raw),
+	}
+	replacements := []byte{'!', '-', '_', '=', '\n', '\r', '/', '+', 'A', 0x80, ' ', '\\', '"'}
+	checked := 0
+	for _, text := range texts {
+		positions := make([]int, 0, 140)
+		for i := 0; i < 100; i++ {
+			positions = append(positions, i)
+		}
+		for i := len(text) - 40; i < len(text); i++ {
+			positions = append(positions, i)
+		}
+		for _, pos := range positions {
+			for _, c := range replacements {
+				s := []byte(text)
+				s[pos] = c
+				want, wantOK := legacyDecodeBase64(s)
+				got, proven, ok := decodeBase64(s)
+				if ok != wantOK || !bytes.Equal(got, want) {
+					t.Fatalf("%q at %d of a %d-character text: got %v (%d bytes), want %v (%d bytes)", c, pos, len(s), ok, len(got), wantOK, len(want))
+				}
+				for _, b := range s[:proven] {
+					if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", rune(b)) {
+						t.Fatalf("%q at %d: proved %d bytes, including %q", c, pos, proven, b)
+					}
+				}
+				checked++
+			}
+		}
+		if got, _, ok := decodeBase64([]byte(text)); !ok || len(got) == 0 {
+			t.Fatalf("a valid %d-character text was refused", len(text))
+		}
+	}
+	t.Logf("%d texts checked", checked)
+}
+
+// FuzzDecodeBase64 holds the SIMD decoder to encoding/base64: the same
 // bytes or the same refusal as the legacy decoding, on any text.
 func FuzzDecodeBase64(f *testing.F) {
 	for _, s := range []string{"", "=", "====", "\r\n", "QUJD", "QUJDRA==", "QUJDRA", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=",
