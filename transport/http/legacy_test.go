@@ -386,7 +386,7 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 		raw[i] = byte(i*7 + i/3)
 	}
 	texts := []string{
-		base64.StdEncoding.EncodeToString(raw),      // padded ('=' at the end)
+		base64.StdEncoding.EncodeToString(raw),       // padded ('=' at the end)
 		base64.StdEncoding.EncodeToString(raw[:699]), // padded ('==')
 		base64.RawStdEncoding.EncodeToString(raw[:698]),
 		base64.URLEncoding.EncodeToString(raw),
