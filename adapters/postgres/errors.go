@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,12 @@ func newDB(pool *pgxpool.Pool) *db { return &db{pool: pool} }
 // it), or a connection failure before anything was sent. A second failure is
 // translated like any other; what stays transient becomes CodeUnavailable.
 //
+// A lost connection (the network cut it, the server restarted or
+// terminated the session) also drops the pool's connections: they were most
+// likely lost together, and each would otherwise fail one more request
+// before the pool noticed (it pings only connections idle for a second).
+// The failed unit of work is retried only when nothing of it was sent.
+//
 // what names the data in messages ("client", "consent text"); it must not
 // contain personal data.
 func (d *db) run(ctx context.Context, what string, fn func(ctx context.Context) error) error {
@@ -67,6 +74,10 @@ func (d *db) run(ctx context.Context, what string, fn func(ctx context.Context) 
 // retryable reports whether err allows one more attempt, resetting the pool
 // on a read-only answer so that attempt reaches the new primary.
 func (d *db) retryable(err error) bool {
+	if lostConnection(err) {
+		d.dropConnections()
+		return pgconn.SafeToRetry(err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -85,8 +96,27 @@ func (d *db) retryable(err error) bool {
 	return pgconn.SafeToRetry(err)
 }
 
+// lostConnection reports whether err means the session itself is gone:
+// the server ended it with a FATAL error (an administrator's or a restart's
+// termination, an idle-session timeout) or the connection was closed or
+// reset under the statement. A statement that failed or ran out of time on
+// a live connection is not a lost connection: dropping the pool for it
+// would only add dialling to an overload.
+func lostConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
 // dropConnections closes every connection of the pool (idle ones now,
-// busy ones when they are released) after a read-only answer.
+// busy ones when they are released) after a read-only answer or a lost
+// connection.
 //
 // A read-only answer (SQLSTATE 25006) on a pool configured for the primary
 // means the server was demoted by a failover, and then it is not one

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -82,6 +85,38 @@ func TestTranslate(t *testing.T) {
 	})
 }
 
+// Only errors that end the session count as a lost connection (and drop
+// the pool): not a statement's own failure or timeout on a live one.
+func TestLostConnection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"end of stream", fmt.Errorf("read: %w", io.EOF), true},
+		{"unexpected end of stream", fmt.Errorf("receive message: %w", io.ErrUnexpectedEOF), true},
+		{"reset by peer", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{"broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
+		{"closed connection", fmt.Errorf("write: %w", net.ErrClosed), true},
+		{"administrator's termination", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, true},
+		{"idle-session timeout", &pgconn.PgError{Severity: "FATAL", Code: "57P05"}, true},
+		{"statement timeout", pgErr("57014"), false},
+		{"unique violation", pgErr("23505"), false},
+		{"read-only transaction (its own reset)", pgErr("25006"), false},
+		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"canceled", context.Canceled, false},
+		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, false},
+		{"no rows", pgx.ErrNoRows, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := postgres.LostConnection(tc.err); got != tc.want {
+				t.Fatalf("LostConnection(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRunRetriesOnce(t *testing.T) {
 	t.Parallel()
 	pool := lazyPool(t)
@@ -102,6 +137,8 @@ func TestRunRetriesOnce(t *testing.T) {
 		{"unique violation is not retried", []error{pgErr("23505")}, 1, domain.CodeConflict},
 		{"no rows is not retried", []error{pgx.ErrNoRows}, 1, domain.CodeNotFound},
 		{"deadline is not retried", []error{context.DeadlineExceeded}, 1, domain.CodeUnavailable},
+		{"a connection lost under the statement is not retried", []error{fmt.Errorf("receive: %w", io.ErrUnexpectedEOF)}, 1, domain.CodeUnavailable},
+		{"a terminated session is not retried", []error{&pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}}, 1, domain.CodeUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0

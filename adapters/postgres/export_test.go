@@ -42,3 +42,6 @@ func FixedWindow(c BatchConfig) BatchConfig {
 // DecisionsWithClientSQL is the decisions' combined read, for the EXPLAIN
 // tests.
 const DecisionsWithClientSQL = selectDecisionsWithClientSQL
+
+// LostConnection exposes the lost-connection classification.
+func LostConnection(err error) bool { return lostConnection(err) }

@@ -1,0 +1,124 @@
+package postgres_test
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/test/testkit"
+)
+
+// When the connections of a pool are lost at once (a network cut, the
+// server restarted or the DBA terminated the sessions), the pool's idle
+// connections are dead but only found so when used. The first request to
+// meet one gets a retryable 503 and drops the pool's connections, so the
+// requests after it dial fresh ones instead of each meeting a dead one.
+func TestLostConnectionsDropThePool(t *testing.T) {
+	t.Parallel()
+	const conns = 6
+	for _, tc := range []struct {
+		name string
+		lose func(t *testing.T, pool *pgxpool.Pool, proxy *testkit.Proxy)
+	}{
+		{"network cut", func(_ *testing.T, _ *pgxpool.Pool, proxy *testkit.Proxy) { proxy.Cut() }},
+		{"sessions terminated", func(t *testing.T, pool *pgxpool.Pool, _ *testkit.Proxy) { terminateSessions(t, pool) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			u, err := url.Parse(pgtest.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := testkit.NewProxy(t, u.Host)
+			u.Host = proxy.Addr()
+			pool, err := postgres.NewPool(ctx, u.String(), postgres.PoolConfig{MaxConns: conns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
+			defer s.Close()
+			fillPool(ctx, t, pool, conns)
+
+			tc.lose(t, pool, proxy)
+			failed := 0
+			for range conns {
+				// Within a second of their last use, so the pool does not
+				// ping them first: each dead connection would fail a request.
+				_, err := s.Registry.ClientByUserID(ctx, "u-nobody")
+				switch {
+				case domain.IsNotFound(err):
+				case domain.CodeOf(err) == domain.CodeUnavailable:
+					failed++
+				default:
+					t.Fatalf("read after losing the connections = %v, want not found or unavailable", err)
+				}
+			}
+			if failed > 1 {
+				t.Fatalf("%d of %d reads failed after the connections were lost; want at most the first", failed, conns)
+			}
+		})
+	}
+}
+
+// fillPool opens n connections and returns them to the pool, idle.
+func fillPool(ctx context.Context, t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []*pgxpool.Conn
+	)
+	for range n {
+		wg.Go(func() {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, c := range conns {
+		c.Release()
+	}
+	if got := pool.Stat().IdleConns(); got != int32(n) {
+		t.Fatalf("%d idle connections, want %d", got, n)
+	}
+}
+
+// terminateSessions ends every session of the pool's database from another
+// connection, as a server restart or a DBA would.
+func terminateSessions(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	var name string
+	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var n int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = $1 AND pid <> pg_backend_pid()`, name).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminated %d sessions: %v", n, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the terminations reach the sockets
+}
