@@ -166,10 +166,12 @@ type DecisionStore interface {
 	SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error)
 }
 
-// DecisionsWithClientFinder is a DecisionStore that also reads the
-// registry record of the request's user in the same statement: a store
-// holding both the decisions and the registry (PostgreSQL) then gives a
-// decision everything it reads in one round trip instead of two.
+// DecisionsWithClientFinder is implemented by a DecisionStore that also
+// reads the registry record of the request's user in the same statement: a
+// store holding both the decisions and the registry (PostgreSQL) then gives
+// a decision everything it reads in one round trip instead of two. Only a
+// store whose registry is the one the services are wired with may
+// implement it: the decision engine then reads the request's user from it.
 type DecisionsWithClientFinder interface {
 	// VerificationDecisionsWithClient is VerificationDecisions, together
 	// with the client or prospect whose user id is userID (as

@@ -30,17 +30,18 @@ const (
 	sqlstateFeatureNotSupported  = "0A000"
 )
 
-// resetInterval bounds how often a read-only answer resets the pool: one
-// reset drops every connection to the demoted primary; more within a second
-// would only churn connections while the failover completes.
+// resetInterval bounds how often a read-only answer or a lost connection
+// resets the pool: one reset drops every connection to the demoted primary
+// or the lost server; more within a second would only churn connections
+// while the failover or the restart completes.
 const resetInterval = time.Second
 
-// db is what every adapter of one pool shares: the pool and the failover
+// db is what every adapter of one pool shares: the pool and the reset
 // guard. All queries go through run, so retries and error translation
 // happen in exactly one place.
 type db struct {
 	pool      *pgxpool.Pool
-	lastReset atomic.Int64 // unix nanoseconds of the last failover reset
+	lastReset atomic.Int64 // unix nanoseconds of the last pool reset
 }
 
 func newDB(pool *pgxpool.Pool) *db { return &db{pool: pool} }
@@ -72,7 +73,9 @@ func (d *db) run(ctx context.Context, what string, fn func(ctx context.Context) 
 }
 
 // retryable reports whether err allows one more attempt, resetting the pool
-// on a read-only answer so that attempt reaches the new primary.
+// on a read-only answer (so that attempt reaches the new primary) and on a
+// lost connection (so the requests after it do not meet the pool's other
+// dead connections).
 func (d *db) retryable(err error) bool {
 	if lostConnection(err) {
 		d.dropConnections()
@@ -96,16 +99,27 @@ func (d *db) retryable(err error) bool {
 	return pgconn.SafeToRetry(err)
 }
 
-// lostConnection reports whether err means the session itself is gone:
-// the server ended it with a FATAL error (an administrator's or a restart's
-// termination, an idle-session timeout) or the connection was closed or
-// reset under the statement. A statement that failed or ran out of time on
-// a live connection is not a lost connection: dropping the pool for it
-// would only add dialling to an overload.
+// lostConnection reports whether err means an established session is
+// gone: the server ended it with a FATAL error (an administrator's or a
+// restart's termination, an idle-session timeout) or the connection was
+// closed or reset under the statement. Not a lost connection: a statement
+// that failed or ran out of time on a live connection, and a new connection
+// that could not be opened (too many clients, a wrong password, a server
+// starting up): dropping the pool's working connections for those would
+// only add dialling to an overload.
 func lostConnection(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
+		// The localized severity follows the server's lc_messages.
+		severity := pgErr.SeverityUnlocalized
+		if severity == "" {
+			severity = pgErr.Severity
+		}
+		return severity == "FATAL" || severity == "PANIC"
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
 		return false

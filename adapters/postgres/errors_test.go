@@ -9,9 +9,11 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
@@ -101,6 +103,10 @@ func TestLostConnection(t *testing.T) {
 		{"closed connection", fmt.Errorf("write: %w", net.ErrClosed), true},
 		{"administrator's termination", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, true},
 		{"idle-session timeout", &pgconn.PgError{Severity: "FATAL", Code: "57P05"}, true},
+		{"termination on a server with localized messages", &pgconn.PgError{Severity: "SCHWERWIEGEND", SeverityUnlocalized: "FATAL", Code: "57P01"}, true},
+		{"a localized ERROR", &pgconn.PgError{Severity: "FEHLER", SeverityUnlocalized: "ERROR", Code: "57014"}, false},
+		{"too many clients on connect", connectError(t, "53300"), false},
+		{"server closed the connection on connect", connectError(t, ""), false},
 		{"statement timeout", pgErr("57014"), false},
 		{"unique violation", pgErr("23505"), false},
 		{"read-only transaction (its own reset)", pgErr("25006"), false},
@@ -115,6 +121,49 @@ func TestLostConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// connectError returns what pgx returns when a new connection fails: a
+// server that answers the startup with a FATAL error of code, or (code "")
+// closes the connection at once.
+func connectError(t *testing.T, code string) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if code == "" {
+			return
+		}
+		be := pgproto3.NewBackend(c, c)
+		if _, err := be.ReceiveStartupMessage(); err != nil {
+			return
+		}
+		be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: "sorry, too many clients already"})
+		_ = be.Flush()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, "postgres://nobody@"+ln.Addr().String()+"/none?sslmode=disable")
+	if err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected to a server that refuses")
+	}
+	var (
+		ce    *pgconn.ConnectError
+		pgErr *pgconn.PgError
+	)
+	if !errors.As(err, &ce) || (code != "" && (!errors.As(err, &pgErr) || pgErr.Code != code)) {
+		t.Fatalf("connect error %v: want a ConnectError (wrapping a FATAL %s)", err, code)
+	}
+	return fmt.Errorf("acquire: %w", err)
 }
 
 func TestRunRetriesOnce(t *testing.T) {

@@ -26,7 +26,9 @@ type service struct {
 
 // New returns the approval service. Decisions are read from and stored in
 // store (which also holds the evaluation decisions it consults); clients is
-// the registry the user must be known to; ids names review cases.
+// the registry the user must be known to (read through store instead when
+// it reads users with decisions: see decision.NewEngine); ids names review
+// cases.
 func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) ports.ApprovalService {
 	return &service{engine: decision.NewEngine(store, clients, clock, ids, p), policy: p}
 }

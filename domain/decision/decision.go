@@ -166,7 +166,10 @@ type Engine struct {
 
 // NewEngine returns an Engine over the decision store and the registry the
 // rules read users from. ids names the review cases it opens; clock stamps
-// decisions and cases.
+// decisions and cases. When store is a ports.DecisionsWithClientFinder the
+// request's user is read from store, in the decisions' statement, not
+// through clients (nor any decorator of it): the two must be the same
+// registry, as they are when both come from one postgres.Stores.
 func NewEngine(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, p policy.Decision) *Engine {
 	withClient, _ := store.(ports.DecisionsWithClientFinder)
 	return &Engine{store: store, clients: clients, withClient: withClient, clock: clock, ids: ids, policy: p}

@@ -48,7 +48,8 @@ type service struct {
 
 // New returns the evaluation service. Decisions are read from and stored in
 // store (which also holds the approval decisions it consults); clients is
-// the registry the documents are compared with; clock tells today for
+// the registry the documents are compared with (read through store instead
+// when it reads users with decisions: see decision.NewEngine); clock tells today for
 // expiry and age; ids names review cases.
 func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, dp policy.Decision, p policy.Evaluation) ports.EvaluationService {
 	return &service{engine: decision.NewEngine(store, clients, clock, ids, dp), clock: clock, dp: dp, policy: p}
