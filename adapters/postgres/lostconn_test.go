@@ -106,6 +106,20 @@ func fillPool(ctx context.Context, t *testing.T, pool *pgxpool.Pool, n int) {
 func terminateSessions(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
+	admin, name := adminOf(ctx, t, pool)
+	var n int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = $1 AND pid <> pg_backend_pid()`, name).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminated %d sessions: %v", n, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the terminations reach the sockets
+}
+
+// adminOf returns a connection to the server as its administrator, closed
+// when the test ends, and the name of pool's database, for tests that act
+// on the database from outside the pool.
+func adminOf(ctx context.Context, t *testing.T, pool *pgxpool.Pool) (*pgx.Conn, string) {
+	t.Helper()
 	var name string
 	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
 		t.Fatal(err)
@@ -114,11 +128,6 @@ func terminateSessions(t *testing.T, pool *pgxpool.Pool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
-	var n int
-	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE datname = $1 AND pid <> pg_backend_pid()`, name).Scan(&n); err != nil || n == 0 {
-		t.Fatalf("terminated %d sessions: %v", n, err)
-	}
-	time.Sleep(50 * time.Millisecond) // the terminations reach the sockets
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return admin, name
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
@@ -30,15 +28,7 @@ func TestReadOnlyServer(t *testing.T) {
 	if _, _, err := s.Ledger.AppendConsent(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	var name string
-	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin, name := adminOf(ctx, t, pool)
 	setReadOnly := func(on bool) {
 		t.Helper()
 		stmt := "ALTER DATABASE " + name + " RESET default_transaction_read_only"
@@ -61,7 +51,7 @@ func TestReadOnlyServer(t *testing.T) {
 	before := pool.Stat().NewConnsCount()
 	revoke := rec
 	revoke.Approved = false
-	_, _, err = s.Ledger.AppendConsent(ctx, revoke)
+	_, _, err := s.Ledger.AppendConsent(ctx, revoke)
 	if domain.CodeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("append on a read-only server = %v, want CodeUnavailable", err)
 	}
