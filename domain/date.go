@@ -81,7 +81,18 @@ func (d Date) String() string {
 	if d.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf("%04d-%02d-%02d", d.y, int(d.m), d.d)
+	if d.y < 1 || d.y > 9999 || d.m < 1 || d.m > 12 || d.d < 1 || d.d > 31 {
+		// Only DateOf of a far-off time.Time gets here.
+		return fmt.Sprintf("%04d-%02d-%02d", d.y, int(d.m), d.d)
+	}
+	// Every lookup by birth date formats one: without fmt it costs a
+	// tenth as much.
+	b := [10]byte{
+		byte('0' + d.y/1000), byte('0' + d.y/100%10), byte('0' + d.y/10%10), byte('0' + d.y%10), '-',
+		byte('0' + int(d.m)/10), byte('0' + int(d.m)%10), '-',
+		byte('0' + d.d/10), byte('0' + d.d%10),
+	}
+	return string(b[:])
 }
 
 // Time returns midnight UTC of the date, for storage in date columns.

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,33 @@ func TestZeroDate(t *testing.T) {
 	}
 	if !z.Before(domain.MustDate("0001-01-01")) {
 		t.Error("zero date should sort before every real date")
+	}
+}
+
+// String formats every date of the years 1..9999 (and the far-off ones
+// DateOf can make) as fmt's "%04d-%02d-%02d" would.
+func TestDateStringMatchesFmt(t *testing.T) {
+	start := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, day := 0, start; day.Year() <= 9999; i, day = i+1, day.AddDate(0, 0, 1+i%97) {
+		d := domain.DateOf(day)
+		if want := fmt.Sprintf("%04d-%02d-%02d", day.Year(), int(day.Month()), day.Day()); d.String() != want {
+			t.Fatalf("String() = %q, want %q", d.String(), want)
+		}
+	}
+	for _, day := range []time.Time{time.Date(12345, 6, 7, 0, 0, 0, 0, time.UTC), time.Date(-5, 6, 7, 0, 0, 0, 0, time.UTC)} {
+		d := domain.DateOf(day)
+		if want := fmt.Sprintf("%04d-%02d-%02d", day.Year(), int(day.Month()), day.Day()); d.String() != want {
+			t.Errorf("String() = %q, want %q", d.String(), want)
+		}
+	}
+}
+
+func BenchmarkDateString(b *testing.B) {
+	d := domain.MustDate("1985-04-12")
+	b.ReportAllocs()
+	for b.Loop() {
+		if d.String() != "1985-04-12" {
+			b.Fatal("wrong")
+		}
 	}
 }
