@@ -121,7 +121,15 @@ func lostConnection(err error) bool {
 		}
 		return severity == "FATAL" || severity == "PANIC"
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
+	// A silent cut (no FIN, no reset) ends when the kernel gives the
+	// connection up: ETIMEDOUT counts as a timeout for Go, but it is the
+	// connection's, not a statement's.
+	if errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) ||
+		(errors.As(err, &netErr) && netErr.Timeout()) {
 		return false
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||

@@ -101,6 +101,8 @@ func TestLostConnection(t *testing.T) {
 		{"reset by peer", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
 		{"broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
 		{"closed connection", fmt.Errorf("write: %w", net.ErrClosed), true},
+		{"silent cut given up by the kernel", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ETIMEDOUT)}, true},
+		{"host unreachable", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EHOSTUNREACH)}, true},
 		{"administrator's termination", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, true},
 		{"idle-session timeout", &pgconn.PgError{Severity: "FATAL", Code: "57P05"}, true},
 		{"termination on a server with localized messages", &pgconn.PgError{Severity: "SCHWERWIEGEND", SeverityUnlocalized: "FATAL", Code: "57P01"}, true},
@@ -113,6 +115,7 @@ func TestLostConnection(t *testing.T) {
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
 		{"canceled", context.Canceled, false},
 		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, false},
+		{"statement deadline on a broken read", fmt.Errorf("%w: %w", io.ErrUnexpectedEOF, os.ErrDeadlineExceeded), false},
 		{"no rows", pgx.ErrNoRows, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,10 +27,10 @@ func TestLostConnectionsDropThePool(t *testing.T) {
 	const conns = 6
 	for _, tc := range []struct {
 		name string
-		lose func(t *testing.T, pool *pgxpool.Pool, proxy *testkit.Proxy)
+		lose func(ctx context.Context, t *testing.T, pool *pgxpool.Pool, proxy *testkit.Proxy)
 	}{
-		{"network cut", func(_ *testing.T, _ *pgxpool.Pool, proxy *testkit.Proxy) { proxy.Cut() }},
-		{"sessions terminated", func(t *testing.T, pool *pgxpool.Pool, _ *testkit.Proxy) { terminateSessions(t, pool) }},
+		{"network cut", func(_ context.Context, _ *testing.T, _ *pgxpool.Pool, proxy *testkit.Proxy) { proxy.Cut() }},
+		{"sessions terminated", terminateSessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -51,7 +51,7 @@ func TestLostConnectionsDropThePool(t *testing.T) {
 			defer s.Close()
 			fillPool(ctx, t, pool, conns)
 
-			tc.lose(t, pool, proxy)
+			tc.lose(ctx, t, pool, proxy)
 			failed := 0
 			for range conns {
 				// Within a second of their last use, so the pool does not
@@ -68,6 +68,9 @@ func TestLostConnectionsDropThePool(t *testing.T) {
 			if failed > 1 {
 				t.Fatalf("%d of %d reads failed after the connections were lost; want at most the first", failed, conns)
 			}
+			// None fails only when the pool pinged the dead connections
+			// itself (more than a second passed): the reset was not needed.
+			t.Logf("%d of %d reads failed", failed, conns)
 		})
 	}
 }
@@ -103,9 +106,8 @@ func fillPool(ctx context.Context, t *testing.T, pool *pgxpool.Pool, n int) {
 
 // terminateSessions ends every session of the pool's database from another
 // connection, as a server restart or a DBA would.
-func terminateSessions(t *testing.T, pool *pgxpool.Pool) {
+func terminateSessions(ctx context.Context, t *testing.T, pool *pgxpool.Pool, _ *testkit.Proxy) {
 	t.Helper()
-	ctx := context.Background()
 	admin, name := adminOf(ctx, t, pool)
 	var n int
 	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
