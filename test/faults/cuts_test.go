@@ -13,7 +13,7 @@ import (
 )
 
 // TestConsentsUnderConnectionCuts has 32 clients store consents while the
-// proxy cuts every PostgreSQL connection every 25 ms. Nothing is lost and
+// proxy cuts every PostgreSQL connection every 50 ms. Nothing is lost and
 // nothing is doubled: every request answered 200 has its ledger row, a
 // failed request is a 503 the caller may retry (never a 500), and after
 // re-sending every failed request, and then every request once more as a
@@ -24,7 +24,7 @@ func TestConsentsUnderConnectionCuts(t *testing.T) {
 	const (
 		clients    = 32
 		perClient  = 16
-		cutEvery   = 100 * time.Millisecond
+		cutEvery   = 50 * time.Millisecond
 		maxResends = 20
 	)
 	dsn, direct := seededDatabase(t)
@@ -134,7 +134,9 @@ WHERE process_id LIKE $1 GROUP BY 1, 2, 3`, "cut-"+run+"-%")
 	}
 	t.Logf("%d connection cuts: %d stored at once, %d failed (503 or no answer; %d of them committed before the cut) and re-sent",
 		cuts.Load(), ok, failed, committed)
-	if cuts.Load() < 5 || failed == 0 {
+	// On a fast machine the first phase takes a few hundred milliseconds:
+	// a cut every 50 ms still gives it several.
+	if cuts.Load() < 3 || failed == 0 {
 		t.Fatalf("%d cuts and %d failed requests: the run did not test anything", cuts.Load(), failed)
 	}
 
@@ -152,9 +154,9 @@ WHERE process_id LIKE $1 GROUP BY 1, 2, 3`, "cut-"+run+"-%")
 	}
 	// ... and re-sends everything once more, as after a lost answer. A
 	// pooled connection the proxy cut while it sat idle is found dead only
-	// when a request uses it (and is then closed), so a re-send may still
-	// meet one of the pool's 16: that request gets a retryable 503 and the
-	// caller sends it again. Any other status, or no 200 within maxResends
+	// when a request uses it (which then resets the pool, at most once a
+	// second), so a re-send may still meet one: that request gets a
+	// retryable 503 and the caller sends it again. Any other status, or no 200 within maxResends
 	// (more than the pool's connections), fails the test.
 	late := 0
 	for _, d := range decisions {
