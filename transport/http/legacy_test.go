@@ -392,6 +392,37 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 		base64.RawStdEncoding.EncodeToString(raw[:698]),
 		base64.URLEncoding.EncodeToString(raw),
 	}
+	// MIME style: a line break every 76 characters (the whole text then
+	// proves nothing), and every length of a short text cut by one break.
+	mime := func(text string, sep string) string {
+		var b strings.Builder
+		for len(text) > 76 {
+			b.WriteString(text[:76] + sep)
+			text = text[76:]
+		}
+		return b.String() + text
+	}
+	for _, text := range texts {
+		for _, sep := range []string{"\n", "\r\n", "\n\n\n\n"} {
+			s := []byte(mime(text, sep))
+			want, _ := legacyDecodeBase64(s)
+			got, proven, ok := decodeBase64(s)
+			if !ok || !bytes.Equal(got, want) || proven > 76 {
+				t.Fatalf("MIME text with %q breaks: ok %v, %d bytes (want %d), proved %d", sep, ok, len(got), len(want), proven)
+			}
+		}
+	}
+	for l := 1; l < 40; l++ {
+		for cut := 0; cut <= l; cut++ {
+			text := texts[0][:l]
+			s := []byte(text[:cut] + "\n" + text[cut:])
+			want, wantOK := legacyDecodeBase64(s)
+			got, proven, ok := decodeBase64(s)
+			if ok != wantOK || !bytes.Equal(got, want) || proven > cut {
+				t.Fatalf("%q: got %v (%d bytes), proved %d; want %v (%d bytes), at most %d proved", s, ok, len(got), proven, wantOK, len(want), cut)
+			}
+		}
+	}
 	replacements := []byte{'!', '-', '_', '=', '\n', '\r', '/', '+', 'A', 0x80, ' ', '\\', '"'}
 	checked := 0
 	for _, text := range texts {
