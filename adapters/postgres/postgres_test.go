@@ -64,6 +64,14 @@ func TestDecisionStore(t *testing.T) {
 	porttest.DecisionStore(t, func(*testing.T) (ports.DecisionStore, ports.ReviewCases) { return s.Decisions, s.Decisions })
 }
 
+// janaClient is an active registry client whose keys end in suffix, so
+// tests sharing a database never meet each other's.
+func janaClient(suffix string) domain.Client {
+	return domain.Client{UserID: "u-jana-" + suffix, ClientNumber: "J" + suffix, BirthDate: domain.MustDate("1985-04-12"),
+		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "P" + suffix, Phone: "+420601123456", Nationality: "CZE",
+		Status: domain.StatusActive}
+}
+
 // FindClientWithConsents answers as FindClient and LatestConsents do, in
 // one statement.
 func TestFindClientWithConsents(t *testing.T) {
@@ -71,8 +79,7 @@ func TestFindClientWithConsents(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStores(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
-	jana := domain.Client{UserID: "u-jana-" + suffix, ClientNumber: "J" + suffix, BirthDate: domain.MustDate("1985-04-12"),
-		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "P" + suffix, Nationality: "CZE", Status: domain.StatusActive}
+	jana := janaClient(suffix)
 	petr := domain.Client{UserID: "u-petr-" + suffix, ClientNumber: "K" + suffix, BirthDate: domain.MustDate("1990-07-21"),
 		GivenNames: "Petr", Surname: "Dvořák", PersonalNumber: "Q" + suffix, Nationality: "CZE", Status: domain.StatusActive}
 	if err := s.Registry.AddClients(ctx, jana, petr); err != nil {
@@ -139,8 +146,7 @@ func TestVerificationDecisionsWithClient(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStores(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
-	jana := domain.Client{UserID: "u-jana-" + suffix, ClientNumber: "J" + suffix, BirthDate: domain.MustDate("1985-04-12"),
-		GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "P" + suffix, Phone: "+420601123456", Nationality: "CZE", Status: domain.StatusActive}
+	jana := janaClient(suffix)
 	if err := s.Registry.AddClients(ctx, jana); err != nil {
 		t.Fatal(err)
 	}
