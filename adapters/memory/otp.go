@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ const otpSweepInterval = time.Minute
 
 // DefaultOTPGuardEntries bounds the dedupe keys and the throttled processes
 // an OTPGuard tracks, each: five times the OTPs a large bank's onboarding
-// sends in a 15-minute window (10 per second), about 20 MB at most. Past it
+// sends in a 15-minute window (10 per second), about 12 MB at most. Past it
 // the oldest entries are forgotten, so a flood of fresh process ids cannot
 // exhaust a replica's memory; only a process among the oldest of more than
 // this many within its window regains its throttle budget.
@@ -35,26 +36,45 @@ const DefaultOTPGuardEntries = 50_000
 // holds for every 15-minute span, not only per calendar slot. A refused send
 // is not logged, so hammering does not extend the lock-out. Expired entries
 // are swept at most once per otpSweepInterval, on the next call.
+//
+// Entries are compact, because on PostgreSQL + Redis every send Redis
+// accepts is mirrored here (adapters/redis): keys are held as a 128-bit
+// digest, not the caller's string, and times as offsets from the guard's
+// start, about 230 bytes a send in all (TestOTPGuardBytesPerSend).
 type OTPGuard struct {
 	clock ports.Clock
+	start time.Time // times are kept as offsets from it (monotonic when clock's is)
 
 	mu          sync.Mutex
-	dedupe      map[string]otpEntry
-	sends       map[string]*sendLog
+	dedupe      map[otpKey]otpEntry
+	sends       map[otpKey]sendLog
 	dedupeOrder fifo[otpSlot]
 	sendsOrder  fifo[otpSlot]
 	gen         uint64 // the generation of the last entry added
-	nextSweep   time.Time
+	nextSweep   time.Duration
+}
+
+// otpKey is the first 128 bits of the SHA-256 of a dedupe key or process
+// id: a quarter of a hex dedupe key's size, and no two of the keys a guard
+// holds share one in practice (2^-128 a pair), so it dedupes and throttles
+// exactly as the string would.
+type otpKey [16]byte
+
+// otpKeyOf digests s without copying it to the heap when it is of usual size.
+func otpKeyOf(s string) otpKey {
+	var buf [128]byte
+	sum := sha256.Sum256(append(buf[:0], s...))
+	return otpKey(sum[:16])
 }
 
 type otpEntry struct {
-	outcome domain.OTPOutcome // OTPPending until FinishOTP
-	expires time.Time
+	expires time.Duration // since start
 	gen     uint64
+	outcome domain.OTPOutcome // OTPPending until FinishOTP
 }
 
 type sendLog struct {
-	times  []time.Time // allowed sends, oldest first
+	times  []time.Duration // allowed sends since start, oldest first
 	window time.Duration
 	gen    uint64
 }
@@ -63,7 +83,7 @@ type sendLog struct {
 // key may be added again later; the generation tells the new entry from
 // the old slot, so the old slot's turn to be forgotten passes it by.
 type otpSlot struct {
-	key string
+	key otpKey
 	gen uint64
 }
 
@@ -76,8 +96,9 @@ func NewOTPGuard(clock ports.Clock) *OTPGuard { return NewOTPGuardLimit(clock, D
 func NewOTPGuardLimit(clock ports.Clock, limit int) *OTPGuard {
 	return &OTPGuard{
 		clock:       clock,
-		dedupe:      make(map[string]otpEntry),
-		sends:       make(map[string]*sendLog),
+		start:       clock.Now(),
+		dedupe:      make(map[otpKey]otpEntry),
+		sends:       make(map[otpKey]sendLog),
 		dedupeOrder: fifo[otpSlot]{limit: limit},
 		sendsOrder:  fifo[otpSlot]{limit: limit},
 	}
@@ -86,7 +107,7 @@ func NewOTPGuardLimit(clock ports.Clock, limit int) *OTPGuard {
 // track gives key, about to be added to m, a fresh generation and its
 // place in order, and forgets the entry whose place it takes unless that
 // entry was swept and added anew since. The caller holds mu.
-func track[V any](m map[string]V, order *fifo[otpSlot], gen *uint64, key string, genOf func(V) uint64) uint64 {
+func track[V any](m map[otpKey]V, order *fifo[otpSlot], gen *uint64, key otpKey, genOf func(V) uint64) uint64 {
 	*gen++
 	if old, evicted := order.push(otpSlot{key, *gen}); evicted {
 		if v, ok := m[old.key]; ok && genOf(v) == old.gen {
@@ -98,7 +119,10 @@ func track[V any](m map[string]V, order *fifo[otpSlot], gen *uint64, key string,
 
 func entryGen(e otpEntry) uint64 { return e.gen }
 
-func logGen(l *sendLog) uint64 { return l.gen }
+func logGen(l sendLog) uint64 { return l.gen }
+
+// now is the clock's time as an offset from the guard's start.
+func (g *OTPGuard) now() time.Duration { return g.clock.Now().Sub(g.start) }
 
 // BeginOTP claims key for ttl. The first caller gets claimed true and must
 // send, then FinishOTP; until the TTL passes, later callers get false and the
@@ -107,14 +131,14 @@ func (g *OTPGuard) BeginOTP(_ context.Context, key string, ttl time.Duration) (b
 	if ttl <= 0 {
 		return false, "", domain.Invalid("ttl", "must be positive")
 	}
-	now := g.clock.Now()
+	k, now := otpKeyOf(key), g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
-	if e, ok := g.dedupe[key]; ok && now.Before(e.expires) {
+	if e, ok := g.dedupe[k]; ok && now < e.expires {
 		return false, e.outcome, nil
 	}
-	g.setDedupe(key, domain.OTPPending, now.Add(ttl))
+	g.setDedupe(k, domain.OTPPending, now+ttl)
 	return true, "", nil
 }
 
@@ -123,21 +147,21 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	if ttl <= 0 {
 		return domain.Invalid("ttl", "must be positive")
 	}
-	now := g.clock.Now()
+	k, now := otpKeyOf(key), g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.setDedupe(key, outcome, now.Add(ttl))
+	g.setDedupe(k, outcome, now+ttl)
 	return nil
 }
 
 // setDedupe stores key's outcome until expires; a key already held keeps
 // its place in the order of additions. The caller holds mu.
-func (g *OTPGuard) setDedupe(key string, outcome domain.OTPOutcome, expires time.Time) {
+func (g *OTPGuard) setDedupe(key otpKey, outcome domain.OTPOutcome, expires time.Duration) {
 	e, ok := g.dedupe[key]
 	if !ok {
 		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
 	}
-	g.dedupe[key] = otpEntry{outcome: outcome, expires: expires, gen: e.gen}
+	g.dedupe[key] = otpEntry{expires: expires, gen: e.gen, outcome: outcome}
 }
 
 // AllowOTP reports whether one more send for processID stays within limit
@@ -149,30 +173,30 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 	if window <= 0 {
 		return false, domain.Invalid("window", "must be positive")
 	}
-	now := g.clock.Now()
+	k, now := otpKeyOf(processID), g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
-	l, ok := g.sends[processID]
+	l, ok := g.sends[k]
 	if !ok {
-		l = &sendLog{gen: track(g.sends, &g.sendsOrder, &g.gen, processID, logGen)}
-		g.sends[processID] = l
+		l.gen = track(g.sends, &g.sendsOrder, &g.gen, k, logGen)
 	}
 	l.window = window
 	l.drop(now)
-	if len(l.times) >= limit {
-		return false, nil
+	allowed := len(l.times) < limit
+	if allowed {
+		l.times = append(l.times, now)
 	}
-	l.times = append(l.times, now)
-	return true, nil
+	g.sends[k] = l
+	return allowed, nil
 }
 
 // drop forgets the sends that left the window ending at now, reusing the
 // slice so a log never holds more than limit times.
-func (l *sendLog) drop(now time.Time) {
-	cutoff := now.Add(-l.window)
+func (l *sendLog) drop(now time.Duration) {
+	cutoff := now - l.window
 	i := 0
-	for i < len(l.times) && !l.times[i].After(cutoff) {
+	for i < len(l.times) && l.times[i] <= cutoff {
 		i++
 	}
 	if i > 0 {
@@ -182,19 +206,21 @@ func (l *sendLog) drop(now time.Time) {
 
 // sweep drops expired dedupe entries and empty send logs, at most once per
 // otpSweepInterval. The caller holds mu.
-func (g *OTPGuard) sweep(now time.Time) {
-	if now.Before(g.nextSweep) {
+func (g *OTPGuard) sweep(now time.Duration) {
+	if now < g.nextSweep {
 		return
 	}
-	g.nextSweep = now.Add(otpSweepInterval)
+	g.nextSweep = now + otpSweepInterval
 	for k, e := range g.dedupe {
-		if !now.Before(e.expires) {
+		if now >= e.expires {
 			delete(g.dedupe, k)
 		}
 	}
 	for p, l := range g.sends {
 		if l.drop(now); len(l.times) == 0 {
 			delete(g.sends, p)
+		} else {
+			g.sends[p] = l
 		}
 	}
 }
