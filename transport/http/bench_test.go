@@ -56,6 +56,12 @@ func BenchmarkDecodeEvaluateThreeImages(b *testing.B) {
 	benchDecoder(b, decodeEvaluateRequest, evaluateBody(3, 1<<20), DefaultMaxImageBodyBytes)
 }
 
+// BenchmarkDecodeEvaluateFaceImage is the load harness's image evaluation:
+// one document with a 200 KB face, whose decoded bytes are only digested.
+func BenchmarkDecodeEvaluateFaceImage(b *testing.B) {
+	benchDecoder(b, decodeEvaluateRequest, evaluateBody(1, 200<<10), DefaultMaxImageBodyBytes)
+}
+
 func BenchmarkDecodeOTPSend(b *testing.B) {
 	benchDecoder(b, decodeOTPSendRequest, []byte(allEndpoints()[3].body), DefaultMaxBodyBytes)
 }

@@ -3,7 +3,9 @@ package httptransport
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/ports"
 )
 
@@ -281,7 +284,8 @@ func evaluateBody(n, size int) []byte {
 
 // TestEvaluateMemory proves the image path: decoding allocates the body
 // once (a recycled buffer at most an eighth larger, or one of its own size
-// past 1 MiB) plus the decoded images, well under twice the body.
+// past 1 MiB) plus a buffer the images are decoded into to be digested
+// (recycled too, up to 1 MiB), well under twice the body.
 // Allocation is counted, not time, with the buffer pool emptied first so
 // the body's buffer is counted too.
 func TestEvaluateMemory(t *testing.T) {
@@ -308,6 +312,76 @@ func TestEvaluateMemory(t *testing.T) {
 		if ratio > 2.0 {
 			t.Errorf("%d × %d-byte images: decoding allocated %.2fx the body, want at most 2x", tt.images, tt.size, ratio)
 		}
+	}
+}
+
+// TestDocumentImagesKeepOnlyTheirDigest: a document's images are decoded
+// into a recycled buffer and only their digest is kept (the evaluation
+// records nothing else of them), so consecutive images of different sizes
+// through the same buffers must each get their own digest, format and
+// size, a warm decoder must not allocate decoded copies, and a frame, which
+// a review case may keep as evidence, keeps its bytes.
+func TestDocumentImagesKeepOnlyTheirDigest(t *testing.T) {
+	images := [][]byte{
+		bytes.Repeat([]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 1, 2, 3}, 3000),
+		append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, bytes.Repeat([]byte("face"), 200)...),
+		append([]byte{0xFF, 0xD8, 0xFF, 0xDB}, bytes.Repeat([]byte{9}, 70_000)...),
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"processId":"p-1","userId":"user-1","identityVerificationId":"iv-1","provider":"ZenID","status":"SUCCESS","documentCheckResult":{"documents":[`)
+	for i, img := range images {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		enc := base64.StdEncoding.EncodeToString(img)
+		if i == 1 {
+			enc = "data:image/jpeg;base64," + base64.RawURLEncoding.EncodeToString(img) // another alphabet, no padding
+		}
+		fmt.Fprintf(&b, `{"type":"ID_CARD","status":"SUCCESS","images":[{"type":"FACE%d","data":"%s"}]}`, i, enc)
+	}
+	b.WriteString(`]}}`)
+	body := b.Bytes()
+	ctx := withBodyLimit(DefaultMaxImageBodyBytes)(context.Background(), nil)
+	decode := func() ports.EvaluationRequest {
+		t.Helper()
+		req := &http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: readCloser{bytes.NewReader(body)}, ContentLength: int64(len(body))}
+		got, err := decodeEvaluateRequest(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(ports.EvaluationRequest)
+	}
+	for range 2 { // the second time through recycled buffers
+		got := decode()
+		for i, img := range images {
+			sum := sha256.Sum256(img)
+			want := domain.Image{Kind: fmt.Sprintf("FACE%d", i), Format: domain.ImageFormat(img), SHA256: hex.EncodeToString(sum[:]), Size: len(img)}
+			if g := got.Documents[i].Images; len(g) != 1 || !reflect.DeepEqual(g[0], want) {
+				t.Errorf("document %d: %+v, want %+v (digest only, no bytes)", i, g, want)
+			}
+		}
+	}
+	if !raceEnabled {
+		allocs := testing.AllocsPerRun(20, func() { decode() })
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		decode()
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(body))/4 {
+			t.Errorf("a warm decode allocated %d bytes (%.0f allocations) for a %d-byte body: decoded copies of the images?", grew, allocs, len(body))
+		}
+	}
+
+	frame := approveFrameBody(4 << 10)
+	req := &http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: readCloser{bytes.NewReader(frame)}, ContentLength: int64(len(frame))}
+	got, err := decodeApproveRequest(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := got.(ports.ApprovalRequest).Frame; f == nil || len(f.Data) != 4<<10 || domain.ImageFormat(f.Data) != "jpeg" {
+		t.Errorf("the frame lost its bytes: %+v", f)
 	}
 }
 

@@ -341,7 +341,15 @@ func legacyEvaluate(ctx context.Context, r *http.Request) (any, error) {
 	if err := legacyDecodeJSON(ctx, r, &d, evaluateArrays...); err != nil {
 		return nil, err
 	}
-	return d.toPorts(metaFrom(ctx))
+	req, err := d.toPorts(metaFrom(ctx))
+	// By design the new decoder keeps only a document image's digest, not
+	// its bytes (base64Image.digestOnly).
+	for i := range req.Documents {
+		for j := range req.Documents[i].Images {
+			req.Documents[i].Images[j].Data = nil
+		}
+	}
+	return req, err
 }
 
 func legacyOTPSend(ctx context.Context, r *http.Request) (any, error) {

@@ -164,12 +164,17 @@ func toImage(path func() string, kind string, im base64Image) (img domain.Image,
 	if im.problem != "" {
 		return domain.Image{}, false, fieldError(path(), im.problem)
 	}
-	if im.data == nil {
+	if !im.present() {
 		return domain.Image{}, false, nil
+	}
+	if im.digestOnly {
+		img = im.image
+		img.Kind = kind
+		return img, true, nil
 	}
 	img, err = domain.NewImage(kind, im.data)
 	if errors.Is(err, domain.ErrNotAnImage) {
-		return domain.Image{}, false, fieldError(path(), "not a JPEG or PNG image")
+		return domain.Image{}, false, fieldError(path(), errNotAnImage)
 	}
 	if err != nil {
 		return domain.Image{}, false, fmt.Errorf("image %s: %w", path(), err)
@@ -326,6 +331,9 @@ func (im *documentImage) readJSON(dec *jsonDecoder) error {
 		case "type":
 			return dec.readString(&im.Type)
 		case "data":
+			// Only the digest of a document's image is recorded
+			// (evaluation.parseDocuments): its bytes are not kept.
+			im.Data.digestOnly = true
 			return dec.readImage(&im.Data)
 		}
 		return dec.skip()
