@@ -10,7 +10,11 @@ import (
 
 // Image is a picture the caller sent (presence-check frame, document face).
 // The service keeps only its digest unless policy keeps the bytes as review
-// evidence; Data is the decoded image while the request lives.
+// evidence. Data is the decoded image while the request lives, and only
+// then: the transport decodes into buffers it reuses once the request is
+// answered, so whatever keeps the bytes longer copies them (the decision
+// engine does for review evidence). A document's images come without Data:
+// nothing but their digest is ever recorded.
 type Image struct {
 	Kind   string // FRAME for the presence check, the document's image type otherwise
 	Format string // "jpeg" or "png"

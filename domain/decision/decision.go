@@ -8,6 +8,7 @@
 package decision
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -295,6 +296,10 @@ func (e *Engine) build(r Request, o Outcome) (domain.Decision, *domain.ReviewCas
 	}
 	if e.policy.KeepEvidence {
 		rc.Evidence = o.Evidence
+		// The frame is the request's (domain.Image.Data): the transport
+		// reuses its buffer once the request is answered, and the store
+		// may still hold the case then (a batch that outlived a deadline).
+		rc.Evidence.Frame = bytes.Clone(o.Evidence.Frame)
 	}
 	if !e.policy.WaitSupported {
 		// Callers of the 1.x generation fail on an unknown enum value, so

@@ -1,6 +1,7 @@
 package decision_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -300,6 +301,42 @@ func TestDecideScoreIsCopied(t *testing.T) {
 	*r.Score = 1
 	if *d.Score != 8 {
 		t.Errorf("decision score follows the caller's variable: %v", *d.Score)
+	}
+}
+
+// capturingStore keeps the review case SaveDecision was given, as a store
+// whose batch outlives the request would.
+type capturingStore struct {
+	ports.DecisionStore
+	saved *domain.ReviewCase
+}
+
+func (s *capturingStore) SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
+	s.saved = rc
+	return s.DecisionStore.SaveDecision(ctx, d, rc)
+}
+
+// TestDecideKeepsACopyOfTheFrame: the frame is the request's only while it
+// lives (the transport reuses its buffer after the answer), so the review
+// case the store gets must hold a copy, not the request's bytes.
+func TestDecideKeepsACopyOfTheFrame(t *testing.T) {
+	store := &capturingStore{DecisionStore: memory.NewDecisionStore()}
+	e := decision.NewEngine(store, noClients(), memory.NewFakeClock(now), memory.NewSequenceIDs("case"), policy.Default().Decision)
+	frame := []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3}
+	eval := func(context.Context, ports.VerificationDecisions, ports.ClientFinder) (decision.Outcome, error) {
+		return decision.Outcome{Rules: []domain.RuleResult{wait}, Evidence: domain.ReviewEvidence{Frame: frame}}, nil
+	}
+	if _, err := e.Decide(context.Background(), validRequest(), eval); err != nil {
+		t.Fatal(err)
+	}
+	if store.saved == nil || !bytes.Equal(store.saved.Evidence.Frame, []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3}) {
+		t.Fatalf("saved case %+v, want the frame as evidence", store.saved)
+	}
+	for i := range frame {
+		frame[i] = 0 // the transport reuses the buffer
+	}
+	if store.saved.Evidence.Frame[0] != 0xFF {
+		t.Error("the saved review case shares the request's frame buffer")
 	}
 }
 

@@ -26,6 +26,8 @@ func TestEndpoints200(t *testing.T) {
 		setup    func(*fakes)
 		wantBody string
 		check    func(t *testing.T, got any)
+		// checkFakes, when set, checks what the fake services saw.
+		checkFakes func(t *testing.T, f *fakes)
 	}{
 		{
 			name: "lookup REQUIRED", path: "/user/lookup",
@@ -83,6 +85,11 @@ func TestEndpoints200(t *testing.T) {
 				}
 				if r.Frame == nil || r.Frame.Kind != "FRAME" || r.Frame.Format != "jpeg" || !reflect.DeepEqual(r.Frame.Data, jpegBytes) {
 					t.Errorf("frame = %+v", r.Frame)
+				}
+			},
+			checkFakes: func(t *testing.T, f *fakes) {
+				if !f.frameRecycled {
+					t.Error("the frame was not decoded into the buffer the request's scope recycles")
 				}
 			},
 		},
@@ -256,6 +263,9 @@ func TestEndpoints200(t *testing.T) {
 			}
 			if tt.check != nil {
 				tt.check(t, f.last)
+			}
+			if tt.checkFakes != nil {
+				tt.checkFakes(t, f)
 			}
 		})
 	}

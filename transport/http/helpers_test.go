@@ -38,6 +38,9 @@ type fakes struct {
 	calls int
 	last  any
 	ctx   context.Context
+	// frameRecycled: the last approval's frame was decoded into the
+	// recycled buffer its request's scope puts back after the response.
+	frameRecycled bool
 }
 
 func (f *fakes) record(ctx context.Context, req any) {
@@ -57,6 +60,18 @@ func (f *fakes) Lookup(ctx context.Context, r ports.LookupRequest) (ports.Lookup
 }
 
 func (f *fakes) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+	if r.Frame != nil {
+		// The frame's bytes are the request's only while it lives
+		// (domain.Image): a recorded request keeps a copy, as the
+		// decision engine does, and checks it was decoded in place.
+		f.mu.Lock()
+		f.frameRecycled = stateFrom(ctx) != nil && stateFrom(ctx).recycle != nil &&
+			len(r.Frame.Data) > 0 && &(*stateFrom(ctx).recycle)[0] == &r.Frame.Data[0]
+		f.mu.Unlock()
+		frame := *r.Frame
+		frame.Data = bytes.Clone(frame.Data)
+		r.Frame = &frame
+	}
 	f.record(ctx, r)
 	if f.approve != nil {
 		return f.approve(ctx, r)

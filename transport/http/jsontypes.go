@@ -31,6 +31,20 @@ type base64Image struct {
 	// (a 200 KB face is most of an evaluation's allocations).
 	digestOnly bool
 	image      domain.Image // digestOnly: the image without Data; zero when absent
+	// recycled, set before reading, decodes into a recycled buffer, buf,
+	// which the decoder hands to the request's scope to be put back once
+	// the request is answered (keepUntilAnswered): the presence-check
+	// frame, whose bytes a review case may keep (copied by the decision
+	// engine) but which is otherwise garbage when the request ends.
+	recycled bool
+	buf      *[]byte
+}
+
+// reset empties im for a new read, keeping its modes; a recycled buffer
+// it held goes back to the pool.
+func (im *base64Image) reset() {
+	bodyBuffers.put(im.buf)
+	*im = base64Image{digestOnly: im.digestOnly, recycled: im.recycled}
 }
 
 // present reports whether an image was sent (and decoded).
@@ -42,7 +56,16 @@ func (im *base64Image) present() bool { return im.data != nil || im.image.Size >
 // is no JPEG or PNG is recorded as a problem with ok true.
 func (im *base64Image) decode(s []byte) (proven int, ok bool) {
 	n := base64.RawStdEncoding.DecodedLen(len(s)) // the largest of the four alphabets' and paddings'
-	if !im.digestOnly {
+	switch {
+	case im.recycled:
+		buf := bodyBuffers.get(n)
+		if im.data, proven, ok = decodeBase64Into((*buf)[:n], s); ok {
+			im.buf = buf
+		} else {
+			bodyBuffers.put(buf)
+		}
+		return proven, ok
+	case !im.digestOnly:
 		im.data, proven, ok = decodeBase64Into(make([]byte, n), s)
 		return proven, ok
 	}
@@ -68,7 +91,7 @@ const errNotAnImage = "not a JPEG or PNG image"
 // readImage reads an image field: standard or URL-safe base64, padded or
 // not, with line breaks (MIME style) and an optional data: URI prefix.
 func (d *jsonDecoder) readImage(dst *base64Image) error {
-	*dst = base64Image{digestOnly: dst.digestOnly}
+	dst.reset()
 	switch d.peek() {
 	case '"':
 	case 'n':
@@ -126,7 +149,7 @@ func (d *jsonDecoder) imageText(dst *base64Image, text []byte) (ok bool, err err
 	}
 	rest := b64[proven:]
 	if bytes.IndexByte(prefix, '\\') >= 0 || bytes.IndexByte(rest, '\\') >= 0 {
-		*dst = base64Image{digestOnly: dst.digestOnly}
+		dst.reset()
 		return false, nil
 	}
 	if hasControl(prefix) || hasControl(rest) || !utf8.Valid(prefix) || !utf8.Valid(rest) {
@@ -142,7 +165,8 @@ func (im *base64Image) decodeText(text []byte) {
 		return
 	}
 	if _, ok := im.decode(b64); !ok {
-		*im = base64Image{digestOnly: im.digestOnly, problem: "not valid base64"}
+		im.reset()
+		im.problem = "not valid base64"
 	}
 }
 

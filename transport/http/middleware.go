@@ -37,6 +37,20 @@ type requestState struct {
 	processID     string // from the decoded body, only when it looks like an id
 	bodyLimit     int64  // the route's body limit, set by its go-kit server
 	sw            statusWriter
+	// recycle is a decoded image's buffer (the presence-check frame) that
+	// goes back to bodyBuffers once the request is answered.
+	recycle *[]byte
+}
+
+// keepUntilAnswered hands buf, which the decoded request refers to, to the
+// request's scope, which puts it back in bodyBuffers after the response:
+// the service has then finished with the request (every handler is
+// synchronous) and kept copies of what it keeps. Outside a request served
+// by NewHandler (tests calling a decoder) buf is left to the collector.
+func keepUntilAnswered(ctx context.Context, buf *[]byte) {
+	if st := stateFrom(ctx); st != nil && st.recycle == nil {
+		st.recycle = buf
+	}
 }
 
 // Value makes the state reachable from every context derived from it.
@@ -217,6 +231,8 @@ func (a *api) withRequestScope(next http.Handler) http.Handler {
 		ctx := newLazyDeadline(st, st.start, a.cfg.RequestTimeout)
 		defer ctx.release()
 		next.ServeHTTP(&st.sw, r.WithContext(ctx))
+		bodyBuffers.put(st.recycle)
+		st.recycle = nil
 		// The router matched on a copy of r (WithContext copies); hand the
 		// pattern back to the request this ring was given, where otelhttp
 		// wrapped directly around the handler reads it to name the server

@@ -109,6 +109,7 @@ var presenceCheckFields = fieldNames{"frame"}
 
 func (p *presenceCheckResult) readJSON(dec *jsonDecoder) error {
 	return dec.readFields(presenceCheckFields, func(string) error {
+		p.Frame.recycled = true
 		return dec.readImage(&p.Frame)
 	})
 }
@@ -149,11 +150,23 @@ func (d approveRequest) toPorts(meta domain.RequestMeta) (ports.ApprovalRequest,
 // decodeApproveRequest is the go-kit decoder of /client/approve.
 func decodeApproveRequest(ctx context.Context, r *http.Request) (any, error) {
 	var d approveRequest
-	if err := decodeJSON(ctx, r, &d); err != nil {
+	err := decodeJSON(ctx, r, &d)
+	var frame *[]byte
+	if d.PresenceCheckResult != nil {
+		frame = d.PresenceCheckResult.Frame.buf
+	}
+	if err != nil {
+		bodyBuffers.put(frame) // nothing refers to it
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
-	return d.toPorts(metaFrom(ctx))
+	req, err := d.toPorts(metaFrom(ctx))
+	if err != nil {
+		bodyBuffers.put(frame)
+		return nil, err
+	}
+	keepUntilAnswered(ctx, frame)
+	return req, nil
 }
 
 func framePath() string { return "presenceCheckResult.frame" }
