@@ -141,9 +141,9 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 			delete(s.decisions, old)
 		}
 	}
-	d = cloneDecision(d)
-	s.decisions[k] = d
-	return cloneDecision(d), true, nil
+	// The store keeps a copy; d itself, the caller's, is the answer.
+	s.decisions[k] = cloneDecision(d)
+	return d, true, nil
 }
 
 // compareCases orders the queue oldest first, by id among equals, the order

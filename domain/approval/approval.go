@@ -64,7 +64,8 @@ func (s *service) Approve(ctx context.Context, r ports.ApprovalRequest) (domain.
 
 // rules runs the approval rules in the order their reasons should win.
 func (s *service) rules(ctx context.Context, r ports.ApprovalRequest, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
-	var o decision.Outcome
+	// Status, user (2), evaluation and score: one slice.
+	o := decision.Outcome{Rules: make([]domain.RuleResult, 0, 5)}
 	if r.Frame != nil {
 		o.Images = append(o.Images, r.Frame.Digest())
 		o.Evidence.Frame = r.Frame.Data

@@ -97,15 +97,21 @@ func ScoreRule(score float64, p policy.Decision) domain.RuleResult {
 // compare documents against it, and an error only when the registry could
 // not answer: an unknown user is a NOK decision, not a failed request.
 func UserRules(ctx context.Context, clients ports.ClientFinder, userID string) ([]domain.RuleResult, *domain.Client, error) {
+	return appendUserRules(ctx, nil, clients, userID)
+}
+
+// appendUserRules is UserRules appending to rules, so a decision's rules
+// grow in one slice (AddCommonRules).
+func appendUserRules(ctx context.Context, rules []domain.RuleResult, clients ports.ClientFinder, userID string) ([]domain.RuleResult, *domain.Client, error) {
 	c, err := clients.ClientByUserID(ctx, userID)
 	switch {
 	case domain.IsNotFound(err):
-		return []domain.RuleResult{{Rule: RuleUserKnown, Outcome: domain.ResultNOK,
-			Code: domain.ReasonUserUnknown, Detail: "user is not known to the registry"}}, nil, nil
+		return append(rules, domain.RuleResult{Rule: RuleUserKnown, Outcome: domain.ResultNOK,
+			Code: domain.ReasonUserUnknown, Detail: "user is not known to the registry"}), nil, nil
 	case err != nil:
 		return nil, nil, fmt.Errorf("read client by user id: %w", err)
 	}
-	rules := []domain.RuleResult{{Rule: RuleUserKnown, Outcome: domain.ResultOK}}
+	rules = append(rules, domain.RuleResult{Rule: RuleUserKnown, Outcome: domain.ResultOK})
 	if !c.Status.Eligible() {
 		rules = append(rules, domain.RuleResult{Rule: RuleUserEligible, Outcome: domain.ResultNOK,
 			Code: domain.ReasonUserNotEligible, Detail: "client is not eligible for onboarding"})
@@ -135,11 +141,11 @@ func (o *Outcome) AddCommonRules(ctx context.Context, clients ports.ClientFinder
 	if st.Outcome == domain.ResultNOK {
 		return false, nil
 	}
-	users, client, err := UserRules(ctx, clients, userID)
+	rules, client, err := appendUserRules(ctx, o.Rules, clients, userID)
 	if err != nil {
 		return false, err
 	}
-	o.Rules = append(o.Rules, users...)
+	o.Rules = rules
 	o.Evidence.Registry = client
 	return true, nil
 }

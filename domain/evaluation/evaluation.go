@@ -139,7 +139,11 @@ func parseDocuments(in []ports.DocumentInput) ([]domain.DocumentData, []domain.I
 // rules runs the evaluation rules in the order their reasons should win
 // (domain.Combine keeps the first of the strongest outcome).
 func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
-	o := decision.Outcome{Images: images}
+	// The rules of a decision grow in one slice: status, user (2),
+	// approval or document data, score, the set's primary, same person and
+	// age, and per document its status, expiry, nationality and up to
+	// three comparisons with the registry.
+	o := decision.Outcome{Images: images, Rules: make([]domain.RuleResult, 0, 8+6*len(docs))}
 	if r.HasDocumentCheck {
 		o.Evidence.Documents = docs
 	}
@@ -155,7 +159,7 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 		o.Rules = append(o.Rules, rr)
 	} else {
 		today := domain.DateOf(s.clock.Now().UTC())
-		o.Rules = append(o.Rules, s.documentRules(docs, o.Evidence.Registry, today)...)
+		o.Rules = s.appendDocumentRules(o.Rules, docs, o.Evidence.Registry, today)
 	}
 	if r.Score != nil {
 		o.Rules = append(o.Rules, decision.ScoreRule(*r.Score, s.dp))
@@ -179,10 +183,10 @@ func approvalRule(stored ports.VerificationDecisions) domain.RuleResult {
 	return domain.RuleResult{Rule: RuleApproval, Outcome: domain.ResultOK}
 }
 
-// documentRules checks the documents themselves, then against each other,
-// then against the registry record (when the user is known).
-func (s *service) documentRules(docs []domain.DocumentData, client *domain.Client, today domain.Date) []domain.RuleResult {
-	var rules []domain.RuleResult
+// appendDocumentRules appends to rules the checks of the documents
+// themselves, then against each other, then against the registry record
+// (when the user is known).
+func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.DocumentData, client *domain.Client, today domain.Date) []domain.RuleResult {
 	add := func(rule string, out domain.Result, code, format string, args ...any) {
 		rules = append(rules, domain.RuleResult{Rule: rule, Outcome: out, Code: code, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -216,7 +220,7 @@ func (s *service) documentRules(docs []domain.DocumentData, client *domain.Clien
 	rules = append(rules, samePerson(docs))
 	rules = append(rules, s.ageRule(docs, client, today))
 	if client != nil {
-		rules = append(rules, s.registryRules(docs, *client)...)
+		rules = s.appendRegistryRules(rules, docs, *client)
 	}
 	for i, d := range docs {
 		if d.Nationality == "" {
@@ -279,10 +283,10 @@ func (s *service) ageRule(docs []domain.DocumentData, client *domain.Client, tod
 	return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultOK}
 }
 
-// registryRules compares each document with the registry record. Texts
-// name the field that differs, never its values: they are personal data.
-func (s *service) registryRules(docs []domain.DocumentData, c domain.Client) []domain.RuleResult {
-	var rules []domain.RuleResult
+// appendRegistryRules appends to rules the comparison of each document
+// with the registry record. Texts name the field that differs, never its
+// values: they are personal data.
+func (s *service) appendRegistryRules(rules []domain.RuleResult, docs []domain.DocumentData, c domain.Client) []domain.RuleResult {
 	regName := fullName(c.GivenNames, c.Surname)
 	regPN := domain.NormalizePersonalNumber(c.PersonalNumber)
 	for i, d := range docs {
