@@ -45,8 +45,11 @@ type ApprovalRequest struct {
 	Provider               string
 	Status                 string
 	Score                  *float64
-	Frame                  *domain.Image // nil when absent
-	Meta                   domain.RequestMeta
+	// Frame is nil when absent. Its Data is valid only until the call
+	// returns (the transport reuses the buffer): a service that keeps the
+	// bytes copies them.
+	Frame *domain.Image
+	Meta  domain.RequestMeta
 }
 
 // ApprovalService decides after the presence check.

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"crypto/sha256"
+	"math"
 	"sync"
 	"time"
 
@@ -22,7 +23,7 @@ const otpSweepInterval = time.Minute
 
 // DefaultOTPGuardEntries bounds the dedupe keys and the throttled processes
 // an OTPGuard tracks, each: five times the OTPs a large bank's onboarding
-// sends in a 15-minute window (10 per second), about 12 MB at most. Past it
+// sends in a 15-minute window (10 per second), about 18 MB at most (each process with 5 sends). Past it
 // the oldest entries are forgotten, so a flood of fresh process ids cannot
 // exhaust a replica's memory; only a process among the oldest of more than
 // this many within its window regains its throttle budget.
@@ -40,7 +41,8 @@ const DefaultOTPGuardEntries = 50_000
 // Entries are compact, because on PostgreSQL + Redis every send Redis
 // accepts is mirrored here (adapters/redis): keys are held as a 128-bit
 // digest, not the caller's string, and times as offsets from the guard's
-// start, about 230 bytes a send in all (TestOTPGuardBytesPerSend).
+// start: about 230 bytes a dedupe key and a process with one send
+// (TestOTPGuardBytesPerSend), 18 MB at the caps with five sends each.
 type OTPGuard struct {
 	clock ports.Clock
 	start time.Time // times are kept as offsets from it (monotonic when clock's is)
@@ -121,6 +123,20 @@ func entryGen(e otpEntry) uint64 { return e.gen }
 
 func logGen(l sendLog) uint64 { return l.gen }
 
+// addSaturating is a+b, clamped to the range of time.Duration: a TTL or
+// window close to its maximum (no policy bounds them) must not wrap around
+// to an entry that expired before it was written, as time.Time.Add never did.
+func addSaturating(a, b time.Duration) time.Duration {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	}
+	return s
+}
+
 // now is the clock's time as an offset from the guard's start.
 func (g *OTPGuard) now() time.Duration { return g.clock.Now().Sub(g.start) }
 
@@ -138,7 +154,7 @@ func (g *OTPGuard) BeginOTP(_ context.Context, key string, ttl time.Duration) (b
 	if e, ok := g.dedupe[k]; ok && now < e.expires {
 		return false, e.outcome, nil
 	}
-	g.setDedupe(k, domain.OTPPending, now+ttl)
+	g.setDedupe(k, domain.OTPPending, addSaturating(now, ttl))
 	return true, "", nil
 }
 
@@ -150,7 +166,7 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	k, now := otpKeyOf(key), g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.setDedupe(k, outcome, now+ttl)
+	g.setDedupe(k, outcome, addSaturating(now, ttl))
 	return nil
 }
 
@@ -194,7 +210,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 // drop forgets the sends that left the window ending at now, reusing the
 // slice so a log never holds more than limit times.
 func (l *sendLog) drop(now time.Duration) {
-	cutoff := now - l.window
+	cutoff := addSaturating(now, -l.window)
 	i := 0
 	for i < len(l.times) && l.times[i] <= cutoff {
 		i++

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ func liveHeap() uint64 {
 // key with its outcome and a process's send log) stays small, because on
 // PostgreSQL + Redis the guard is the in-process mirror every send is
 // recorded in, up to DefaultOTPGuardEntries of each. Holding the caller's
-// strings and time.Time values it took 368 bytes a send here, half of the
-// service's live heap after an OTP load; 232 as it is. The keys are built
+// strings and time.Time values it took 368 bytes a send here (each process
+// sending once), half of the service's live heap after an OTP load; 232 as
+// it is. The keys are built
 // inside the measured loop, as requests build them, so a guard that keeps
 // the caller's strings pays for them.
 func TestOTPGuardBytesPerSend(t *testing.T) {
@@ -54,5 +56,34 @@ func TestOTPGuardBytesPerSend(t *testing.T) {
 	t.Logf("%.0f bytes per send (a dedupe key and a process)", per)
 	if per > budget {
 		t.Errorf("%.0f bytes per send, budget %d", per, budget)
+	}
+}
+
+// TestOTPGuardHugeTTL: no policy bounds the dedupe TTL or the throttle
+// window, and times are offsets from the guard's start, so their sums must
+// saturate rather than wrap around to an entry that expired before it was
+// written (a review caught the first version of the offsets doing so).
+func TestOTPGuardHugeTTL(t *testing.T) {
+	ctx := context.Background()
+	clock := NewFakeClock(time.Unix(1_700_000_000, 0))
+	g := NewOTPGuard(clock)
+	clock.Advance(time.Hour)
+	if claimed, _, err := g.BeginOTP(ctx, "k", math.MaxInt64); err != nil || !claimed {
+		t.Fatalf("first claim: %v %v", claimed, err)
+	}
+	if claimed, outcome, err := g.BeginOTP(ctx, "k", math.MaxInt64); err != nil || claimed || outcome != domain.OTPPending {
+		t.Errorf("second claim within a huge TTL: claimed %v, %q, %v; want the pending outcome", claimed, outcome, err)
+	}
+	for i := range 2 {
+		if ok, err := g.AllowOTP(ctx, "p", 1, math.MaxInt64); err != nil || ok != (i == 0) {
+			t.Errorf("send %d in a huge window: allowed %v, %v", i+1, ok, err)
+		}
+	}
+	early := NewOTPGuard(clock)
+	clock.Set(time.Unix(1_600_000_000, 0)) // a clock set back before the guard started
+	for i := range 2 {
+		if ok, err := early.AllowOTP(ctx, "p", 1, math.MaxInt64); err != nil || ok != (i == 0) {
+			t.Errorf("send %d before the guard's start: allowed %v, %v", i+1, ok, err)
+		}
 	}
 }

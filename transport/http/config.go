@@ -114,6 +114,9 @@ type Config struct {
 	// EndpointMiddleware, when set, is applied exactly once to each
 	// endpoint, with the endpoint's name (see the Endpoint* constants), so
 	// one middleware makes the span and the latency metric of every route.
+	// It must return only once the endpoint has (no call left running in a
+	// goroutine past a timeout): a decoded frame's buffer is reused as soon
+	// as the request is answered (domain.Image).
 	EndpointMiddleware func(name string) endpoint.Middleware
 }
 

@@ -159,7 +159,8 @@ type bodyPool struct {
 	classes [81]sync.Pool // one per bodyClassSizes entry
 }
 
-// bodyBuffers are the body buffers of every handler of the process.
+// bodyBuffers are the body buffers of every handler of the process, and
+// the buffers images are decoded into (base64Image).
 var bodyBuffers bodyPool
 
 // get returns a buffer of at least n bytes (n > 0).

@@ -17,9 +17,9 @@ import (
 // indices included), reports it after the whole body has been read.
 
 // base64Image is an image sent as a base64 JSON string. It is decoded
-// straight from the body into a buffer of the decoded size, so a request
-// costs its body plus its decoded images, never a string copy of an image
-// on top.
+// straight from the body into a buffer of the decoded size (a recycled one,
+// at most an eighth larger, for the frame and for document images), never
+// into a string copy of the image first.
 type base64Image struct {
 	data    []byte // nil when absent, null or "", and for a digestOnly image
 	problem string
