@@ -59,19 +59,19 @@ func (im *base64Image) decode(s []byte) (proven int, ok bool) {
 	switch {
 	case im.recycled:
 		buf := bodyBuffers.get(n)
-		if im.data, proven, ok = decodeBase64Into((*buf)[:n], s); ok {
+		if im.data, proven, ok = decodeBase64((*buf)[:n], s); ok {
 			im.buf = buf
 		} else {
 			bodyBuffers.put(buf)
 		}
 		return proven, ok
 	case !im.digestOnly:
-		im.data, proven, ok = decodeBase64Into(make([]byte, n), s)
+		im.data, proven, ok = decodeBase64(make([]byte, n), s)
 		return proven, ok
 	}
 	buf := bodyBuffers.get(n)
 	defer bodyBuffers.put(buf)
-	data, proven, ok := decodeBase64Into((*buf)[:n], s)
+	data, proven, ok := decodeBase64((*buf)[:n], s)
 	if !ok {
 		return 0, false
 	}
@@ -198,25 +198,20 @@ func hasControl(s []byte) bool {
 	return false
 }
 
-// decodeBase64 decodes s, which is not empty, picking the alphabet
-// (URL-safe when '-' or '_' occur) and the padding (when the text ends in
-// '=') from the text itself, as encoding/base64 decodes it. It also
-// returns how many leading bytes of s are proven to be of the standard
-// alphabet, so the caller need not check them for JSON string content.
+// decodeBase64 decodes s, which is not empty, into dst, which must hold
+// base64.RawStdEncoding.DecodedLen(len(s)) bytes (the most any alphabet
+// and padding decodes s to), picking the alphabet (URL-safe when '-' or '_'
+// occur) and the padding (when the text ends in '=') from the text itself,
+// as encoding/base64 decodes it. It also returns how many leading bytes of
+// s are proven to be of the standard alphabet, so the caller need not check
+// them for JSON string content.
 //
 // The standard alphabet is decoded by github.com/segmentio/asm/base64: SIMD
 // (AVX2, NEON) over the longest valid prefix, then encoding/base64 for the
 // rest, so it accepts and refuses exactly what encoding/base64 does
 // (FuzzDecodeBase64) at about ten times its speed here: an image is the
 // largest part of every approve and evaluate body.
-func decodeBase64(s []byte) (data []byte, proven int, ok bool) {
-	return decodeBase64Into(make([]byte, base64.RawStdEncoding.DecodedLen(len(s))), s)
-}
-
-// decodeBase64Into is decodeBase64 into dst, which must hold
-// base64.RawStdEncoding.DecodedLen(len(s)) bytes: the most any of the
-// alphabets and paddings decodes s to.
-func decodeBase64Into(dst, s []byte) (data []byte, proven int, ok bool) {
+func decodeBase64(dst, s []byte) (data []byte, proven int, ok bool) {
 	end := len(s)
 	for end > 0 && (s[end-1] == '\n' || s[end-1] == '\r') {
 		end--

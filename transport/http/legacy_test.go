@@ -414,7 +414,7 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 		for _, sep := range []string{"\n", "\r\n", "\n\n\n\n"} {
 			s := []byte(mime(text, sep))
 			want, _ := legacyDecodeBase64(s)
-			got, proven, ok := decodeBase64(s)
+			got, proven, ok := decodeBase64(make([]byte, base64.RawStdEncoding.DecodedLen(len(s))), s)
 			if !ok || !bytes.Equal(got, want) || proven > 76 {
 				t.Fatalf("MIME text with %q breaks: ok %v, %d bytes (want %d), proved %d", sep, ok, len(got), len(want), proven)
 			}
@@ -425,7 +425,7 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 			text := texts[0][:l]
 			s := []byte(text[:cut] + "\n" + text[cut:])
 			want, wantOK := legacyDecodeBase64(s)
-			got, proven, ok := decodeBase64(s)
+			got, proven, ok := decodeBase64(make([]byte, base64.RawStdEncoding.DecodedLen(len(s))), s)
 			if ok != wantOK || !bytes.Equal(got, want) || proven > cut {
 				t.Fatalf("%q: got %v (%d bytes), proved %d; want %v (%d bytes), at most %d proved", s, ok, len(got), proven, wantOK, len(want), cut)
 			}
@@ -446,7 +446,7 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 				s := []byte(text)
 				s[pos] = c
 				want, wantOK := legacyDecodeBase64(s)
-				got, proven, ok := decodeBase64(s)
+				got, proven, ok := decodeBase64(make([]byte, base64.RawStdEncoding.DecodedLen(len(s))), s)
 				if ok != wantOK || !bytes.Equal(got, want) {
 					t.Fatalf("%q at %d of a %d-character text: got %v (%d bytes), want %v (%d bytes)", c, pos, len(s), ok, len(got), wantOK, len(want))
 				}
@@ -458,7 +458,7 @@ func TestDecodeBase64LongTexts(t *testing.T) {
 				checked++
 			}
 		}
-		if got, _, ok := decodeBase64([]byte(text)); !ok || len(got) == 0 {
+		if got, _, ok := decodeBase64(make([]byte, base64.RawStdEncoding.DecodedLen(len(text))), []byte(text)); !ok || len(got) == 0 {
 			t.Fatalf("a valid %d-character text was refused", len(text))
 		}
 	}
@@ -478,7 +478,7 @@ func FuzzDecodeBase64(f *testing.F) {
 			return
 		}
 		want, wantOK := legacyDecodeBase64(s)
-		got, proven, ok := decodeBase64(s)
+		got, proven, ok := decodeBase64(make([]byte, base64.RawStdEncoding.DecodedLen(len(s))), s)
 		if ok != wantOK || !bytes.Equal(got, want) {
 			t.Fatalf("decodeBase64(%q) = %x %v, want %x %v", s, got, ok, want, wantOK)
 		}
