@@ -17,11 +17,16 @@ import (
 // indices included), reports it after the whole body has been read.
 
 // base64Image is an image sent as a base64 JSON string. It is decoded
-// straight from the body into a buffer of the decoded size (a recycled one,
-// at most an eighth larger, for the frame and for document images), never
-// into a string copy of the image first.
+// straight from the body into a recycled buffer of at least the decoded
+// size (bodyBuffers, at most an eighth larger), never into a string copy of
+// the image first. The decoded bytes, data, live in buf, which the decoder
+// hands to the request's scope to be put back once the request is answered
+// (keepUntilAnswered): the presence-check frame, whose bytes a review case
+// may keep (copied by the decision engine) but which is otherwise garbage
+// when the request ends.
 type base64Image struct {
 	data    []byte // nil when absent, null or "", and for a digestOnly image
+	buf     *[]byte
 	problem string
 	// digestOnly, set before reading, keeps only what the service records
 	// of an image (format, SHA-256, size: image), not its bytes: they are
@@ -31,20 +36,13 @@ type base64Image struct {
 	// (a 200 KB face is most of an evaluation's allocations).
 	digestOnly bool
 	image      domain.Image // digestOnly: the image without Data; zero when absent
-	// recycled, set before reading, decodes into a recycled buffer, buf,
-	// which the decoder hands to the request's scope to be put back once
-	// the request is answered (keepUntilAnswered): the presence-check
-	// frame, whose bytes a review case may keep (copied by the decision
-	// engine) but which is otherwise garbage when the request ends.
-	recycled bool
-	buf      *[]byte
 }
 
-// reset empties im for a new read, keeping its modes; a recycled buffer
-// it held goes back to the pool.
+// reset empties im for a new read, keeping its mode; a buffer it held goes
+// back to the pool.
 func (im *base64Image) reset() {
 	bodyBuffers.put(im.buf)
-	*im = base64Image{digestOnly: im.digestOnly, recycled: im.recycled}
+	*im = base64Image{digestOnly: im.digestOnly}
 }
 
 // present reports whether an image was sent (and decoded).
@@ -56,25 +54,17 @@ func (im *base64Image) present() bool { return im.data != nil || im.image.Size >
 // is no JPEG or PNG is recorded as a problem with ok true.
 func (im *base64Image) decode(s []byte) (proven int, ok bool) {
 	n := base64.RawStdEncoding.DecodedLen(len(s)) // the largest of the four alphabets' and paddings'
-	switch {
-	case im.recycled:
-		buf := bodyBuffers.get(n)
-		if im.data, proven, ok = decodeBase64((*buf)[:n], s); ok {
-			im.buf = buf
-		} else {
-			bodyBuffers.put(buf)
-		}
-		return proven, ok
-	case !im.digestOnly:
-		im.data, proven, ok = decodeBase64(make([]byte, n), s)
-		return proven, ok
-	}
 	buf := bodyBuffers.get(n)
-	defer bodyBuffers.put(buf)
 	data, proven, ok := decodeBase64((*buf)[:n], s)
-	if !ok {
+	switch {
+	case !ok:
+		bodyBuffers.put(buf)
 		return 0, false
+	case !im.digestOnly:
+		im.data, im.buf = data, buf
+		return proven, true
 	}
+	defer bodyBuffers.put(buf)
 	img, err := domain.NewImage("", data)
 	if err != nil {
 		im.problem = errNotAnImage

@@ -109,7 +109,6 @@ var presenceCheckFields = fieldNames{"frame"}
 
 func (p *presenceCheckResult) readJSON(dec *jsonDecoder) error {
 	return dec.readFields(presenceCheckFields, func(string) error {
-		p.Frame.recycled = true
 		return dec.readImage(&p.Frame)
 	})
 }
