@@ -15,13 +15,13 @@ import (
 // benchHTML is a consent text of a realistic size (about 4 KiB).
 var benchHTML = "<h1>Consent</h1>" + strings.Repeat("<p>We process your personal data to open your account.</p>", 70)
 
-func benchCache(b *testing.B, l1TTL time.Duration) *ConsentTextCache {
+func benchCache(b *testing.B, l1TTL time.Duration, lanes int) *ConsentTextCache {
 	b.Helper()
 	rdb := testClient(b)
 	store := newFakeStore()
 	store.publish("GDPR", "en", benchHTML)
 	c := NewConsentTextCache(rdb, NewBreaker(BreakerConfig{}), store, ConsentTextCacheConfig{
-		KeyPrefix: testPrefix(b, rdb), L1TTL: l1TTL,
+		KeyPrefix: testPrefix(b, rdb), L1TTL: l1TTL, Coalescer: NewCoalescer(rdb, lanes),
 	})
 	if _, err := c.LatestConsentText(context.Background(), "GDPR", "en"); err != nil {
 		b.Fatal(err)
@@ -81,7 +81,7 @@ func benchRead(b *testing.B, c *ConsentTextCache, parallel bool) {
 
 // BenchmarkLatestConsentTextL1Hit is a warm read answered in process.
 func BenchmarkLatestConsentTextL1Hit(b *testing.B) {
-	c := benchCache(b, time.Minute)
+	c := benchCache(b, time.Minute, 0)
 	b.Run("serial", func(b *testing.B) { benchRead(b, c, false) })
 	b.Run("parallel", func(b *testing.B) { benchRead(b, c, true) })
 	if s := c.Stats(); s.L2Misses != 1 || s.Fallbacks != 0 {
@@ -90,11 +90,16 @@ func BenchmarkLatestConsentTextL1Hit(b *testing.B) {
 }
 
 // BenchmarkLatestConsentTextL2Hit is a read answered by Redis (the L1 is
-// disabled): one script round trip and the decoding of the text.
+// disabled): one script round trip and the decoding of the text. In
+// parallel, with the default lanes concurrent reads share round trips;
+// with 64 lanes (as many as the pool has connections) each makes its own,
+// as without a Coalescer.
 func BenchmarkLatestConsentTextL2Hit(b *testing.B) {
-	c := benchCache(b, -1)
+	c := benchCache(b, -1, 0)
 	b.Run("serial", func(b *testing.B) { benchRead(b, c, false) })
 	b.Run("parallel", func(b *testing.B) { benchRead(b, c, true) })
+	own := benchCache(b, -1, 64)
+	b.Run("parallel-own-round-trips", func(b *testing.B) { benchRead(b, own, true) })
 }
 
 // BenchmarkOTPBeginFinish is the dedupe work of one OTP send: claim a new

@@ -67,6 +67,10 @@ type ConsentTextCacheConfig struct {
 	Clock ports.Clock
 	// Logger receives the (rate-limited) fallback and subscription logs.
 	Logger *slog.Logger
+	// Coalescer sends the cache's reads, several concurrent ones in one
+	// round trip (nil: one of its own with DefaultCoalescerLanes). Share
+	// one among the adapters of a client.
+	Coalescer *Coalescer
 	// OnFallback, when set, is called each time Redis could not be used
 	// and the store answered (or a cache write was skipped), with the
 	// operation: "read", "fill" or "invalidate". It is called from many
@@ -121,6 +125,7 @@ type ConsentTextCacheStats struct {
 // itself are returned unchanged and never cached.
 type ConsentTextCache struct {
 	rdb       goredis.UniversalClient
+	co        *Coalescer
 	breaker   *Breaker
 	next      ports.ConsentTextReader
 	prefix    string
@@ -169,8 +174,12 @@ func NewConsentTextCache(rdb goredis.UniversalClient, b *Breaker, next ports.Con
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Coalescer == nil {
+		c.Coalescer = NewCoalescer(rdb, 0)
+	}
 	ct := &ConsentTextCache{
 		rdb:       rdb,
+		co:        c.Coalescer,
 		breaker:   b,
 		next:      next,
 		prefix:    c.KeyPrefix + "consent-text:",
@@ -327,8 +336,11 @@ func (c *ConsentTextCache) readL2(ctx context.Context, consentType, language str
 	ptr, textPrefix := c.keys(consentType, language)
 	var reply []any
 	err := c.breaker.Do(ctx, func(ctx context.Context) error {
-		r, err := readScript.Run(ctx, c.rdb, []string{ptr}, textPrefix).Slice()
-		reply = r
+		cmd, err := c.co.runScript(ctx, readScript, []string{ptr}, textPrefix)
+		if err != nil {
+			return err
+		}
+		reply, err = cmd.Slice()
 		return err
 	})
 	return c.settleL2(ctx, consentType, language, reply, err)
@@ -349,30 +361,11 @@ func (c *ConsentTextCache) LatestConsentTextOr(ctx context.Context, consentType,
 	fbPtr, fbTextPrefix := c.keys(consentType, fallback)
 	var first, second *goredis.Cmd
 	err := c.breaker.Do(ctx, func(ctx context.Context) error {
-		read := func() error {
-			cmds, err := c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				first = p.EvalSha(ctx, readScript.Hash(), []string{ptr}, textPrefix)
-				second = p.EvalSha(ctx, readScript.Hash(), []string{fbPtr}, fbTextPrefix)
-				return nil
-			})
-			if err != nil && !errors.Is(err, goredis.Nil) {
-				return err
-			}
-			for _, cmd := range cmds { // Pipelined returns the first error only
-				if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
-					return err
-				}
-			}
-			return nil
-		}
-		err := read()
-		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis restarted or flushed its scripts: load it and read again.
-			if err := readScript.Load(ctx, c.rdb).Err(); err != nil {
-				return err
-			}
-			err = read()
-		}
+		_, err := c.co.runScripts(ctx, func() []goredis.Cmder {
+			first = evalCmd(ctx, readScript, []string{ptr}, textPrefix)
+			second = evalCmd(ctx, readScript, []string{fbPtr}, fbTextPrefix)
+			return []goredis.Cmder{first, second}
+		}, readScript)
 		return err
 	})
 	if err != nil {

@@ -42,6 +42,9 @@ type OTPGuardConfig struct {
 	Clock ports.Clock
 	// Logger receives the (rate-limited) fallback logs.
 	Logger *slog.Logger
+	// Coalescer sends the guard's scripts, several concurrent ones in one
+	// round trip (nil: one of its own with DefaultCoalescerLanes).
+	Coalescer *Coalescer
 	// OnFallback, when set, is called each time the fallback answered
 	// instead of Redis, with the operation: "begin", "finish" or "allow".
 	// It is called from many goroutines at once and must be quick: it is
@@ -76,7 +79,7 @@ type OTPGuardStats struct {
 // mid-window, every claim, outcome and allowed send Redis accepts is also
 // recorded in the fallback. Once Redis answers again it is used again.
 type OTPGuard struct {
-	rdb       goredis.UniversalClient
+	co        *Coalescer
 	breaker   *Breaker
 	prefix    string
 	fallback  OTPFallback
@@ -94,8 +97,11 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 	if c.Fallback == nil {
 		c.Fallback = memory.NewOTPGuard(c.Clock)
 	}
+	if c.Coalescer == nil {
+		c.Coalescer = NewCoalescer(rdb, 0)
+	}
 	return &OTPGuard{
-		rdb:       rdb,
+		co:        c.Coalescer,
 		breaker:   b,
 		prefix:    c.KeyPrefix + "otp:",
 		fallback:  c.Fallback,
@@ -147,9 +153,12 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 	}
 	var reply []any
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)},
-			string(domain.OTPPending), ms(ttl)).Slice()
-		reply = r
+		cmd, err := g.co.runScript(ctx, beginScript, []string{g.dedupeKey(key)},
+			string(domain.OTPPending), ms(ttl))
+		if err != nil {
+			return err
+		}
+		reply, err = cmd.Slice()
 		return err
 	})
 	if err == nil {
@@ -207,7 +216,8 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 		return err
 	}
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(outcome), ms(ttl)).Err()
+		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl))
+		return err
 	})
 	if err == nil {
 		return nil
@@ -232,9 +242,12 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 	}
 	var allowed int64
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)},
-			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36)).Int64()
-		allowed = n
+		cmd, err := g.co.runScript(ctx, allowScript, []string{g.sendsKey(processID)},
+			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36))
+		if err != nil {
+			return err
+		}
+		allowed, err = cmd.Int64()
 		return err
 	})
 	if err == nil {

@@ -254,8 +254,9 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		l1 = -1
 	}
 	var readErrors atomic.Uint64
+	co := redisadapter.NewCoalescer(rdb, cfg.RedisLanes)
 	texts := redisadapter.NewConsentTextCache(rdb, br, store, redisadapter.ConsentTextCacheConfig{
-		TTL: cfg.RedisCacheTTL, L1TTL: l1, L1MaxEntries: cfg.ConsentL1Entries, Clock: clock, Logger: logger,
+		Coalescer: co, TTL: cfg.RedisCacheTTL, L1TTL: l1, L1MaxEntries: cfg.ConsentL1Entries, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) {
 			if op == "read" {
 				readErrors.Add(1)
@@ -274,7 +275,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		return nil, err
 	}
 	guard := redisadapter.NewOTPGuard(rdb, br, redisadapter.OTPGuardConfig{
-		Clock: clock, Logger: logger,
+		Coalescer: co, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
 	runCtx, cancel := context.WithCancel(context.Background())

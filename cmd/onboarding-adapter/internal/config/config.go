@@ -75,6 +75,7 @@ type Config struct {
 	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"1s"`
 	DBBatchWindow     time.Duration `env:"DB_BATCH_WINDOW" envDefault:"1ms"` // group commit of durable writes; 0 = off
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
+	RedisLanes        int           `env:"REDIS_LANES" envDefault:"2"` // round trips in flight; more callers share a pipeline
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
 
@@ -338,6 +339,9 @@ func (c Config) Validate() error {
 	if c.RedisCacheTTL < time.Second || c.RedisCacheTTL > 24*time.Hour {
 		bad("REDIS_CACHE_TTL", "must be between 1s and 24h, not %s", c.RedisCacheTTL)
 	}
+	if c.RedisLanes < 1 || c.RedisLanes > 64 {
+		bad("REDIS_LANES", "must be between 1 and 64, not %d", c.RedisLanes)
+	}
 	if c.ConsentL1TTL < 0 || c.ConsentL1TTL > time.Hour {
 		bad("CONSENT_L1_TTL", "must be between 0 (off) and 1h, not %s", c.ConsentL1TTL)
 	}
@@ -418,6 +422,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("db_batch_window", c.DBBatchWindow),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
+		slog.Int("redis_lanes", c.RedisLanes),
 		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),
 	}
 	return slog.GroupValue(attrs...)

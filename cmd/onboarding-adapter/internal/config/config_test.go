@@ -18,7 +18,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.AdminAddr != ":9090" || c.SMSProvider != "log" ||
 		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
 		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
-		c.DBBatchWindow != time.Millisecond || c.Pprof || c.MemoryMaxRecords != 10000 {
+		c.DBBatchWindow != time.Millisecond || c.Pprof || c.MemoryMaxRecords != 10000 || c.RedisLanes != 2 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	for _, env := range []map[string]string{
@@ -60,6 +60,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"demo not bool", map[string]string{"ONBOARDING_DEMO_DATA": "maybe"}, "ONBOARDING_DEMO_DATA"},
 		{"batch window negative", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "-1ms"}, "ONBOARDING_DB_BATCH_WINDOW"},
 		{"batch window too long", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "1s"}, "ONBOARDING_DB_BATCH_WINDOW"},
+		{"no Redis lane", map[string]string{"ONBOARDING_REDIS_LANES": "0"}, "ONBOARDING_REDIS_LANES"},
+		{"too many Redis lanes", map[string]string{"ONBOARDING_REDIS_LANES": "65"}, "ONBOARDING_REDIS_LANES"},
 		{"pprof without admin credentials", map[string]string{"ONBOARDING_PPROF_ENABLED": "true"}, "ONBOARDING_PPROF_ENABLED"},
 		{"memory records negative", map[string]string{"ONBOARDING_MEMORY_MAX_RECORDS": "-1"}, "ONBOARDING_MEMORY_MAX_RECORDS"},
 		{"memory records too many", map[string]string{"ONBOARDING_MEMORY_MAX_RECORDS": "20000000"}, "ONBOARDING_MEMORY_MAX_RECORDS"},
