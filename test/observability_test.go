@@ -337,6 +337,10 @@ func TestObservabilityPostgresRedis(t *testing.T) {
 		{"onboarding_dependency_up", map[string]string{"dependency": "postgres"}, 1},
 		{"onboarding_dependency_up", map[string]string{"dependency": "redis"}, 1},
 		{"onboarding_consent_text_cache_requests_total", map[string]string{"level": "l2", "result": "miss"}, 0},
+		// The consent text's read reached Redis through the coalescer.
+		{"onboarding_redis_coalescer_round_trips_total", nil, 1},
+		{"onboarding_redis_coalescer_commands_total", nil, 1},
+		{"onboarding_redis_coalescer_waiting", nil, 0},
 		{"onboarding_otp_sends_total", map[string]string{"outcome": "sent"}, 1},
 		{"http_client_request_duration_seconds_count", map[string]string{"http_request_method": "POST", "http_response_status_code": "201"}, 1},
 		{"onboarding_ready", nil, 1},

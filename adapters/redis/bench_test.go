@@ -92,8 +92,8 @@ func BenchmarkLatestConsentTextL1Hit(b *testing.B) {
 // BenchmarkLatestConsentTextL2Hit is a read answered by Redis (the L1 is
 // disabled): one script round trip and the decoding of the text. In
 // parallel, with the default lanes concurrent reads share round trips;
-// with 64 lanes (as many as the pool has connections) each makes its own,
-// as without a Coalescer.
+// with 64 lanes (more than the 32 goroutines) each makes its own, as
+// without a Coalescer.
 func BenchmarkLatestConsentTextL2Hit(b *testing.B) {
 	c := benchCache(b, -1, 0)
 	b.Run("serial", func(b *testing.B) { benchRead(b, c, false) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,6 +16,12 @@ import (
 // each other's round trips.
 const DefaultCoalescerLanes = 2
 
+// maxBatch bounds the commands of one round trip: the replies of a batch
+// share one read deadline, and go-redis retries a batch that failed
+// midway as a whole, so a batch stays small enough to be answered well
+// within the read timeout. What is left waits for the next lane.
+const maxBatch = 128
+
 // Coalescer sends the commands that concurrent requests issue while its
 // lanes are busy in one pipeline: one write and one read on one connection
 // for all of them instead of a round trip each (what other clients call
@@ -25,8 +32,14 @@ const DefaultCoalescerLanes = 2
 //
 // Each command keeps its own reply and error, as in a go-redis pipeline.
 // A caller whose context ends while its commands wait is answered at once
-// with that error and its commands are not sent; once sent, a command runs
-// whatever becomes of its caller, as with a plain go-redis call.
+// with that error; its commands are left out of the batch unless the batch
+// was already taken, and once sent a command runs whatever becomes of its
+// caller, as with a plain go-redis call.
+//
+// Only idempotent commands belong here (reads, or writes whose repeat
+// changes nothing): go-redis retries a pipeline that failed midway (a read
+// timeout) as a whole, so a retry repeats the commands of other callers
+// that Redis had already run.
 //
 // A batch runs under a context of its own that carries the values of its
 // first caller (so a trace records the round trip under that caller's
@@ -39,6 +52,30 @@ type Coalescer struct {
 	mu    sync.Mutex
 	busy  int // round trips in flight
 	queue []*coalesced
+
+	roundTrips, commands, waited atomic.Uint64
+}
+
+// CoalescerStats are a Coalescer's counters since it was built, for the
+// metrics an SRE tunes ONBOARDING_REDIS_LANES by.
+type CoalescerStats struct {
+	// RoundTrips and Commands count what was sent: Commands/RoundTrips is
+	// the mean batch.
+	RoundTrips, Commands uint64
+	// Waited counts the calls that found every lane busy and queued.
+	Waited uint64
+	// Waiting is the calls queued now.
+	Waiting int
+}
+
+// Stats returns c's counters.
+func (c *Coalescer) Stats() CoalescerStats {
+	c.mu.Lock()
+	waiting := len(c.queue)
+	c.mu.Unlock()
+	return CoalescerStats{
+		RoundTrips: c.roundTrips.Load(), Commands: c.commands.Load(), Waited: c.waited.Load(), Waiting: waiting,
+	}
 }
 
 // coalesced is one caller's commands waiting for a lane.
@@ -59,19 +96,23 @@ func NewCoalescer(rdb goredis.UniversalClient, lanes int) *Coalescer {
 
 // Process sends cmds and waits for their replies, or for ctx. The error is
 // ctx's when it ended first, else the first command error other than
-// redis.Nil (each command's own is on the command).
+// redis.Nil (each command's own is on the command). When it is ctx's the
+// commands must not be read: a batch may still be filling them.
 func (c *Coalescer) Process(ctx context.Context, cmds ...goredis.Cmder) error {
 	c.mu.Lock()
 	if c.busy < c.lanes {
 		c.busy++
 		c.mu.Unlock()
-		c.send(ctx, cmds)
-		c.next()
+		func() {
+			defer c.next() // the lane is given back even if send panics
+			c.send(ctx, cmds)
+		}()
 		return firstError(cmds)
 	}
 	q := &coalesced{ctx: ctx, cmds: cmds, done: make(chan struct{})}
 	c.queue = append(c.queue, q)
 	c.mu.Unlock()
+	c.waited.Add(1)
 	select {
 	case <-q.done:
 		return firstError(cmds)
@@ -80,24 +121,41 @@ func (c *Coalescer) Process(ctx context.Context, cmds ...goredis.Cmder) error {
 	}
 }
 
-// next hands the lane just freed to the commands queued meanwhile, all in
-// one batch, or gives it back when none are.
+// next hands the lane just freed to the callers queued meanwhile, in one
+// batch of at most maxBatch commands (a caller's commands are never split),
+// or gives it back when none wait.
 func (c *Coalescer) next() {
 	c.mu.Lock()
-	batch := c.queue
-	if len(batch) == 0 {
+	if len(c.queue) == 0 {
 		c.busy--
 		c.mu.Unlock()
 		return
 	}
-	c.queue = nil
+	n, cmds := 0, 0
+	for n < len(c.queue) && (n == 0 || cmds+len(c.queue[n].cmds) <= maxBatch) {
+		cmds += len(c.queue[n].cmds)
+		n++
+	}
+	batch := c.queue[:n:n]
+	if n == len(c.queue) {
+		c.queue = nil
+	} else {
+		c.queue = c.queue[n:]
+	}
 	c.mu.Unlock()
 	go c.flush(batch)
 }
 
 // flush sends a batch in one round trip, answers its callers and passes
-// the lane on.
+// the lane on (also when sending panics: the panic then ends the process,
+// as in any goroutine, but nobody is left waiting meanwhile).
 func (c *Coalescer) flush(batch []*coalesced) {
+	defer func() {
+		for _, q := range batch {
+			close(q.done)
+		}
+		c.next()
+	}()
 	var (
 		cmds     []goredis.Cmder
 		first    context.Context
@@ -127,18 +185,16 @@ func (c *Coalescer) flush(batch []*coalesced) {
 		if bounded {
 			ctx, cancel = context.WithDeadline(ctx, deadline)
 		}
+		defer cancel()
 		c.send(ctx, cmds)
-		cancel()
 	}
-	for _, q := range batch {
-		close(q.done)
-	}
-	c.next()
 }
 
 // send runs cmds in one round trip: a plain command when there is one, a
 // pipeline otherwise. Errors land on the commands.
 func (c *Coalescer) send(ctx context.Context, cmds []goredis.Cmder) {
+	c.roundTrips.Add(1)
+	c.commands.Add(uint64(len(cmds)))
 	if len(cmds) == 1 {
 		_ = c.rdb.Process(ctx, cmds[0])
 		return
@@ -162,11 +218,24 @@ func firstError(cmds []goredis.Cmder) error {
 	return nil
 }
 
-// evalCmd is script's EVALSHA with keys and args, to be sent by a
-// Coalescer (runScripts loads the script when Redis has forgotten it).
-func evalCmd(ctx context.Context, script *goredis.Script, keys []string, args ...any) *goredis.Cmd {
+// luaScript is a Lua script a Coalescer sends as EVALSHA, and as EVAL
+// (which also caches it) when Redis does not know it, as goredis.Script.Run
+// does: the ACL user needs EVAL and EVALSHA, not SCRIPT LOAD.
+type luaScript struct{ src, sha string }
+
+func newLuaScript(src string) *luaScript {
+	return &luaScript{src: src, sha: goredis.NewScript(src).Hash()}
+}
+
+// cmd is the script run with keys and args: EVALSHA, or EVAL with its
+// source when withSource.
+func (s *luaScript) cmd(ctx context.Context, withSource bool, keys []string, args ...any) *goredis.Cmd {
 	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, "evalsha", script.Hash(), len(keys))
+	if withSource {
+		a = append(a, "eval", s.src, len(keys))
+	} else {
+		a = append(a, "evalsha", s.sha, len(keys))
+	}
 	for _, k := range keys {
 		a = append(a, k)
 	}
@@ -174,34 +243,28 @@ func evalCmd(ctx context.Context, script *goredis.Script, keys []string, args ..
 	return goredis.NewCmd(ctx, a...)
 }
 
-// runScripts sends the EVALSHA commands build makes and, when Redis
-// answers NOSCRIPT (it restarted or flushed its scripts), loads scripts
-// and sends a new set once more. It returns the commands sent last; when
-// the error is not nil they must not be read (a caller whose context
-// ended may return before its commands are answered).
-func (c *Coalescer) runScripts(ctx context.Context, build func() []goredis.Cmder, scripts ...*goredis.Script) ([]goredis.Cmder, error) {
-	cmds := build()
+// runScripts sends the commands build makes with EVALSHA and, when Redis
+// answers NOSCRIPT (it restarted or flushed its scripts), those it makes
+// with EVAL once more. It returns the commands sent last; when the error is
+// not nil they must not be read (see Process).
+func (c *Coalescer) runScripts(ctx context.Context, build func(withSource bool) []goredis.Cmder) ([]goredis.Cmder, error) {
+	cmds := build(false)
 	err := c.Process(ctx, cmds...)
 	if err == nil || !goredis.HasErrorPrefix(err, "NOSCRIPT") {
 		return cmds, err
 	}
-	for _, s := range scripts {
-		if err := s.Load(ctx, c.rdb).Err(); err != nil {
-			return nil, err
-		}
-	}
-	cmds = build()
+	cmds = build(true)
 	return cmds, c.Process(ctx, cmds...)
 }
 
 // runScript is script.Run through c: its reply, with redis.Nil as the
 // error when the script returned nil.
-func (c *Coalescer) runScript(ctx context.Context, script *goredis.Script, keys []string, args ...any) (*goredis.Cmd, error) {
+func (c *Coalescer) runScript(ctx context.Context, script *luaScript, keys []string, args ...any) (*goredis.Cmd, error) {
 	var cmd *goredis.Cmd
-	_, err := c.runScripts(ctx, func() []goredis.Cmder {
-		cmd = evalCmd(ctx, script, keys, args...)
+	_, err := c.runScripts(ctx, func(withSource bool) []goredis.Cmder {
+		cmd = script.cmd(ctx, withSource, keys, args...)
 		return []goredis.Cmder{cmd}
-	}, script)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,9 @@ func TestCoalescerSendsWaitingCallersInOneRoundTrip(t *testing.T) {
 		defer c.mu.Unlock()
 		return c.busy == 0 && len(c.queue) == 0
 	})
+	if st := c.Stats(); st != (CoalescerStats{RoundTrips: 1, Commands: 2 * callers, Waited: callers}) {
+		t.Fatalf("stats %+v, want one round trip of %d commands and %d calls that waited", st, 2*callers, callers)
+	}
 }
 
 func TestCoalescerCallerGoneWhileQueued(t *testing.T) {
@@ -244,9 +247,10 @@ func TestCoalescerScripts(t *testing.T) {
 	prefix := testPrefix(t, rdb)
 	c := NewCoalescer(rdb, 1)
 	ctx := context.Background()
-	script := goredis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`)
+	script := newLuaScript(`redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`)
 
-	// Redis forgot its scripts (a restart, SCRIPT FLUSH): loaded and run.
+	// Redis forgot its scripts (a restart, SCRIPT FLUSH): sent with their
+	// source, which caches them again.
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +258,10 @@ func TestCoalescerScripts(t *testing.T) {
 	if err != nil || cmd.Val() != "x" {
 		t.Fatalf("after SCRIPT FLUSH: %v, %v", cmd, err)
 	}
-	nilScript := goredis.NewScript(`return false`)
+	if known, err := rdb.ScriptExists(ctx, script.sha).Result(); err != nil || !known[0] {
+		t.Fatalf("after the EVAL Redis knows the script: %v, %v", known, err)
+	}
+	nilScript := newLuaScript(`return false`)
 	if _, err := c.runScript(ctx, nilScript, nil); !errors.Is(err, goredis.Nil) {
 		t.Fatalf("a script returning nil: err %v, want redis.Nil", err)
 	}
@@ -285,4 +292,133 @@ func TestCoalescerRedisDown(t *testing.T) {
 	if failed.Load() != 8 {
 		t.Fatalf("%d of 8 callers got the failure", failed.Load())
 	}
+}
+
+// panicHook panics on a GET of key, as a faulty hook or client might.
+type panicHook struct{ key string }
+
+func (h panicHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h panicHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if cmd.Name() == "get" && len(cmd.Args()) > 1 && cmd.Args()[1] == h.key {
+			panic("hook failed")
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h panicHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+func TestCoalescerGivesTheLaneBackAfterAPanic(t *testing.T) {
+	rdb := testClient(t)
+	prefix := testPrefix(t, rdb)
+	rdb.AddHook(panicHook{key: prefix + "boom"})
+	c := NewCoalescer(rdb, 1)
+	ctx := context.Background()
+	for range 3 { // more panics than lanes
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the hook's panic did not reach the caller")
+				}
+			}()
+			_ = c.Process(ctx, goredis.NewStringCmd(ctx, "get", prefix+"boom"))
+		}()
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := c.Process(ctx, goredis.NewStatusCmd(ctx, "set", prefix+"after", "v")); err != nil {
+		t.Fatalf("after the panics: %v (the lane was not given back)", err)
+	}
+}
+
+func TestCoalescerBoundsABatch(t *testing.T) {
+	rdb := testClient(t)
+	prefix := testPrefix(t, rdb)
+	hook := &tripHook{}
+	rdb.AddHook(hook)
+	c := NewCoalescer(rdb, 1)
+	takeLane(c)
+	var wg sync.WaitGroup
+	for i := range 3 { // 60 commands each: two callers fit in a batch of maxBatch, the third waits
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			cmds := make([]goredis.Cmder, 60)
+			for j := range cmds {
+				cmds[j] = goredis.NewStatusCmd(ctx, "set", fmt.Sprintf("%sk%d-%d", prefix, i, j), "v")
+			}
+			if err := c.Process(ctx, cmds...); err != nil {
+				t.Error(err)
+			}
+		}()
+		eventually(t, time.Second, "the caller queued", func() bool { return c.queued() == i+1 })
+	}
+	freeLane(c)
+	wg.Wait()
+	if _, pipelines, _ := hook.counts(); len(pipelines) != 2 || pipelines[0] != 120 || pipelines[1] != 60 {
+		t.Fatalf("pipelines %v, want [120 60]: at most %d commands a round trip, a caller's never split", pipelines, maxBatch)
+	}
+}
+
+// TestCoalescerUnderLoad runs many callers with deadlines short enough
+// that some end while queued, some while their batch is out: every caller
+// is answered, every answer read is its own, and every lane comes back.
+func TestCoalescerUnderLoad(t *testing.T) {
+	rdb := testClient(t)
+	prefix := testPrefix(t, rdb)
+	c := NewCoalescer(rdb, 2)
+	var wg sync.WaitGroup
+	var answered, gone atomic.Int32
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				// Every other call has time enough; the rest 0.1-3.1 ms.
+				patient := (g+i)%2 == 0
+				timeout := time.Duration((g+i)%4)*time.Millisecond + 100*time.Microsecond
+				if patient {
+					timeout = 5 * time.Second
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				key, val := fmt.Sprintf("%sk%d", prefix, g), fmt.Sprintf("v%d-%d", g, i)
+				set, get := goredis.NewStatusCmd(ctx, "set", key, val), goredis.NewStringCmd(ctx, "get", key)
+				err := c.Process(ctx, set, get)
+				cancel()
+				switch {
+				case err == nil:
+					answered.Add(1)
+					if get.Val() != val {
+						t.Errorf("read %q, want %q", get.Val(), val)
+					}
+				case patient:
+					t.Errorf("a call with 5 s to spare: %v", err)
+				case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+					gone.Add(1)
+				default:
+					t.Errorf("unexpected error: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, 2*time.Second, "every lane back", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.busy == 0 && len(c.queue) == 0
+	})
+	if answered.Load() < 64*30/2 {
+		t.Fatalf("%d calls answered, want at least the %d patient ones", answered.Load(), 64*30/2)
+	}
+	t.Logf("%d answered, %d gone before their answer", answered.Load(), gone.Load())
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -68,8 +68,9 @@ type ConsentTextCacheConfig struct {
 	// Logger receives the (rate-limited) fallback and subscription logs.
 	Logger *slog.Logger
 	// Coalescer sends the cache's reads, several concurrent ones in one
-	// round trip (nil: one of its own with DefaultCoalescerLanes). Share
-	// one among the adapters of a client.
+	// round trip (nil: one of its own with DefaultCoalescerLanes). Only
+	// reads go through it (see Coalescer); fills and invalidations are
+	// sent on their own.
 	Coalescer *Coalescer
 	// OnFallback, when set, is called each time Redis could not be used
 	// and the store answered (or a cache write was skipped), with the
@@ -302,7 +303,7 @@ func (r l2Reader) LatestConsentText(ctx context.Context, consentType, language s
 // readScript follows the pointer: nil when nothing is cached, {"0"} for a
 // cached NotFound, {version} when the text key is gone, else {version, text}.
 // KEYS[1] is the pointer, ARGV[1] the text key prefix (same hash tag).
-var readScript = goredis.NewScript(`
+var readScript = newLuaScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
 if v == '0' then return {v} end
@@ -361,11 +362,11 @@ func (c *ConsentTextCache) LatestConsentTextOr(ctx context.Context, consentType,
 	fbPtr, fbTextPrefix := c.keys(consentType, fallback)
 	var first, second *goredis.Cmd
 	err := c.breaker.Do(ctx, func(ctx context.Context) error {
-		_, err := c.co.runScripts(ctx, func() []goredis.Cmder {
-			first = evalCmd(ctx, readScript, []string{ptr}, textPrefix)
-			second = evalCmd(ctx, readScript, []string{fbPtr}, fbTextPrefix)
+		_, err := c.co.runScripts(ctx, func(withSource bool) []goredis.Cmder {
+			first = readScript.cmd(ctx, withSource, []string{ptr}, textPrefix)
+			second = readScript.cmd(ctx, withSource, []string{fbPtr}, fbTextPrefix)
 			return []goredis.Cmder{first, second}
-		}, readScript)
+		})
 		return err
 	})
 	if err != nil {

@@ -42,9 +42,6 @@ type OTPGuardConfig struct {
 	Clock ports.Clock
 	// Logger receives the (rate-limited) fallback logs.
 	Logger *slog.Logger
-	// Coalescer sends the guard's scripts, several concurrent ones in one
-	// round trip (nil: one of its own with DefaultCoalescerLanes).
-	Coalescer *Coalescer
 	// OnFallback, when set, is called each time the fallback answered
 	// instead of Redis, with the operation: "begin", "finish" or "allow".
 	// It is called from many goroutines at once and must be quick: it is
@@ -79,7 +76,7 @@ type OTPGuardStats struct {
 // mid-window, every claim, outcome and allowed send Redis accepts is also
 // recorded in the fallback. Once Redis answers again it is used again.
 type OTPGuard struct {
-	co        *Coalescer
+	rdb       goredis.UniversalClient
 	breaker   *Breaker
 	prefix    string
 	fallback  OTPFallback
@@ -97,11 +94,8 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 	if c.Fallback == nil {
 		c.Fallback = memory.NewOTPGuard(c.Clock)
 	}
-	if c.Coalescer == nil {
-		c.Coalescer = NewCoalescer(rdb, 0)
-	}
 	return &OTPGuard{
-		co:        c.Coalescer,
+		rdb:       rdb,
 		breaker:   b,
 		prefix:    c.KeyPrefix + "otp:",
 		fallback:  c.Fallback,
@@ -153,12 +147,9 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 	}
 	var reply []any
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		cmd, err := g.co.runScript(ctx, beginScript, []string{g.dedupeKey(key)},
-			string(domain.OTPPending), ms(ttl))
-		if err != nil {
-			return err
-		}
-		reply, err = cmd.Slice()
+		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)},
+			string(domain.OTPPending), ms(ttl)).Slice()
+		reply = r
 		return err
 	})
 	if err == nil {
@@ -216,8 +207,7 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 		return err
 	}
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl))
-		return err
+		return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(outcome), ms(ttl)).Err()
 	})
 	if err == nil {
 		return nil
@@ -242,12 +232,9 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 	}
 	var allowed int64
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		cmd, err := g.co.runScript(ctx, allowScript, []string{g.sendsKey(processID)},
-			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36))
-		if err != nil {
-			return err
-		}
-		allowed, err = cmd.Int64()
+		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)},
+			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36)).Int64()
+		allowed = n
 		return err
 	})
 	if err == nil {

@@ -148,7 +148,7 @@ func TestOTPServiceOnRedis(t *testing.T) {
 func TestOTPGuardFinishKeepsTheClaimsTTL(t *testing.T) {
 	ctx := context.Background()
 	g, prefix := newTestGuard(t)
-	rdb := g.co.rdb
+	rdb := g.rdb
 	key := prefix + "otp:dedupe:k-ttl"
 	if ok, _, err := g.BeginOTP(ctx, "k-ttl", 2*time.Second); err != nil || !ok {
 		t.Fatalf("BeginOTP = %v, %v", ok, err)
@@ -184,7 +184,7 @@ func TestOTPGuardKeysHoldNoClearValues(t *testing.T) {
 	if _, err := g.AllowOTP(ctx, processID, 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := g.co.rdb.Keys(ctx, prefix+"*").Result()
+	keys, err := g.rdb.Keys(ctx, prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestOTPGuardKeysHoldNoClearValues(t *testing.T) {
 			t.Fatalf("key %q carries the process id in clear", k)
 		}
 	}
-	if n, _ := g.co.rdb.Exists(ctx, prefix+"otp:dedupe:5f2a9c").Result(); n != 1 {
+	if n, _ := g.rdb.Exists(ctx, prefix+"otp:dedupe:5f2a9c").Result(); n != 1 {
 		t.Fatal("dedupe key is not <prefix>otp:dedupe:<key>")
 	}
 }

@@ -247,6 +247,23 @@ func TestConsentTextCacheMetric(t *testing.T) {
 	}
 }
 
+func TestObserveRedisCoalescer(t *testing.T) {
+	i, _, reader := newTestInstruments(t)
+	counts := CoalescerCounts{RoundTrips: 40, Commands: 130, Waiting: 3}
+	if err := i.ObserveRedisCoalescer(func() CoalescerCounts { return counts }); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{MetricRedisRoundTrips: 40, MetricRedisCoalescedCommands: 130, MetricRedisWaiting: 3} {
+		if got := sums(t, reader, name); len(got) != 1 || got[""] != want {
+			t.Errorf("%s = %v, want one unlabelled point of %d", name, got, want)
+		}
+	}
+	counts.Waiting = 0 // the gauge follows the queue down
+	if got := sums(t, reader, MetricRedisWaiting); got[""] != 0 {
+		t.Errorf("%s = %v after the queue emptied, want 0", MetricRedisWaiting, got)
+	}
+}
+
 func TestReasonLabel(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                "none",

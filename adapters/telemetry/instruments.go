@@ -27,6 +27,9 @@ const (
 	MetricOTPSends                 = "onboarding.otp.sends"
 	MetricConsentTextCacheRequests = "onboarding.consent_text.cache.requests"
 	MetricRedisFallbacks           = "onboarding.redis.fallbacks"
+	MetricRedisRoundTrips          = "onboarding.redis.coalescer.round_trips"
+	MetricRedisCoalescedCommands   = "onboarding.redis.coalescer.commands"
+	MetricRedisWaiting             = "onboarding.redis.coalescer.waiting"
 	MetricBreakerState             = "onboarding.circuit_breaker.state"
 	MetricBreakerTransitions       = "onboarding.circuit_breaker.transitions"
 )
@@ -216,6 +219,46 @@ func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 	}, i.cacheReqs)
 	if err != nil {
 		return fmt.Errorf("telemetry: registering the consent-text cache counter: %w", err)
+	}
+	return nil
+}
+
+// CoalescerCounts are the Redis coalescer's counters: round trips and
+// the commands they carried (cumulative), and the calls waiting for a lane.
+type CoalescerCounts struct {
+	RoundTrips, Commands uint64
+	Waiting              int
+}
+
+// ObserveRedisCoalescer reports read() at every collection as
+// onboarding.redis.coalescer.{round_trips,commands} (counters; their ratio
+// is the mean batch) and onboarding.redis.coalescer.waiting (gauge: calls
+// queued because every lane was busy). read must be safe for concurrent use.
+func (i *Instruments) ObserveRedisCoalescer(read func() CoalescerCounts) error {
+	trips, err := i.meter.Int64ObservableCounter(MetricRedisRoundTrips, metric.WithUnit("{round_trip}"),
+		metric.WithDescription("Round trips the Redis coalescer sent (consent-text reads)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: creating the Redis round-trip counter: %w", err)
+	}
+	cmds, err := i.meter.Int64ObservableCounter(MetricRedisCoalescedCommands, metric.WithUnit("{command}"),
+		metric.WithDescription("Commands those round trips carried; commands over round trips is the mean batch."))
+	if err != nil {
+		return fmt.Errorf("telemetry: creating the Redis command counter: %w", err)
+	}
+	waiting, err := i.meter.Int64ObservableGauge(MetricRedisWaiting, metric.WithUnit("{call}"),
+		metric.WithDescription("Calls waiting for a free Redis lane (ONBOARDING_REDIS_LANES all busy)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: creating the Redis waiting gauge: %w", err)
+	}
+	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		c := read()
+		o.ObserveInt64(trips, clampInt64(c.RoundTrips))
+		o.ObserveInt64(cmds, clampInt64(c.Commands))
+		o.ObserveInt64(waiting, int64(c.Waiting))
+		return nil
+	}, trips, cmds, waiting)
+	if err != nil {
+		return fmt.Errorf("telemetry: registering the Redis coalescer metrics: %w", err)
 	}
 	return nil
 }

@@ -274,8 +274,15 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		_ = rdb.Close()
 		return nil, err
 	}
+	if err := inst.ObserveRedisCoalescer(func() apptelemetry.CoalescerCounts {
+		s := co.Stats()
+		return apptelemetry.CoalescerCounts{RoundTrips: s.RoundTrips, Commands: s.Commands, Waiting: s.Waiting}
+	}); err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	guard := redisadapter.NewOTPGuard(rdb, br, redisadapter.OTPGuardConfig{
-		Coalescer: co, Clock: clock, Logger: logger,
+		Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
