@@ -23,9 +23,9 @@ const DefaultCoalescerLanes = 2
 const maxBatch = 128
 
 // Coalescer sends the commands that concurrent requests issue while its
-// lanes are busy in one pipeline: one write and one read on one connection
-// for all of them instead of a round trip each (what other clients call
-// auto-pipelining). Under load most of the CPU a small Redis command costs,
+// lanes are busy in one pipeline: one round trip on one connection (a
+// write and a read, a few for a large batch) for all of them instead of one
+// each (what other clients call auto-pipelining). Under load most of the CPU a small Redis command costs,
 // on both sides, is the system calls and event-loop turns of its round
 // trip; a pipeline of n commands pays them once. When a lane is free a
 // command goes out at once, alone, so an idle service adds no latency.
