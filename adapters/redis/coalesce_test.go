@@ -65,6 +65,16 @@ func (h *tripHook) counts() (singles int, pipelines []int, deadlines []time.Time
 	return h.singles, append([]int(nil), h.pipelines...), append([]time.Time(nil), h.deadlines...)
 }
 
+// newTestCoalescer returns a Coalescer with lanes over a client of the test
+// Redis whose round trips hook records, and a key prefix of the test's own.
+func newTestCoalescer(t *testing.T, lanes int) (*Coalescer, *goredis.Client, string, *tripHook) {
+	t.Helper()
+	rdb := testClient(t)
+	hook := &tripHook{}
+	rdb.AddHook(hook)
+	return NewCoalescer(rdb, lanes), rdb, testPrefix(t, rdb), hook
+}
+
 // takeLane marks one of c's lanes busy, as a round trip in flight does;
 // freeLane ends it as that round trip's end would.
 func takeLane(c *Coalescer) {
@@ -83,11 +93,7 @@ func (c *Coalescer) queued() int {
 }
 
 func TestCoalescerAloneGoesAtOnce(t *testing.T) {
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
-	hook := &tripHook{}
-	rdb.AddHook(hook)
-	c := NewCoalescer(rdb, 1)
+	c, _, prefix, hook := newTestCoalescer(t, 1)
 	ctx := context.Background()
 
 	set := goredis.NewStatusCmd(ctx, "set", prefix+"k", "v")
@@ -108,11 +114,7 @@ func TestCoalescerAloneGoesAtOnce(t *testing.T) {
 }
 
 func TestCoalescerSendsWaitingCallersInOneRoundTrip(t *testing.T) {
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
-	hook := &tripHook{}
-	rdb.AddHook(hook)
-	c := NewCoalescer(rdb, 1)
+	c, _, prefix, hook := newTestCoalescer(t, 1)
 
 	takeLane(c)
 	const callers = 40
@@ -336,11 +338,7 @@ func TestCoalescerGivesTheLaneBackAfterAPanic(t *testing.T) {
 }
 
 func TestCoalescerBoundsABatch(t *testing.T) {
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
-	hook := &tripHook{}
-	rdb.AddHook(hook)
-	c := NewCoalescer(rdb, 1)
+	c, _, prefix, hook := newTestCoalescer(t, 1)
 	takeLane(c)
 	var wg sync.WaitGroup
 	for i := range 3 { // 60 commands each: two callers fit in a batch of maxBatch, the third waits
