@@ -24,11 +24,12 @@ const maxBatch = 128
 
 // Coalescer sends the commands that concurrent requests issue while its
 // lanes are busy in one pipeline: one round trip on one connection (a
-// write and a read, a few for a large batch) for all of them instead of one
-// each (what other clients call auto-pipelining). Under load most of the CPU a small Redis command costs,
-// on both sides, is the system calls and event-loop turns of its round
-// trip; a pipeline of n commands pays them once. When a lane is free a
-// command goes out at once, alone, so an idle service adds no latency.
+// write and a read, a few for a large batch) for all of them instead of
+// one each (what other clients call auto-pipelining). Under load most of
+// the CPU a small Redis command costs, on both sides, is the system calls
+// and event-loop turns of its round trip; a pipeline of n commands pays
+// them once. When a lane is free a command goes out at once, alone, so an
+// idle service adds no latency.
 //
 // Each command keeps its own reply and error, as in a go-redis pipeline.
 // A caller whose context ends while its commands wait is answered at once
@@ -53,7 +54,7 @@ type Coalescer struct {
 	busy  int // round trips in flight
 	queue []*coalesced
 
-	roundTrips, commands, waited atomic.Uint64
+	roundTrips, commands atomic.Uint64
 }
 
 // CoalescerStats are a Coalescer's counters since it was built, for the
@@ -62,9 +63,7 @@ type CoalescerStats struct {
 	// RoundTrips and Commands count what was sent: Commands/RoundTrips is
 	// the mean batch.
 	RoundTrips, Commands uint64
-	// Waited counts the calls that found every lane busy and queued.
-	Waited uint64
-	// Waiting is the calls queued now.
+	// Waiting is the calls queued now, every lane being busy.
 	Waiting int
 }
 
@@ -74,7 +73,7 @@ func (c *Coalescer) Stats() CoalescerStats {
 	waiting := len(c.queue)
 	c.mu.Unlock()
 	return CoalescerStats{
-		RoundTrips: c.roundTrips.Load(), Commands: c.commands.Load(), Waited: c.waited.Load(), Waiting: waiting,
+		RoundTrips: c.roundTrips.Load(), Commands: c.commands.Load(), Waiting: waiting,
 	}
 }
 
@@ -112,7 +111,6 @@ func (c *Coalescer) Process(ctx context.Context, cmds ...goredis.Cmder) error {
 	q := &coalesced{ctx: ctx, cmds: cmds, done: make(chan struct{})}
 	c.queue = append(c.queue, q)
 	c.mu.Unlock()
-	c.waited.Add(1)
 	select {
 	case <-q.done:
 		return firstError(cmds)
