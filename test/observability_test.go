@@ -337,6 +337,9 @@ func TestObservabilityPostgresRedis(t *testing.T) {
 		{"onboarding_dependency_up", map[string]string{"dependency": "postgres"}, 1},
 		{"onboarding_dependency_up", map[string]string{"dependency": "redis"}, 1},
 		{"onboarding_consent_text_cache_requests_total", map[string]string{"level": "l2", "result": "miss"}, 0},
+		// Fallback counters exist from the start, at 0.
+		{"onboarding_redis_fallbacks_total", map[string]string{"component": "otp_guard", "op": "allow"}, 0},
+		{"onboarding_circuit_breaker_transitions_total", map[string]string{"breaker": "redis", "state": "open"}, 0},
 		// The consent text's read reached Redis through the coalescer.
 		{"onboarding_redis_coalescer_round_trips_total", nil, 1},
 		{"onboarding_redis_coalescer_commands_total", nil, 1},

@@ -154,6 +154,13 @@ func TestOTPMetric(t *testing.T) {
 	i, _, reader := newTestInstruments(t)
 	want := map[string]int64{}
 	for _, tt := range tests {
+		want["outcome="+tt.want] = 0
+	}
+	// Every outcome is there from the start, at 0.
+	if got := sums(t, reader, MetricOTPSends); len(got) != len(want) || got["outcome=failed_permanent"] != 0 {
+		t.Errorf("otp sends before any: %v, want every outcome at 0", got)
+	}
+	for _, tt := range tests {
 		if _, err := i.OTPService(fakeServices{otp: tt.res}).SendOTP(context.Background(), ports.OTPRequest{Code: otpCode}); err != nil {
 			t.Fatal(err)
 		}
@@ -206,6 +213,18 @@ func TestBreakerAndFallbackMetrics(t *testing.T) {
 	}
 	if got := sums(t, reader, MetricBreakerTransitions); got["breaker=redis,state=open"] != 2 {
 		t.Errorf("transitions %v", got)
+	}
+	// Declared breakers and fallbacks start at 0, so their first increment
+	// shows in rate().
+	if got, ok := sums(t, reader, MetricBreakerTransitions)["breaker=sms,state=open"]; !ok || got != 0 {
+		t.Errorf("transitions of a breaker that never changed: %v (present %v), want 0", got, ok)
+	}
+	if got := sums(t, reader, MetricRedisFallbacks); len(got) != 0 {
+		t.Errorf("fallbacks before any is declared: %v", got)
+	}
+	i.DeclareRedisFallbacks("otp_guard", "begin", "finish", "allow")
+	if got := sums(t, reader, MetricRedisFallbacks); len(got) != 3 || got["component=otp_guard,op=finish"] != 0 {
+		t.Errorf("declared fallbacks %v, want three at 0", got)
 	}
 	i.RedisFallback("consent_text_cache", "read")
 	i.RedisFallback("otp_guard", "allow")

@@ -146,6 +146,12 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("telemetry: creating instruments: %w", err)
 	}
+	// Every outcome's series exists from the start, at 0: rate() and
+	// increase() miss the first increment of a series that appears with it,
+	// so the first failed send would not move the failure ratio.
+	for _, opts := range i.otpSets {
+		i.otpSends.Add(context.Background(), 0, opts...)
+	}
 	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		i.mu.Lock()
 		defer i.mu.Unlock()
@@ -169,8 +175,12 @@ func (i *Instruments) Tracer() trace.Tracer { return i.tracer }
 // for concurrent use (gobreaker's State is).
 func (i *Instruments) ObserveBreaker(name string, state func() gobreaker.State) {
 	i.mu.Lock()
-	defer i.mu.Unlock()
 	i.breakers[name] = state
+	i.mu.Unlock()
+	// Its transitions start at 0, so the first opening counts in rate().
+	for _, st := range []gobreaker.State{gobreaker.StateClosed, gobreaker.StateHalfOpen, gobreaker.StateOpen} {
+		i.transitions.Add(context.Background(), 0, i.transitionSets.options(name, st.String(), "")...)
+	}
 }
 
 // BreakerChanged counts a state change; use it as (part of) a breaker's
@@ -184,6 +194,16 @@ func (i *Instruments) BreakerChanged(name string, to gobreaker.State) {
 // consent_text_cache, otp_guard).
 func (i *Instruments) RedisFallback(component, op string) {
 	i.fallbacks.Add(context.Background(), 1, i.fallbackSets.options(component, op, "")...)
+}
+
+// DeclareRedisFallbacks starts the fallback counter of each of a
+// component's operations at 0, so the first fallback after start counts in
+// rate() and increase() (which miss the first increment of a series that
+// appears with it). Call it when the component is built.
+func (i *Instruments) DeclareRedisFallbacks(component string, ops ...string) {
+	for _, op := range ops {
+		i.fallbacks.Add(context.Background(), 0, i.fallbackSets.options(component, op, "")...)
+	}
 }
 
 // CacheCounts are the consent-text cache's cumulative read counters. A
