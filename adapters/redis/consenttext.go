@@ -222,7 +222,7 @@ func (c *ConsentTextCache) InvalidateConsentText(ctx context.Context, consentTyp
 		return invalidateScript.Run(ctx, c.rdb, []string{ptr}, textPrefix).Err()
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
-		c.fallbacks.report(ctx, "invalidate", err)
+		c.fallbacks.report(ctx, opInvalidate, err)
 		return unavailable(err, "delete cached consent text")
 	}
 	// Refill from the store: the pointer then names the new version, and a
@@ -238,7 +238,7 @@ func (c *ConsentTextCache) InvalidateConsentText(ctx context.Context, consentTyp
 		return c.rdb.Publish(ctx, c.channel, msg).Err()
 	})
 	if err != nil {
-		c.fallbacks.report(ctx, "invalidate", err)
+		c.fallbacks.report(ctx, opInvalidate, err)
 		return unavailable(err, "announce consent text invalidation")
 	}
 	// A read of this replica between the first drop and the Redis update
@@ -399,7 +399,7 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 		if ctx.Err() != nil {
 			return domain.ConsentText{}, unavailable(ctx.Err(), "read consent text: caller gone")
 		}
-		c.fallbacks.report(ctx, "read", err)
+		c.fallbacks.report(ctx, opRead, err)
 		return c.next.LatestConsentText(ctx, consentType, language)
 	default:
 		if t, found, ok := c.decodeReply(reply); ok {
@@ -456,7 +456,7 @@ func (c *ConsentTextCache) fill(ctx context.Context, consentType, language strin
 			version, encodeText(t), c.ttl.Milliseconds()).Err()
 	})
 	if err != nil {
-		c.fallbacks.report(ctx, "fill", err)
+		c.fallbacks.report(ctx, opFill, err)
 	}
 }
 
@@ -469,7 +469,7 @@ func (c *ConsentTextCache) fillNotFound(ctx context.Context, ptr string) {
 		return err
 	})
 	if err != nil {
-		c.fallbacks.report(ctx, "fill", err)
+		c.fallbacks.report(ctx, opFill, err)
 	}
 }
 

@@ -16,6 +16,24 @@ import (
 // DefaultKeyPrefix starts every key and channel name unless configured.
 const DefaultKeyPrefix = "onboarding:"
 
+// The operations the adapters report to their OnFallback hooks.
+const (
+	opRead       = "read"
+	opFill       = "fill"
+	opInvalidate = "invalidate"
+	opBegin      = "begin"
+	opFinish     = "finish"
+	opAllow      = "allow"
+)
+
+// ConsentTextCacheFallbackOps are the operations a ConsentTextCache
+// reports to OnFallback, for a counter to declare each at start.
+func ConsentTextCacheFallbackOps() []string { return []string{opRead, opFill, opInvalidate} }
+
+// OTPGuardFallbackOps are the operations an OTPGuard reports to
+// OnFallback.
+func OTPGuardFallbackOps() []string { return []string{opBegin, opFinish, opAllow} }
+
 // fallbackLogEvery is the least time between two fallback log lines of one
 // adapter: an outage at 1000 requests per second must not write 1000 lines
 // per second, yet the first failure is logged at once.

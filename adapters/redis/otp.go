@@ -167,7 +167,7 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 	if ctx.Err() != nil {
 		return false, "", unavailable(ctx.Err(), "begin OTP dedupe: caller gone")
 	}
-	g.fallbacks.report(ctx, "begin", err)
+	g.fallbacks.report(ctx, opBegin, err)
 	return g.fallback.BeginOTP(ctx, key, ttl)
 }
 
@@ -215,7 +215,7 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 	if ctx.Err() != nil {
 		return unavailable(ctx.Err(), "finish OTP dedupe: caller gone")
 	}
-	g.fallbacks.report(ctx, "finish", err)
+	g.fallbacks.report(ctx, opFinish, err)
 	return nil
 }
 
@@ -248,7 +248,7 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 	if ctx.Err() != nil {
 		return false, unavailable(ctx.Err(), "OTP throttle: caller gone")
 	}
-	g.fallbacks.report(ctx, "allow", err)
+	g.fallbacks.report(ctx, opAllow, err)
 	return g.fallback.AllowOTP(ctx, processID, limit, window)
 }
 

@@ -249,8 +249,8 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		},
 	})
 	inst.ObserveBreaker(redisBreaker, br.State)
-	inst.DeclareRedisFallbacks("consent_text_cache", "read", "fill", "invalidate")
-	inst.DeclareRedisFallbacks("otp_guard", "begin", "finish", "allow")
+	inst.DeclareRedisFallbacks("consent_text_cache", redisadapter.ConsentTextCacheFallbackOps()...)
+	inst.DeclareRedisFallbacks("otp_guard", redisadapter.OTPGuardFallbackOps()...)
 	l1 := cfg.ConsentL1TTL
 	if l1 == 0 {
 		l1 = -1
