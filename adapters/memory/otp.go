@@ -21,13 +21,24 @@ var (
 // by the guard's limit.
 const otpSweepInterval = time.Minute
 
-// DefaultOTPGuardEntries bounds the dedupe keys and the throttled processes
-// an OTPGuard tracks, each: five times the OTPs a large bank's onboarding
-// sends in a 15-minute window (10 per second), about 18 MB at most (each process with 5 sends). Past it
-// the oldest entries are forgotten, so a flood of fresh process ids cannot
-// exhaust a replica's memory; only a process among the oldest of more than
-// this many within its window regains its throttle budget.
-const DefaultOTPGuardEntries = 50_000
+// DefaultOTPProcesses bounds the throttled processes an OTPGuard tracks:
+// five times the processes a large bank's onboarding sends OTPs to in the
+// 15-minute throttle window (10 per second), about 6 MB at the cap with one
+// send each. Past it the oldest processes are forgotten, so a flood of fresh
+// process ids cannot exhaust a replica's memory; only a process among the
+// oldest of more than this many within its window regains its throttle
+// budget.
+const DefaultOTPProcesses = 50_000
+
+// DefaultOTPDedupeKeys bounds the dedupe keys an OTPGuard tracks. A key
+// matters only for the dedupe window (60 s by default), not the throttle's
+// 15 minutes, so this is five times a large bank's sends (10 per second)
+// within a window of 200 s, about 1 MB at the cap. Past it the oldest keys
+// are forgotten: under a flood of more than this many sends within a
+// window, a retry of one of the oldest codes is sent again, and the
+// throttle still bounds it. Sizing it like the processes held 4 MB more
+// (a fifth of the live heap on PostgreSQL + Redis) for keys long expired.
+const DefaultOTPDedupeKeys = 10_000
 
 // OTPGuard is the OTP dedupe and throttle of a single replica.
 //
@@ -42,7 +53,8 @@ const DefaultOTPGuardEntries = 50_000
 // accepts is mirrored here (adapters/redis): keys are held as a 128-bit
 // digest, not the caller's string, and times as offsets from the guard's
 // start: about 230 bytes a dedupe key and a process with one send
-// (TestOTPGuardBytesPerSend), 18 MB at the caps with five sends each.
+// (TestOTPGuardBytesPerSend), about 8 MB at the default caps with one send
+// each (TestOTPGuardAtDefaultCaps).
 type OTPGuard struct {
 	clock ports.Clock
 	start time.Time // times are kept as offsets from it (monotonic when clock's is)
@@ -89,20 +101,28 @@ type otpSlot struct {
 	gen uint64
 }
 
-// NewOTPGuard returns an empty guard bounded by DefaultOTPGuardEntries;
-// clock drives TTLs and windows.
-func NewOTPGuard(clock ports.Clock) *OTPGuard { return NewOTPGuardLimit(clock, DefaultOTPGuardEntries) }
+// NewOTPGuard returns an empty guard bounded by DefaultOTPDedupeKeys and
+// DefaultOTPProcesses; clock drives TTLs and windows.
+func NewOTPGuard(clock ports.Clock) *OTPGuard {
+	return NewOTPGuardLimits(clock, DefaultOTPDedupeKeys, DefaultOTPProcesses)
+}
 
 // NewOTPGuardLimit returns an empty guard that tracks at most limit dedupe
 // keys and limit processes (below 1: unbounded).
 func NewOTPGuardLimit(clock ports.Clock, limit int) *OTPGuard {
+	return NewOTPGuardLimits(clock, limit, limit)
+}
+
+// NewOTPGuardLimits returns an empty guard that tracks at most keys dedupe
+// keys and processes throttled processes (each below 1: unbounded).
+func NewOTPGuardLimits(clock ports.Clock, keys, processes int) *OTPGuard {
 	return &OTPGuard{
 		clock:       clock,
 		start:       clock.Now(),
 		dedupe:      make(map[otpKey]otpEntry),
 		sends:       make(map[otpKey]sendLog),
-		dedupeOrder: fifo[otpSlot]{limit: limit},
-		sendsOrder:  fifo[otpSlot]{limit: limit},
+		dedupeOrder: fifo[otpSlot]{limit: keys},
+		sendsOrder:  fifo[otpSlot]{limit: processes},
 	}
 }
 

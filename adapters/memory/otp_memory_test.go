@@ -22,7 +22,7 @@ func liveHeap() uint64 {
 // TestOTPGuardBytesPerSend: what one OTP send leaves in the guard (a dedupe
 // key with its outcome and a process's send log) stays small, because on
 // PostgreSQL + Redis the guard is the in-process mirror every send is
-// recorded in, up to DefaultOTPGuardEntries of each. Holding the caller's
+// recorded in, up to its caps. Holding the caller's
 // strings and time.Time values it took 368 bytes a send here (each process
 // sending once), half of the service's live heap after an OTP load; 232 as
 // it is. The keys are built
@@ -32,9 +32,9 @@ func TestOTPGuardBytesPerSend(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
 	}
-	const n, budget = DefaultOTPGuardEntries, 260
+	const n, budget = DefaultOTPProcesses, 260
 	ctx := context.Background()
-	g := NewOTPGuard(NewFakeClock(time.Unix(1_700_000_000, 0)))
+	g := NewOTPGuardLimits(NewFakeClock(time.Unix(1_700_000_000, 0)), n, n)
 	before := liveHeap()
 	for i := range n {
 		key := fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15) // the domain's keyed hash, hex
@@ -57,6 +57,52 @@ func TestOTPGuardBytesPerSend(t *testing.T) {
 	if per > budget {
 		t.Errorf("%.0f bytes per send, budget %d", per, budget)
 	}
+}
+
+// TestOTPGuardAtDefaultCaps: a flood of fresh processes, each sending one
+// code within the windows (an OTP load test, or an attack), leaves the
+// default guard at its caps and no further: DefaultOTPDedupeKeys keys,
+// DefaultOTPProcesses processes, under 9 MB in all. With the dedupe keys
+// capped like the processes it held about 12 MB, the largest part of the
+// service's live heap on PostgreSQL + Redis.
+func TestOTPGuardAtDefaultCaps(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation sizes")
+	}
+	const sends, budget = DefaultOTPProcesses + DefaultOTPProcesses/5, 10 << 20
+	keyOf := func(i int) string { return fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15) }
+	ctx := context.Background()
+	before := liveHeap()
+	g := NewOTPGuard(NewFakeClock(time.Unix(1_700_000_000, 0)))
+	for i := range sends {
+		key := keyOf(i)
+		process := fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
+		if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %d: %v %v", i, claimed, err)
+		}
+		if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
+			t.Fatalf("send %d refused: %v", i, err)
+		}
+	}
+	held := liveHeap() - before
+	if keys, procs := g.Len(); keys != DefaultOTPDedupeKeys || procs != DefaultOTPProcesses {
+		t.Fatalf("holds %d keys and %d processes, want the caps %d and %d", keys, procs, DefaultOTPDedupeKeys, DefaultOTPProcesses)
+	}
+	t.Logf("%.1f MB at the caps", float64(held)/(1<<20))
+	if held > budget {
+		t.Errorf("%.1f MB at the caps, budget %d MB", float64(held)/(1<<20), budget>>20)
+	}
+	// The newest key is still deduplicated, the oldest forgotten.
+	if claimed, outcome, _ := g.BeginOTP(ctx, keyOf(sends-1), time.Minute); claimed || outcome != domain.OTPSent {
+		t.Errorf("the newest key is no longer deduplicated: %v %q", claimed, outcome)
+	}
+	if claimed, _, _ := g.BeginOTP(ctx, keyOf(0), time.Minute); !claimed {
+		t.Error("the oldest key should have been forgotten")
+	}
+	runtime.KeepAlive(g)
 }
 
 // TestOTPGuardHugeTTL: no policy bounds the dedupe TTL or the throttle

@@ -205,6 +205,36 @@ func TestOTPGuardBounded(t *testing.T) {
 	}
 }
 
+// TestOTPGuardLimitsSeparate: the dedupe keys and the processes have caps
+// of their own (a key matters for the dedupe window, a process for the
+// longer throttle window), each forgetting its own oldest.
+func TestOTPGuardLimitsSeparate(t *testing.T) {
+	ctx := context.Background()
+	g := NewOTPGuardLimits(NewFakeClock(time.Unix(1_700_000_000, 0)), 2, 4)
+	for i := range 6 {
+		p := fmt.Sprintf("p%d", i)
+		if claimed, _, err := g.BeginOTP(ctx, "k-"+p, time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %s: %v %v", p, claimed, err)
+		}
+		if ok, err := g.AllowOTP(ctx, p, 1, 15*time.Minute); err != nil || !ok {
+			t.Fatalf("first send of %s refused: %v", p, err)
+		}
+	}
+	if keys, procs := g.Len(); keys != 2 || procs != 4 {
+		t.Fatalf("tracks %d keys and %d processes, want 2 and 4", keys, procs)
+	}
+	if claimed, _, _ := g.BeginOTP(ctx, "k-p3", time.Minute); !claimed {
+		t.Error("key k-p3 is past the key cap of 2 and should have been forgotten")
+	}
+	if ok, _ := g.AllowOTP(ctx, "p3", 1, 15*time.Minute); ok {
+		t.Error("process p3 is within the process cap of 4 and must still be throttled")
+	}
+	if d := NewOTPGuard(SystemClock{}); d.dedupeOrder.limit != DefaultOTPDedupeKeys || d.sendsOrder.limit != DefaultOTPProcesses {
+		t.Errorf("NewOTPGuard caps %d keys and %d processes, want %d and %d",
+			d.dedupeOrder.limit, d.sendsOrder.limit, DefaultOTPDedupeKeys, DefaultOTPProcesses)
+	}
+}
+
 // TestOTPGuardSweptKeyAddedAgain: a process whose log was swept and that
 // sends again is a new entry; the old entry's turn to be forgotten must
 // not take the new one with it.
