@@ -81,7 +81,7 @@ fmt: ## gofmt every file
 
 BENCH_FLAGS ?= -duration 5s -rounds 3 -out test/output/performance-latest.md
 
-bench: ## load harness: every endpoint, in-memory and PostgreSQL+Redis, against a bare net/http ceiling and pgbench (~11 min)
+bench: ## load harness: every endpoint, in-memory and PostgreSQL+Redis, against a bare net/http ceiling and pgbench (~9 min)
 	$(GO) run ./test/load $(BENCH_FLAGS)
 
 bench-go: ## Go benchmarks of decoders and domain services

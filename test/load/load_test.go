@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,43 @@ func TestWireMockMappings(t *testing.T) {
 		if seen[path] != body {
 			t.Errorf("%s answers %q, want %q", path, seen[path], body)
 		}
+	}
+}
+
+// TestContenders: every scenario is measured against the ceiling and each
+// service; the WireMock stub only on the read endpoints its target names
+// (measuring it on the writes too took the run past 10 minutes); pgbench's
+// SELECT on the lookup and its INSERT on consent storage; the L1-off
+// instance on /consent/text only.
+func TestContenders(t *testing.T) {
+	h := &harness{db: &scratchDB{}}
+	h.ceiling = &server{name: ceilingName}
+	h.wiremock = &server{name: nameWireMock}
+	h.servers = []*server{{name: nameMemory}, {name: namePostgres}, {name: nameL1Off}, h.ceiling, h.wiremock}
+	names := func(sc string) []string {
+		var out []string
+		for _, s := range scenarios() {
+			if s.name == sc {
+				for _, c := range h.contenders(s, nil) {
+					out = append(out, c.name)
+				}
+			}
+		}
+		return out
+	}
+	for sc, want := range map[string][]string{
+		"lookup":          {ceilingName, nameMemory, namePostgres, nameWireMock, nameSelect},
+		"consent-text":    {ceilingName, nameMemory, namePostgres, nameL1Off, nameWireMock},
+		"consent-storage": {ceilingName, nameMemory, namePostgres, nameInsert},
+		"approve":         {ceilingName, nameMemory, namePostgres},
+		"evaluate-image":  {ceilingName, nameMemory, namePostgres},
+	} {
+		if got := names(sc); !slices.Equal(got, want) {
+			t.Errorf("%s: contenders %v, want %v", sc, got, want)
+		}
+	}
+	h.wiremock, h.servers = nil, h.servers[:4]
+	if got := names("lookup"); slices.Contains(got, nameWireMock) {
+		t.Errorf("lookup without the stub: contenders %v", got)
 	}
 }
