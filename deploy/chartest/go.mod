@@ -2,6 +2,8 @@ module github.com/bankkit/onboarding-adapter/deploy/chartest
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.94.1
 	helm.sh/helm/v3 v3.22.0
