@@ -689,6 +689,32 @@ func TestServingsInBackground(t *testing.T) {
 		}
 	})
 
+	// While every writer is busy (batches written during a database stall),
+	// a new batch waits for one rather than taking another pool
+	// connection, and this replica answers from its queue meanwhile.
+	t.Run("batches wait for a free writer", func(t *testing.T) {
+		pool := pgtest.Pool(t, dsn)
+		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+			postgres.WithBatching(postgres.BatchConfig{Window: time.Millisecond}))
+		release := s.Servings.HoldServingWriters()
+		pid := fmt.Sprintf("p-writers-%d", time.Now().UnixNano())
+		if err := s.Servings.RecordServing(ctx, serving(pid)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // ten servings windows
+		if n := served(pool, pid); n != 0 {
+			t.Fatalf("a batch was written while every writer was busy (%d rows)", n)
+		}
+		if got, err := s.Servings.LastServing(ctx, pid, "GDPR"); err != nil || got.Version != 3 {
+			t.Fatalf("LastServing while the batch waits: %+v, %v", got, err)
+		}
+		release()
+		s.Close()
+		if n := served(pool, pid); n != 1 {
+			t.Fatalf("after a writer was free: %d rows, want 1", n)
+		}
+	})
+
 	t.Run("unbatched, one connection", func(t *testing.T) {
 		pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{MaxConns: 1})
 		if err != nil {
