@@ -113,7 +113,10 @@ type ConsentLedger interface {
 	// UserID, ConsentType) already has the same Approved value; it returns
 	// the stored record (the new one, or the latest identical one) and
 	// whether a row was added. Concurrent identical calls add one row.
-	// The record is durable when it returns. Errors: CodeUnavailable.
+	// A record is never recorded before its history's latest (RecordedAt
+	// is raised to it): replicas' clocks differ, and LatestConsent orders
+	// by time. The record is durable when it returns. Errors:
+	// CodeUnavailable.
 	AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error)
 	// LatestConsent returns the user's newest record of consentType across
 	// processes. Errors: CodeNotFound, CodeUnavailable.

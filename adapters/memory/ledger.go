@@ -93,7 +93,8 @@ func (l *ConsentLedger) forgetOldest() {
 // record and false: the caller re-sends storage requests, and a repeat must
 // not look like a second decision. The ledger assigns ID (increasing) and
 // Seq (1 for the first record of the history, then latest+1), ignoring the
-// values in rec, and sets RecordedAt from the clock when it is zero.
+// values in rec, and sets RecordedAt from the clock when it is zero, and to
+// the history's latest RecordedAt when it is earlier.
 func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
 	k := ledgerKey{rec.ProcessID, rec.UserID, rec.ConsentType}
 	l.mu.Lock()
@@ -108,6 +109,12 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	}
 	if rec.RecordedAt.IsZero() {
 		rec.RecordedAt = l.clock.Now()
+	}
+	if i, ok := l.latest[k]; ok && rec.RecordedAt.Before(l.at(i).RecordedAt) {
+		// Never before the history's latest: LatestConsent orders by time,
+		// and a clock that went back must not reorder a history (as the
+		// postgres ledger).
+		rec.RecordedAt = l.at(i).RecordedAt
 	}
 	i := l.base + len(l.records)
 	rec.ID = int64(i + 1)

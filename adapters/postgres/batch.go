@@ -219,7 +219,9 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 		}
 	}
 	if !bounded || deadline.IsZero() {
-		deadline = time.Now().Add(batchTimeout)
+		// A caller without a deadline (a serving, or a context without
+		// one) gets batchTimeout; one with a later deadline keeps it.
+		deadline = later(deadline, time.Now().Add(batchTimeout))
 	}
 	if len(live) > 0 {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -229,6 +231,14 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 	for _, c := range calls {
 		close(c.done)
 	}
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // flushEnded counts a flush out and wakes the batches waiting for it.

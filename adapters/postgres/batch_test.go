@@ -339,6 +339,113 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 	})
 }
 
+// inArrivalOrder sends recs to AppendConsent one after the other, 20 ms
+// apart, so they arrive in this order within one batch window, and waits
+// for every answer.
+func inArrivalOrder(s *postgres.Stores, recs ...domain.ConsentRecord) []error {
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	for i, rec := range recs {
+		wg.Go(func() { _, _, errs[i] = s.Ledger.AppendConsent(context.Background(), rec) })
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	return errs
+}
+
+// TestLedgerFailedBatchKeepsOrder: an approval then a revocation of one
+// history share a batch with a record the database refuses. The batch is
+// written again alone; the history must still end revoked, as the calls
+// arrived (written alone by their callers in parallel they came out in
+// either order, a review found). Five times, as the old order was a coin
+// toss.
+func TestLedgerFailedBatchKeepsOrder(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	for i := range 5 {
+		h := fmt.Sprintf("order-%d-%d", time.Now().UnixNano(), i)
+		bad := consentRecord("bad-"+h, true)
+		bad.TextSHA256 = "not-a-digest"
+		errs := inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false), bad)
+		if errs[0] != nil || errs[1] != nil || domain.CodeOf(errs[2]) != domain.CodeInvalid {
+			t.Fatalf("round %d: errors %v, want nil, nil, CodeInvalid", i, errs)
+		}
+		rows := historyRows(t, pool, h)
+		if len(rows) != 2 || !rows[0].approved || rows[1].approved {
+			t.Fatalf("round %d: history %+v, want approved then revoked", i, rows)
+		}
+		latest, err := s.Ledger.LatestConsent(context.Background(), "u-"+h, "GDPR")
+		if err != nil || latest.Approved {
+			t.Fatalf("round %d: latest %+v, %v; want the revocation", i, latest, err)
+		}
+	}
+}
+
+// TestLedgerLostRaceKeepsOrder: an approval then a revocation of one
+// history share a batch, while another writer (another replica) holds an
+// uncommitted approval at the seq the batch's approval takes. The batch's
+// approval loses that race; its revocation, in the batch's second round,
+// must not be written before it: the history must end approved (the other
+// writer's), then revoked. Before the fix the revocation went in, and the
+// losing approval was appended after it, leaving the user approved.
+func TestLedgerLostRaceKeepsOrder(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	h := fmt.Sprintf("race-%d", time.Now().UnixNano())
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Rollback(ctx) }()
+	var otherPID int32
+	if err := other.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&otherPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, `INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language,
+    text_version, text_sha256, request_id, correlation_id, recorded_at)
+VALUES ($1, $2, 'GDPR', 1, true, 'en', 2, $3, 'req-other', 'corr-other', now())`, "p-"+h, "u-"+h, digest); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		errs = inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false))
+	}()
+	// Commit the other writer once the batch's INSERT waits for its row.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE $1::integer = ANY (pg_blocking_pids(pid))`, otherPID).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch never waited for the other writer's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	rows := historyRows(t, pool, h)
+	if len(rows) != 2 || !rows[0].approved || rows[1].approved {
+		t.Fatalf("history %+v, want the other writer's approval, then the revocation", rows)
+	}
+	latest, err := s.Ledger.LatestConsent(ctx, "u-"+h, "GDPR")
+	if err != nil || latest.Approved {
+		t.Fatalf("latest %+v, %v; want the revocation", latest, err)
+	}
+}
+
 func newBatchDecision(process string, result domain.Result) domain.Decision {
 	score := 7.5
 	d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-" + process, IdentityVerificationID: "iv-1",
@@ -579,6 +686,32 @@ func TestServingsInBackground(t *testing.T) {
 		got, err = other.Servings.LastServing(ctx, pid, "GDPR")
 		if err != nil || got.Version != 3 {
 			t.Fatalf("another replica after Close: %+v, %v", got, err)
+		}
+	})
+
+	// While every writer is busy (batches written during a database stall),
+	// a new batch waits for one rather than taking another pool
+	// connection, and this replica answers from its queue meanwhile.
+	t.Run("batches wait for a free writer", func(t *testing.T) {
+		pool := pgtest.Pool(t, dsn)
+		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+			postgres.WithBatching(postgres.BatchConfig{Window: time.Millisecond}))
+		release := s.Servings.HoldServingWriters()
+		pid := fmt.Sprintf("p-writers-%d", time.Now().UnixNano())
+		if err := s.Servings.RecordServing(ctx, serving(pid)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // ten servings windows
+		if n := served(pool, pid); n != 0 {
+			t.Fatalf("a batch was written while every writer was busy (%d rows)", n)
+		}
+		if got, err := s.Servings.LastServing(ctx, pid, "GDPR"); err != nil || got.Version != 3 {
+			t.Fatalf("LastServing while the batch waits: %+v, %v", got, err)
+		}
+		release()
+		s.Close()
+		if n := served(pool, pid); n != 1 {
+			t.Fatalf("after a writer was free: %d rows, want 1", n)
 		}
 	})
 

@@ -57,11 +57,14 @@
 // every promise of the single write: appends of one history apply in
 // arrival order (a run of identical decisions adds one row, a changed one
 // the next seq), a decision key stored concurrently is answered with the
-// winner, rows are inserted in key order so batches cannot deadlock each
-// other, and a batch is atomic. When a batch fails on an unreachable
-// database its callers get CodeUnavailable (a retry is idempotent); on any
-// other error each of its writes is done again alone, so a record the
-// database refuses fails only its own caller. A caller whose context ends
+// winner, rows are inserted in key order (a batch of one statement cannot
+// deadlock another; one whose history changed its decision within the
+// window takes two, and a deadlock is retried once), and a batch is atomic.
+// When a batch fails on an unreachable database its callers get
+// CodeUnavailable (a retry is idempotent); on any other error each of its
+// writes is done again alone, so a record the database refuses fails only
+// its own caller, and the appends of one history keep their arrival order
+// then too, as when an append loses a race to another replica's. A caller whose context ends
 // first gets CodeUnavailable at once; its write is left out if its batch
 // was not yet sent, else it commits (or not) with the batch, and a retry
 // answers with it.

@@ -215,6 +215,11 @@ func translatePgError(what string, pgErr *pgconn.PgError, err error) error {
 		// intervention (query canceled, admin shutdown), system error
 		return domain.Unavailable(err, "database unavailable")
 	}
+	if lostConnection(err) {
+		// Any FATAL ends the session, whatever its class (25P03: an idle
+		// transaction timed out): a retry on another connection may pass.
+		return domain.Unavailable(err, "database unavailable")
+	}
 	return domain.Internal(err, "database error")
 }
 

@@ -61,6 +61,8 @@ func TestTranslate(t *testing.T) {
 		{"admin shutdown", pgErr("57P01"), domain.CodeUnavailable},
 		{"too many connections", pgErr("53300"), domain.CodeUnavailable},
 		{"connection failure", pgErr("08006"), domain.CodeUnavailable},
+		{"any FATAL ends the session: idle transaction timed out", &pgconn.PgError{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "25P03"}, domain.CodeUnavailable},
+		{"the same code as an ERROR is the statement's", &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "25P03"}, domain.CodeInternal},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), domain.CodeUnavailable},
 		{"canceled", context.Canceled, domain.CodeUnavailable},
 		{"network", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, domain.CodeUnavailable},

@@ -45,3 +45,16 @@ const DecisionsWithClientSQL = selectDecisionsWithClientSQL
 
 // LostConnection exposes the lost-connection classification.
 func LostConnection(err error) bool { return lostConnection(err) }
+
+// HoldServingWriters takes every serving writer until release is called,
+// as batches still being written would.
+func (c *ConsentServings) HoldServingWriters() (release func()) {
+	for range cap(c.writers) {
+		c.writers <- struct{}{}
+	}
+	return func() {
+		for range cap(c.writers) {
+			<-c.writers
+		}
+	}
+}

@@ -125,6 +125,11 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 // With $11 true the text fields come from the serving stored for (process,
 // type) when there is one (one descent of consent_servings_pkey), else from
 // $5..$7.
+//
+// recorded_at is $10 or the latest record's, whichever is later: the time is
+// stamped by the replica that took the request, and LatestConsent orders by
+// it, so a revocation taken by a replica whose clock is behind the one that
+// took the approval must still come out as the latest (the order of seq).
 const appendSQL = `
 WITH latest AS (
     SELECT ` + ledgerColumns + `
@@ -137,7 +142,7 @@ WITH latest AS (
         text_sha256, request_id, correlation_id, recorded_at)
     SELECT $1::text, $2::text, $3::text, COALESCE((SELECT seq FROM latest), 0) + 1, $4::boolean,
         COALESCE(s.language, $5::text), COALESCE(s.version, $6::integer), COALESCE(s.sha256, $7::text),
-        $8::text, $9::text, $10::timestamptz
+        $8::text, $9::text, GREATEST($10::timestamptz, (SELECT recorded_at FROM latest))
     FROM (SELECT) AS one
     LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
     WHERE NOT EXISTS (SELECT 1 FROM latest WHERE approved = $4)
@@ -153,7 +158,8 @@ SELECT ` + ledgerColumns + `, false FROM latest WHERE approved = $4`
 // record and false: the caller re-sends storage requests, and a repeat must
 // not look like a second decision. The database assigns ID; Seq is 1 for
 // the first record of the history, then latest+1, whatever rec says;
-// RecordedAt comes from the clock when it is zero. The row is committed
+// RecordedAt comes from the clock when it is zero, and is never earlier
+// than the history's latest (appendSQL). The row is committed
 // (synchronous_commit permitting) when AppendConsent returns.
 //
 // With group commit on, rec joins the batch of appends that arrive within
@@ -338,7 +344,7 @@ WITH input AS (
         text_sha256, request_id, correlation_id, recorded_at)
     SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved,
         COALESCE(s.language, i.language), COALESCE(s.version, i.text_version), COALESCE(s.sha256, i.text_sha256),
-        i.request_id, i.correlation_id, i.recorded_at
+        i.request_id, i.correlation_id, GREATEST(i.recorded_at, l.recorded_at)
     FROM input i JOIN latest l ON l.ord = i.ord
     LEFT JOIN consent_servings s
         ON i.as_served AND s.process_id = i.process_id AND s.consent_type = i.consent_type
@@ -377,14 +383,19 @@ type run struct {
 // repeats); a changed decision starts the next run, written by the next
 // round. Each round is one appendBatchSQL over at most one leader per
 // history; a batch of one round is one statement (its own transaction),
-// more rounds share a transaction. Rows are inserted in key order, so two
-// batches never wait for each other's rows in opposite orders.
+// more rounds share a transaction. Rows are inserted in key order within a
+// round, so two single-round batches never wait for each other's rows in
+// opposite orders; a batch of several rounds can (a history that changed
+// its decision within the window), and PostgreSQL then aborts one, which
+// db.run retries once.
 //
 // Outcomes: an unreachable database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
 // idempotent); any other error (a record the database refuses) sends every
-// call back to be written alone, where only the faulty one fails; a leader
-// that lost a race sends its run back alone.
+// run back to be written alone (alone), where only the faulty one fails; a
+// leader that lost a race to another writer sends its run back alone, and
+// with it every later run of its history, which the later rounds skip: a
+// revocation must not be written before the approval that came first.
 func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, appended]) {
 	if len(calls) == 1 {
 		// Nothing to group: appendSQL alone is the cheaper statement (the
@@ -393,16 +404,16 @@ func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, a
 		return
 	}
 	var rounds [][]*run
-	last := make(map[historyKey]*run, len(calls))
+	histories := make(map[historyKey][]*run, len(calls)) // each history's runs in arrival order
 	depth := make(map[historyKey]int, len(calls))
 	for _, c := range calls {
 		k := historyOf(c.in.rec)
-		if r := last[k]; r != nil && r.calls[0].in.rec.Approved == c.in.rec.Approved {
-			r.calls = append(r.calls, c)
+		if rs := histories[k]; len(rs) > 0 && rs[len(rs)-1].calls[0].in.rec.Approved == c.in.rec.Approved {
+			rs[len(rs)-1].calls = append(rs[len(rs)-1].calls, c)
 			continue
 		}
 		r := &run{calls: []*call[ledgerAppend, appended]{c}}
-		last[k] = r
+		histories[k] = append(histories[k], r)
 		d := depth[k]
 		depth[k] = d + 1
 		if d == len(rounds) {
@@ -411,46 +422,90 @@ func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, a
 		rounds[d] = append(rounds[d], r)
 	}
 	for _, rs := range rounds {
-		slices.SortFunc(rs, func(a, b *run) int {
-			return compareHistories(historyOf(a.calls[0].in.rec), historyOf(b.calls[0].in.rec))
-		})
+		slices.SortFunc(rs, func(a, b *run) int { return compareHistories(a.history(), b.history()) })
 	}
 
 	results := make(map[*run]appended, len(calls))
+	lost := make(map[historyKey]bool)
 	err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
 		clear(results)
+		clear(lost)
 		if len(rounds) == 1 {
 			return l.appendRound(ctx, l.db.pool, rounds[0], results)
 		}
 		return pgx.BeginFunc(ctx, l.db.pool, func(tx pgx.Tx) error {
 			for _, rs := range rounds {
+				rs = slices.DeleteFunc(slices.Clone(rs), func(r *run) bool { return lost[r.history()] })
+				if len(rs) == 0 {
+					continue
+				}
 				if err := l.appendRound(ctx, tx, rs, results); err != nil {
 					return err
+				}
+				for _, r := range rs {
+					if _, ok := results[r]; !ok {
+						lost[r.history()] = true
+					}
 				}
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		settle(calls, err)
+		if domain.CodeOf(err) == domain.CodeUnavailable {
+			settle(calls, err)
+			return
+		}
+		l.alone(ctx, histories, func(*run) bool { return true })
 		return
 	}
 	for _, rs := range rounds {
 		for _, r := range rs {
 			res, ok := results[r]
-			for i, c := range r.calls {
-				switch {
-				case !ok:
-					c.retrySolo()
-				case i == 0:
-					c.finish(res, nil)
-				default:
-					c.finish(appended{rec: res.rec}, nil)
+			if !ok {
+				continue
+			}
+			r.calls[0].finish(res, nil)
+			for _, c := range r.calls[1:] {
+				c.finish(appended{rec: res.rec}, nil)
+			}
+		}
+	}
+	l.alone(ctx, histories, func(r *run) bool { _, ok := results[r]; return !ok })
+}
+
+// alone sends back the runs of each history that the batch did not write
+// (pending). Where a history has one, its callers write it on their own,
+// at once and in parallel (they repeat one decision, so their order does
+// not matter). Where it has more (a batch that failed, or a leader that
+// lost a race, with changed decisions after it), they are written here,
+// one call after the other in arrival order, so the history ends as the
+// calls arrived; a caller whose request has ended meanwhile is answered
+// CodeUnavailable and its record is not written.
+func (l *ConsentLedger) alone(ctx context.Context, histories map[historyKey][]*run, pending func(*run) bool) {
+	for _, runs := range histories {
+		left := slices.DeleteFunc(slices.Clone(runs), func(r *run) bool { return !pending(r) })
+		if len(left) == 1 {
+			for _, c := range left[0].calls {
+				c.retrySolo()
+			}
+			continue
+		}
+		for _, r := range left {
+			for _, c := range r.calls {
+				if err := c.ctx.Err(); err != nil {
+					c.finish(appended{}, domain.Unavailable(err, "the request ended before the write"))
+					continue
 				}
+				rec, added, err := l.appendOne(ctx, c.in)
+				c.finish(appended{rec: rec, added: added}, err)
 			}
 		}
 	}
 }
+
+// history is the history the run's records belong to.
+func (r *run) history() historyKey { return historyOf(r.calls[0].in.rec) }
 
 // appendRound runs appendBatchSQL (with its generic plan) for the leaders
 // of rs (one per history) and records each leader's outcome in results.

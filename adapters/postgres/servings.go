@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,10 +68,20 @@ type ConsentServings struct {
 	logger *slog.Logger
 	batch  *group[queuedServing, struct{}] // nil: every serving written before RecordServing returns
 
+	// writers bounds the batches written at once: while the database
+	// stalls, batches (about 50 a second) would otherwise each hold a pool
+	// connection for up to batchTimeout, and on its return compete with the
+	// requests' own writes for them. A batch that cannot start before its
+	// deadline is dropped (logged), as a failed write is.
+	writers chan struct{}
+
 	mu      sync.RWMutex
 	gen     uint64
 	pending map[servingKey]queuedServing // queued or being written
 }
+
+// servingsWriters is how many serving batches are written at once.
+const servingsWriters = 2
 
 type servingKey struct{ processID, consentType string }
 
@@ -97,7 +109,8 @@ func newConsentServings(d *db, clock ports.Clock, bc BatchConfig, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing)}
+	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing),
+		writers: make(chan struct{}, servingsWriters)}
 	if bc.enabled() {
 		c.batch = newGroup(servingsBatch(bc), c.flush)
 	}
@@ -180,18 +193,13 @@ func (c *ConsentServings) flush(ctx context.Context, calls []*call[queuedServing
 	for _, q := range newest {
 		batch = append(batch, q.s)
 	}
-	err := c.write(ctx, batch)
-	if err != nil && len(batch) > 1 && domain.CodeOf(err) != domain.CodeUnavailable {
-		failed := 0
-		for _, s := range batch {
-			if c.write(ctx, []domain.ConsentServing{s}) != nil {
-				failed++
-			}
-		}
-		if failed == 0 {
-			err = nil
-		}
-	}
+	// In key order, as the ledger and decision batches: two flushes that
+	// overlap (one outlasting the window, or two replicas serving one
+	// process) then lock their rows in the same order and cannot deadlock.
+	slices.SortFunc(batch, func(a, b domain.ConsentServing) int {
+		return cmp.Or(cmp.Compare(a.ProcessID, b.ProcessID), cmp.Compare(a.ConsentType, b.ConsentType))
+	})
+	err := c.writeAll(ctx, batch)
 	if err != nil {
 		c.logger.Warn("consent servings not stored; consents stored for these processes name the current text version",
 			"servings", len(batch), "err", err)
@@ -203,6 +211,33 @@ func (c *ConsentServings) flush(ctx context.Context, calls []*call[queuedServing
 		}
 	}
 	c.mu.Unlock()
+}
+
+// writeAll writes batch once one of the servingsWriters is free (failing
+// with CodeUnavailable when ctx ends first). A batch the database refuses
+// is written again one serving at a time, so one bad serving loses only
+// itself; the error is nil when each of those was written.
+func (c *ConsentServings) writeAll(ctx context.Context, batch []domain.ConsentServing) error {
+	select {
+	case c.writers <- struct{}{}:
+	case <-ctx.Done():
+		return domain.Unavailable(ctx.Err(), "no serving writer was free before the batch's deadline")
+	}
+	defer func() { <-c.writers }()
+	err := c.write(ctx, batch)
+	if err == nil || len(batch) == 1 || domain.CodeOf(err) == domain.CodeUnavailable {
+		return err
+	}
+	failed := 0
+	for _, s := range batch {
+		if c.write(ctx, []domain.ConsentServing{s}) != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return err
 }
 
 // LastServing returns the text last served to the process for consentType:

@@ -210,25 +210,47 @@ func (c *ConsentTextCache) LatestConsentText(ctx context.Context, consentType, l
 }
 
 // InvalidateConsentText makes a newly published version visible: it drops
-// this replica's L1 entry, deletes the Redis keys, refills them from the
-// store and announces the change to every replica. Call it after the store
-// has published. An error (CodeUnavailable) means Redis could not be
-// updated or told: other replicas may then serve the old version until the
-// TTL passes, so the publisher should report it and retry.
+// this replica's L1 entry, moves the Redis pointer to the store's latest
+// version (with its text), and announces the change to every replica. Call
+// it after the store has published.
+//
+// The pointer is moved in one step, by the fill script, which never moves
+// it back: a replica still filling from a store read older than the
+// publish cannot put the old version back for the Redis TTL. (Deleting the
+// keys first and refilling after, as this did before, left that window
+// open whenever the refill failed, and the publish still reported
+// success.) An error (CodeUnavailable) means the store could not be read,
+// or Redis could not be updated or told: other replicas may then serve the
+// old version until the TTL passes, so the publisher should report it and
+// retry.
 func (c *ConsentTextCache) InvalidateConsentText(ctx context.Context, consentType, language string) error {
 	c.dropL1(ctx, consentType, language)
-	ptr, textPrefix := c.keys(consentType, language)
-	err := c.breaker.Do(ctx, func(ctx context.Context) error {
-		return invalidateScript.Run(ctx, c.rdb, []string{ptr}, textPrefix).Err()
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		c.fallbacks.report(ctx, opInvalidate, err)
-		return unavailable(err, "delete cached consent text")
-	}
-	// Refill from the store: the pointer then names the new version, and a
-	// replica still filling from an older read cannot move it back.
-	if t, err := c.next.LatestConsentText(ctx, consentType, language); err == nil {
-		c.fill(ctx, consentType, language, t)
+	t, err := c.next.LatestConsentText(ctx, consentType, language)
+	switch {
+	case err == nil:
+		ptr, textPrefix := c.keys(consentType, language)
+		version := strconv.Itoa(t.Version)
+		err := c.breaker.Do(ctx, func(ctx context.Context) error {
+			return publishScript.Run(ctx, c.rdb, []string{ptr, textPrefix + version},
+				version, encodeText(t), c.ttl.Milliseconds(), textPrefix).Err()
+		})
+		if err != nil {
+			c.fallbacks.report(ctx, opInvalidate, err)
+			return unavailable(err, "move the cached consent text to the new version")
+		}
+	case domain.IsNotFound(err):
+		// Nothing published (a text withdrawn from the store by hand):
+		// forget what is cached.
+		ptr, textPrefix := c.keys(consentType, language)
+		err := c.breaker.Do(ctx, func(ctx context.Context) error {
+			return invalidateScript.Run(ctx, c.rdb, []string{ptr}, textPrefix).Err()
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			c.fallbacks.report(ctx, opInvalidate, err)
+			return unavailable(err, "delete cached consent text")
+		}
+	default:
+		return unavailable(err, "read the published consent text")
 	}
 	msg, err := json.Marshal(invalidation{Type: consentType, Language: language})
 	if err != nil {
@@ -320,6 +342,20 @@ local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`)
+
+// publishScript is fillScript that also deletes the text key of the
+// version the pointer named before (ARGV[4] is the text key prefix, same
+// hash tag): the pointer moves to a newly published version in one step,
+// never back. KEYS: pointer, text key; ARGV: version, encoded text, TTL in
+// milliseconds, text key prefix.
+var publishScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if (tonumber(cur or '0') or 0) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+if cur and cur ~= '0' and cur ~= ARGV[1] then redis.call('DEL', ARGV[4] .. cur) end
 return 1
 `)
 

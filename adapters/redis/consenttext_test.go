@@ -500,3 +500,55 @@ func TestConsentTextCacheFallbackLanguage(t *testing.T) {
 		t.Fatal("Redis down: no fallback counted")
 	}
 }
+
+// TestConsentTextPublishMovesThePointerInOneStep: publishing no longer
+// deletes the cached keys and refills them after (a replica filling from
+// an older store read could slip into that gap and cache the old version
+// for the Redis TTL, and a failed refill still reported success). The
+// pointer goes from the old version to the new one in one script; when the
+// store cannot be read the publisher is told (CodeUnavailable) and the
+// pointer stays; and a withdrawn text (NotFound) is forgotten. From a
+// review.
+func TestConsentTextPublishMovesThePointerInOneStep(t *testing.T) {
+	ctx := context.Background()
+	rdb := testClient(t)
+	store := newFakeStore()
+	c := NewConsentTextCache(rdb, testBreaker(t), store, ConsentTextCacheConfig{KeyPrefix: testPrefix(t, rdb), L1TTL: -1})
+	ptr, _ := c.keys("GDPR", "en")
+	v1 := store.publish("GDPR", "en", "<p>one</p>")
+	sameText(t, read(t, c, "GDPR", "en"), v1)
+
+	store.publish("GDPR", "en", "<p>two</p>")
+	store.mu.Lock()
+	store.err = domain.Unavailable(nil, "database down")
+	store.mu.Unlock()
+	if err := c.InvalidateConsentText(ctx, "GDPR", "en"); domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("publish with the store unreadable: %v, want CodeUnavailable (the publisher retries)", err)
+	}
+	if got, _ := rdb.Get(ctx, ptr).Result(); got != "1" {
+		t.Fatalf("pointer after a failed publish = %q, want 1 still (nothing better is known)", got)
+	}
+	store.mu.Lock()
+	store.err = nil
+	store.mu.Unlock()
+	if err := c.InvalidateConsentText(ctx, "GDPR", "en"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := rdb.Get(ctx, ptr).Result(); got != "2" {
+		t.Fatalf("pointer after the publish = %q, want 2", got)
+	}
+	c.fill(ctx, "GDPR", "en", v1) // a replica's late fill from an older read
+	if got, _ := rdb.Get(ctx, ptr).Result(); got != "2" {
+		t.Fatalf("a late fill of version 1 moved the pointer to %q", got)
+	}
+
+	store.mu.Lock()
+	delete(store.texts, [2]string{"GDPR", "en"})
+	store.mu.Unlock()
+	if err := c.InvalidateConsentText(ctx, "GDPR", "en"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, ptr).Result(); n != 0 {
+		t.Fatal("the pointer of a withdrawn text is still cached")
+	}
+}

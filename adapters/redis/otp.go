@@ -58,10 +58,10 @@ type OTPGuardStats struct {
 // OTPGuard is the OTP dedupe and throttle shared by every replica through
 // Redis, atomic under concurrency:
 //
-//   - Dedupe (BeginOTP) is one SET key pending NX PX ttl, and when the key
-//     exists, its value, in one Lua script; FinishOTP overwrites the value
-//     and keeps the key's TTL, so the dedupe window runs from the first
-//     request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
+//   - Dedupe (BeginOTP) is one SET key pending|<token> NX PX ttl, and when
+//     the key exists, its outcome, in one Lua script; FinishOTP overwrites
+//     the value and keeps the key's TTL, so the dedupe window runs from the
+//     first request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
 //     hash the domain computes: no code ever reaches Redis.
 //   - Throttle (AllowOTP) is a sliding-window log in a sorted set per
 //     process, <prefix>otp:sends:<sha256(processId)[:32]>, trimmed, counted
@@ -74,7 +74,13 @@ type OTPGuardStats struct {
 // in-process guard) answers, logged at a bounded rate and counted: sends
 // stay bounded per replica, never unlimited. To make that fallback useful
 // mid-window, every claim, outcome and allowed send Redis accepts is also
-// recorded in the fallback. Once Redis answers again it is used again.
+// recorded in the fallback, and what the fallback holds from an outage Redis
+// never saw is respected when Redis answers again: a code claimed there is
+// a repeat, and its sends count against the limit. Once Redis answers again
+// it is used again.
+//
+// Both scripts are safe to run twice (a per-call token), as go-redis sends
+// a command again when its reply is late.
 type OTPGuard struct {
 	rdb       goredis.UniversalClient
 	breaker   *Breaker
@@ -103,11 +109,24 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 	}
 }
 
-// beginScript claims KEYS[1] with ARGV[1] for ARGV[2] ms, or returns its
-// value: {1} when claimed, else {0, value}.
+// beginScript claims KEYS[1] with ARGV[1] (the pending outcome and this
+// call's token, "pending|<token>") for ARGV[2] ms, or returns the outcome
+// held: {1} when claimed, else {0, outcome} (without any token).
+//
+// It must be safe to run twice: go-redis sends a command again when its
+// reply did not come within the read timeout, and the first run may have
+// claimed the key. The retry finds its own token and answers {1} again,
+// instead of "pending" for the caller's own claim (which nobody would ever
+// finish: the code would not be sent for the whole dedupe window).
 var beginScript = goredis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-return {0, redis.call('GET', KEYS[1])}
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return {1} end
+if v then
+  local sep = string.find(v, '|', 1, true)
+  if sep then v = string.sub(v, 1, sep - 1) end
+end
+return {0, v}
 `)
 
 // finishScript sets KEYS[1] to ARGV[1] keeping its TTL, or for ARGV[2] ms
@@ -122,18 +141,25 @@ return 1
 `)
 
 // allowScript trims the send log KEYS[1] to the window of ARGV[1] ms ending
-// now, and appends a send (member suffix ARGV[3]) if fewer than ARGV[2]
-// remain: 1 allowed, 0 refused.
+// now, and logs a send (member ARGV[3], this call's token) if fewer than
+// ARGV[2] remain: 1 allowed, 0 refused. A token already logged answers 1:
+// go-redis may send the script again after a late reply, and the first run
+// must not count twice.
 var allowScript = goredis.NewScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now, string.format('%d-%s', now, ARGV[3]))
+redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 1
 `)
+
+// callToken is a fresh random token that tells one call's script runs from
+// another's.
+func callToken() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // BeginOTP claims key for ttl; see ports.OTPDedupe. Errors: CodeInvalid
 // for an empty key or a non-positive ttl, CodeUnavailable only when the
@@ -146,9 +172,9 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 		return false, "", domain.Invalid("ttl", "must be positive")
 	}
 	var reply []any
+	claim := string(domain.OTPPending) + "|" + callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)},
-			string(domain.OTPPending), ms(ttl)).Slice()
+		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, claim, ms(ttl)).Slice()
 		reply = r
 		return err
 	})
@@ -156,12 +182,25 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 		claimed, prior, perr := parseBegin(reply)
 		err = perr
 		if err == nil {
-			if claimed {
-				// Mirror the claim, so a retry served by the fallback
-				// during an outage still sees this send in flight.
-				_, _, _ = g.fallback.BeginOTP(ctx, key, ttl)
+			if !claimed {
+				return false, prior, nil
 			}
-			return claimed, prior, nil
+			// Mirror the claim, so a retry served by the fallback during
+			// an outage still sees this send in flight. The mirror may
+			// already hold one Redis never saw: claimed by the fallback
+			// when Redis failed a moment ago, in flight or done within its
+			// window. Then this is a repeat, answered as the mirror says.
+			if mine, held, merr := g.fallback.BeginOTP(ctx, key, ttl); merr == nil && !mine {
+				if held != domain.OTPPending {
+					// Done: tell Redis, so every replica answers it. (A send
+					// still in flight tells Redis when it finishes.)
+					_ = g.breaker.Do(ctx, func(ctx context.Context) error {
+						return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(held), ms(ttl)).Err()
+					})
+				}
+				return false, held, nil
+			}
+			return true, "", nil
 		}
 	}
 	if ctx.Err() != nil {
@@ -231,19 +270,28 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 		return false, domain.Invalid("window", "must be positive")
 	}
 	var allowed int64
+	token := callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)},
-			ms(window), limit, strconv.FormatUint(rand.Uint64(), 36)).Int64()
+		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)}, ms(window), limit, token).Int64()
 		allowed = n
 		return err
 	})
 	if err == nil {
-		if allowed == 1 {
-			// Mirror the send, so the fallback knows this window's sends
-			// if Redis fails before it ends.
-			_, _ = g.fallback.AllowOTP(ctx, processID, limit, window)
+		if allowed != 1 {
+			return false, nil
 		}
-		return allowed == 1, nil
+		// Mirror the send, so the fallback knows this window's sends if
+		// Redis fails before it ends. The mirror also holds the sends the
+		// fallback allowed while Redis failed, which Redis never saw: when
+		// those already reach the limit, the send is refused, and taken
+		// off Redis's log again.
+		if ok, merr := g.fallback.AllowOTP(ctx, processID, limit, window); merr == nil && !ok {
+			_ = g.breaker.Do(ctx, func(ctx context.Context) error {
+				return g.rdb.ZRem(ctx, g.sendsKey(processID), token).Err()
+			})
+			return false, nil
+		}
+		return true, nil
 	}
 	if ctx.Err() != nil {
 		return false, unavailable(ctx.Err(), "OTP throttle: caller gone")

@@ -268,3 +268,106 @@ func TestOTPGuardCallerGone(t *testing.T) {
 		t.Fatalf("breaker %s after cancelled calls, want closed", st)
 	}
 }
+
+// TestOTPScriptsSafeToRunTwice: go-redis sends a command again when its
+// reply is late (past the read timeout), after the first run may have
+// changed Redis. A claim's second run must answer "claimed" (not "pending"
+// for the caller's own claim, which nobody would ever finish), and an
+// allowed send's second run must not count it twice. Found by a review.
+func TestOTPScriptsSafeToRunTwice(t *testing.T) {
+	ctx := context.Background()
+	g, _ := newTestGuard(t)
+	key := g.dedupeKey("k-twice")
+	claim := string(domain.OTPPending) + "|" + callToken()
+	for run := range 2 {
+		reply, err := beginScript.Run(ctx, g.rdb, []string{key}, claim, 60_000).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claimed, _, err := parseBegin(reply); err != nil || !claimed {
+			t.Fatalf("run %d of one claim: claimed %v, %v; want claimed", run+1, claimed, err)
+		}
+	}
+	other := string(domain.OTPPending) + "|" + callToken()
+	reply, err := beginScript.Run(ctx, g.rdb, []string{key}, other, 60_000).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed, prior, err := parseBegin(reply); err != nil || claimed || prior != domain.OTPPending {
+		t.Fatalf("another call's claim: claimed %v, prior %q, %v; want pending, without the token", claimed, prior, err)
+	}
+
+	sends := g.sendsKey("p-twice")
+	token := callToken()
+	for run := range 2 {
+		n, err := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, token).Int64()
+		if err != nil || n != 1 {
+			t.Fatalf("run %d of one send: %d, %v; want allowed", run+1, n, err)
+		}
+	}
+	if n, _ := g.rdb.ZCard(ctx, sends).Result(); n != 1 {
+		t.Fatalf("one send run twice is logged %d times, want once", n)
+	}
+	if n, _ := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, callToken()).Int64(); n != 1 {
+		t.Fatal("the second send of a limit of 2 was refused")
+	}
+	if n, _ := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, callToken()).Int64(); n != 0 {
+		t.Fatal("a third send past a limit of 2 was allowed")
+	}
+}
+
+// TestOTPGuardRespectsTheMirror: what the in-process fallback allowed while
+// Redis failed, Redis never saw. When Redis answers again, a code claimed
+// by the fallback is a repeat (in flight, or with its outcome, which then
+// reaches Redis), and the fallback's sends count against the limit: a
+// refused send is taken off Redis's log. Found by a review: a client's
+// retry of a code whose first send went through the fallback was sent
+// again.
+func TestOTPGuardRespectsTheMirror(t *testing.T) {
+	ctx := context.Background()
+	rdb := testClient(t)
+	mirror := memory.NewOTPGuard(memory.SystemClock{})
+	g := NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: testPrefix(t, rdb), Fallback: mirror})
+
+	// Claimed by the fallback, still in flight.
+	if claimed, _, err := mirror.BeginOTP(ctx, "k-inflight", time.Minute); err != nil || !claimed {
+		t.Fatal("fallback claim", claimed, err)
+	}
+	if claimed, prior, err := g.BeginOTP(ctx, "k-inflight", time.Minute); err != nil || claimed || prior != domain.OTPPending {
+		t.Fatalf("repeat of a code the fallback claimed: claimed %v, prior %q, %v; want pending", claimed, prior, err)
+	}
+	// Sent through the fallback: the outcome is answered and reaches Redis.
+	if _, _, err := mirror.BeginOTP(ctx, "k-done", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := mirror.FinishOTP(ctx, "k-done", domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if claimed, prior, err := g.BeginOTP(ctx, "k-done", time.Minute); err != nil || claimed || prior != domain.OTPSent {
+		t.Fatalf("repeat of a code the fallback sent: claimed %v, prior %q, %v; want sent", claimed, prior, err)
+	}
+	if v, _ := rdb.Get(ctx, g.dedupeKey("k-done")).Result(); v != string(domain.OTPSent) {
+		t.Fatalf("Redis holds %q for the code the fallback sent, want sent", v)
+	}
+	// A fresh code is claimed as before.
+	if claimed, _, err := g.BeginOTP(ctx, "k-fresh", time.Minute); err != nil || !claimed {
+		t.Fatalf("a fresh code: claimed %v, %v", claimed, err)
+	}
+
+	// Five sends allowed by the fallback during an outage: the sixth is
+	// refused though Redis's own log is empty, and leaves nothing there.
+	for range 5 {
+		if ok, err := mirror.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || !ok {
+			t.Fatal("fallback send", ok, err)
+		}
+	}
+	if ok, err := g.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || ok {
+		t.Fatalf("sixth send after five through the fallback: %v, %v; want refused", ok, err)
+	}
+	if n, _ := rdb.ZCard(ctx, g.sendsKey("p-outage")).Result(); n != 0 {
+		t.Fatalf("the refused send stays in Redis's log (%d entries)", n)
+	}
+	if ok, err := g.AllowOTP(ctx, "p-other", 5, 15*time.Minute); err != nil || !ok {
+		t.Fatalf("another process: %v, %v; want allowed", ok, err)
+	}
+}

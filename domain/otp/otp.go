@@ -163,6 +163,10 @@ func (s *service) awaitPrior(ctx context.Context, key string, prior domain.OTPOu
 		}
 		claimed, p, err := s.dedupe.BeginOTP(ctx, key, s.policy.DedupeWindow)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The caller gave up during the poll: as above.
+				return ports.OTPResult{Sent: false, Outcome: domain.OTPPending, Deduped: true}, false, nil
+			}
 			return ports.OTPResult{}, false, fmt.Errorf("otp: poll dedupe: %w", err)
 		}
 		if claimed {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -471,5 +472,39 @@ func BenchmarkSendOTP(b *testing.B) {
 		if res, err := f.svc.SendOTP(ctx, r); err != nil || !res.Sent {
 			b.Fatal(res, err)
 		}
+	}
+}
+
+// pendingGuard answers every claim with a send in flight; a poll made
+// after the first waits for the caller's deadline and fails with it, as a
+// network store does when the deadline passes mid-call.
+type pendingGuard struct {
+	*memory.OTPGuard
+	calls atomic.Int32
+}
+
+func (g *pendingGuard) BeginOTP(ctx context.Context, _ string, _ time.Duration) (bool, domain.OTPOutcome, error) {
+	if g.calls.Add(1) == 1 {
+		return false, domain.OTPPending, nil
+	}
+	<-ctx.Done()
+	return false, "", domain.Unavailable(ctx.Err(), "dedupe: caller gone")
+}
+
+// TestSendOTPDeadlineDuringPoll: a repeat whose deadline passes while it
+// polls the first send's outcome answers "not sent (pending)", as when the
+// deadline passes between polls, not an error (503).
+func TestSendOTPDeadlineDuringPoll(t *testing.T) {
+	guard := &pendingGuard{OTPGuard: memory.NewOTPGuard(memory.NewFakeClock(now))}
+	s := &sender{}
+	svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), guard, guard, s, key, policy.Default().OTP)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, err := svc.SendOTP(ctx, request("12345678"))
+	if err != nil || res.Sent || res.Outcome != domain.OTPPending || !res.Deduped || s.count() != 0 {
+		t.Fatalf("SendOTP = %+v, %v, %d SMS; want not sent, pending, deduped", res, err, s.count())
+	}
+	if guard.calls.Load() < 2 {
+		t.Fatal("the test never polled")
 	}
 }

@@ -69,6 +69,27 @@ func ConsentLedger(t *testing.T, newLedger func(t *testing.T) ports.ConsentLedge
 		}
 	})
 
+	// Replicas stamp RecordedAt with their own clocks: a revocation taken by
+	// one whose clock is behind the replica that took the approval must not
+	// be recorded before it, or the approval would stay the latest.
+	t.Run("a record is never recorded before its history's latest", func(t *testing.T) {
+		approve := record(true)
+		approve.RecordedAt = time.Date(2024, 3, 1, 10, 30, 15, 0, time.UTC)
+		first, _, err := ledger.AppendConsent(ctx, approve)
+		must(t, err)
+		revoke := approve
+		revoke.Approved, revoke.RequestID = false, "req-"+unique()
+		revoke.RecordedAt = approve.RecordedAt.Add(-5 * time.Second)
+		got, added, err := ledger.AppendConsent(ctx, revoke)
+		must(t, err)
+		if !added || got.Seq != 2 || !got.RecordedAt.Equal(first.RecordedAt) {
+			t.Fatalf("revocation stamped 5 s before the approval = %+v added %v, want Seq 2 recorded at %v", got, added, first.RecordedAt)
+		}
+		latest, err := ledger.LatestConsent(ctx, approve.UserID, "GDPR")
+		must(t, err)
+		sameRecord(t, latest, got)
+	})
+
 	t.Run("histories are per process and type; latest is across processes", func(t *testing.T) {
 		a := record(true)
 		a.RecordedAt = now().Add(-time.Hour)

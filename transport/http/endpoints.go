@@ -36,8 +36,10 @@ func typed[Req any](f func(context.Context, Req) (any, error)) endpoint.Endpoint
 }
 
 // lookupResponse is the answer of /user/lookup. consentRequired is
-// deprecated but kept in sync: true unless the consent is NOT_REQUIRED, so
-// NOT_EVALUATED and null also ask for consent.
+// deprecated but kept in sync, as DESIGN.md states: true exactly when the
+// consent is REQUIRED. (It was true for NOT_EVALUATED too, so with consent
+// handling turned off a caller reading only the boolean showed a consent
+// screen, and failed at /consent/text when no text was published.)
 type lookupResponse struct {
 	UserID          string  `json:"userId"`
 	Consent         *string `json:"consent"`
@@ -52,7 +54,7 @@ func toLookupResponse(res ports.LookupResult) (lookupResponse, error) {
 	if res.UserID == "" {
 		return lookupResponse{}, errNoUserID
 	}
-	out := lookupResponse{UserID: res.UserID, ConsentRequired: res.Consent != ports.ConsentNotRequired}
+	out := lookupResponse{UserID: res.UserID, ConsentRequired: res.Consent == ports.ConsentRequired}
 	switch res.Consent {
 	case ports.ConsentRequired, ports.ConsentNotRequired, ports.ConsentNotEvaluated:
 		consent := res.Consent

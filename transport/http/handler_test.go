@@ -54,24 +54,24 @@ func TestEndpoints200(t *testing.T) {
 			wantBody: `{"userId":"u-9","consent":"NOT_REQUIRED","consentRequired":false}`,
 		},
 		{
-			name: "lookup NOT_EVALUATED asks for consent", path: "/user/lookup",
+			name: "lookup NOT_EVALUATED does not ask for consent", path: "/user/lookup",
 			body: `{"processId":"p-1","identification":{"clientNumber":1000001}}`,
 			setup: func(f *fakes) {
 				f.lookup = func(context.Context, ports.LookupRequest) (ports.LookupResult, error) {
 					return ports.LookupResult{UserID: "u-9", Consent: ports.ConsentNotEvaluated}, nil
 				}
 			},
-			wantBody: `{"userId":"u-9","consent":"NOT_EVALUATED","consentRequired":true}`,
+			wantBody: `{"userId":"u-9","consent":"NOT_EVALUATED","consentRequired":false}`,
 		},
 		{
-			name: "lookup unknown consent value is null and asks for consent", path: "/user/lookup",
+			name: "lookup unknown consent value is null and not REQUIRED", path: "/user/lookup",
 			body: `{"processId":"p-1","identification":{}}`,
 			setup: func(f *fakes) {
 				f.lookup = func(context.Context, ports.LookupRequest) (ports.LookupResult, error) {
 					return ports.LookupResult{UserID: "u-9"}, nil
 				}
 			},
-			wantBody: `{"userId":"u-9","consent":null,"consentRequired":true}`,
+			wantBody: `{"userId":"u-9","consent":null,"consentRequired":false}`,
 		},
 		{
 			name: "approve OK with frame", path: "/client/approve",
