@@ -19,6 +19,30 @@ func liveHeap() uint64 {
 	return m.HeapAlloc
 }
 
+// sendKey is the dedupe key of the i-th send of sendFresh: the domain's
+// keyed hash, hex.
+func sendKey(i int) string { return fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15) }
+
+// sendFresh has g take n sends, each of a fresh process and code, as
+// requests do (claim, outcome, throttle), building the keys inside the
+// loop so a guard that keeps the caller's strings pays for them.
+func sendFresh(t *testing.T, g *OTPGuard, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		key, process := sendKey(i), fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
+		if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %d: %v %v", i, claimed, err)
+		}
+		if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
+			t.Fatalf("send %d refused: %v", i, err)
+		}
+	}
+}
+
 // TestOTPGuardBytesPerSend: what one OTP send leaves in the guard (a dedupe
 // key with its outcome and a process's send log) stays small, because on
 // PostgreSQL + Redis the guard is the in-process mirror every send is
@@ -33,22 +57,9 @@ func TestOTPGuardBytesPerSend(t *testing.T) {
 		t.Skip("the race detector changes allocation sizes")
 	}
 	const n, budget = DefaultOTPProcesses, 260
-	ctx := context.Background()
 	g := NewOTPGuardLimits(NewFakeClock(time.Unix(1_700_000_000, 0)), n, n)
 	before := liveHeap()
-	for i := range n {
-		key := fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15) // the domain's keyed hash, hex
-		process := fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
-		if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
-			t.Fatalf("claim %d: %v %v", i, claimed, err)
-		}
-		if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
-			t.Fatalf("send %d refused: %v", i, err)
-		}
-	}
+	sendFresh(t, g, n)
 	per := float64(liveHeap()-before) / n
 	if keys, procs := g.Len(); keys != n || procs != n {
 		t.Fatalf("holds %d keys and %d processes, want %d each", keys, procs, n)
@@ -70,23 +81,10 @@ func TestOTPGuardAtDefaultCaps(t *testing.T) {
 		t.Skip("the race detector changes allocation sizes")
 	}
 	const sends, budget = DefaultOTPProcesses + DefaultOTPProcesses/5, 10 << 20
-	keyOf := func(i int) string { return fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15) }
 	ctx := context.Background()
 	before := liveHeap()
 	g := NewOTPGuard(NewFakeClock(time.Unix(1_700_000_000, 0)))
-	for i := range sends {
-		key := keyOf(i)
-		process := fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
-		if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
-			t.Fatalf("claim %d: %v %v", i, claimed, err)
-		}
-		if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
-			t.Fatalf("send %d refused: %v", i, err)
-		}
-	}
+	sendFresh(t, g, sends)
 	held := liveHeap() - before
 	if keys, procs := g.Len(); keys != DefaultOTPDedupeKeys || procs != DefaultOTPProcesses {
 		t.Fatalf("holds %d keys and %d processes, want the caps %d and %d", keys, procs, DefaultOTPDedupeKeys, DefaultOTPProcesses)
@@ -96,10 +94,10 @@ func TestOTPGuardAtDefaultCaps(t *testing.T) {
 		t.Errorf("%.1f MB at the caps, budget %d MB", float64(held)/(1<<20), budget>>20)
 	}
 	// The newest key is still deduplicated, the oldest forgotten.
-	if claimed, outcome, _ := g.BeginOTP(ctx, keyOf(sends-1), time.Minute); claimed || outcome != domain.OTPSent {
+	if claimed, outcome, _ := g.BeginOTP(ctx, sendKey(sends-1), time.Minute); claimed || outcome != domain.OTPSent {
 		t.Errorf("the newest key is no longer deduplicated: %v %q", claimed, outcome)
 	}
-	if claimed, _, _ := g.BeginOTP(ctx, keyOf(0), time.Minute); !claimed {
+	if claimed, _, _ := g.BeginOTP(ctx, sendKey(0), time.Minute); !claimed {
 		t.Error("the oldest key should have been forgotten")
 	}
 	runtime.KeepAlive(g)
