@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -74,10 +76,11 @@ type OTPGuardStats struct {
 // in-process guard) answers, logged at a bounded rate and counted: sends
 // stay bounded per replica, never unlimited. To make that fallback useful
 // mid-window, every claim, outcome and allowed send Redis accepts is also
-// recorded in the fallback, and what the fallback holds from an outage Redis
-// never saw is respected when Redis answers again: a code claimed there is
-// a repeat, and its sends count against the limit. Once Redis answers again
-// it is used again.
+// recorded in the fallback, and for the keys and processes the fallback
+// answered for during an outage (outage), what it holds and Redis never saw
+// is respected when Redis answers again: a code claimed there is a repeat,
+// and its sends count against the limit. Once Redis answers again it is
+// used again.
 //
 // Both scripts are safe to run twice (a per-call token), as go-redis sends
 // a command again when its reply is late.
@@ -87,6 +90,63 @@ type OTPGuard struct {
 	prefix    string
 	fallback  OTPFallback
 	fallbacks *fallbacks
+	clock     ports.Clock
+	outage    outage
+}
+
+// outage remembers, until their window ends, the dedupe keys and the
+// processes the fallback answered for while Redis failed: only those can
+// have claims and sends Redis never saw, so only for those is the fallback
+// consulted once Redis answers again. (Consulting it for every call made a
+// resend just past the dedupe window a repeat: the fallback's entries can
+// outlive Redis's by the length of a send.) It holds at most
+// maxOutageEntries; past that, during a long outage, further entries are
+// not remembered, and their calls are decided by Redis alone once it is
+// back, as before this existed.
+type outage struct {
+	n     atomic.Int64 // entries held: Redis-healthy calls skip the lock
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+const maxOutageEntries = 10_000
+
+func (o *outage) add(k string, now, until time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.until == nil {
+		o.until = make(map[string]time.Time)
+	}
+	if len(o.until) >= maxOutageEntries {
+		for key, t := range o.until {
+			if !now.Before(t) {
+				delete(o.until, key)
+			}
+		}
+		if len(o.until) >= maxOutageEntries {
+			o.n.Store(int64(len(o.until)))
+			return
+		}
+	}
+	if prev, ok := o.until[k]; !ok || until.After(prev) {
+		o.until[k] = until
+	}
+	o.n.Store(int64(len(o.until)))
+}
+
+func (o *outage) has(k string, now time.Time) bool {
+	if o.n.Load() == 0 {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t, ok := o.until[k]
+	if ok && !now.Before(t) {
+		delete(o.until, k)
+		o.n.Store(int64(len(o.until)))
+		return false
+	}
+	return ok
 }
 
 // NewOTPGuard returns the Redis OTP guard.
@@ -106,6 +166,7 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 		prefix:    c.KeyPrefix + "otp:",
 		fallback:  c.Fallback,
 		fallbacks: newFallbacks("otp_guard", c.Logger, c.OnFallback),
+		clock:     c.Clock,
 	}
 }
 
@@ -186,11 +247,12 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 				return false, prior, nil
 			}
 			// Mirror the claim, so a retry served by the fallback during
-			// an outage still sees this send in flight. The mirror may
-			// already hold one Redis never saw: claimed by the fallback
-			// when Redis failed a moment ago, in flight or done within its
-			// window. Then this is a repeat, answered as the mirror says.
-			if mine, held, merr := g.fallback.BeginOTP(ctx, key, ttl); merr == nil && !mine {
+			// an outage still sees this send in flight. If the fallback
+			// answered for this key while Redis failed, it may hold a claim
+			// Redis never saw, in flight or done within its window: then
+			// this is a repeat, answered as the fallback says.
+			mine, held, merr := g.fallback.BeginOTP(ctx, key, ttl)
+			if merr == nil && !mine && g.outage.has(outageBegin+key, g.clock.Now()) {
 				if held != domain.OTPPending {
 					// Done: tell Redis, so every replica answers it. (A send
 					// still in flight tells Redis when it finishes.)
@@ -207,8 +269,16 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 		return false, "", unavailable(ctx.Err(), "begin OTP dedupe: caller gone")
 	}
 	g.fallbacks.report(ctx, opBegin, err)
+	now := g.clock.Now()
+	g.outage.add(outageBegin+key, now, now.Add(ttl))
 	return g.fallback.BeginOTP(ctx, key, ttl)
 }
+
+// The outage entries of dedupe keys and of processes.
+const (
+	outageBegin = "begin:"
+	outageAllow = "allow:"
+)
 
 func parseBegin(reply []any) (claimed bool, prior domain.OTPOutcome, err error) {
 	if len(reply) == 0 {
@@ -281,11 +351,12 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 			return false, nil
 		}
 		// Mirror the send, so the fallback knows this window's sends if
-		// Redis fails before it ends. The mirror also holds the sends the
-		// fallback allowed while Redis failed, which Redis never saw: when
-		// those already reach the limit, the send is refused, and taken
-		// off Redis's log again.
-		if ok, merr := g.fallback.AllowOTP(ctx, processID, limit, window); merr == nil && !ok {
+		// Redis fails before it ends. If the fallback allowed sends of
+		// this process while Redis failed, Redis never saw them: when the
+		// fallback's log is full, the send is refused, and taken off
+		// Redis's log again.
+		ok, merr := g.fallback.AllowOTP(ctx, processID, limit, window)
+		if merr == nil && !ok && g.outage.has(outageAllow+processID, g.clock.Now()) {
 			_ = g.breaker.Do(ctx, func(ctx context.Context) error {
 				return g.rdb.ZRem(ctx, g.sendsKey(processID), token).Err()
 			})
@@ -297,6 +368,8 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 		return false, unavailable(ctx.Err(), "OTP throttle: caller gone")
 	}
 	g.fallbacks.report(ctx, opAllow, err)
+	now := g.clock.Now()
+	g.outage.add(outageAllow+processID, now, now.Add(window))
 	return g.fallback.AllowOTP(ctx, processID, limit, window)
 }
 

@@ -322,52 +322,86 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 // reaches Redis), and the fallback's sends count against the limit: a
 // refused send is taken off Redis's log. Found by a review: a client's
 // retry of a code whose first send went through the fallback was sent
-// again.
+// again. Only what the fallback answered for is consulted: a mirror entry
+// that outlived Redis's key in normal operation (the mirror's window runs
+// from the outcome, Redis's from the claim) does not make a resend just
+// past the window a repeat, as a first version of this did.
 func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	ctx := context.Background()
-	rdb := testClient(t)
+	direct := testClient(t)
+	prefix := testPrefix(t, direct)
+	proxy := newProxy(t, mustAddr(t))
+	rdb := clientAt(t, viaAddr(t, proxy.addr))
 	mirror := memory.NewOTPGuard(memory.SystemClock{})
-	g := NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: testPrefix(t, rdb), Fallback: mirror})
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Fallback: mirror})
 
-	// Claimed by the fallback, still in flight.
-	if claimed, _, err := mirror.BeginOTP(ctx, "k-inflight", time.Minute); err != nil || !claimed {
-		t.Fatal("fallback claim", claimed, err)
+	// Normal operation: a mirror entry Redis no longer has is not a repeat.
+	if _, _, err := mirror.BeginOTP(ctx, "k-outlived", time.Minute); err != nil {
+		t.Fatal(err)
 	}
+	if claimed, _, err := g.BeginOTP(ctx, "k-outlived", time.Minute); err != nil || !claimed {
+		t.Fatalf("a code only the mirror still holds, no outage: claimed %v, %v; want claimed", claimed, err)
+	}
+	for range 5 {
+		if ok, _ := mirror.AllowOTP(ctx, "p-outlived", 5, 15*time.Minute); !ok {
+			t.Fatal("mirror send refused")
+		}
+	}
+	if ok, err := g.AllowOTP(ctx, "p-outlived", 5, 15*time.Minute); err != nil || !ok {
+		t.Fatalf("a process only the mirror counts, no outage: %v, %v; want allowed", ok, err)
+	}
+
+	// The outage: the fallback claims two codes (one sent) and allows five
+	// sends of a process.
+	proxy.stop()
+	if claimed, _, err := g.BeginOTP(ctx, "k-inflight", time.Minute); err != nil || !claimed {
+		t.Fatalf("claim during the outage: %v, %v", claimed, err)
+	}
+	if claimed, _, err := g.BeginOTP(ctx, "k-done", time.Minute); err != nil || !claimed {
+		t.Fatalf("claim during the outage: %v, %v", claimed, err)
+	}
+	if err := g.FinishOTP(ctx, "k-done", domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if ok, err := g.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || !ok {
+			t.Fatal("send during the outage", ok, err)
+		}
+	}
+	if s := g.Stats(); s.Fallbacks == 0 {
+		t.Fatal("the outage was not served by the fallback")
+	}
+	proxy.start()
+	eventually(t, 3*time.Second, "Redis used again", func() bool {
+		n := g.Stats().Fallbacks
+		claimed, _, err := g.BeginOTP(ctx, fmt.Sprintf("k-probe-%d", time.Now().UnixNano()), time.Minute)
+		return err == nil && claimed && g.Stats().Fallbacks == n
+	})
+	before := g.Stats().Fallbacks
+
 	if claimed, prior, err := g.BeginOTP(ctx, "k-inflight", time.Minute); err != nil || claimed || prior != domain.OTPPending {
 		t.Fatalf("repeat of a code the fallback claimed: claimed %v, prior %q, %v; want pending", claimed, prior, err)
-	}
-	// Sent through the fallback: the outcome is answered and reaches Redis.
-	if _, _, err := mirror.BeginOTP(ctx, "k-done", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if err := mirror.FinishOTP(ctx, "k-done", domain.OTPSent, time.Minute); err != nil {
-		t.Fatal(err)
 	}
 	if claimed, prior, err := g.BeginOTP(ctx, "k-done", time.Minute); err != nil || claimed || prior != domain.OTPSent {
 		t.Fatalf("repeat of a code the fallback sent: claimed %v, prior %q, %v; want sent", claimed, prior, err)
 	}
-	if v, _ := rdb.Get(ctx, g.dedupeKey("k-done")).Result(); v != string(domain.OTPSent) {
+	if v, _ := direct.Get(ctx, g.dedupeKey("k-done")).Result(); v != string(domain.OTPSent) {
 		t.Fatalf("Redis holds %q for the code the fallback sent, want sent", v)
 	}
-	// A fresh code is claimed as before.
 	if claimed, _, err := g.BeginOTP(ctx, "k-fresh", time.Minute); err != nil || !claimed {
 		t.Fatalf("a fresh code: claimed %v, %v", claimed, err)
-	}
-
-	// Five sends allowed by the fallback during an outage: the sixth is
-	// refused though Redis's own log is empty, and leaves nothing there.
-	for range 5 {
-		if ok, err := mirror.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || !ok {
-			t.Fatal("fallback send", ok, err)
-		}
 	}
 	if ok, err := g.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || ok {
 		t.Fatalf("sixth send after five through the fallback: %v, %v; want refused", ok, err)
 	}
-	if n, _ := rdb.ZCard(ctx, g.sendsKey("p-outage")).Result(); n != 0 {
+	if n, _ := direct.ZCard(ctx, g.sendsKey("p-outage")).Result(); n != 0 {
 		t.Fatalf("the refused send stays in Redis's log (%d entries)", n)
 	}
 	if ok, err := g.AllowOTP(ctx, "p-other", 5, 15*time.Minute); err != nil || !ok {
 		t.Fatalf("another process: %v, %v; want allowed", ok, err)
+	}
+	if after := g.Stats().Fallbacks; after != before {
+		t.Fatalf("Redis answered %d calls through the fallback after it was back", after-before)
 	}
 }
