@@ -161,6 +161,17 @@ type tcpProxy struct {
 	wg    sync.WaitGroup
 }
 
+// proxied returns a client of the shared Redis (to check what is
+// stored), a fresh key prefix, and a client of the same Redis through a
+// proxy the test can stop and start: an outage and a recovery.
+func proxied(t testing.TB) (direct *goredis.Client, prefix string, proxy *tcpProxy, rdb *goredis.Client) {
+	t.Helper()
+	direct = testClient(t)
+	prefix = testPrefix(t, direct)
+	proxy = newProxy(t, mustAddr(t))
+	return direct, prefix, proxy, clientAt(t, viaAddr(t, proxy.addr))
+}
+
 // newProxy starts a proxy to target; it is stopped after the test.
 func newProxy(t testing.TB, target string) *tcpProxy {
 	t.Helper()

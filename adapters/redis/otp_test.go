@@ -328,10 +328,7 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 // past the window a repeat, as a first version of this did.
 func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	ctx := context.Background()
-	direct := testClient(t)
-	prefix := testPrefix(t, direct)
-	proxy := newProxy(t, mustAddr(t))
-	rdb := clientAt(t, viaAddr(t, proxy.addr))
+	direct, prefix, proxy, rdb := proxied(t)
 	mirror := memory.NewOTPGuard(memory.SystemClock{})
 	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond})
 	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Fallback: mirror})

@@ -156,10 +156,7 @@ func TestOutageRedisUnreachable(t *testing.T) {
 // Redis again afterwards, with the same client.
 func TestOutageRedisStopsAndComesBack(t *testing.T) {
 	ctx := context.Background()
-	direct := testClient(t)
-	prefix := testPrefix(t, direct)
-	proxy := newProxy(t, mustAddr(t))
-	rdb := clientAt(t, viaAddr(t, proxy.addr))
+	direct, prefix, proxy, rdb := proxied(t)
 	b := NewBreaker(BreakerConfig{FailureThreshold: 3, OpenTimeout: 200 * time.Millisecond})
 	store := newFakeStore()
 	v1 := store.publish("GDPR", "en", "<p>one</p>")
