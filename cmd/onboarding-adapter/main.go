@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The zone database in the binary: the container image has none, and
+	// the policy's evaluation.timeZone names one (Europe/Prague).
+	_ "time/tzdata"
 
 	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/decision"
@@ -44,6 +45,7 @@ type service struct {
 	clock  ports.Clock
 	dp     policy.Decision
 	policy policy.Evaluation
+	zone   *time.Location // whose calendar date is today
 }
 
 // New returns the evaluation service. Decisions are read from and stored in
@@ -52,7 +54,7 @@ type service struct {
 // when it reads users with decisions: see decision.NewEngine); clock tells today for
 // expiry and age; ids names review cases.
 func New(store ports.DecisionStore, clients ports.ClientFinder, clock ports.Clock, ids ports.IDGenerator, dp policy.Decision, p policy.Evaluation) ports.EvaluationService {
-	return &service{engine: decision.NewEngine(store, clients, clock, ids, dp), clock: clock, dp: dp, policy: p}
+	return &service{engine: decision.NewEngine(store, clients, clock, ids, dp), clock: clock, dp: dp, policy: p, zone: p.Location()}
 }
 
 // Evaluate validates r and returns the stored decision for its identity
@@ -158,7 +160,7 @@ func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []d
 			Code: domain.ReasonNoDocumentData, Detail: "no document check result was sent"}
 		o.Rules = append(o.Rules, rr)
 	} else {
-		today := domain.DateOf(s.clock.Now().UTC())
+		today := domain.DateOf(s.clock.Now().In(s.zone))
 		o.Rules = s.appendDocumentRules(o.Rules, docs, o.Evidence.Registry, today)
 	}
 	if r.Score != nil {

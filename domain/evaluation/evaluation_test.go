@@ -94,6 +94,8 @@ func TestEvaluate(t *testing.T) {
 	allowSVK.NationalityAllow = []string{"SVK"}
 	denyCZE.NationalityDeny = []string{"CZE"}
 	allowCZE.NationalityAllow = []string{"CZE", "SVK"}
+	prague := def.Evaluation
+	prague.TimeZone = "Europe/Prague" // now is 01:30 on 2025-06-16 there, 23:30 on 06-15 in UTC
 	withoutNOK, withoutWAIT := def.Evaluation, def.Evaluation
 	withoutNOK.WithoutDocumentData = domain.ResultNOK
 	withoutWAIT.WithoutDocumentData = domain.ResultWAIT
@@ -136,6 +138,8 @@ func TestEvaluate(t *testing.T) {
 		{name: "expired yesterday", mutate: doc(func(d *ports.DocumentInput) { d.Data.DateOfExpiry = "2025-06-14" }),
 			wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentExpired, wantText: "document expired on 2025-06-14"},
 		{name: "expires today is valid", mutate: doc(func(d *ports.DocumentInput) { d.Data.DateOfExpiry = "2025-06-15" }), wantResult: domain.ResultOK},
+		{name: "in the bank's zone it expired yesterday", policy: &prague, mutate: doc(func(d *ports.DocumentInput) { d.Data.DateOfExpiry = "2025-06-15" }),
+			wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentExpired, wantText: "document expired on 2025-06-15"},
 		{name: "expired second document", mutate: func(r *ports.EvaluationRequest) {
 			p := passport()
 			p.Data.DateOfExpiry = "2024-01-31"
@@ -150,6 +154,10 @@ func TestEvaluate(t *testing.T) {
 			r.UserID = "u-18-tomorrow"
 			r.Documents[0].Data = ports.DocumentFields{GivenNames: "Petr", Surname: "Mladý", DateOfBirth: "2007-06-16", DateOfExpiry: "2030-01-01"}
 		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonUnderage, wantText: "applicant is under 18"},
+		{name: "in the bank's zone the 18th birthday is today", policy: &prague, mutate: func(r *ports.EvaluationRequest) {
+			r.UserID = "u-18-tomorrow"
+			r.Documents[0].Data = ports.DocumentFields{GivenNames: "Petr", Surname: "Mladý", DateOfBirth: "2007-06-16", DateOfExpiry: "2030-01-01"}
+		}, wantResult: domain.ResultOK},
 		{name: "age from the registry when documents lack it", mutate: func(r *ports.EvaluationRequest) {
 			r.UserID = "u-18-tomorrow"
 			r.Documents[0].Data = ports.DocumentFields{GivenNames: "Petr", Surname: "Mladý", DateOfExpiry: "2030-01-01"}

@@ -74,6 +74,22 @@ type Evaluation struct {
 	// WithoutDocumentData answers an evaluate call that carries no document
 	// check result (older callers): OK, NOK or WAIT.
 	WithoutDocumentData domain.Result
+	// TimeZone is the IANA zone whose calendar date is "today" for the
+	// document expiry and minimum age checks ("" is UTC). Set it to the
+	// bank's zone (Europe/Prague): in UTC, from midnight to 01:00 or 02:00
+	// there, a document that expired yesterday passed and an applicant
+	// turning 18 today was refused.
+	TimeZone string
+}
+
+// Location is the loaded TimeZone; UTC when it is empty or unknown (a
+// policy that passed Validate has a known one).
+func (e Evaluation) Location() *time.Location {
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // OTP configures /otp/send.
@@ -225,6 +241,9 @@ func (p Policy) Validate() error {
 	}
 	if e.NameWaitDistance < 0 || e.NameWaitDistance > 10 {
 		bad("evaluation.nameWaitDistance", "must be between 0 and 10, not %d", e.NameWaitDistance)
+	}
+	if _, err := time.LoadLocation(e.TimeZone); err != nil {
+		bad("evaluation.timeZone", "unknown time zone %q (an IANA name such as Europe/Prague)", e.TimeZone)
 	}
 	for _, l := range []struct {
 		key  string

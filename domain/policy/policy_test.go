@@ -83,6 +83,9 @@ func TestValidate(t *testing.T) {
 		change func(*policy.Policy)
 		want   []bad // empty: the changed policy is valid
 	}{
+		{"unknown time zone", func(p *policy.Policy) { p.Evaluation.TimeZone = "Europe/Atlantis" },
+			[]bad{{"evaluation.timeZone", `unknown time zone "Europe/Atlantis"`}}},
+		{"the bank's time zone", func(p *policy.Policy) { p.Evaluation.TimeZone = "Europe/Prague" }, nil},
 		// lookup
 		{"no schemes", func(p *policy.Policy) { p.Lookup.Schemes = nil },
 			[]bad{{"lookup.schemes", "at least one scheme"}}},

@@ -83,6 +83,7 @@ type policyDTO struct {
 		NationalityAllow     []string `yaml:"nationalityAllow"`
 		NationalityDeny      []string `yaml:"nationalityDeny"`
 		WithoutDocumentData  string   `yaml:"withoutDocumentData"`
+		TimeZone             string   `yaml:"timeZone"`
 	} `yaml:"evaluation"`
 	OTP struct {
 		DefaultLanguage string                       `yaml:"defaultLanguage"`
@@ -130,6 +131,7 @@ func toDTO(p policy.Policy) policyDTO {
 	d.Evaluation.NationalityAllow = e.NationalityAllow
 	d.Evaluation.NationalityDeny = e.NationalityDeny
 	d.Evaluation.WithoutDocumentData = string(e.WithoutDocumentData)
+	d.Evaluation.TimeZone = e.TimeZone
 	o := p.OTP
 	d.OTP.DefaultLanguage = o.DefaultLanguage
 	d.OTP.Templates = map[string]map[string]string{}
@@ -197,6 +199,7 @@ func (d policyDTO) toPolicy() (policy.Policy, error) {
 		NationalityAllow:     e.NationalityAllow,
 		NationalityDeny:      e.NationalityDeny,
 		WithoutDocumentData:  domain.Result(e.WithoutDocumentData),
+		TimeZone:             e.TimeZone,
 	}
 	o := d.OTP
 	p.OTP = policy.OTP{

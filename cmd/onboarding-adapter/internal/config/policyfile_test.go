@@ -24,6 +24,8 @@ otp:
       de: "Ihr Code ist {code}."
 review:
   retention: 240h
+evaluation:
+  timeZone: Europe/Prague
 `))
 	if err != nil {
 		t.Fatalf("ParsePolicy: %v", err)
@@ -43,6 +45,9 @@ review:
 	}
 	if p.Review.Retention != 240*time.Hour {
 		t.Fatalf("retention = %s", p.Review.Retention)
+	}
+	if p.Evaluation.TimeZone != "Europe/Prague" || p.Evaluation.MinimumAge != def.Evaluation.MinimumAge {
+		t.Fatalf("evaluation = %+v", p.Evaluation)
 	}
 }
 
@@ -64,6 +69,7 @@ func TestParsePolicyRejectsNamingTheKey(t *testing.T) {
 		{"negative window", "otp:\n  throttleWindow: -1m\n", "otp.throttleWindow"},
 		{"retention", "review:\n  retention: 1m\n", "review.retention"},
 		{"wrong type", "evaluation:\n  minimumAge: eighteen\n", "eighteen"},
+		{"time zone", "evaluation:\n  timeZone: Prague\n", "evaluation.timeZone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
