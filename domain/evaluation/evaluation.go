@@ -219,7 +219,7 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 			pass(RuleExpiry)
 		}
 	}
-	rules = append(rules, samePerson(docs))
+	rules = append(rules, s.samePerson(docs))
 	rules = append(rules, s.ageRule(docs, client, today))
 	if client != nil {
 		rules = s.appendRegistryRules(rules, docs, *client)
@@ -243,20 +243,30 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 
 // samePerson refuses a set of documents that describe more than one person
 // (someone else's passport beside one's own ID card). Only fields present
-// on both documents are compared.
-func samePerson(docs []domain.DocumentData) domain.RuleResult {
+// on both documents are compared. Names are compared as with the registry:
+// a few edits (a letter the OCR of one document misread) go to a person,
+// more is another person; dates of birth and personal numbers must be equal.
+func (s *service) samePerson(docs []domain.DocumentData) domain.RuleResult {
+	similar := domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultOK}
 	for i := 1; i < len(docs); i++ {
 		a, b := docs[0], docs[i]
 		na, nb := fullName(a.GivenNames, a.Surname), fullName(b.GivenNames, b.Surname)
+		dist := 0
+		if na != "" && nb != "" && na != nb {
+			dist = names.EditDistance(na, nb)
+		}
 		switch {
-		case na != "" && nb != "" && na != nb,
+		case dist > s.policy.NameWaitDistance,
 			!a.DateOfBirth.IsZero() && !b.DateOfBirth.IsZero() && a.DateOfBirth != b.DateOfBirth,
 			a.PersonalNumber != "" && b.PersonalNumber != "" && a.PersonalNumber != b.PersonalNumber:
 			return domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultNOK, Code: domain.ReasonDocumentsDiffer,
 				Detail: fmt.Sprintf("documents[%d] describes another person than documents[0]", i)}
+		case dist > 0 && similar.Outcome == domain.ResultOK:
+			similar = domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
+				Detail: fmt.Sprintf("name on documents[%d] differs from documents[0] by %d characters", i, dist)}
 		}
 	}
-	return domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultOK}
+	return similar
 }
 
 // ageRule checks the minimum age on today, from the first document's date

@@ -185,6 +185,16 @@ func TestEvaluate(t *testing.T) {
 			p.Data.GivenNames, p.Data.Surname, p.Data.DateOfBirth, p.Data.PersonalNumber = "Eva", "Svobodová", "1990-01-01", "9001011234"
 			r.Documents = append(r.Documents, p)
 		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentsDiffer},
+		{name: "second document with a misread name goes to review", mutate: func(r *ports.EvaluationRequest) {
+			p := passport()
+			p.Data.Surname = "Novak0va" // one letter the OCR misread
+			r.Documents = append(r.Documents, p)
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonNameSimilar, wantText: "name on documents[1] differs from documents[0] by 1 characters"},
+		{name: "second document with a misread name and another birth date", mutate: func(r *ports.EvaluationRequest) {
+			p := passport()
+			p.Data.Surname, p.Data.DateOfBirth = "Novak0va", "1985-04-13"
+			r.Documents = append(r.Documents, p)
+		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentsDiffer},
 		{name: "second document with another birth date only", mutate: func(r *ports.EvaluationRequest) {
 			p := passport()
 			p.Data.DateOfBirth = "1985-04-13"
