@@ -214,7 +214,7 @@ func (c *ConsentTextCache) LatestConsentText(ctx context.Context, consentType, l
 // version (with its text), and announces the change to every replica. Call
 // it after the store has published.
 //
-// The pointer is moved in one step, by the fill script, which never moves
+// The pointer is moved in one step, by fillScript, which never moves
 // it back: a replica still filling from a store read older than the
 // publish cannot put the old version back for the Redis TTL. (Deleting the
 // keys first and refilling after, as this did before, left that window
@@ -228,13 +228,7 @@ func (c *ConsentTextCache) InvalidateConsentText(ctx context.Context, consentTyp
 	t, err := c.next.LatestConsentText(ctx, consentType, language)
 	switch {
 	case err == nil:
-		ptr, textPrefix := c.keys(consentType, language)
-		version := strconv.Itoa(t.Version)
-		err := c.breaker.Do(ctx, func(ctx context.Context) error {
-			return publishScript.Run(ctx, c.rdb, []string{ptr, textPrefix + version},
-				version, encodeText(t), c.ttl.Milliseconds(), textPrefix).Err()
-		})
-		if err != nil {
+		if err := c.store(ctx, consentType, language, t); err != nil {
 			c.fallbacks.report(ctx, opInvalidate, err)
 			return unavailable(err, "move the cached consent text to the new version")
 		}
@@ -335,22 +329,12 @@ return {v, t}
 `)
 
 // fillScript stores a text and moves the pointer to it, unless the pointer
-// already names a newer version. KEYS: pointer, text key; ARGV: version,
-// encoded text, TTL in milliseconds.
+// already names a newer version, and deletes the text key of the version
+// the pointer named before (no longer reachable). Reads fill with it, and a
+// publish moves the pointer with it in one step, never back. KEYS: pointer,
+// text key; ARGV: version, encoded text, TTL in milliseconds, text key
+// prefix (same hash tag).
 var fillScript = goredis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if cur > tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1
-`)
-
-// publishScript is fillScript that also deletes the text key of the
-// version the pointer named before (ARGV[4] is the text key prefix, same
-// hash tag): the pointer moves to a newly published version in one step,
-// never back. KEYS: pointer, text key; ARGV: version, encoded text, TTL in
-// milliseconds, text key prefix.
-var publishScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if (tonumber(cur or '0') or 0) > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
@@ -484,16 +468,20 @@ func (c *ConsentTextCache) decodeReply(reply []any) (t domain.ConsentText, found
 // ignores the caller's cancellation (the breaker still bounds it); a
 // failure only costs a later miss.
 func (c *ConsentTextCache) fill(ctx context.Context, consentType, language string, t domain.ConsentText) {
-	ptr, textPrefix := c.keys(consentType, language)
-	version := strconv.Itoa(t.Version)
 	ctx = context.WithoutCancel(ctx)
-	err := c.breaker.Do(ctx, func(ctx context.Context) error {
-		return fillScript.Run(ctx, c.rdb, []string{ptr, textPrefix + version},
-			version, encodeText(t), c.ttl.Milliseconds()).Err()
-	})
-	if err != nil {
+	if err := c.store(ctx, consentType, language, t); err != nil {
 		c.fallbacks.report(ctx, opFill, err)
 	}
+}
+
+// store runs fillScript for t under the breaker.
+func (c *ConsentTextCache) store(ctx context.Context, consentType, language string, t domain.ConsentText) error {
+	ptr, textPrefix := c.keys(consentType, language)
+	version := strconv.Itoa(t.Version)
+	return c.breaker.Do(ctx, func(ctx context.Context) error {
+		return fillScript.Run(ctx, c.rdb, []string{ptr, textPrefix + version},
+			version, encodeText(t), c.ttl.Milliseconds(), textPrefix).Err()
+	})
 }
 
 // fillNotFound remembers for NegativeTTL that nothing is published, unless
