@@ -100,21 +100,21 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec.Seq = 1
+	if rec.RecordedAt.IsZero() {
+		rec.RecordedAt = l.clock.Now()
+	}
 	if i, ok := l.latest[k]; ok {
 		prev := l.at(i)
 		if prev.Approved == rec.Approved {
 			return prev, false, nil
 		}
 		rec.Seq = prev.Seq + 1
-	}
-	if rec.RecordedAt.IsZero() {
-		rec.RecordedAt = l.clock.Now()
-	}
-	if i, ok := l.latest[k]; ok && rec.RecordedAt.Before(l.at(i).RecordedAt) {
 		// Never before the history's latest: LatestConsent orders by time,
 		// and a clock that went back must not reorder a history (as the
 		// postgres ledger).
-		rec.RecordedAt = l.at(i).RecordedAt
+		if rec.RecordedAt.Before(prev.RecordedAt) {
+			rec.RecordedAt = prev.RecordedAt
+		}
 	}
 	i := l.base + len(l.records)
 	rec.ID = int64(i + 1)
