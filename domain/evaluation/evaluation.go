@@ -251,17 +251,17 @@ func (s *service) samePerson(docs []domain.DocumentData) domain.RuleResult {
 	for i := 1; i < len(docs); i++ {
 		a, b := docs[0], docs[i]
 		na, nb := fullName(a.GivenNames, a.Surname), fullName(b.GivenNames, b.Surname)
-		dist := 0
-		if na != "" && nb != "" && na != nb {
-			dist = names.EditDistance(na, nb)
+		sameName, dist := domain.ResultOK, 0
+		if na != "" && nb != "" {
+			sameName, dist = s.compareNames(na, nb)
 		}
 		switch {
-		case dist > s.policy.NameWaitDistance,
+		case sameName == domain.ResultNOK,
 			!a.DateOfBirth.IsZero() && !b.DateOfBirth.IsZero() && a.DateOfBirth != b.DateOfBirth,
 			a.PersonalNumber != "" && b.PersonalNumber != "" && a.PersonalNumber != b.PersonalNumber:
 			return domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultNOK, Code: domain.ReasonDocumentsDiffer,
 				Detail: fmt.Sprintf("documents[%d] describes another person than documents[0]", i)}
-		case dist > 0 && similar.Outcome == domain.ResultOK:
+		case sameName == domain.ResultWAIT && similar.Outcome == domain.ResultOK:
 			similar = domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
 				Detail: fmt.Sprintf("name on documents[%d] differs from documents[0] by %d characters", i, dist)}
 		}
@@ -328,15 +328,27 @@ func (s *service) appendRegistryRules(rules []domain.RuleResult, docs []domain.D
 // nameRule compares folded names: equal passes, a few edits (a typo, a
 // letter OCR misread) go to a person, more is another name.
 func (s *service) nameRule(i int, docName, regName string) domain.RuleResult {
-	if docName == regName {
+	switch res, dist := s.compareNames(docName, regName); res {
+	case domain.ResultOK:
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultOK}
-	}
-	if dist := names.EditDistance(docName, regName); dist <= s.policy.NameWaitDistance {
+	case domain.ResultWAIT:
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
 			Detail: fmt.Sprintf("name on documents[%d] differs from the registry by %d characters", i, dist)}
 	}
 	return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultNOK, Code: domain.ReasonNameMismatch,
 		Detail: fmt.Sprintf("name on documents[%d] does not match the registry", i)}
+}
+
+// compareNames classifies two folded names: equal is OK, within
+// NameWaitDistance edits WAIT (with the distance), further apart NOK.
+func (s *service) compareNames(a, b string) (domain.Result, int) {
+	if a == b {
+		return domain.ResultOK, 0
+	}
+	if dist := names.EditDistance(a, b); dist <= s.policy.NameWaitDistance {
+		return domain.ResultWAIT, dist
+	}
+	return domain.ResultNOK, 0
 }
 
 // fullName folds given names and surname into one comparable string, or ""
