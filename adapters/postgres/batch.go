@@ -44,6 +44,11 @@ type BatchConfig struct {
 	// other batch is being flushed: tests use it to know which calls
 	// share a batch.
 	fixed bool
+	// lanes, when positive, flushes a batch as soon as fewer than lanes
+	// batches are being flushed, and Window only bounds its wait for a
+	// lane (reads: nothing is gained by waiting for more callers, only by
+	// sharing a round trip with those who came while the lanes were busy).
+	lanes int
 }
 
 // DefaultBatchConfig is group commit as New turns it on.
@@ -154,7 +159,7 @@ func (g *group[In, Out]) do(ctx context.Context, in In) (out Out, solo bool, err
 		case <-c.done: // finished at the same time: the outcome is known
 		default:
 			var zero Out
-			return zero, false, domain.Unavailable(ctx.Err(), "the write was not confirmed before the request ended; retry")
+			return zero, false, domain.Unavailable(ctx.Err(), "the database did not answer before the request ended; retry")
 		}
 	}
 	return c.out, c.solo, c.err
@@ -174,8 +179,11 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 	expired := false
 	for {
 		g.mu.Lock()
-		idle := !g.cfg.fixed && g.lastSize <= 1 && g.flushing == 0
-		if idle || expired || g.open != b {
+		idle := g.lastSize <= 1 && g.flushing == 0
+		if g.cfg.lanes > 0 {
+			idle = g.flushing < g.cfg.lanes
+		}
+		if (idle && !g.cfg.fixed) || expired || g.open != b {
 			break // g.mu stays locked
 		}
 		if g.flushDone == nil {
@@ -224,7 +232,13 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 		deadline = later(deadline, time.Now().Add(batchTimeout))
 	}
 	if len(live) > 0 {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		// The batch carries the values of its first caller, so a trace
+		// records its statement under that caller's span.
+		base := context.Background()
+		if !live[0].detached {
+			base = context.WithoutCancel(live[0].ctx)
+		}
+		ctx, cancel := context.WithDeadline(base, deadline)
 		g.flush(ctx, live)
 		cancel()
 	}

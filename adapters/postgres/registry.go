@@ -30,13 +30,24 @@ var (
 // A scheme of birthDate alone scans the table, and cannot name one client
 // in a real registry anyway.
 type ClientRegistry struct {
-	db  *db
-	ids ports.IDGenerator
+	db       *db
+	ids      ports.IDGenerator
+	searches *searches // nil: every search its own statement
 }
 
-// NewClientRegistry returns the registry on pool; ids names prospects.
+// NewClientRegistry returns the registry on pool, batching concurrent
+// searches as New does; ids names prospects.
 func NewClientRegistry(pool *pgxpool.Pool, ids ports.IDGenerator) *ClientRegistry {
-	return &ClientRegistry{db: newDB(pool), ids: ids}
+	return newClientRegistry(newDB(pool), ids, DefaultBatchConfig())
+}
+
+// newClientRegistry batches searches when bc turns batching on.
+func newClientRegistry(d *db, ids ports.IDGenerator, bc BatchConfig) *ClientRegistry {
+	r := &ClientRegistry{db: d, ids: ids}
+	if bc.enabled() {
+		r.searches = newSearches(d, bc)
+	}
+	return r
 }
 
 // clientColumns is the select list that scanClient reads.
@@ -118,35 +129,11 @@ func errClientNotFound() error { return domain.NotFound("identification", "clien
 // than one client are all CodeNotFound, as in the memory registry: guessing
 // between two people would hand one person's account to another.
 func (r *ClientRegistry) FindClient(ctx context.Context, id domain.Identification) (domain.Client, error) {
-	query, args, ok := findClientQuery(id)
-	if !ok {
-		return domain.Client{}, errClientNotFound()
-	}
-	var (
-		found domain.Client
-		n     int
-	)
-	err := r.db.run(ctx, "client", func(ctx context.Context) error {
-		n = 0
-		rows, err := r.db.pool.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		var row clientRow
-		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
-			found = row.toDomain()
-			n++
-			return nil
-		})
-		return err
-	})
+	f, err := r.search(ctx, id, search{})
 	if err != nil {
 		return domain.Client{}, err
 	}
-	if n != 1 {
-		return domain.Client{}, errClientNotFound()
-	}
-	return found, nil
+	return f.client, nil
 }
 
 // FindClientWithConsents implements ports.ClientConsentsFinder: the
@@ -154,55 +141,114 @@ func (r *ClientRegistry) FindClient(ctx context.Context, id domain.Identificatio
 // consent_ledger_user_latest_idx per type (as LatestConsents), in one
 // statement.
 func (r *ClientRegistry) FindClientWithConsents(ctx context.Context, id domain.Identification, consentTypes []string) (domain.Client, map[string]domain.ConsentRecord, error) {
-	query, args, ok := findClientQuery(id)
-	if !ok {
-		return domain.Client{}, nil, errClientNotFound()
+	f, err := r.search(ctx, id, search{consents: true, types: consentTypes})
+	if err != nil {
+		return domain.Client{}, nil, err
 	}
-	query = `WITH c AS (` + query + `)
-SELECT c.*, l.id IS NOT NULL, ` + coalescedLedgerColumns + `
-FROM c LEFT JOIN LATERAL (
-    SELECT l.* FROM unnest(` + textArray(len(args)+1, len(consentTypes)) + `) AS t(consent_type)
-    CROSS JOIN LATERAL (` + strings.Replace(latestConsentSQL, "$1", "c.user_id", 1) + `) l
-) l ON true`
-	for _, t := range consentTypes {
-		args = append(args, t)
+	return f.client, f.consents, nil
+}
+
+// search is one FindClient (consents false) or FindClientWithConsents
+// call: the values of its keys, in the order of searchKeys.
+type search struct {
+	keys     keySet
+	args     []any
+	consents bool
+	types    []string
+}
+
+// found is what a search read: the client when exactly one matched (n),
+// and its latest consent records when the search asked for them.
+type found struct {
+	client   domain.Client
+	n        int
+	consents map[string]domain.ConsentRecord
+}
+
+// search reads the registry for id, in a batch with concurrent searches of
+// the same shape when batching is on.
+func (r *ClientRegistry) search(ctx context.Context, id domain.Identification, s search) (found, error) {
+	var ok bool
+	if s.keys, s.args, ok = searchKeys(id); !ok {
+		return found{}, errClientNotFound()
 	}
 	var (
-		found    domain.Client
-		n        int
-		consents = make(map[string]domain.ConsentRecord, len(consentTypes))
+		f    found
+		err  error
+		solo = r.searches == nil
 	)
-	err := r.db.run(ctx, "client", func(ctx context.Context) error {
-		n = 0
-		clear(consents)
-		rows, err := r.db.pool.Query(ctx, query, args...)
+	if !solo {
+		f, solo, err = r.searches.group(s).do(ctx, s)
+	}
+	if solo {
+		f, err = searchAlone(ctx, r.db, s)
+	}
+	if err != nil {
+		return found{}, err
+	}
+	if f.n != 1 {
+		return found{}, errClientNotFound()
+	}
+	return f, nil
+}
+
+// searchAlone runs s in a statement of its own.
+func searchAlone(ctx context.Context, d *db, s search) (found, error) {
+	query, args := searchSQL(s), s.args
+	for _, t := range s.types {
+		args = append(args[:len(args):len(args)], t)
+	}
+	var f found
+	err := d.run(ctx, "client", func(ctx context.Context) error {
+		f = found{}
+		if s.consents {
+			f.consents = make(map[string]domain.ConsentRecord, len(s.types))
+		}
+		rows, err := d.pool.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
-		var (
-			row    clientRow
-			rec    ledgerRow
-			hasRec bool
-		)
-		_, err = pgx.ForEachRow(rows, append(append(row.dest(), &hasRec), rec.dest()...), func() error {
-			if c := row.toDomain(); n == 0 || c.UserID != found.UserID {
-				found = c
-				n++
-			}
-			if hasRec {
-				consents[rec.ConsentType] = rec.toDomain()
-			}
+		var sc searchScan
+		_, err = pgx.ForEachRow(rows, sc.dest(s.consents, false), func() error {
+			sc.add(&f)
 			return nil
 		})
 		return err
 	})
-	if err != nil {
-		return domain.Client{}, nil, err
+	return f, err
+}
+
+// searchScan is one row of a search statement: the client, and with
+// consents one of its latest records (hasRec false: none).
+type searchScan struct {
+	i      int64 // the search's ordinal in a batch statement
+	row    clientRow
+	hasRec bool
+	rec    ledgerRow
+}
+
+func (sc *searchScan) dest(consents, batch bool) []any {
+	var d []any
+	if batch {
+		d = append(d, &sc.i)
 	}
-	if n != 1 {
-		return domain.Client{}, nil, errClientNotFound()
+	d = append(d, sc.row.dest()...)
+	if consents {
+		d = append(append(d, &sc.hasRec), sc.rec.dest()...)
 	}
-	return found, consents, nil
+	return d
+}
+
+// add counts the row's client into f (each client once: with consents it
+// comes once per record) and keeps its record.
+func (sc *searchScan) add(f *found) {
+	if f.n == 0 || sc.row.UserID != f.client.UserID {
+		f.client = sc.row.toDomain()
+		f.n++
+	}
+	if sc.hasRec {
+		f.consents[sc.rec.ConsentType] = sc.rec.toDomain()
+	}
 }
 
 // coalescedLedgerColumns are ledgerColumns of the LEFT JOINed l, with the
@@ -212,46 +258,106 @@ const coalescedLedgerColumns = `COALESCE(l.id, 0), COALESCE(l.process_id, ''), C
     COALESCE(l.text_version, 0), COALESCE(l.text_sha256, ''), COALESCE(l.request_id, ''),
     COALESCE(l.correlation_id, ''), COALESCE(l.recorded_at, 'epoch')`
 
-// findClientQuery returns the statement and arguments that search the
-// registry for id, or false when id cannot match anyone (no values, an
-// empty value, a key the registry cannot search by, a birth date that is
-// not a date). Keys are compared in domain.KnownIdentificationKeys order,
-// so each scheme is always the same text: one prepared statement per
-// scheme.
-func findClientQuery(id domain.Identification) (string, []any, bool) {
+// keySet is a set of identification keys, bit i standing for
+// domain.KnownIdentificationKeys()[i]: the shape of a search.
+type keySet uint8
+
+// searchKeys returns the keys of id and their values (a birth date as a
+// time.Time), in domain.KnownIdentificationKeys order, so each scheme is
+// always the same statement text: one prepared statement per scheme. It
+// returns false when id cannot match anyone: no values, an empty value, a
+// key the registry cannot search by, a birth date that is not a date.
+func searchKeys(id domain.Identification) (keySet, []any, bool) {
 	if len(id.Values) == 0 {
-		return "", nil, false
+		return 0, nil, false
 	}
 	var (
-		q    strings.Builder
+		keys keySet
 		args = make([]any, 0, len(id.Values))
 	)
-	q.WriteString("SELECT " + clientColumns + " FROM clients WHERE status <> 'PROSPECT'")
-	for _, k := range domain.KnownIdentificationKeys() {
+	for i, k := range domain.KnownIdentificationKeys() {
 		v, ok := id.Values[k]
 		if !ok {
 			continue
 		}
 		if v == "" {
-			return "", nil, false
+			return 0, nil, false
 		}
 		var arg any = v
 		if k == domain.KeyBirthDate {
 			d, err := domain.ParseDate(v)
 			if err != nil {
-				return "", nil, false
+				return 0, nil, false
 			}
 			arg = d.Time()
 		}
+		keys |= 1 << i
 		args = append(args, arg)
-		q.WriteString(" AND " + searchColumn(k) + " = $" + strconv.Itoa(len(args)))
 	}
 	if len(args) != len(id.Values) {
-		return "", nil, false // a key the registry cannot search by
+		return 0, nil, false // a key the registry cannot search by
 	}
-	// Two rows are enough to tell "exactly one" from "ambiguous".
+	return keys, args, true
+}
+
+// each calls fn with the keys of ks in order, numbered from 1.
+func (ks keySet) each(fn func(n int, k domain.IdentificationKey)) {
+	n := 0
+	for i, k := range domain.KnownIdentificationKeys() {
+		if ks&(1<<i) != 0 {
+			n++
+			fn(n, k)
+		}
+	}
+}
+
+// clientSearchSQL is the registry search of ks, its values $1…$n or, in a
+// batch, the columns k.v1…k.vn. Two rows are enough to tell "exactly one"
+// from "ambiguous".
+func clientSearchSQL(ks keySet, batch bool) string {
+	var q strings.Builder
+	q.WriteString("SELECT " + clientColumns + " FROM clients WHERE status <> 'PROSPECT'")
+	ks.each(func(n int, k domain.IdentificationKey) {
+		v := "$" + strconv.Itoa(n)
+		if batch {
+			v = "k.v" + strconv.Itoa(n)
+		}
+		q.WriteString(" AND " + searchColumn(k) + " = " + v)
+	})
 	q.WriteString(" LIMIT 2")
-	return q.String(), args, true
+	return q.String()
+}
+
+// withConsentsSQL joins to the clients that search selects (aliased c)
+// the latest record of each consent type $first…: a descent of
+// consent_ledger_user_latest_idx per type (as LatestConsents).
+func withConsentsSQL(first, types int) string {
+	return `
+LEFT JOIN LATERAL (
+    SELECT l.* FROM unnest(` + textArray(first, types) + `) AS t(consent_type)
+    CROSS JOIN LATERAL (` + strings.Replace(latestConsentSQL, "$1", "c.user_id", 1) + `) l
+) l ON true`
+}
+
+// searchSQL is the statement of s alone.
+func searchSQL(s search) string {
+	q := clientSearchSQL(s.keys, false)
+	if !s.consents {
+		return q
+	}
+	return `WITH c AS (` + q + `)
+SELECT c.*, l.id IS NOT NULL, ` + coalescedLedgerColumns + `
+FROM c` + withConsentsSQL(len(s.args)+1, len(s.types))
+}
+
+// findClientQuery returns the statement and arguments of FindClient, or
+// false when id cannot match anyone (see searchKeys).
+func findClientQuery(id domain.Identification) (string, []any, bool) {
+	keys, args, ok := searchKeys(id)
+	if !ok {
+		return "", nil, false
+	}
+	return clientSearchSQL(keys, false), args, true
 }
 
 // ClientByUserID returns the registry client or registered prospect with

@@ -56,7 +56,7 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 	ledger := newConsentLedger(d, clock, o.batch)
 	ledger.servings = servings
 	return &Stores{
-		Registry:     &ClientRegistry{db: d, ids: ids},
+		Registry:     newClientRegistry(d, ids, o.batch),
 		ConsentTexts: &ConsentTextStore{db: d, clock: clock},
 		Ledger:       ledger,
 		Servings:     servings,
