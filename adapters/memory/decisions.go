@@ -41,7 +41,7 @@ type DecisionStore struct {
 	caseOf    map[string]decisionKey // case id -> its decision
 	queue     []*domain.ReviewCase   // every case, ordered by (CreatedAt, ID)
 	audit     []domain.ReviewAuditEntry
-	order     fifo[decisionKey] // decisions without a case, oldest first
+	order     fifo[decisionKey] // every decision, oldest first
 }
 
 // purgeActor is the actor of the audit entries of evidence purges, which no
@@ -53,10 +53,13 @@ const purgeActor = "retention"
 func NewDecisionStore() *DecisionStore { return NewDecisionStoreLimit(0) }
 
 // NewDecisionStoreLimit returns an empty store that keeps the last limit
-// decisions without a review case, forgetting the oldest first (a repeat of
-// a forgotten request is decided again); below 1 it keeps everything.
-// Decisions with a review case are never forgotten: a reviewer must see
-// them, and the audit trail names them.
+// decisions, forgetting the oldest first with its review case, if it has
+// one (a repeat of a forgotten request is decided again, as after a
+// restart); below 1 it keeps everything. The audit trail is kept whole.
+// Cases go too because under load they are what fills memory: a WAIT in
+// twenty answers at thousands a second is a hundred cases a second, and a
+// store that kept them all outgrew every bound; a bank's reviewers work on
+// the PostgreSQL store, which forgets nothing.
 func NewDecisionStoreLimit(limit int) *DecisionStore {
 	return &DecisionStore{
 		decisions: make(map[decisionKey]domain.Decision),
@@ -136,14 +139,34 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 		i, _ := slices.BinarySearchFunc(s.queue, &c, compareCases)
 		s.queue = slices.Insert(s.queue, i, &c)
 	}
-	if rc == nil {
-		if old, evicted := s.order.push(k); evicted {
-			delete(s.decisions, old)
-		}
+	if old, evicted := s.order.push(k); evicted {
+		s.forget(old)
 	}
 	// The store keeps a copy; d itself, the caller's, is the answer.
 	s.decisions[k] = cloneDecision(d)
 	return d, true, nil
+}
+
+// forget drops the decision of k and its review case. The caller holds
+// s.mu.
+func (s *DecisionStore) forget(k decisionKey) {
+	d, ok := s.decisions[k]
+	delete(s.decisions, k)
+	c := s.cases[d.ReviewCaseID]
+	if !ok || c == nil {
+		return
+	}
+	delete(s.cases, c.ID)
+	delete(s.caseOf, c.ID)
+	i, found := slices.BinarySearchFunc(s.queue, c, compareCases)
+	switch {
+	case !found:
+	case i == 0: // the usual case: the oldest decision has the oldest case
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+	default:
+		s.queue = slices.Delete(s.queue, i, i+1)
+	}
 }
 
 // compareCases orders the queue oldest first, by id among equals, the order
@@ -269,18 +292,19 @@ func (s *DecisionStore) ProposeReviewResolution(_ context.Context, r ports.Revie
 	return s.view(c), nil
 }
 
-// ReviewAudit returns the audit entries of the case, oldest first.
+// ReviewAudit returns the audit entries of the case, oldest first, also
+// those of a case the store has forgotten.
 func (s *DecisionStore) ReviewAudit(_ context.Context, caseID string) ([]domain.ReviewAuditEntry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if _, ok := s.cases[caseID]; !ok {
-		return nil, errCaseNotFound()
-	}
 	out := []domain.ReviewAuditEntry{}
 	for _, e := range s.audit {
 		if e.CaseID == caseID {
 			out = append(out, e)
 		}
+	}
+	if _, ok := s.cases[caseID]; !ok && len(out) == 0 {
+		return nil, errCaseNotFound()
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
 )
 
 func TestFIFO(t *testing.T) {
@@ -64,11 +65,16 @@ func TestServingsForgetTheOldest(t *testing.T) {
 	}
 }
 
-func TestDecisionsForgetTheOldestButNeverACase(t *testing.T) {
+// The store forgets its oldest decision, with its review case when it has
+// one; the audit trail stays whole.
+func TestDecisionsForgetTheOldestWithTheirCases(t *testing.T) {
 	ctx := context.Background()
-	s := NewDecisionStoreLimit(2)
+	s := NewDecisionStoreLimit(3)
+	at := time.Unix(1_700_000_000, 0)
 	save := func(p string, withCase bool) bool {
-		d := domain.Decision{Kind: domain.KindApproval, ProcessID: p, IdentityVerificationID: "iv", Result: domain.ResultOK, DecidedAt: time.Unix(0, 0)}
+		t.Helper()
+		at = at.Add(time.Second)
+		d := domain.Decision{Kind: domain.KindApproval, ProcessID: p, IdentityVerificationID: "iv", Result: domain.ResultOK, DecidedAt: at}
 		var rc *domain.ReviewCase
 		if withCase {
 			d.Result = domain.ResultWAIT
@@ -80,24 +86,35 @@ func TestDecisionsForgetTheOldestButNeverACase(t *testing.T) {
 		}
 		return created
 	}
-	save("p-case", true)
-	for _, p := range []string{"p1", "p2", "p3"} {
-		save(p, false)
+	save("p-case1", true)
+	save("p-case2", true)
+	if _, err := s.ClaimReviewCase(ctx, "case-p-case1", "alice", at); err != nil {
+		t.Fatal(err)
 	}
-	if save("p3", false) {
+	save("p1", false)
+	if save("p-case1", true) {
 		t.Error("a kept decision was decided again")
 	}
-	if !save("p1", false) {
-		t.Error("p1 should have been forgotten (limit 2) and decided again")
+	save("p2", false) // the fourth decision: p-case1 and its case go
+
+	if _, err := s.Decision(ctx, domain.KindApproval, "p-case1", "iv"); !domain.IsNotFound(err) {
+		t.Errorf("the oldest decision: %v, want it forgotten", err)
 	}
-	if _, err := s.Decision(ctx, domain.KindApproval, "p-case", "iv"); err != nil {
-		t.Errorf("the decision with a review case was forgotten: %v", err)
+	if _, err := s.ReviewCase(ctx, "case-p-case1"); !domain.IsNotFound(err) {
+		t.Errorf("the oldest decision's case: %v, want it forgotten with it", err)
 	}
-	if c, err := s.ReviewCase(ctx, "case-p-case"); err != nil || c.Status != domain.ReviewOpen {
-		t.Errorf("review case: %+v %v", c, err)
+	cases, err := s.ListReviewCases(ctx, ports.ReviewFilter{})
+	if err != nil || len(cases) != 1 || cases[0].ID != "case-p-case2" {
+		t.Errorf("listed cases %+v (%v), want case-p-case2 alone", cases, err)
 	}
-	if n := len(s.decisions); n != 3 {
-		t.Errorf("%d decisions kept, want 2 without a case and 1 with", n)
+	if audit, err := s.ReviewAudit(ctx, "case-p-case1"); err != nil || len(audit) != 1 || audit[0].Actor != "alice" {
+		t.Errorf("audit of the forgotten case: %+v %v, want alice's claim kept", audit, err)
+	}
+	if n := len(s.decisions); n != 3 || len(s.cases) != 1 || len(s.caseOf) != 1 || len(s.queue) != 1 {
+		t.Errorf("%d decisions, %d cases, %d case keys, %d queued: want 3, 1, 1, 1", n, len(s.cases), len(s.caseOf), len(s.queue))
+	}
+	if !save("p-case1", true) {
+		t.Error("a forgotten decision must be decided again")
 	}
 }
 
