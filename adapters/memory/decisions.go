@@ -153,14 +153,17 @@ func (s *DecisionStore) forget(k decisionKey) {
 	d, ok := s.decisions[k]
 	delete(s.decisions, k)
 	c := s.cases[d.ReviewCaseID]
-	if !ok || c == nil {
+	if !ok || c == nil || s.caseOf[c.ID] != k {
 		return
 	}
 	delete(s.cases, c.ID)
 	delete(s.caseOf, c.ID)
 	i, found := slices.BinarySearchFunc(s.queue, c, compareCases)
+	if !found || s.queue[i] != c {
+		i = slices.Index(s.queue, c)
+	}
 	switch {
-	case !found:
+	case i < 0:
 	case i == 0: // the usual case: the oldest decision has the oldest case
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
@@ -208,7 +211,9 @@ func errCaseNotFound() error { return domain.NotFound("id", "review case not fou
 
 // ListReviewCases returns the cases f selects, oldest first, at most
 // f.Limit of them (DefaultReviewListLimit when it is not positive). AfterID
-// continues after the named case; a cursor naming no case is CodeInvalid.
+// continues after the named case; a cursor naming no case is CodeInvalid,
+// also one the store has forgotten since (a bounded store under load):
+// paging starts again from the first case.
 func (s *DecisionStore) ListReviewCases(_ context.Context, f ports.ReviewFilter) ([]domain.ReviewCase, error) {
 	limit := f.Limit
 	if limit <= 0 {

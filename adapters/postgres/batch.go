@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,9 +95,11 @@ type batch[In, Out any] struct {
 // flush, in a goroutine of its own started by the batch's first call: no
 // goroutine runs while nothing is written, so a group needs no Close.
 //
-// flush runs under a context of its own, not a caller's, bounded by the
+// flush runs under a context of its own, which carries the values of the
+// batch's first caller (its trace) but not its cancellation, bounded by the
 // latest deadline among the batch's callers: one caller giving up must not
-// abort the others' commit. A call whose context ended before its batch
+// abort the others' commit. A read batch (lanes set) is cancelled once every
+// one of its callers has given up: nobody is left to read its answer. A call whose context ended before its batch
 // was flushed is left out of it (never written); one whose context ends
 // during the flush gets an error at once, while its write commits or not
 // with the whole batch, atomically. flush must finish every call it is
@@ -239,11 +242,34 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 			base = context.WithoutCancel(live[0].ctx)
 		}
 		ctx, cancel := context.WithDeadline(base, deadline)
+		if g.cfg.lanes > 0 {
+			defer abandonWith(live, cancel)()
+		}
 		g.flush(ctx, live)
 		cancel()
 	}
 	for _, c := range calls {
 		close(c.done)
+	}
+}
+
+// abandonWith calls cancel once the context of every call has ended, and
+// returns the function that stops watching them.
+func abandonWith[In, Out any](calls []*call[In, Out], cancel context.CancelFunc) (stop func()) {
+	left := atomic.Int64{}
+	left.Store(int64(len(calls)))
+	stops := make([]func() bool, 0, len(calls))
+	for _, c := range calls {
+		stops = append(stops, context.AfterFunc(c.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		}))
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -42,9 +43,38 @@ const resetInterval = time.Second
 type db struct {
 	pool      *pgxpool.Pool
 	lastReset atomic.Int64 // unix nanoseconds of the last pool reset
+
+	logger        *slog.Logger
+	lastFallback  atomic.Int64 // unix nanoseconds of the last fallback logged
+	fallbacksSeen atomic.Int64 // fallbacks since then
 }
 
-func newDB(pool *pgxpool.Pool) *db { return &db{pool: pool} }
+func newDB(pool *pgxpool.Pool) *db { return &db{pool: pool, logger: slog.New(slog.DiscardHandler)} }
+
+// fallbackLogInterval bounds how often a batch that fell back to single
+// statements is logged: a broken batch statement fails every batch.
+const fallbackLogInterval = 10 * time.Second
+
+// noteFallback logs, at most once per fallbackLogInterval with the count
+// since, that a batch of n calls failed with err and its calls ran alone.
+// Only the SQLSTATE is logged: a driver message may quote a value.
+func (d *db) noteFallback(what string, n int, err error) {
+	seen := d.fallbacksSeen.Add(1)
+	now := time.Now().UnixNano()
+	last := d.lastFallback.Load()
+	if now-last < int64(fallbackLogInterval) || !d.lastFallback.CompareAndSwap(last, now) {
+		return
+	}
+	d.fallbacksSeen.Add(-seen)
+	state := "none"
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		state = pgErr.Code
+	}
+	d.logger.Warn("a batched read failed; its reads ran one by one", slog.String("data", what),
+		slog.Int("calls", n), slog.String("sqlstate", state), slog.String("code", string(domain.CodeOf(err))),
+		slog.Int64("fallbacks_since_last_log", seen))
+}
 
 // run executes fn, a whole unit of work (one statement or one
 // transaction), and translates its error. fn runs a second time when the

@@ -11,21 +11,24 @@ import (
 	"github.com/bankkit/onboarding-adapter/domain"
 )
 
-// Read batching: the registry searches that concurrent lookups make while
-// the database is busy with earlier ones go out as one statement. Under
+// Read batching: the registry searches that concurrent lookups make, and
+// the reads before concurrent decisions, while the database is busy with
+// earlier ones go out as one statement. Under
 // load most of what a single-row indexed SELECT costs PostgreSQL (and this
 // process) is per statement: the protocol messages and system calls of
 // its round trip, the executor's start and end, the snapshot. A statement
 // searching for n clients pays them once. A search that finds a lane free
 // goes out at once, so an idle service adds no latency.
 const (
-	// readLanes is how many batches of one search shape run at once: the
-	// cores a replica's database work gets here. More would only shrink
-	// the batches; fewer would make searches wait for each other's
-	// round trips.
+	// readLanes is how many batches of one shape run at once while the
+	// database answers promptly: the cores a replica's database work gets
+	// here. More would only shrink the batches; fewer would make reads
+	// wait for each other's round trips.
 	readLanes = 2
-	// readWindow bounds how long a search waits for a lane. Past it the
-	// batch goes out anyway: a slow statement does not hold the others.
+	// readWindow bounds how long a read waits for a lane. Past it the
+	// batch goes out anyway, as does a full one: during a stall a batch
+	// starts every readWindow, and a slow statement does not hold the
+	// others.
 	readWindow = 2 * time.Millisecond
 	// readMaxItems bounds a batch's arrays; the rest waits for the next.
 	readMaxItems = 64
@@ -179,6 +182,9 @@ func readBatched[In, Out any](ctx context.Context, d *db, what, sql string, args
 		})
 	})
 	if err != nil {
+		if domain.CodeOf(err) != domain.CodeUnavailable {
+			d.noteFallback(what, len(calls), err)
+		}
 		settle(calls, err)
 		return
 	}

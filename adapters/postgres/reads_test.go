@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
@@ -30,10 +32,11 @@ func TestClientRegistryUnbatched(t *testing.T) {
 	})
 }
 
-// statementCounter counts the batched registry searches, the registry
-// searches alone and the batched decision reads.
+// statementCounter counts the batched registry searches and decision
+// reads that succeeded, the failed batches, and the registry searches
+// alone.
 type statementCounter struct {
-	batched, single, decisions atomic.Int64
+	batched, single, decisions, failed atomic.Int64
 }
 
 func (c *statementCounter) count(sql string) {
@@ -59,29 +62,48 @@ func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ p
 }
 
 func (c *statementCounter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	if d.Err != nil {
+		if strings.Contains(d.SQL, "WITH ORDINALITY AS k(") {
+			c.failed.Add(1)
+		}
+		return
+	}
 	c.count(d.SQL)
+}
+
+func (c *statementCounter) reset() {
+	c.batched.Store(0)
+	c.single.Store(0)
+	c.decisions.Store(0)
+	c.failed.Store(0)
 }
 
 func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
-// Concurrent searches of one shape share one statement, and every caller
-// gets what its search alone answers: found with its consents, not found,
-// ambiguous (two clients with one personal number: not found), and a
-// search whose value the database refuses (a NUL byte) fails alone while
-// the others of its batch are answered.
-func TestRegistrySearchesShareAStatement(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	var counter statementCounter
-	pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{Tracer: &counter})
+// newCountedStores returns stores whose batches wait out batchWindow and
+// stores without batching, on one fresh database whose statements counter
+// counts.
+func newCountedStores(t *testing.T, opts ...postgres.Option) (batched, alone *postgres.Stores, counter *statementCounter) {
+	t.Helper()
+	counter = &statementCounter{}
+	pool, err := postgres.NewPool(context.Background(), pgtest.NewDatabase(t), postgres.PoolConfig{Tracer: counter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	batched := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
-		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))
-	alone := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	batched = postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), append(opts,
+		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))...)
+	alone = postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	return batched, alone, counter
+}
+
+// Concurrent searches of one shape share one statement, and every caller
+// gets what its search alone answers: found with its consents, not found,
+// ambiguous (two clients with one personal number: not found).
+func TestRegistrySearchesShareAStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	batched, alone, counter := newCountedStores(t)
 
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
 	var clients []domain.Client
@@ -118,7 +140,6 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 	searches = append(searches,
 		search{"wrong birth date", byNumber(clients[0].ClientNumber, "1999-09-09")},
 		search{"unknown number", byNumber("X"+suffix, "1980-01-01")},
-		search{"refused value", byNumber("bad\x00"+suffix, "1980-01-01")},
 		search{"by personal number", domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
 			Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: clients[3].PersonalNumber}}},
 		search{"ambiguous personal number", domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
@@ -146,7 +167,7 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 		return a
 	}
 	for _, consents := range []bool{true, false} {
-		counter.batched.Store(0)
+		counter.reset()
 		got := make([]answer, len(searches))
 		var calls []func()
 		for i, s := range searches {
@@ -154,9 +175,9 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 		}
 		together(calls...)
 		// Two shapes (client number and birth date; personal number), one
-		// batch each.
-		if n := counter.batched.Load(); n != 2 {
-			t.Errorf("consents %v: %d batch statements, want 2", consents, n)
+		// batch each, and nothing read alone.
+		if n, f, s := counter.batched.Load(), counter.failed.Load(), counter.single.Load(); n != 2 || f != 0 || s != 0 {
+			t.Errorf("consents %v: %d batch statements answered, %d failed, %d searches alone; want 2, 0, 0", consents, n, f, s)
 		}
 		for i, s := range searches {
 			want := ask(alone.Registry, s.id, consents)
@@ -168,7 +189,7 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 			(consents && (len(got[0].consents) != 1 || !got[0].consents["GDPR"].Approved)) {
 			t.Errorf("consents %v, client 0: %+v, want found with its GDPR approval", consents, got[0])
 		}
-		for i, want := range map[int]domain.ErrorCode{12: domain.CodeNotFound, 13: domain.CodeNotFound, 14: domain.CodeInvalid, 16: domain.CodeNotFound} {
+		for i, want := range map[int]domain.ErrorCode{12: domain.CodeNotFound, 13: domain.CodeNotFound, 15: domain.CodeNotFound} {
 			if got[i].code != want {
 				t.Errorf("consents %v, %s: code %q, want %q", consents, searches[i].name, got[i].code, want)
 			}
@@ -176,7 +197,7 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 	}
 
 	// Searches of one shape with other consent types: each gets its own.
-	counter.batched.Store(0)
+	counter.reset()
 	var gdpr, terms map[string]domain.ConsentRecord
 	id := byNumber(clients[0].ClientNumber, clients[0].BirthDate.String())
 	together(
@@ -193,15 +214,7 @@ func TestRegistrySearchesShareAStatement(t *testing.T) {
 func TestDecisionReadsShareAStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var counter statementCounter
-	pool, err := postgres.NewPool(ctx, pgtest.NewDatabase(t), postgres.PoolConfig{Tracer: &counter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	batched := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
-		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))
-	alone := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	batched, alone, counter := newCountedStores(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
 	jana := janaClient(suffix)
 	if err := batched.Registry.AddClients(ctx, jana); err != nil {
@@ -240,6 +253,7 @@ func TestDecisionReadsShareAStatement(t *testing.T) {
 		err       error
 	}
 	got := make([]answer, len(reads))
+	counter.reset()
 	var calls []func()
 	for i, r := range reads {
 		calls = append(calls, func() {
@@ -249,8 +263,8 @@ func TestDecisionReadsShareAStatement(t *testing.T) {
 		})
 	}
 	together(calls...)
-	if n := counter.decisions.Load(); n != 1 {
-		t.Errorf("%d batch statements, want 1", n)
+	if n, f := counter.decisions.Load(), counter.failed.Load(); n != 1 || f != 0 {
+		t.Errorf("%d batch statements answered, %d failed; want 1, 0", n, f)
 	}
 	for i, r := range reads {
 		var want answer
@@ -264,5 +278,41 @@ func TestDecisionReadsShareAStatement(t *testing.T) {
 	}
 	if a := got[5]; a.decisions.Approval == nil || a.decisions.Approval.Result != domain.ResultWAIT || a.client != nil {
 		t.Errorf("p3 of an unknown user: %+v, want the WAIT approval and no client", a)
+	}
+}
+
+// A value the database refuses (a NUL byte) fails its batch: the batch's
+// searches run alone, so only that caller gets the error, and the fallback
+// is logged with its SQLSTATE but without the value.
+func TestBatchedSearchRefusedValueFailsAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var logs bytes.Buffer
+	batched, _, counter := newCountedStores(t, postgres.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
+	jana := janaClient(suffix)
+	if err := batched.Registry.AddClients(ctx, jana); err != nil {
+		t.Fatal(err)
+	}
+	id := func(number string) domain.Identification {
+		return domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyClientNumber, domain.KeyBirthDate},
+			Values: map[domain.IdentificationKey]string{domain.KeyClientNumber: number, domain.KeyBirthDate: "1985-04-12"}}
+	}
+	bad := "secret\x00" + suffix
+	var good1, good2, refused error
+	together(
+		func() { _, good1 = batched.Registry.FindClient(ctx, id(jana.ClientNumber)) },
+		func() { _, good2 = batched.Registry.FindClient(ctx, id(jana.ClientNumber)) },
+		func() { _, refused = batched.Registry.FindClient(ctx, id(bad)) },
+	)
+	if good1 != nil || good2 != nil || domain.CodeOf(refused) != domain.CodeInvalid {
+		t.Errorf("answers %v, %v, %v: want the two good searches found and the refused one invalid", good1, good2, refused)
+	}
+	if f, s := counter.failed.Load(), counter.single.Load(); f != 1 || s != 3 {
+		t.Errorf("%d failed batches, %d searches alone; want 1 and 3", f, s)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"sqlstate":"22021"`) || !strings.Contains(out, `"calls":3`) || strings.Contains(out, "secret") {
+		t.Errorf("fallback log %q: want one warning with SQLSTATE 22021 and 3 calls, without the value", out)
 	}
 }

@@ -37,8 +37,9 @@ type options struct {
 func WithBatching(c BatchConfig) Option { return func(o *options) { o.batch = c } }
 
 // WithLogger is where the adapters log what no caller sees: a batch of
-// consent servings written in the background that could not be stored.
-// Without it such failures are dropped silently.
+// consent servings written in the background that could not be stored, a
+// batched read that failed and ran as single statements. Without it such
+// failures are dropped silently.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // New builds every adapter on pool. clock stamps records stored without a
@@ -52,6 +53,9 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 		opt(&o)
 	}
 	d := newDB(pool)
+	if o.logger != nil {
+		d.logger = o.logger
+	}
 	servings := newConsentServings(d, clock, o.batch, o.logger)
 	ledger := newConsentLedger(d, clock, o.batch)
 	ledger.servings = servings
