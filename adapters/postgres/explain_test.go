@@ -56,6 +56,30 @@ func TestLookupsAreIndexScans(t *testing.T) {
 			}
 		})
 	}
+	// The batched forms: an index descent per array element, on the
+	// generic plan they always run with, even while decisions, review
+	// cases and the consent ledger are empty (flattened, the decisions'
+	// joins hashed the whole table on every run).
+	t.Run("batched searches with consents", func(t *testing.T) {
+		id := identification(domain.KeyClientNumber, c.ClientNumber, domain.KeyBirthDate, c.BirthDate.String())
+		_, args, _ := postgres.FindClientQuery(id)
+		arrays := []any{[]string{args[0].(string), "X1"}, []time.Time{args[1].(time.Time), args[1].(time.Time)}, "GDPR", "TERMS"}
+		plan := explain(ctx, t, pool, "force_generic_plan", postgres.BatchSearchSQL(id, 2), arrays)
+		t.Logf("%s", plan)
+		if !strings.Contains(plan, "Index Scan using clients_client_number_key") ||
+			!strings.Contains(plan, "consent_ledger_user_latest_idx") || strings.Contains(plan, "Seq Scan") {
+			t.Fatalf("plan:\n%s\nwant index scans using clients_client_number_key and consent_ledger_user_latest_idx", plan)
+		}
+	})
+	t.Run("batched decisions with the user", func(t *testing.T) {
+		arrays := []any{[]string{"p-1", "p-2"}, []string{"iv-1", "iv-2"}, []string{c.UserID, "u-2"}}
+		plan := explain(ctx, t, pool, "force_generic_plan", postgres.BatchDecisionsWithClientSQL, arrays)
+		t.Logf("%s", plan)
+		if !strings.Contains(plan, "Index Scan using clients_pkey") || !strings.Contains(plan, "decisions_key") ||
+			strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash") {
+			t.Fatalf("plan:\n%s\nwant index scans using clients_pkey and decisions_key, no scan or hash of a table", plan)
+		}
+	})
 	t.Run("decisions with the user", func(t *testing.T) {
 		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 			plan := explain(ctx, t, pool, mode, postgres.DecisionsWithClientSQL, []any{"p-1", "iv-1", c.UserID})
@@ -97,7 +121,8 @@ func explain(ctx context.Context, t *testing.T, pool *pgxpool.Pool, mode, query 
 	return strings.Join(lines, "\n")
 }
 
-// literals renders the lookup arguments (texts and dates) as SQL literals.
+// literals renders the lookup arguments (texts and dates, and arrays of
+// them) as SQL literals.
 func literals(args []any) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
@@ -106,6 +131,18 @@ func literals(args []any) []string {
 			out[i] = "'" + v.Format("2006-01-02") + "'::date"
 		case string:
 			out[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case []string:
+			quoted := make([]string, len(v))
+			for j, x := range v {
+				quoted[j] = "'" + strings.ReplaceAll(x, "'", "''") + "'"
+			}
+			out[i] = "ARRAY[" + strings.Join(quoted, ", ") + "]::text[]"
+		case []time.Time:
+			dates := make([]any, len(v))
+			for j, x := range v {
+				dates[j] = x
+			}
+			out[i] = "ARRAY[" + strings.Join(literals(dates), ", ") + "]::date[]"
 		}
 	}
 	return out

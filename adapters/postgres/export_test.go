@@ -58,3 +58,14 @@ func (c *ConsentServings) HoldServingWriters() (release func()) {
 		}
 	}
 }
+
+// BatchDecisionsWithClientSQL is the batched form of the decisions'
+// combined read, for the EXPLAIN tests.
+const BatchDecisionsWithClientSQL = batchDecisionsWithClientSQL
+
+// BatchSearchSQL is the batched registry search of id's shape with the
+// latest records of types consent types, for the EXPLAIN tests.
+func BatchSearchSQL(id domain.Identification, types int) string {
+	keys, _, _ := searchKeys(id)
+	return batchSearchSQL(searchShape{keys: keys, consents: true, types: types})
+}
