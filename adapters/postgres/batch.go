@@ -98,12 +98,12 @@ type batch[In, Out any] struct {
 // flush runs under a context of its own, which carries the values of the
 // batch's first caller (its trace) but not its cancellation, bounded by the
 // latest deadline among the batch's callers: one caller giving up must not
-// abort the others' commit. A read batch (lanes set) is cancelled once every
-// one of its callers has given up: nobody is left to read its answer. A call whose context ended before its batch
-// was flushed is left out of it (never written); one whose context ends
-// during the flush gets an error at once, while its write commits or not
-// with the whole batch, atomically. flush must finish every call it is
-// given, or mark it for a solo retry.
+// abort the others' commit. A read batch (lanes set) is cancelled once
+// every one of its callers has given up: nobody is left to read its answer.
+// A call whose context ended before its batch was flushed is left out of it
+// (never written); one whose context ends during the flush gets an error at
+// once, while its write commits or not with the whole batch, atomically.
+// flush must finish every call it is given, or mark it for a solo retry.
 type group[In, Out any] struct {
 	cfg   BatchConfig
 	flush func(ctx context.Context, calls []*call[In, Out])
