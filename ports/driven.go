@@ -225,6 +225,12 @@ type ReviewResolution struct {
 	SecondReviewer string
 	SecondReason   string // the second reviewer's note, kept in the audit trail
 	At             time.Time
+	// SignedIn is true when Reviewer was proven by a sign-in (the admin
+	// listener's review UI and API), false when it was typed (the review
+	// CLI, run by whoever can reach the database). Four eyes needs it:
+	// with a typed name one person could propose as a colleague and
+	// confirm as themselves.
+	SignedIn bool
 }
 
 // Validate is what every store checks before it proposes or resolves: a

@@ -33,8 +33,9 @@ const reviewUsage = `usage:
   onboarding-adapter review resolve CASE --result OK|NOK --reason TEXT --reviewer NAME
 
 --reviewer is the name recorded in the audit trail: your own, as the bank
-knows you. Under four eyes, overriding a NOK to OK takes two resolve
-commands by two different reviewers (the first proposes, the second confirms).`
+knows you. It is typed, not proven, so under four eyes an override of a NOK
+to OK is refused here: two reviewers signed in to the review UI or the admin
+API propose and confirm it. Every other resolution works as in the UI.`
 
 // reviewPolicy applies the environment's overrides (a zero retention or a
 // nil flag keeps the policy file's value) to the review policy, so the
@@ -215,10 +216,9 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		if err != nil {
 			return err
 		}
-		if c.AwaitsSecondReviewer() {
-			_, err = fmt.Fprintf(e.stdout, "case %s: %s proposed %s; four eyes: a second, different reviewer must confirm it with\n"+
-				"  onboarding-adapter review resolve %s --result %s --reason '...' --reviewer THEIR-NAME\n",
-				c.ID, c.Proposal.By, c.Proposal.Result, c.ID, c.Proposal.Result)
+		if c.AwaitsSecondReviewer() { // not from here (see reviewUsage); kept for a store that answers so
+			_, err = fmt.Fprintf(e.stdout, "case %s: %s proposed %s; four eyes: a second, different reviewer confirms it in the review UI or the admin API\n",
+				c.ID, c.Proposal.By, c.Proposal.Result)
 			return err
 		}
 		confirmed := ""

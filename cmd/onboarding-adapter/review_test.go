@@ -126,12 +126,12 @@ func TestReviewCommands(t *testing.T) {
 		{"resolve", []string{"resolve", "case-a", "--result", "ok", "--reason", "OCR typo", "--reviewer", "alice"}, []string{"case case-a resolved OK by alice; the next call for process p-case-a gets it"}, ""},
 		{"resolve twice", []string{"resolve", "case-a", "--result", "NOK", "--reason", "again", "--reviewer", "alice"}, nil, "already resolved"},
 		{"four eyes: claim", []string{"claim", "case-b", "--reviewer", "alice"}, nil, ""},
-		{"four eyes: propose", []string{"resolve", "case-b", "--result", "OK", "--reason", "selfie matches", "--reviewer", "alice"},
-			[]string{"alice proposed OK; four eyes", "review resolve case-b --result OK"}, ""},
-		{"four eyes: not by oneself", []string{"resolve", "case-b", "--result", "OK", "--reason", "again", "--reviewer", "alice"}, nil, "second, different reviewer"},
-		{"four eyes: confirm", []string{"resolve", "case-b", "--result", "OK", "--reason", "agree", "--reviewer", "bob"},
-			[]string{"case case-b resolved OK by alice, confirmed by bob"}, ""},
-		{"show the trail", []string{"show", "case-b"}, []string{"CLAIM by alice", "PROPOSE by alice -> OK: selfie matches", "RESOLVE by alice -> OK: selfie matches; confirmed by bob: agree"}, ""},
+		// A typed name proves nobody: an override under four eyes is for
+		// signed-in reviewers; a NOK is not an override.
+		{"four eyes: no override from the CLI", []string{"resolve", "case-b", "--result", "OK", "--reason", "selfie matches", "--reviewer", "alice"}, nil, "signed-in reviewers"},
+		{"four eyes: NOK from the CLI", []string{"resolve", "case-b", "--result", "NOK", "--reason", "another person", "--reviewer", "alice"},
+			[]string{"case case-b resolved NOK by alice"}, ""},
+		{"show the trail", []string{"show", "case-b"}, []string{"CLAIM by alice", "RESOLVE by alice -> NOK: another person"}, ""},
 		{"unknown subcommand", []string{"approve"}, nil, "usage"},
 	}
 	for _, s := range steps {
@@ -152,8 +152,8 @@ func TestReviewCommands(t *testing.T) {
 		}
 	}
 	d, err := db.store.Decision(context.Background(), domain.KindApproval, "p-case-b", "iv-case-b")
-	if err != nil || d.Result != domain.ResultOK {
-		t.Fatalf("the four-eyes decision: %+v %v", d, err)
+	if err != nil || d.Result != domain.ResultNOK {
+		t.Fatalf("the four-eyes decision: %+v %v, want the CLI's NOK", d, err)
 	}
 
 	t.Run("json and the frame", func(t *testing.T) {

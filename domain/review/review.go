@@ -107,8 +107,10 @@ func (s *service) Claim(ctx context.Context, id, reviewer string) (domain.Review
 //
 // The first reviewer resolving OK again is CodeConflict: a proposal waits
 // for someone else. A request never names its second reviewer itself
-// (SecondReviewer set is CodeInvalid), so four eyes cannot be satisfied by
-// typing a colleague's name.
+// (SecondReviewer set is CodeInvalid), and both steps need a reviewer
+// proven by a sign-in (r.SignedIn; the CLI's typed names are refused with
+// CodeConflict), so four eyes cannot be satisfied by typing a colleague's
+// name. Without four eyes the CLI resolves like the UI.
 func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
 	r.CaseID = strings.TrimSpace(r.CaseID)
 	r.Reason = strings.TrimSpace(r.Reason)
@@ -135,13 +137,18 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Conflict("case is already resolved")
 	}
 	pending := c.Proposal.Pending()
-	checker := pending && !strings.EqualFold(c.Proposal.By, r.Reviewer)
+	// Only under four eyes does acting on a proposal waive the claim: a
+	// proposal left from a time when four eyes was on is no pass after.
+	checker := s.policy.FourEyes && pending && !strings.EqualFold(c.Proposal.By, r.Reviewer)
 	if s.policy.RequireClaim && !checker && (c.Status != domain.ReviewClaimed || c.ClaimedBy != r.Reviewer) {
 		return domain.ReviewCase{}, domain.Conflict("case must be claimed by the resolving reviewer first")
 	}
 	r.At = s.clock.Now()
 	override := s.policy.FourEyes && c.Answered == domain.ResultNOK && r.Result == domain.ResultOK
 	switch {
+	case override && !r.SignedIn:
+		return domain.ReviewCase{}, domain.Conflict("under four eyes an override to OK is proposed and confirmed by signed-in reviewers " +
+			"in the review UI or the admin API: a typed reviewer name cannot tell two people apart")
 	case override && !pending:
 		proposed, err := s.cases.ProposeReviewResolution(ctx, r)
 		if err != nil {

@@ -211,6 +211,7 @@ func TestListAndGet(t *testing.T) {
 func TestFourEyes(t *testing.T) {
 	type step struct {
 		claim    string // claim the case as this reviewer first ("" none)
+		typed    bool   // the reviewer's name is typed (the CLI), not signed in
 		reviewer string
 		result   domain.Result
 		reason   string
@@ -264,6 +265,27 @@ func TestFourEyes(t *testing.T) {
 			trail: []string{domain.ReviewActionPropose, domain.ReviewActionResolve},
 		},
 		{
+			name:   "a typed name neither proposes nor confirms an override, and may resolve NOK",
+			policy: policy.Review{Retention: time.Hour, FourEyes: true},
+			steps: []step{
+				{typed: true, reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantCode: domain.CodeConflict, wantStatus: domain.ReviewOpen},
+				{reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewOpen, wantPending: true},
+				{typed: true, reviewer: "bob", result: domain.ResultOK, reason: "agree", wantCode: domain.CodeConflict, wantStatus: domain.ReviewOpen, wantPending: true},
+				{typed: true, reviewer: "bob", result: domain.ResultNOK, reason: "different person", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultNOK, wantBy: "bob",
+			trail: []string{domain.ReviewActionPropose, domain.ReviewActionResolve},
+		},
+		{
+			name:   "without four eyes a typed name overrides",
+			policy: policy.Review{Retention: time.Hour},
+			steps: []step{
+				{typed: true, reviewer: "alice", result: domain.ResultOK, reason: "photo matches", wantStatus: domain.ReviewResolved},
+			},
+			want: domain.ResultOK, wantBy: "alice",
+			trail: []string{domain.ReviewActionResolve},
+		},
+		{
 			name:   "a NOK needs one reviewer",
 			policy: policy.Review{Retention: time.Hour, FourEyes: true},
 			steps: []step{
@@ -293,7 +315,8 @@ func TestFourEyes(t *testing.T) {
 						t.Fatalf("step %d: claim: %v", i, err)
 					}
 				}
-				c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: st.result, Reason: st.reason, Reviewer: st.reviewer})
+				c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: st.result, Reason: st.reason, Reviewer: st.reviewer,
+					SignedIn: !st.typed})
 				if got := domain.CodeOf(err); got != st.wantCode {
 					t.Fatalf("step %d: err = %v, want code %q", i, err, st.wantCode)
 				}
@@ -407,5 +430,32 @@ func BenchmarkList(b *testing.B) {
 		if cs, err := svc.List(ctx, ports.ReviewFilter{Status: domain.ReviewOpen}); err != nil || len(cs) != review.DefaultLimit {
 			b.Fatal(len(cs), err)
 		}
+	}
+}
+
+// A proposal left from a time when four eyes was on waives no claim once it
+// is off: acting on it is then an ordinary resolution.
+func TestStaleProposalWaivesNoClaim(t *testing.T) {
+	store := newStore(t)
+	ctx := context.Background()
+	fourEyes := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
+	c, err := fourEyes.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
+		Reviewer: "alice", SignedIn: true})
+	if err != nil || !c.AwaitsSecondReviewer() {
+		t.Fatalf("proposal: %+v %v", c, err)
+	}
+	claims := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true})
+	_, err = claims.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "fine",
+		Reviewer: "bob", SignedIn: true})
+	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "claimed") {
+		t.Fatalf("bob without a claim: %v, want the claim required", err)
+	}
+	if _, err := claims.Claim(ctx, "case-nok", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	c, err = claims.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "fine",
+		Reviewer: "bob", SignedIn: true})
+	if err != nil || c.ResolvedBy != "bob" || c.SecondReviewer != "" {
+		t.Fatalf("bob after his claim: %+v %v, want resolved by bob alone", c, err)
 	}
 }

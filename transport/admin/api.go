@@ -296,7 +296,7 @@ func (h *Handler) resolve(r *http.Request, result, reason string) (domain.Review
 	}
 	me := reviewerOf(r.Context())
 	c, err := h.svc.Resolve(r.Context(), ports.ReviewResolution{CaseID: id, Result: domain.Result(strings.ToUpper(strings.TrimSpace(result))),
-		Reason: reason, Reviewer: me.Name})
+		Reason: reason, Reviewer: me.Name, SignedIn: true})
 	if err == nil {
 		msg := "review case resolved"
 		if c.AwaitsSecondReviewer() {
