@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,8 +57,11 @@ func reviewPolicy(p policy.Review, retention time.Duration, requireClaim, fourEy
 
 // reviewUsers lists the reviewer credentials: the ONBOARDING_ADMIN_USERNAME
 // / ONBOARDING_ADMIN_PASSWORD pair and the name:password lines of
-// ONBOARDING_ADMIN_USERS (each also as _FILE).
-func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
+// ONBOARDING_ADMIN_USERS (each also as _FILE). A line that uses one of the
+// API's credentials (api: the username and password pairs the API accepts),
+// by name or by clear-text password, is refused, as the pair is by the
+// configuration: reviewers never use the API's credentials.
+func reviewUsers(username, password, users string, api ...reviewadmin.User) ([]reviewadmin.User, error) {
 	var out []reviewadmin.User
 	if username != "" || password != "" {
 		if username == "" || password == "" {
@@ -67,6 +72,13 @@ func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
 	more, err := reviewadmin.ParseUsers(users)
 	if err != nil {
 		return nil, fmt.Errorf("ONBOARDING_ADMIN_USERS: %w", err)
+	}
+	for i, u := range more {
+		for _, a := range api {
+			if a.Name != "" && (u.Name == a.Name || u.Password == a.Password) {
+				return nil, fmt.Errorf("ONBOARDING_ADMIN_USERS: reviewer %d uses the API's username or password: reviewers never use the API's credentials", i+1)
+			}
+		}
 	}
 	if strings.TrimSpace(users) != "" && len(more) == 0 {
 		// Set but empty (only comments): a mistake, not a wish to turn the
@@ -79,18 +91,32 @@ func reviewUsers(username, password, users string) ([]reviewadmin.User, error) {
 // reviewRoutes builds the reviewer API and pages for the admin listener's
 // Extra routes. Without any reviewer credential it returns nil: the review
 // UI is off (and says so in the log), since it must never run open.
-func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, profiling bool, logger *slog.Logger) (map[string]http.Handler, error) {
+func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, profiling bool, csrfSecret []byte, logger *slog.Logger) (map[string]http.Handler, error) {
 	if len(users) == 0 {
 		logger.Info("review pages and API are off: set ONBOARDING_ADMIN_USERNAME and ONBOARDING_ADMIN_PASSWORD (or ONBOARDING_ADMIN_USERS) to turn them on")
 		return nil, nil
 	}
 	h, err := reviewadmin.NewHandler(svc, reviewadmin.Config{
 		Users: users, FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Logger: logger, Profiling: profiling,
+		CSRFSecret: csrfSecret,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ONBOARDING_ADMIN_*: %w", err)
 	}
 	return h.Routes(), nil
+}
+
+// csrfSecret derives the review forms' token secret from
+// ONBOARDING_OTP_HASH_KEY, the secret every replica already shares (nil
+// without it: each credential then keys its own tokens). An HMAC under a
+// label of its own, so neither use reveals the other's key.
+func csrfSecret(otpHashKey string) []byte {
+	if otpHashKey == "" {
+		return nil
+	}
+	m := hmac.New(sha256.New, []byte(otpHashKey))
+	m.Write([]byte("onboarding-adapter/review/csrf-secret"))
+	return m.Sum(nil)
 }
 
 // reviewService opens the pool and returns the review service on it, with

@@ -307,20 +307,30 @@ func TestReviewPolicyAndUsers(t *testing.T) {
 	if _, err := reviewUsers("admin", "", ""); err == nil {
 		t.Error("a username without a password was accepted")
 	}
+	api := []reviewadmin.User{{Name: "onboarding", Password: "api-password-123"}, {Name: "onboarding-next", Password: "api-password-456"}}
+	for _, line := range []string{"onboarding-next:some-password-1", "carol:api-password-123"} {
+		_, err := reviewUsers("", "", "alice:alice-password-123\n"+line+"\n", api...)
+		if err == nil || !strings.Contains(err.Error(), "reviewer 2 uses the API's") || strings.Contains(err.Error(), "password-") {
+			t.Errorf("a reviewer line with an API credential: %v, want it refused by its number, without the secret", err)
+		}
+	}
+	if _, err := reviewUsers("", "", "alice:alice-password-123\n", api...); err != nil {
+		t.Errorf("a reviewer with credentials of their own: %v", err)
+	}
 	if _, err := reviewUsers("", "", "# nobody yet\n\n"); err == nil || !strings.Contains(err.Error(), "ONBOARDING_ADMIN_USERS") {
 		t.Errorf("a users list with only comments: %v", err)
 	}
 	if users, err := reviewUsers("", "", ""); err != nil || len(users) != 0 {
 		t.Errorf("no reviewers at all must be accepted (review UI off): %v %v", users, err)
 	}
-	if routes, err := reviewRoutes(nil, base, nil, false, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
+	if routes, err := reviewRoutes(nil, base, nil, false, nil, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
 		t.Errorf("without users the review UI must be off: %v %v", routes, err)
 	}
-	routes, err := reviewRoutes(noReviews{}, base, users, false, slog.New(slog.DiscardHandler))
+	routes, err := reviewRoutes(noReviews{}, base, users, false, nil, slog.New(slog.DiscardHandler))
 	if err != nil || routes["/review/"] == nil || routes["/admin/api/review/"] == nil {
 		t.Errorf("routes %v %v", routes, err)
 	}
-	if _, err := reviewRoutes(noReviews{}, base, []reviewadmin.User{{Name: "x", Password: "short"}}, false, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := reviewRoutes(noReviews{}, base, []reviewadmin.User{{Name: "x", Password: "short"}}, false, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a short password was accepted")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
+	reviewadmin "github.com/bankkit/onboarding-adapter/transport/admin"
 	httptransport "github.com/bankkit/onboarding-adapter/transport/http"
 )
 
@@ -68,11 +69,13 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 		return err
 	}
 	extra := map[string]http.Handler{"GET /metrics": tel.MetricsHandler()}
-	reviewers, err := reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value())
+	reviewers, err := reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value(),
+		reviewadmin.User{Name: cfg.BasicAuthUsername, Password: cfg.BasicAuthPassword.Value()},
+		reviewadmin.User{Name: cfg.BasicAuthNextUser, Password: cfg.BasicAuthNextPass.Value()})
 	if err != nil {
 		return err
 	}
-	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, cfg.Pprof, logger)
+	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, cfg.Pprof, csrfSecret(cfg.OTPHashKey.Value()), logger)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
@@ -89,6 +90,12 @@ type Config struct {
 	// Logger receives one line per reviewer action and every internal error
 	// (default: discard). It never receives personal data.
 	Logger *slog.Logger
+	// CSRFSecret, shared by every replica, keys the forms' tokens together
+	// with each reviewer's credential. Without it the key comes from the
+	// credential alone, and a leaked token (it is in every case page) lets
+	// its holder test guesses of a clear-text password offline, at the
+	// speed of SHA-256.
+	CSRFSecret []byte
 	// Profiling serves net/http/pprof under ProfilingPrefix behind the same
 	// credentials, for an engineer chasing CPU or memory in production.
 	// Off by default: a profile shows the code's shape and costs CPU.
@@ -144,8 +151,7 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 		}
 		seen[strings.ToLower(u.Name)] = true
 		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password))}
-		k := sha256.Sum256([]byte("onboarding-adapter/review/csrf/v1\x00" + u.Name + "\x00" + u.Password))
-		cr.csrfKey = k[:]
+		cr.csrfKey = csrfKey(c.CSRFSecret, u)
 		h.users = append(h.users, cr)
 	}
 	if h.cfg.Realm == "" {
@@ -311,4 +317,17 @@ func (h *Handler) authenticate(r *http.Request) (*credential, bool) {
 func serveCSS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	_, _ = w.Write(reviewCSS)
+}
+
+// csrfKey is the key of u's form tokens: an HMAC under the replicas' shared
+// secret when there is one, else a digest of the credential alone.
+func csrfKey(secret []byte, u User) []byte {
+	msg := []byte("onboarding-adapter/review/csrf\x00" + u.Name + "\x00" + u.Password)
+	if len(secret) == 0 {
+		k := sha256.Sum256(msg)
+		return k[:]
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write(msg)
+	return m.Sum(nil)
 }

@@ -194,7 +194,11 @@ func (h *Handler) frame(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/"+format)
 	w.Header().Set("Content-Length", strconv.Itoa(len(c.Evidence.Frame)))
-	w.Header().Set("Content-Disposition", `inline; filename="frame.`+strings.TrimPrefix(format, "jp")+`"`)
+	ext := format
+	if format == "jpeg" {
+		ext = "jpg"
+	}
+	w.Header().Set("Content-Disposition", `inline; filename="frame.`+ext+`"`)
 	_, _ = w.Write(c.Evidence.Frame)
 }
 

@@ -199,8 +199,9 @@ func TestShow(t *testing.T) {
 		for _, prefix := range []string{admin.APIPrefix, admin.PagesPrefix} {
 			a := f.do(t, &bob, http.MethodGet, prefix+"/cases/case-wait/frame", "", nil)
 			if a.Status != http.StatusOK || a.Header.Get("Content-Type") != "image/jpeg" || a.Body != string(jpegFrame) ||
-				a.Header.Get("Cache-Control") != "no-store" {
-				t.Errorf("%s frame: %d %s %q", prefix, a.Status, a.Header.Get("Content-Type"), a.Header.Get("Cache-Control"))
+				a.Header.Get("Cache-Control") != "no-store" || a.Header.Get("Content-Disposition") != `inline; filename="frame.jpg"` {
+				t.Errorf("%s frame: %d %s %q %q", prefix, a.Status, a.Header.Get("Content-Type"), a.Header.Get("Cache-Control"),
+					a.Header.Get("Content-Disposition"))
 			}
 		}
 		wantError(t, f.apiGet(t, &bob, "/cases/case-nok/frame"), http.StatusNotFound, "ERROR_GENERIC", "no frame")

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/domain/review"
 	"github.com/bankkit/onboarding-adapter/transport/admin"
 )
 
@@ -223,5 +225,34 @@ func TestNoticeShowsOnlyACaseID(t *testing.T) {
 	}
 	if a := f.do(t, nil, http.MethodGet, admin.PagesPrefix+"/", "", nil); strings.Contains(a.Body, "Signed in as") {
 		t.Error("the 401 page claims someone is signed in")
+	}
+}
+
+// With the replicas' shared secret a form token issued by one replica is
+// accepted by another with the same secret, and refused by a replica with
+// another secret or none: the token depends on the secret, so it reveals
+// nothing about the reviewer's password without it.
+func TestCSRFTokensUseTheSharedSecret(t *testing.T) {
+	store := memory.NewDecisionStore()
+	seedCase(t, store, "case-wait", domain.KindEvaluation, domain.ResultWAIT, t0.Add(-3*time.Hour), janaEvidence("NOVAKOVAA"))
+	clock := memory.NewFakeClock(t0)
+	svc := review.New(store, clock, openPolicy)
+	replica := func(secret []byte) *fixture {
+		return &fixture{srv: mountWithSecret(t, svc, openPolicy, clock.Now, secret), store: store, clock: clock}
+	}
+	issuer := replica([]byte("the replicas' shared secret"))
+	tok := issuer.csrf(t, &alice, "case-wait")
+	for _, tc := range []struct {
+		name string
+		f    *fixture
+		want int
+	}{
+		{"a replica with another secret", replica([]byte("another secret")), http.StatusForbidden},
+		{"a replica without a secret", replica(nil), http.StatusForbidden},
+		{"a replica with the same secret", replica([]byte("the replicas' shared secret")), http.StatusSeeOther},
+	} {
+		if a := tc.f.formPost(t, &alice, "/review/cases/case-wait/claim", url.Values{"csrf": {tok}}); a.Status != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, a.Status, tc.want)
+		}
 	}
 }

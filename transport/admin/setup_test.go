@@ -94,9 +94,15 @@ func newFixture(t *testing.T, p policy.Review) *fixture {
 // listener's Extra.
 func mount(t *testing.T, svc ports.ReviewService, p policy.Review, now func() time.Time) *httptest.Server {
 	t.Helper()
+	return mountWithSecret(t, svc, p, now, nil)
+}
+
+// mountWithSecret is mount with the replicas' CSRF secret.
+func mountWithSecret(t *testing.T, svc ports.ReviewService, p policy.Review, now func() time.Time, secret []byte) *httptest.Server {
+	t.Helper()
 	h, err := admin.NewHandler(svc, admin.Config{
 		Users:    []admin.User{{Name: alice.user, Password: alice.pass}, {Name: bob.user, Password: bob.pass}, {Name: carol.user, Password: carolHash}},
-		FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Now: now,
+		FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Now: now, CSRFSecret: secret,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -269,6 +269,9 @@ func (c Config) Validate() error {
 	if c.BasicAuthPassword != "" && len(c.BasicAuthPassword) < 12 {
 		bad("BASIC_AUTH_PASSWORD", "must be at least 12 characters")
 	}
+	if c.BasicAuthNextPass != "" && len(c.BasicAuthNextPass) < 12 {
+		bad("BASIC_AUTH_NEXT_PASSWORD", "must be at least 12 characters")
+	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL.Value()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("DATABASE_URL", "must be a postgres:// URL")
@@ -314,6 +317,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("SHUTDOWN_TIMEOUT", "must be between 1s and 10m, not %s", c.ShutdownTimeout)
+	} else if c.ShutdownTimeout < c.RequestTimeout {
+		// Shorter, SIGTERM would cut requests still within their deadline.
+		bad("SHUTDOWN_TIMEOUT", "must be at least %sREQUEST_TIMEOUT (%s), not %s", Prefix, c.RequestTimeout, c.ShutdownTimeout)
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
 		bad("SHUTDOWN_DELAY", "must be between 0s and 1m, not %s", c.ShutdownDelay)
@@ -360,8 +366,11 @@ func (c Config) Validate() error {
 	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
 		bad("ADMIN_PASSWORD", "must be at least 12 characters")
 	}
-	if c.AdminUsername != "" && c.AdminUsername == c.BasicAuthUsername {
-		bad("ADMIN_USERNAME", "must differ from %sBASIC_AUTH_USERNAME: reviewers never use the API's credentials", Prefix)
+	if c.AdminUsername != "" && (c.AdminUsername == c.BasicAuthUsername || c.AdminUsername == c.BasicAuthNextUser) {
+		bad("ADMIN_USERNAME", "must differ from %[1]sBASIC_AUTH_USERNAME and %[1]sBASIC_AUTH_NEXT_USERNAME: reviewers never use the API's credentials", Prefix)
+	}
+	if c.AdminPassword != "" && (c.AdminPassword == c.BasicAuthPassword || c.AdminPassword == c.BasicAuthNextPass) {
+		bad("ADMIN_PASSWORD", "must differ from the API's passwords: reviewers never use the API's credentials")
 	}
 	if c.Pprof && c.AdminUsername == "" && c.AdminUsers == "" {
 		bad("PPROF_ENABLED", "needs %[1]sADMIN_USERNAME and %[1]sADMIN_PASSWORD (or %[1]sADMIN_USERS): profiles are never served without credentials", Prefix)
