@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -237,10 +238,12 @@ func wellFormed(s string) error {
 
 // runHealthcheck is `healthcheck [--url URL]`: a distroless image has no
 // curl, so the Helm test pod and Docker HEALTHCHECK call the binary itself.
-func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error {
+// Without --url it asks /readyz of the admin listener that adminAddr
+// (ONBOARDING_ADMIN_ADDR) names, on this host.
+func runHealthcheck(ctx context.Context, args []string, adminAddr string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	url := fs.String("url", "http://127.0.0.1:9090/readyz", "URL that must answer 200")
+	url := fs.String("url", readyURL(adminAddr), "URL that must answer 200")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return usageError{"usage: onboarding-adapter healthcheck [--url URL] [--timeout D]"}
@@ -262,4 +265,19 @@ func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	_, err = fmt.Fprintf(stdout, "%s: %s\n", *url, strings.TrimSpace(string(body)))
 	return err
+}
+
+// readyURL is the readiness URL of the admin listener at addr (a listen
+// address such as ":9090" or "0.0.0.0:9091"), reached on this host; the
+// default listener's when addr is empty or not host:port.
+func readyURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "http://127.0.0.1:9090/readyz"
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }

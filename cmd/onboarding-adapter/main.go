@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return runConsent(ctx, e, args)
 		}
 	case "healthcheck":
-		return runHealthcheck(ctx, args, stdout)
+		return runHealthcheck(ctx, args, environ["ONBOARDING_ADMIN_ADDR"], stdout)
 	case "policy":
 		b, err := config.DefaultPolicyYAML()
 		if err != nil {
