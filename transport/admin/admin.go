@@ -2,6 +2,7 @@ package admin
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -113,9 +115,20 @@ type Handler struct {
 	svc   ports.ReviewService
 	cfg   Config
 	users []credential
-	mux   *http.ServeMux
-	pages *template.Template
-	cop   *http.CrossOriginProtection
+	// decoy is a bcrypt hash of nothing anyone knows, at decoyCost, the
+	// highest cost of the users' hashes (0 when none is hashed): an unknown
+	// name is compared with it, so a response does not take less time for
+	// a name that does not exist than for a bcrypt-hashed one. It is made
+	// on the first unknown name, not at start, which it would delay by a
+	// bcrypt hashing.
+	decoy     []byte
+	decoyCost int
+	decoyOnce sync.Once
+	// compareHash is bcrypt.CompareHashAndPassword (tests count its calls).
+	compareHash func(hash, password []byte) error
+	mux         *http.ServeMux
+	pages       *template.Template
+	cop         *http.CrossOriginProtection
 }
 
 // credential is a User prepared for constant-time checks.
@@ -135,6 +148,7 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 		return nil, errors.New("admin: at least one reviewer credential is required")
 	}
 	seen := map[string]bool{}
+	decoyCost := 0
 	h := &Handler{svc: svc, cfg: c}
 	for i, u := range c.Users {
 		switch {
@@ -150,10 +164,14 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 			return nil, fmt.Errorf("admin: user %q: the password must be at least %d characters", u.Name, MinPasswordLen)
 		}
 		seen[strings.ToLower(u.Name)] = true
+		if cost, err := bcrypt.Cost([]byte(u.Password)); err == nil && u.hashed() && cost > decoyCost {
+			decoyCost = cost
+		}
 		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password))}
 		cr.csrfKey = csrfKey(c.CSRFSecret, u)
 		h.users = append(h.users, cr)
 	}
+	h.compareHash, h.decoyCost = bcrypt.CompareHashAndPassword, decoyCost
 	if h.cfg.Realm == "" {
 		h.cfg.Realm = DefaultRealm
 	}
@@ -306,10 +324,13 @@ func (h *Handler) authenticate(r *http.Request) (*credential, bool) {
 		}
 	}
 	if match == nil {
+		if decoy := h.decoyHash(); decoy != nil {
+			_ = h.compareHash(decoy, []byte(pw))
+		}
 		return nil, false
 	}
 	if match.hashed() {
-		return match, bcrypt.CompareHashAndPassword([]byte(match.Password), []byte(pw)) == nil
+		return match, h.compareHash([]byte(match.Password), []byte(pw)) == nil
 	}
 	return match, subtle.ConstantTimeCompare(pwSum[:], match.pwSum[:]) == 1
 }
@@ -330,4 +351,21 @@ func csrfKey(secret []byte, u User) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write(msg)
 	return m.Sum(nil)
+}
+
+// decoyHash returns the decoy hash, making it on first use; nil when no
+// user is hashed (or the system's randomness failed, which leaves only
+// the timing of unknown names exposed).
+func (h *Handler) decoyHash() []byte {
+	h.decoyOnce.Do(func() {
+		if h.decoyCost == 0 {
+			return
+		}
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return
+		}
+		h.decoy, _ = bcrypt.GenerateFromPassword(secret, h.decoyCost)
+	})
+	return h.decoy
 }
