@@ -105,6 +105,27 @@ func scenarios() []scenario {
 			wantOutcome: domain.OTPFailedTransient, wantReason: sms.ReasonUnavailable, wantRequests: 3,
 		},
 		{
+			name: "408 from a proxy was not processed: sent again, then success",
+			script: func(d dialect) []reply {
+				return []reply{{status: http.StatusRequestTimeout, body: "request timeout"}}
+			},
+			wantOutcome: domain.OTPSent, wantReason: sms.ReasonAccepted, wantRequests: 2,
+		},
+		{
+			name: "425 was not processed: sent again, then success",
+			script: func(d dialect) []reply {
+				return []reply{{status: http.StatusTooEarly, body: "too early"}}
+			},
+			wantOutcome: domain.OTPSent, wantReason: sms.ReasonAccepted, wantRequests: 2,
+		},
+		{
+			name: "409 is not resent and blames no number",
+			script: func(d dialect) []reply {
+				return []reply{{status: http.StatusConflict, body: "conflict"}}
+			},
+			wantOutcome: domain.OTPFailedTransient, wantReason: sms.ReasonServerError, wantRequests: 1,
+		},
+		{
 			name:        "permanent 400 is not retried",
 			script:      func(d dialect) []reply { return []reply{d.invalidNumber} },
 			wantOutcome: domain.OTPFailedPermanent, wantReason: sms.ReasonRejected, wantRequests: 1,

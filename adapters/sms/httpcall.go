@@ -180,6 +180,13 @@ func statusFailure(ans answer, gateway string) Attempt {
 	case s == http.StatusServiceUnavailable:
 		a.Reason, a.RetryAfter = ReasonUnavailable, retryAfter(ans.header, time.Now())
 		a.Detail = "gateway unavailable (503); the message was not taken"
+	case s == http.StatusRequestTimeout || s == http.StatusTooEarly:
+		// The server (or a proxy before it) says it did not process the
+		// request: safe to send again, and no verdict on the number.
+		a.Reason, a.RetryAfter = ReasonUnavailable, retryAfter(ans.header, time.Now())
+		a.Detail = fmt.Sprintf("gateway did not process the request (%d); the message was not taken", s)
+	case s == http.StatusConflict:
+		a.Reason, a.Detail = ReasonServerError, "gateway answered 409; it may have processed the message, so it is not resent"
 	case s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusProxyAuthRequired:
 		a.Reason, a.Detail = ReasonConfig, "gateway refused the credentials"
 	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed:

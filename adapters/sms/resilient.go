@@ -29,11 +29,11 @@ const (
 	ReasonRejected    Reason = "rejected"     // the gateway refused this message (invalid number, 4xx, failure field): permanent
 	ReasonInvalid     Reason = "invalid"      // refused before any request (no recipient, no text): permanent
 	ReasonThrottled   Reason = "throttled"    // 429: not processed; retried after Retry-After if it fits
-	ReasonUnavailable Reason = "unavailable"  // 503: not processed; retried
+	ReasonUnavailable Reason = "unavailable"  // 503, 408, 425: not processed; retried
 	ReasonConnect     Reason = "connect"      // no connection, so nothing was sent; retried
 	ReasonTimeout     Reason = "timeout"      // no answer in time after the request went out: ambiguous, never resent
 	ReasonNetwork     Reason = "network"      // connection broke after the request went out: ambiguous, never resent
-	ReasonServerError Reason = "server_error" // 500, 502, 504...: may have been processed, never resent
+	ReasonServerError Reason = "server_error" // 500, 502, 504, 409...: may have been processed, never resent
 	ReasonBadResponse Reason = "bad_response" // an answer that cannot be read: ambiguous, never resent
 	ReasonConfig      Reason = "config"       // credentials, URL or template wrong: every send fails until fixed
 	ReasonBreakerOpen Reason = "breaker_open" // the circuit breaker refused the attempt; no request

@@ -162,6 +162,8 @@ func twilioConfigCode(code int) (string, bool) {
 		return "the From number cannot send this message", true
 	case 21701, 21702, 21703, 21704, 21705:
 		return "the messaging service is invalid or has no sender", true
+	case 21611:
+		return "the From number has too many messages queued", true
 	}
 	return "", false
 }

@@ -95,6 +95,8 @@ func TestTwilioAnswers(t *testing.T) {
 			domain.OTPFailedPermanent, sms.ReasonRejected, "twilio error 21999: Number *** said ***"},
 		{"from not owned is configuration", reply{status: 400, body: `{"code":21606,"message":"The From phone number ` + twilioFrom + ` is not valid","status":400}`},
 			domain.OTPFailedTransient, sms.ReasonConfig, "21606"},
+		{"a full sender queue fails everyone, not the number", reply{status: 400, body: `{"code":21611,"message":"This 'From' number has exceeded the maximum number of queued messages","status":400}`},
+			domain.OTPFailedTransient, sms.ReasonConfig, "21611"},
 		{"throttled code on a 400", reply{status: 400, body: `{"code":20429,"message":"Too Many Requests","status":400}`},
 			domain.OTPFailedTransient, sms.ReasonThrottled, "throttled by gateway"},
 		{"404 account", reply{status: 404, body: `{"code":20404,"message":"The requested resource was not found","status":404}`},
