@@ -371,11 +371,15 @@ func smsHTTPClient(maxConns int, tel *telemetry.Telemetry) *http.Client {
 	}
 	base.MaxIdleConnsPerHost = max(maxConns, 2)
 	base.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: otelhttp.NewTransport(base,
-		otelhttp.WithTracerProvider(tel.TracerProvider()),
-		otelhttp.WithMeterProvider(tel.MeterProvider()),
-		otelhttp.WithPropagators(propagation.TraceContext{}),
-	)}
+	// The instrumentation sees the URL with its query values redacted: a
+	// webhook URL may carry an API key there.
+	return &http.Client{Transport: apptelemetry.HideURLQuery(base, func(next http.RoundTripper) http.RoundTripper {
+		return otelhttp.NewTransport(next,
+			otelhttp.WithTracerProvider(tel.TracerProvider()),
+			otelhttp.WithMeterProvider(tel.MeterProvider()),
+			otelhttp.WithPropagators(propagation.TraceContext{}),
+		)
+	})}
 }
 
 // otpHashKey is the HMAC key of the OTP dedupe hash. Without
