@@ -236,17 +236,21 @@ func wellFormed(s string) error {
 	}
 }
 
-// runHealthcheck is `healthcheck [--url URL]`: a distroless image has no
-// curl, so the Helm test pod and Docker HEALTHCHECK call the binary itself.
-// Without --url it asks /readyz of the admin listener that adminAddr
-// (ONBOARDING_ADMIN_ADDR) names, on this host.
+// runHealthcheck is `healthcheck [--path P | --url URL]`: a distroless
+// image has no curl, so the Helm test pod and Docker HEALTHCHECK call the
+// binary itself. Without --url it asks path (default /readyz) of the admin
+// listener that adminAddr (ONBOARDING_ADMIN_ADDR) names, on this host.
 func runHealthcheck(ctx context.Context, args []string, adminAddr string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	url := fs.String("url", readyURL(adminAddr), "URL that must answer 200")
+	path := fs.String("path", "/readyz", "path on the local admin listener that must answer 200")
+	url := fs.String("url", "", "URL that must answer 200, instead of the local admin listener's path")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return usageError{"usage: onboarding-adapter healthcheck [--url URL] [--timeout D]"}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || !strings.HasPrefix(*path, "/") {
+		return usageError{"usage: onboarding-adapter healthcheck [--path /livez|/readyz | --url URL] [--timeout D]"}
+	}
+	if *url == "" {
+		*url = adminURL(adminAddr, *path)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -267,17 +271,17 @@ func runHealthcheck(ctx context.Context, args []string, adminAddr string, stdout
 	return err
 }
 
-// readyURL is the readiness URL of the admin listener at addr (a listen
+// adminURL is the URL of path on the admin listener at addr (a listen
 // address such as ":9090" or "0.0.0.0:9091"), reached on this host; the
 // default listener's when addr is empty or not host:port.
-func readyURL(addr string) string {
+func adminURL(addr, path string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" {
-		return "http://127.0.0.1:9090/readyz"
+		return "http://127.0.0.1:9090" + path
 	}
 	switch host {
 	case "", "0.0.0.0", "::":
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz"
+	return "http://" + net.JoinHostPort(host, port) + path
 }

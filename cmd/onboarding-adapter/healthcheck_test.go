@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestReadyURL(t *testing.T) {
+func TestAdminURL(t *testing.T) {
 	for addr, want := range map[string]string{
 		"":               "http://127.0.0.1:9090/readyz",
 		":9090":          "http://127.0.0.1:9090/readyz",
@@ -20,8 +20,8 @@ func TestReadyURL(t *testing.T) {
 		"[fd00::7]:9191": "http://[fd00::7]:9191/readyz",
 		"not-an-address": "http://127.0.0.1:9090/readyz",
 	} {
-		if got := readyURL(addr); got != want {
-			t.Errorf("readyURL(%q) = %q, want %q", addr, got, want)
+		if got := adminURL(addr, "/readyz"); got != want {
+			t.Errorf("adminURL(%q) = %q, want %q", addr, got, want)
 		}
 	}
 }
@@ -31,7 +31,7 @@ func TestReadyURL(t *testing.T) {
 func TestHealthcheckFollowsTheAdminAddress(t *testing.T) {
 	status := http.StatusOK
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" {
+		if r.URL.Path != "/readyz" && r.URL.Path != "/livez" {
 			http.NotFound(w, r)
 			return
 		}
@@ -43,6 +43,10 @@ func TestHealthcheckFollowsTheAdminAddress(t *testing.T) {
 	var out bytes.Buffer
 	if err := runHealthcheck(context.Background(), nil, addr, &out); err != nil || !strings.Contains(out.String(), "ready") {
 		t.Fatalf("healthcheck of %s: %v (%q)", addr, err, out.String())
+	}
+	out.Reset()
+	if err := runHealthcheck(context.Background(), []string{"--path", "/livez"}, addr, &out); err != nil || !strings.Contains(out.String(), "/livez") {
+		t.Fatalf("healthcheck --path /livez of %s: %v (%q)", addr, err, out.String())
 	}
 	status = http.StatusServiceUnavailable
 	if err := runHealthcheck(context.Background(), nil, addr, &out); err == nil || !strings.Contains(err.Error(), "503") {

@@ -59,8 +59,10 @@ func reviewPolicy(p policy.Review, retention time.Duration, requireClaim, fourEy
 // / ONBOARDING_ADMIN_PASSWORD pair and the name:password lines of
 // ONBOARDING_ADMIN_USERS (each also as _FILE). A line that uses one of the
 // API's credentials (api: the username and password pairs the API accepts),
-// by name or by clear-text password, is refused, as the pair is by the
-// configuration: reviewers never use the API's credentials.
+// by name (in any case) or by clear-text password, is refused, as the pair
+// is by the configuration: reviewers never use the API's credentials. A
+// bcrypt-hashed line is not compared with the API's passwords: that would
+// cost a bcrypt comparison per line and API password at every start.
 func reviewUsers(username, password, users string, api ...reviewadmin.User) ([]reviewadmin.User, error) {
 	var out []reviewadmin.User
 	if username != "" || password != "" {
@@ -75,7 +77,7 @@ func reviewUsers(username, password, users string, api ...reviewadmin.User) ([]r
 	}
 	for i, u := range more {
 		for _, a := range api {
-			if a.Name != "" && (u.Name == a.Name || u.Password == a.Password) {
+			if a.Name != "" && (strings.EqualFold(u.Name, a.Name) || u.Password == a.Password) {
 				return nil, fmt.Errorf("ONBOARDING_ADMIN_USERS: reviewer %d uses the API's username or password: reviewers never use the API's credentials", i+1)
 			}
 		}

@@ -137,9 +137,10 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Conflict("case is already resolved")
 	}
 	pending := c.Proposal.Pending()
-	// Only under four eyes does acting on a proposal waive the claim: a
-	// proposal left from a time when four eyes was on is no pass after.
-	checker := s.policy.FourEyes && pending && !strings.EqualFold(c.Proposal.By, r.Reviewer)
+	// Only under four eyes, and only for a signed-in reviewer, does acting
+	// on a proposal waive the claim: a proposal left from a time when four
+	// eyes was on is no pass after, and a typed name proves nobody.
+	checker := s.policy.FourEyes && pending && r.SignedIn && !strings.EqualFold(c.Proposal.By, r.Reviewer)
 	if s.policy.RequireClaim && !checker && (c.Status != domain.ReviewClaimed || c.ClaimedBy != r.Reviewer) {
 		return domain.ReviewCase{}, domain.Conflict("case must be claimed by the resolving reviewer first")
 	}

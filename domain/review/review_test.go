@@ -459,3 +459,27 @@ func TestStaleProposalWaivesNoClaim(t *testing.T) {
 		t.Fatalf("bob after his claim: %+v %v, want resolved by bob alone", c, err)
 	}
 }
+
+// Under four eyes and claims, a typed name acting on a proposal needs the
+// claim like anyone: only a signed-in second reviewer is spared it.
+func TestTypedNameOnAProposalNeedsTheClaim(t *testing.T) {
+	store := newStore(t)
+	ctx := context.Background()
+	svc := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
+	if _, err := svc.Claim(ctx, "case-nok", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
+		Reviewer: "alice", SignedIn: true}); err != nil || !c.AwaitsSecondReviewer() {
+		t.Fatalf("proposal: %+v %v", c, err)
+	}
+	_, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultNOK, Reason: "no", Reviewer: "bob"})
+	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "claimed") {
+		t.Fatalf("typed bob without a claim: %v, want the claim required", err)
+	}
+	c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultNOK, Reason: "different person",
+		Reviewer: "bob", SignedIn: true})
+	if err != nil || c.ResolvedBy != "bob" {
+		t.Fatalf("signed-in bob: %+v %v, want him to close it NOK without a claim", c, err)
+	}
+}

@@ -366,7 +366,7 @@ func (c Config) Validate() error {
 	if c.AdminPassword != "" && len(c.AdminPassword) < 12 {
 		bad("ADMIN_PASSWORD", "must be at least 12 characters")
 	}
-	if c.AdminUsername != "" && (c.AdminUsername == c.BasicAuthUsername || c.AdminUsername == c.BasicAuthNextUser) {
+	if c.AdminUsername != "" && (strings.EqualFold(c.AdminUsername, c.BasicAuthUsername) || strings.EqualFold(c.AdminUsername, c.BasicAuthNextUser)) {
 		bad("ADMIN_USERNAME", "must differ from %[1]sBASIC_AUTH_USERNAME and %[1]sBASIC_AUTH_NEXT_USERNAME: reviewers never use the API's credentials", Prefix)
 	}
 	if c.AdminPassword != "" && (c.AdminPassword == c.BasicAuthPassword || c.AdminPassword == c.BasicAuthNextPass) {
