@@ -60,9 +60,7 @@ const fallbackLogInterval = 10 * time.Second
 // Only the SQLSTATE is logged: a driver message may quote a value.
 func (d *db) noteFallback(what string, n int, err error) {
 	seen := d.fallbacksSeen.Add(1)
-	now := time.Now().UnixNano()
-	last := d.lastFallback.Load()
-	if now-last < int64(fallbackLogInterval) || !d.lastFallback.CompareAndSwap(last, now) {
+	if !firstIn(&d.lastFallback, fallbackLogInterval) {
 		return
 	}
 	d.fallbacksSeen.Add(-seen)
@@ -179,12 +177,18 @@ func lostConnection(err error) bool {
 // the new primary. Resets are rate-limited to one per resetInterval so a
 // burst of failing requests does not keep emptying the pool.
 func (d *db) dropConnections() {
-	now := time.Now().UnixNano()
-	last := d.lastReset.Load()
-	if now-last < int64(resetInterval) || !d.lastReset.CompareAndSwap(last, now) {
-		return
+	if firstIn(&d.lastReset, resetInterval) {
+		d.pool.Reset()
 	}
-	d.pool.Reset()
+}
+
+// firstIn reports whether the caller is the first to act in the interval
+// since *last (unix nanoseconds), and if so moves *last to now: of
+// concurrent callers at most one wins.
+func firstIn(last *atomic.Int64, interval time.Duration) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(interval) && last.CompareAndSwap(prev, now)
 }
 
 // translate turns a driver error into the domain's error codes, once:

@@ -157,16 +157,15 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 		case seen[strings.ToLower(u.Name)]:
 			return nil, fmt.Errorf("admin: user %d: the name %q is used twice", i+1, u.Name)
 		case u.hashed():
-			if _, err := bcrypt.Cost([]byte(u.Password)); err != nil {
+			cost, err := bcrypt.Cost([]byte(u.Password))
+			if err != nil {
 				return nil, fmt.Errorf("admin: user %q: not a valid bcrypt hash", u.Name)
 			}
+			decoyCost = max(decoyCost, cost)
 		case len(u.Password) < MinPasswordLen:
 			return nil, fmt.Errorf("admin: user %q: the password must be at least %d characters", u.Name, MinPasswordLen)
 		}
 		seen[strings.ToLower(u.Name)] = true
-		if cost, err := bcrypt.Cost([]byte(u.Password)); err == nil && u.hashed() && cost > decoyCost {
-			decoyCost = cost
-		}
 		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password))}
 		cr.csrfKey = csrfKey(c.CSRFSecret, u)
 		h.users = append(h.users, cr)
