@@ -42,6 +42,8 @@ type DecisionStore struct {
 	queue     []*domain.ReviewCase   // every case, ordered by (CreatedAt, ID)
 	audit     []domain.ReviewAuditEntry
 	order     fifo[decisionKey] // every decision, oldest first
+	// Deletions by forget since each map was last compacted.
+	decisionsChurn, casesChurn, caseOfChurn churn
 }
 
 // purgeActor is the actor of the audit entries of evidence purges, which no
@@ -144,6 +146,9 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 	}
 	// The store keeps a copy; d itself, the caller's, is the answer.
 	s.decisions[k] = cloneDecision(d)
+	s.decisions = compact(s.decisions, &s.decisionsChurn)
+	s.cases = compact(s.cases, &s.casesChurn)
+	s.caseOf = compact(s.caseOf, &s.caseOfChurn)
 	return d, true, nil
 }
 
@@ -151,13 +156,18 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 // s.mu.
 func (s *DecisionStore) forget(k decisionKey) {
 	d, ok := s.decisions[k]
-	delete(s.decisions, k)
+	if ok {
+		delete(s.decisions, k)
+		s.decisionsChurn.deleted()
+	}
 	c := s.cases[d.ReviewCaseID]
 	if !ok || c == nil || s.caseOf[c.ID] != k {
 		return
 	}
 	delete(s.cases, c.ID)
+	s.casesChurn.deleted()
 	delete(s.caseOf, c.ID)
+	s.caseOfChurn.deleted()
 	i, found := slices.BinarySearchFunc(s.queue, c, compareCases)
 	if !found || s.queue[i] != c {
 		i = slices.Index(s.queue, c)

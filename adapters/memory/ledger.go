@@ -32,6 +32,8 @@ type ConsentLedger struct {
 	latest  map[ledgerKey]int      // index of the latest record of the history
 	newest  map[userTypeKey]int    // index of the user's newest record of the type
 	kept    map[userTypeKey]int    // records kept per user and type, with a limit
+	// Deletions by forgetOldest since each map was last compacted.
+	latestChurn, newestChurn, keptChurn churn
 }
 
 // NewConsentLedger returns an empty ledger without a bound; clock stamps
@@ -61,6 +63,7 @@ func (l *ConsentLedger) forgetOldest() {
 	r := l.records[0]
 	if k := (ledgerKey{r.ProcessID, r.UserID, r.ConsentType}); l.latest[k] == l.base {
 		delete(l.latest, k)
+		l.latestChurn.deleted()
 	}
 	l.records[0] = domain.ConsentRecord{}
 	l.records = l.records[1:]
@@ -68,7 +71,9 @@ func (l *ConsentLedger) forgetOldest() {
 	uk := userTypeKey{r.UserID, r.ConsentType}
 	if l.kept[uk]--; l.kept[uk] == 0 {
 		delete(l.kept, uk)
+		l.keptChurn.deleted()
 		delete(l.newest, uk)
+		l.newestChurn.deleted()
 		return
 	}
 	if l.newest[uk] != l.base-1 {
@@ -83,6 +88,7 @@ func (l *ConsentLedger) forgetOldest() {
 	}
 	if best < 0 { // cannot happen while kept counts right
 		delete(l.newest, uk)
+		l.newestChurn.deleted()
 		return
 	}
 	l.newest[uk] = l.base + best
@@ -131,6 +137,9 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	}
 	if l.limit > 0 && len(l.records) > l.limit {
 		l.forgetOldest()
+		l.latest = compact(l.latest, &l.latestChurn)
+		l.newest = compact(l.newest, &l.newestChurn)
+		l.kept = compact(l.kept, &l.keptChurn)
 	}
 	return rec, true, nil
 }

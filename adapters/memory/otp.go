@@ -64,6 +64,8 @@ type OTPGuard struct {
 	sends       map[otpKey]sendLog
 	dedupeOrder fifo[otpSlot]
 	sendsOrder  fifo[otpSlot]
+	dedupeChurn churn
+	sendsChurn  churn
 	gen         uint64 // the generation of the last entry added
 	nextSweep   time.Duration
 }
@@ -128,12 +130,14 @@ func NewOTPGuardLimits(clock ports.Clock, keys, processes int) *OTPGuard {
 
 // track gives key, about to be added to m, a fresh generation and its
 // place in order, and forgets the entry whose place it takes unless that
-// entry was swept and added anew since. The caller holds mu.
-func track[V any](m map[otpKey]V, order *fifo[otpSlot], gen *uint64, key otpKey, genOf func(V) uint64) uint64 {
+// entry was swept and added anew since, counting the deletion in c. The
+// caller holds mu, and compacts m after adding key.
+func track[V any](m map[otpKey]V, c *churn, order *fifo[otpSlot], gen *uint64, key otpKey, genOf func(V) uint64) uint64 {
 	*gen++
 	if old, evicted := order.push(otpSlot{key, *gen}); evicted {
 		if v, ok := m[old.key]; ok && genOf(v) == old.gen {
 			delete(m, old.key)
+			c.deleted()
 		}
 	}
 	return *gen
@@ -195,9 +199,10 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 func (g *OTPGuard) setDedupe(key otpKey, outcome domain.OTPOutcome, expires time.Duration) {
 	e, ok := g.dedupe[key]
 	if !ok {
-		e.gen = track(g.dedupe, &g.dedupeOrder, &g.gen, key, entryGen)
+		e.gen = track(g.dedupe, &g.dedupeChurn, &g.dedupeOrder, &g.gen, key, entryGen)
 	}
 	g.dedupe[key] = otpEntry{expires: expires, gen: e.gen, outcome: outcome}
+	g.dedupe = compact(g.dedupe, &g.dedupeChurn)
 }
 
 // AllowOTP reports whether one more send for processID stays within limit
@@ -215,7 +220,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 	g.sweep(now)
 	l, ok := g.sends[k]
 	if !ok {
-		l.gen = track(g.sends, &g.sendsOrder, &g.gen, k, logGen)
+		l.gen = track(g.sends, &g.sendsChurn, &g.sendsOrder, &g.gen, k, logGen)
 	}
 	l.window = window
 	l.drop(now)
@@ -224,6 +229,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 		l.times = append(l.times, now)
 	}
 	g.sends[k] = l
+	g.sends = compact(g.sends, &g.sendsChurn)
 	return allowed, nil
 }
 
@@ -250,15 +256,19 @@ func (g *OTPGuard) sweep(now time.Duration) {
 	for k, e := range g.dedupe {
 		if now >= e.expires {
 			delete(g.dedupe, k)
+			g.dedupeChurn.deleted()
 		}
 	}
 	for p, l := range g.sends {
 		if l.drop(now); len(l.times) == 0 {
 			delete(g.sends, p)
+			g.sendsChurn.deleted()
 		} else {
 			g.sends[p] = l
 		}
 	}
+	g.dedupe = compact(g.dedupe, &g.dedupeChurn)
+	g.sends = compact(g.sends, &g.sendsChurn)
 }
 
 // Len returns the number of dedupe keys and throttled processes held,

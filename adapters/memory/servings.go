@@ -19,6 +19,7 @@ type ConsentServings struct {
 	mu       sync.RWMutex
 	servings map[servingKey]domain.ConsentServing
 	order    fifo[servingKey]
+	churn    churn
 }
 
 // NewConsentServings returns an empty store without a bound, for tests.
@@ -40,9 +41,11 @@ func (c *ConsentServings) RecordServing(_ context.Context, s domain.ConsentServi
 	if _, ok := c.servings[k]; !ok {
 		if old, evicted := c.order.push(k); evicted {
 			delete(c.servings, old)
+			c.churn.deleted()
 		}
 	}
 	c.servings[k] = s
+	c.servings = compact(c.servings, &c.churn)
 	return nil
 }
 
