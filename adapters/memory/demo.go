@@ -112,8 +112,9 @@ type Demo struct {
 
 // NewDemo builds the in-memory adapters and seeds them with DemoClients,
 // DemoConsentTexts and DemoConsents; ids names prospects registered later.
-// maxRecords bounds the decisions, consent records and servings kept (see
-// DefaultMaxRecords; below 1: unbounded).
+// maxRecords bounds the decisions, consent records, servings and process
+// events kept (see DefaultMaxRecords; below 1: unbounded, and the last
+// DefaultProcessEvents events).
 func NewDemo(clock ports.Clock, ids ports.IDGenerator, maxRecords int) (*Demo, error) {
 	ctx := context.Background()
 	d := &Demo{
@@ -123,7 +124,7 @@ func NewDemo(clock ports.Clock, ids ports.IDGenerator, maxRecords int) (*Demo, e
 		Servings:     NewConsentServingsLimit(maxRecords),
 		Decisions:    NewDecisionStoreLimit(maxRecords),
 		OTPGuard:     NewOTPGuard(clock),
-		Events:       NewProcessEvents(),
+		Events:       NewProcessEventsLimit(maxRecords),
 	}
 	for _, t := range DemoConsentTexts() {
 		if _, err := d.ConsentTexts.PublishConsentText(ctx, t.Type, t.Language, t.HTML); err != nil {

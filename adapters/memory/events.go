@@ -28,9 +28,14 @@ type ProcessEvents struct {
 // NewProcessEvents keeps the last DefaultProcessEvents events.
 func NewProcessEvents() *ProcessEvents { return NewProcessEventsLimit(DefaultProcessEvents) }
 
-// NewProcessEventsLimit keeps the last limit events (at least one).
+// NewProcessEventsLimit keeps the last limit events; below 1 it keeps the
+// last DefaultProcessEvents (a ring has a size: unlike the other stores,
+// the events are never unbounded).
 func NewProcessEventsLimit(limit int) *ProcessEvents {
-	return &ProcessEvents{ring: make([]domain.ProcessEvent, max(limit, 1))}
+	if limit < 1 {
+		limit = DefaultProcessEvents
+	}
+	return &ProcessEvents{ring: make([]domain.ProcessEvent, limit)}
 }
 
 // RecordProcessEvent stores a copy of e, dropping the oldest event when full.

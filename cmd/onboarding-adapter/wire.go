@@ -323,7 +323,7 @@ func memoryAdapters(cfg config.Config, clock ports.Clock, ids ports.IDGenerator)
 	return adapters{
 		registry: memory.NewClientRegistry(ids), texts: memory.NewConsentTextStore(clock),
 		ledger: memory.NewConsentLedgerLimit(clock, cfg.MemoryMaxRecords), servings: memory.NewConsentServingsLimit(cfg.MemoryMaxRecords),
-		decisions: decisions, reviews: decisions, dedupe: guard, throttle: guard, events: memory.NewProcessEvents(),
+		decisions: decisions, reviews: decisions, dedupe: guard, throttle: guard, events: memory.NewProcessEventsLimit(cfg.MemoryMaxRecords),
 	}, nil
 }
 
