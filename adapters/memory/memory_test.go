@@ -342,6 +342,30 @@ func TestProcessEventsBounded(t *testing.T) {
 	}
 }
 
+// TestDemoEventsFollowMaxRecords: ONBOARDING_MEMORY_MAX_RECORDS bounds the
+// process events as it bounds the other stores; without a bound (0) the
+// ring keeps DefaultProcessEvents.
+func TestDemoEventsFollowMaxRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ maxRecords, sent, kept int }{
+		{3, 5, 3},
+		{0, memory.DefaultProcessEvents + 2, memory.DefaultProcessEvents},
+	} {
+		demo, err := memory.NewDemo(memory.NewFakeClock(time.Unix(1_700_000_000, 0)), memory.NewSequenceIDs("prospect"), tc.maxRecords)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tc.sent {
+			if err := demo.Events.RecordProcessEvent(ctx, domain.ProcessEvent{Type: "E", ProcessID: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := len(demo.Events.Events()); got != tc.kept {
+			t.Errorf("max records %d: %d events kept after %d, want %d", tc.maxRecords, got, tc.sent, tc.kept)
+		}
+	}
+}
+
 func TestOTPGuardSweepsExpiredEntries(t *testing.T) {
 	ctx := context.Background()
 	clock := memory.NewFakeClock(t0)
