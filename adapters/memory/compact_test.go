@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
 )
 
 func TestCompact(t *testing.T) {
@@ -49,13 +50,14 @@ func TestCompact(t *testing.T) {
 // TestBoundedStoresKeepTheirSizeUnderChurn: a bounded store, once full,
 // deletes an entry for every one it adds. Go's maps keep the slots of
 // deleted entries, so without compaction such a store grew by a quarter to
-// three quarters once full (measured at a bound of 10,000, after 200,000
-// entries: the OTP guard from 2.5 to 4.4 MB, the servings 2.6 to 4.7, the
-// ledger 4.7 to 7.3, the decisions 4.1 to 5.1; the OTP guard is the
-// in-process mirror of every send on PostgreSQL + Redis too). Each store is
-// filled to its bound, measured, then taken through twenty times as many
-// fresh entries and measured again; with compaction none grows by more
-// than 3%.
+// four fifths once full (at a bound of 10,000, the most live heap seen over
+// 200,000 entries: the OTP guard 2.54 -> 4.42 MB, the servings 2.59 ->
+// 4.72, the ledger 4.75 -> 7.31, the decisions 4.11 -> 5.11; the OTP guard
+// is the in-process mirror of every send on PostgreSQL + Redis too). Each
+// store is filled to its bound, measured, then taken through twenty times
+// as many fresh entries, measured every quarter of its bound; with
+// compaction the most seen in two runs was 14%, 15%, 11% and 4% above full. Each store's
+// allowance lies between the two.
 func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
@@ -66,9 +68,10 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0).UTC()
 	for _, tc := range []struct {
 		name  string
+		bound float64 // the most live heap allowed over the churn, as a multiple of full
 		store func() (add func(t *testing.T, i int), keep any)
 	}{
-		{"OTP guard", func() (func(*testing.T, int), any) {
+		{"OTP guard", 1.3, func() (func(*testing.T, int), any) {
 			g := NewOTPGuardLimits(clock, limit, limit)
 			return func(t *testing.T, i int) {
 				key, process := sendKey(i), fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
@@ -83,7 +86,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				}
 			}, g
 		}},
-		{"consent servings", func() (func(*testing.T, int), any) {
+		{"consent servings", 1.35, func() (func(*testing.T, int), any) {
 			s := NewConsentServingsLimit(limit)
 			return func(t *testing.T, i int) {
 				if err := s.RecordServing(ctx, domain.ConsentServing{ProcessID: fmt.Sprintf("p-%09d", i), ConsentType: "GDPR", Language: "en", Version: 1}); err != nil {
@@ -91,7 +94,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				}
 			}, s
 		}},
-		{"consent ledger", func() (func(*testing.T, int), any) {
+		{"consent ledger", 1.3, func() (func(*testing.T, int), any) {
 			l := NewConsentLedgerLimit(clock, limit)
 			return func(t *testing.T, i int) {
 				rec := domain.ConsentRecord{ProcessID: fmt.Sprintf("p-%09d", i), UserID: fmt.Sprintf("u-%09d", i), ConsentType: "GDPR", Approved: true, RecordedAt: at}
@@ -100,7 +103,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				}
 			}, l
 		}},
-		{"decisions", func() (func(*testing.T, int), any) {
+		{"decisions", 1.15, func() (func(*testing.T, int), any) {
 			s := NewDecisionStoreLimit(limit)
 			return func(t *testing.T, i int) {
 				d := domain.Decision{Kind: domain.KindApproval, ProcessID: fmt.Sprintf("p-%09d", i), IdentityVerificationID: fmt.Sprintf("v-%09d", i), Result: domain.ResultOK, DecidedAt: at}
@@ -117,14 +120,125 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				add(t, i)
 			}
 			full := liveHeap() - before
+			// Sampled every quarter of the bound: a rebuild comes every
+			// 2*limit+compactSlack deletions, so the samples see each
+			// cycle's map at its largest, just before its rebuild, too.
+			var most uint64
 			for i := limit; i < limit*rounds; i++ {
 				add(t, i)
+				if (i+1)%(limit/4) == 0 {
+					most = max(most, liveHeap()-before)
+				}
 			}
-			churned := liveHeap() - before
 			runtime.KeepAlive(store)
-			t.Logf("%.1f MB when full, %.1f MB after %d entries", float64(full)/(1<<20), float64(churned)/(1<<20), limit*rounds)
-			if float64(churned) > 1.1*float64(full) {
-				t.Errorf("the store grew from %.1f to %.1f MB while holding %d entries", float64(full)/(1<<20), float64(churned)/(1<<20), limit)
+			t.Logf("%.2f MB when full, at most %.2f MB over %d entries", float64(full)/(1<<20), float64(most)/(1<<20), limit*rounds)
+			if float64(most) > tc.bound*float64(full) {
+				t.Errorf("the store grew from %.2f to %.2f MB while holding %d entries", float64(full)/(1<<20), float64(most)/(1<<20), limit)
+			}
+		})
+	}
+}
+
+// TestDecisionsAnswerAfterCompaction: the review queue holds the same
+// *ReviewCase pointers as the cases map, so a rebuilt map must keep them
+// (a claim through the map shows in the queue), and every index must still
+// find the kept decisions and cases.
+func TestDecisionsAnswerAfterCompaction(t *testing.T) {
+	ctx := context.Background()
+	const limit, n = 5, 2*5 + compactSlack + 200
+	s := NewDecisionStoreLimit(limit)
+	at := time.Unix(1_700_000_000, 0).UTC()
+	for i := range n {
+		at = at.Add(time.Second)
+		p := fmt.Sprintf("p-%05d", i)
+		d := domain.Decision{Kind: domain.KindApproval, ProcessID: p, IdentityVerificationID: "iv", Result: domain.ResultWAIT, DecidedAt: at}
+		if _, _, err := s.SaveDecision(ctx, d, &domain.ReviewCase{ID: "case-" + p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.decisionsChurn.deletes >= n-limit || s.casesChurn.deletes >= n-limit || s.caseOfChurn.deletes >= n-limit {
+		t.Fatalf("deletions counted %d, %d, %d of %d: no map was rebuilt", s.decisionsChurn.deletes, s.casesChurn.deletes, s.caseOfChurn.deletes, n-limit)
+	}
+	newest := fmt.Sprintf("p-%05d", n-1)
+	if _, err := s.ClaimReviewCase(ctx, "case-"+newest, "alice", at); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := s.ListReviewCases(ctx, ports.ReviewFilter{})
+	if err != nil || len(cases) != limit {
+		t.Fatalf("listed %d cases (%v), want %d", len(cases), err, limit)
+	}
+	for i, c := range cases {
+		if want := fmt.Sprintf("case-p-%05d", n-limit+i); c.ID != want {
+			t.Errorf("case %d is %s, want %s", i, c.ID, want)
+		}
+	}
+	if last := cases[limit-1]; last.ClaimedBy != "alice" {
+		t.Errorf("the claim made through the rebuilt map is not in the queue: %+v", last)
+	}
+	d, err := s.Decision(ctx, domain.KindApproval, newest, "iv")
+	if err != nil || d.ReviewCaseID != "case-"+newest {
+		t.Errorf("the newest decision: %+v, %v", d, err)
+	}
+	if _, err := s.Decision(ctx, domain.KindApproval, fmt.Sprintf("p-%05d", n-limit-1), "iv"); !domain.IsNotFound(err) {
+		t.Errorf("the newest forgotten decision: %v, want not found", err)
+	}
+}
+
+// TestOTPGuardAnswersAfterSweepCompaction: a sweep that drops more than
+// compactSlack expired entries rebuilds both maps, and the guard then
+// behaves as before: expired keys and windows are free again, live ones
+// still count.
+func TestOTPGuardAnswersAfterSweepCompaction(t *testing.T) {
+	ctx := context.Background()
+	clock := NewFakeClock(time.Unix(1_700_000_000, 0))
+	g := NewOTPGuard(clock)
+	const n = compactSlack + 500
+	for i := range n {
+		if claimed, _, err := g.BeginOTP(ctx, sendKey(i), time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %d: %v %v", i, claimed, err)
+		}
+		if ok, err := g.AllowOTP(ctx, fmt.Sprint("process-", i), 1, time.Minute); err != nil || !ok {
+			t.Fatalf("send %d: %v %v", i, ok, err)
+		}
+	}
+	clock.Advance(otpSweepInterval + time.Minute) // every entry expired, a sweep due
+	if claimed, _, err := g.BeginOTP(ctx, "fresh", time.Minute); err != nil || !claimed {
+		t.Fatalf("fresh claim: %v %v", claimed, err)
+	}
+	if g.dedupeChurn.deletes != 0 || g.sendsChurn.deletes != 0 {
+		t.Fatalf("deletions left counted after the sweep: %d, %d; want both maps rebuilt", g.dedupeChurn.deletes, g.sendsChurn.deletes)
+	}
+	if keys, procs := g.Len(); keys != 1 || procs != 0 {
+		t.Fatalf("after the sweep: %d keys and %d processes, want 1 and 0", keys, procs)
+	}
+	if claimed, _, _ := g.BeginOTP(ctx, "fresh", time.Minute); claimed {
+		t.Error("the key claimed after the rebuild is not deduplicated")
+	}
+	if claimed, _, _ := g.BeginOTP(ctx, sendKey(0), time.Minute); !claimed {
+		t.Error("an expired key cannot be claimed again")
+	}
+	for i, want := range []bool{true, false} {
+		if ok, _ := g.AllowOTP(ctx, "process-0", 1, time.Minute); ok != want {
+			t.Errorf("send %d of a process whose window passed: allowed %v, want %v", i+1, ok, want)
+		}
+	}
+}
+
+// BenchmarkCompact is the pause a rebuild adds, under its store's lock, to
+// the request that triggers it: the OTP guard's processes (50,000 at the
+// default cap, rebuilt about every 101,000 sends) and a 10,000-entry map.
+func BenchmarkCompact(b *testing.B) {
+	for _, n := range []int{10_000, DefaultOTPProcesses} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			m := make(map[otpKey]sendLog, n)
+			for i := range n {
+				m[otpKeyOf(fmt.Sprint(i))] = sendLog{times: []time.Duration{time.Duration(i)}, window: time.Minute}
+			}
+			for b.Loop() {
+				c := churn{deletes: 2*n + compactSlack + 1}
+				if fresh := compact(m, &c); len(fresh) != n {
+					b.Fatalf("%d entries after the rebuild, want %d", len(fresh), n)
+				}
 			}
 		})
 	}

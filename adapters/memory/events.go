@@ -19,8 +19,9 @@ const DefaultProcessEvents = 10000
 // grow memory without bound. The oldest event is dropped first.
 type ProcessEvents struct {
 	mu      sync.RWMutex
-	ring    []domain.ProcessEvent
-	next    int // where the next event goes
+	limit   int
+	ring    []domain.ProcessEvent // grows with use up to limit
+	next    int                   // where the next event goes once the ring is full
 	full    bool
 	dropped uint64
 }
@@ -35,7 +36,7 @@ func NewProcessEventsLimit(limit int) *ProcessEvents {
 	if limit < 1 {
 		limit = DefaultProcessEvents
 	}
-	return &ProcessEvents{ring: make([]domain.ProcessEvent, limit)}
+	return &ProcessEvents{limit: limit}
 }
 
 // RecordProcessEvent stores a copy of e, dropping the oldest event when full.
@@ -43,14 +44,17 @@ func (p *ProcessEvents) RecordProcessEvent(_ context.Context, e domain.ProcessEv
 	e.Data = cloneData(e.Data)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.full {
-		p.dropped++
+	if !p.full {
+		// The ring grows as events come, so a large limit costs nothing
+		// until it is used (ONBOARDING_MEMORY_MAX_RECORDS goes up to ten
+		// million).
+		p.ring = append(p.ring, e)
+		p.full = len(p.ring) == p.limit
+		return nil
 	}
+	p.dropped++
 	p.ring[p.next] = e
-	p.next++
-	if p.next == len(p.ring) {
-		p.next, p.full = 0, true
-	}
+	p.next = (p.next + 1) % p.limit
 	return nil
 }
 
@@ -58,10 +62,8 @@ func (p *ProcessEvents) RecordProcessEvent(_ context.Context, e domain.ProcessEv
 func (p *ProcessEvents) Events() []domain.ProcessEvent {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	var out []domain.ProcessEvent
-	if p.full {
-		out = append(out, p.ring[p.next:]...)
-	}
+	out := make([]domain.ProcessEvent, 0, len(p.ring))
+	out = append(out, p.ring[p.next:]...)
 	out = append(out, p.ring[:p.next]...)
 	for i := range out {
 		out[i].Data = cloneData(out[i].Data)

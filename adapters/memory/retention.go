@@ -4,8 +4,8 @@ package memory
 // servings and process events each in-memory store keeps before it forgets
 // the oldest: enough for a demo or an integration suite (the black-box
 // tests write a few hundred), small enough that a load test against `make
-// run` stays under issue 10's 80 MB of RSS (68 MB in the harness; 132 MB
-// with 10,000).
+// run` stays near issue 10's 80 MB of RSS (68-83 MB peak in the harness;
+// 132 MB with 10,000).
 const DefaultMaxRecords = 2_000
 
 // fifo remembers keys in the order they were first added, up to limit, so a
