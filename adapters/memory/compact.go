@@ -14,7 +14,9 @@ const compactSlack = 1024
 // 40-byte entries held 331 bytes per entry after a million such rounds, 95
 // when rebuilt). So each bounded map of these stores counts its deletions
 // and is rebuilt at its size by compact once they exceed twice its size:
-// copying n entries every 2n deletions is a constant cost per deletion.
+// copying n entries every 2n deletions is a constant cost per deletion,
+// paid as one pause under the store's lock (BenchmarkCompact: about 10 ms
+// for the OTP guard's 50,000 processes, once every 101,000 sends).
 type churn struct{ deletes int }
 
 // deleted counts one deletion.

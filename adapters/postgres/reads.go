@@ -24,10 +24,11 @@ const (
 	// database answers promptly. One: a read that finds its shape's batch
 	// in flight waits for it (at most readWindow) and goes out with the
 	// others that came meanwhile. Measured under the load harness on two
-	// cores (A/B, 3 rounds each), one lane against two: lookups +11% req/s
-	// (0.12 statements a lookup against 0.24, p99 17 against 20 ms),
-	// consent storage +11%, approvals the same within the noise. A read
-	// that finds no batch in flight still goes out at once.
+	// cores (interleaved runs, two of each), one lane against two: half the
+	// statements a lookup (0.11-0.12 against 0.24-0.25), 51% of the same
+	// rounds' pgbench SELECT against 47-48%, p99 16.3-16.4 ms against
+	// 16.6-18.8; approvals the same within the noise. A read that finds no
+	// batch in flight still goes out at once.
 	readLanes = 1
 	// readWindow bounds how long a read waits for a lane. Past it the
 	// batch goes out anyway, as does a full one: during a stall a batch
