@@ -67,7 +67,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	OTPHashKey        Secret        `env:"OTP_HASH_KEY"`
 	DemoData          bool          `env:"DEMO_DATA" envDefault:"true"`
-	MemoryMaxRecords  int           `env:"MEMORY_MAX_RECORDS" envDefault:"2000"` // in-memory storage only; 0 = unbounded
+	MemoryMaxRecords  int           `env:"MEMORY_MAX_RECORDS" envDefault:"2000"` // in-memory storage only (memory.DefaultMaxRecords: TestLoadDefaults holds them equal); 0 = unbounded
 	MigrateAtStart    bool          `env:"MIGRATE_AT_START" envDefault:"false"`
 	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"16"`
 	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"2"`

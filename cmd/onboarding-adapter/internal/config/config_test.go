@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -18,7 +20,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.AdminAddr != ":9090" || c.SMSProvider != "log" ||
 		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
 		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
-		c.DBBatchWindow != time.Millisecond || c.Pprof || c.MemoryMaxRecords != 2000 || c.RedisLanes != 2 {
+		c.DBBatchWindow != time.Millisecond || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	for _, env := range []map[string]string{
