@@ -73,18 +73,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 	}{
 		{"OTP guard", 1.3, func() (func(*testing.T, int), any) {
 			g := NewOTPGuardLimits(clock, limit, limit)
-			return func(t *testing.T, i int) {
-				key, process := sendKey(i), fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
-				if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
-					t.Fatalf("claim %d: %v %v", i, claimed, err)
-				}
-				if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
-					t.Fatal(err)
-				}
-				if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
-					t.Fatalf("send %d refused: %v", i, err)
-				}
-			}, g
+			return func(t *testing.T, i int) { sendOne(t, g, i) }, g
 		}},
 		{"consent servings", 1.35, func() (func(*testing.T, int), any) {
 			s := NewConsentServingsLimit(limit)

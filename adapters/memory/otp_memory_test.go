@@ -28,18 +28,24 @@ func sendKey(i int) string { return fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4
 // loop so a guard that keeps the caller's strings pays for them.
 func sendFresh(t *testing.T, g *OTPGuard, n int) {
 	t.Helper()
-	ctx := context.Background()
 	for i := range n {
-		key, process := sendKey(i), fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
-		if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
-			t.Fatalf("claim %d: %v %v", i, claimed, err)
-		}
-		if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
-			t.Fatalf("send %d refused: %v", i, err)
-		}
+		sendOne(t, g, i)
+	}
+}
+
+// sendOne has g take the i-th send of sendFresh.
+func sendOne(t *testing.T, g *OTPGuard, i int) {
+	t.Helper()
+	ctx := context.Background()
+	key, process := sendKey(i), fmt.Sprintf("%08x-4b1d-4c3e-9f00-%012x", i, i*7919)
+	if claimed, _, err := g.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
+		t.Fatalf("claim %d: %v %v", i, claimed, err)
+	}
+	if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
+		t.Fatalf("send %d refused: %v", i, err)
 	}
 }
 
