@@ -19,8 +19,12 @@ const compactSlack = 1024
 // for the OTP guard's 50,000 processes, once every 101,000 sends).
 type churn struct{ deletes int }
 
-// deleted counts one deletion.
-func (c *churn) deleted() { c.deletes++ }
+// remove deletes k from m and counts the deletion in c, so a bounded map
+// never loses an entry without compact knowing.
+func remove[M ~map[K]V, K comparable, V any](m M, k K, c *churn) {
+	delete(m, k)
+	c.deletes++
+}
 
 // compact returns m rebuilt without its dead slots when c has counted more
 // than twice len(m) deletions (plus compactSlack) since the last rebuild,

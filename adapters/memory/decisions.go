@@ -157,17 +157,14 @@ func (s *DecisionStore) SaveDecision(_ context.Context, d domain.Decision, rc *d
 func (s *DecisionStore) forget(k decisionKey) {
 	d, ok := s.decisions[k]
 	if ok {
-		delete(s.decisions, k)
-		s.decisionsChurn.deleted()
+		remove(s.decisions, k, &s.decisionsChurn)
 	}
 	c := s.cases[d.ReviewCaseID]
 	if !ok || c == nil || s.caseOf[c.ID] != k {
 		return
 	}
-	delete(s.cases, c.ID)
-	s.casesChurn.deleted()
-	delete(s.caseOf, c.ID)
-	s.caseOfChurn.deleted()
+	remove(s.cases, c.ID, &s.casesChurn)
+	remove(s.caseOf, c.ID, &s.caseOfChurn)
 	i, found := slices.BinarySearchFunc(s.queue, c, compareCases)
 	if !found || s.queue[i] != c {
 		i = slices.Index(s.queue, c)

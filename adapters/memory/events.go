@@ -22,7 +22,6 @@ type ProcessEvents struct {
 	limit   int
 	ring    []domain.ProcessEvent // grows with use up to limit
 	next    int                   // where the next event goes once the ring is full
-	full    bool
 	dropped uint64
 }
 
@@ -44,12 +43,11 @@ func (p *ProcessEvents) RecordProcessEvent(_ context.Context, e domain.ProcessEv
 	e.Data = cloneData(e.Data)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.full {
+	if len(p.ring) < p.limit {
 		// The ring grows as events come, so a large limit costs nothing
 		// until it is used (ONBOARDING_MEMORY_MAX_RECORDS goes up to ten
 		// million).
 		p.ring = append(p.ring, e)
-		p.full = len(p.ring) == p.limit
 		return nil
 	}
 	p.dropped++

@@ -62,18 +62,15 @@ func (l *ConsentLedger) at(i int) domain.ConsentRecord { return l.records[i-l.ba
 func (l *ConsentLedger) forgetOldest() {
 	r := l.records[0]
 	if k := (ledgerKey{r.ProcessID, r.UserID, r.ConsentType}); l.latest[k] == l.base {
-		delete(l.latest, k)
-		l.latestChurn.deleted()
+		remove(l.latest, k, &l.latestChurn)
 	}
 	l.records[0] = domain.ConsentRecord{}
 	l.records = l.records[1:]
 	l.base++
 	uk := userTypeKey{r.UserID, r.ConsentType}
 	if l.kept[uk]--; l.kept[uk] == 0 {
-		delete(l.kept, uk)
-		l.keptChurn.deleted()
-		delete(l.newest, uk)
-		l.newestChurn.deleted()
+		remove(l.kept, uk, &l.keptChurn)
+		remove(l.newest, uk, &l.newestChurn)
 		return
 	}
 	if l.newest[uk] != l.base-1 {
@@ -87,8 +84,7 @@ func (l *ConsentLedger) forgetOldest() {
 		}
 	}
 	if best < 0 { // cannot happen while kept counts right
-		delete(l.newest, uk)
-		l.newestChurn.deleted()
+		remove(l.newest, uk, &l.newestChurn)
 		return
 	}
 	l.newest[uk] = l.base + best

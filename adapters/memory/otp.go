@@ -136,8 +136,7 @@ func track[V any](m map[otpKey]V, c *churn, order *fifo[otpSlot], gen *uint64, k
 	*gen++
 	if old, evicted := order.push(otpSlot{key, *gen}); evicted {
 		if v, ok := m[old.key]; ok && genOf(v) == old.gen {
-			delete(m, old.key)
-			c.deleted()
+			remove(m, old.key, c)
 		}
 	}
 	return *gen
@@ -255,14 +254,12 @@ func (g *OTPGuard) sweep(now time.Duration) {
 	g.nextSweep = now + otpSweepInterval
 	for k, e := range g.dedupe {
 		if now >= e.expires {
-			delete(g.dedupe, k)
-			g.dedupeChurn.deleted()
+			remove(g.dedupe, k, &g.dedupeChurn)
 		}
 	}
 	for p, l := range g.sends {
 		if l.drop(now); len(l.times) == 0 {
-			delete(g.sends, p)
-			g.sendsChurn.deleted()
+			remove(g.sends, p, &g.sendsChurn)
 		} else {
 			g.sends[p] = l
 		}

@@ -40,8 +40,7 @@ func (c *ConsentServings) RecordServing(_ context.Context, s domain.ConsentServi
 	defer c.mu.Unlock()
 	if _, ok := c.servings[k]; !ok {
 		if old, evicted := c.order.push(k); evicted {
-			delete(c.servings, old)
-			c.churn.deleted()
+			remove(c.servings, old, &c.churn)
 		}
 	}
 	c.servings[k] = s
