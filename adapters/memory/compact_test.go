@@ -24,7 +24,7 @@ func TestCompact(t *testing.T) {
 		{"at the threshold", 10, 10/4 + compactSlack, false, 10/4 + compactSlack},
 		{"past the threshold", 10, 10/4 + compactSlack + 1, true, 0},
 		{"empty map past the slack", 0, compactSlack + 1, true, 0},
-		{"large map below a quarter of its size", 10_000, 2_500, false, 2_500},
+		{"large map below a quarter of its size", 10_000, 2_499, false, 2_499},
 		{"large map at the threshold", 10_000, 2_500 + compactSlack, false, 2_500 + compactSlack},
 		{"large map past the threshold", 10_000, 2_500 + compactSlack + 1, true, 0},
 	} {
@@ -57,9 +57,10 @@ func TestCompact(t *testing.T) {
 // is the in-process mirror of every send on PostgreSQL + Redis too). Each
 // store is filled to its bound, measured, then taken through twenty times
 // as many fresh entries, measured every twentieth of its bound. Rebuilt
-// after twice their size in deletions, the stores still reached 14%, 15%,
-// 11% and 4% above full; after a quarter of it (rebuildAfter), at most 1%.
-// The allowance of 10% fails the first for three of the four stores.
+// after twice their size in deletions, the stores reached 15%, 21%, 10%
+// and 4% above full; after a quarter of it (rebuildAfter), at most 1.3%.
+// The allowance of 5% fails the first for three of the four stores (the
+// decisions, at 4%, fail only without any rebuild).
 func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
@@ -73,11 +74,11 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 		bound float64 // the most live heap allowed over the churn, as a multiple of full
 		store func() (add func(t *testing.T, i int), keep any)
 	}{
-		{"OTP guard", 1.1, func() (func(*testing.T, int), any) {
+		{"OTP guard", 1.05, func() (func(*testing.T, int), any) {
 			g := NewOTPGuardLimits(clock, limit, limit)
 			return func(t *testing.T, i int) { sendOne(t, g, i) }, g
 		}},
-		{"consent servings", 1.1, func() (func(*testing.T, int), any) {
+		{"consent servings", 1.05, func() (func(*testing.T, int), any) {
 			s := NewConsentServingsLimit(limit)
 			return func(t *testing.T, i int) {
 				if err := s.RecordServing(ctx, domain.ConsentServing{ProcessID: fmt.Sprintf("p-%09d", i), ConsentType: "GDPR", Language: "en", Version: 1}); err != nil {
@@ -85,7 +86,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				}
 			}, s
 		}},
-		{"consent ledger", 1.1, func() (func(*testing.T, int), any) {
+		{"consent ledger", 1.05, func() (func(*testing.T, int), any) {
 			l := NewConsentLedgerLimit(clock, limit)
 			return func(t *testing.T, i int) {
 				rec := domain.ConsentRecord{ProcessID: fmt.Sprintf("p-%09d", i), UserID: fmt.Sprintf("u-%09d", i), ConsentType: "GDPR", Approved: true, RecordedAt: at}
@@ -94,7 +95,7 @@ func TestBoundedStoresKeepTheirSizeUnderChurn(t *testing.T) {
 				}
 			}, l
 		}},
-		{"decisions", 1.1, func() (func(*testing.T, int), any) {
+		{"decisions", 1.05, func() (func(*testing.T, int), any) {
 			s := NewDecisionStoreLimit(limit)
 			return func(t *testing.T, i int) {
 				d := domain.Decision{Kind: domain.KindApproval, ProcessID: fmt.Sprintf("p-%09d", i), IdentityVerificationID: fmt.Sprintf("v-%09d", i), Result: domain.ResultOK, DecidedAt: at}
