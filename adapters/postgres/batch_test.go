@@ -579,6 +579,101 @@ func TestDecisionGroupCommit(t *testing.T) {
 	}
 }
 
+// TestDecisionAloneHoldsTheNextBatch: a batch of one decision is saved
+// by its single-row statement, and while that runs the store is busy, so
+// the saves arriving meanwhile gather into one batch. Sent back to its
+// caller instead, the lone save left the store looking idle, and saves
+// arriving a little apart each went alone (under the load harness half the
+// decisions). Here the lone save waits on a row lock held by the test, and
+// ten saves arrive 10 ms apart within the 300 ms window: one transaction.
+func TestDecisionAloneHoldsTheNextBatch(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000}))
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	lone := newBatchDecision("lone-"+run, domain.ResultOK)
+
+	// An uncommitted row of the lone decision's key: its insert waits for
+	// this transaction.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
+VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		d      domain.Decision
+		stored bool
+		err    error
+	}
+	var loneRes result
+	loneDone := make(chan struct{})
+	go func() {
+		defer close(loneDone)
+		loneRes.d, loneRes.stored, loneRes.err = s.Decisions.SaveDecision(ctx, lone, nil)
+	}()
+	waitForLockWait(t, pool)
+
+	fresh := make([]result, 10)
+	var wg sync.WaitGroup
+	for i := range fresh {
+		wg.Go(func() {
+			d := newBatchDecision(fmt.Sprintf("held-%s-%d", run, i), domain.ResultOK)
+			fresh[i].d, fresh[i].stored, fresh[i].err = s.Decisions.SaveDecision(ctx, d, nil)
+		})
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	xmins := map[string]bool{}
+	for i, r := range fresh {
+		if r.err != nil || !r.stored {
+			t.Fatalf("decision %d: %+v", i, r)
+		}
+		x, n := decisionXmin(t, pool, r.d)
+		if n != 1 {
+			t.Fatalf("decision %d has %d rows", i, n)
+		}
+		xmins[x] = true
+	}
+	if len(xmins) != 1 {
+		t.Errorf("ten saves arriving while a lone save ran took %d transactions, want 1", len(xmins))
+	}
+
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-loneDone
+	if loneRes.err != nil || !loneRes.stored {
+		t.Fatalf("the lone save after the lock was released: %+v", loneRes)
+	}
+	if _, n := decisionXmin(t, pool, lone); n != 1 {
+		t.Fatalf("the lone decision has %d rows", n)
+	}
+}
+
+// waitForLockWait waits until a session of the test's database waits for
+// a lock.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("no session waited for the lock within 10 s")
+}
+
 // TestDecisionGroupCommitFailingDecision puts a decision the database
 // refuses (a malformed reason code) among 10 good ones: only its caller
 // fails, with CodeInvalid; the others are stored.
