@@ -580,98 +580,166 @@ func TestDecisionGroupCommit(t *testing.T) {
 }
 
 // TestDecisionAloneHoldsTheNextBatch: a batch of one decision is saved
-// by its single-row statement, and while that runs the store is busy, so
-// the saves arriving meanwhile gather into one batch. Sent back to its
-// caller instead, the lone save left the store looking idle, and saves
-// arriving a little apart each went alone (under the load harness half the
-// decisions). Here the lone save waits on a row lock held by the test, and
-// ten saves arrive 10 ms apart within the 300 ms window: one transaction.
+// by its single-row statement in the batch's flush, and while that runs
+// the store is busy, so the saves arriving meanwhile gather into one batch.
+// Sent back to its caller instead, the lone save left the store looking
+// idle, and saves arriving a little apart each went alone (under the load
+// harness half the decisions).
 func TestDecisionAloneHoldsTheNextBatch(t *testing.T) {
 	t.Parallel()
+	s, pool := newAdaptiveStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	lone := newBatchDecision("lone-"+run, domain.ResultOK)
+	held := func(i int) domain.Decision {
+		return newBatchDecision(fmt.Sprintf("held-%s-%d", run, i), domain.ResultOK)
+	}
+	loneHoldsTheNextBatch(t, pool, heldWrites{
+		lock: func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
+VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID)
+			return err
+		},
+		lone: func() error {
+			if _, stored, err := s.Decisions.SaveDecision(ctx, lone, nil); err != nil || !stored {
+				return fmt.Errorf("stored %v, %w", stored, err)
+			}
+			return nil
+		},
+		write: func(i int) error {
+			if _, stored, err := s.Decisions.SaveDecision(ctx, held(i), nil); err != nil || !stored {
+				return fmt.Errorf("stored %v, %w", stored, err)
+			}
+			return nil
+		},
+		xmin: func(i int) string {
+			x, n := decisionXmin(t, pool, held(i))
+			if n != 1 {
+				t.Fatalf("decision %d has %d rows", i, n)
+			}
+			return x
+		},
+	})
+}
+
+// TestLedgerAloneHoldsTheNextBatch is TestDecisionAloneHoldsTheNextBatch
+// for consent records.
+func TestLedgerAloneHoldsTheNextBatch(t *testing.T) {
+	t.Parallel()
+	s, pool := newAdaptiveStores(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	lone := consentRecord("lone-"+run, true)
+	held := func(i int) string { return fmt.Sprintf("held-%s-%d", run, i) }
+	loneHoldsTheNextBatch(t, pool, heldWrites{
+		lock: func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, text_version, recorded_at)
+VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.ConsentType)
+			return err
+		},
+		lone: func() error {
+			if _, added, err := s.Ledger.AppendConsent(ctx, lone); err != nil || !added {
+				return fmt.Errorf("added %v, %w", added, err)
+			}
+			return nil
+		},
+		write: func(i int) error {
+			if _, added, err := s.Ledger.AppendConsent(ctx, consentRecord(held(i), true)); err != nil || !added {
+				return fmt.Errorf("added %v, %w", added, err)
+			}
+			return nil
+		},
+		xmin: func(i int) string {
+			rows := historyRows(t, pool, held(i))
+			if len(rows) != 1 {
+				t.Fatalf("history %d has %d rows", i, len(rows))
+			}
+			return rows[0].xmin
+		},
+	})
+}
+
+// newAdaptiveStores is newBatchedStores with the window as the service
+// sets it: a batch waits only while the store is busy.
+func newAdaptiveStores(t *testing.T) (*postgres.Stores, *pgxpool.Pool) {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
 		postgres.WithBatching(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000}))
 	t.Cleanup(s.Close)
-	ctx := context.Background()
-	run := fmt.Sprintf("%d", time.Now().UnixNano())
-	lone := newBatchDecision("lone-"+run, domain.ResultOK)
+	return s, pool
+}
 
-	// An uncommitted row of the lone decision's key: its insert waits for
-	// this transaction.
+// heldWrites are the steps of loneHoldsTheNextBatch.
+type heldWrites struct {
+	lock  func(pgx.Tx) error // takes, in the test's transaction, the row the lone write conflicts with
+	lone  func() error       // the lone write
+	write func(i int) error  // the i-th of the writes arriving while the lone one waits
+	xmin  func(i int) string // the transaction that stored the i-th write
+}
+
+// loneHoldsTheNextBatch has the lone write wait, in its batch's flush, for
+// a row the test's transaction holds; then ten writes arrive 10 ms apart
+// (well within the window) and must share one transaction. The lock is
+// released and the lone write must then succeed.
+func loneHoldsTheNextBatch(t *testing.T, pool *pgxpool.Pool, w heldWrites) {
+	t.Helper()
+	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
-VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID); err != nil {
+	if err := w.lock(tx); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		d      domain.Decision
-		stored bool
-		err    error
+	var xid string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::xid::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
 	}
-	var loneRes result
-	loneDone := make(chan struct{})
-	go func() {
-		defer close(loneDone)
-		loneRes.d, loneRes.stored, loneRes.err = s.Decisions.SaveDecision(ctx, lone, nil)
-	}()
-	waitForLockWait(t, pool)
+	loneErr := make(chan error, 1)
+	go func() { loneErr <- w.lone() }()
+	waitForLockOn(t, pool, xid)
 
-	fresh := make([]result, 10)
+	errs := make([]error, 10)
 	var wg sync.WaitGroup
-	for i := range fresh {
-		wg.Go(func() {
-			d := newBatchDecision(fmt.Sprintf("held-%s-%d", run, i), domain.ResultOK)
-			fresh[i].d, fresh[i].stored, fresh[i].err = s.Decisions.SaveDecision(ctx, d, nil)
-		})
+	for i := range errs {
+		wg.Go(func() { errs[i] = w.write(i) })
 		time.Sleep(10 * time.Millisecond)
 	}
 	wg.Wait()
 	xmins := map[string]bool{}
-	for i, r := range fresh {
-		if r.err != nil || !r.stored {
-			t.Fatalf("decision %d: %+v", i, r)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
 		}
-		x, n := decisionXmin(t, pool, r.d)
-		if n != 1 {
-			t.Fatalf("decision %d has %d rows", i, n)
-		}
-		xmins[x] = true
+		xmins[w.xmin(i)] = true
 	}
 	if len(xmins) != 1 {
-		t.Errorf("ten saves arriving while a lone save ran took %d transactions, want 1", len(xmins))
+		t.Errorf("ten writes arriving while a lone write waited took %d transactions, want 1", len(xmins))
 	}
-
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-loneDone
-	if loneRes.err != nil || !loneRes.stored {
-		t.Fatalf("the lone save after the lock was released: %+v", loneRes)
-	}
-	if _, n := decisionXmin(t, pool, lone); n != 1 {
-		t.Fatalf("the lone decision has %d rows", n)
+	if err := <-loneErr; err != nil {
+		t.Fatalf("the lone write after the lock was released: %v", err)
 	}
 }
 
-// waitForLockWait waits until a session of the test's database waits for
-// a lock.
-func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
+// waitForLockOn waits until a session waits for transaction xid to end.
+func waitForLockOn(t *testing.T, pool *pgxpool.Pool, xid string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
+WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
 			return
 		}
 	}
-	t.Fatal("no session waited for the lock within 10 s")
+	t.Fatal("no session waited for the test's transaction within 10 s")
 }
 
 // TestDecisionGroupCommitFailingDecision puts a decision the database

@@ -399,8 +399,12 @@ type run struct {
 func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, appended]) {
 	if len(calls) == 1 {
 		// Nothing to group: appendSQL alone is the cheaper statement (the
-		// batch statement's array parameters are planned on every run).
-		calls[0].retrySolo()
+		// batch statement's array parameters are planned on every run). It
+		// runs here, not in the caller, so the group counts it as a flush
+		// in progress and the appends arriving meanwhile gather into the
+		// next batch (see DecisionStore.flush).
+		rec, added, err := l.appendOne(ctx, calls[0].in)
+		calls[0].finish(appended{rec: rec, added: added}, err)
 		return
 	}
 	var rounds [][]*run
