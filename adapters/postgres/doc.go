@@ -52,8 +52,10 @@
 // consent ledger appends, and decisions without a review case, that arrive
 // together are written by one statement in one transaction, so one commit
 // (one WAL flush) serves them all, and each caller is answered only after
-// that commit. A write to an idle store is not delayed; under load a batch
-// waits up to the window (1 ms by default) for company. The batch keeps
+// that commit. A write to an idle store is not delayed (a batch of one is
+// its single-row statement, run by the batch's flusher so the store counts
+// as busy while it runs); under load a batch waits up to the window (1 ms
+// by default) for company. The batch keeps
 // every promise of the single write: appends of one history apply in
 // arrival order (a run of identical decisions adds one row, a changed one
 // the next seq), a decision key stored concurrently is answered with the
