@@ -659,13 +659,75 @@ VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.Conse
 	})
 }
 
+// TestDecisionAloneOutlivesItsCaller: a lone save is written by its
+// batch's flusher, so, as for any batch, a caller who gives up while it
+// waits gets CodeUnavailable at once, the decision commits once the row
+// it waited for is free, and a retry answers with it. (A statement
+// cancelled with its caller ended the same way here: PostgreSQL does not
+// notice a closed connection while it waits for a lock, so the insert
+// went on; the test holds the contract, not the mechanism.)
+func TestDecisionAloneOutlivesItsCaller(t *testing.T) {
+	t.Parallel()
+	s, pool := newAdaptiveStores(t)
+	ctx := context.Background()
+	lone := newBatchDecision(fmt.Sprintf("outlives-%d", time.Now().UnixNano()), domain.ResultOK)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
+VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID); err != nil {
+		t.Fatal(err)
+	}
+	var xid string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::xid::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	callerCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := s.Decisions.SaveDecision(callerCtx, lone, nil)
+		errc <- err
+	}()
+	waitForLockOn(t, pool, xid)
+	cancel()
+	select {
+	case err := <-errc:
+		if domain.CodeOf(err) != domain.CodeUnavailable {
+			t.Fatalf("the caller who gave up got %v, want CodeUnavailable", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller who gave up was not answered")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, n := decisionXmin(t, pool, lone); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lone decision was not committed after its caller gave up")
+		}
+	}
+	got, stored, err := s.Decisions.SaveDecision(ctx, lone, nil)
+	if err != nil || stored || got.RequestID != lone.RequestID {
+		t.Fatalf("the retry: stored %v, %v, request %q; want the committed decision", stored, err, got.RequestID)
+	}
+}
+
+// heldWindow is the window of newAdaptiveStores: long next to the 100 ms
+// the ten held writes take to arrive, on a loaded machine under -race too.
+const heldWindow = 1500 * time.Millisecond
+
 // newAdaptiveStores is newBatchedStores with the window as the service
 // sets it: a batch waits only while the store is busy.
 func newAdaptiveStores(t *testing.T) (*postgres.Stores, *pgxpool.Pool) {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
-		postgres.WithBatching(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000}))
+		postgres.WithBatching(postgres.BatchConfig{Window: heldWindow, MaxItems: 1000}))
 	t.Cleanup(s.Close)
 	return s, pool
 }
@@ -680,7 +742,7 @@ type heldWrites struct {
 
 // loneHoldsTheNextBatch has the lone write wait, in its batch's flush, for
 // a row the test's transaction holds; then ten writes arrive 10 ms apart
-// (well within the window) and must share one transaction. The lock is
+// (well within heldWindow) and must share one transaction. The lock is
 // released and the lone write must then succeed.
 func loneHoldsTheNextBatch(t *testing.T, pool *pgxpool.Pool, w heldWrites) {
 	t.Helper()

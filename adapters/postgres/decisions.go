@@ -577,7 +577,9 @@ func compareDecisionKeys(a, b decisionKey) int {
 // Rows are inserted in key order, so two batches never wait for each
 // other's rows in opposite orders.
 //
-// Outcomes: an unreachable database fails every call with CodeUnavailable
+// A batch of one is saved here by its single-row statement (saveAlone),
+// and its caller gets that statement's answer. For a batch of several:
+// an unreachable database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
 // idempotent); any other error (a decision the database refuses) sends
 // every call back to be saved alone, where only the faulty one fails; a

@@ -63,13 +63,14 @@
 // deadlock another; one whose history changed its decision within the
 // window takes two, and a deadlock is retried once), and a batch is atomic.
 // When a batch fails on an unreachable database its callers get
-// CodeUnavailable (a retry is idempotent); on any other error each of its
-// writes is done again alone, so a record the database refuses fails only
+// CodeUnavailable (a retry is idempotent); on any other error each write
+// of a batch of several is done again alone, so a record the database refuses fails only
 // its own caller, and the appends of one history keep their arrival order
 // then too, as when an append loses a race to another replica's. A caller whose context ends
 // first gets CodeUnavailable at once; its write is left out if its batch
 // was not yet sent, else it commits (or not) with the batch, and a retry
-// answers with it.
+// answers with it: a batch of one included, whose statement is no longer
+// cancelled with its caller.
 //
 // Consent servings are hints, not records (consent storage falls back to
 // the current text version): they are written without waiting for the WAL

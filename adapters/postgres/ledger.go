@@ -389,7 +389,9 @@ type run struct {
 // its decision within the window), and PostgreSQL then aborts one, which
 // db.run retries once.
 //
-// Outcomes: an unreachable database fails every call with CodeUnavailable
+// A batch of one is written here by appendOne, and its caller gets that
+// statement's answer. Outcomes of a batch of several: an unreachable
+// database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
 // idempotent); any other error (a record the database refuses) sends every
 // run back to be written alone (alone), where only the faulty one fails; a
