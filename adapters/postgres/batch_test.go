@@ -671,19 +671,11 @@ func TestDecisionAloneOutlivesItsCaller(t *testing.T) {
 	s, pool := newAdaptiveStores(t)
 	ctx := context.Background()
 	lone := newBatchDecision(fmt.Sprintf("outlives-%d", time.Now().UnixNano()), domain.ResultOK)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
-VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID); err != nil {
-		t.Fatal(err)
-	}
-	var xid string
-	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::xid::text`).Scan(&xid); err != nil {
-		t.Fatal(err)
-	}
+	tx, xid := holdRow(t, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO decisions (kind, process_id, identity_verification_id, result, decided_at)
+VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.IdentityVerificationID)
+		return err
+	})
 	callerCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	errc := make(chan error, 1)
 	go func() {
@@ -747,18 +739,7 @@ type heldWrites struct {
 func loneHoldsTheNextBatch(t *testing.T, pool *pgxpool.Pool, w heldWrites) {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if err := w.lock(tx); err != nil {
-		t.Fatal(err)
-	}
-	var xid string
-	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::xid::text`).Scan(&xid); err != nil {
-		t.Fatal(err)
-	}
+	tx, xid := holdRow(t, pool, w.lock)
 	loneErr := make(chan error, 1)
 	go func() { loneErr <- w.lone() }()
 	waitForLockOn(t, pool, xid)
@@ -786,6 +767,27 @@ func loneHoldsTheNextBatch(t *testing.T, pool *pgxpool.Pool, w heldWrites) {
 	if err := <-loneErr; err != nil {
 		t.Fatalf("the lone write after the lock was released: %v", err)
 	}
+}
+
+// holdRow runs lock in a transaction of the test's, left open (rolled back
+// at the end of the test unless the test ends it first), and returns it
+// with its transaction id.
+func holdRow(t *testing.T, pool *pgxpool.Pool, lock func(pgx.Tx) error) (pgx.Tx, string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if err := lock(tx); err != nil {
+		t.Fatal(err)
+	}
+	var xid string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::xid::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	return tx, xid
 }
 
 // waitForLockOn waits until a session waits for transaction xid to end.
