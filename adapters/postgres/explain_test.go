@@ -80,6 +80,14 @@ func TestLookupsAreIndexScans(t *testing.T) {
 			t.Fatalf("plan:\n%s\nwant index scans using clients_pkey and decisions_key, no scan or hash of a table", plan)
 		}
 	})
+	t.Run("batched clients by user id", func(t *testing.T) {
+		plan := explain(ctx, t, pool, "force_generic_plan", postgres.ClientsByUserIDSQL, []any{[]string{c.UserID, "u-2"}})
+		t.Logf("%s", plan)
+		if !strings.Contains(plan, "Index Scan using clients_pkey") || strings.Contains(plan, "Seq Scan") ||
+			strings.Contains(plan, "Hash") {
+			t.Fatalf("plan:\n%s\nwant an index scan using clients_pkey, no scan or hash of the table", plan)
+		}
+	})
 	t.Run("decisions with the user", func(t *testing.T) {
 		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 			plan := explain(ctx, t, pool, mode, postgres.DecisionsWithClientSQL, []any{"p-1", "iv-1", c.UserID})

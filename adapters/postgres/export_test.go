@@ -10,6 +10,10 @@ import (
 
 // Hooks for the black-box tests of package postgres_test.
 
+// ClientsByUserIDSQL exposes the batched read by user id, for the EXPLAIN
+// tests.
+const ClientsByUserIDSQL = clientsByUserIDSQL
+
 // FindClientQuery exposes the lookup statement, for the EXPLAIN tests.
 func FindClientQuery(id domain.Identification) (string, []any, bool) { return findClientQuery(id) }
 

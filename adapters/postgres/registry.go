@@ -32,7 +32,14 @@ var (
 type ClientRegistry struct {
 	db       *db
 	ids      ports.IDGenerator
-	searches *searches // nil: every search its own statement
+	searches *searches                   // nil: every search its own statement
+	byUser   *group[string, clientFound] // nil: every read by user id its own statement
+}
+
+// clientFound is the answer of one read by user id: the client, if any.
+type clientFound struct {
+	client domain.Client
+	ok     bool
 }
 
 // NewClientRegistry returns the registry on pool, batching concurrent
@@ -41,11 +48,13 @@ func NewClientRegistry(pool *pgxpool.Pool, ids ports.IDGenerator) *ClientRegistr
 	return newClientRegistry(newDB(pool), ids, DefaultBatchConfig())
 }
 
-// newClientRegistry batches searches when bc turns batching on.
+// newClientRegistry batches searches and reads by user id when bc turns
+// batching on.
 func newClientRegistry(d *db, ids ports.IDGenerator, bc BatchConfig) *ClientRegistry {
 	r := &ClientRegistry{db: d, ids: ids}
 	if bc.enabled() {
 		r.searches = newSearches(d, bc)
+		r.byUser = newGroup(readBatch(bc), r.flushByUser)
 	}
 	return r
 }
@@ -363,17 +372,68 @@ func findClientQuery(id domain.Identification) (string, []any, bool) {
 // ClientByUserID returns the registry client or registered prospect with
 // that user id.
 func (r *ClientRegistry) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
+	var (
+		f    clientFound
+		err  error
+		solo = r.byUser == nil
+	)
+	if !solo {
+		f, solo, err = r.byUser.do(ctx, userID)
+	}
+	if solo {
+		f, err = r.clientByUserIDAlone(ctx, userID)
+	}
+	if err != nil {
+		return domain.Client{}, err
+	}
+	if !f.ok {
+		return domain.Client{}, domain.NotFound("userId", "user not found")
+	}
+	return f.client, nil
+}
+
+// clientByUserIDAlone reads the client of userID in a statement of its own.
+func (r *ClientRegistry) clientByUserIDAlone(ctx context.Context, userID string) (clientFound, error) {
 	var row clientRow
 	err := r.db.run(ctx, "user", func(ctx context.Context) error {
 		return r.db.pool.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE user_id = $1", userID).Scan(row.dest()...)
 	})
 	if domain.IsNotFound(err) {
-		return domain.Client{}, domain.NotFound("userId", "user not found")
+		return clientFound{}, nil
 	}
 	if err != nil {
-		return domain.Client{}, err
+		return clientFound{}, err
 	}
-	return row.toDomain(), nil
+	return clientFound{client: row.toDomain(), ok: true}, nil
+}
+
+// clientsByUserIDSQL reads the clients of a batch of user ids, each row
+// with the ordinal of its id: one primary-key descent per id (LATERAL, so
+// the generic plan it runs with cannot hash the registry instead).
+const clientsByUserIDSQL = `SELECT k.i, ` + clientColumns + `
+FROM unnest($1::text[]) WITH ORDINALITY AS k(id, i)
+CROSS JOIN LATERAL (SELECT ` + clientColumns + ` FROM clients WHERE user_id = k.id) c`
+
+// flushByUser reads a batch of clients by user id (the OTP sends' phone
+// numbers) in one statement; a read alone runs its own.
+func (r *ClientRegistry) flushByUser(ctx context.Context, calls []*call[string, clientFound]) {
+	if len(calls) == 1 {
+		calls[0].finish(r.clientByUserIDAlone(ctx, calls[0].in))
+		return
+	}
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.in
+	}
+	var (
+		ord int64
+		row clientRow
+	)
+	readBatched(ctx, r.db, "user", clientsByUserIDSQL, []any{ids}, calls, func() clientFound { return clientFound{} },
+		append([]any{&ord}, row.dest()...), &ord, func(f *clientFound) error {
+			f.client, f.ok = row.toDomain(), true
+			return nil
+		})
 }
 
 // registerProspectSQL inserts the prospect unless its fingerprint is taken,
