@@ -11,9 +11,10 @@ import (
 	"github.com/bankkit/onboarding-adapter/domain"
 )
 
-// Read batching: the registry searches that concurrent lookups make, and
-// the reads before concurrent decisions, while the database is busy with
-// earlier ones go out as one statement. Under
+// Read batching: the registry searches that concurrent lookups make, the
+// reads before concurrent decisions and the OTP sends' reads of the client
+// by user id, while the database is busy with earlier ones go out as one
+// statement. Under
 // load most of what a single-row indexed SELECT costs PostgreSQL (and this
 // process) is per statement: the protocol messages and system calls of
 // its round trip, the executor's start and end, the snapshot. A statement
