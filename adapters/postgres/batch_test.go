@@ -806,52 +806,6 @@ WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`, 
 	t.Fatal("no session waited for the test's transaction within 10 s")
 }
 
-// TestClientsByUserIDBatched reads five clients, one of them three times,
-// and a user id nobody has, all in one batch: each caller gets its own
-// client, and the unknown id NotFound.
-func TestClientsByUserIDBatched(t *testing.T) {
-	t.Parallel()
-	s, pool := newBatchedStores(t)
-	ctx := context.Background()
-	run := fmt.Sprintf("%d", time.Now().UnixNano())
-	user := func(i int) string { return fmt.Sprintf("byuser-%s-%d", run, i) }
-	for i := range 5 {
-		if _, err := pool.Exec(ctx, `INSERT INTO clients (user_id, client_number, phone, given_names, surname, status)
-VALUES ($1, $2, $3, 'JANA', 'NOVÁKOVÁ', 'ACTIVE')`, user(i), "byuser-"+run[len(run)-8:]+fmt.Sprint(i), fmt.Sprintf("+42060000000%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	type result struct {
-		c   domain.Client
-		err error
-	}
-	want := []int{0, 1, 2, 3, 4, 0, 0, -1} // -1: nobody's
-	got := make([]result, len(want))
-	var calls []func()
-	for j, i := range want {
-		calls = append(calls, func() {
-			id := user(i)
-			if i < 0 {
-				id = "byuser-" + run + "-nobody"
-			}
-			got[j].c, got[j].err = s.Registry.ClientByUserID(ctx, id)
-		})
-	}
-	together(calls...)
-	for j, i := range want {
-		r := got[j]
-		if i < 0 {
-			if !domain.IsNotFound(r.err) {
-				t.Errorf("unknown user: %+v, %v; want NotFound", r.c, r.err)
-			}
-			continue
-		}
-		if r.err != nil || r.c.UserID != user(i) || r.c.Phone != fmt.Sprintf("+42060000000%d", i) || r.c.Surname != "NOVÁKOVÁ" {
-			t.Errorf("read %d of user %d: %+v, %v", j, i, r.c, r.err)
-		}
-	}
-}
-
 // TestDecisionGroupCommitFailingDecision puts a decision the database
 // refuses (a malformed reason code) among 10 good ones: only its caller
 // fails, with CodeInvalid; the others are stored.

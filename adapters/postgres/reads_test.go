@@ -32,11 +32,11 @@ func TestClientRegistryUnbatched(t *testing.T) {
 	})
 }
 
-// statementCounter counts the batched registry searches and decision
-// reads that succeeded, the failed batches, and the registry searches
-// alone.
+// statementCounter counts the batched registry searches, decision reads
+// and reads by user id that succeeded, the failed batches, and the
+// registry searches and reads by user id alone.
 type statementCounter struct {
-	batched, single, decisions, failed atomic.Int64
+	batched, single, decisions, byUser, byUserAlone, failed atomic.Int64
 }
 
 func (c *statementCounter) count(sql string) {
@@ -45,8 +45,12 @@ func (c *statementCounter) count(sql string) {
 		c.batched.Add(1)
 	case strings.Contains(sql, "WITH ORDINALITY AS k(process_id"):
 		c.decisions.Add(1)
+	case strings.Contains(sql, "WITH ORDINALITY AS k(id, i)"):
+		c.byUser.Add(1)
 	case strings.Contains(sql, "FROM clients WHERE status <> 'PROSPECT'"):
 		c.single.Add(1)
+	case strings.Contains(sql, "FROM clients WHERE user_id = $1"):
+		c.byUserAlone.Add(1)
 	}
 }
 
@@ -75,6 +79,8 @@ func (c *statementCounter) reset() {
 	c.batched.Store(0)
 	c.single.Store(0)
 	c.decisions.Store(0)
+	c.byUser.Store(0)
+	c.byUserAlone.Store(0)
 	c.failed.Store(0)
 }
 
@@ -95,6 +101,64 @@ func newCountedStores(t *testing.T, opts ...postgres.Option) (batched, alone *po
 		postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow, MaxItems: 1000})))...)
 	alone = postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
 	return batched, alone, counter
+}
+
+// Concurrent reads of clients by user id (the OTP sends' phone numbers)
+// share one statement, and every caller gets what the read alone answers:
+// five clients (one asked for three times), a prospect, an unknown id.
+func TestClientsByUserIDShareAStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	batched, alone, counter := newCountedStores(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 10)
+	var ids []string
+	for i := range 5 {
+		c := janaClient(suffix + "-byuser-" + strconv.Itoa(i))
+		c.Phone = "+42060100000" + strconv.Itoa(i)
+		if err := batched.Registry.AddClients(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.UserID)
+	}
+	prospect, err := batched.Registry.RegisterProspect(ctx, domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
+		Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: "PN" + suffix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, ids[0], ids[0], prospect.UserID, "u-nobody-"+suffix)
+
+	type answer struct {
+		client domain.Client
+		code   domain.ErrorCode
+	}
+	ask := func(r *postgres.ClientRegistry, id string) answer {
+		c, err := r.ClientByUserID(ctx, id)
+		return answer{c, domain.CodeOf(err)}
+	}
+	counter.reset()
+	got := make([]answer, len(ids))
+	var calls []func()
+	for i, id := range ids {
+		calls = append(calls, func() { got[i] = ask(batched.Registry, id) })
+	}
+	together(calls...)
+	if n, f, s := counter.byUser.Load(), counter.failed.Load(), counter.byUserAlone.Load(); n != 1 || f != 0 || s != 0 {
+		t.Errorf("%d batch statements answered, %d failed, %d reads alone; want 1, 0, 0", n, f, s)
+	}
+	for i, id := range ids {
+		if want := ask(alone.Registry, id); !reflect.DeepEqual(got[i], want) {
+			t.Errorf("%s: batched %+v, alone %+v", id, got[i], want)
+		}
+	}
+	if got[1].code != "" || got[1].client.UserID != ids[1] || got[1].client.Phone != "+420601000001" {
+		t.Errorf("client 1: %+v", got[1])
+	}
+	if got[7].code != "" || got[7].client.Status != domain.StatusProspect {
+		t.Errorf("the prospect: %+v", got[7])
+	}
+	if got[8].code != domain.CodeNotFound {
+		t.Errorf("an unknown user id: %+v, want NotFound", got[8])
+	}
 }
 
 // Concurrent searches of one shape share one statement, and every caller
