@@ -168,6 +168,18 @@ func (g *group[In, Out]) do(ctx context.Context, in In) (out Out, solo bool, err
 	return c.out, c.solo, c.err
 }
 
+// doOrAlone reads in through g, or with alone when g is nil (batching off)
+// or sends the call back to run alone.
+func doOrAlone[In, Out any](ctx context.Context, g *group[In, Out], in In, alone func(context.Context, In) (Out, error)) (Out, error) {
+	if g != nil {
+		out, solo, err := g.do(ctx, in)
+		if !solo {
+			return out, err
+		}
+	}
+	return alone(ctx, in)
+}
+
 // collect closes the batch and flushes it when the window has passed or
 // the batch is full. When the group is idle (the batch closed last held a
 // single call and no batch is being flushed) it does not wait: a lone

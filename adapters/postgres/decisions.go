@@ -319,17 +319,7 @@ const decisionsWithClientColumns = `u.user_id IS NOT NULL, COALESCE(u.user_id, '
 // the database is busy share one statement (see reads.go).
 func (s *DecisionStore) VerificationDecisionsWithClient(ctx context.Context, processID, identityVerificationID, userID string) (ports.VerificationDecisions, *domain.Client, error) {
 	in := decisionsRead{processID: processID, identityVerificationID: identityVerificationID, userID: userID}
-	var (
-		out  decisionsWithClient
-		err  error
-		solo = s.reads == nil
-	)
-	if !solo {
-		out, solo, err = s.reads.do(ctx, in)
-	}
-	if solo {
-		out, err = s.readAlone(ctx, in)
-	}
+	out, err := doOrAlone(ctx, s.reads, in, s.readAlone)
 	if err != nil {
 		return ports.VerificationDecisions{}, nil, err
 	}

@@ -181,17 +181,11 @@ func (r *ClientRegistry) search(ctx context.Context, id domain.Identification, s
 	if s.keys, s.args, ok = searchKeys(id); !ok {
 		return found{}, errClientNotFound()
 	}
-	var (
-		f    found
-		err  error
-		solo = r.searches == nil
-	)
-	if !solo {
-		f, solo, err = r.searches.group(s).do(ctx, s)
+	var g *group[search, found]
+	if r.searches != nil {
+		g = r.searches.group(s)
 	}
-	if solo {
-		f, err = searchAlone(ctx, r.db, s)
-	}
+	f, err := doOrAlone(ctx, g, s, func(ctx context.Context, s search) (found, error) { return searchAlone(ctx, r.db, s) })
 	if err != nil {
 		return found{}, err
 	}
@@ -372,17 +366,7 @@ func findClientQuery(id domain.Identification) (string, []any, bool) {
 // ClientByUserID returns the registry client or registered prospect with
 // that user id.
 func (r *ClientRegistry) ClientByUserID(ctx context.Context, userID string) (domain.Client, error) {
-	var (
-		f    clientFound
-		err  error
-		solo = r.byUser == nil
-	)
-	if !solo {
-		f, solo, err = r.byUser.do(ctx, userID)
-	}
-	if solo {
-		f, err = r.clientByUserIDAlone(ctx, userID)
-	}
+	f, err := doOrAlone(ctx, r.byUser, userID, r.clientByUserIDAlone)
 	if err != nil {
 		return domain.Client{}, err
 	}
