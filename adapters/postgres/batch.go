@@ -104,9 +104,17 @@ type batch[In, Out any] struct {
 // (never written); one whose context ends during the flush gets an error at
 // once, while its write commits or not with the whole batch, atomically.
 // flush must finish every call it is given, or mark it for a solo retry.
+//
+// A batch of one is written or read by alone, the single statement (no
+// arrays to plan), when the store has one; it runs in the flush like any
+// batch, so the group counts it as a flush in progress and the calls that
+// arrive meanwhile gather into the next batch. Sent back to its caller
+// instead, a lone write left the group looking idle, and under the load
+// harness half the decisions were then saved alone one after the other.
 type group[In, Out any] struct {
 	cfg   BatchConfig
 	flush func(ctx context.Context, calls []*call[In, Out])
+	alone func(ctx context.Context, in In) (Out, error) // nil: flush takes batches of one too
 
 	mu        sync.Mutex
 	open      *batch[In, Out]
@@ -117,8 +125,8 @@ type group[In, Out any] struct {
 	lastSize  int           // calls in the batch closed last: more than one means load
 }
 
-func newGroup[In, Out any](cfg BatchConfig, flush func(ctx context.Context, calls []*call[In, Out])) *group[In, Out] {
-	return &group[In, Out]{cfg: cfg.withDefaults(), flush: flush}
+func newGroup[In, Out any](cfg BatchConfig, flush func(ctx context.Context, calls []*call[In, Out]), alone func(ctx context.Context, in In) (Out, error)) *group[In, Out] {
+	return &group[In, Out]{cfg: cfg.withDefaults(), flush: flush, alone: alone}
 }
 
 // submit adds a call to the open batch, opening one (and its flusher) when
@@ -257,7 +265,11 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 		if g.cfg.lanes > 0 {
 			defer abandonWith(live, cancel)()
 		}
-		g.flush(ctx, live)
+		if len(live) == 1 && g.alone != nil {
+			live[0].finish(g.alone(ctx, live[0].in))
+		} else {
+			g.flush(ctx, live)
+		}
 		cancel()
 	}
 	for _, c := range calls {

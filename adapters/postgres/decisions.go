@@ -73,8 +73,8 @@ func NewDecisionStore(pool *pgxpool.Pool, clock ports.Clock) *DecisionStore {
 func newDecisionStore(d *db, clock ports.Clock, bc BatchConfig) *DecisionStore {
 	s := &DecisionStore{db: d, clock: clock}
 	if bc.enabled() {
-		s.batch = newGroup(bc, s.flush)
-		s.reads = newGroup(readBatch(bc), s.flushReads)
+		s.batch = newGroup(bc, s.flush, s.saveLone)
+		s.reads = newGroup(readBatch(bc), s.flushReads, s.readAlone)
 	}
 	return s
 }
@@ -396,13 +396,9 @@ LEFT JOIN LATERAL (SELECT * FROM clients WHERE user_id = k.user_id LIMIT 1) u ON
 LEFT JOIN LATERAL (` + verificationDecisionsSQL + `
     AND d.process_id = k.process_id AND d.identity_verification_id = k.identity_verification_id LIMIT 2) x ON true`
 
-// flushReads reads a batch of VerificationDecisionsWithClient calls: a
-// call alone in its own statement, more in one.
+// flushReads reads a batch of VerificationDecisionsWithClient calls in one
+// statement (a call alone has its own: readAlone).
 func (s *DecisionStore) flushReads(ctx context.Context, calls []*call[decisionsRead, decisionsWithClient]) {
-	if len(calls) == 1 {
-		calls[0].finish(s.readAlone(ctx, calls[0].in))
-		return
-	}
 	processes, verifications, users := make([]string, len(calls)), make([]string, len(calls)), make([]string, len(calls))
 	for i, c := range calls {
 		processes[i], verifications[i], users[i] = c.in.processID, c.in.identityVerificationID, c.in.userID
@@ -491,6 +487,12 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 	return s.saveAlone(ctx, d, withCase)
 }
 
+// saveLone is saveAlone for a batch of one decision (no review case).
+func (s *DecisionStore) saveLone(ctx context.Context, d domain.Decision) (savedDecision, error) {
+	d, stored, err := s.saveAlone(ctx, d, nil)
+	return savedDecision{d: d, stored: stored}, err
+}
+
 // saveAlone inserts d, with its review case c when c is not nil, in a
 // statement of its own, and returns it, or the decision stored first under
 // its key (stored false).
@@ -567,7 +569,7 @@ func compareDecisionKeys(a, b decisionKey) int {
 // Rows are inserted in key order, so two batches never wait for each
 // other's rows in opposite orders.
 //
-// A batch of one is saved here by its single-row statement (saveAlone),
+// A batch of one is saved by its single-row statement instead (saveLone),
 // and its caller gets that statement's answer. For a batch of several:
 // an unreachable database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
@@ -576,18 +578,6 @@ func compareDecisionKeys(a, b decisionKey) int {
 // key a concurrent writer took first sends its saves back alone, to read
 // the winner.
 func (s *DecisionStore) flush(ctx context.Context, calls []*call[domain.Decision, savedDecision]) {
-	if len(calls) == 1 {
-		// Nothing to group: the single-row statement is cheaper. It runs
-		// here, not in the caller, so the group counts it as a flush in
-		// progress and the saves arriving meanwhile gather into the next
-		// batch; sent back to its caller, it left the group looking idle,
-		// and under the load harness half the decisions were saved alone
-		// one after the other.
-		c := calls[0]
-		d, stored, err := s.saveAlone(ctx, c.in, nil)
-		c.finish(savedDecision{d: d, stored: stored}, err)
-		return
-	}
 	type entry struct {
 		key   decisionKey
 		calls []*call[domain.Decision, savedDecision]

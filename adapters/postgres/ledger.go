@@ -65,7 +65,7 @@ func NewConsentLedger(pool *pgxpool.Pool, clock ports.Clock, servings *ConsentSe
 func newConsentLedger(d *db, clock ports.Clock, bc BatchConfig) *ConsentLedger {
 	l := &ConsentLedger{db: d, clock: clock}
 	if bc.enabled() {
-		l.batch = newGroup(bc, l.flush)
+		l.batch = newGroup(bc, l.flush, l.appendLone)
 	}
 	return l
 }
@@ -202,6 +202,12 @@ func (l *ConsentLedger) append(ctx context.Context, a ledgerAppend) (domain.Cons
 		}
 	}
 	return l.appendOne(ctx, a)
+}
+
+// appendLone is appendOne for a batch of one append.
+func (l *ConsentLedger) appendLone(ctx context.Context, a ledgerAppend) (appended, error) {
+	rec, added, err := l.appendOne(ctx, a)
+	return appended{rec: rec, added: added}, err
 }
 
 // appendOne is one append in one statement of its own.
@@ -389,8 +395,8 @@ type run struct {
 // its decision within the window), and PostgreSQL then aborts one, which
 // db.run retries once.
 //
-// A batch of one is written here by appendOne, and its caller gets that
-// statement's answer. Outcomes of a batch of several: an unreachable
+// A batch of one is written by appendOne instead (appendLone), and its
+// caller gets that statement's answer. Outcomes of a batch of several: an unreachable
 // database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
 // idempotent); any other error (a record the database refuses) sends every
@@ -399,16 +405,6 @@ type run struct {
 // with it every later run of its history, which the later rounds skip: a
 // revocation must not be written before the approval that came first.
 func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, appended]) {
-	if len(calls) == 1 {
-		// Nothing to group: appendSQL alone is the cheaper statement (the
-		// batch statement's array parameters are planned on every run). It
-		// runs here, not in the caller, so the group counts it as a flush
-		// in progress and the appends arriving meanwhile gather into the
-		// next batch (see DecisionStore.flush).
-		rec, added, err := l.appendOne(ctx, calls[0].in)
-		calls[0].finish(appended{rec: rec, added: added}, err)
-		return
-	}
 	var rounds [][]*run
 	histories := make(map[historyKey][]*run, len(calls)) // each history's runs in arrival order
 	depth := make(map[historyKey]int, len(calls))

@@ -81,7 +81,7 @@ func (ss *searches) group(s search) *group[search, found] {
 		sql := batchSearchSQL(shape)
 		g = newGroup(ss.cfg, func(ctx context.Context, calls []*call[search, found]) {
 			ss.flush(ctx, sql, calls)
-		})
+		}, ss.alone)
 		ss.groups[shape] = g
 	}
 	return g
@@ -118,15 +118,15 @@ CROSS JOIN LATERAL (` + clientSearchSQL(shape.keys, true) + `) c`
 	return q
 }
 
-// flush runs the batch's searches. A search alone runs its own statement
-// (no arrays to plan); a search whose consent types differ from the first
-// one's (a policy reloaded in between) is sent back to run alone.
+// alone runs a search in a statement of its own (no arrays to plan).
+func (ss *searches) alone(ctx context.Context, s search) (found, error) {
+	return searchAlone(ctx, ss.db, s)
+}
+
+// flush runs the batch's searches in one statement (a search alone has its
+// own: alone); a search whose consent types differ from the first one's (a
+// policy reloaded in between) is sent back to run alone.
 func (ss *searches) flush(ctx context.Context, sql string, calls []*call[search, found]) {
-	if len(calls) == 1 {
-		c := calls[0]
-		c.finish(searchAlone(ctx, ss.db, c.in))
-		return
-	}
 	first := calls[0].in
 	batch := calls[:0:0]
 	for _, c := range calls {

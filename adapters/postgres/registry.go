@@ -54,7 +54,7 @@ func newClientRegistry(d *db, ids ports.IDGenerator, bc BatchConfig) *ClientRegi
 	r := &ClientRegistry{db: d, ids: ids}
 	if bc.enabled() {
 		r.searches = newSearches(d, bc)
-		r.byUser = newGroup(readBatch(bc), r.flushByUser)
+		r.byUser = newGroup(readBatch(bc), r.flushByUser, r.clientByUserIDAlone)
 	}
 	return r
 }
@@ -399,12 +399,8 @@ FROM unnest($1::text[]) WITH ORDINALITY AS k(id, i)
 CROSS JOIN LATERAL (SELECT ` + clientColumns + ` FROM clients WHERE user_id = k.id) c`
 
 // flushByUser reads a batch of clients by user id (the OTP sends' phone
-// numbers) in one statement; a read alone runs its own.
+// numbers) in one statement (a read alone has its own: clientByUserIDAlone).
 func (r *ClientRegistry) flushByUser(ctx context.Context, calls []*call[string, clientFound]) {
-	if len(calls) == 1 {
-		calls[0].finish(r.clientByUserIDAlone(ctx, calls[0].in))
-		return
-	}
 	ids := make([]string, len(calls))
 	for i, c := range calls {
 		ids[i] = c.in

@@ -112,7 +112,7 @@ func newConsentServings(d *db, clock ports.Clock, bc BatchConfig, logger *slog.L
 	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing),
 		writers: make(chan struct{}, servingsWriters)}
 	if bc.enabled() {
-		c.batch = newGroup(servingsBatch(bc), c.flush)
+		c.batch = newGroup(servingsBatch(bc), c.flush, nil) // a lone serving goes in the same upsert
 	}
 	return c
 }
