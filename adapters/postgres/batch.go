@@ -27,7 +27,7 @@ const (
 const batchTimeout = 30 * time.Second
 
 // BatchConfig tunes group commit: concurrent durable writes (consent
-// ledger appends, decisions without a review case) arriving within Window
+// ledger appends, decisions with their review cases) arriving within Window
 // of the first are written in one statement and one commit, and consent
 // servings are written in the background in batches.
 type BatchConfig struct {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -475,10 +476,10 @@ WHERE kind = $1 AND process_id = $2 AND identity_verification_id = $3`,
 
 // TestDecisionGroupCommit sends, in one batch: 20 new decisions, 10 saves
 // of one key with different request ids, 3 saves of a key stored before,
-// a WAIT with its review case (saved alone) and a decision the database
-// refuses (a malformed reason code). The new ones share one transaction,
-// each key has one row, every caller of a key gets the same decision, and
-// only the refused one's caller fails.
+// and a WAIT with its review case. The new ones, the WAIT's too, share one
+// transaction, each key has one row, and every caller of a key gets the
+// same decision. (A decision the database refuses has its own test:
+// TestDecisionGroupCommitFailingDecision.)
 func TestDecisionGroupCommit(t *testing.T) {
 	t.Parallel()
 	s, pool := newBatchedStores(t)
@@ -572,9 +573,188 @@ func TestDecisionGroupCommit(t *testing.T) {
 	if _, err := s.Decisions.ReviewCase(ctx, "case-"+run); err != nil {
 		t.Fatalf("the WAIT's review case: %v", err)
 	}
+	x, _ = decisionXmin(t, pool, waitD)
+	xmins = append(xmins, x)
 	for _, x := range xmins {
 		if x != xmins[0] {
 			t.Fatalf("the batch's decisions were written by several transactions: %v", xmins)
+		}
+	}
+}
+
+// fullCase is a review case with every column the insert takes set: three
+// reason codes in an order that is not sorted, two documents, the registry
+// record, a frame and, when claimed, a reviewer and a time.
+func fullCase(id string, claimed bool) *domain.ReviewCase {
+	c := &domain.ReviewCase{ID: id, Answered: domain.ResultWAIT,
+		ReasonCodes: []string{domain.ReasonScoreBorderline, "NAME_SIMILAR", "A_LAST_ONE"},
+		Evidence: domain.ReviewEvidence{
+			Documents: []domain.DocumentData{
+				{Type: "ID_CARD", Status: "SUCCESS", GivenNames: "Jana", Surname: "Nováková",
+					DateOfBirth: domain.MustDate("1985-04-12"), Nationality: "CZE", PersonalNumber: "8554121234",
+					DocumentNumber: "123456789", DateOfIssue: domain.MustDate("2020-01-15"),
+					DateOfExpiry: domain.MustDate("2030-01-15")},
+				{Type: "PASSPORT", Status: "SUCCESS", GivenNames: "Jana", Surname: "Novakova",
+					DateOfBirth: domain.MustDate("1985-04-12"), DocumentNumber: "P987"},
+			},
+			Registry: &domain.Client{UserID: "u-1", ClientNumber: "1000001", BirthDate: domain.MustDate("1985-04-12"),
+				GivenNames: "Jana", Surname: "Nováková", Status: domain.StatusActive},
+			Frame: []byte{0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3},
+		}}
+	if claimed {
+		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, "reviewer-1", time.Now().Add(-time.Minute)
+	}
+	return c
+}
+
+// comparableCase is c without what differs between two saves of the same
+// shape: the ids, the process and the times.
+func comparableCase(c domain.ReviewCase) domain.ReviewCase {
+	c.ID, c.ProcessID = "", ""
+	c.CreatedAt, c.ClaimedAt = time.Time{}, time.Time{}
+	return c
+}
+
+// TestDecisionGroupCommitWithCases: WAIT decisions with their review cases
+// share the batch's statement and commit with the other decisions, and a
+// case reads back exactly as one saved by the single-row statement (every
+// column, the reason codes in their order). A repeat of a WAIT's key in the
+// batch gets the leader's decision and stores no case of its own; a case id
+// already used fails only its own caller, with CodeConflict.
+func TestDecisionGroupCommitWithCases(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	unbatched := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.BatchConfig{}))
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+
+	type result struct {
+		d      domain.Decision
+		stored bool
+		err    error
+	}
+	var (
+		calls  []func()
+		oks    = make([]result, 5)
+		waits  = make([]result, 4)
+		repeat result
+	)
+	for i := range oks {
+		calls = append(calls, func() {
+			oks[i].d, oks[i].stored, oks[i].err = s.Decisions.SaveDecision(ctx,
+				newBatchDecision(fmt.Sprintf("ok-%s-%d", run, i), domain.ResultOK), nil)
+		})
+	}
+	waitOf := func(i int) domain.Decision {
+		return newBatchDecision(fmt.Sprintf("wait-%s-%d", run, i), domain.ResultWAIT)
+	}
+	for i := range waits {
+		calls = append(calls, func() {
+			rc := fullCase(fmt.Sprintf("case-%s-%d", run, i), i%2 == 1)
+			if i == 3 {
+				rc.Evidence = domain.ReviewEvidence{} // no evidence: NULL columns
+			}
+			waits[i].d, waits[i].stored, waits[i].err = s.Decisions.SaveDecision(ctx, waitOf(i), rc)
+		})
+	}
+	calls = append(calls, func() {
+		d := waitOf(0)
+		d.RequestID = "req-repeat"
+		repeat.d, repeat.stored, repeat.err = s.Decisions.SaveDecision(ctx, d, fullCase("case-repeat-"+run, false))
+	})
+	together(calls...)
+
+	// waits[0] and repeat share a key: whichever reached the batch first
+	// leads and is stored with its case; the other gets its decision.
+	leader, follower, followerCase := waits[0], repeat, "case-repeat-"+run
+	if repeat.stored {
+		leader, follower, followerCase = repeat, waits[0], fmt.Sprintf("case-%s-0", run)
+	}
+	var xmins []string
+	for i, r := range append(append(append([]result{}, oks...), waits[1:]...), leader) {
+		if r.err != nil || !r.stored {
+			t.Fatalf("save %d: %+v", i, r)
+		}
+		x, n := decisionXmin(t, pool, r.d)
+		if n != 1 {
+			t.Fatalf("save %d: %d rows", i, n)
+		}
+		xmins = append(xmins, x)
+	}
+	for _, x := range xmins {
+		if x != xmins[0] {
+			t.Fatalf("the batch's decisions, with and without cases, were written by several transactions: %v", xmins)
+		}
+	}
+	if follower.err != nil || follower.stored {
+		t.Fatalf("the second save of a WAIT's key: %+v, want the first one's decision, not stored", follower)
+	}
+	if follower.d.ReviewCaseID != leader.d.ReviewCaseID || follower.d.RequestID != leader.d.RequestID {
+		t.Fatalf("the second save of a key got case %q and request %q; want the first one's %q, %q",
+			follower.d.ReviewCaseID, follower.d.RequestID, leader.d.ReviewCaseID, leader.d.RequestID)
+	}
+	if _, err := s.Decisions.ReviewCase(ctx, followerCase); domain.CodeOf(err) != domain.CodeNotFound {
+		t.Fatalf("the second save's own case: %v, want none stored", err)
+	}
+	for i, r := range waits {
+		wantID := fmt.Sprintf("case-%s-%d", run, i)
+		if i == 0 {
+			wantID = leader.d.ReviewCaseID // the same shape either way
+		}
+		if r.d.ReviewCaseID != wantID {
+			t.Fatalf("WAIT %d names case %q, want %q", i, r.d.ReviewCaseID, wantID)
+		}
+		got, err := s.Decisions.ReviewCase(ctx, r.d.ReviewCaseID)
+		if err != nil {
+			t.Fatalf("WAIT %d's case: %v", i, err)
+		}
+		if got.CreatedAt.IsZero() || (i%2 == 1) != !got.ClaimedAt.IsZero() {
+			t.Fatalf("WAIT %d's case times: created %v, claimed %v", i, got.CreatedAt, got.ClaimedAt)
+		}
+		// The same case saved by the single-row statement reads the same.
+		rc := fullCase(fmt.Sprintf("case-alone-%s-%d", run, i), i%2 == 1)
+		if i == 3 {
+			rc.Evidence = domain.ReviewEvidence{}
+		}
+		alone := waitOf(i)
+		alone.ProcessID = "alone-" + alone.ProcessID
+		if _, stored, err := unbatched.Decisions.SaveDecision(ctx, alone, rc); err != nil || !stored {
+			t.Fatalf("WAIT %d saved alone: %v %v", i, stored, err)
+		}
+		want, err := unbatched.Decisions.ReviewCase(ctx, rc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := comparableCase(got), comparableCase(want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("WAIT %d's case from the batch:\n%+v\nsaved alone:\n%+v", i, g, w)
+		}
+	}
+
+	// A case id already used fails its own caller only.
+	var (
+		conflictErr error
+		others      = make([]error, 3)
+	)
+	calls = calls[:0]
+	calls = append(calls, func() {
+		_, _, conflictErr = s.Decisions.SaveDecision(ctx, waitOf(10), fullCase(waits[1].d.ReviewCaseID, false))
+	})
+	for i := range others {
+		calls = append(calls, func() {
+			_, _, others[i] = s.Decisions.SaveDecision(ctx, waitOf(20+i), fullCase(fmt.Sprintf("case-%s-2%d", run, i), false))
+		})
+	}
+	together(calls...)
+	if domain.CodeOf(conflictErr) != domain.CodeConflict {
+		t.Fatalf("a used case id: %v, want CodeConflict", conflictErr)
+	}
+	if _, n := decisionXmin(t, pool, waitOf(10)); n != 0 {
+		t.Fatal("the decision with a used case id was stored")
+	}
+	for i, err := range others {
+		if err != nil {
+			t.Fatalf("WAIT %d failed with the conflicting one: %v", 20+i, err)
 		}
 	}
 }

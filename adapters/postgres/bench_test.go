@@ -190,8 +190,8 @@ func BenchmarkAppendConsent(b *testing.B) {
 }
 
 // BenchmarkSaveDecision stores an evaluation with rule results per
-// operation, serially and from 32 goroutines, and a WAIT decision with its
-// review case (never batched).
+// operation, serially and from 32 goroutines, a WAIT decision with its
+// review case from 32 goroutines (batched with their cases), and serially.
 func BenchmarkSaveDecision(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
@@ -220,6 +220,22 @@ func BenchmarkSaveDecision(b *testing.B) {
 					d := base
 					d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
 					if _, stored, err := store.SaveDecision(ctx, d, nil); err != nil || !stored {
+						b.Errorf("stored %v, %v", stored, err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(mode.name+"/parallel32-wait", func(b *testing.B) {
+			b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					d := base
+					d.Result, d.ReasonCode = domain.ResultWAIT, domain.ReasonNameSimilar
+					d.ProcessID, d.IdentityVerificationID = "p-"+strconv.FormatInt(seq.Add(1), 10), "iv"
+					rc := &domain.ReviewCase{ID: "case-" + d.ProcessID, ReasonCodes: []string{domain.ReasonNameSimilar},
+						Answered: domain.ResultWAIT}
+					if _, stored, err := store.SaveDecision(ctx, d, rc); err != nil || !stored {
 						b.Errorf("stored %v, %v", stored, err)
 						return
 					}

@@ -47,14 +47,21 @@ const purgeActor = "retention"
 // single-row update of the case and the decision's answer changes in the
 // same commit.
 //
-// With group commit on (see BatchConfig), decisions without a review case
-// that arrive together are inserted by one statement in one commit; see
-// SaveDecision.
+// With group commit on (see BatchConfig), decisions that arrive together,
+// with their review cases, are inserted by one statement in one commit;
+// see SaveDecision.
 type DecisionStore struct {
 	db    *db
 	clock ports.Clock
-	batch *group[domain.Decision, savedDecision]     // nil: every save alone
+	batch *group[decisionSave, savedDecision]        // nil: every save alone
 	reads *group[decisionsRead, decisionsWithClient] // nil: every read alone
+}
+
+// decisionSave is one SaveDecision call: the decision and, for a WAIT, its
+// review case (nil for none), both completed as SaveDecision stores them.
+type decisionSave struct {
+	d domain.Decision
+	c *domain.ReviewCase
 }
 
 // savedDecision is the outcome of one save.
@@ -442,15 +449,15 @@ SELECT id FROM d`
 // then read it and return it, so every caller gets the same answer. A case
 // id already used by another decision is CodeConflict and stores nothing.
 //
-// With group commit on, a decision without a review case joins the batch of
-// saves that arrive within the window and returns when that batch has
-// committed (flush); one with a case (a WAIT, a few in a hundred) is saved
-// alone. A save the batch cannot settle (its key was taken by a concurrent
-// writer, or the batch failed for a reason other than an unreachable
-// database) is done again alone, so a decision the database refuses fails
-// only its own caller. A caller whose ctx ends first gets CodeUnavailable;
-// its decision is then committed with its batch or not at all, and a retry
-// gets the stored one either way.
+// With group commit on, a decision joins the batch of saves that arrive
+// within the window, with its review case if it has one, and returns when
+// that batch has committed (flush). A save the batch cannot settle (its
+// key was taken by a concurrent writer, or the batch failed for a reason
+// other than an unreachable database) is done again alone, so a decision
+// the database refuses, or a case id already used, fails only its own
+// caller. A caller whose ctx ends first gets CodeUnavailable; its decision
+// is then committed with its batch or not at all, and a retry gets the
+// stored one either way.
 func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error) {
 	if !d.Kind.Valid() {
 		return domain.Decision{}, false, domain.Invalid("kind", "must be approval or evaluation")
@@ -463,16 +470,16 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 			return domain.Decision{}, false, domain.Invalid("reviewCaseId", "must name the review case saved with the decision")
 		}
 	}
-	d = cloneDecision(d)
-	d.DecidedAt = stamp(d.DecidedAt, s.clock)
-	var c domain.ReviewCase
+	in := decisionSave{d: cloneDecision(d)}
+	in.d.DecidedAt = stamp(in.d.DecidedAt, s.clock)
 	if rc != nil {
-		c = *rc
-		c.CompleteFrom(d)
-		d.ReviewCaseID = c.ID
+		c := *rc
+		c.CompleteFrom(in.d)
+		in.d.ReviewCaseID = c.ID
+		in.c = &c
 	}
-	if rc == nil && s.batch != nil {
-		res, solo, err := s.batch.do(ctx, d)
+	if s.batch != nil {
+		res, solo, err := s.batch.do(ctx, in)
 		switch {
 		case err != nil:
 			return domain.Decision{}, false, err
@@ -480,16 +487,12 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 			return res.d, res.stored, nil
 		}
 	}
-	var withCase *domain.ReviewCase
-	if rc != nil {
-		withCase = &c
-	}
-	return s.saveAlone(ctx, d, withCase)
+	return s.saveAlone(ctx, in.d, in.c)
 }
 
-// saveLone is saveAlone for a batch of one decision (no review case).
-func (s *DecisionStore) saveLone(ctx context.Context, d domain.Decision) (savedDecision, error) {
-	d, stored, err := s.saveAlone(ctx, d, nil)
+// saveLone is saveAlone for a batch of one save.
+func (s *DecisionStore) saveLone(ctx context.Context, in decisionSave) (savedDecision, error) {
+	d, stored, err := s.saveAlone(ctx, in.d, in.c)
 	return savedDecision{d: d, stored: stored}, err
 }
 
@@ -550,6 +553,41 @@ ORDER BY ord
 ON CONFLICT ON CONSTRAINT decisions_key DO NOTHING
 RETURNING kind, process_id, identity_verification_id`
 
+// insertDecisionsWithCasesBatchSQL is insertDecisionsBatchSQL for a batch
+// holding review cases, as insertDecisionWithCaseSQL is insertDecisionSQL:
+// $14 is the decisions' review case ids (NULL for none), $15..$33 the cases'
+// columns (caseArrays), and a case is inserted only when its decision
+// was. The decisions go in first and in key order, as without cases.
+const insertDecisionsWithCasesBatchSQL = `WITH d AS (
+    INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text,
+        score, rules, images, correlation_id, request_id, decided_at, review_case_id)
+    SELECT kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text, score,
+        rules::jsonb, images::jsonb, correlation_id, request_id, decided_at, review_case_id
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::double precision[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::text[])
+        WITH ORDINALITY AS i(kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text,
+            score, rules, images, correlation_id, request_id, decided_at, review_case_id, ord)
+    ORDER BY ord
+    ON CONFLICT ON CONSTRAINT decisions_key DO NOTHING
+    RETURNING id, kind, process_id, identity_verification_id, review_case_id
+), c AS (
+    INSERT INTO review_cases (id, decision_id, kind, process_id, identity_verification_id, user_id, status,
+        reason_codes, answered, claimed_by, claimed_at, resolution, resolution_reason, resolved_by,
+        second_reviewer, resolved_at, evidence, evidence_frame, evidence_purged, created_at)
+    SELECT r.id, d.id, r.kind, r.process_id, r.identity_verification_id, r.user_id, r.status,
+        ARRAY(SELECT e FROM jsonb_array_elements_text(r.reason_codes::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n),
+        r.answered, r.claimed_by, r.claimed_at, r.resolution, r.resolution_reason, r.resolved_by,
+        r.second_reviewer, r.resolved_at, r.evidence::jsonb, r.evidence_frame, r.evidence_purged, r.created_at
+    FROM unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+        $22::text[], $23::text[], $24::timestamptz[], $25::text[], $26::text[], $27::text[], $28::text[],
+        $29::timestamptz[], $30::text[], $31::bytea[], $32::boolean[], $33::timestamptz[])
+        AS r(id, kind, process_id, identity_verification_id, user_id, status, reason_codes, answered, claimed_by,
+            claimed_at, resolution, resolution_reason, resolved_by, second_reviewer, resolved_at, evidence,
+            evidence_frame, evidence_purged, created_at)
+    JOIN d ON d.review_case_id = r.id
+)
+SELECT kind, process_id, identity_verification_id FROM d`
+
 // decisionKey is the idempotency key of a decision.
 type decisionKey struct{ kind, processID, identityVerificationID string }
 
@@ -562,35 +600,35 @@ func compareDecisionKeys(a, b decisionKey) int {
 		cmp.Compare(a.identityVerificationID, b.identityVerificationID))
 }
 
-// flush inserts one batch of decisions (none with a review case) in one
+// flush inserts one batch of decisions, with their review cases, in one
 // statement. The first save of a key in the batch is its leader; later
 // saves of the same key in the batch are the concurrent repeats the
-// idempotency promise is about and get the leader's decision, not stored.
-// Rows are inserted in key order, so two batches never wait for each
-// other's rows in opposite orders.
+// idempotency promise is about and get the leader's decision, not stored
+// (nor their cases). Rows are inserted in key order, so two batches never
+// wait for each other's rows in opposite orders.
 //
-// A batch of one is saved by its single-row statement instead (saveLone),
-// and its caller gets that statement's answer. For a batch of several:
-// an unreachable database fails every call with CodeUnavailable
+// The group saves a batch of one by its single-row statement instead
+// (saveLone), and its caller gets that statement's answer. For a batch of
+// several: an unreachable database fails every call with CodeUnavailable
 // (nothing was committed, or the commit's fate is unknown and a retry is
-// idempotent); any other error (a decision the database refuses) sends
-// every call back to be saved alone, where only the faulty one fails; a
-// key a concurrent writer took first sends its saves back alone, to read
-// the winner.
-func (s *DecisionStore) flush(ctx context.Context, calls []*call[domain.Decision, savedDecision]) {
+// idempotent); any other error (a decision the database refuses, a case id
+// already used) sends every call back to be saved alone, where only the
+// faulty one fails; a key a concurrent writer took first sends its saves
+// back alone, to read the winner.
+func (s *DecisionStore) flush(ctx context.Context, calls []*call[decisionSave, savedDecision]) {
 	type entry struct {
 		key   decisionKey
-		calls []*call[domain.Decision, savedDecision]
+		calls []*call[decisionSave, savedDecision]
 	}
 	byKey := make(map[decisionKey]*entry, len(calls))
 	entries := make([]*entry, 0, len(calls))
 	for _, c := range calls {
-		k := keyOfDecision(c.in)
+		k := keyOfDecision(c.in.d)
 		if e := byKey[k]; e != nil {
 			e.calls = append(e.calls, c)
 			continue
 		}
-		e := &entry{key: k, calls: []*call[domain.Decision, savedDecision]{c}}
+		e := &entry{key: k, calls: []*call[decisionSave, savedDecision]{c}}
 		byKey[k] = e
 		entries = append(entries, e)
 	}
@@ -604,22 +642,35 @@ func (s *DecisionStore) flush(ctx context.Context, calls []*call[domain.Decision
 		scores        = make([]*float64, n)
 		rules, images = make([]*string, n), make([]*string, n)
 		times         = make([]time.Time, n)
+		caseIDs       []*string // nil while the batch has no review case
+		cases         caseArrays
 	)
 	for i, e := range entries {
-		d := e.calls[0].in
+		in := e.calls[0].in
+		d := in.d
 		kinds[i], processIDs[i], ivIDs[i], userIDs[i] = string(d.Kind), d.ProcessID, d.IdentityVerificationID, d.UserID
 		results[i], codes[i], texts[i], scores[i] = string(d.Result), d.ReasonCode, d.ReasonText, d.Score
 		r, im := decisionToRow(d)
 		rules[i], images[i] = jsonText(r), jsonText(im)
 		correlationIDs[i], requestIDs[i], times[i] = d.CorrelationID, d.RequestID, d.DecidedAt
+		if in.c != nil {
+			if caseIDs == nil {
+				caseIDs = make([]*string, n)
+			}
+			caseIDs[i] = &in.c.ID
+			cases.add(*in.c)
+		}
+	}
+	query, args := insertDecisionsBatchSQL, []any{kinds, processIDs, ivIDs, userIDs, results, codes, texts, scores,
+		rules, images, correlationIDs, requestIDs, times}
+	if caseIDs != nil {
+		query, args = insertDecisionsWithCasesBatchSQL, append(append(args, caseIDs), cases.args()...)
 	}
 	inserted := make(map[decisionKey]bool, n)
 	err := s.db.run(ctx, "decision", func(ctx context.Context) error {
 		clear(inserted)
 		var k decisionKey
-		return sendAfter(ctx, s.db.pool, genericPlanSQL, insertDecisionsBatchSQL,
-			[]any{kinds, processIDs, ivIDs, userIDs, results, codes, texts, scores, rules, images, correlationIDs,
-				requestIDs, times},
+		return sendAfter(ctx, s.db.pool, genericPlanSQL, query, args,
 			[]any{&k.kind, &k.processID, &k.identityVerificationID}, func() error {
 				inserted[k] = true
 				return nil
@@ -630,7 +681,7 @@ func (s *DecisionStore) flush(ctx context.Context, calls []*call[domain.Decision
 		return
 	}
 	for _, e := range entries {
-		leader := e.calls[0].in
+		leader := e.calls[0].in.d
 		for i, c := range e.calls {
 			switch {
 			case !inserted[e.key]:
@@ -653,6 +704,29 @@ func jsonText(b []byte) *string {
 
 // caseToRow returns the values $15..$33 of insertDecisionWithCaseSQL.
 func caseToRow(c domain.ReviewCase) []any {
+	v := caseValuesOf(c)
+	var frame any // nil []byte as NULL, whatever the codec makes of it
+	if v.frame != nil {
+		frame = v.frame
+	}
+	return []any{v.id, v.kind, v.processID, v.identityVerificationID, v.userID, v.status, v.reasonCodes,
+		v.answered, v.claimedBy, v.claimedAt, v.resolution, v.resolutionReason, v.resolvedBy, v.secondReviewer,
+		v.resolvedAt, v.evidence, frame, v.evidencePurged, v.createdAt}
+}
+
+// caseValues are a new review case's columns as both insert statements
+// take them: NULL as a nil pointer or slice.
+type caseValues struct {
+	id, kind, processID, identityVerificationID, userID, status, resolutionReason string
+	reasonCodes                                                                   []string
+	answered, claimedBy, resolution, resolvedBy, secondReviewer                   *string
+	claimedAt, resolvedAt                                                         *time.Time
+	evidence, frame                                                               []byte // jsonb and bytea
+	evidencePurged                                                                bool
+	createdAt                                                                     time.Time
+}
+
+func caseValuesOf(c domain.ReviewCase) caseValues {
 	reasons := c.ReasonCodes
 	if reasons == nil {
 		reasons = []string{}
@@ -668,14 +742,63 @@ func caseToRow(c domain.ReviewCase) []any {
 		}
 		evidence = jsonOrNil(ev, false)
 	}
-	var frame any
-	if c.Evidence.Frame != nil {
-		frame = c.Evidence.Frame
+	return caseValues{
+		id: c.ID, kind: string(c.Kind), processID: c.ProcessID, identityVerificationID: c.IdentityVerificationID,
+		userID: c.UserID, status: string(c.Status), reasonCodes: reasons, answered: textPtr(string(c.Answered)),
+		claimedBy: textPtr(c.ClaimedBy), claimedAt: timePtr(c.ClaimedAt), resolution: textPtr(string(c.Resolution)),
+		resolutionReason: c.ResolutionReason, resolvedBy: textPtr(c.ResolvedBy),
+		secondReviewer: textPtr(c.SecondReviewer), resolvedAt: timePtr(c.ResolvedAt), evidence: evidence,
+		frame: c.Evidence.Frame, evidencePurged: c.EvidencePurged, createdAt: c.CreatedAt,
 	}
-	return []any{c.ID, string(c.Kind), c.ProcessID, c.IdentityVerificationID, c.UserID, string(c.Status),
-		reasons, textOrNil(string(c.Answered)), textOrNil(c.ClaimedBy), timeOrNil(c.ClaimedAt),
-		textOrNil(string(c.Resolution)), c.ResolutionReason, textOrNil(c.ResolvedBy), textOrNil(c.SecondReviewer),
-		timeOrNil(c.ResolvedAt), evidence, frame, c.EvidencePurged, c.CreatedAt}
+}
+
+// textPtr is s, or nil (NULL) when it is empty.
+func textPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// timePtr is t, or nil (NULL) when it is zero.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// caseArrays are the review cases of a batch as the arrays $15..$33 of
+// insertDecisionsWithCasesBatchSQL; reason codes go as JSON text, since
+// PostgreSQL's arrays of arrays must be rectangular.
+type caseArrays struct {
+	ids, kinds, processIDs, verificationIDs, userIDs, statuses, reasonCodes, resolutionReasons []string
+	answered, claimedBy, resolutions, resolvedBy, secondReviewers, evidence                    []*string
+	claimedAt, resolvedAt                                                                      []*time.Time
+	frames                                                                                     [][]byte
+	purged                                                                                     []bool
+	createdAt                                                                                  []time.Time
+}
+
+func (cc *caseArrays) add(c domain.ReviewCase) {
+	v := caseValuesOf(c)
+	codes, _ := json.Marshal(v.reasonCodes) // a []string always marshals
+	cc.ids, cc.kinds, cc.processIDs = append(cc.ids, v.id), append(cc.kinds, v.kind), append(cc.processIDs, v.processID)
+	cc.verificationIDs, cc.userIDs = append(cc.verificationIDs, v.identityVerificationID), append(cc.userIDs, v.userID)
+	cc.statuses, cc.reasonCodes = append(cc.statuses, v.status), append(cc.reasonCodes, string(codes))
+	cc.answered, cc.claimedBy = append(cc.answered, v.answered), append(cc.claimedBy, v.claimedBy)
+	cc.claimedAt, cc.resolutions = append(cc.claimedAt, v.claimedAt), append(cc.resolutions, v.resolution)
+	cc.resolutionReasons = append(cc.resolutionReasons, v.resolutionReason)
+	cc.resolvedBy, cc.secondReviewers = append(cc.resolvedBy, v.resolvedBy), append(cc.secondReviewers, v.secondReviewer)
+	cc.resolvedAt, cc.evidence = append(cc.resolvedAt, v.resolvedAt), append(cc.evidence, jsonText(v.evidence))
+	cc.frames, cc.purged = append(cc.frames, v.frame), append(cc.purged, v.evidencePurged)
+	cc.createdAt = append(cc.createdAt, v.createdAt)
+}
+
+func (cc *caseArrays) args() []any {
+	return []any{cc.ids, cc.kinds, cc.processIDs, cc.verificationIDs, cc.userIDs, cc.statuses, cc.reasonCodes,
+		cc.answered, cc.claimedBy, cc.claimedAt, cc.resolutions, cc.resolutionReasons, cc.resolvedBy,
+		cc.secondReviewers, cc.resolvedAt, cc.evidence, cc.frames, cc.purged, cc.createdAt}
 }
 
 func documentToJSON(d domain.DocumentData) documentJSON {

@@ -49,7 +49,7 @@
 // servings), so a consent is one batched statement.
 //
 // Durable writes are grouped (BatchConfig, ONBOARDING_DB_BATCH_WINDOW):
-// consent ledger appends, and decisions without a review case, that arrive
+// consent ledger appends, and decisions with their review cases, that arrive
 // together are written by one statement in one transaction, so one commit
 // (one WAL flush) serves them all, and each caller is answered only after
 // that commit. A write to an idle store is not delayed (a batch of one is

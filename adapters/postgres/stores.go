@@ -95,14 +95,6 @@ func utc(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// timeOrNil is the value of a nullable timestamptz: NULL for the zero time.
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
 // textOrNil is the value of a nullable text column: NULL for "".
 func textOrNil(s string) any {
 	if s == "" {
