@@ -582,10 +582,18 @@ func TestDecisionGroupCommit(t *testing.T) {
 	}
 }
 
-// fullCase is a review case with every column the insert takes set: three
-// reason codes in an order that is not sorted, two documents, the registry
-// record, a frame and, when claimed, a reviewer and a time.
-func fullCase(id string, claimed bool) *domain.ReviewCase {
+// Shapes of fullCase: every column the insert takes is set by one of them.
+const (
+	caseOpen       = iota // OPEN, with documents, the registry record and a frame
+	caseClaimed           // CLAIMED: a reviewer and a time
+	caseResolved          // RESOLVED with a second reviewer, its evidence purged
+	caseNoEvidence        // OPEN without evidence: NULL evidence and frame
+)
+
+// fullCase is a review case of the given shape, with three reason codes in
+// an order that is not sorted.
+func fullCase(id string, shape int) *domain.ReviewCase {
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	c := &domain.ReviewCase{ID: id, Answered: domain.ResultWAIT,
 		ReasonCodes: []string{domain.ReasonScoreBorderline, "NAME_SIMILAR", "A_LAST_ONE"},
 		Evidence: domain.ReviewEvidence{
@@ -601,17 +609,24 @@ func fullCase(id string, claimed bool) *domain.ReviewCase {
 				GivenNames: "Jana", Surname: "Nováková", Status: domain.StatusActive},
 			Frame: []byte{0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3},
 		}}
-	if claimed {
-		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, "reviewer-1", time.Now().Add(-time.Minute)
+	switch shape {
+	case caseClaimed:
+		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, "reviewer-1", at
+	case caseResolved:
+		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewResolved, "reviewer-1", at
+		c.Resolution, c.ResolutionReason, c.ResolvedBy = domain.ResultOK, "documents checked by hand", "reviewer-1"
+		c.SecondReviewer, c.ResolvedAt = "reviewer-2", at.Add(time.Minute)
+		c.Evidence, c.EvidencePurged = domain.ReviewEvidence{}, true
+	case caseNoEvidence:
+		c.Evidence = domain.ReviewEvidence{}
 	}
 	return c
 }
 
 // comparableCase is c without what differs between two saves of the same
-// shape: the ids, the process and the times.
+// shape: the id, the process and the creation time (the decision's).
 func comparableCase(c domain.ReviewCase) domain.ReviewCase {
-	c.ID, c.ProcessID = "", ""
-	c.CreatedAt, c.ClaimedAt = time.Time{}, time.Time{}
+	c.ID, c.ProcessID, c.CreatedAt = "", "", time.Time{}
 	return c
 }
 
@@ -619,8 +634,9 @@ func comparableCase(c domain.ReviewCase) domain.ReviewCase {
 // share the batch's statement and commit with the other decisions, and a
 // case reads back exactly as one saved by the single-row statement (every
 // column, the reason codes in their order). A repeat of a WAIT's key in the
-// batch gets the leader's decision and stores no case of its own; a case id
-// already used fails only its own caller, with CodeConflict.
+// batch, or of a key stored before, gets the first decision and stores no
+// case of its own; a case id already used fails only its own caller, with
+// CodeConflict.
 func TestDecisionGroupCommitWithCases(t *testing.T) {
 	t.Parallel()
 	s, pool := newBatchedStores(t)
@@ -628,6 +644,14 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 		postgres.WithBatching(postgres.BatchConfig{}))
 	ctx := context.Background()
 	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	waitOf := func(i int) domain.Decision {
+		return newBatchDecision(fmt.Sprintf("wait-%s-%d", run, i), domain.ResultWAIT)
+	}
+	caseID := func(i int) string { return fmt.Sprintf("case-%s-%d", run, i) }
+	earlier, _, err := unbatched.Decisions.SaveDecision(ctx, waitOf(9), fullCase(caseID(9), caseOpen))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	type result struct {
 		d      domain.Decision
@@ -635,10 +659,13 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 		err    error
 	}
 	var (
-		calls  []func()
-		oks    = make([]result, 5)
-		waits  = make([]result, 4)
-		repeat result
+		calls         []func()
+		oks           = make([]result, 5)
+		waits         = make([]result, 4)
+		repeat, late  result
+		named         result
+		namedCase     = "case-named-" + run
+		namedDecision = newBatchDecision("named-"+run, domain.ResultOK)
 	)
 	for i := range oks {
 		calls = append(calls, func() {
@@ -646,22 +673,22 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 				newBatchDecision(fmt.Sprintf("ok-%s-%d", run, i), domain.ResultOK), nil)
 		})
 	}
-	waitOf := func(i int) domain.Decision {
-		return newBatchDecision(fmt.Sprintf("wait-%s-%d", run, i), domain.ResultWAIT)
-	}
 	for i := range waits {
 		calls = append(calls, func() {
-			rc := fullCase(fmt.Sprintf("case-%s-%d", run, i), i%2 == 1)
-			if i == 3 {
-				rc.Evidence = domain.ReviewEvidence{} // no evidence: NULL columns
-			}
-			waits[i].d, waits[i].stored, waits[i].err = s.Decisions.SaveDecision(ctx, waitOf(i), rc)
+			waits[i].d, waits[i].stored, waits[i].err = s.Decisions.SaveDecision(ctx, waitOf(i), fullCase(caseID(i), i))
 		})
 	}
 	calls = append(calls, func() {
 		d := waitOf(0)
 		d.RequestID = "req-repeat"
-		repeat.d, repeat.stored, repeat.err = s.Decisions.SaveDecision(ctx, d, fullCase("case-repeat-"+run, false))
+		repeat.d, repeat.stored, repeat.err = s.Decisions.SaveDecision(ctx, d, fullCase("case-repeat-"+run, caseOpen))
+	}, func() {
+		late.d, late.stored, late.err = s.Decisions.SaveDecision(ctx, waitOf(9), fullCase("case-late-"+run, caseOpen))
+	}, func() {
+		// A decision naming a case it does not carry keeps the name, as saved alone.
+		d := namedDecision
+		d.ReviewCaseID = namedCase
+		named.d, named.stored, named.err = s.Decisions.SaveDecision(ctx, d, nil)
 	})
 	together(calls...)
 
@@ -669,10 +696,10 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	// leads and is stored with its case; the other gets its decision.
 	leader, follower, followerCase := waits[0], repeat, "case-repeat-"+run
 	if repeat.stored {
-		leader, follower, followerCase = repeat, waits[0], fmt.Sprintf("case-%s-0", run)
+		leader, follower, followerCase = repeat, waits[0], caseID(0)
 	}
 	var xmins []string
-	for i, r := range append(append(append([]result{}, oks...), waits[1:]...), leader) {
+	for i, r := range append(append(append([]result{}, oks...), waits[1:]...), leader, named) {
 		if r.err != nil || !r.stored {
 			t.Fatalf("save %d: %+v", i, r)
 		}
@@ -687,36 +714,52 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 			t.Fatalf("the batch's decisions, with and without cases, were written by several transactions: %v", xmins)
 		}
 	}
-	if follower.err != nil || follower.stored {
-		t.Fatalf("the second save of a WAIT's key: %+v, want the first one's decision, not stored", follower)
+	for _, c := range []struct {
+		name       string
+		got, first result
+		unusedCase string
+	}{
+		{"the second save of a WAIT's key in the batch", follower, leader, followerCase},
+		{"a save of a WAIT's key stored before the batch", late, result{d: earlier}, "case-late-" + run},
+	} {
+		if c.got.err != nil || c.got.stored {
+			t.Fatalf("%s: %+v, want the first decision, not stored", c.name, c.got)
+		}
+		if c.got.d.ReviewCaseID != c.first.d.ReviewCaseID || c.got.d.RequestID != c.first.d.RequestID {
+			t.Fatalf("%s got case %q and request %q; want the first one's %q, %q", c.name,
+				c.got.d.ReviewCaseID, c.got.d.RequestID, c.first.d.ReviewCaseID, c.first.d.RequestID)
+		}
+		if _, err := s.Decisions.ReviewCase(ctx, c.unusedCase); domain.CodeOf(err) != domain.CodeNotFound {
+			t.Fatalf("%s: its own case %v, want none stored", c.name, err)
+		}
 	}
-	if follower.d.ReviewCaseID != leader.d.ReviewCaseID || follower.d.RequestID != leader.d.RequestID {
-		t.Fatalf("the second save of a key got case %q and request %q; want the first one's %q, %q",
-			follower.d.ReviewCaseID, follower.d.RequestID, leader.d.ReviewCaseID, leader.d.RequestID)
+	if d, err := s.Decisions.Decision(ctx, namedDecision.Kind, namedDecision.ProcessID,
+		namedDecision.IdentityVerificationID); err != nil || d.ReviewCaseID != namedCase {
+		t.Fatalf("a decision naming case %q without carrying it was stored as %+v, %v", namedCase, d, err)
 	}
-	if _, err := s.Decisions.ReviewCase(ctx, followerCase); domain.CodeOf(err) != domain.CodeNotFound {
-		t.Fatalf("the second save's own case: %v, want none stored", err)
-	}
+
 	for i, r := range waits {
-		wantID := fmt.Sprintf("case-%s-%d", run, i)
+		wantID := caseID(i)
 		if i == 0 {
 			wantID = leader.d.ReviewCaseID // the same shape either way
 		}
 		if r.d.ReviewCaseID != wantID {
 			t.Fatalf("WAIT %d names case %q, want %q", i, r.d.ReviewCaseID, wantID)
 		}
-		got, err := s.Decisions.ReviewCase(ctx, r.d.ReviewCaseID)
+		stored, err := s.Decisions.Decision(ctx, r.d.Kind, r.d.ProcessID, r.d.IdentityVerificationID)
+		wantResult := domain.ResultWAIT
+		if i == caseResolved {
+			wantResult = domain.ResultOK // a decision is read with its case's resolution applied
+		}
+		if err != nil || stored.ReviewCaseID != wantID || stored.Result != wantResult {
+			t.Fatalf("WAIT %d as stored: %+v, %v", i, stored, err)
+		}
+		got, err := s.Decisions.ReviewCase(ctx, wantID)
 		if err != nil {
 			t.Fatalf("WAIT %d's case: %v", i, err)
 		}
-		if got.CreatedAt.IsZero() || (i%2 == 1) != !got.ClaimedAt.IsZero() {
-			t.Fatalf("WAIT %d's case times: created %v, claimed %v", i, got.CreatedAt, got.ClaimedAt)
-		}
 		// The same case saved by the single-row statement reads the same.
-		rc := fullCase(fmt.Sprintf("case-alone-%s-%d", run, i), i%2 == 1)
-		if i == 3 {
-			rc.Evidence = domain.ReviewEvidence{}
-		}
+		rc := fullCase(fmt.Sprintf("case-alone-%s-%d", run, i), i)
 		alone := waitOf(i)
 		alone.ProcessID = "alone-" + alone.ProcessID
 		if _, stored, err := unbatched.Decisions.SaveDecision(ctx, alone, rc); err != nil || !stored {
@@ -734,15 +777,16 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	// A case id already used fails its own caller only.
 	var (
 		conflictErr error
-		others      = make([]error, 3)
+		others      = make([]result, 3)
 	)
 	calls = calls[:0]
 	calls = append(calls, func() {
-		_, _, conflictErr = s.Decisions.SaveDecision(ctx, waitOf(10), fullCase(waits[1].d.ReviewCaseID, false))
+		_, _, conflictErr = s.Decisions.SaveDecision(ctx, waitOf(10), fullCase(caseID(1), caseOpen))
 	})
 	for i := range others {
 		calls = append(calls, func() {
-			_, _, others[i] = s.Decisions.SaveDecision(ctx, waitOf(20+i), fullCase(fmt.Sprintf("case-%s-2%d", run, i), false))
+			others[i].d, others[i].stored, others[i].err = s.Decisions.SaveDecision(ctx, waitOf(20+i),
+				fullCase(caseID(20+i), caseOpen))
 		})
 	}
 	together(calls...)
@@ -752,9 +796,12 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	if _, n := decisionXmin(t, pool, waitOf(10)); n != 0 {
 		t.Fatal("the decision with a used case id was stored")
 	}
-	for i, err := range others {
-		if err != nil {
-			t.Fatalf("WAIT %d failed with the conflicting one: %v", 20+i, err)
+	for i, r := range others {
+		if r.err != nil || !r.stored {
+			t.Fatalf("WAIT %d, in the batch of the used case id: %+v", 20+i, r)
+		}
+		if _, err := s.Decisions.ReviewCase(ctx, caseID(20+i)); err != nil {
+			t.Fatalf("WAIT %d's case, in the batch of the used case id: %v", 20+i, err)
 		}
 	}
 }

@@ -556,8 +556,8 @@ RETURNING kind, process_id, identity_verification_id`
 // insertDecisionsWithCasesBatchSQL is insertDecisionsBatchSQL for a batch
 // holding review cases, as insertDecisionWithCaseSQL is insertDecisionSQL:
 // $14 is the decisions' review case ids (NULL for none), $15..$33 the cases'
-// columns (caseArrays), and a case is inserted only when its decision
-// was. The decisions go in first and in key order, as without cases.
+// columns (caseArrays; none when the ids name no case of this batch), and a
+// case is inserted only when its decision was. The decisions go in first and in key order, as without cases.
 const insertDecisionsWithCasesBatchSQL = `WITH d AS (
     INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text,
         score, rules, images, correlation_id, request_id, decided_at, review_case_id)
@@ -642,7 +642,7 @@ func (s *DecisionStore) flush(ctx context.Context, calls []*call[decisionSave, s
 		scores        = make([]*float64, n)
 		rules, images = make([]*string, n), make([]*string, n)
 		times         = make([]time.Time, n)
-		caseIDs       []*string // nil while the batch has no review case
+		caseIDs       []*string // nil while no decision of the batch names a review case
 		cases         caseArrays
 	)
 	for i, e := range entries {
@@ -653,11 +653,13 @@ func (s *DecisionStore) flush(ctx context.Context, calls []*call[decisionSave, s
 		r, im := decisionToRow(d)
 		rules[i], images[i] = jsonText(r), jsonText(im)
 		correlationIDs[i], requestIDs[i], times[i] = d.CorrelationID, d.RequestID, d.DecidedAt
-		if in.c != nil {
+		if d.ReviewCaseID != "" { // a case's id, or one the caller set without a case, as saveAlone keeps it
 			if caseIDs == nil {
 				caseIDs = make([]*string, n)
 			}
-			caseIDs[i] = &in.c.ID
+			caseIDs[i] = &d.ReviewCaseID
+		}
+		if in.c != nil {
 			cases.add(*in.c)
 		}
 	}
