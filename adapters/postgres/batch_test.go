@@ -447,6 +447,30 @@ WHERE $1::integer = ANY (pg_blocking_pids(pid))`, otherPID).Scan(&waiting); err 
 	}
 }
 
+// saveResult is what one SaveDecision call of a test returned.
+type saveResult struct {
+	d      domain.Decision
+	stored bool
+	err    error
+}
+
+// storedOnce requires each save to have succeeded and stored its decision
+// in one row, and returns the transactions that inserted them.
+func storedOnce(t *testing.T, pool *pgxpool.Pool, what string, saves []saveResult) (xmins []string) {
+	t.Helper()
+	for i, r := range saves {
+		if r.err != nil || !r.stored {
+			t.Fatalf("%s %d: %+v", what, i, r)
+		}
+		x, n := decisionXmin(t, pool, r.d)
+		if n != 1 {
+			t.Fatalf("%s %d has %d rows", what, i, n)
+		}
+		xmins = append(xmins, x)
+	}
+	return xmins
+}
+
 func newBatchDecision(process string, result domain.Result) domain.Decision {
 	score := 7.5
 	d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-" + process, IdentityVerificationID: "iv-1",
@@ -490,17 +514,12 @@ func TestDecisionGroupCommit(t *testing.T) {
 		t.Fatalf("seeding: %v %v", stored, err)
 	}
 
-	type result struct {
-		d      domain.Decision
-		stored bool
-		err    error
-	}
 	var (
 		calls    []func()
-		fresh    = make([]result, 20)
-		same     = make([]result, 10)
-		repeats  = make([]result, 3)
-		wait     result
+		fresh    = make([]saveResult, 20)
+		same     = make([]saveResult, 10)
+		repeats  = make([]saveResult, 3)
+		wait     saveResult
 		sameBase = newBatchDecision("same-"+run, domain.ResultNOK)
 		waitD    = newBatchDecision("wait-"+run, domain.ResultWAIT)
 	)
@@ -530,17 +549,7 @@ func TestDecisionGroupCommit(t *testing.T) {
 	})
 	together(calls...)
 
-	var xmins []string
-	for i, r := range fresh {
-		if r.err != nil || !r.stored {
-			t.Fatalf("fresh decision %d: %+v", i, r)
-		}
-		x, n := decisionXmin(t, pool, r.d)
-		if n != 1 {
-			t.Fatalf("fresh decision %d has %d rows", i, n)
-		}
-		xmins = append(xmins, x)
-	}
+	xmins := storedOnce(t, pool, "fresh decision", fresh)
 	winners := 0
 	for _, r := range same {
 		if r.err != nil {
@@ -653,17 +662,12 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type result struct {
-		d      domain.Decision
-		stored bool
-		err    error
-	}
 	var (
 		calls         []func()
-		oks           = make([]result, 5)
-		waits         = make([]result, 4)
-		repeat, late  result
-		named         result
+		oks           = make([]saveResult, 5)
+		waits         = make([]saveResult, 4)
+		repeat, late  saveResult
+		named         saveResult
 		namedCase     = "case-named-" + run
 		namedDecision = newBatchDecision("named-"+run, domain.ResultOK)
 	)
@@ -698,17 +702,7 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	if repeat.stored {
 		leader, follower, followerCase = repeat, waits[0], caseID(0)
 	}
-	var xmins []string
-	for i, r := range append(append(append([]result{}, oks...), waits[1:]...), leader, named) {
-		if r.err != nil || !r.stored {
-			t.Fatalf("save %d: %+v", i, r)
-		}
-		x, n := decisionXmin(t, pool, r.d)
-		if n != 1 {
-			t.Fatalf("save %d: %d rows", i, n)
-		}
-		xmins = append(xmins, x)
-	}
+	xmins := storedOnce(t, pool, "save", append(append(append([]saveResult{}, oks...), waits[1:]...), leader, named))
 	for _, x := range xmins {
 		if x != xmins[0] {
 			t.Fatalf("the batch's decisions, with and without cases, were written by several transactions: %v", xmins)
@@ -716,11 +710,11 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name       string
-		got, first result
+		got, first saveResult
 		unusedCase string
 	}{
 		{"the second save of a WAIT's key in the batch", follower, leader, followerCase},
-		{"a save of a WAIT's key stored before the batch", late, result{d: earlier}, "case-late-" + run},
+		{"a save of a WAIT's key stored before the batch", late, saveResult{d: earlier}, "case-late-" + run},
 	} {
 		if c.got.err != nil || c.got.stored {
 			t.Fatalf("%s: %+v, want the first decision, not stored", c.name, c.got)
@@ -777,7 +771,7 @@ func TestDecisionGroupCommitWithCases(t *testing.T) {
 	// A case id already used fails its own caller only.
 	var (
 		conflictErr error
-		others      = make([]result, 3)
+		others      = make([]saveResult, 3)
 	)
 	calls = calls[:0]
 	calls = append(calls, func() {
