@@ -557,7 +557,8 @@ RETURNING kind, process_id, identity_verification_id`
 // holding review cases, as insertDecisionWithCaseSQL is insertDecisionSQL:
 // $14 is the decisions' review case ids (NULL for none), $15..$33 the cases'
 // columns (caseArrays; none when the ids name no case of this batch), and a
-// case is inserted only when its decision was. The decisions go in first and in key order, as without cases.
+// case is inserted only when its decision was. The decisions go in first,
+// in key order, as without cases.
 const insertDecisionsWithCasesBatchSQL = `WITH d AS (
     INSERT INTO decisions (kind, process_id, identity_verification_id, user_id, result, reason_code, reason_text,
         score, rules, images, correlation_id, request_id, decided_at, review_case_id)
