@@ -44,6 +44,11 @@ type OTPGuardConfig struct {
 	Clock ports.Clock
 	// Logger receives the (rate-limited) fallback logs.
 	Logger *slog.Logger
+	// Coalescer sends the guard's scripts, several concurrent ones in one
+	// round trip (nil: one of its own with DefaultCoalescerLanes). Each
+	// script is safe to run twice (see beginScript and allowScript), as a
+	// Coalescer requires: go-redis repeats a failed round trip whole.
+	Coalescer *Coalescer
 	// OnFallback, when set, is called each time the fallback answered
 	// instead of Redis, with the operation: "begin", "finish" or "allow".
 	// It is called from many goroutines at once and must be quick: it is
@@ -86,6 +91,7 @@ type OTPGuardStats struct {
 // a command again when its reply is late.
 type OTPGuard struct {
 	rdb       goredis.UniversalClient
+	co        *Coalescer // the scripts' round trips, shared with concurrent callers
 	breaker   *Breaker
 	prefix    string
 	fallback  OTPFallback
@@ -160,8 +166,12 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 	if c.Fallback == nil {
 		c.Fallback = memory.NewOTPGuard(c.Clock)
 	}
+	if c.Coalescer == nil {
+		c.Coalescer = NewCoalescer(rdb, 0)
+	}
 	return &OTPGuard{
 		rdb:       rdb,
+		co:        c.Coalescer,
 		breaker:   b,
 		prefix:    c.KeyPrefix + "otp:",
 		fallback:  c.Fallback,
@@ -179,7 +189,7 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 // claimed the key. The retry finds its own token and answers {1} again,
 // instead of "pending" for the caller's own claim (which nobody would ever
 // finish: the code would not be sent for the whole dedupe window).
-var beginScript = goredis.NewScript(`
+var beginScript = newLuaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then return {1} end
@@ -192,7 +202,7 @@ return {0, v}
 
 // finishScript sets KEYS[1] to ARGV[1] keeping its TTL, or for ARGV[2] ms
 // when the claim has expired meanwhile.
-var finishScript = goredis.NewScript(`
+var finishScript = newLuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 else
@@ -206,7 +216,7 @@ return 1
 // ARGV[2] remain: 1 allowed, 0 refused. A token already logged answers 1:
 // go-redis may send the script again after a late reply, and the first run
 // must not count twice.
-var allowScript = goredis.NewScript(`
+var allowScript = newLuaScript(`
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -235,8 +245,11 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 	var reply []any
 	claim := string(domain.OTPPending) + "|" + callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		r, err := beginScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, claim, ms(ttl)).Slice()
-		reply = r
+		cmd, err := g.co.runScript(ctx, beginScript, []string{g.dedupeKey(key)}, claim, ms(ttl))
+		if err != nil {
+			return err
+		}
+		reply, err = cmd.Slice()
 		return err
 	})
 	if err == nil {
@@ -257,7 +270,8 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 					// Done: tell Redis, so every replica answers it. (A send
 					// still in flight tells Redis when it finishes.)
 					_ = g.breaker.Do(ctx, func(ctx context.Context) error {
-						return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(held), ms(ttl)).Err()
+						_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(held), ms(ttl))
+						return err
 					})
 				}
 				return false, held, nil
@@ -316,7 +330,8 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 		return err
 	}
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		return finishScript.Run(ctx, g.rdb, []string{g.dedupeKey(key)}, string(outcome), ms(ttl)).Err()
+		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl))
+		return err
 	})
 	if err == nil {
 		return nil
@@ -342,8 +357,11 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 	var allowed int64
 	token := callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		n, err := allowScript.Run(ctx, g.rdb, []string{g.sendsKey(processID)}, ms(window), limit, token).Int64()
-		allowed = n
+		cmd, err := g.co.runScript(ctx, allowScript, []string{g.sendsKey(processID)}, ms(window), limit, token)
+		if err != nil {
+			return err
+		}
+		allowed, err = cmd.Int64()
 		return err
 	})
 	if err == nil {

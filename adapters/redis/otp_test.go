@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/otp"
@@ -269,6 +271,13 @@ func TestOTPGuardCallerGone(t *testing.T) {
 	}
 }
 
+// evalScript runs s with its source (EVAL) on g's client, by itself.
+func evalScript(ctx context.Context, g *OTPGuard, s *luaScript, keys []string, args ...any) *goredis.Cmd {
+	cmd := s.cmd(ctx, true, keys, args...)
+	_ = g.rdb.Process(ctx, cmd) // the error is the command's
+	return cmd
+}
+
 // TestOTPScriptsSafeToRunTwice: go-redis sends a command again when its
 // reply is late (past the read timeout), after the first run may have
 // changed Redis. A claim's second run must answer "claimed" (not "pending"
@@ -280,7 +289,7 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 	key := g.dedupeKey("k-twice")
 	claim := string(domain.OTPPending) + "|" + callToken()
 	for run := range 2 {
-		reply, err := beginScript.Run(ctx, g.rdb, []string{key}, claim, 60_000).Slice()
+		reply, err := evalScript(ctx, g, beginScript, []string{key}, claim, 60_000).Slice()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +298,7 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 		}
 	}
 	other := string(domain.OTPPending) + "|" + callToken()
-	reply, err := beginScript.Run(ctx, g.rdb, []string{key}, other, 60_000).Slice()
+	reply, err := evalScript(ctx, g, beginScript, []string{key}, other, 60_000).Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +309,7 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 	sends := g.sendsKey("p-twice")
 	token := callToken()
 	for run := range 2 {
-		n, err := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, token).Int64()
+		n, err := evalScript(ctx, g, allowScript, []string{sends}, 60_000, 2, token).Int64()
 		if err != nil || n != 1 {
 			t.Fatalf("run %d of one send: %d, %v; want allowed", run+1, n, err)
 		}
@@ -308,10 +317,10 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 	if n, _ := g.rdb.ZCard(ctx, sends).Result(); n != 1 {
 		t.Fatalf("one send run twice is logged %d times, want once", n)
 	}
-	if n, _ := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, callToken()).Int64(); n != 1 {
+	if n, _ := evalScript(ctx, g, allowScript, []string{sends}, 60_000, 2, callToken()).Int64(); n != 1 {
 		t.Fatal("the second send of a limit of 2 was refused")
 	}
-	if n, _ := allowScript.Run(ctx, g.rdb, []string{sends}, 60_000, 2, callToken()).Int64(); n != 0 {
+	if n, _ := evalScript(ctx, g, allowScript, []string{sends}, 60_000, 2, callToken()).Int64(); n != 0 {
 		t.Fatal("a third send past a limit of 2 was allowed")
 	}
 }
@@ -400,5 +409,78 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	}
 	if after := g.Stats().Fallbacks; after != before {
 		t.Fatalf("Redis answered %d calls through the fallback after it was back", after-before)
+	}
+}
+
+// TestOTPGuardSharesRoundTrips: the guard's scripts go through its
+// Coalescer, so the claims and throttle checks that concurrent sends make
+// while the lane is busy share one round trip, each with its own answer:
+// every process is allowed its send, every fresh key claimed, and of two
+// claims of one key in the same round trip exactly one wins.
+func TestOTPGuardSharesRoundTrips(t *testing.T) {
+	c, rdb, prefix, hook := newTestCoalescer(t, 1)
+	g := NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: prefix, Coalescer: c})
+	ctx := context.Background()
+	// Redis learns the scripts first (EVAL after NOSCRIPT), so the round
+	// trip below is the only one.
+	if _, err := g.AllowOTP(ctx, "p-warm", 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.BeginOTP(ctx, "k-warm", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, before, _ := hook.counts()
+
+	takeLane(c)
+	const sends = 10
+	var (
+		wg      sync.WaitGroup
+		allowed = make([]bool, sends)
+		claimed = make([]bool, sends)
+		sameKey [2]bool
+		errs    = make(chan error, 2*sends+2)
+		record  = func(err error) {
+			if err != nil {
+				errs <- err
+			}
+		}
+	)
+	for i := range sends {
+		wg.Go(func() {
+			ok, err := g.AllowOTP(ctx, fmt.Sprintf("p-%d", i), 5, time.Minute)
+			allowed[i] = ok
+			record(err)
+		})
+		wg.Go(func() {
+			ok, _, err := g.BeginOTP(ctx, fmt.Sprintf("k-%d", i), time.Minute)
+			claimed[i] = ok
+			record(err)
+		})
+	}
+	for i := range sameKey {
+		wg.Go(func() {
+			ok, _, err := g.BeginOTP(ctx, "k-same", time.Minute)
+			sameKey[i] = ok
+			record(err)
+		})
+	}
+	const commands = 2*sends + 2
+	eventually(t, 2*time.Second, "every script queued behind the busy lane", func() bool { return c.queued() == commands })
+	freeLane(c)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range sends {
+		if !allowed[i] || !claimed[i] {
+			t.Fatalf("send %d: allowed %v, claimed %v; want both", i, allowed[i], claimed[i])
+		}
+	}
+	if sameKey[0] == sameKey[1] {
+		t.Fatalf("two claims of one key in one round trip: %v, want exactly one", sameKey)
+	}
+	if _, pipelines, _ := hook.counts(); len(pipelines) != len(before)+1 || pipelines[len(before)] != commands {
+		t.Fatalf("pipelines %v after %v, want one round trip of the %d scripts", pipelines[len(before):], before, commands)
 	}
 }

@@ -284,7 +284,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		return nil, err
 	}
 	guard := redisadapter.NewOTPGuard(rdb, br, redisadapter.OTPGuardConfig{
-		Clock: clock, Logger: logger,
+		Coalescer: co, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
 	runCtx, cancel := context.WithCancel(context.Background())

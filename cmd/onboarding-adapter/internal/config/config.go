@@ -75,7 +75,7 @@ type Config struct {
 	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"1s"`
 	DBBatchWindow     time.Duration `env:"DB_BATCH_WINDOW" envDefault:"1ms"` // group commit of durable writes; 0 = off
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
-	RedisLanes        int           `env:"REDIS_LANES" envDefault:"2"` // consent-text reads' round trips in flight; more share a pipeline
+	RedisLanes        int           `env:"REDIS_LANES" envDefault:"2"` // Redis round trips of consent-text reads and OTP scripts in flight; more share a pipeline
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
 
