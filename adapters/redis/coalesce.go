@@ -32,10 +32,13 @@ const maxBatch = 128
 // idle service adds no latency.
 //
 // Each command keeps its own reply and error, as in a go-redis pipeline.
-// A caller whose context ends while its commands wait is answered at once
-// with that error; its commands are left out of the batch unless the batch
-// was already taken, and once sent a command runs whatever becomes of its
-// caller, as with a plain go-redis call.
+// A caller whose context ends while its commands wait for a lane is
+// answered at once with that error, and its commands are never sent. Once
+// a batch has taken them they may be on the wire, and the caller waits for
+// their replies (within the batch's deadline), as a plain go-redis call
+// does, whose cancellation does not abort its round trip: a write its
+// caller never learned of (an OTP claim) would otherwise stay behind,
+// claimed for nobody.
 //
 // Only idempotent commands belong here (reads, or writes whose repeat
 // changes nothing): go-redis retries a pipeline that failed midway (a read
@@ -79,9 +82,10 @@ func (c *Coalescer) Stats() CoalescerStats {
 
 // coalesced is one caller's commands waiting for a lane.
 type coalesced struct {
-	ctx  context.Context
-	cmds []goredis.Cmder
-	done chan struct{} // closed when the replies are in (or the commands were dropped)
+	ctx   context.Context
+	cmds  []goredis.Cmder
+	done  chan struct{} // closed when the replies are in (or the commands were dropped)
+	taken bool          // a batch took them (under Coalescer.mu): they may be on the wire
 }
 
 // NewCoalescer returns a Coalescer sending through rdb with lanes round
@@ -93,10 +97,10 @@ func NewCoalescer(rdb goredis.UniversalClient, lanes int) *Coalescer {
 	return &Coalescer{rdb: rdb, lanes: lanes}
 }
 
-// Process sends cmds and waits for their replies, or for ctx. The error is
-// ctx's when it ended first, else the first command error other than
-// redis.Nil (each command's own is on the command). When it is ctx's the
-// commands must not be read: a batch may still be filling them.
+// Process sends cmds and waits for their replies, or for ctx while they
+// wait for a lane. The error is ctx's when it ended before they were sent,
+// else the first command error other than redis.Nil (each command's own is
+// on the command). When it is ctx's the commands must not be read.
 func (c *Coalescer) Process(ctx context.Context, cmds ...goredis.Cmder) error {
 	c.mu.Lock()
 	if c.busy < c.lanes {
@@ -115,8 +119,15 @@ func (c *Coalescer) Process(ctx context.Context, cmds ...goredis.Cmder) error {
 	case <-q.done:
 		return firstError(cmds)
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	c.mu.Lock()
+	taken := q.taken
+	c.mu.Unlock()
+	if !taken {
+		return ctx.Err() // flush leaves out a caller whose context has ended
+	}
+	<-q.done // flush may have sent them before ctx ended: wait for the replies
+	return firstError(cmds)
 }
 
 // next hands the lane just freed to the callers queued meanwhile, in one
@@ -135,6 +146,9 @@ func (c *Coalescer) next() {
 		n++
 	}
 	batch := c.queue[:n:n]
+	for _, q := range batch {
+		q.taken = true
+	}
 	if n == len(c.queue) {
 		c.queue = nil
 	} else {

@@ -210,6 +210,70 @@ func TestCoalescerCallerGoneWhileQueued(t *testing.T) {
 	}
 }
 
+// holdHook holds every pipeline until release is closed, after telling
+// sent: a batch the Coalescer has taken and handed to go-redis.
+type holdHook struct {
+	sent, release chan struct{}
+}
+
+func (h *holdHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h *holdHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return next
+}
+func (h *holdHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if len(cmds) > 0 && setUp(cmds[0]) {
+			return next(ctx, cmds)
+		}
+		h.sent <- struct{}{}
+		<-h.release
+		return next(ctx, cmds)
+	}
+}
+
+// TestCoalescerCallerGoneAfterItsBatchLeft: a caller whose context ends
+// once its batch has been taken waits for the replies and gets them, as a
+// plain go-redis call would: its commands run, and a caller answered
+// "gone" would never learn of a write made for it (an OTP claim left
+// pending for the whole dedupe window).
+func TestCoalescerCallerGoneAfterItsBatchLeft(t *testing.T) {
+	rdb := testClient(t)
+	prefix := testPrefix(t, rdb)
+	hook := &holdHook{sent: make(chan struct{}, 1), release: make(chan struct{})}
+	rdb.AddHook(hook)
+	c := NewCoalescer(rdb, 1)
+	takeLane(c)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gone := make(chan error, 1)
+	set := goredis.NewStatusCmd(ctx, "set", prefix+"gone", "v")
+	go func() { gone <- c.Process(ctx, set) }()
+	other := make(chan error, 1)
+	go func() {
+		other <- c.Process(context.Background(), goredis.NewStatusCmd(context.Background(), "set", prefix+"other", "v"))
+	}()
+	eventually(t, time.Second, "both callers queued", func() bool { return c.queued() == 2 })
+	freeLane(c)
+	<-hook.sent // the batch is taken and in go-redis's hands
+	cancel()
+	select {
+	case err := <-gone:
+		t.Fatalf("a caller gone after its batch left was answered before the replies: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(hook.release)
+	if err := <-gone; err != nil || set.Val() != "OK" {
+		t.Fatalf("the caller gone after its batch left: %q, %v; want the reply", set.Val(), err)
+	}
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Exists(context.Background(), prefix+"gone", prefix+"other").Result(); err != nil || n != 2 {
+		t.Fatalf("keys written: %d (%v), want both", n, err)
+	}
+}
+
 func TestCoalescerLanes(t *testing.T) {
 	rdb := testClient(t)
 	prefix := testPrefix(t, rdb)

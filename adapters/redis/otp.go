@@ -46,8 +46,8 @@ type OTPGuardConfig struct {
 	Logger *slog.Logger
 	// Coalescer sends the guard's scripts, several concurrent ones in one
 	// round trip (nil: one of its own with DefaultCoalescerLanes). Each
-	// script is safe to run twice (see beginScript and allowScript), as a
-	// Coalescer requires: go-redis repeats a failed round trip whole.
+	// script is safe to run twice (see OTPGuard), as a Coalescer requires:
+	// go-redis repeats a failed round trip whole.
 	Coalescer *Coalescer
 	// OnFallback, when set, is called each time the fallback answered
 	// instead of Redis, with the operation: "begin", "finish" or "allow".
@@ -87,8 +87,10 @@ type OTPGuardStats struct {
 // and its sends count against the limit. Once Redis answers again it is
 // used again.
 //
-// Both scripts are safe to run twice (a per-call token), as go-redis sends
-// a command again when its reply is late.
+// The scripts are safe to run twice, as go-redis sends a command (or a
+// Coalescer's pipeline) again when its reply is late: the claim and the
+// throttle check carry a token of their call and answer a repeat as the
+// first run; finishing writes the same outcome again.
 type OTPGuard struct {
 	rdb       goredis.UniversalClient
 	co        *Coalescer // the scripts' round trips, shared with concurrent callers

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -413,13 +414,20 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 }
 
 // TestOTPGuardSharesRoundTrips: the guard's scripts go through its
-// Coalescer, so the claims and throttle checks that concurrent sends make
-// while the lane is busy share one round trip, each with its own answer:
-// every process is allowed its send, every fresh key claimed, and of two
-// claims of one key in the same round trip exactly one wins.
+// Coalescer, so the claims, throttle checks and outcomes that concurrent
+// sends issue while the lane is busy share one round trip, each with its
+// own answer from Redis (none from the fallback): every process is allowed
+// its send and logged once, every fresh key claimed, a finished key answers
+// its outcome, and of two claims of one key in the same round trip exactly
+// one wins.
 func TestOTPGuardSharesRoundTrips(t *testing.T) {
 	c, rdb, prefix, hook := newTestCoalescer(t, 1)
-	g := NewOTPGuard(rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: prefix, Coalescer: c})
+	// Calls wait for the lane longer than the default call timeout would let them.
+	b := NewBreaker(BreakerConfig{Name: t.Name(), CallTimeout: 10 * time.Second})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Coalescer: c})
+	if err := g.FinishOTP(context.Background(), "k-done", domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	// Redis learns the scripts first (EVAL after NOSCRIPT), so the round
 	// trip below is the only one.
@@ -430,6 +438,7 @@ func TestOTPGuardSharesRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, before, _ := hook.counts()
+	fallbacks := g.Stats().Fallbacks
 
 	takeLane(c)
 	const sends = 10
@@ -464,7 +473,17 @@ func TestOTPGuardSharesRoundTrips(t *testing.T) {
 			record(err)
 		})
 	}
-	const commands = 2*sends + 2
+	var done domain.OTPOutcome
+	wg.Go(func() { // a key finished before: its outcome
+		ok, prior, err := g.BeginOTP(ctx, "k-done", time.Minute)
+		if ok {
+			err = errors.New("a finished key was claimed again")
+		}
+		done = prior
+		record(err)
+	})
+	wg.Go(func() { record(g.FinishOTP(ctx, "k-finish", domain.OTPFailedPermanent, time.Minute)) })
+	const commands = 2*sends + 4
 	eventually(t, 2*time.Second, "every script queued behind the busy lane", func() bool { return c.queued() == commands })
 	freeLane(c)
 	wg.Wait()
@@ -479,6 +498,25 @@ func TestOTPGuardSharesRoundTrips(t *testing.T) {
 	}
 	if sameKey[0] == sameKey[1] {
 		t.Fatalf("two claims of one key in one round trip: %v, want exactly one", sameKey)
+	}
+	if done != domain.OTPSent {
+		t.Fatalf("a claim of a finished key answered %q, want its outcome %q", done, domain.OTPSent)
+	}
+	// The answers are Redis's, not the fallback's, and Redis holds them.
+	if n := g.Stats().Fallbacks; n != fallbacks {
+		t.Fatalf("%d operations fell back, want none", n-fallbacks)
+	}
+	for i := range sends {
+		if n, err := rdb.ZCard(ctx, g.sendsKey(fmt.Sprintf("p-%d", i))).Result(); err != nil || n != 1 {
+			t.Fatalf("process %d's send log in Redis: %d (%v), want 1", i, n, err)
+		}
+		if v, err := rdb.Get(ctx, g.dedupeKey(fmt.Sprintf("k-%d", i))).Result(); err != nil ||
+			!strings.HasPrefix(v, string(domain.OTPPending)+"|") {
+			t.Fatalf("key %d in Redis: %q (%v), want a pending claim", i, v, err)
+		}
+	}
+	if v, err := rdb.Get(ctx, g.dedupeKey("k-finish")).Result(); err != nil || v != string(domain.OTPFailedPermanent) {
+		t.Fatalf("the finished key in Redis: %q (%v), want %q", v, err, domain.OTPFailedPermanent)
 	}
 	if _, pipelines, _ := hook.counts(); len(pipelines) != len(before)+1 || pipelines[len(before)] != commands {
 		t.Fatalf("pipelines %v after %v, want one round trip of the %d scripts", pipelines[len(before):], before, commands)

@@ -256,7 +256,7 @@ type CoalescerCounts struct {
 // queued because every lane was busy). read must be safe for concurrent use.
 func (i *Instruments) ObserveRedisCoalescer(read func() CoalescerCounts) error {
 	trips, err := i.meter.Int64ObservableCounter(MetricRedisRoundTrips, metric.WithUnit("{round_trip}"),
-		metric.WithDescription("Round trips the Redis coalescer sent (consent-text reads)."))
+		metric.WithDescription("Round trips the Redis coalescer sent (consent-text reads, OTP scripts)."))
 	if err != nil {
 		return fmt.Errorf("telemetry: creating the Redis round-trip counter: %w", err)
 	}
