@@ -502,7 +502,7 @@ func (s *DecisionStore) saveLone(ctx context.Context, in decisionSave) (savedDec
 func (s *DecisionStore) saveAlone(ctx context.Context, d domain.Decision, c *domain.ReviewCase) (domain.Decision, bool, error) {
 	rules, images := decisionToRow(d)
 	args := []any{string(d.Kind), d.ProcessID, d.IdentityVerificationID, d.UserID, string(d.Result),
-		d.ReasonCode, d.ReasonText, d.Score, rules, images, textOrNil(d.ReviewCaseID), d.CorrelationID,
+		d.ReasonCode, d.ReasonText, d.Score, rules, images, textPtr(d.ReviewCaseID), d.CorrelationID,
 		d.RequestID, d.DecidedAt}
 	query := insertDecisionSQL
 	if c != nil {
@@ -753,14 +753,6 @@ func caseValuesOf(c domain.ReviewCase) caseValues {
 		secondReviewer: textPtr(c.SecondReviewer), resolvedAt: timePtr(c.ResolvedAt), evidence: evidence,
 		frame: c.Evidence.Frame, evidencePurged: c.EvidencePurged, createdAt: c.CreatedAt,
 	}
-}
-
-// textPtr is s, or nil (NULL) when it is empty.
-func textPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // timePtr is t, or nil (NULL) when it is zero.
@@ -1135,7 +1127,7 @@ func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewRes
 	}
 	at := stamp(r.At, s.clock)
 	c, found, err := s.queryCase(ctx, resolveSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer,
-		textOrNil(r.SecondReviewer), at, r.SecondReason)
+		textPtr(r.SecondReviewer), at, r.SecondReason)
 	if err != nil || found {
 		return c, err
 	}

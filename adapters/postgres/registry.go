@@ -102,8 +102,8 @@ func (r *clientRow) toDomain() domain.Client {
 // clientValues is the insert list of a client, in the order of
 // clientColumns, with "" and the zero date as NULL.
 func clientValues(c domain.Client) []any {
-	return []any{c.UserID, textOrNil(c.ClientNumber), dateOrNil(c.BirthDate), c.GivenNames, c.Surname,
-		textOrNil(c.PersonalNumber), textOrNil(c.Phone), c.Nationality, string(c.Status)}
+	return []any{c.UserID, textPtr(c.ClientNumber), dateOrNil(c.BirthDate), c.GivenNames, c.Surname,
+		textPtr(c.PersonalNumber), textPtr(c.Phone), c.Nationality, string(c.Status)}
 }
 
 // dateOrNil is the value of a nullable date column.
@@ -465,8 +465,8 @@ func (r *ClientRegistry) RegisterProspect(ctx context.Context, id domain.Identif
 		)
 		err := r.db.run(ctx, "prospect", func(ctx context.Context) error {
 			err := r.db.pool.QueryRow(ctx, registerProspectSQL, r.ids.NewID(),
-				textOrNil(id.Value(domain.KeyClientNumber)), birth,
-				textOrNil(id.Value(domain.KeyPersonalNumber)), textOrNil(id.Value(domain.KeyPhoneNumber)),
+				textPtr(id.Value(domain.KeyClientNumber)), birth,
+				textPtr(id.Value(domain.KeyPersonalNumber)), textPtr(id.Value(domain.KeyPhoneNumber)),
 				fingerprint).Scan(row.dest()...)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // lost a race: run again with a fresh snapshot

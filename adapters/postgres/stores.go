@@ -95,12 +95,13 @@ func utc(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// textOrNil is the value of a nullable text column: NULL for "".
-func textOrNil(s string) any {
+// textPtr is the value of a nullable text column, alone or as an element
+// of an array parameter: NULL (nil) for "".
+func textPtr(s string) *string {
 	if s == "" {
 		return nil
 	}
-	return s
+	return &s
 }
 
 // text reads a nullable text column: "" for NULL.

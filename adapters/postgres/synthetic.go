@@ -134,7 +134,7 @@ func (s *synthetic) Values() ([]any, error) {
 	s.i++
 	s.row[0], s.row[1], s.row[2] = c.UserID, c.ClientNumber, c.BirthDate.Time()
 	s.row[3], s.row[4] = c.GivenNames, c.Surname
-	s.row[5], s.row[6] = textOrNil(c.PersonalNumber), textOrNil(c.Phone)
+	s.row[5], s.row[6] = textPtr(c.PersonalNumber), textPtr(c.Phone)
 	s.row[7], s.row[8] = c.Nationality, string(c.Status)
 	return s.row, nil
 }
