@@ -27,9 +27,9 @@ const (
 const batchTimeout = 30 * time.Second
 
 // BatchConfig tunes group commit: concurrent durable writes (consent
-// ledger appends, decisions with their review cases) arriving within Window
-// of the first are written in one statement and one commit, and consent
-// servings are written in the background in batches.
+// ledger appends, decisions with their review cases, process events)
+// arriving within Window of the first are written in one statement and one
+// commit, and consent servings are written in the background in batches.
 type BatchConfig struct {
 	// Window is the longest a write waits for others to join its batch;
 	// a write to an idle store does not wait at all (see group.collect).

@@ -49,8 +49,9 @@
 // servings), so a consent is one batched statement.
 //
 // Durable writes are grouped (BatchConfig, ONBOARDING_DB_BATCH_WINDOW):
-// consent ledger appends, and decisions with their review cases, that arrive
-// together are written by one statement in one transaction, so one commit
+// consent ledger appends, decisions with their review cases, and process
+// events that arrive together are written by one statement in one
+// transaction, so one commit
 // (one WAL flush) serves them all, and each caller is answered only after
 // that commit. A write to an idle store is not delayed (a batch of one is
 // its single-row statement, run by the batch's flusher so the store counts
@@ -63,7 +64,9 @@
 // deadlock another; one whose history changed its decision within the
 // window takes two, and a deadlock is retried once), and a batch is atomic.
 // When a batch fails on an unreachable database its callers get
-// CodeUnavailable (a retry is idempotent); on any other error each write
+// CodeUnavailable (a retry is idempotent, except a process event's, which
+// has no key and may then be stored twice, as after a single insert whose
+// commit was not acknowledged); on any other error each write
 // of a batch of several is done again alone, so a record the database refuses fails only
 // its own caller, and the appends of one history keep their arrival order
 // then too, as when an append loses a race to another replica's. A caller whose context ends

@@ -3,13 +3,209 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/ports"
+	"github.com/bankkit/onboarding-adapter/ports/porttest"
 )
+
+// storedEvent is a process_events row: the event and the transaction that
+// inserted it.
+type storedEvent struct {
+	e    domain.ProcessEvent
+	xmin string
+}
+
+// storedEvents reads the events of a process in insertion (id) order.
+func storedEvents(t *testing.T, pool *pgxpool.Pool, processID string) []storedEvent {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT type, process_id, process_type, user_id,
+    identity_verification_id, data, request_id, correlation_id, received_at, xmin::text
+FROM process_events WHERE process_id = $1 ORDER BY id`, processID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedEvent, error) {
+		var (
+			s    storedEvent
+			data []byte
+		)
+		err := r.Scan(&s.e.Type, &s.e.ProcessID, &s.e.ProcessType, &s.e.UserID, &s.e.IdentityVerificationID, &data,
+			&s.e.RequestID, &s.e.CorrelationID, &s.e.ReceivedAt, &s.xmin)
+		if err == nil && data != nil {
+			err = json.Unmarshal(data, &s.e.Data)
+		}
+		s.e.ReceivedAt = s.e.ReceivedAt.UTC()
+		return s, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func eventsFixture(s *postgres.Stores, pool *pgxpool.Pool) porttest.ProcessEventsFixture {
+	return porttest.ProcessEventsFixture{
+		Recorder: s.Events,
+		Events: func(t *testing.T, processID string) []domain.ProcessEvent {
+			var out []domain.ProcessEvent
+			for _, r := range storedEvents(t, pool, processID) {
+				out = append(out, r.e)
+			}
+			return out
+		},
+	}
+}
+
+// The shared suite of the event recorder, with group commit on (the
+// default) and off.
+func TestProcessEventsSuite(t *testing.T) {
+	t.Parallel()
+	s, pool := newStores(t)
+	porttest.ProcessEvents(t, func(*testing.T) porttest.ProcessEventsFixture { return eventsFixture(s, pool) })
+}
+
+func TestProcessEventsUnbatched(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	porttest.ProcessEvents(t, func(*testing.T) porttest.ProcessEventsFixture { return eventsFixture(s, pool) })
+}
+
+// batchEvent is a distinct event with every column set (data on even i).
+func batchEvent(processID string, i int) domain.ProcessEvent {
+	e := domain.ProcessEvent{Type: fmt.Sprintf("STEP_%d", i), ProcessID: processID, ProcessType: "ONBOARDING",
+		UserID: fmt.Sprintf("u-%d", i), IdentityVerificationID: fmt.Sprintf("iv-%d", i),
+		RequestID: fmt.Sprintf("req-%d", i), CorrelationID: fmt.Sprintf("corr-%d", i),
+		ReceivedAt: time.Date(2025, 3, 1, 12, 0, i, 1000*i, time.UTC)}
+	if i%2 == 0 {
+		e.Data = map[string]any{"step": float64(i), "device": map[string]any{"model": "Pixel 8"}}
+	}
+	return e
+}
+
+// TestProcessEventGroupCommit: events recorded together are stored by one
+// transaction, each with every column as given, and each caller returns
+// only once its event can be read.
+func TestProcessEventGroupCommit(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	pid := fmt.Sprintf("p-events-%d", time.Now().UnixNano())
+	const n = 20
+	sent := make([]domain.ProcessEvent, n)
+	errs := make([]error, n)
+	visible := make([]bool, n)
+	var calls []func()
+	for i := range n {
+		sent[i] = batchEvent(pid, i)
+		calls = append(calls, func() {
+			errs[i] = s.Events.RecordProcessEvent(ctx, sent[i])
+			var found bool
+			_ = pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM process_events WHERE process_id = $1 AND type = $2)`,
+				pid, sent[i].Type).Scan(&found)
+			visible[i] = found
+		})
+	}
+	together(calls...)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if !visible[i] {
+			t.Fatalf("event %d: RecordProcessEvent returned before its row was committed", i)
+		}
+	}
+	got := storedEvents(t, pool, pid)
+	if len(got) != n {
+		t.Fatalf("stored %d events, want %d", len(got), n)
+	}
+	byType := map[string]domain.ProcessEvent{}
+	for _, r := range got {
+		if r.xmin != got[0].xmin {
+			t.Fatalf("events stored by transactions %s and %s, want one", got[0].xmin, r.xmin)
+		}
+		byType[r.e.Type] = r.e
+	}
+	for _, e := range sent {
+		if !reflect.DeepEqual(byType[e.Type], e) {
+			t.Fatalf("stored %+v, want %+v", byType[e.Type], e)
+		}
+	}
+}
+
+// TestProcessEventGroupCommitFailingEvent: an event the database refuses
+// (a NUL byte) fails only its own caller; the others of its batch are
+// stored once each.
+func TestProcessEventGroupCommitFailingEvent(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	pid := fmt.Sprintf("p-events-bad-%d", time.Now().UnixNano())
+	const n = 10
+	errs := make([]error, n)
+	var (
+		calls  []func()
+		badErr error
+	)
+	for i := range n {
+		calls = append(calls, func() { errs[i] = s.Events.RecordProcessEvent(ctx, batchEvent(pid, i)) })
+	}
+	bad := batchEvent(pid, n)
+	bad.CorrelationID = "corr-\x00"
+	calls = append(calls, func() { badErr = s.Events.RecordProcessEvent(ctx, bad) })
+	together(calls...)
+	if domain.CodeOf(badErr) != domain.CodeInvalid {
+		t.Fatalf("the refused event: %v, want CodeInvalid", badErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("good event %d failed with the bad one: %v", i, err)
+		}
+	}
+	got := storedEvents(t, pool, pid)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.e.Type]++
+	}
+	if len(got) != n || len(seen) != n || seen[bad.Type] != 0 {
+		t.Fatalf("stored %d events (%d distinct, the refused one %d times), want the %d good ones once each",
+			len(got), len(seen), seen[bad.Type], n)
+	}
+}
+
+// TestProcessEventGroupCommitCancellation: an event whose caller gave up
+// before the flush is not stored, and a retry stores it.
+func TestProcessEventGroupCommitCancellation(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	pid := fmt.Sprintf("p-events-early-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := s.Events.RecordProcessEvent(ctx, batchEvent(pid, 1)); domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("record with an ended context: %v, want CodeUnavailable", err)
+	}
+	time.Sleep(batchWindow + 100*time.Millisecond)
+	if got := storedEvents(t, pool, pid); len(got) != 0 {
+		t.Fatalf("an event whose caller gave up before the flush was stored: %+v", got)
+	}
+	if err := s.Events.RecordProcessEvent(context.Background(), batchEvent(pid, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedEvents(t, pool, pid); len(got) != 1 {
+		t.Fatalf("retry stored %d events, want 1", len(got))
+	}
+}
 
 func TestProcessEvents(t *testing.T) {
 	t.Parallel()

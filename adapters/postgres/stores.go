@@ -65,19 +65,21 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 		Ledger:       ledger,
 		Servings:     servings,
 		Decisions:    newDecisionStore(d, clock, o.batch),
-		Events:       &ProcessEvents{db: d, clock: clock},
+		Events:       newProcessEvents(d, clock, o.batch),
 		Health:       &Health{db: d},
 	}
 }
 
 // Close waits for the writes still batched (consent servings queued in the
-// background, ledger appends and decisions whose callers gave up) to reach
+// background, ledger appends, decisions and process events whose callers
+// gave up) to reach
 // the database. It does not close the pool, which must stay open until
 // Close returns.
 func (s *Stores) Close() {
 	s.Servings.Close()
 	s.Ledger.batch.wait()
 	s.Decisions.batch.wait()
+	s.Events.batch.wait()
 }
 
 // systemClock is the wall clock of the seeding functions, which take no
