@@ -220,7 +220,10 @@ func runPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients 
 		return window{}, fmt.Errorf("pgbench: no tps line in:\n%s", out)
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, queries: -1}
+	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, storesCPU: -1, queries: -1}
+	if ps := cmd.ProcessState; ps != nil {
+		w.genCPU = ps.UserTime() + ps.SystemTime() // pgbench is its own load generator
+	}
 	files, _ := filepath.Glob(filepath.Join(logDir, "tx.*"))
 	for _, f := range files {
 		if err := readPgbenchLog(f, &w); err != nil {

@@ -530,8 +530,27 @@ func (h *harness) measure(ctx context.Context) error {
 	return nil
 }
 
-// window runs one measured window of c.
+// window runs one measured window of c, and counts what the data stores
+// and the whole machine spent meanwhile.
 func (h *harness) window(ctx context.Context, sc scenario, c contender) (window, error) {
+	stores0, storesErr := storesCPU()
+	busy0, total0, busyErr := machineCPU()
+	w, err := h.measureWindow(ctx, sc, c)
+	if err != nil {
+		return w, err
+	}
+	if stores1, err := storesCPU(); err == nil && storesErr == nil {
+		w.storesCPU = stores1 - stores0
+	}
+	if busy1, total1, err := machineCPU(); err == nil && busyErr == nil {
+		w.busy, w.total = busy1-busy0, total1-total0
+	}
+	return w, nil
+}
+
+// measureWindow runs the window itself: pgbench, or the load generator
+// against c's service with its CPU and queries counted.
+func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (window, error) {
 	if c.srv == nil {
 		return runPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.duration)
 	}

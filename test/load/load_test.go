@@ -255,6 +255,75 @@ func TestParseFlags(t *testing.T) {
 }
 
 // TestChecks checks the targets are judged on the right ratios.
+func TestParseStat(t *testing.T) {
+	// utime 7, stime 3, cutime 20, cstime 10; a command name with a space
+	// and parentheses of its own.
+	line := []byte("1234 (post (gres) x) S 1 1 1 0 -1 4194304 100 0 0 0 7 3 20 10 20 0 1 0 100 0 0\n")
+	comm, ticks, err := parseStat(line, false)
+	if err != nil || comm != "post (gres) x" || ticks != 10 {
+		t.Errorf("own: %q %d %v, want \"post (gres) x\" 10", comm, ticks, err)
+	}
+	if _, ticks, err := parseStat(line, true); err != nil || ticks != 40 {
+		t.Errorf("with reaped children: %d %v, want 40", ticks, err)
+	}
+	for _, bad := range []string{"1234 postgres S 1", "1234 (postgres) S 1 2", "1234 (postgres) S 1 1 1 0 -1 4194304 100 0 0 0 x 3 20 10"} {
+		if _, _, err := parseStat([]byte(bad), true); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestMachineCPU(t *testing.T) {
+	busy0, total0, err := machineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spins := 0 // keep a CPU busy for 50 ms
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+		spins++
+	}
+	if spins == 0 {
+		t.Fatal("no time passed")
+	}
+	busy1, total1, err := machineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total0 <= 0 || busy0 > total0 || busy1 < busy0 || total1 <= total0 || busy1-busy0 > total1-total0 {
+		t.Errorf("busy %v → %v, total %v → %v", busy0, busy1, total0, total1)
+	}
+}
+
+// TestStoresCPU needs the machine's PostgreSQL or Redis running, as the
+// harness does.
+func TestStoresCPU(t *testing.T) {
+	cpu, err := storesCPU()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skipf("SKIPPED LOUDLY: %v", err)
+	}
+	if cpu < 0 {
+		t.Errorf("stores CPU %v", cpu)
+	}
+}
+
+func TestCPUNeeded(t *testing.T) {
+	r := &report{machine: machine{cpus: 2}}
+	rw := row{m: merged{ok: 1000, cpu: 50 * time.Millisecond, genCPU: 30 * time.Millisecond, storesCPU: 20 * time.Millisecond}}
+	got := r.cpuNeeded(rw, 30000, "60%")
+	for _, want := range []string{"at 60%, 30000/s", "3.00 of the 2 CPUs", "50 + 30 + 20 µs per request"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	rw.m.storesCPU = -1
+	if got := r.cpuNeeded(rw, 30000, "60%"); got != "" {
+		t.Errorf("with the stores' CPU unknown: %q, want nothing", got)
+	}
+}
+
 func TestChecks(t *testing.T) {
 	mk := func(name string, rps float64, p99 time.Duration) row {
 		return row{name: name, m: merged{rps: rps, p99: p99, ok: 1, errs: map[string]int64{}}}

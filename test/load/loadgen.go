@@ -16,15 +16,21 @@ import (
 // window is one measured run of one target: closed-loop workers for a
 // fixed time.
 type window struct {
-	ok       int64            // 2xx answers
-	errs     map[string]int64 // non-2xx by status, and transport errors
-	lat      []time.Duration  // latency of every answered request
-	elapsed  time.Duration
-	cpu      time.Duration // the target process's CPU time during the window; -1: unknown
-	genCPU   time.Duration // the load generator's (this process's) CPU time; -1: unknown
-	queries  float64       // database queries the service made, from its /metrics; -1: unknown
-	answers  map[string]int64
-	firstErr string
+	ok      int64            // 2xx answers
+	errs    map[string]int64 // non-2xx by status, and transport errors
+	lat     []time.Duration  // latency of every answered request
+	elapsed time.Duration
+	cpu     time.Duration // the target process's CPU time during the window; -1: unknown
+	genCPU  time.Duration // the load generator's (this process's, or pgbench's) CPU time; -1: unknown
+	// storesCPU is what PostgreSQL and Redis spent during the window; -1:
+	// unknown.
+	storesCPU time.Duration
+	// busy and total are the machine's busy and total CPU time during the
+	// window (total 0: unknown): how close the cores were to saturated.
+	busy, total time.Duration
+	queries     float64 // database queries the service made, from its /metrics; -1: unknown
+	answers     map[string]int64
+	firstErr    string
 }
 
 func (w *window) rps() float64 {
@@ -171,7 +177,8 @@ func runWindow(ctx context.Context, client *http.Client, url string, conns int, 
 		}(i)
 	}
 	wg.Wait()
-	w := window{elapsed: time.Since(start), errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, queries: -1}
+	w := window{elapsed: time.Since(start), errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1,
+		storesCPU: -1, queries: -1}
 	n := 0
 	for _, r := range results {
 		n += len(r.lat)
@@ -231,6 +238,8 @@ type merged struct {
 	errTotal       int64
 	cpu            time.Duration // -1: unknown
 	genCPU         time.Duration // -1: unknown
+	storesCPU      time.Duration // -1: unknown
+	busy, total    time.Duration // the machine's; total 0: unknown
 	queries        float64       // -1: unknown
 	answers        map[string]int64
 	firstErr       string
@@ -241,7 +250,13 @@ func merge(ws []window) merged {
 	m := merged{errs: map[string]int64{}, answers: map[string]int64{}, rpsMin: math.Inf(1), windows: len(ws)}
 	var lat []time.Duration
 	cpuKnown, genKnown, queriesKnown := len(ws) > 0, len(ws) > 0, len(ws) > 0
+	storesKnown, busyKnown := len(ws) > 0, len(ws) > 0
 	for _, w := range ws {
+		m.storesCPU += w.storesCPU
+		storesKnown = storesKnown && w.storesCPU >= 0
+		m.busy += w.busy
+		m.total += w.total
+		busyKnown = busyKnown && w.total > 0
 		m.queries += w.queries
 		queriesKnown = queriesKnown && w.queries >= 0
 		m.ok += w.ok
@@ -273,6 +288,12 @@ func merge(ws []window) merged {
 	if !queriesKnown {
 		m.queries = -1
 	}
+	if !storesKnown {
+		m.storesCPU = -1
+	}
+	if !busyKnown {
+		m.busy, m.total = 0, 0
+	}
 	if len(ws) == 0 {
 		m.rpsMin = 0
 	}
@@ -289,6 +310,18 @@ func (m merged) cpuPer1k() float64 { return per1k(m.cpu, m.ok) }
 
 // genCPUPer1k is the same for the load generator.
 func (m merged) genCPUPer1k() float64 { return per1k(m.genCPU, m.ok) }
+
+// storesCPUPer1k is the same for PostgreSQL and Redis together.
+func (m merged) storesCPUPer1k() float64 { return per1k(m.storesCPU, m.ok) }
+
+// busyShare is the share of the machine's CPU time that was busy during
+// the windows; -1: unknown.
+func (m merged) busyShare() float64 {
+	if m.total <= 0 {
+		return -1
+	}
+	return float64(m.busy) / float64(m.total)
+}
 
 // queriesPerRequest is the database queries per answered request.
 func (m merged) queriesPerRequest() float64 {
