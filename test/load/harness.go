@@ -559,7 +559,7 @@ func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (
 		return window{}, err
 	}
 	genBefore, genErr := readProcStats(os.Getpid())
-	q0, qErr := dbQueries(ctx, c.srv.admin)
+	q0, b0, qErr := dbOps(ctx, c.srv.admin)
 	w := runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, h.cfg.duration, h.sources(sc, c), sc.classify)
 	after, err := c.srv.stats()
 	if err != nil {
@@ -569,8 +569,8 @@ func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (
 	if genAfter, err := readProcStats(os.Getpid()); err == nil && genErr == nil {
 		w.genCPU = genAfter.cpu - genBefore.cpu
 	}
-	if q1, err := dbQueries(ctx, c.srv.admin); err == nil && qErr == nil {
-		w.queries = q1 - q0
+	if q1, b1, err := dbOps(ctx, c.srv.admin); err == nil && qErr == nil {
+		w.queries, w.batches = q1-q0, b1-b0
 	}
 	return w, nil
 }
@@ -584,37 +584,54 @@ func (h *harness) sources(sc scenario, c contender) func(int) bodySource {
 	}
 }
 
-// dbQueries reads the count of database queries from the service's
-// Prometheus metrics (the pgx instrumentation's operation histogram); an
-// error when the process exposes none (the ceiling, the in-memory mode).
-func dbQueries(ctx context.Context, admin string) (float64, error) {
+// dbOps reads the counts of database queries and batches (pgx pipelines)
+// from the service's Prometheus metrics (the pgx instrumentation's
+// operation histogram); an error when the process exposes none (the
+// ceiling, the in-memory mode).
+func dbOps(ctx context.Context, admin string) (queries, batches float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return parseQueryCount(raw)
+	return parseOpCounts(raw)
 }
 
-// parseQueryCount finds db_client_operation_duration_seconds_count with
-// pgx_operation_type="query" in a Prometheus exposition.
-func parseQueryCount(exposition []byte) (float64, error) {
+// parseOpCounts finds db_client_operation_duration_seconds_count with
+// pgx_operation_type "query" and "batch" in a Prometheus exposition. A
+// service without the query count is an error; one that has sent no batch
+// yet has none.
+func parseOpCounts(exposition []byte) (queries, batches float64, err error) {
+	found := false
 	for _, line := range strings.Split(string(exposition), "\n") {
-		if !strings.HasPrefix(line, "db_client_operation_duration_seconds_count{") ||
-			!strings.Contains(line, `pgx_operation_type="query"`) {
+		if !strings.HasPrefix(line, "db_client_operation_duration_seconds_count{") {
+			continue
+		}
+		var dst *float64
+		switch {
+		case strings.Contains(line, `pgx_operation_type="query"`):
+			dst, found = &queries, true
+		case strings.Contains(line, `pgx_operation_type="batch"`):
+			dst = &batches
+		default:
 			continue
 		}
 		i := strings.LastIndexByte(line, ' ')
-		return strconv.ParseFloat(line[i+1:], 64)
+		if *dst, err = strconv.ParseFloat(line[i+1:], 64); err != nil {
+			return 0, 0, err
+		}
 	}
-	return 0, errors.New("no database query metric")
+	if !found {
+		return 0, 0, errors.New("no database query metric")
+	}
+	return queries, batches, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -183,10 +183,16 @@ func TestPercentile(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	ws := []window{
-		{ok: 100, elapsed: time.Second, lat: []time.Duration{3, 1, 2}, cpu: time.Second, genCPU: -1, errs: map[string]int64{"503": 2}},
-		{ok: 300, elapsed: time.Second, lat: []time.Duration{4}, cpu: time.Second, genCPU: -1, errs: map[string]int64{"503": 1, "transport": 1}},
+		{ok: 100, elapsed: time.Second, lat: []time.Duration{3, 1, 2}, cpu: time.Second, genCPU: -1, storesCPU: time.Second,
+			queries: 10, batches: 20, busy: time.Second, total: 2 * time.Second, errs: map[string]int64{"503": 2}},
+		{ok: 300, elapsed: time.Second, lat: []time.Duration{4}, cpu: time.Second, genCPU: -1, storesCPU: time.Second,
+			queries: 30, batches: 20, busy: 2 * time.Second, total: 2 * time.Second, errs: map[string]int64{"503": 1, "transport": 1}},
 	}
 	m := merge(ws)
+	if m.queriesPerRequest() != 0.1 || m.batchesPerRequest() != 0.1 || m.storesCPUPer1k() != 5 || m.busyShare() != 0.75 {
+		t.Errorf("queries %v, batches %v per request, stores CPU %v per 1k, busy %v; want 0.1, 0.1, 5, 0.75",
+			m.queriesPerRequest(), m.batchesPerRequest(), m.storesCPUPer1k(), m.busyShare())
+	}
 	if m.ok != 400 || m.rps != 200 || m.rpsMin != 100 || m.rpsMax != 300 {
 		t.Errorf("ok %d rps %.0f (min %.0f max %.0f), want 400, 200 (100, 300)", m.ok, m.rps, m.rpsMin, m.rpsMax)
 	}
@@ -389,21 +395,24 @@ func TestModal(t *testing.T) {
 	}
 }
 
-func TestParseQueryCount(t *testing.T) {
+func TestParseOpCounts(t *testing.T) {
+	const query = "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"query\"} 92\n"
 	tests := []struct {
 		name, exposition string
-		want             float64
+		queries, batches float64
 		wantErr          bool
 	}{
-		{"found", "# HELP x\ndb_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"acquire\"} 93\n" +
-			"db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"query\"} 92\n", 92, false},
-		{"scientific", "db_client_operation_duration_seconds_count{pgx_operation_type=\"query\"} 1.5e+06\n", 1.5e6, false},
-		{"in-memory service", "http_server_request_duration_seconds_count{} 10\n", 0, true},
+		{"queries and batches", "# HELP x\ndb_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"acquire\"} 93\n" +
+			query + "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",pgx_operation_type=\"batch\"} 17\n", 92, 17, false},
+		{"no batch yet", query, 92, 0, false},
+		{"scientific", "db_client_operation_duration_seconds_count{pgx_operation_type=\"query\"} 1.5e+06\n", 1.5e6, 0, false},
+		{"in-memory service", "http_server_request_duration_seconds_count{} 10\n", 0, 0, true},
+		{"malformed", "db_client_operation_duration_seconds_count{pgx_operation_type=\"query\"} x\n", 0, 0, true},
 	}
 	for _, tt := range tests {
-		got, err := parseQueryCount([]byte(tt.exposition))
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("%s: got %v, %v; want %v (error %v)", tt.name, got, err, tt.want, tt.wantErr)
+		q, b, err := parseOpCounts([]byte(tt.exposition))
+		if (err != nil) != tt.wantErr || q != tt.queries || b != tt.batches {
+			t.Errorf("%s: got %v, %v, %v; want %v, %v (error %v)", tt.name, q, b, err, tt.queries, tt.batches, tt.wantErr)
 		}
 	}
 }

@@ -29,6 +29,7 @@ type window struct {
 	// window (total 0: unknown): how close the cores were to saturated.
 	busy, total time.Duration
 	queries     float64 // database queries the service made, from its /metrics; -1: unknown
+	batches     float64 // database batches (pipelines) it sent; known when queries is
 	answers     map[string]int64
 	firstErr    string
 }
@@ -241,6 +242,7 @@ type merged struct {
 	storesCPU      time.Duration // -1: unknown
 	busy, total    time.Duration // the machine's; total 0: unknown
 	queries        float64       // -1: unknown
+	batches        float64       // known when queries is
 	answers        map[string]int64
 	firstErr       string
 	windows        int
@@ -258,6 +260,7 @@ func merge(ws []window) merged {
 		m.total += w.total
 		busyKnown = busyKnown && w.total > 0
 		m.queries += w.queries
+		m.batches += w.batches
 		queriesKnown = queriesKnown && w.queries >= 0
 		m.ok += w.ok
 		m.elapsed += w.elapsed
@@ -321,6 +324,15 @@ func (m merged) busyShare() float64 {
 		return -1
 	}
 	return float64(m.busy) / float64(m.total)
+}
+
+// batchesPerRequest is the database batches per answered request; -1:
+// unknown.
+func (m merged) batchesPerRequest() float64 {
+	if m.queries < 0 || m.ok == 0 {
+		return -1
+	}
+	return m.batches / float64(m.ok)
 }
 
 // queriesPerRequest is the database queries per answered request.

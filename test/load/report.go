@@ -407,8 +407,8 @@ func (r *report) markdown() string {
 	p("\n")
 
 	p("### Throughput and latency\n\n")
-	p("req/s is every 2xx answer over the measured time of all rounds (min–max of the rounds in brackets); p50/p99 over all rounds' requests; CPU is the target process's user+system time per 1,000 answered requests, generator CPU the harness's own (it shares the cores with the target; pgbench's own on its rows), PostgreSQL + Redis CPU what every process of the two spent meanwhile, machine CPU busy the share of all CPUs' time not idle; DB queries/req from the service's pgx metrics. Bodies are averages; images are real JPEGs (%s frame, %s face image before base64).\n\n", size(r.frameRaw), size(r.faceRaw))
-	t := &table{header: []string{"endpoint", "body", "target", "req/s", "rounds min–max", "p50 ms", "p99 ms", "errors", "vs ceiling", "p99 vs ceiling", "vs pgbench", "vs WireMock", "CPU s/1k req", "generator CPU s/1k", "PostgreSQL + Redis CPU s/1k", "machine CPU busy", "DB queries/req", "RSS after", "answers"}}
+	p("req/s is every 2xx answer over the measured time of all rounds (min–max of the rounds in brackets); p50/p99 over all rounds' requests; CPU is the target process's user+system time per 1,000 answered requests, generator CPU the harness's own (it shares the cores with the target; pgbench's own on its rows), PostgreSQL + Redis CPU what every process of the two spent meanwhile, machine CPU busy the share of all CPUs' time not idle; DB queries/req and batches/req from the service's pgx metrics (a batch is a pipeline: a group commit, a shared read; requests per batch is the mean batch). Bodies are averages; images are real JPEGs (%s frame, %s face image before base64).\n\n", size(r.frameRaw), size(r.faceRaw))
+	t := &table{header: []string{"endpoint", "body", "target", "req/s", "rounds min–max", "p50 ms", "p99 ms", "errors", "vs ceiling", "p99 vs ceiling", "vs pgbench", "vs WireMock", "CPU s/1k req", "generator CPU s/1k", "PostgreSQL + Redis CPU s/1k", "machine CPU busy", "DB queries/req", "DB batches/req", "RSS after", "answers"}}
 	for _, sc := range r.scenarios {
 		for _, rw := range sc.rows {
 			vsPg := "–"
@@ -429,9 +429,12 @@ func (r *report) markdown() string {
 			if b := rw.m.busyShare(); b >= 0 {
 				busy = pct(b)
 			}
-			queries := "–"
+			queries, batches := "–", "–"
 			if q := rw.m.queriesPerRequest(); q >= 0 {
 				queries = fmt.Sprintf("%.2f", q)
+			}
+			if b := rw.m.batchesPerRequest(); b >= 0 {
+				batches = fmt.Sprintf("%.3f", b)
 			}
 			if rw.rssKB > 0 {
 				rss = mb(rw.rssKB)
@@ -443,7 +446,7 @@ func (r *report) markdown() string {
 			t.add(fmt.Sprintf("`%s`", sc.sc.path), fmt.Sprintf("%s, %s", sc.sc.body, size(r.bodyBytes[sc.sc.name])), rw.name,
 				fmt.Sprintf("%.0f", rw.m.rps), fmt.Sprintf("%.0f–%.0f", rw.m.rpsMin, rw.m.rpsMax),
 				fmt.Sprintf("%.2f", ms(rw.m.p50)), fmt.Sprintf("%.2f", ms(rw.m.p99)), errorsCell(rw.m),
-				pct(rw.vsCeiling), times(rw.p99VsCeiling), vsPg, times(rw.vsWireMock), cpu, gen, stores, busy, queries, rss, answers)
+				pct(rw.vsCeiling), times(rw.p99VsCeiling), vsPg, times(rw.vsWireMock), cpu, gen, stores, busy, queries, batches, rss, answers)
 		}
 	}
 	b.WriteString(t.String())
