@@ -930,6 +930,73 @@ VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.Ident
 	}
 }
 
+// TestBatchLaneSendsAtOnce: with one lane (the default), the writes that
+// arrive while a batch is written go together as soon as it commits, and a
+// write arriving when no batch is being written goes at once, however
+// long the window and however large the batch before it was. Without
+// lanes that last write would wait out the whole window.
+func TestBatchLaneSendsAtOnce(t *testing.T) {
+	t.Parallel()
+	const window = 10 * time.Second
+	pool := pgtest.NewPool(t)
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithBatching(postgres.BatchConfig{Window: window, MaxItems: 1000, Lanes: 1}))
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+
+	lone := consentRecord("lane-lone-"+run, true)
+	tx, xid := holdRow(t, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, text_version, recorded_at)
+VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.ConsentType)
+		return err
+	})
+	loneErr := make(chan error, 1)
+	go func() { _, _, err := s.Ledger.AppendConsent(ctx, lone); loneErr <- err }()
+	waitForLockOn(t, pool, xid) // the one lane is busy
+
+	held := func(i int) string { return fmt.Sprintf("lane-held-%s-%d", run, i) }
+	errs := make([]error, 10)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, _, errs[i] = s.Ledger.AppendConsent(ctx, consentRecord(held(i), true)) })
+	}
+	time.Sleep(100 * time.Millisecond) // the ten gather while the lane is busy
+	released := time.Now()
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if took := time.Since(released); took > window/4 {
+		t.Fatalf("the writes gathered behind a busy lane took %s after it freed, want them sent at once", took)
+	}
+	if err := <-loneErr; err != nil {
+		t.Fatalf("the lone write: %v", err)
+	}
+	xmins := map[string]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		rows := historyRows(t, pool, held(i))
+		if len(rows) != 1 {
+			t.Fatalf("history %d has %d rows", i, len(rows))
+		}
+		xmins[rows[0].xmin] = true
+	}
+	if len(xmins) != 1 {
+		t.Errorf("ten writes gathered behind a busy lane took %d transactions, want 1", len(xmins))
+	}
+
+	start := time.Now()
+	if _, _, err := s.Ledger.AppendConsent(ctx, consentRecord("lane-next-"+run, true)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > window/4 {
+		t.Fatalf("a write to a store with its lane free took %s, want it sent at once", took)
+	}
+}
+
 // heldWindow is the window of newAdaptiveStores: long next to the 100 ms
 // the ten held writes take to arrive, on a loaded machine under -race too.
 const heldWindow = 1500 * time.Millisecond

@@ -43,7 +43,7 @@ const (
 // readBatch is the batching of reads; a test's fixed window (see
 // BatchConfig.fixed) applies to them too.
 func readBatch(bc BatchConfig) BatchConfig {
-	c := BatchConfig{Window: readWindow, MaxItems: readMaxItems, lanes: readLanes}
+	c := BatchConfig{Window: readWindow, MaxItems: readMaxItems, Lanes: readLanes, abandon: true}
 	if bc.fixed {
 		c.Window, c.fixed = bc.Window, true
 	}

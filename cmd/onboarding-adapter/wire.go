@@ -108,7 +108,7 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 			}
 		}
 		st := postgres.New(pool, clock, ids,
-			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow}), postgres.WithLogger(logger))
+			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow, Lanes: cfg.DBBatchLanes}), postgres.WithLogger(logger))
 		a.closers = append(a.closers, st.Close) // runs before pool.Close: writes the queued consent servings
 		guard := memory.NewOTPGuard(clock)
 		ad = adapters{

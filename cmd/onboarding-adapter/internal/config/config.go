@@ -74,6 +74,7 @@ type Config struct {
 	DBMaxConnLifetime time.Duration `env:"DB_MAX_CONN_LIFETIME" envDefault:"15m"`
 	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"1s"`
 	DBBatchWindow     time.Duration `env:"DB_BATCH_WINDOW" envDefault:"1ms"` // group commit of durable writes; 0 = off
+	DBBatchLanes      int           `env:"DB_BATCH_LANES" envDefault:"1"`    // write batches of a store in flight; 0 = every batch under load waits out the window
 	RedisCacheTTL     time.Duration `env:"REDIS_CACHE_TTL" envDefault:"10m"`
 	RedisLanes        int           `env:"REDIS_LANES" envDefault:"2"` // Redis round trips of consent-text reads and OTP scripts in flight; more share a pipeline
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
@@ -342,6 +343,9 @@ func (c Config) Validate() error {
 	if c.DBBatchWindow < 0 || c.DBBatchWindow > 50*time.Millisecond {
 		bad("DB_BATCH_WINDOW", "must be between 0 (off) and 50ms, not %s", c.DBBatchWindow)
 	}
+	if c.DBBatchLanes < 0 || c.DBBatchLanes > 16 {
+		bad("DB_BATCH_LANES", "must be between 0 (wait out the window) and 16, not %d", c.DBBatchLanes)
+	}
 	if c.RedisCacheTTL < time.Second || c.RedisCacheTTL > 24*time.Hour {
 		bad("REDIS_CACHE_TTL", "must be between 1s and 24h, not %s", c.RedisCacheTTL)
 	}
@@ -430,6 +434,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("pprof", c.Pprof),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("db_batch_window", c.DBBatchWindow),
+		slog.Int("db_batch_lanes", c.DBBatchLanes),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
 		slog.Int("redis_lanes", c.RedisLanes),
 		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),
