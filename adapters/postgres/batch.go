@@ -43,15 +43,16 @@ type BatchConfig struct {
 	// MaxItems flushes a batch as soon as it holds this many writes
 	// (DefaultBatchMaxItems when not positive).
 	MaxItems int
-	// Lanes, when positive, sends a batch as soon as fewer than Lanes
-	// batches of its store are being written, and Window only bounds its
-	// wait for a lane: the writes that arrive while a batch commits go
-	// together the moment it has, so a batch is as large as one commit's
-	// time gathers, whatever the disk's flush latency. Zero makes every
-	// batch under load wait out Window from its first write, which adds
-	// that wait to every write when the commits, not the CPU, are the
-	// limit. The consent servings, written in the background, always
-	// wait out their window.
+	// Lanes, when positive, lets a batch go early: as soon as fewer than
+	// Lanes batches of its store are being written. The writes that
+	// arrive while a batch commits then go together the moment it has,
+	// so a batch holds what one commit's time gathers, whatever the
+	// disk's flush latency. It is not a cap: a batch still goes when
+	// Window has passed, lane or not, so more batches overlap when a
+	// commit takes longer than the window. Zero makes every batch under
+	// load wait out Window from its first write, which adds that wait to
+	// every write when the commits, not the CPU, are the limit. The
+	// consent servings, written in the background, never take lanes.
 	Lanes int
 
 	// fixed makes every batch wait out the whole window, even when no
@@ -410,7 +411,8 @@ func sendAfter(ctx context.Context, q batchSender, prelude, sql string, args []a
 // settle finishes the calls of a batch whose statement failed with err: an
 // unreachable database (CodeUnavailable) fails them all, since nothing was
 // committed or the commit's fate is unknown and every write here is
-// idempotent on retry; any other error may be one call's alone (a value the
+// idempotent on retry (but a process event's, which has no key and may then
+// be stored twice, as after a single insert); any other error may be one call's alone (a value the
 // database refuses), so each call is sent back to be done on its own.
 func settle[In, Out any](calls []*call[In, Out], err error) {
 	transient := domain.CodeOf(err) == domain.CodeUnavailable

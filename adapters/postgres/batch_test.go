@@ -889,7 +889,16 @@ VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.Conse
 // went on; the test holds the contract, not the mechanism.)
 func TestDecisionAloneOutlivesItsCaller(t *testing.T) {
 	t.Parallel()
-	s, pool := newAdaptiveStores(t)
+	for _, lanes := range []int{0, 1} {
+		t.Run(fmt.Sprintf("lanes=%d", lanes), func(t *testing.T) {
+			t.Parallel()
+			decisionAloneOutlivesItsCaller(t, lanes)
+		})
+	}
+}
+
+func decisionAloneOutlivesItsCaller(t *testing.T, lanes int) {
+	s, pool := newLaneStores(t, lanes)
 	ctx := context.Background()
 	lone := newBatchDecision(fmt.Sprintf("outlives-%d", time.Now().UnixNano()), domain.ResultOK)
 	tx, xid := holdRow(t, pool, func(tx pgx.Tx) error {
@@ -934,7 +943,8 @@ VALUES ($1, $2, $3, 'OK', now())`, string(lone.Kind), lone.ProcessID, lone.Ident
 // arrive while a batch is written go together as soon as it commits, and a
 // write arriving when no batch is being written goes at once, however
 // long the window and however large the batch before it was. Without
-// lanes that last write would wait out the whole window.
+// lanes the first part holds too (the batch before was a lone write), but
+// the last write would wait out the whole window.
 func TestBatchLaneSendsAtOnce(t *testing.T) {
 	t.Parallel()
 	const window = 10 * time.Second
@@ -961,7 +971,7 @@ VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.Conse
 	for i := range errs {
 		wg.Go(func() { _, _, errs[i] = s.Ledger.AppendConsent(ctx, consentRecord(held(i), true)) })
 	}
-	time.Sleep(100 * time.Millisecond) // the ten gather while the lane is busy
+	time.Sleep(300 * time.Millisecond) // the ten gather while the lane is busy
 	released := time.Now()
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
@@ -997,6 +1007,27 @@ VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.Conse
 	}
 }
 
+// TestBatchGroupsKeepWritesPastTheirCallers: with the service's defaults,
+// a write batch commits whatever its callers do (a caller who gave up is
+// answered at once, and a retry finds its write), while a read batch is
+// cancelled once all of its callers have gone; durable writes and reads
+// take a lane each, the servings none (they wait out their window).
+func TestBatchGroupsKeepWritesPastTheirCallers(t *testing.T) {
+	t.Parallel()
+	s, _ := newStores(t)
+	type g = struct {
+		Abandon bool
+		Lanes   int
+	}
+	want := map[string]g{
+		"ledger": {false, 1}, "decisions": {false, 1}, "events": {false, 1}, "servings": {false, 0},
+		"decision reads": {true, 1}, "clients by user": {true, 1}, "searches": {true, 1},
+	}
+	if got := s.BatchGroups(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("groups %+v, want %+v", got, want)
+	}
+}
+
 // heldWindow is the window of newAdaptiveStores: long next to the 100 ms
 // the ten held writes take to arrive, on a loaded machine under -race too.
 const heldWindow = 1500 * time.Millisecond
@@ -1005,9 +1036,15 @@ const heldWindow = 1500 * time.Millisecond
 // sets it: a batch waits only while the store is busy.
 func newAdaptiveStores(t *testing.T) (*postgres.Stores, *pgxpool.Pool) {
 	t.Helper()
+	return newLaneStores(t, 0)
+}
+
+// newLaneStores is newAdaptiveStores with lanes write lanes.
+func newLaneStores(t *testing.T, lanes int) (*postgres.Stores, *pgxpool.Pool) {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
-		postgres.WithBatching(postgres.BatchConfig{Window: heldWindow, MaxItems: 1000}))
+		postgres.WithBatching(postgres.BatchConfig{Window: heldWindow, MaxItems: 1000, Lanes: lanes}))
 	t.Cleanup(s.Close)
 	return s, pool
 }

@@ -127,14 +127,16 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 }
 
 // batchModes are the group-commit settings the write benchmarks compare:
-// every write its own statement and commit, and the default window.
+// every write its own statement and commit, the default (1 ms window, one
+// lane), and every batch under load waiting out a 1 ms or 2 ms window.
 var batchModes = []struct {
 	name string
 	cfg  postgres.BatchConfig
 }{
 	{"batch=off", postgres.BatchConfig{}},
 	{"batch=1ms", postgres.DefaultBatchConfig()},
-	{"batch=2ms", postgres.BatchConfig{Window: 2 * time.Millisecond}},
+	{"batch=1ms-nolanes", postgres.BatchConfig{Window: time.Millisecond}},
+	{"batch=2ms-nolanes", postgres.BatchConfig{Window: 2 * time.Millisecond}},
 }
 
 // BenchmarkAppendConsent appends the first record of a fresh history per

@@ -55,8 +55,11 @@
 // (one WAL flush) serves them all, and each caller is answered only after
 // that commit. A write to an idle store is not delayed (a batch of one is
 // its single-row statement, run by the batch's flusher so the store counts
-// as busy while it runs); under load a batch waits up to the window (1 ms
-// by default) for company. The batch keeps
+// as busy while it runs); under load a batch gathers while the store's
+// lane is busy (BatchConfig.Lanes, ONBOARDING_DB_BATCH_LANES: one batch of
+// a store being written at a time by default) and goes the moment it
+// frees, or when the window (1 ms by default) has passed; with no lanes it
+// waits out the window. The batch keeps
 // every promise of the single write: appends of one history apply in
 // arrival order (a run of identical decisions adds one row, a changed one
 // the next seq), a decision key stored concurrently is answered with the
@@ -73,7 +76,7 @@
 // first gets CodeUnavailable at once; its write is left out if its batch
 // was not yet sent, else it commits (or not) with the batch, and a retry
 // answers with it: a batch of one included, whose statement is no longer
-// cancelled with its caller.
+// cancelled with its caller (a process event's retry stores it again).
 //
 // Consent servings are hints, not records (consent storage falls back to
 // the current text version): they are written without waiting for the WAL

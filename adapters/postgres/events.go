@@ -69,23 +69,34 @@ ORDER BY i.n`
 
 // RecordProcessEvent stores e, its free-form data as a jsonb object (NULL
 // when there is none). With group commit on it joins the batch of events
-// arriving within the window and returns once that batch has committed. A
-// batch the database refuses for a reason other than being unreachable is
-// written again one event at a time, so an event the database refuses (a
-// NUL byte, say) fails only its own caller. A caller whose ctx ends first
-// gets CodeUnavailable; its event is then stored with its batch or not at
-// all, as a single statement cut short would be.
+// arriving together and returns once that batch has committed. A batch
+// the database refuses for a reason other than being unreachable is
+// written again one event at a time, concurrently, so an event the
+// database refuses (a NUL byte, say) fails only its own caller, and those
+// events' ids no longer follow their arrival (received_at still does). A
+// caller whose ctx ends first gets CodeUnavailable; its event is then
+// stored with its batch or not at all, as a single statement cut short
+// would be, and a retry stores it again: events have no key.
 func (p *ProcessEvents) RecordProcessEvent(ctx context.Context, e domain.ProcessEvent) error {
+	row, err := p.rowOf(e)
+	if err != nil {
+		return err
+	}
+	_, err = doOrAlone(ctx, p.batch, row, p.insertLone)
+	return err
+}
+
+// rowOf stamps e and encodes its data.
+func (p *ProcessEvents) rowOf(e domain.ProcessEvent) (eventRow, error) {
 	row := eventRow{e: e, receivedAt: stamp(e.ReceivedAt, p.clock)}
 	if e.Data != nil {
 		b, err := json.Marshal(e.Data)
 		if err != nil {
-			return domain.Invalid("data", "cannot be stored as JSON")
+			return eventRow{}, domain.Invalid("data", "cannot be stored as JSON")
 		}
 		row.data = jsonText(b)
 	}
-	_, err := doOrAlone(ctx, p.batch, row, p.insertLone)
-	return err
+	return row, nil
 }
 
 // insertLone inserts one event in a statement of its own.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -72,4 +73,49 @@ const BatchDecisionsWithClientSQL = batchDecisionsWithClientSQL
 func BatchSearchSQL(id domain.Identification, types int) string {
 	keys, _, _ := searchKeys(id)
 	return batchSearchSQL(searchShape{keys: keys, consents: true, types: types})
+}
+
+// BatchGroups tells, for each batched group of s, whether it cancels a
+// batch once every one of its callers has given up (reads), or commits it
+// whatever they do (writes), and how many lanes it has.
+func (s *Stores) BatchGroups() map[string]struct {
+	Abandon bool
+	Lanes   int
+} {
+	type g = struct {
+		Abandon bool
+		Lanes   int
+	}
+	return map[string]g{
+		"ledger":          {s.Ledger.batch.cfg.abandon, s.Ledger.batch.cfg.Lanes},
+		"decisions":       {s.Decisions.batch.cfg.abandon, s.Decisions.batch.cfg.Lanes},
+		"events":          {s.Events.batch.cfg.abandon, s.Events.batch.cfg.Lanes},
+		"servings":        {s.Servings.batch.cfg.abandon, s.Servings.batch.cfg.Lanes},
+		"decision reads":  {s.Decisions.reads.cfg.abandon, s.Decisions.reads.cfg.Lanes},
+		"clients by user": {s.Registry.byUser.cfg.abandon, s.Registry.byUser.cfg.Lanes},
+		"searches":        {s.Registry.searches.cfg.abandon, s.Registry.searches.cfg.Lanes},
+	}
+}
+
+// FlushEvents writes events as one batch, in the order given, as the
+// group's flusher does; the first caller's error, if any.
+func (p *ProcessEvents) FlushEvents(ctx context.Context, events []domain.ProcessEvent) error {
+	calls := make([]*call[eventRow, struct{}], len(events))
+	for i, e := range events {
+		row, err := p.rowOf(e)
+		if err != nil {
+			return err
+		}
+		calls[i] = &call[eventRow, struct{}]{ctx: ctx, in: row, done: make(chan struct{})}
+	}
+	p.flush(ctx, calls)
+	for _, c := range calls {
+		if c.solo {
+			return errors.New("the batch sent a call back to be written alone")
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return nil
 }

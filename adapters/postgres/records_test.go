@@ -144,6 +144,30 @@ func TestProcessEventGroupCommit(t *testing.T) {
 	}
 }
 
+// TestProcessEventBatchKeepsOrder: a batch stores its events in the order
+// it holds them (ids ascending), whatever their types or times say.
+func TestProcessEventBatchKeepsOrder(t *testing.T) {
+	t.Parallel()
+	s, pool := newStores(t)
+	pid := fmt.Sprintf("p-events-order-%d", time.Now().UnixNano())
+	var sent []domain.ProcessEvent
+	for _, i := range []int{7, 2, 9, 0, 5, 3, 8, 1, 6, 4} { // neither type nor time order
+		sent = append(sent, batchEvent(pid, i))
+	}
+	if err := s.Events.FlushEvents(context.Background(), sent); err != nil {
+		t.Fatal(err)
+	}
+	got := storedEvents(t, pool, pid)
+	if len(got) != len(sent) {
+		t.Fatalf("stored %d events, want %d", len(got), len(sent))
+	}
+	for i, r := range got {
+		if !reflect.DeepEqual(r.e, sent[i]) {
+			t.Fatalf("event %d by id: %+v, want %+v", i, r.e, sent[i])
+		}
+	}
+}
+
 // TestProcessEventGroupCommitFailingEvent: an event the database refuses
 // (a NUL byte) fails only its own caller; the others of its batch are
 // stored once each.

@@ -41,7 +41,7 @@ const (
 func servingsBatch(bc BatchConfig) BatchConfig {
 	bc.Window = max(bc.Window, servingsBatchWindow)
 	bc.MaxItems = max(bc.MaxItems, servingsBatchMaxItems)
-	bc.Lanes = 0 // nobody waits: the batch waits out its window to be large
+	bc.Lanes = 0 // nobody waits: under load a batch waits out its window, to be large
 	return bc
 }
 
