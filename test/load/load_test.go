@@ -318,14 +318,17 @@ func TestStoresCPU(t *testing.T) {
 func TestCPUNeeded(t *testing.T) {
 	r := &report{machine: machine{cpus: 2}}
 	rw := row{m: merged{ok: 1000, cpu: 50 * time.Millisecond, genCPU: 30 * time.Millisecond, storesCPU: 20 * time.Millisecond}}
-	got := r.cpuNeeded(rw, 30000, "60%")
-	for _, want := range []string{"at 60%, 30000/s", "3.00 of the 2 CPUs", "50 + 30 + 20 µs per request"} {
+	got := r.cpuNeeded(rw, 30000, "60%", true)
+	for _, want := range []string{"60%, 30000/s", "needs 3.00 of 2 CPUs", "50 + 30 + 20 µs per request"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
 	}
+	if got, want := r.cpuNeeded(rw, 30000, "1.5×", false), " (1.5× needs 3.0 of 2 CPUs)"; got != want {
+		t.Errorf("short form %q, want %q", got, want)
+	}
 	rw.m.storesCPU = -1
-	if got := r.cpuNeeded(rw, 30000, "60%"); got != "" {
+	if got := r.cpuNeeded(rw, 30000, "60%", true); got != "" {
 		t.Errorf("with the stores' CPU unknown: %q, want nothing", got)
 	}
 }
