@@ -219,3 +219,41 @@ func TestBlackBoxProfiling(t *testing.T) {
 		t.Errorf("shutdown took %s with a profile in progress", d)
 	}
 }
+
+// TestBlackBoxReviewSignInThrottled: the binary throttles failed reviewer
+// sign-ins by default: after ten wrong passwords from one address even the
+// right one is refused (429 with Retry-After), and the log names neither
+// the address nor the password tried.
+func TestBlackBoxReviewSignInThrottled(t *testing.T) {
+	t.Parallel()
+	svc := startService(t, map[string]string{
+		"ONBOARDING_ADMIN_USERNAME": reviewerName,
+		"ONBOARDING_ADMIN_PASSWORD": reviewerPassword,
+	})
+	list := svc.Admin + "/admin/api/review/cases"
+	const guess = "guess-passw0rd-1234"
+	for i := range 10 {
+		if r := adminCall(t, http.MethodGet, list, reviewerName, guess, ""); r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	r := adminCall(t, http.MethodGet, list, reviewerName, reviewerPassword, "")
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the right password after ten wrong ones: %d, Retry-After %q, %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+	if strings.Contains(svc.Logs.String(), guess) {
+		t.Errorf("the log holds the password tried")
+	}
+	throttled := 0
+	for _, l := range strings.Split(svc.Logs.String(), "\n") {
+		if strings.Contains(l, "review sign-ins throttled") {
+			throttled++
+			if strings.Contains(l, "127.0.0.1") || strings.Contains(l, reviewerName) {
+				t.Errorf("the throttle's log line names the address or the reviewer: %s", l)
+			}
+		}
+	}
+	if throttled != 1 {
+		t.Errorf("%d log lines say sign-ins were throttled, want 1", throttled)
+	}
+}

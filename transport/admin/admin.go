@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +103,12 @@ type Config struct {
 	// credentials, for an engineer chasing CPU or memory in production.
 	// Off by default: a profile shows the code's shape and costs CPU.
 	Profiling bool
+	// LoginFailures is how many sign-ins a client address may fail in a
+	// row before it is refused (429) until LoginRefill forgives one
+	// (defaults DefaultLoginFailures and DefaultLoginRefill; negative
+	// turns the throttle off, for tests that sign in wrongly on purpose).
+	LoginFailures int
+	LoginRefill   time.Duration
 }
 
 //go:embed templates/*.html
@@ -129,6 +136,7 @@ type Handler struct {
 	mux         *http.ServeMux
 	pages       *template.Template
 	cop         *http.CrossOriginProtection
+	throttle    *loginThrottle // nil: off
 }
 
 // credential is a User prepared for constant-time checks.
@@ -182,6 +190,15 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 	}
 	if h.cfg.Logger == nil {
 		h.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if h.cfg.LoginFailures == 0 {
+		h.cfg.LoginFailures = DefaultLoginFailures
+	}
+	if h.cfg.LoginRefill <= 0 {
+		h.cfg.LoginRefill = DefaultLoginRefill
+	}
+	if h.cfg.LoginFailures > 0 {
+		h.throttle = newLoginThrottle(h.cfg.LoginFailures, h.cfg.LoginRefill, h.cfg.Now)
 	}
 	sub, err := fs.Sub(templateFS, "templates")
 	if err != nil {
@@ -255,8 +272,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, api, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
+	src := clientAddress(r)
+	if h.throttle != nil {
+		if wait, blocked := h.throttle.blocked(src); blocked {
+			hd.Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			h.fail(w, r, api, http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again later.")
+			return
+		}
+	}
 	user, ok := h.authenticate(r)
 	if !ok {
+		if _, _, presented := r.BasicAuth(); presented && h.throttle != nil && h.throttle.failed(src) {
+			// No address or name: an SRE finds the source in the network's
+			// own logs; the service's carry no personal data.
+			h.cfg.Logger.WarnContext(r.Context(), "review sign-ins throttled after repeated failures",
+				slog.Int("failures", h.cfg.LoginFailures), slog.Duration("refill", h.cfg.LoginRefill))
+		}
 		hd.Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`", charset="UTF-8"`)
 		if api {
 			writeJSON(w, http.StatusUnauthorized, errorBody{ErrorCode: errorUnauthorized, Message: "reviewer credentials required"})

@@ -1,0 +1,110 @@
+package admin_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/domain/review"
+	"github.com/bankkit/onboarding-adapter/transport/admin"
+)
+
+// TestSignInThrottle: an address that fails DefaultLoginFailures sign-ins
+// is refused, right credentials included, with Retry-After, on the API and
+// the pages, until a failure is forgiven; one more failure then blocks it
+// again at once.
+func TestSignInThrottle(t *testing.T) {
+	f := newFixture(t, openPolicy)
+	wrong := &cred{alice.user, "not-alices-password"}
+	list := admin.APIPrefix + "/cases"
+	for i := range admin.DefaultLoginFailures {
+		if a := f.do(t, wrong, http.MethodGet, list, "", nil); a.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, a.Status)
+		}
+	}
+	a := f.do(t, &alice, http.MethodGet, list, "", nil)
+	if a.Status != http.StatusTooManyRequests || a.Header.Get("Retry-After") != "6" {
+		t.Fatalf("the right password after %d failures: %d, Retry-After %q; want 429 and 6",
+			admin.DefaultLoginFailures, a.Status, a.Header.Get("Retry-After"))
+	}
+	if body := a.JSON(t); body["errorCode"] != "ERROR_GENERIC" || !strings.Contains(body["message"].(string), "Too many failed sign-ins") {
+		t.Fatalf("API body %v", body)
+	}
+	if p := f.do(t, &bob, http.MethodGet, admin.PagesPrefix+"/", "", nil); p.Status != http.StatusTooManyRequests ||
+		!strings.Contains(p.Header.Get("Content-Type"), "text/html") || p.Header.Get("Retry-After") == "" {
+		t.Fatalf("the queue page from the blocked address: %d %q, Retry-After %q", p.Status, p.Header.Get("Content-Type"), p.Header.Get("Retry-After"))
+	}
+
+	f.clock.Advance(admin.DefaultLoginRefill) // one failure forgiven
+	if a := f.do(t, &alice, http.MethodGet, list, "", nil); a.Status != http.StatusOK {
+		t.Fatalf("after %s: %d, want 200", admin.DefaultLoginRefill, a.Status)
+	}
+	if a := f.do(t, wrong, http.MethodGet, list, "", nil); a.Status != http.StatusUnauthorized {
+		t.Fatalf("a wrong password with one failure left: %d, want 401", a.Status)
+	}
+	if a := f.do(t, &alice, http.MethodGet, list, "", nil); a.Status != http.StatusTooManyRequests {
+		t.Fatalf("after using the forgiven failure: %d, want 429", a.Status)
+	}
+}
+
+// TestSignInThrottleCountsOnlyFailedCredentials: requests without
+// credentials (a browser's first) and successful sign-ins take nothing.
+func TestSignInThrottleCountsOnlyFailedCredentials(t *testing.T) {
+	f := newFixture(t, openPolicy)
+	list := admin.APIPrefix + "/cases"
+	for range 3 * admin.DefaultLoginFailures {
+		if a := f.do(t, nil, http.MethodGet, list, "", nil); a.Status != http.StatusUnauthorized {
+			t.Fatalf("without credentials: %d, want 401", a.Status)
+		}
+		if a := f.do(t, &alice, http.MethodGet, list, "", nil); a.Status != http.StatusOK {
+			t.Fatalf("alice: %d, want 200", a.Status)
+		}
+	}
+}
+
+// TestSignInThrottlePerAddress: one address's failures do not block
+// another's, and a negative LoginFailures turns the throttle off.
+func TestSignInThrottlePerAddress(t *testing.T) {
+	clock := memory.NewFakeClock(t0)
+	serve := func(h http.Handler, addr string, c cred) int {
+		r := httptest.NewRequest(http.MethodGet, admin.APIPrefix+"/cases", nil)
+		r.RemoteAddr = addr
+		r.SetBasicAuth(c.user, c.pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	newHandler := func(failures int) http.Handler {
+		h, err := admin.NewHandler(review.New(memory.NewDecisionStore(), clock, openPolicy), admin.Config{
+			Users: []admin.User{{Name: alice.user, Password: alice.pass}}, Now: clock.Now, LoginFailures: failures,
+			LoginRefill: time.Minute,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	wrong := cred{alice.user, "not-alices-password"}
+
+	h := newHandler(3)
+	for range 3 {
+		serve(h, "198.51.100.7:40000", wrong)
+	}
+	if got := serve(h, "198.51.100.7:40001", alice); got != http.StatusTooManyRequests {
+		t.Fatalf("the failing address, another port: %d, want 429", got)
+	}
+	if got := serve(h, "203.0.113.9:40000", alice); got != http.StatusOK {
+		t.Fatalf("another address: %d, want 200", got)
+	}
+
+	off := newHandler(-1)
+	for range 50 {
+		serve(off, "198.51.100.7:40000", wrong)
+	}
+	if got := serve(off, "198.51.100.7:40000", alice); got != http.StatusOK {
+		t.Fatalf("throttle off: %d, want 200", got)
+	}
+}
