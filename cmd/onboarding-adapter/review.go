@@ -91,17 +91,17 @@ func reviewUsers(username, password, users string, api ...reviewadmin.User) ([]r
 }
 
 // reviewRoutes builds the reviewer API and pages for the admin listener's
-// Extra routes. Without any reviewer credential it returns nil: the review
-// UI is off (and says so in the log), since it must never run open.
-func reviewRoutes(svc ports.ReviewService, p policy.Review, users []reviewadmin.User, profiling bool, csrfSecret []byte, logger *slog.Logger) (map[string]http.Handler, error) {
-	if len(users) == 0 {
+// Extra routes from c (its users, profiling, CSRF secret and sign-in
+// throttle) and the review policy p. Without any reviewer credential it
+// returns nil: the review UI is off (and says so in the log), since it
+// must never run open.
+func reviewRoutes(svc ports.ReviewService, p policy.Review, c reviewadmin.Config, logger *slog.Logger) (map[string]http.Handler, error) {
+	if len(c.Users) == 0 {
 		logger.Info("review pages and API are off: set ONBOARDING_ADMIN_USERNAME and ONBOARDING_ADMIN_PASSWORD (or ONBOARDING_ADMIN_USERS) to turn them on")
 		return nil, nil
 	}
-	h, err := reviewadmin.NewHandler(svc, reviewadmin.Config{
-		Users: users, FourEyes: p.FourEyes, RequireClaim: p.RequireClaim, Logger: logger, Profiling: profiling,
-		CSRFSecret: csrfSecret,
-	})
+	c.FourEyes, c.RequireClaim, c.Logger = p.FourEyes, p.RequireClaim, logger
+	h, err := reviewadmin.NewHandler(svc, c)
 	if err != nil {
 		return nil, fmt.Errorf("ONBOARDING_ADMIN_*: %w", err)
 	}

@@ -323,14 +323,14 @@ func TestReviewPolicyAndUsers(t *testing.T) {
 	if users, err := reviewUsers("", "", ""); err != nil || len(users) != 0 {
 		t.Errorf("no reviewers at all must be accepted (review UI off): %v %v", users, err)
 	}
-	if routes, err := reviewRoutes(nil, base, nil, false, nil, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
+	if routes, err := reviewRoutes(nil, base, reviewadmin.Config{}, slog.New(slog.DiscardHandler)); routes != nil || err != nil {
 		t.Errorf("without users the review UI must be off: %v %v", routes, err)
 	}
-	routes, err := reviewRoutes(noReviews{}, base, users, false, nil, slog.New(slog.DiscardHandler))
+	routes, err := reviewRoutes(noReviews{}, base, reviewadmin.Config{Users: users}, slog.New(slog.DiscardHandler))
 	if err != nil || routes["/review/"] == nil || routes["/admin/api/review/"] == nil {
 		t.Errorf("routes %v %v", routes, err)
 	}
-	if _, err := reviewRoutes(noReviews{}, base, []reviewadmin.User{{Name: "x", Password: "short"}}, false, nil, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := reviewRoutes(noReviews{}, base, reviewadmin.Config{Users: []reviewadmin.User{{Name: "x", Password: "short"}}}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a short password was accepted")
 	}
 }

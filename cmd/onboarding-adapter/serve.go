@@ -75,7 +75,13 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	if err != nil {
 		return err
 	}
-	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes), reviewers, cfg.Pprof, csrfSecret(cfg.OTPHashKey.Value()), logger)
+	failures := cfg.AdminLoginFailures
+	if failures == 0 {
+		failures = -1 // off
+	}
+	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes),
+		reviewadmin.Config{Users: reviewers, Profiling: cfg.Pprof, CSRFSecret: csrfSecret(cfg.OTPHashKey.Value()),
+			LoginFailures: failures, LoginRefill: cfg.AdminLoginRefill}, logger)
 	if err != nil {
 		return err
 	}

@@ -103,12 +103,13 @@ type Config struct {
 	// credentials, for an engineer chasing CPU or memory in production.
 	// Off by default: a profile shows the code's shape and costs CPU.
 	Profiling bool
-	// LoginFailures is how many sign-ins a client address may fail in a
-	// row before it is refused (429) until LoginRefill forgives one
-	// (defaults DefaultLoginFailures and DefaultLoginRefill; negative
-	// turns the throttle off, for tests that sign in wrongly on purpose).
+	// LoginFailures is how many failed sign-ins of one name from one
+	// client address are allowed before that pair is refused (429)
+	// (default DefaultLoginFailures; negative turns the throttle off).
 	LoginFailures int
-	LoginRefill   time.Duration
+	// LoginRefill is how often one more failure is forgiven (default
+	// DefaultLoginRefill).
+	LoginRefill time.Duration
 }
 
 //go:embed templates/*.html
@@ -272,17 +273,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, api, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
-	src := clientAddress(r)
-	if h.throttle != nil {
-		if wait, blocked := h.throttle.blocked(src); blocked {
+	name, _, presented := r.BasicAuth()
+	throttled := presented && h.throttle != nil
+	key := ""
+	if throttled {
+		key = loginKey(clientAddress(r), name)
+		if wait, ok := h.throttle.take(key); !ok {
 			hd.Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
-			h.fail(w, r, api, http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again later.")
+			h.fail(w, r, api, http.StatusTooManyRequests, "Too many failed sign-ins; try again later.")
 			return
 		}
 	}
 	user, ok := h.authenticate(r)
+	if throttled && ok {
+		h.throttle.refund(key)
+	}
 	if !ok {
-		if _, _, presented := r.BasicAuth(); presented && h.throttle != nil && h.throttle.failed(src) {
+		if throttled && h.throttle.lockedOut(key) {
 			// No address or name: an SRE finds the source in the network's
 			// own logs; the service's carry no personal data.
 			h.cfg.Logger.WarnContext(r.Context(), "review sign-ins throttled after repeated failures",

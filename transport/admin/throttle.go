@@ -6,94 +6,136 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// Sign-in throttling defaults: a client address may fail DefaultLoginFailures
-// sign-ins in a row, and is forgiven one failure every DefaultLoginRefill
-// after that (ten a minute). A reviewer who mistypes a password a few times
-// never notices; a guesser gets ten guesses a minute instead of thousands a
-// second against a clear-text password.
+// Sign-in throttling defaults: DefaultLoginFailures failed sign-ins of one
+// name from one client address are allowed, and one more is forgiven
+// every DefaultLoginRefill (ten a minute); a successful sign-in costs
+// nothing and forgives nothing. A reviewer who mistypes a password a few
+// times never notices; a guesser gets ten guesses a minute instead of
+// thousands a second against a clear-text password.
 const (
 	DefaultLoginFailures = 10
 	DefaultLoginRefill   = 6 * time.Second
 )
 
-// maxLoginSources bounds the client addresses remembered at once. Past it,
-// those forgiven every failure are forgotten first.
-const maxLoginSources = 10_000
+// maxLoginKeys bounds the (address, name) pairs remembered at once.
+const maxLoginKeys = 10_000
 
-// loginThrottle counts failed sign-ins per client address in a token
-// bucket: a failure takes a token, one comes back every refill, and an
-// address with no token left is refused before its credentials are
-// checked (429 with Retry-After), the right ones too, so guessing on gains
-// nothing. Requests without credentials (a browser's first, which prompts
-// for them) and successful ones take nothing. The address is the
+// loginThrottle is a token bucket per (client address, name presented):
+// every sign-in with credentials takes a token before they are checked, a
+// successful one gives it back, and one token comes back every refill up
+// to burst. A pair with no token left is refused before its credentials
+// are checked (429 with Retry-After), the right ones too, so guessing on
+// gains nothing, and parallel guesses cannot all be checked on one token.
+// Keying by the name presented means guessing one reviewer's password
+// does not lock out the others behind the same address (a port-forward,
+// an ingress), and every name, known or not, is counted alike, so the
+// answers do not tell which names exist. The address is the
 // connection's: X-Forwarded-For is the client's to write.
 type loginThrottle struct {
-	burst  int
-	refill time.Duration
-	now    func() time.Time
+	burst   float64
+	refill  time.Duration
+	now     func() time.Time
+	maxKeys int
 
 	mu      sync.Mutex
-	sources map[string]*rate.Limiter
+	buckets map[string]*bucket
+}
+
+// bucket is one pair's tokens as of last.
+type bucket struct {
+	tokens float64
+	last   time.Time
+	warned bool // the lockout was logged; cleared once every failure is forgiven
 }
 
 func newLoginThrottle(burst int, refill time.Duration, now func() time.Time) *loginThrottle {
-	return &loginThrottle{burst: burst, refill: refill, now: now, sources: make(map[string]*rate.Limiter)}
+	return &loginThrottle{burst: float64(burst), refill: refill, now: now, maxKeys: maxLoginKeys,
+		buckets: make(map[string]*bucket)}
 }
 
-// blocked reports whether src has no failure left, and how long until it
-// has one.
-func (t *loginThrottle) blocked(src string) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lim := t.sources[src]
-	if lim == nil {
-		return 0, false
+// loginKey is the throttle's key of a sign-in: the address and the name
+// as presented, cut to the longest a reviewer's name may be.
+func loginKey(address, name string) string {
+	if len(name) > 64 {
+		name = name[:64]
 	}
-	tokens := lim.TokensAt(t.now())
-	if tokens >= 1 {
-		return 0, false
-	}
-	return time.Duration((1 - tokens) * float64(t.refill)), true
+	return address + "\x00" + name
 }
 
-// failed takes a token of src; it reports whether that was the last one.
-func (t *loginThrottle) failed(src string) (exhausted bool) {
+// level brings b's tokens up to now.
+func (t *loginThrottle) level(b *bucket, now time.Time) {
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = math.Min(t.burst, b.tokens+float64(elapsed)/float64(t.refill))
+	}
+	b.last = now
+	if b.tokens >= t.burst {
+		b.warned = false
+	}
+}
+
+// take charges one sign-in of key; when none is left it reports how long
+// until one is.
+func (t *loginThrottle) take(key string) (wait time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	lim := t.sources[src]
-	if lim == nil {
-		if len(t.sources) >= maxLoginSources {
-			t.forget(now)
+	b := t.buckets[key]
+	if b == nil {
+		if len(t.buckets) >= t.maxKeys {
+			t.evict(now)
 		}
-		lim = rate.NewLimiter(rate.Every(t.refill), t.burst)
-		lim.SetBurstAt(now, t.burst) // full as of now, whatever the clock says
-		t.sources[src] = lim
+		b = &bucket{tokens: t.burst, last: now}
+		t.buckets[key] = b
 	}
-	lim.AllowN(now, 1)
-	return lim.TokensAt(now) < 1
+	t.level(b, now)
+	if b.tokens < 1 {
+		return time.Duration(math.Round((1 - b.tokens) * float64(t.refill))), false
+	}
+	b.tokens--
+	return 0, true
 }
 
-// forget drops the addresses whose failures are all forgiven, and, if none
-// is, the one closest to it: the map stays within maxLoginSources.
-func (t *loginThrottle) forget(now time.Time) {
-	closest, most := "", math.Inf(-1)
-	for src, lim := range t.sources {
-		tokens := lim.TokensAt(now)
-		if tokens >= float64(t.burst) {
-			delete(t.sources, src)
-			continue
-		}
-		if tokens > most {
-			closest, most = src, tokens
+// refund gives back the token of a successful sign-in.
+func (t *loginThrottle) refund(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b := t.buckets[key]; b != nil {
+		t.level(b, t.now())
+		b.tokens = math.Min(t.burst, b.tokens+1)
+	}
+}
+
+// lockedOut reports, once per lockout, that key has just used its last
+// token on a failure: the moment to log it.
+func (t *loginThrottle) lockedOut(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buckets[key]
+	if b == nil || b.tokens >= 1 || b.warned {
+		return false
+	}
+	b.warned = true
+	return true
+}
+
+// evict makes room for a tenth of maxKeys: the pairs whose failures are
+// all forgiven go first, then any, so one scan serves many new pairs
+// however many addresses a client uses.
+func (t *loginThrottle) evict(now time.Time) {
+	target := t.maxKeys - max(1, t.maxKeys/10)
+	for key, b := range t.buckets {
+		t.level(b, now)
+		if b.tokens >= t.burst {
+			delete(t.buckets, key)
 		}
 	}
-	if len(t.sources) >= maxLoginSources {
-		delete(t.sources, closest)
+	for key := range t.buckets {
+		if len(t.buckets) <= target {
+			break
+		}
+		delete(t.buckets, key)
 	}
 }
 

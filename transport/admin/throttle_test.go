@@ -3,7 +3,9 @@ package admin_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,10 +14,11 @@ import (
 	"github.com/bankkit/onboarding-adapter/transport/admin"
 )
 
-// TestSignInThrottle: an address that fails DefaultLoginFailures sign-ins
-// is refused, right credentials included, with Retry-After, on the API and
-// the pages, until a failure is forgiven; one more failure then blocks it
-// again at once.
+// TestSignInThrottle: a name that fails DefaultLoginFailures sign-ins from
+// one address is refused there, right credentials included, with
+// Retry-After, on the API and the pages, until a failure is forgiven; one
+// more failure then blocks it again at once. Other names from the same
+// address are not affected.
 func TestSignInThrottle(t *testing.T) {
 	f := newFixture(t, openPolicy)
 	wrong := &cred{alice.user, "not-alices-password"}
@@ -33,9 +36,15 @@ func TestSignInThrottle(t *testing.T) {
 	if body := a.JSON(t); body["errorCode"] != "ERROR_GENERIC" || !strings.Contains(body["message"].(string), "Too many failed sign-ins") {
 		t.Fatalf("API body %v", body)
 	}
-	if p := f.do(t, &bob, http.MethodGet, admin.PagesPrefix+"/", "", nil); p.Status != http.StatusTooManyRequests ||
+	if p := f.do(t, &alice, http.MethodGet, admin.PagesPrefix+"/", "", nil); p.Status != http.StatusTooManyRequests ||
 		!strings.Contains(p.Header.Get("Content-Type"), "text/html") || p.Header.Get("Retry-After") == "" {
-		t.Fatalf("the queue page from the blocked address: %d %q, Retry-After %q", p.Status, p.Header.Get("Content-Type"), p.Header.Get("Retry-After"))
+		t.Fatalf("the queue page for the blocked name: %d %q, Retry-After %q", p.Status, p.Header.Get("Content-Type"), p.Header.Get("Retry-After"))
+	}
+	if a := f.do(t, &bob, http.MethodGet, list, "", nil); a.Status != http.StatusOK {
+		t.Fatalf("bob from the same address: %d, want 200", a.Status)
+	}
+	if a := f.do(t, nil, http.MethodGet, list, "", nil); a.Status != http.StatusUnauthorized {
+		t.Fatalf("no credentials from the same address: %d, want 401", a.Status)
 	}
 
 	f.clock.Advance(admin.DefaultLoginRefill) // one failure forgiven
@@ -47,6 +56,34 @@ func TestSignInThrottle(t *testing.T) {
 	}
 	if a := f.do(t, &alice, http.MethodGet, list, "", nil); a.Status != http.StatusTooManyRequests {
 		t.Fatalf("after using the forgiven failure: %d, want 429", a.Status)
+	}
+}
+
+// TestSignInThrottleParallelGuesses: guesses sent at once cannot all be
+// checked on the same tokens: of many parallel wrong sign-ins at one
+// instant, at most DefaultLoginFailures are checked (401), the rest 429.
+func TestSignInThrottleParallelGuesses(t *testing.T) {
+	f := newFixture(t, openPolicy)
+	wrong := &cred{alice.user, "not-alices-password"}
+	const n = 3 * admin.DefaultLoginFailures
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = f.do(t, wrong, http.MethodGet, admin.APIPrefix+"/cases", "", nil).Status })
+	}
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("status %d", st)
+		}
+	}
+	if checked != admin.DefaultLoginFailures {
+		t.Fatalf("%d of %d parallel guesses were checked, want %d", checked, n, admin.DefaultLoginFailures)
 	}
 }
 
@@ -66,7 +103,8 @@ func TestSignInThrottleCountsOnlyFailedCredentials(t *testing.T) {
 }
 
 // TestSignInThrottlePerAddress: one address's failures do not block
-// another's, and a negative LoginFailures turns the throttle off.
+// another's, names unknown or known are counted alike (the answers do not
+// tell which exist), and a negative LoginFailures turns the throttle off.
 func TestSignInThrottlePerAddress(t *testing.T) {
 	clock := memory.NewFakeClock(t0)
 	serve := func(h http.Handler, addr string, c cred) int {
@@ -98,6 +136,14 @@ func TestSignInThrottlePerAddress(t *testing.T) {
 	}
 	if got := serve(h, "203.0.113.9:40000", alice); got != http.StatusOK {
 		t.Fatalf("another address: %d, want 200", got)
+	}
+	unknown := cred{"mallory", "not-a-password-1"}
+	var got []int
+	for range 4 {
+		got = append(got, serve(h, "[2001:db8::7]:40000", unknown))
+	}
+	if want := []int{401, 401, 401, 429}; !slices.Equal(got, want) {
+		t.Fatalf("an unknown name from an IPv6 address: %v, want %v, as a known one", got, want)
 	}
 
 	off := newHandler(-1)

@@ -93,6 +93,8 @@ type Config struct {
 	AdminUsername      string        `env:"ADMIN_USERNAME"`
 	AdminPassword      Secret        `env:"ADMIN_PASSWORD"`
 	AdminUsers         Secret        `env:"ADMIN_USERS"`
+	AdminLoginFailures int           `env:"ADMIN_LOGIN_FAILURES" envDefault:"10"` // failed sign-ins of a name from an address before 429; 0 = no throttle
+	AdminLoginRefill   time.Duration `env:"ADMIN_LOGIN_REFILL" envDefault:"6s"`   // one failure forgiven every this long
 	ReviewRetention    time.Duration `env:"REVIEW_RETENTION"`
 	ReviewRequireClaim *bool         `env:"REVIEW_REQUIRE_CLAIM"`
 	ReviewFourEyes     *bool         `env:"REVIEW_FOUR_EYES"`
@@ -343,6 +345,12 @@ func (c Config) Validate() error {
 	if c.DBBatchWindow < 0 || c.DBBatchWindow > 50*time.Millisecond {
 		bad("DB_BATCH_WINDOW", "must be between 0 (off) and 50ms, not %s", c.DBBatchWindow)
 	}
+	if c.AdminLoginFailures < 0 || c.AdminLoginFailures > 1000 {
+		bad("ADMIN_LOGIN_FAILURES", "must be between 0 (no throttle) and 1000, not %d", c.AdminLoginFailures)
+	}
+	if c.AdminLoginRefill < 100*time.Millisecond || c.AdminLoginRefill > time.Hour {
+		bad("ADMIN_LOGIN_REFILL", "must be between 100ms and 1h, not %s", c.AdminLoginRefill)
+	}
 	if c.DBBatchLanes < 0 || c.DBBatchLanes > 16 {
 		bad("DB_BATCH_LANES", "must be between 0 (wait out the window) and 16, not %d", c.DBBatchLanes)
 	}
@@ -431,6 +439,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("memory_max_records", c.MemoryMaxRecords),
 		slog.Bool("migrate_at_start", c.MigrateAtStart),
 		slog.Bool("review_ui", c.AdminUsername != "" || c.AdminUsers != ""),
+		slog.Int("admin_login_failures", c.AdminLoginFailures),
 		slog.Bool("pprof", c.Pprof),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("db_batch_window", c.DBBatchWindow),

@@ -20,7 +20,8 @@ func TestLoadDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.AdminAddr != ":9090" || c.SMSProvider != "log" ||
 		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
 		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
-		c.DBBatchWindow != time.Millisecond || c.DBBatchLanes != 1 || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 {
+		c.DBBatchWindow != time.Millisecond || c.DBBatchLanes != 1 || c.AdminLoginFailures != 10 ||
+		c.AdminLoginRefill != 6*time.Second || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	for _, env := range []map[string]string{
@@ -71,6 +72,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"batch window negative", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "-1ms"}, "ONBOARDING_DB_BATCH_WINDOW"},
 		{"batch window too long", map[string]string{"ONBOARDING_DB_BATCH_WINDOW": "1s"}, "ONBOARDING_DB_BATCH_WINDOW"},
 		{"batch lanes negative", map[string]string{"ONBOARDING_DB_BATCH_LANES": "-1"}, "ONBOARDING_DB_BATCH_LANES"},
+		{"sign-in failures negative", map[string]string{"ONBOARDING_ADMIN_LOGIN_FAILURES": "-1"}, "ONBOARDING_ADMIN_LOGIN_FAILURES"},
+		{"sign-in refill too short", map[string]string{"ONBOARDING_ADMIN_LOGIN_REFILL": "1ms"}, "ONBOARDING_ADMIN_LOGIN_REFILL"},
 		{"too many batch lanes", map[string]string{"ONBOARDING_DB_BATCH_LANES": "17"}, "ONBOARDING_DB_BATCH_LANES"},
 		{"no Redis lane", map[string]string{"ONBOARDING_REDIS_LANES": "0"}, "ONBOARDING_REDIS_LANES"},
 		{"too many Redis lanes", map[string]string{"ONBOARDING_REDIS_LANES": "65"}, "ONBOARDING_REDIS_LANES"},

@@ -1,0 +1,57 @@
+package admin
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestLoginThrottleEvicts: past maxKeys the pairs whose failures are all
+// forgiven go first, a locked-out pair stays while there is room, and the
+// map never grows past the bound however many pairs come.
+func TestLoginThrottleEvicts(t *testing.T) {
+	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+	th := newLoginThrottle(2, time.Minute, func() time.Time { return now })
+	th.maxKeys = 10
+	locked := loginKey("198.51.100.7", "alice")
+	for range 2 {
+		th.take(locked)
+	}
+	if _, ok := th.take(locked); ok {
+		t.Fatal("a third failure within the minute was allowed")
+	}
+	for i := range 9 { // one failure each, then all forgiven: the map is full
+		key := loginKey(fmt.Sprintf("203.0.113.%d", i), "bob")
+		th.take(key)
+	}
+	now = now.Add(time.Minute)
+	th.take(loginKey("192.0.2.1", "carol")) // the eleventh pair: the forgiven ones go
+	if _, kept := th.buckets[locked]; !kept || len(th.buckets) != 2 {
+		t.Fatalf("after eviction: %d pairs, the locked-out one kept %v; want 2 and true", len(th.buckets), kept)
+	}
+	for i := range 100 {
+		th.take(loginKey(fmt.Sprintf("2001:db8::%x", i), "x"))
+		if len(th.buckets) > th.maxKeys {
+			t.Fatalf("%d pairs, past the bound of %d", len(th.buckets), th.maxKeys)
+		}
+	}
+}
+
+// TestLoginThrottleRetryAfter: the wait is the time until one token, also
+// after a partial refill.
+func TestLoginThrottleRetryAfter(t *testing.T) {
+	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+	th := newLoginThrottle(1, 6*time.Second, func() time.Time { return now })
+	key := loginKey("198.51.100.7", "alice")
+	th.take(key)
+	now = now.Add(2 * time.Second)
+	wait, ok := th.take(key)
+	if ok || wait != 4*time.Second || retryAfterSeconds(wait) != 4 {
+		t.Fatalf("after 2 s of 6: wait %s, ok %v; want 4s", wait, ok)
+	}
+	th.refund(key) // a refund never lifts past the burst
+	th.refund(key)
+	if th.buckets[key].tokens > 1 {
+		t.Fatalf("tokens %v past the burst", th.buckets[key].tokens)
+	}
+}
