@@ -221,14 +221,16 @@ func TestBlackBoxProfiling(t *testing.T) {
 }
 
 // TestBlackBoxReviewSignInThrottled: the binary throttles failed reviewer
-// sign-ins by default: after ten wrong passwords from one address even the
-// right one is refused (429 with Retry-After), and the log names neither
-// the address nor the password tried.
+// sign-ins by default: after ten wrong passwords of one name from one
+// address even the right one is refused (429 with Retry-After), and the
+// log names neither the address nor the password tried.
 func TestBlackBoxReviewSignInThrottled(t *testing.T) {
 	t.Parallel()
 	svc := startService(t, map[string]string{
 		"ONBOARDING_ADMIN_USERNAME": reviewerName,
 		"ONBOARDING_ADMIN_PASSWORD": reviewerPassword,
+		// No failure is forgiven during the test, however slow the machine.
+		"ONBOARDING_ADMIN_LOGIN_REFILL": "1h",
 	})
 	list := svc.Admin + "/admin/api/review/cases"
 	const guess = "guess-passw0rd-1234"

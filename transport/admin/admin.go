@@ -88,7 +88,8 @@ type Config struct {
 	// explain what a reviewer must do; the service enforces them.
 	FourEyes     bool
 	RequireClaim bool
-	// Now tells the time for ages and tokens (default time.Now).
+	// Now tells the time for case ages, form tokens and the sign-in
+	// throttle (default time.Now).
 	Now func() time.Time
 	// Logger receives one line per reviewer action and every internal error
 	// (default: discard). It never receives personal data.

@@ -7,9 +7,10 @@
 // Reviewers authenticate with HTTP Basic credentials of their own, never
 // the API's: the authenticated user name is the reviewer recorded on every
 // claim, proposal and resolution, so it cannot be typed in. A name that
-// fails ten sign-ins from one address is refused there (429) until its
-// failures are slowly forgiven (see Config.LoginFailures), so a password
-// cannot be guessed at the speed of the network. State-changing
+// has failed Config.LoginFailures sign-ins from one address is refused
+// there (429) until a failure is forgiven (one every Config.LoginRefill),
+// so a password cannot be guessed at the speed of the network.
+// State-changing
 // requests are guarded twice: every form carries a CSRF token (an HMAC
 // bound to the reviewer and its issue time, keyed by a secret derived from
 // the reviewer's credential, so any replica verifies it) and

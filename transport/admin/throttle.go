@@ -1,17 +1,20 @@
 package admin
 
 import (
+	"cmp"
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Sign-in throttling defaults: DefaultLoginFailures failed sign-ins of one
 // name from one client address are allowed, and one more is forgiven
-// every DefaultLoginRefill (ten a minute); a successful sign-in costs
-// nothing and forgives nothing. A reviewer who mistypes a password a few
+// every DefaultLoginRefill (ten a minute); a successful sign-in gives its
+// token back and forgives nothing (sign-ins checked at the same moment
+// each hold one meanwhile). A reviewer who mistypes a password a few
 // times never notices; a guesser gets ten guesses a minute instead of
 // thousands a second against a clear-text password.
 const (
@@ -64,13 +67,17 @@ func loginKey(address, name string) string {
 	return address + "\x00" + name
 }
 
-// level brings b's tokens up to now.
+// epsilon absorbs the rounding of refills added in pieces, so a client
+// that waits exactly Retry-After finds its token.
+const epsilon = 1e-9
+
+// level brings b's tokens up to now (a clock gone backwards adds nothing).
 func (t *loginThrottle) level(b *bucket, now time.Time) {
 	if elapsed := now.Sub(b.last); elapsed > 0 {
 		b.tokens = math.Min(t.burst, b.tokens+float64(elapsed)/float64(t.refill))
+		b.last = now
 	}
-	b.last = now
-	if b.tokens >= t.burst {
+	if b.tokens >= t.burst-epsilon {
 		b.warned = false
 	}
 }
@@ -90,10 +97,10 @@ func (t *loginThrottle) take(key string) (wait time.Duration, ok bool) {
 		t.buckets[key] = b
 	}
 	t.level(b, now)
-	if b.tokens < 1 {
+	if b.tokens < 1-epsilon {
 		return time.Duration(math.Round((1 - b.tokens) * float64(t.refill))), false
 	}
-	b.tokens--
+	b.tokens = math.Max(0, b.tokens-1)
 	return 0, true
 }
 
@@ -113,29 +120,39 @@ func (t *loginThrottle) lockedOut(key string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.buckets[key]
-	if b == nil || b.tokens >= 1 || b.warned {
+	if b == nil || b.tokens >= 1-epsilon || b.warned {
 		return false
 	}
 	b.warned = true
 	return true
 }
 
-// evict makes room for a tenth of maxKeys: the pairs whose failures are
-// all forgiven go first, then any, so one scan serves many new pairs
-// however many addresses a client uses.
+// evict makes room for a tenth of maxKeys, so one scan serves many new
+// pairs: the pairs whose failures are all forgiven go first, then those
+// with the most tokens left. A locked-out pair goes last, so a client
+// cannot lift its own lockout by sending new names until its pair is
+// pushed out.
 func (t *loginThrottle) evict(now time.Time) {
 	target := t.maxKeys - max(1, t.maxKeys/10)
+	type entry struct {
+		key    string
+		tokens float64
+	}
+	rest := make([]entry, 0, len(t.buckets))
 	for key, b := range t.buckets {
 		t.level(b, now)
-		if b.tokens >= t.burst {
+		if b.tokens >= t.burst-epsilon {
 			delete(t.buckets, key)
+			continue
 		}
+		rest = append(rest, entry{key, b.tokens})
 	}
-	for key := range t.buckets {
-		if len(t.buckets) <= target {
-			break
-		}
-		delete(t.buckets, key)
+	if len(t.buckets) <= target {
+		return
+	}
+	slices.SortFunc(rest, func(a, b entry) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, e := range rest[:len(t.buckets)-target] {
+		delete(t.buckets, e.key)
 	}
 }
 

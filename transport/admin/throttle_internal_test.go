@@ -55,3 +55,58 @@ func TestLoginThrottleRetryAfter(t *testing.T) {
 		t.Fatalf("tokens %v past the burst", th.buckets[key].tokens)
 	}
 }
+
+// TestLoginThrottleKeepsLockoutsWhenFull: a map full of pairs with
+// failures left makes room by dropping those with the most tokens, never
+// the locked-out pair, so sending new names does not lift a lockout.
+func TestLoginThrottleKeepsLockoutsWhenFull(t *testing.T) {
+	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+	th := newLoginThrottle(3, time.Hour, func() time.Time { return now })
+	th.maxKeys = 20
+	locked := loginKey("198.51.100.7", "alice")
+	for range 3 {
+		th.take(locked)
+	}
+	for i := range 200 { // junk names, one failure each: none is forgiven within the hour
+		th.take(loginKey("198.51.100.7", fmt.Sprintf("junk-%d", i)))
+		if _, kept := th.buckets[locked]; !kept {
+			t.Fatalf("the locked-out pair was evicted after %d junk names", i+1)
+		}
+	}
+	if _, ok := th.take(locked); ok {
+		t.Fatal("the lockout was lifted")
+	}
+}
+
+// TestLoginThrottleWarnsOncePerLockout: the moment to log comes once when
+// a pair runs out, not again on the failure after a token comes back, and
+// again only after every failure has been forgiven.
+func TestLoginThrottleWarnsOncePerLockout(t *testing.T) {
+	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
+	th := newLoginThrottle(3, time.Minute, func() time.Time { return now })
+	key := loginKey("198.51.100.7", "alice")
+	fail := func() bool {
+		if _, ok := th.take(key); !ok {
+			return false
+		}
+		return th.lockedOut(key)
+	}
+	var got []bool
+	for range 3 {
+		got = append(got, fail())
+	}
+	now = now.Add(time.Minute) // one token back
+	got = append(got, fail())
+	now = now.Add(3 * time.Minute) // every failure forgiven
+	for range 3 {
+		got = append(got, fail())
+	}
+	want := []bool{false, false, true, false, false, false, true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("lockouts %v, want %v", got, want)
+	}
+	th.refund(key)
+	if th.lockedOut(key) {
+		t.Fatal("a pair with a token back is not locked out")
+	}
+}

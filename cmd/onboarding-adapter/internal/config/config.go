@@ -440,6 +440,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("migrate_at_start", c.MigrateAtStart),
 		slog.Bool("review_ui", c.AdminUsername != "" || c.AdminUsers != ""),
 		slog.Int("admin_login_failures", c.AdminLoginFailures),
+		slog.Duration("admin_login_refill", c.AdminLoginRefill),
 		slog.Bool("pprof", c.Pprof),
 		slog.Int("db_max_conns", int(c.DBMaxConns)),
 		slog.Duration("db_batch_window", c.DBBatchWindow),
