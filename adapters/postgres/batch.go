@@ -412,8 +412,9 @@ func sendAfter(ctx context.Context, q batchSender, prelude, sql string, args []a
 // unreachable database (CodeUnavailable) fails them all, since nothing was
 // committed or the commit's fate is unknown and every write here is
 // idempotent on retry (but a process event's, which has no key and may then
-// be stored twice, as after a single insert); any other error may be one call's alone (a value the
-// database refuses), so each call is sent back to be done on its own.
+// be stored twice, as after a single insert); any other error may be one
+// call's alone (a value the database refuses), so each call is sent back to
+// be done on its own.
 func settle[In, Out any](calls []*call[In, Out], err error) {
 	transient := domain.CodeOf(err) == domain.CodeUnavailable
 	for _, c := range calls {
