@@ -396,10 +396,10 @@ type run struct {
 // db.run retries once.
 //
 // A batch of one is written by appendOne instead (appendLone), and its
-// caller gets that statement's answer. Outcomes of a batch of several: an unreachable
-// database fails every call with CodeUnavailable
-// (nothing was committed, or the commit's fate is unknown and a retry is
-// idempotent); any other error (a record the database refuses) sends every
+// caller gets that statement's answer. Outcomes of a batch of several: an
+// unreachable database fails every call with CodeUnavailable (nothing was
+// committed, or the commit's fate is unknown and a retry is idempotent);
+// any other error (a record the database refuses) sends every
 // run back to be written alone (alone), where only the faulty one fails; a
 // leader that lost a race to another writer sends its run back alone, and
 // with it every later run of its history, which the later rounds skip: a

@@ -72,9 +72,8 @@ func New(pool *pgxpool.Pool, clock ports.Clock, ids ports.IDGenerator, opts ...O
 
 // Close waits for the writes still batched (consent servings queued in the
 // background, ledger appends, decisions and process events whose callers
-// gave up) to reach
-// the database. It does not close the pool, which must stay open until
-// Close returns.
+// gave up) to reach the database. It does not close the pool, which must
+// stay open until Close returns.
 func (s *Stores) Close() {
 	s.Servings.Close()
 	s.Ledger.batch.wait()
