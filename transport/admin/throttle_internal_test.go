@@ -4,14 +4,21 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
 )
+
+// testThrottle is a throttle on a fake clock.
+func testThrottle(burst int, refill time.Duration) (*loginThrottle, *memory.FakeClock) {
+	clock := memory.NewFakeClock(time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC))
+	return newLoginThrottle(burst, refill, clock.Now), clock
+}
 
 // TestLoginThrottleEvicts: past maxKeys the pairs whose failures are all
 // forgiven go first, a locked-out pair stays while there is room, and the
 // map never grows past the bound however many pairs come.
 func TestLoginThrottleEvicts(t *testing.T) {
-	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
-	th := newLoginThrottle(2, time.Minute, func() time.Time { return now })
+	th, clock := testThrottle(2, time.Minute)
 	th.maxKeys = 10
 	locked := loginKey("198.51.100.7", "alice")
 	for range 2 {
@@ -24,7 +31,7 @@ func TestLoginThrottleEvicts(t *testing.T) {
 		key := loginKey(fmt.Sprintf("203.0.113.%d", i), "bob")
 		th.take(key)
 	}
-	now = now.Add(time.Minute)
+	clock.Advance(time.Minute)
 	th.take(loginKey("192.0.2.1", "carol")) // the eleventh pair: the forgiven ones go
 	if _, kept := th.buckets[locked]; !kept || len(th.buckets) != 2 {
 		t.Fatalf("after eviction: %d pairs, the locked-out one kept %v; want 2 and true", len(th.buckets), kept)
@@ -40,11 +47,10 @@ func TestLoginThrottleEvicts(t *testing.T) {
 // TestLoginThrottleRetryAfter: the wait is the time until one token, also
 // after a partial refill.
 func TestLoginThrottleRetryAfter(t *testing.T) {
-	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
-	th := newLoginThrottle(1, 6*time.Second, func() time.Time { return now })
+	th, clock := testThrottle(1, 6*time.Second)
 	key := loginKey("198.51.100.7", "alice")
 	th.take(key)
-	now = now.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	wait, ok := th.take(key)
 	if ok || wait != 4*time.Second || retryAfterSeconds(wait) != 4 {
 		t.Fatalf("after 2 s of 6: wait %s, ok %v; want 4s", wait, ok)
@@ -60,8 +66,7 @@ func TestLoginThrottleRetryAfter(t *testing.T) {
 // failures left makes room by dropping those with the most tokens, never
 // the locked-out pair, so sending new names does not lift a lockout.
 func TestLoginThrottleKeepsLockoutsWhenFull(t *testing.T) {
-	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
-	th := newLoginThrottle(3, time.Hour, func() time.Time { return now })
+	th, _ := testThrottle(3, time.Hour)
 	th.maxKeys = 20
 	locked := loginKey("198.51.100.7", "alice")
 	for range 3 {
@@ -82,8 +87,7 @@ func TestLoginThrottleKeepsLockoutsWhenFull(t *testing.T) {
 // a pair runs out, not again on the failure after a token comes back, and
 // again only after every failure has been forgiven.
 func TestLoginThrottleWarnsOncePerLockout(t *testing.T) {
-	now := time.Date(2025, 6, 15, 10, 0, 0, 0, time.UTC)
-	th := newLoginThrottle(3, time.Minute, func() time.Time { return now })
+	th, clock := testThrottle(3, time.Minute)
 	key := loginKey("198.51.100.7", "alice")
 	fail := func() bool {
 		if _, ok := th.take(key); !ok {
@@ -95,9 +99,9 @@ func TestLoginThrottleWarnsOncePerLockout(t *testing.T) {
 	for range 3 {
 		got = append(got, fail())
 	}
-	now = now.Add(time.Minute) // one token back
+	clock.Advance(time.Minute) // one token back
 	got = append(got, fail())
-	now = now.Add(3 * time.Minute) // every failure forgiven
+	clock.Advance(3 * time.Minute) // every failure forgiven
 	for range 3 {
 		got = append(got, fail())
 	}
