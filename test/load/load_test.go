@@ -318,17 +318,36 @@ func TestStoresCPU(t *testing.T) {
 func TestCPUNeeded(t *testing.T) {
 	r := &report{machine: machine{cpus: 2}}
 	rw := row{m: merged{ok: 1000, cpu: 50 * time.Millisecond, genCPU: 30 * time.Millisecond, storesCPU: 20 * time.Millisecond}}
-	got := r.cpuNeeded(rw, 30000, "60%", true)
+	got := r.cpuNeeded(rw, nil, 30000, "60%", true)
 	for _, want := range []string{"60%, 30000/s", "needs 3.00 of 2 CPUs", "50 + 30 + 20 µs per request"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
 	}
-	if got, want := r.cpuNeeded(rw, 30000, "1.5×", false), " (1.5× needs 3.0 of 2 CPUs)"; got != want {
+	if strings.Contains(got, "in-memory") {
+		t.Errorf("%q names an in-memory floor it was not given", got)
+	}
+	if got, want := r.cpuNeeded(rw, nil, 30000, "1.5×", false), " (1.5× needs 3.0 of 2 CPUs)"; got != want {
 		t.Errorf("short form %q, want %q", got, want)
 	}
+
+	// The in-memory row bounds the service's share from below; the
+	// generator's and the stores' shares are the PostgreSQL row's.
+	mem := row{m: merged{ok: 1000, cpu: 20 * time.Millisecond, genCPU: 99 * time.Millisecond, storesCPU: 0}}
+	got = r.cpuNeeded(rw, &mem, 30000, "60%", true)
+	if want := "; 2.10 even at the in-memory service's 20 µs)"; !strings.HasSuffix(got, want) {
+		t.Errorf("%q does not end with %q", got, want)
+	}
+	if got, want := r.cpuNeeded(rw, &mem, 30000, "1.5×", false), " (1.5× needs 3.0 of 2 CPUs, 2.1 at the in-memory service's)"; got != want {
+		t.Errorf("short form with a floor %q, want %q", got, want)
+	}
+	// An in-memory row no cheaper than the service's proves nothing.
+	mem.m.cpu = 60 * time.Millisecond
+	if got := r.cpuNeeded(rw, &mem, 30000, "60%", true); strings.Contains(got, "in-memory") {
+		t.Errorf("%q uses a floor above the service's own CPU", got)
+	}
 	rw.m.storesCPU = -1
-	if got := r.cpuNeeded(rw, 30000, "60%", true); got != "" {
+	if got := r.cpuNeeded(rw, nil, 30000, "60%", true); got != "" {
 		t.Errorf("with the stores' CPU unknown: %q, want nothing", got)
 	}
 }
