@@ -247,7 +247,7 @@ func (r *report) computeChecks() []check {
 		}
 	}
 	var maxP99 time.Duration
-	var maxP99At string
+	var maxP99At, maxP99Ceiling string
 	var pgSeen bool
 	for _, sc := range r.scenarios {
 		pg, ok := sc.row(namePostgres)
@@ -256,7 +256,7 @@ func (r *report) computeChecks() []check {
 		}
 		pgSeen = true
 		if pg.m.p99 > maxP99 {
-			maxP99, maxP99At = pg.m.p99, sc.sc.name
+			maxP99, maxP99At, maxP99Ceiling = pg.m.p99, sc.sc.name, sc.ceilingP99()
 		}
 		floor := sc.inMemory()
 		switch {
@@ -267,7 +267,7 @@ func (r *report) computeChecks() []check {
 			add("10", "postgres `consent-text` (cache warm): ≥ 70% of ceiling req/s", pct(pg.vsCeiling),
 				pg.vsCeiling >= 0.70 && pg.m.errTotal == 0)
 			add("4", "postgres `consent-text` (cache warm): ≥ 60% of ceiling req/s, p99 < 5 ms",
-				fmt.Sprintf("%s, p99 %.2f ms", pct(pg.vsCeiling), ms(pg.m.p99)),
+				fmt.Sprintf("%s, p99 %.2f ms%s", pct(pg.vsCeiling), ms(pg.m.p99), sc.ceilingP99()),
 				pg.vsCeiling >= 0.60 && pg.m.p99 < 5*time.Millisecond && pg.m.errTotal == 0)
 			if off, ok := sc.row(nameL1Off); ok {
 				add("4", "postgres `consent-text` with L1 off (Redis hit per request): ≥ 40% of ceiling req/s",
@@ -284,7 +284,7 @@ func (r *report) computeChecks() []check {
 	}
 	if pgSeen {
 		add("3, 10", "postgres: p99 < 15 ms on every endpoint at 32 connections",
-			fmt.Sprintf("highest p99 %.2f ms (`%s`)", ms(maxP99), maxP99At), maxP99 < 15*time.Millisecond)
+			fmt.Sprintf("highest p99 %.2f ms (`%s`)%s", ms(maxP99), maxP99At, maxP99Ceiling), maxP99 < 15*time.Millisecond)
 		var parts []string
 		met := true
 		for _, sc := range r.scenarios {
@@ -368,6 +368,18 @@ func (s scenarioResult) inMemory() *row {
 		return &mem
 	}
 	return nil
+}
+
+// ceilingP99 names the bare ceiling's own p99 on the endpoint's bodies, for
+// a target that bounds the service's p99 in milliseconds: on a loaded
+// two-core machine the ceiling's tail alone can pass such a bound, and
+// then nothing the service does can meet it. "" when the ceiling was not
+// measured.
+func (s scenarioResult) ceilingP99() string {
+	if c, ok := s.row(ceilingName); ok && c.m.p99 > 0 {
+		return fmt.Sprintf(" (the ceiling's own: %.2f ms)", ms(c.m.p99))
+	}
+	return ""
 }
 
 // readScenarios are the endpoints that only read: issue 10 wants each at
