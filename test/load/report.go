@@ -328,9 +328,10 @@ func (r *report) computeChecks() []check {
 // does the same HTTP, JSON and domain work with no database access, so
 // its CPU per request is a lower bound for the service's share on
 // PostgreSQL. The long form then also says what the target would take
-// at that bound: past the machine's CPUs, no cheaper database access in
-// the service could reach it here, since the generator's and the data
-// stores' shares stay.
+// at that bound with the generator's and the data stores' shares as
+// measured: past the machine's CPUs, no cheaper database access in the
+// service could reach it here unless the databases' own cost per request
+// fell too.
 //
 // The long form names the rate and the parts; the short one, for a line
 // listing several endpoints, only the CPUs.
