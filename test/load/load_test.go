@@ -568,3 +568,28 @@ func TestContenders(t *testing.T) {
 		t.Errorf("lookup without the stub: contenders %v", got)
 	}
 }
+
+func TestUneven(t *testing.T) {
+	rounds := func(name string, lo, hi float64) row {
+		return row{name: name, m: merged{rps: (lo + hi) / 2, rpsMin: lo, rpsMax: hi}}
+	}
+	sc := scenarioResult{rows: []row{
+		rounds(ceilingName, 14679, 32769), // one round taken by other work
+		rounds(nameMemory, 24000, 26000),
+		rounds(namePostgres, 10000, 13000), // exactly 1.3×: even
+		{name: nameSelect, m: merged{rps: 1000}},
+	}}
+	if got, want := sc.uneven(ceilingName, nameMemory), " (uneven rounds, req/s: ceiling 14679–32769)"; got != want {
+		t.Errorf("uneven(ceiling, memory) = %q, want %q", got, want)
+	}
+	if got := sc.uneven(nameMemory, namePostgres); got != "" {
+		t.Errorf("rounds within 1.3× flagged: %q", got)
+	}
+	if got := sc.uneven(nameSelect, nameInsert); got != "" {
+		t.Errorf("a row without rounds, or a missing one, flagged: %q", got)
+	}
+	sc.rows[1] = rounds(nameMemory, 10000, 20000)
+	if got, want := sc.uneven(ceilingName, nameMemory), " (uneven rounds, req/s: ceiling 14679–32769; memory 10000–20000)"; got != want {
+		t.Errorf("both uneven: %q, want %q", got, want)
+	}
+}
