@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"math"
@@ -248,6 +249,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-scenarios", "lookup,nope"}, "unknown scenario"},
 		{[]string{"-env", "ONBOARDING_DB_MAX_CONNS"}, "KEY=VALUE"},
 		{[]string{"-scenarios", "lookup,approve-frame", "-modes", "postgres"}, ""},
+		{[]string{"-wiremock-config", "tuned"}, ""},
+		{[]string{"-wiremock-config", "fast"}, "-wiremock-config"},
 	}
 	for _, tt := range tests {
 		_, err := parseFlags(tt.args)
@@ -591,5 +594,89 @@ func TestUneven(t *testing.T) {
 	sc.rows[1] = rounds(nameMemory, 10000, 20000)
 	if got, want := sc.uneven(ceilingName, nameMemory), " (uneven rounds, req/s: ceiling 14679–32769; memory 10000–20000)"; got != want {
 		t.Errorf("both uneven: %q, want %q", got, want)
+	}
+}
+
+func TestTail(t *testing.T) {
+	var tl tail
+	var all []byte
+	for i := range 3000 {
+		line := fmt.Sprintf("line %d of a chatty child\n", i)
+		all = append(all, line...)
+		if _, err := tl.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		if len(tl.buf) > tailBytes {
+			t.Fatalf("after %d lines the tail holds %d bytes, over %d", i+1, len(tl.buf), tailBytes)
+		}
+	}
+	if want := string(bytes.TrimSpace(all[len(all)-tailBytes:])); tl.String() != want {
+		t.Errorf("the tail is not the last %d bytes written", tailBytes)
+	}
+	big := bytes.Repeat([]byte("x"), 3*tailBytes)
+	big[len(big)-1] = 'y'
+	if _, err := tl.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.String(); len(got) != tailBytes || got[len(got)-1] != 'y' {
+		t.Errorf("after a write past the tail's size: %d bytes ending %q", len(got), got[len(got)-1:])
+	}
+}
+
+func TestWireMockArgs(t *testing.T) {
+	shipped, err := wiremockArgs(wiremockShipped, "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--verbose", "--global-response-templating", "--disable-gzip", "--root-dir"} {
+		if !slices.Contains(shipped, want) {
+			t.Errorf("shipped stub lacks %s: %v", want, shipped)
+		}
+	}
+	if slices.Contains(shipped, "--no-request-journal") {
+		t.Errorf("shipped stub runs without the journal the vendor's keeps: %v", shipped)
+	}
+	tuned, err := wiremockArgs(wiremockTuned, "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(tuned, "--no-request-journal") || slices.Contains(tuned, "--verbose") {
+		t.Errorf("tuned stub: %v", tuned)
+	}
+	if _, err := wiremockArgs("fast", "/r"); err == nil {
+		t.Error("an unknown configuration was accepted")
+	}
+}
+
+func TestWireMockAnswers(t *testing.T) {
+	responses := map[string]string{
+		"/user/lookup":  `{"userId":"u-1","consent":"REQUIRED","consentRequired":true}`,
+		"/consent/text": `{"consentText":"<p>x</p>"}`,
+	}
+	shipped, err := wiremockAnswers(wiremockShipped, responses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lookup map[string]any
+	if err := json.Unmarshal([]byte(shipped["/user/lookup"]), &lookup); err != nil {
+		t.Fatal(err)
+	}
+	if lookup["userId"] != lookupTemplate || lookup["consent"] != "REQUIRED" || lookup["consentRequired"] != true {
+		t.Errorf("shipped lookup answer %v", lookup)
+	}
+	if shipped["/consent/text"] != responses["/consent/text"] {
+		t.Errorf("shipped consent text %q changed", shipped["/consent/text"])
+	}
+	if responses["/user/lookup"] != `{"userId":"u-1","consent":"REQUIRED","consentRequired":true}` {
+		t.Error("the ceiling's answers were modified")
+	}
+	tuned, err := wiremockAnswers(wiremockTuned, responses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, body := range responses {
+		if tuned[p] != body {
+			t.Errorf("tuned %s = %q, want the ceiling's %q", p, tuned[p], body)
+		}
 	}
 }

@@ -53,6 +53,8 @@ type config struct {
 	env          []string
 	wiremock     bool
 	wiremockJar  string
+	// wiremockConfig is how the stub runs: wiremockShipped or wiremockTuned.
+	wiremockConfig string
 
 	// Child mode: serve the ceiling and nothing else.
 	serveCeiling string
@@ -90,6 +92,9 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target is not met")
 	fs.BoolVar(&c.wiremock, "wiremock", true, "also measure the vendor's WireMock stub (needs java; installs wiremock@"+wiremockVersion+" from npm into the user cache once); skipped with a note when it cannot start")
 	fs.StringVar(&c.wiremockJar, "wiremock-jar", "", "a WireMock standalone jar to use instead of the npm package")
+	fs.StringVar(&c.wiremockConfig, "wiremock-config", wiremockShipped, "how the stub runs: "+wiremockShipped+
+		" (as the vendor ships it: verbose logging, response templating, request journal on) or "+wiremockTuned+
+		" (no journal, logging or templating: the fastest WireMock)")
 	env := listFlag{}
 	fs.Var(&env, "env", "extra KEY=VALUE for the service (repeatable), e.g. -env ONBOARDING_DB_MAX_CONNS=32")
 	fs.StringVar(&c.serveCeiling, "serve-ceiling", "", "internal: serve the ceiling on this address")
@@ -116,6 +121,8 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-clients must be at least 1")
 	case c.readySamples < 1:
 		return c, errors.New("-ready-samples must be at least 1")
+	case c.wiremockConfig != wiremockShipped && c.wiremockConfig != wiremockTuned:
+		return c, fmt.Errorf("-wiremock-config: unknown %q (%s, %s)", c.wiremockConfig, wiremockShipped, wiremockTuned)
 	}
 	for _, m := range c.modes {
 		if m != modeMemory && m != modePostgres {

@@ -59,10 +59,17 @@ const tailBytes = 16 << 10
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailBytes {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBytes:]...)
+	if len(p) >= tailBytes {
+		t.buf = append(t.buf[:0], p[len(p)-tailBytes:]...)
+		return len(p), nil
 	}
+	// Keep the last tailBytes in place: a chatty child (the stub's verbose
+	// log) writes megabytes a second, and a fresh buffer per write would
+	// be garbage in the process that generates the load.
+	if over := len(t.buf) + len(p) - tailBytes; over > 0 {
+		t.buf = t.buf[:copy(t.buf, t.buf[over:])]
+	}
+	t.buf = append(t.buf, p...)
 	return len(p), nil
 }
 

@@ -126,6 +126,7 @@ type report struct {
 	servers          []serverResult
 	checks           []check
 	wiremock         string // the stub's jar, when it ran
+	wiremockConfig   string // how it ran: wiremockShipped or wiremockTuned
 	wiremockSkipped  string // why it did not
 }
 
@@ -479,7 +480,11 @@ func (r *report) markdown() string {
 	}
 	p("- Set-up: %s\n", strings.Join(steps, "; "))
 	if r.wiremock != "" {
-		p("- The vendor's stub: %s (standalone, Java from the machine, request journal off), answering every route with the ceiling's fixed JSON\n", r.wiremock)
+		how := "as the vendor ships it: --verbose, --global-response-templating, --disable-gzip, request journal on, the lookup's userId templated from the request"
+		if r.wiremockConfig == wiremockTuned {
+			how = "tuned: request journal off, no logging or templating"
+		}
+		p("- The vendor's stub: %s (standalone, Java from the machine; %s), answering every route with the ceiling's fixed JSON\n", r.wiremock, how)
 	} else if r.wiremockSkipped != "" {
 		p("- The vendor's WireMock stub: %s\n", r.wiremockSkipped)
 	}
