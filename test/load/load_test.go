@@ -493,6 +493,25 @@ func TestWireMockChecks(t *testing.T) {
 		t.Errorf("the report lacks the WireMock ratio or the stub's version:\n%s", md)
 	}
 
+	if md := r.markdown(); !strings.Contains(md, "as the vendor ships it") {
+		t.Errorf("the report does not say the stub ran as the vendor ships it:\n%s", md)
+	}
+
+	// A stub whose rounds drift apart (its journal grows) is flagged on
+	// each mode's line; the tuned stub is named as such.
+	sc := scenarios(true)
+	sc[0].rows[3].m.rpsMin, sc[0].rows[3].m.rpsMax = 2000, 4000
+	r = &report{scenarios: sc, wiremock: "wiremock-standalone-" + wiremockVersion, wiremockConfig: wiremockTuned}
+	r.finish(time.Minute)
+	for _, c := range r.checks {
+		if c.target == nameMemory+target && c.measured != "`lookup` 2.67× (uneven rounds, req/s: WireMock stub 2000–4000), `consent-text` 3.00×" {
+			t.Errorf("memory with an uneven stub: %q", c.measured)
+		}
+	}
+	if md := r.markdown(); !strings.Contains(md, "tuned: request journal off") {
+		t.Errorf("the report does not name the tuned stub:\n%s", md)
+	}
+
 	r = &report{scenarios: scenarios(false), wiremockSkipped: "not measured: java is not installed"}
 	r.finish(time.Minute)
 	for _, c := range r.checks {

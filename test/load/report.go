@@ -437,7 +437,7 @@ func (r *report) wiremockChecks() []check {
 				parts = append(parts, fmt.Sprintf("`%s` –", sc.sc.name))
 				continue
 			}
-			parts = append(parts, fmt.Sprintf("`%s` %s", sc.sc.name, times(rw.vsWireMock)))
+			parts = append(parts, fmt.Sprintf("`%s` %s%s", sc.sc.name, times(rw.vsWireMock), sc.uneven(nameWireMock, mode)))
 			met = met && rw.vsWireMock >= 2 && rw.m.errTotal == 0
 		}
 		if !seen {
