@@ -409,6 +409,10 @@ func TestChecks(t *testing.T) {
 	if r.failed() != 5 {
 		t.Errorf("failed() = %d, want 5", r.failed())
 	}
+	// Nine judged (the WireMock lines are n/a: no stub), four met.
+	if want := "4 of the 9 targets judged are met"; !strings.Contains(r.markdown(), want) {
+		t.Errorf("the report lacks the tally %q", want)
+	}
 }
 
 func TestModal(t *testing.T) {
