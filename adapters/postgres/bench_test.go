@@ -101,12 +101,11 @@ func BenchmarkFindClient(b *testing.B) {
 // whose cost does not grow with the registry), so both sizes are timed with
 // their sample's pages in shared buffers. A 1M registry is larger than the
 // default shared_buffers (128 MB), so its first touch of a client reads the
-// pages from the kernel's cache, which costs more than the plan: on a
-// 2-core Xeon the first pass's median among 1M was 114-124 µs against
-// 102-103 µs once warm. Without this pass half the timed lookups among 1M
-// (20,000 over a sample of 10,000) were first touches, and there one run's
-// 1M median was 1.6 times the 1k registry's. The pass's own latencies are
-// logged (go test -v).
+// pages from the kernel's cache. Without this pass half the timed lookups
+// among 1M (20,000 over a sample of 10,000) were first touches, and on a
+// 2-core Xeon one run's 1M median was 1.6 times the 1k registry's; with it,
+// 1.01-1.19 times in three runs (that machine's noise between runs is of
+// the same order). The pass's own latencies are logged (go test -v).
 func warm(b *testing.B, reg *postgres.ClientRegistry, ids []domain.Identification, name string) {
 	b.Helper()
 	lat := make([]time.Duration, 0, len(ids))
