@@ -24,7 +24,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./adapters/postgres/
 //	go test -run '^$' -bench 'AppendConsent|SaveDecision' -benchtime 3s ./adapters/postgres/
-//	ONBOARDING_BENCH_1M=1 go test -run '^$' -bench FindClient -benchtime 20000x ./adapters/postgres/
+//	ONBOARDING_BENCH_1M=1 go test -run '^$' -bench 'FindClient$' -benchtime 20000x ./adapters/postgres/
 //	ONBOARDING_BENCH_1M=1 go test -run '^$' -bench FindClientGrowth -benchtime 20000x ./adapters/postgres/
 //
 // The 1M registry takes about half a minute to seed, hence the switch.
