@@ -99,9 +99,8 @@ func BenchmarkFindClientGrowth(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			slices.Sort(smallLat)
-			slices.Sort(largeLat)
-			s, l := smallLat[len(smallLat)/2], largeLat[len(largeLat)/2]
+			s, _ := percentiles(smallLat)
+			l, _ := percentiles(largeLat)
 			b.ReportMetric(float64(s.Nanoseconds()), "1k-p50-ns")
 			b.ReportMetric(float64(l.Nanoseconds()), "1M-p50-ns")
 			b.ReportMetric(float64(l)/float64(s), "1M/1k-p50")
@@ -162,10 +161,9 @@ func seededRegistry(b *testing.B, n int) (*postgres.ClientRegistry, []domain.Cli
 // pass's own latencies are logged (go test -v).
 func warm(b *testing.B, reg *postgres.ClientRegistry, ids []domain.Identification, name string) {
 	b.Helper()
-	lat := timeLookups(b, reg, ids, len(ids))
-	slices.Sort(lat)
-	b.Logf("%s: first pass over %d sampled clients: p50 %v, p99 %v", name, len(lat),
-		lat[len(lat)/2].Round(100*time.Nanosecond), lat[len(lat)*99/100].Round(100*time.Nanosecond))
+	p50, p99 := percentiles(timeLookups(b, reg, ids, len(ids)))
+	b.Logf("%s: first pass over %d sampled clients: p50 %v, p99 %v", name, len(ids),
+		p50.Round(100*time.Nanosecond), p99.Round(100*time.Nanosecond))
 }
 
 // timeLookups looks up n clients of ids in turn, serially, and returns each
@@ -216,9 +214,16 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
+	p50, p99 := percentiles(lat)
+	b.ReportMetric(float64(p50.Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(p99.Nanoseconds()), "p99-ns")
+}
+
+// percentiles sorts lat, which must not be empty, and returns its median
+// and 99th percentile.
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+	return lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
 // batchModes are the group-commit settings the write benchmarks compare:
