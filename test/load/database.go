@@ -1,19 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,120 +144,6 @@ func analyze(ctx context.Context, dsn string) error {
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, "VACUUM (ANALYZE) clients")
 	return err
-}
-
-// findPgbench returns the pgbench binary: the flag, PATH, or the newest
-// PostgreSQL's bin directory.
-func findPgbench(flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	if p, err := exec.LookPath("pgbench"); err == nil {
-		return p, nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
-	if len(matches) == 0 {
-		return "", errors.New("pgbench not found (install postgresql-client or pass -pgbench)")
-	}
-	slices.SortFunc(matches, func(a, b string) int { return pgVersion(b) - pgVersion(a) })
-	return matches[0], nil
-}
-
-func pgVersion(path string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
-	return v
-}
-
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-
-// runPgbench runs one pgbench window against the scratch database and
-// returns it as a window: tps as req/s, per-transaction latencies from its
-// log, failed transactions as errors.
-func runPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients int, dur time.Duration) (window, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return window{}, err
-	}
-	logDir, err := os.MkdirTemp(dir, "pgbench-"+tag+"-")
-	if err != nil {
-		return window{}, err
-	}
-	defer os.RemoveAll(logDir)
-	scriptFile := filepath.Join(logDir, "script.sql")
-	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
-		return window{}, err
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "5432"
-	}
-	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
-		"-T", strconv.Itoa(int(dur / time.Second)), "-f", scriptFile,
-		"-l", "--log-prefix", filepath.Join(logDir, "tx"),
-		"-h", host, "-p", port, "-U", u.User.Username(), strings.TrimPrefix(u.Path, "/")}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = baseEnv()
-	if pw, ok := u.User.Password(); ok {
-		cmd.Env = append(cmd.Env, "PGPASSWORD="+pw)
-	}
-	cmd.Dir = logDir
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	elapsed := time.Since(start)
-	if err != nil {
-		return window{}, fmt.Errorf("pgbench: %w\n%s", err, out)
-	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return window{}, fmt.Errorf("pgbench: no tps line in:\n%s", out)
-	}
-	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, storesCPU: -1, queries: -1}
-	if ps := cmd.ProcessState; ps != nil {
-		w.genCPU = ps.UserTime() + ps.SystemTime() // pgbench is its own load generator
-	}
-	files, _ := filepath.Glob(filepath.Join(logDir, "tx.*"))
-	for _, f := range files {
-		if err := readPgbenchLog(f, &w); err != nil {
-			return window{}, err
-		}
-	}
-	// pgbench's own tps excludes connection set-up; express it as ok
-	// transactions over a matching elapsed time.
-	w.elapsed = dur
-	if tps > 0 {
-		w.elapsed = time.Duration(float64(w.ok) / tps * float64(time.Second))
-	}
-	if w.ok == 0 {
-		return window{}, fmt.Errorf("pgbench: no transactions logged (ran %s):\n%s", elapsed.Round(time.Millisecond), out)
-	}
-	return w, nil
-}
-
-// readPgbenchLog reads pgbench's per-transaction log: "client_id
-// transaction_no time script_no time_epoch time_us …", time in µs or
-// "failed".
-func readPgbenchLog(path string, w *window) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 3 {
-			continue
-		}
-		us, err := strconv.ParseInt(fields[2], 10, 64)
-		if err != nil {
-			w.errs["failed"]++
-			continue
-		}
-		w.ok++
-		w.lat = append(w.lat, time.Duration(us)*time.Microsecond)
-	}
-	return sc.Err()
 }
 
 // redisKeys deletes the service's keys (prefix onboarding:) in the Redis

@@ -473,87 +473,151 @@ func (h *harness) measure(ctx context.Context) error {
 		clients[s.name] = newClient(h.cfg.conns)
 		defer clients[s.name].CloseIdleConnections()
 	}
-	var windows int
+	var windows, benches int
 	for _, sc := range h.selected() {
-		windows += len(h.contenders(sc, clients))
+		for _, c := range h.contenders(sc, clients) {
+			windows++
+			if c.script != "" {
+				benches++
+			}
+		}
 	}
 	h.logf("measuring: %d scenarios, %d targets × %d rounds × %s (about %s)", len(h.selected()), windows,
-		h.cfg.rounds, h.cfg.duration, (time.Duration(windows) * (time.Duration(h.cfg.rounds)*h.cfg.duration + h.cfg.warmup)).Round(time.Second))
+		h.cfg.rounds, h.cfg.duration, (time.Duration(windows)*(time.Duration(h.cfg.rounds)*h.cfg.duration+h.cfg.warmup) +
+			time.Duration(benches)*h.cfg.pgbenchWarmup).Round(time.Second))
 	h.rep.loadMeasureStart = loadAvg()
 	jitWarm := false
 	for _, sc := range h.selected() {
 		cs := h.contenders(sc, clients)
-		if h.cfg.warmup > 0 {
-			for _, c := range cs {
-				if c.srv == nil {
-					continue
-				}
-				d := h.cfg.warmup
-				if c.srv == h.wiremock && !jitWarm {
-					// The JVM compiles its hot paths in the first seconds.
-					d, jitWarm = max(d, wiremockWarmup), true
-				}
-				runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, d, h.sources(sc, c), nil)
-			}
+		benches, err := h.startPgbenches(ctx, sc, cs)
+		if err != nil {
+			return err
 		}
-		res := map[string][]window{}
-		for r := range h.cfg.rounds {
-			for _, c := range cs {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				w, err := h.window(ctx, sc, c)
-				if err != nil {
-					return fmt.Errorf("%s on %s: %w", sc.name, c.name, err)
-				}
-				res[c.name] = append(res[c.name], w)
-				var errs int64
-				for _, v := range w.errs {
-					errs += v
-				}
-				m := merge([]window{w})
-				h.logf("%-16s round %d/%d  %-22s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %d %s",
-					sc.name, r+1, h.cfg.rounds, c.name, w.rps(), ms(m.p50), ms(m.p99), errs, truncate(w.firstErr, 160))
-			}
+		err = h.measureScenario(ctx, sc, cs, benches, &jitWarm)
+		for _, b := range benches {
+			err = errors.Join(err, b.close())
 		}
-		rss := map[string]int64{}
-		for _, c := range cs {
-			if c.srv != nil {
-				if st, err := c.srv.stats(); err == nil {
-					rss[c.name] = st.rssKB
-				}
-			}
+		if err != nil {
+			return err
 		}
-		h.rep.addScenario(sc, cs, res, rss)
 	}
 	h.rep.loadMeasureEnd = loadAvg()
 	return nil
 }
 
-// window runs one measured window of c, and counts what the data stores
-// and the whole machine spent meanwhile.
-func (h *harness) window(ctx context.Context, sc scenario, c contender) (window, error) {
-	stores0, storesErr := storesCPU()
-	busy0, total0, busyErr := machineCPU()
+// startPgbenches starts and warms up the pgbench of each of cs that has a
+// script, one after the other so each warms up alone.
+func (h *harness) startPgbenches(ctx context.Context, sc scenario, cs []contender) (map[string]*pgbenchProc, error) {
+	benches := map[string]*pgbenchProc{}
+	for _, c := range cs {
+		if c.script == "" {
+			continue
+		}
+		b, err := startPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.pgbenchWarmup)
+		if err != nil {
+			for _, b := range benches {
+				err = errors.Join(err, b.close())
+			}
+			return nil, fmt.Errorf("%s on %s: %w", sc.name, c.name, err)
+		}
+		benches[c.name] = b
+	}
+	return benches, nil
+}
+
+// measureScenario warms up cs's services and runs sc's interleaved rounds.
+func (h *harness) measureScenario(ctx context.Context, sc scenario, cs []contender, benches map[string]*pgbenchProc, jitWarm *bool) error {
+	if h.cfg.warmup > 0 {
+		for _, c := range cs {
+			if c.srv == nil {
+				continue
+			}
+			d := h.cfg.warmup
+			if c.srv == h.wiremock && !*jitWarm {
+				// The JVM compiles its hot paths in the first seconds.
+				d, *jitWarm = max(d, wiremockWarmup), true
+			}
+			runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, d, h.sources(sc, c), nil)
+		}
+	}
+	res := map[string][]window{}
+	for r := range h.cfg.rounds {
+		for _, c := range cs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			w, err := h.window(ctx, sc, c, benches[c.name])
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", sc.name, c.name, err)
+			}
+			res[c.name] = append(res[c.name], w)
+			var errs int64
+			for _, v := range w.errs {
+				errs += v
+			}
+			m := merge([]window{w})
+			h.logf("%-16s round %d/%d  %-22s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %d %s",
+				sc.name, r+1, h.cfg.rounds, c.name, w.rps(), ms(m.p50), ms(m.p99), errs, truncate(w.firstErr, 160))
+		}
+	}
+	rss := map[string]int64{}
+	for _, c := range cs {
+		if c.srv != nil {
+			if st, err := c.srv.stats(); err == nil {
+				rss[c.name] = st.rssKB
+			}
+		}
+	}
+	h.rep.addScenario(sc, cs, res, rss)
+	return nil
+}
+
+// window runs one measured window of c (of its pgbench when bench is not
+// nil), and counts what the data stores and the whole machine spent
+// meanwhile.
+func (h *harness) window(ctx context.Context, sc scenario, c contender, bench *pgbenchProc) (window, error) {
+	if bench != nil {
+		return bench.window(ctx, h.cfg.duration)
+	}
+	c0 := readCounters()
 	w, err := h.measureWindow(ctx, sc, c)
 	if err != nil {
 		return w, err
 	}
-	if stores1, err := storesCPU(); err == nil && storesErr == nil {
-		w.storesCPU = stores1 - stores0
-	}
-	if busy1, total1, err := machineCPU(); err == nil && busyErr == nil {
-		w.busy, w.total = busy1-busy0, total1-total0
-	}
+	w.setCounters(c0, readCounters())
 	return w, nil
 }
 
-// measureWindow runs the window itself: pgbench, or the load generator
-// against c's service with its CPU and queries counted.
-func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (window, error) {
-	if c.srv == nil {
-		return runPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.duration)
+// counters are the machine-wide CPU counters a window reads at its start
+// and end.
+type counters struct {
+	stores      time.Duration
+	storesErr   error
+	busy, total time.Duration
+	busyErr     error
+}
+
+func readCounters() counters {
+	var c counters
+	c.stores, c.storesErr = storesCPU()
+	c.busy, c.total, c.busyErr = machineCPU()
+	return c
+}
+
+// setCounters sets what the data stores and the machine spent between c0
+// and c1, where both readings succeeded.
+func (w *window) setCounters(c0, c1 counters) {
+	if c0.storesErr == nil && c1.storesErr == nil {
+		w.storesCPU = c1.stores - c0.stores
 	}
+	if c0.busyErr == nil && c1.busyErr == nil {
+		w.busy, w.total = c1.busy-c0.busy, c1.total-c0.total
+	}
+}
+
+// measureWindow runs the load generator against c's service for one
+// window, with the service's CPU and queries counted.
+func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (window, error) {
 	before, err := c.srv.stats()
 	if err != nil {
 		return window{}, err

@@ -211,22 +211,6 @@ func TestMerge(t *testing.T) {
 	}
 }
 
-func TestReadPgbenchLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tx.1")
-	log := "0 1 1250 0 1732630000 100\n1 1 failed 0 1732630000 200\n2 1 800 0 1732630000 300\n"
-	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var w window
-	w.errs = map[string]int64{}
-	if err := readPgbenchLog(path, &w); err != nil {
-		t.Fatal(err)
-	}
-	if w.ok != 2 || w.errs["failed"] != 1 || len(w.lat) != 2 || w.lat[0] != 1250*time.Microsecond {
-		t.Errorf("ok %d failed %d lat %v", w.ok, w.errs["failed"], w.lat)
-	}
-}
-
 func TestReadProcStats(t *testing.T) {
 	s, err := readProcStats(os.Getpid())
 	if err != nil {
@@ -243,7 +227,10 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{nil, ""},
-		{[]string{"-duration", "1500ms"}, "whole number of seconds"},
+		{[]string{"-duration", "500ms"}, "at least 1s"},
+		{[]string{"-duration", "1500ms"}, ""},
+		{[]string{"-pgbench-warmup", "-1s"}, "-pgbench-warmup"},
+		{[]string{"-pgbench-warmup", "0s"}, ""},
 		{[]string{"-rounds", "0"}, "-rounds"},
 		{[]string{"-modes", "memory,mongo"}, "unknown mode"},
 		{[]string{"-scenarios", "lookup,nope"}, "unknown scenario"},

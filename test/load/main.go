@@ -2,7 +2,8 @@
 // starts it on the in-memory default and on PostgreSQL + Redis (a fresh
 // scratch database with the demo data and a million synthetic clients),
 // starts a bare net/http "ceiling" server (this same program, re-executed)
-// and pgbench, and measures every endpoint against them in interleaved
+// and pgbench (one warmed-up process per scenario, stopped between its
+// rounds), and measures every endpoint against them in interleaved
 // rounds (A B C A B C …) with a closed-loop Go load generator: 32 keep-alive
 // HTTP/1.1 connections, realistic bodies (real JPEGs, base64) and varied
 // identities, so caches and indexes are exercised honestly.
@@ -33,26 +34,27 @@ import (
 
 // config is the harness's command line.
 type config struct {
-	duration     time.Duration
-	rounds       int
-	warmup       time.Duration
-	conns        int
-	clients      int
-	modes        []string
-	scenarios    []string
-	out          string
-	pgURL        string
-	redisURL     string
-	pgbench      string
-	readySamples int
-	l1off        bool
-	keep         bool
-	timeout      time.Duration
-	identities   int
-	strict       bool
-	env          []string
-	wiremock     bool
-	wiremockJar  string
+	duration      time.Duration
+	rounds        int
+	warmup        time.Duration
+	pgbenchWarmup time.Duration
+	conns         int
+	clients       int
+	modes         []string
+	scenarios     []string
+	out           string
+	pgURL         string
+	redisURL      string
+	pgbench       string
+	readySamples  int
+	l1off         bool
+	keep          bool
+	timeout       time.Duration
+	identities    int
+	strict        bool
+	env           []string
+	wiremock      bool
+	wiremockJar   string
 	// wiremockConfig is how the stub runs: wiremockShipped or wiremockTuned.
 	wiremockConfig string
 
@@ -70,9 +72,10 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of one measured window (whole seconds: pgbench's -T)")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of one measured window")
 	fs.IntVar(&c.rounds, "rounds", 3, "interleaved rounds per endpoint and target")
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured load on each target before an endpoint's first round")
+	fs.DurationVar(&c.pgbenchWarmup, "pgbench-warmup", 10*time.Second, "unmeasured run of each pgbench before its first round (its fresh backends run slow until they have touched the shared buffers)")
 	fs.IntVar(&c.conns, "conns", 32, "connections (closed-loop workers) of the load generator and pgbench clients")
 	fs.IntVar(&c.clients, "clients", 1_000_000, "synthetic clients seeded into the scratch database")
 	modes := fs.String("modes", "memory,postgres", "service modes to measure: memory (in-memory default), postgres (PostgreSQL + Redis)")
@@ -111,8 +114,10 @@ func parseFlags(args []string) (config, error) {
 	switch {
 	case c.serveCeiling != "":
 		return c, nil
-	case c.duration < time.Second || c.duration%time.Second != 0:
-		return c, errors.New("-duration must be a whole number of seconds (pgbench -T takes seconds)")
+	case c.duration < time.Second:
+		return c, errors.New("-duration must be at least 1s")
+	case c.pgbenchWarmup < 0:
+		return c, errors.New("-pgbench-warmup must not be negative")
 	case c.rounds < 1:
 		return c, errors.New("-rounds must be at least 1")
 	case c.conns < 1:

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pgbenchProc is one pgbench process serving every pgbench window of a
+// scenario: started and warmed up once, stopped (SIGSTOP) while the other
+// targets run, continued (SIGCONT) for each of its windows. Its
+// connections, and their PostgreSQL backends, stay up from window to
+// window, as the service's pool connections do.
+//
+// A pgbench started afresh for each 5 s window measured mostly its own
+// warm-up: a new backend maps the pages of PostgreSQL's shared buffers one
+// minor page fault at a time as it first touches them. On the 2026-11-27
+// AMD EPYC machine a fresh pgbench at 32 clients did 5,000–5,700 SELECTs a
+// second in its first 4 s and 13,000–17,700 after 20 s (its backends'
+// minor faults 100,000 in the first 4 s, 700 in the fourth 4 s), and 4,400
+// single-row INSERTs in its first 5 s against about 7,000 after 10 s.
+type pgbenchProc struct {
+	cmd    *exec.Cmd
+	dir    string
+	out    bytes.Buffer // pgbench's output; read only after exited is closed
+	exited chan struct{}
+	err    error          // cmd.Wait's; set before exited is closed
+	read   map[string]int // per-thread log file: bytes consumed
+}
+
+// pgbenchDay is pgbench's -T: far past any run; the harness ends pgbench
+// itself after the scenario's last window.
+const pgbenchDay = 24 * time.Hour
+
+// pgbenchFlushStep is how long pgbench runs on after a window before its
+// log is read: its per-thread logs are buffered by stdio, and a window's
+// last lines reach the file only when later ones fill the buffer.
+const pgbenchFlushStep = 100 * time.Millisecond
+
+// startPgbench starts pgbench with script at clients connections against
+// dsn, lets it run for warmup and stops it.
+func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients int, warmup time.Duration) (*pgbenchProc, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	logDir, err := os.MkdirTemp(dir, "pgbench-"+tag+"-")
+	if err != nil {
+		return nil, err
+	}
+	scriptFile := filepath.Join(logDir, "script.sql")
+	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(logDir))
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
+		"-T", strconv.Itoa(int(pgbenchDay / time.Second)), "-f", scriptFile,
+		"-l", "--log-prefix", filepath.Join(logDir, "tx"),
+		"-h", host, "-p", port, "-U", u.User.Username(), strings.TrimPrefix(u.Path, "/")}
+	p := &pgbenchProc{dir: logDir, exited: make(chan struct{}), read: map[string]int{}}
+	p.cmd = exec.CommandContext(ctx, bin, args...)
+	p.cmd.Env = baseEnv()
+	if pw, ok := u.User.Password(); ok {
+		p.cmd.Env = append(p.cmd.Env, "PGPASSWORD="+pw)
+	}
+	p.cmd.Dir = logDir
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("pgbench: %w", err), os.RemoveAll(logDir))
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	if err := p.run(ctx, warmup); err != nil {
+		return nil, errors.Join(err, p.close())
+	}
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return nil, errors.Join(err, p.close())
+	}
+	if _, err := p.lines(); err != nil { // the warm-up's, discarded
+		return nil, errors.Join(err, p.close())
+	}
+	return p, nil
+}
+
+// run lets pgbench run for d, failing if it exits meanwhile.
+func (p *pgbenchProc) run(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.exited:
+		return fmt.Errorf("pgbench exited: %v\n%s", p.err, truncate(p.out.String(), 2000))
+	}
+}
+
+func (p *pgbenchProc) signal(sig syscall.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("pgbench: %v: %w", sig, err)
+	}
+	return nil
+}
+
+// window continues pgbench for dur and returns what it did meanwhile:
+// transactions completed within the window as ok or failed, the latencies
+// of those that also started within it (one in flight while pgbench was
+// stopped took the stop too), pgbench's CPU as the generator's, and
+// PostgreSQL's and the machine's CPU over exactly the window.
+func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, error) {
+	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, queries: -1}
+	c0 := readCounters()
+	g0, gErr := readProcStats(p.cmd.Process.Pid)
+	t0 := time.Now()
+	if err := p.signal(syscall.SIGCONT); err != nil {
+		return w, err
+	}
+	if err := p.run(ctx, dur); err != nil {
+		return w, err
+	}
+	t1 := time.Now()
+	g1, err := readProcStats(p.cmd.Process.Pid)
+	w.setCounters(c0, readCounters())
+	w.elapsed = t1.Sub(t0)
+	if err == nil && gErr == nil {
+		w.genCPU = g1.cpu - g0.cpu
+	}
+	// Run on until every thread's log has a transaction completed after
+	// t1, so none completed within the window is still in its buffer.
+	var all []pgbenchTx
+	for step := 0; ; step++ {
+		if err := p.run(ctx, pgbenchFlushStep); err != nil {
+			return w, err
+		}
+		if err := p.signal(syscall.SIGSTOP); err != nil {
+			return w, err
+		}
+		txs, err := p.lines()
+		if err != nil {
+			return w, err
+		}
+		all = append(all, txs...)
+		if p.flushedPast(all, t1) {
+			break
+		}
+		if step == 50 {
+			return w, fmt.Errorf("pgbench: its logs hold no transaction completed after the window's end %s after it", time.Since(t1).Round(time.Millisecond))
+		}
+		if err := p.signal(syscall.SIGCONT); err != nil {
+			return w, err
+		}
+	}
+	tally(all, t0, t1, &w)
+	if w.ok == 0 {
+		return w, fmt.Errorf("pgbench: no transaction completed in the %s window", w.elapsed.Round(time.Millisecond))
+	}
+	return w, nil
+}
+
+// flushedPast reports whether each of the thread logs holds a transaction
+// completed after t.
+func (p *pgbenchProc) flushedPast(txs []pgbenchTx, t time.Time) bool {
+	past := map[string]bool{}
+	for _, tx := range txs {
+		if tx.end.After(t) {
+			past[tx.file] = true
+		}
+	}
+	return len(past) == len(p.read) && len(past) > 0
+}
+
+// tally counts into w the transactions completed within [t0, t1].
+func tally(txs []pgbenchTx, t0, t1 time.Time, w *window) {
+	for _, tx := range txs {
+		if tx.end.Before(t0) || tx.end.After(t1) {
+			continue
+		}
+		if tx.failed {
+			w.errs["failed"]++
+			continue
+		}
+		w.ok++
+		if !tx.end.Add(-tx.latency).Before(t0) {
+			w.lat = append(w.lat, tx.latency)
+		}
+	}
+}
+
+// pgbenchTx is one line of pgbench's per-transaction log.
+type pgbenchTx struct {
+	file    string
+	end     time.Time
+	latency time.Duration
+	failed  bool
+}
+
+// lines reads the complete lines the thread logs gained since the last
+// call.
+func (p *pgbenchProc) lines() ([]pgbenchTx, error) {
+	files, err := filepath.Glob(filepath.Join(p.dir, "tx.*"))
+	if err != nil {
+		return nil, err
+	}
+	var out []pgbenchTx
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		from := p.read[f]
+		end := bytes.LastIndexByte(b, '\n') + 1
+		if end <= from {
+			p.read[f] = from
+			continue
+		}
+		txs, err := parsePgbenchLog(b[from:end], f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
+		}
+		out = append(out, txs...)
+		p.read[f] = end
+	}
+	return out, nil
+}
+
+// parsePgbenchLog reads lines of pgbench's per-transaction log:
+// "client_id transaction_no time script_no time_epoch time_us …", time
+// the latency in µs or "failed"/"skipped", time_epoch and time_us the
+// completion.
+func parsePgbenchLog(b []byte, file string) ([]pgbenchTx, error) {
+	var out []pgbenchTx
+	for line := range bytes.Lines(b) {
+		fields := strings.Fields(string(line))
+		if len(fields) < 6 {
+			return nil, fmt.Errorf("short log line %q", line)
+		}
+		sec, err1 := strconv.ParseInt(fields[4], 10, 64)
+		usec, err2 := strconv.ParseInt(fields[5], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("log line %q: %w", line, err)
+		}
+		tx := pgbenchTx{file: file, end: time.Unix(sec, usec*1000)}
+		if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
+			tx.latency = time.Duration(us) * time.Microsecond
+		} else {
+			tx.failed = true
+		}
+		out = append(out, tx)
+	}
+	return out, nil
+}
+
+// close ends pgbench and removes its logs; an error when one of its
+// clients was aborted (pgbench reports those as they happen).
+func (p *pgbenchProc) close() error {
+	_ = p.cmd.Process.Kill() // also ends a stopped process
+	<-p.exited
+	var err error
+	if out := p.out.String(); strings.Contains(out, "aborted") {
+		err = fmt.Errorf("pgbench: %s", truncate(out, 2000))
+	}
+	return errors.Join(err, os.RemoveAll(p.dir))
+}
+
+// findPgbench returns the pgbench binary: the flag, PATH, or the newest
+// PostgreSQL's bin directory.
+func findPgbench(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+	if len(matches) == 0 {
+		return "", errors.New("pgbench not found (install postgresql-client or pass -pgbench)")
+	}
+	slices.SortFunc(matches, func(a, b string) int { return pgVersion(b) - pgVersion(a) })
+	return matches[0], nil
+}
+
+func pgVersion(path string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return v
+}
