@@ -26,9 +26,10 @@ import (
 // warm-up: a new backend maps the pages of PostgreSQL's shared buffers one
 // minor page fault at a time as it first touches them. On the 2026-11-27
 // AMD EPYC machine a fresh pgbench at 32 clients did 5,000–5,700 SELECTs a
-// second in its first 4 s and 13,000–17,700 after 20 s (its backends'
-// minor faults 100,000 in the first 4 s, 700 in the fourth 4 s), and 4,400
-// single-row INSERTs in its first 5 s against about 7,000 after 10 s.
+// second in its first 4–5 s and 12,800–17,700 from its 16th second on (its
+// backends' minor faults: 100,000 in the first 5 s, 750 from the 13th to
+// the 17th), and 4,400 single-row INSERTs a second in its first 5 s
+// against 6,900–7,300 from its 10th on.
 type pgbenchProc struct {
 	cmd    *exec.Cmd
 	dir    string

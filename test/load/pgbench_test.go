@@ -69,9 +69,10 @@ func TestTally(t *testing.T) {
 }
 
 // TestPgbenchProc runs a real pgbench (SELECT 1 on the test server's admin
-// database) through warm-up and two windows: it is stopped between them,
-// each window counts only its own transactions, and close ends it and
-// removes its logs.
+// database) through warm-up and two windows: it is stopped after its
+// warm-up and after each window, each window counts transactions and its
+// own length, and close ends it and removes its logs. Which transactions a
+// window counts is TestTally's.
 func TestPgbenchProc(t *testing.T) {
 	bin, err := findPgbench("")
 	if err != nil {
@@ -129,18 +130,14 @@ func TestPgbenchProc(t *testing.T) {
 		if w.ok == 0 || len(w.lat) == 0 || int64(len(w.lat)) > w.ok || len(w.errs) != 0 {
 			t.Errorf("window %d: ok %d, %d latencies, errors %v", i+1, w.ok, len(w.lat), w.errs)
 		}
-		if w.elapsed < 500*time.Millisecond || w.elapsed > 700*time.Millisecond {
+		// The window's own length, not the flush steps after it (the upper
+		// bound leaves room for a loaded machine's timer).
+		if w.elapsed < 500*time.Millisecond || w.elapsed > 2*time.Second {
 			t.Errorf("window %d: elapsed %v, want about 500ms", i+1, w.elapsed)
 		}
 		if w.genCPU < 0 || w.total <= 0 || w.busy > w.total {
 			t.Errorf("window %d: pgbench CPU %v, machine busy %v of %v", i+1, w.genCPU, w.busy, w.total)
 		}
-	}
-	// Both windows ran the same load for the same time: a window that also
-	// counted the warm-up, the flush steps or the stopped gap would hold
-	// far more than the other.
-	if lo, hi := min(ws[0].ok, ws[1].ok), max(ws[0].ok, ws[1].ok); hi > 3*lo {
-		t.Errorf("windows of the same length counted %d and %d transactions", ws[0].ok, ws[1].ok)
 	}
 	dir := p.dir
 	closed = true
