@@ -473,18 +473,22 @@ func (h *harness) measure(ctx context.Context) error {
 		clients[s.name] = newClient(h.cfg.conns)
 		defer clients[s.name].CloseIdleConnections()
 	}
-	var windows, benches int
+	var windows, pgbenches int
 	for _, sc := range h.selected() {
 		for _, c := range h.contenders(sc, clients) {
 			windows++
 			if c.script != "" {
-				benches++
+				pgbenches++
 			}
 		}
 	}
+	// Each HTTP target warms up for -warmup, each pgbench for
+	// -pgbench-warmup, and runs on at least one flush step per window.
+	estimate := time.Duration(windows)*time.Duration(h.cfg.rounds)*h.cfg.duration +
+		time.Duration(windows-pgbenches)*h.cfg.warmup +
+		time.Duration(pgbenches)*(h.cfg.pgbenchWarmup+time.Duration(h.cfg.rounds)*pgbenchFlushStep)
 	h.logf("measuring: %d scenarios, %d targets × %d rounds × %s (about %s)", len(h.selected()), windows,
-		h.cfg.rounds, h.cfg.duration, (time.Duration(windows)*(time.Duration(h.cfg.rounds)*h.cfg.duration+h.cfg.warmup) +
-			time.Duration(benches)*h.cfg.pgbenchWarmup).Round(time.Second))
+		h.cfg.rounds, h.cfg.duration, estimate.Round(time.Second))
 	h.rep.loadMeasureStart = loadAvg()
 	jitWarm := false
 	for _, sc := range h.selected() {
@@ -597,6 +601,8 @@ type counters struct {
 	busyErr     error
 }
 
+// readCounters reads the counters; a reading that fails is marked so and
+// leaves its fields of the window unknown.
 func readCounters() counters {
 	var c counters
 	c.stores, c.storesErr = storesCPU()

@@ -116,8 +116,8 @@ func parseFlags(args []string) (config, error) {
 		return c, nil
 	case c.duration < time.Second:
 		return c, errors.New("-duration must be at least 1s")
-	case c.pgbenchWarmup < 0:
-		return c, errors.New("-pgbench-warmup must not be negative")
+	case c.pgbenchWarmup <= 0:
+		return c, errors.New("-pgbench-warmup must be positive (pgbench connects in it)")
 	case c.rounds < 1:
 		return c, errors.New("-rounds must be at least 1")
 	case c.conns < 1:

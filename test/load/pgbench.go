@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -31,17 +33,45 @@ import (
 // the 17th), and 4,400 single-row INSERTs a second in its first 5 s
 // against 6,900–7,300 from its 10th on.
 type pgbenchProc struct {
-	cmd    *exec.Cmd
-	dir    string
-	out    bytes.Buffer // pgbench's output; read only after exited is closed
-	exited chan struct{}
-	err    error          // cmd.Wait's; set before exited is closed
-	read   map[string]int // per-thread log file: bytes consumed
+	cmd     *exec.Cmd
+	dir     string
+	threads int          // pgbench's -j: one log file each
+	out     lockedBuffer // pgbench's output: its errors, a client's abort
+	exited  chan struct{}
+	err     error            // cmd.Wait's; set before exited is closed
+	read    map[string]int64 // per-thread log file: bytes consumed
+	// started is when pgbench was started. pgbench stamps its log with
+	// its start's wall-clock time plus its monotonic clock since, so a
+	// window's bounds are compared with the log as started plus Go's
+	// monotonic time since: a step of the wall clock meanwhile shifts
+	// neither.
+	started  time.Time
+	reported bool // an exit or an abort already returned as an error
 }
 
-// pgbenchDay is pgbench's -T: far past any run; the harness ends pgbench
-// itself after the scenario's last window.
-const pgbenchDay = 24 * time.Hour
+// lockedBuffer is pgbench's output, written by exec's copying goroutine
+// while the harness reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// pgbenchLimit is pgbench's -T: far past any scenario (a whole run takes
+// about 10 minutes), so that a pgbench the harness could not end, killed
+// without running its clean-ups, stops on its own.
+const pgbenchLimit = time.Hour
 
 // pgbenchFlushStep is how long pgbench runs on after a window before its
 // log is read: its per-thread logs are buffered by stdio, and a window's
@@ -51,27 +81,30 @@ const pgbenchFlushStep = 100 * time.Millisecond
 // startPgbench starts pgbench with script at clients connections against
 // dsn, lets it run for warmup and stops it.
 func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients int, warmup time.Duration) (*pgbenchProc, error) {
+	if warmup <= 0 {
+		return nil, errors.New("pgbench: a warm-up is needed (its connections are made in it)")
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pgbench: database URL: %w", err)
 	}
 	logDir, err := os.MkdirTemp(dir, "pgbench-"+tag+"-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pgbench: log directory: %w", err)
 	}
 	scriptFile := filepath.Join(logDir, "script.sql")
 	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
-		return nil, errors.Join(err, os.RemoveAll(logDir))
+		return nil, errors.Join(fmt.Errorf("pgbench: script: %w", err), os.RemoveAll(logDir))
 	}
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
 		port = "5432"
 	}
-	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
-		"-T", strconv.Itoa(int(pgbenchDay / time.Second)), "-f", scriptFile,
+	p := &pgbenchProc{dir: logDir, threads: min(2, clients), exited: make(chan struct{}), read: map[string]int64{}}
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(p.threads),
+		"-T", strconv.Itoa(int(pgbenchLimit / time.Second)), "-f", scriptFile,
 		"-l", "--log-prefix", filepath.Join(logDir, "tx"),
 		"-h", host, "-p", port, "-U", u.User.Username(), strings.TrimPrefix(u.Path, "/")}
-	p := &pgbenchProc{dir: logDir, exited: make(chan struct{}), read: map[string]int{}}
 	p.cmd = exec.CommandContext(ctx, bin, args...)
 	p.cmd.Env = baseEnv()
 	if pw, ok := u.User.Password(); ok {
@@ -79,20 +112,37 @@ func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, client
 	}
 	p.cmd.Dir = logDir
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	// Killed with the harness, even one killed itself (a CI timeout).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("pgbench: %w", err), os.RemoveAll(logDir))
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	if err := p.run(ctx, warmup); err != nil {
-		return nil, errors.Join(err, p.close())
-	}
-	if err := p.signal(syscall.SIGSTOP); err != nil {
-		return nil, errors.Join(err, p.close())
-	}
-	if _, err := p.lines(); err != nil { // the warm-up's, discarded
+	if err := p.warm(ctx, warmup); err != nil {
 		return nil, errors.Join(err, p.close())
 	}
 	return p, nil
+}
+
+// warm runs pgbench for warmup, stops it, and discards the warm-up's log;
+// an error unless every thread has opened its log by then.
+func (p *pgbenchProc) warm(ctx context.Context, warmup time.Duration) error {
+	if err := p.run(ctx, warmup); err != nil {
+		return err
+	}
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(p.dir, "tx.*"))
+	if err != nil {
+		return fmt.Errorf("pgbench logs: %w", err)
+	}
+	if len(files) != p.threads {
+		return p.failure(fmt.Sprintf("has %d logs after its %s warm-up, not one for each of its %d threads", len(files), warmup, p.threads))
+	}
+	_, err = p.lines()
+	return err
 }
 
 // run lets pgbench run for d, failing if it exits meanwhile.
@@ -105,13 +155,36 @@ func (p *pgbenchProc) run(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-p.exited:
-		return fmt.Errorf("pgbench exited: %v\n%s", p.err, truncate(p.out.String(), 2000))
+		return p.failure(fmt.Sprintf("exited: %v", p.err))
 	}
 }
 
+// failure is an error saying what went wrong with pgbench's own output;
+// close does not repeat it.
+func (p *pgbenchProc) failure(what string) error {
+	p.reported = true
+	return fmt.Errorf("pgbench %s:\n%s", what, truncate(p.out.String(), 2000))
+}
+
+// signal stops or continues pgbench; an error with its output when it has
+// exited.
 func (p *pgbenchProc) signal(sig syscall.Signal) error {
+	select {
+	case <-p.exited:
+		return p.failure(fmt.Sprintf("exited: %v", p.err))
+	default:
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("pgbench: %v: %w", sig, err)
+	}
+	return nil
+}
+
+// aborted is an error when a client of pgbench was aborted (pgbench says
+// so as it happens, and runs on with the others).
+func (p *pgbenchProc) aborted() error {
+	if strings.Contains(p.out.String(), "aborted") {
+		return p.failure("aborted a client")
 	}
 	return nil
 }
@@ -122,7 +195,7 @@ func (p *pgbenchProc) signal(sig syscall.Signal) error {
 // stopped took the stop too), pgbench's CPU as the generator's, and
 // PostgreSQL's and the machine's CPU over exactly the window.
 func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, error) {
-	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, queries: -1}
+	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, storesCPU: -1, queries: -1}
 	c0 := readCounters()
 	g0, gErr := readProcStats(p.cmd.Process.Pid)
 	t0 := time.Now()
@@ -133,6 +206,9 @@ func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, er
 		return w, err
 	}
 	t1 := time.Now()
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return w, err
+	}
 	g1, err := readProcStats(p.cmd.Process.Pid)
 	w.setCounters(c0, readCounters())
 	w.elapsed = t1.Sub(t0)
@@ -141,46 +217,55 @@ func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, er
 	}
 	// Run on until every thread's log has a transaction completed after
 	// t1, so none completed within the window is still in its buffer.
+	from, to := p.logTime(t0), p.logTime(t1)
 	var all []pgbenchTx
 	for step := 0; ; step++ {
+		txs, err := p.lines()
+		if err != nil {
+			return w, err
+		}
+		all = append(all, txs...)
+		if flushedPast(all, to, p.threads) {
+			break
+		}
+		if step == 50 {
+			return w, p.failure(fmt.Sprintf("logs hold no transaction of every thread completed after the window's end, %s after it", time.Since(t1).Round(time.Millisecond)))
+		}
+		if err := p.signal(syscall.SIGCONT); err != nil {
+			return w, err
+		}
 		if err := p.run(ctx, pgbenchFlushStep); err != nil {
 			return w, err
 		}
 		if err := p.signal(syscall.SIGSTOP); err != nil {
 			return w, err
 		}
-		txs, err := p.lines()
-		if err != nil {
-			return w, err
-		}
-		all = append(all, txs...)
-		if p.flushedPast(all, t1) {
-			break
-		}
-		if step == 50 {
-			return w, fmt.Errorf("pgbench: its logs hold no transaction completed after the window's end %s after it", time.Since(t1).Round(time.Millisecond))
-		}
-		if err := p.signal(syscall.SIGCONT); err != nil {
-			return w, err
-		}
 	}
-	tally(all, t0, t1, &w)
+	if err := p.aborted(); err != nil {
+		return w, err
+	}
+	tally(all, from, to, &w)
 	if w.ok == 0 {
-		return w, fmt.Errorf("pgbench: no transaction completed in the %s window", w.elapsed.Round(time.Millisecond))
+		return w, p.failure(fmt.Sprintf("completed no transaction in the %s window", w.elapsed.Round(time.Millisecond)))
 	}
 	return w, nil
 }
 
-// flushedPast reports whether each of the thread logs holds a transaction
-// completed after t.
-func (p *pgbenchProc) flushedPast(txs []pgbenchTx, t time.Time) bool {
+// logTime is t on the clock of pgbench's log.
+func (p *pgbenchProc) logTime(t time.Time) time.Time {
+	return p.started.Round(0).Add(t.Sub(p.started))
+}
+
+// flushedPast reports whether each of the threads' logs holds a
+// transaction completed after t.
+func flushedPast(txs []pgbenchTx, t time.Time, threads int) bool {
 	past := map[string]bool{}
 	for _, tx := range txs {
 		if tx.end.After(t) {
 			past[tx.file] = true
 		}
 	}
-	return len(past) == len(p.read) && len(past) > 0
+	return len(past) == threads
 }
 
 // tally counts into w the transactions completed within [t0, t1].
@@ -213,28 +298,43 @@ type pgbenchTx struct {
 func (p *pgbenchProc) lines() ([]pgbenchTx, error) {
 	files, err := filepath.Glob(filepath.Join(p.dir, "tx.*"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pgbench logs: %w", err)
 	}
 	var out []pgbenchTx
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		txs, n, err := readNewLines(f, p.read[f])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pgbench log %s: %w", filepath.Base(f), err)
 		}
-		from := p.read[f]
-		end := bytes.LastIndexByte(b, '\n') + 1
-		if end <= from {
-			p.read[f] = from
-			continue
+		if n > 0 {
+			p.read[f] += n
+			out = append(out, txs...)
 		}
-		txs, err := parsePgbenchLog(b[from:end], f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
-		}
-		out = append(out, txs...)
-		p.read[f] = end
 	}
 	return out, nil
+}
+
+// readNewLines parses the complete lines of file from offset on and says
+// how many bytes they took; a line still being written is left for later.
+func readNewLines(file string, offset int64) ([]pgbenchTx, int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	end := bytes.LastIndexByte(b, '\n') + 1
+	if end == 0 {
+		return nil, 0, nil
+	}
+	txs, err := parsePgbenchLog(b[:end], file)
+	return txs, int64(end), err
 }
 
 // parsePgbenchLog reads lines of pgbench's per-transaction log:
@@ -265,13 +365,13 @@ func parsePgbenchLog(b []byte, file string) ([]pgbenchTx, error) {
 }
 
 // close ends pgbench and removes its logs; an error when one of its
-// clients was aborted (pgbench reports those as they happen).
+// clients was aborted and no error has said so yet.
 func (p *pgbenchProc) close() error {
 	_ = p.cmd.Process.Kill() // also ends a stopped process
 	<-p.exited
 	var err error
-	if out := p.out.String(); strings.Contains(out, "aborted") {
-		err = fmt.Errorf("pgbench: %s", truncate(out, 2000))
+	if !p.reported {
+		err = p.aborted()
 	}
 	return errors.Join(err, os.RemoveAll(p.dir))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,61 @@ func TestTally(t *testing.T) {
 	}
 }
 
+// TestReadNewLines: a line pgbench's buffer has written only in part is
+// left for the next read, which starts where the last stopped.
+func TestReadNewLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tx.1")
+	write := func(s string) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0 1 1250 0 1732630000 100\n1 1 80")
+	txs, n, err := readNewLines(path, 0)
+	if err != nil || len(txs) != 1 || n != int64(len("0 1 1250 0 1732630000 100\n")) {
+		t.Fatalf("first read: %d transactions, %d bytes, %v", len(txs), n, err)
+	}
+	write("0 0 1732630001 5\n")
+	more, m, err := readNewLines(path, n)
+	if err != nil || len(more) != 1 || more[0].latency != 800*time.Microsecond || !more[0].end.Equal(time.Unix(1732630001, 5000)) {
+		t.Fatalf("second read: %+v, %v", more, err)
+	}
+	if rest, k, err := readNewLines(path, n+m); err != nil || len(rest) != 0 || k != 0 {
+		t.Errorf("read at the end: %d transactions, %d bytes, %v", len(rest), k, err)
+	}
+}
+
+// TestFlushedPast: the window's log is complete only when every thread
+// has logged a transaction completed after its end.
+func TestFlushedPast(t *testing.T) {
+	end := time.Unix(1000, 0)
+	after, before := end.Add(time.Millisecond), end.Add(-time.Millisecond)
+	tests := []struct {
+		name string
+		txs  []pgbenchTx
+		want bool
+	}{
+		{"no transactions", nil, false},
+		{"one thread past, the other not", []pgbenchTx{{file: "a", end: after}, {file: "b", end: before}}, false},
+		{"one thread only", []pgbenchTx{{file: "a", end: after}, {file: "a", end: after}}, false},
+		{"at the end is not past it", []pgbenchTx{{file: "a", end: after}, {file: "b", end: end}}, false},
+		{"both past", []pgbenchTx{{file: "a", end: before}, {file: "a", end: after}, {file: "b", end: after}}, true},
+	}
+	for _, tt := range tests {
+		if got := flushedPast(tt.txs, end, 2); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestPgbenchProc runs a real pgbench (SELECT 1 on the test server's admin
 // database) through warm-up and two windows: it is stopped after its
 // warm-up and after each window, each window counts transactions and its
@@ -124,7 +180,12 @@ func TestPgbenchProc(t *testing.T) {
 		}
 		assertStopped(fmt.Sprintf("after window %d", i+1))
 		ws = append(ws, w)
-		time.Sleep(300 * time.Millisecond) // stopped: nothing may count
+		// Stopped, pgbench logs nothing.
+		before := logSizes(t, p.dir)
+		time.Sleep(300 * time.Millisecond)
+		if after := logSizes(t, p.dir); after != before {
+			t.Errorf("pgbench's logs grew from %d to %d bytes while it was stopped", before, after)
+		}
 	}
 	for i, w := range ws {
 		if w.ok == 0 || len(w.lat) == 0 || int64(len(w.lat)) > w.ok || len(w.errs) != 0 {
@@ -147,6 +208,23 @@ func TestPgbenchProc(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("pgbench's log directory left behind: %v", err)
 	}
+}
+
+func logSizes(t *testing.T, dir string) int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("pgbench's logs in %s: %v, %v", dir, files, err)
+	}
+	var n int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
 }
 
 // TestPgbenchProcExit: a pgbench that cannot run (a script PostgreSQL
