@@ -130,21 +130,7 @@ func TestFlushedPast(t *testing.T) {
 // own length, and close ends it and removes its logs. Which transactions a
 // window counts is TestTally's.
 func TestPgbenchProc(t *testing.T) {
-	bin, err := findPgbench("")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skipf("SKIPPED LOUDLY: %v", err)
-	}
-	dsn := pgtest.AdminURL()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		pgtest.Unreachable(t, err)
-	}
-	conn.Close(ctx)
+	bin, dsn, ctx := pgbenchOrSkip(t)
 
 	p, err := startPgbench(ctx, bin, dsn, "SELECT 1;\n", t.TempDir(), "test", 4, 300*time.Millisecond)
 	if err != nil {
@@ -210,6 +196,29 @@ func TestPgbenchProc(t *testing.T) {
 	}
 }
 
+// pgbenchOrSkip returns the machine's pgbench, the test server's admin
+// DSN and a context for the test; it skips loudly when either is missing,
+// and fails under CI=true.
+func pgbenchOrSkip(t *testing.T) (bin, dsn string, ctx context.Context) {
+	t.Helper()
+	bin, err := findPgbench("")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skipf("SKIPPED LOUDLY: %v", err)
+	}
+	dsn = pgtest.AdminURL()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		pgtest.Unreachable(t, err)
+	}
+	conn.Close(ctx)
+	return bin, dsn, ctx
+}
+
 func logSizes(t *testing.T, dir string) int64 {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
@@ -230,22 +239,8 @@ func logSizes(t *testing.T, dir string) int64 {
 // TestPgbenchProcExit: a pgbench that cannot run (a script PostgreSQL
 // refuses aborts every client) fails its start with pgbench's own words.
 func TestPgbenchProcExit(t *testing.T) {
-	bin, err := findPgbench("")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skipf("SKIPPED LOUDLY: %v", err)
-	}
-	dsn := pgtest.AdminURL()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		pgtest.Unreachable(t, err)
-	}
-	conn.Close(ctx)
-	_, err = startPgbench(ctx, bin, dsn, "SELECT * FROM no_such_table_here;\n", t.TempDir(), "test", 2, 2*time.Second)
+	bin, dsn, ctx := pgbenchOrSkip(t)
+	_, err := startPgbench(ctx, bin, dsn, "SELECT * FROM no_such_table_here;\n", t.TempDir(), "test", 2, 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no_such_table_here") {
 		t.Fatalf("start: %v, want pgbench's error naming the table", err)
 	}
