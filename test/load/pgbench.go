@@ -68,10 +68,10 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// pgbenchLimit is pgbench's -T: far past any scenario (a whole run takes
-// about 10 minutes), so that a pgbench the harness could not end, killed
-// without running its clean-ups, stops on its own.
-const pgbenchLimit = time.Hour
+// pgbenchSlack is added to pgbench's -T beyond the scenario's expected
+// length, so that only a pgbench the harness could not end (killed without
+// running its clean-ups) reaches it.
+const pgbenchSlack = 10 * time.Minute
 
 // pgbenchFlushStep is how long pgbench runs on after a window before its
 // log is read: its per-thread logs are buffered by stdio, and a window's
@@ -79,8 +79,10 @@ const pgbenchLimit = time.Hour
 const pgbenchFlushStep = 100 * time.Millisecond
 
 // startPgbench starts pgbench with script at clients connections against
-// dsn, lets it run for warmup and stops it.
-func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients int, warmup time.Duration) (*pgbenchProc, error) {
+// dsn, lets it run for warmup and stops it; scenario is how long the
+// scenario's rounds are expected to take, which pgbench's -T exceeds by
+// pgbenchSlack.
+func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, clients int, warmup, scenario time.Duration) (*pgbenchProc, error) {
 	if warmup <= 0 {
 		return nil, errors.New("pgbench: a warm-up is needed (its connections are made in it)")
 	}
@@ -102,7 +104,7 @@ func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, client
 	}
 	p := &pgbenchProc{dir: logDir, threads: min(2, clients), exited: make(chan struct{}), read: map[string]int64{}}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(p.threads),
-		"-T", strconv.Itoa(int(pgbenchLimit / time.Second)), "-f", scriptFile,
+		"-T", strconv.Itoa(int((warmup + scenario + pgbenchSlack) / time.Second)), "-f", scriptFile,
 		"-l", "--log-prefix", filepath.Join(logDir, "tx"),
 		"-h", host, "-p", port, "-U", u.User.Username(), strings.TrimPrefix(u.Path, "/")}
 	p.cmd = exec.CommandContext(ctx, bin, args...)
