@@ -519,9 +519,9 @@ func (h *harness) startPgbenches(ctx context.Context, sc scenario, cs []contende
 		}
 		// Every target's rounds and warm-ups, the stub's JIT warm-up and
 		// pgbench's flush steps (several per window at worst).
-		scenario := time.Duration(h.cfg.rounds*len(cs))*(h.cfg.duration+time.Second) +
+		expected := time.Duration(h.cfg.rounds*len(cs))*(h.cfg.duration+time.Second) +
 			time.Duration(len(cs))*h.cfg.warmup + wiremockWarmup
-		b, err := startPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.pgbenchWarmup, scenario)
+		b, err := startPgbench(ctx, h.pgbenchBin, h.db.dsn, c.script, h.tmp, sc.name, h.cfg.conns, h.cfg.pgbenchWarmup, expected)
 		if err != nil {
 			for _, b := range benches {
 				err = errors.Join(err, b.close())
