@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -33,12 +32,12 @@ import (
 // the 17th), and 4,400 single-row INSERTs a second in its first 5 s
 // against 6,900–7,300 from its 10th on.
 type pgbenchProc struct {
-	cmd     *exec.Cmd
+	// The child, as the harness starts every child: in its own process
+	// group, killed with the harness, the tail of its output (its errors,
+	// a client's abort) in out.
+	*proc
 	dir     string
-	threads int          // pgbench's -j: one log file each
-	out     lockedBuffer // pgbench's output: its errors, a client's abort
-	exited  chan struct{}
-	err     error            // cmd.Wait's; set before exited is closed
+	threads int              // pgbench's -j: one log file each
 	read    map[string]int64 // per-thread log file: bytes consumed
 	// started is when pgbench was started. pgbench stamps its log with
 	// its start's wall-clock time plus its monotonic clock since, so a
@@ -47,25 +46,6 @@ type pgbenchProc struct {
 	// neither.
 	started  time.Time
 	reported bool // an exit or an abort already returned as an error
-}
-
-// lockedBuffer is pgbench's output, written by exec's copying goroutine
-// while the harness reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pgbenchSlack is added to pgbench's -T beyond the scenario's expected
@@ -102,25 +82,21 @@ func startPgbench(ctx context.Context, bin, dsn, script, dir, tag string, client
 	if port == "" {
 		port = "5432"
 	}
-	p := &pgbenchProc{dir: logDir, threads: min(2, clients), exited: make(chan struct{}), read: map[string]int64{}}
-	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(p.threads),
+	threads := min(2, clients)
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(threads),
 		"-T", strconv.Itoa(int((warmup + scenario + pgbenchSlack) / time.Second)), "-f", scriptFile,
 		"-l", "--log-prefix", filepath.Join(logDir, "tx"),
 		"-h", host, "-p", port, "-U", u.User.Username(), strings.TrimPrefix(u.Path, "/")}
-	p.cmd = exec.CommandContext(ctx, bin, args...)
-	p.cmd.Env = baseEnv()
+	env := baseEnv()
 	if pw, ok := u.User.Password(); ok {
-		p.cmd.Env = append(p.cmd.Env, "PGPASSWORD="+pw)
+		env = append(env, "PGPASSWORD="+pw)
 	}
-	p.cmd.Dir = logDir
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	// Killed with the harness, even one killed itself (a CI timeout).
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("pgbench: %w", err), os.RemoveAll(logDir))
+	started := time.Now()
+	pr, err := startProc("pgbench", bin, args, env)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(logDir))
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	p := &pgbenchProc{proc: pr, dir: logDir, threads: threads, read: map[string]int64{}, started: started}
 	if err := p.warm(ctx, warmup); err != nil {
 		return nil, errors.Join(err, p.close())
 	}
@@ -156,7 +132,7 @@ func (p *pgbenchProc) run(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-p.exited:
+	case <-p.done:
 		return p.failure(fmt.Sprintf("exited: %v", p.err))
 	}
 }
@@ -172,7 +148,7 @@ func (p *pgbenchProc) failure(what string) error {
 // exited.
 func (p *pgbenchProc) signal(sig syscall.Signal) error {
 	select {
-	case <-p.exited:
+	case <-p.done:
 		return p.failure(fmt.Sprintf("exited: %v", p.err))
 	default:
 	}
@@ -199,7 +175,7 @@ func (p *pgbenchProc) aborted() error {
 func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, error) {
 	w := window{errs: map[string]int64{}, answers: map[string]int64{}, cpu: -1, genCPU: -1, storesCPU: -1, queries: -1}
 	c0 := readCounters()
-	g0, gErr := readProcStats(p.cmd.Process.Pid)
+	g0, gErr := readProcStats(p.pid())
 	t0 := time.Now()
 	if err := p.signal(syscall.SIGCONT); err != nil {
 		return w, err
@@ -211,7 +187,7 @@ func (p *pgbenchProc) window(ctx context.Context, dur time.Duration) (window, er
 	if err := p.signal(syscall.SIGSTOP); err != nil {
 		return w, err
 	}
-	g1, err := readProcStats(p.cmd.Process.Pid)
+	g1, err := readProcStats(p.pid())
 	w.setCounters(c0, readCounters())
 	w.elapsed = t1.Sub(t0)
 	if err == nil && gErr == nil {
@@ -370,7 +346,7 @@ func parsePgbenchLog(b []byte, file string) ([]pgbenchTx, error) {
 // clients was aborted and no error has said so yet.
 func (p *pgbenchProc) close() error {
 	_ = p.cmd.Process.Kill() // also ends a stopped process
-	<-p.exited
+	<-p.done
 	var err error
 	if !p.reported {
 		err = p.aborted()

@@ -146,7 +146,7 @@ func TestPgbenchProc(t *testing.T) {
 		t.Helper()
 		// SIGSTOP takes effect asynchronously; give it a moment.
 		for range 100 {
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid()))
 			if err != nil {
 				t.Fatal(err)
 			}
