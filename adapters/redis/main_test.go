@@ -14,6 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/bankkit/onboarding-adapter/test/reach"
 )
 
 // TestMain fails the package when a test leaves a goroutine behind: the
@@ -46,9 +48,9 @@ func requireRedis(t testing.TB) {
 			return
 		}
 		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		redisUpErr = c.Ping(ctx).Err()
+		redisUpErr = reach.Try(ctx, 2*time.Second, func(ctx context.Context) error { return c.Ping(ctx).Err() })
 	})
 	if redisUpErr == nil {
 		return

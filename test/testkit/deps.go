@@ -13,6 +13,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/bankkit/onboarding-adapter/test/reach"
 )
 
 // RedisURL is the Redis the black-box tests use, from
@@ -28,11 +30,12 @@ func RedisURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("ONBOARDING_TEST_REDIS_URL: %v", err)
 	}
+	opts.ContextTimeoutEnabled = true // each attempt's deadline bounds it
 	rdb := goredis.NewClient(opts)
 	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if err := reach.Try(ctx, 2*time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
 		msg := "\n*** Redis is not reachable at " + opts.Addr + " (" + err.Error() + "): the Redis black-box test is SKIPPED ***\n"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg + "CI=true: failing instead of skipping.")
