@@ -77,6 +77,9 @@ var benchRequests = []struct {
 	{"consent-text", "/consent/text", func(n int) string {
 		return `{"processId":"bench-` + strconv.Itoa(n) + `","processType":"DEFAULT","userId":"u-1000001","consentType":"GDPR","language":"cs"}`
 	}},
+	{"consent-storage", "/consent/storage", func(n int) string {
+		return `{"processId":"bench-` + strconv.Itoa(n) + `","processType":"DEFAULT","userId":"u-1000001","consentType":"GDPR","approved":true}`
+	}},
 	{"approve", "/client/approve", func(n int) string {
 		return `{"processId":"bench-` + strconv.Itoa(n) + `","processType":"DEFAULT","userId":"u-1000001","identityVerificationId":"iv-` +
 			strconv.Itoa(n) + `","provider":"iProov","status":"SUCCESS","score":8.5}`

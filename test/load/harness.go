@@ -41,7 +41,7 @@ const (
 type contender struct {
 	name   string
 	srv    *server
-	client *http.Client
+	gen    generator
 	ids    *identities
 	script string // pgbench
 }
@@ -444,19 +444,19 @@ func (h *harness) selected() []scenario {
 // WireMock stub on the read endpoints (its target names only those; on the
 // writes too it made the run 11 minutes, past issue 10's 10), pgbench where
 // it has an equivalent.
-func (h *harness) contenders(sc scenario, clients map[string]*http.Client) []contender {
+func (h *harness) contenders(sc scenario, gens map[string]generator) []contender {
 	var cs []contender
 	if h.ceiling != nil {
-		cs = append(cs, contender{name: ceilingName, srv: h.ceiling, client: clients[ceilingName], ids: h.idsFor(namePostgres)})
+		cs = append(cs, contender{name: ceilingName, srv: h.ceiling, gen: gens[ceilingName], ids: h.idsFor(namePostgres)})
 	}
 	for _, s := range h.servers {
 		if s == h.ceiling || s == h.wiremock || (s.name == nameL1Off && sc.name != "consent-text") {
 			continue
 		}
-		cs = append(cs, contender{name: s.name, srv: s, client: clients[s.name], ids: h.idsFor(s.name)})
+		cs = append(cs, contender{name: s.name, srv: s, gen: gens[s.name], ids: h.idsFor(s.name)})
 	}
 	if h.wiremock != nil && slices.Contains(readScenarios, sc.name) {
-		cs = append(cs, contender{name: nameWireMock, srv: h.wiremock, client: clients[nameWireMock], ids: h.idsFor(namePostgres)})
+		cs = append(cs, contender{name: nameWireMock, srv: h.wiremock, gen: gens[nameWireMock], ids: h.idsFor(namePostgres)})
 	}
 	if h.db != nil && sc.lookup {
 		cs = append(cs, contender{name: nameSelect, script: pgbenchSelect(h.cfg.clients)})
@@ -468,14 +468,18 @@ func (h *harness) contenders(sc scenario, clients map[string]*http.Client) []con
 }
 
 func (h *harness) measure(ctx context.Context) error {
-	clients := map[string]*http.Client{}
+	gens := map[string]generator{}
 	for _, s := range h.servers {
-		clients[s.name] = newClient(h.cfg.conns)
-		defer clients[s.name].CloseIdleConnections()
+		g, err := newGenerator(h.cfg.generator, s.api, h.cfg.conns)
+		if err != nil {
+			return err
+		}
+		gens[s.name] = g
+		defer g.close()
 	}
 	var windows, pgbenches int
 	for _, sc := range h.selected() {
-		for _, c := range h.contenders(sc, clients) {
+		for _, c := range h.contenders(sc, gens) {
 			windows++
 			if c.script != "" {
 				pgbenches++
@@ -492,7 +496,7 @@ func (h *harness) measure(ctx context.Context) error {
 	h.rep.loadMeasureStart = loadAvg()
 	jitWarm := false
 	for _, sc := range h.selected() {
-		cs := h.contenders(sc, clients)
+		cs := h.contenders(sc, gens)
 		benches, err := h.startPgbenches(ctx, sc, cs)
 		if err != nil {
 			return err
@@ -545,7 +549,7 @@ func (h *harness) measureScenario(ctx context.Context, sc scenario, cs []contend
 				// The JVM compiles its hot paths in the first seconds.
 				d, *jitWarm = max(d, wiremockWarmup), true
 			}
-			runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, d, h.sources(sc, c), nil)
+			runWindow(ctx, c.gen, c.srv.api+sc.path, h.cfg.conns, d, h.sources(sc, c), nil)
 		}
 	}
 	res := map[string][]window{}
@@ -634,7 +638,7 @@ func (h *harness) measureWindow(ctx context.Context, sc scenario, c contender) (
 	}
 	genBefore, genErr := readProcStats(os.Getpid())
 	q0, b0, qErr := dbOps(ctx, c.srv.admin)
-	w := runWindow(ctx, c.client, c.srv.api+sc.path, h.cfg.conns, h.cfg.duration, h.sources(sc, c), sc.classify)
+	w := runWindow(ctx, c.gen, c.srv.api+sc.path, h.cfg.conns, h.cfg.duration, h.sources(sc, c), sc.classify)
 	after, err := c.srv.stats()
 	if err != nil {
 		return window{}, err

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -80,23 +78,6 @@ func (r *bodyReader) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// newClient is the load generator's HTTP/1.1 client for one target: at
-// most conns keep-alive connections, no compression.
-func newClient(conns int) *http.Client {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2 * conns,
-		MaxIdleConnsPerHost: conns,
-		MaxConnsPerHost:     conns,
-		IdleConnTimeout:     5 * time.Minute,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		WriteBufferSize:     64 << 10,
-		ReadBufferSize:      16 << 10,
-	}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
-
 // bodySource makes the bodies of one worker; each worker has its own, so
 // no generator state is shared between workers.
 type bodySource func() body
@@ -104,10 +85,10 @@ type bodySource func() body
 // classifier names an answer for the answers tally ("" = not counted).
 type classifier func(status int, answer []byte) string
 
-// runWindow drives url with conns closed-loop workers for dur: each sends a
-// request, reads the whole answer, and sends the next. Requests in flight
-// at the end finish and count; elapsed runs until the last one.
-func runWindow(ctx context.Context, client *http.Client, url string, conns int, dur time.Duration,
+// runWindow drives url with conns closed-loop workers of gen for dur: each
+// sends a request, reads the whole answer, and sends the next. Requests in
+// flight at the end finish and count; elapsed runs until the last one.
+func runWindow(ctx context.Context, gen generator, url string, conns int, dur time.Duration,
 	sources func(worker int) bodySource, classify classifier) window {
 	type result struct {
 		ok       int64
@@ -126,29 +107,11 @@ func runWindow(ctx context.Context, client *http.Client, url string, conns int, 
 			defer wg.Done()
 			res := result{errs: map[string]int64{}, answers: map[string]int64{}, lat: make([]time.Duration, 0, 4096)}
 			next := sources(i)
-			buf := make([]byte, 0, 8<<10)
+			send := gen.worker(url)
 			for ctx.Err() == nil && time.Now().Before(end) {
 				b := next()
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &bodyReader{b: b})
-				if err != nil {
-					res.errs["request: "+err.Error()]++
-					continue
-				}
-				req.ContentLength = b.len()
-				req.Header["Content-Type"] = []string{"application/json"}
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						res.errs["transport"]++
-						if res.firstErr == "" {
-							res.firstErr = err.Error()
-						}
-					}
-					continue
-				}
-				buf, err = readAll(resp.Body, buf[:0])
-				resp.Body.Close()
+				status, answer, err := send(b)
 				d := time.Since(t0)
 				if err != nil {
 					if ctx.Err() == nil {
@@ -160,16 +123,16 @@ func runWindow(ctx context.Context, client *http.Client, url string, conns int, 
 					continue
 				}
 				res.lat = append(res.lat, d)
-				if resp.StatusCode/100 == 2 {
+				if status/100 == 2 {
 					res.ok++
 				} else {
-					res.errs[strconv.Itoa(resp.StatusCode)]++
+					res.errs[strconv.Itoa(status)]++
 					if res.firstErr == "" {
-						res.firstErr = strconv.Itoa(resp.StatusCode) + " " + truncate(string(buf), 200)
+						res.firstErr = strconv.Itoa(status) + " " + truncate(string(answer), 200)
 					}
 				}
 				if classify != nil {
-					if k := classify(resp.StatusCode, buf); k != "" {
+					if k := classify(status, answer); k != "" {
 						res.answers[k]++
 					}
 				}

@@ -39,6 +39,7 @@ type config struct {
 	warmup        time.Duration
 	pgbenchWarmup time.Duration
 	conns         int
+	generator     string
 	clients       int
 	modes         []string
 	scenarios     []string
@@ -77,6 +78,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured load on each target before an endpoint's first round")
 	fs.DurationVar(&c.pgbenchWarmup, "pgbench-warmup", 10*time.Second, "unmeasured run of each pgbench before its first round (its fresh backends run slow until they have touched the shared buffers)")
 	fs.IntVar(&c.conns, "conns", 32, "connections (closed-loop workers) of the load generator and pgbench clients")
+	fs.StringVar(&c.generator, "generator", genFast, "the load generator's HTTP client: "+genFast+" (its workers do their own I/O) or "+genNetHTTP+" (the generator of the runs before 2026-11-28, which spends more CPU per request than the ceiling it drives)")
 	fs.IntVar(&c.clients, "clients", 1_000_000, "synthetic clients seeded into the scratch database")
 	modes := fs.String("modes", "memory,postgres", "service modes to measure: memory (in-memory default), postgres (PostgreSQL + Redis)")
 	scen := fs.String("scenarios", "", "comma-separated scenario names to run (default: all; see -list)")
@@ -126,6 +128,8 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("-clients must be at least 1")
 	case c.readySamples < 1:
 		return c, errors.New("-ready-samples must be at least 1")
+	case c.generator != genFast && c.generator != genNetHTTP:
+		return c, fmt.Errorf("-generator: unknown %q (%s, %s)", c.generator, genFast, genNetHTTP)
 	case c.wiremockConfig != wiremockShipped && c.wiremockConfig != wiremockTuned:
 		return c, fmt.Errorf("-wiremock-config: unknown %q (%s, %s)", c.wiremockConfig, wiremockShipped, wiremockTuned)
 	}

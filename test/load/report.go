@@ -481,8 +481,8 @@ func (r *report) markdown() string {
 	p("- Machine: %s\n", r.machine.summary())
 	p("- Load average (1/5/15 min): %s before the run, %s when measuring began, %s at the end (other work on the machine adds noise)\n",
 		r.loadBefore, r.loadMeasureStart, r.loadMeasureEnd)
-	p("- %d connections (closed loop, keep-alive, HTTP/1.1), %d interleaved rounds of %s per target (ceiling first), %s warm-up; took %s\n",
-		r.cfg.conns, r.cfg.rounds, r.cfg.duration, r.cfg.warmup, r.took.Round(time.Second))
+	p("- %d connections (closed loop, keep-alive, HTTP/1.1, the %s generator), %d interleaved rounds of %s per target (ceiling first), %s warm-up; took %s\n",
+		r.cfg.conns, r.cfg.generator, r.cfg.rounds, r.cfg.duration, r.cfg.warmup, r.took.Round(time.Second))
 	if r.database != "" {
 		p("- PostgreSQL mode: scratch database with the demo data and %d synthetic clients; requests draw from %d sampled active clients, a fresh processId and identityVerificationId per request\n",
 			r.cfg.clients, r.cfg.identities)
@@ -590,6 +590,9 @@ func (r *report) commandArgs() []string {
 	args := []string{"-duration", r.cfg.duration.String(), "-rounds", fmt.Sprint(r.cfg.rounds)}
 	if r.cfg.conns != 32 {
 		args = append(args, "-conns", fmt.Sprint(r.cfg.conns))
+	}
+	if r.cfg.generator != genFast {
+		args = append(args, "-generator", r.cfg.generator)
 	}
 	if r.cfg.clients != 1_000_000 {
 		args = append(args, "-clients", fmt.Sprint(r.cfg.clients))
