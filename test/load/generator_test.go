@@ -14,21 +14,27 @@ import (
 	"time"
 )
 
-// echoServer answers each POST with its status header and the length and
-// first and last bytes of the body it read, on at most conns connections.
+// echoServer answers each POST with the length and the first and last
+// bytes of the body it read (418 on /teapot; /slow answers after 2 s), and
+// 400 when the method, type, length or User-Agent is not what the
+// generators send; it closes connections idle for 100 ms, and counts the
+// connections opened.
 func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		if err != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
-			r.ContentLength != int64(len(b)) {
-			http.Error(w, fmt.Sprintf("method %s, type %q, length %d of %d, %v", r.Method, r.Header.Get("Content-Type"),
-				r.ContentLength, len(b), err), http.StatusBadRequest)
+			r.ContentLength != int64(len(b)) || r.UserAgent() != userAgent {
+			http.Error(w, fmt.Sprintf("method %s, type %q, length %d of %d, agent %q, %v", r.Method, r.Header.Get("Content-Type"),
+				r.ContentLength, len(b), r.UserAgent(), err), http.StatusBadRequest)
 			return
 		}
-		if r.URL.Path == "/teapot" {
+		switch r.URL.Path {
+		case "/teapot":
 			w.WriteHeader(http.StatusTeapot)
+		case "/slow":
+			time.Sleep(2 * time.Second)
 		}
 		fmt.Fprintf(w, "%d %s %s", len(b), b[:3], b[len(b)-3:])
 	}))
@@ -37,26 +43,30 @@ func echoServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 			conns.Add(1)
 		}
 	}
+	srv.Config.IdleTimeout = 100 * time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, &conns
 }
 
 // TestGenerators: both clients send the three-part body whole, with its
-// length and type, return the status and answer, keep their connections
-// alive (no more than conns), and report a server that is gone as an error.
+// length, type and the same User-Agent, return the status and answer, keep
+// their connections alive within a window (no more than conns), start a
+// window after the server closed their idle connections without an error,
+// give up on a request at their time-out, and report a server that is gone
+// as an error.
 func TestGenerators(t *testing.T) {
 	for _, kind := range []string{genFast, genNetHTTP} {
 		t.Run(kind, func(t *testing.T) {
 			srv, conns := echoServer(t)
-			gen, err := newGenerator(kind, srv.URL, 4)
+			gen, err := newGenerator(kind, srv.URL, 4, 500*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer gen.close()
 			small := body{[]byte(`{"a":1}`)}
 			large := body{[]byte(`{"frame":"`), bytes.Repeat([]byte("A"), 300_000), []byte(`"}`)}
-			w := runWindow(context.Background(), gen, srv.URL+"/x", 4, time.Second, func(worker int) bodySource {
+			alternate := func(worker int) bodySource {
 				n := 0
 				return func() body {
 					n++
@@ -65,9 +75,16 @@ func TestGenerators(t *testing.T) {
 					}
 					return small
 				}
-			}, func(status int, answer []byte) string { return fmt.Sprintf("%d %s", status, answer) })
+			}
+			tally := func(status int, answer []byte) string { return fmt.Sprintf("%d %s", status, answer) }
+			w := runWindow(context.Background(), gen, srv.URL+"/x", 4, time.Second, alternate, tally)
 			if w.ok < 8 || len(w.errs) != 0 {
 				t.Fatalf("%d answered, errors %v (%s)", w.ok, w.errs, w.firstErr)
+			}
+			// The server has closed the idle connections by the next window.
+			time.Sleep(300 * time.Millisecond)
+			if again := runWindow(context.Background(), gen, srv.URL+"/x", 4, 200*time.Millisecond, alternate, tally); again.ok < 4 || len(again.errs) != 0 {
+				t.Errorf("a window after the server closed the idle connections: %d answered, errors %v (%s)", again.ok, again.errs, again.firstErr)
 			}
 			for k := range w.answers {
 				if k != `200 7 {"a :1}` && k != `200 300012 {"f A"}` {
@@ -77,11 +94,17 @@ func TestGenerators(t *testing.T) {
 			if int64(len(w.lat)) != w.ok || len(w.answers) != 2 {
 				t.Errorf("%d latencies for %d answers; answers %v", len(w.lat), w.ok, w.answers)
 			}
-			if n := conns.Load(); n < 1 || n > 4 {
-				t.Errorf("%d connections for 4 workers over %d requests, want 1–4 kept alive", n, w.ok)
+			if n := conns.Load(); n < 1 || n > 8 {
+				t.Errorf("%d connections for 4 workers over two windows of %d and more requests, want 1–4 kept alive in each", n, w.ok)
 			}
 
-			send := gen.worker(srv.URL + "/teapot")
+			start := time.Now()
+			if status, _, err := gen.worker(context.Background(), srv.URL+"/slow")(small); err == nil || time.Since(start) > 1500*time.Millisecond {
+				t.Errorf("a request the server answers after 2 s: %d, %v after %v, want an error at the 500 ms time-out", status, err, time.Since(start))
+			}
+
+			gen.close() // as runWindow does: the server closed the idle ones
+			send := gen.worker(context.Background(), srv.URL+"/teapot")
 			status, answer, err := send(small)
 			if err != nil || status != http.StatusTeapot || string(answer) != `7 {"a :1}` {
 				t.Errorf("teapot: %d %q %v", status, answer, err)
@@ -92,7 +115,7 @@ func TestGenerators(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newGenerator("wrk", "http://127.0.0.1:1", 1); err == nil || !strings.Contains(err.Error(), "unknown") {
+	if _, err := newGenerator("wrk", "http://127.0.0.1:1", 1, time.Second); err == nil || !strings.Contains(err.Error(), "unknown") {
 		t.Errorf("an unknown generator: %v", err)
 	}
 }

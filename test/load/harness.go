@@ -34,6 +34,8 @@ const (
 	// wiremockWarmup is the stub's first warm-up, for the JIT.
 	wiremockWarmup = 10 * time.Second
 	serviceLogLvl  = "warn"
+	// requestTimeout bounds one request of the load generator.
+	requestTimeout = 10 * time.Second
 )
 
 // contender is one target of a scenario's rounds: an HTTP server (with the
@@ -470,7 +472,7 @@ func (h *harness) contenders(sc scenario, gens map[string]generator) []contender
 func (h *harness) measure(ctx context.Context) error {
 	gens := map[string]generator{}
 	for _, s := range h.servers {
-		g, err := newGenerator(h.cfg.generator, s.api, h.cfg.conns)
+		g, err := newGenerator(h.cfg.generator, s.api, h.cfg.conns, requestTimeout)
 		if err != nil {
 			return err
 		}

@@ -98,6 +98,7 @@ func runWindow(ctx context.Context, gen generator, url string, conns int, dur ti
 		firstErr string
 	}
 	results := make([]result, conns)
+	gen.close()
 	start := time.Now()
 	end := start.Add(dur)
 	var wg sync.WaitGroup
@@ -107,7 +108,7 @@ func runWindow(ctx context.Context, gen generator, url string, conns int, dur ti
 			defer wg.Done()
 			res := result{errs: map[string]int64{}, answers: map[string]int64{}, lat: make([]time.Duration, 0, 4096)}
 			next := sources(i)
-			send := gen.worker(url)
+			send := gen.worker(ctx, url)
 			for ctx.Err() == nil && time.Now().Before(end) {
 				b := next()
 				t0 := time.Now()

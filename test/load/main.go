@@ -78,7 +78,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured load on each target before an endpoint's first round")
 	fs.DurationVar(&c.pgbenchWarmup, "pgbench-warmup", 10*time.Second, "unmeasured run of each pgbench before its first round (its fresh backends run slow until they have touched the shared buffers)")
 	fs.IntVar(&c.conns, "conns", 32, "connections (closed-loop workers) of the load generator and pgbench clients")
-	fs.StringVar(&c.generator, "generator", genFast, "the load generator's HTTP client: "+genFast+" (its workers do their own I/O) or "+genNetHTTP+" (the generator of the runs before 2026-11-28, which spends more CPU per request than the ceiling it drives)")
+	fs.StringVar(&c.generator, "generator", genFast, "the load generator's HTTP client: "+genFast+" (its workers do their own I/O) or "+genNetHTTP+" (the generator of the runs before 2026-11-27 23:34 UTC, which spends more CPU per request than the ceiling it drives)")
 	fs.IntVar(&c.clients, "clients", 1_000_000, "synthetic clients seeded into the scratch database")
 	modes := fs.String("modes", "memory,postgres", "service modes to measure: memory (in-memory default), postgres (PostgreSQL + Redis)")
 	scen := fs.String("scenarios", "", "comma-separated scenario names to run (default: all; see -list)")

@@ -30,7 +30,12 @@ func RedisURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("ONBOARDING_TEST_REDIS_URL: %v", err)
 	}
-	opts.ContextTimeoutEnabled = true // each attempt's deadline bounds it
+	// One dial and no retries per attempt, bounded by its deadline:
+	// reach.Try does the retrying, and only of time-outs, so a refused
+	// Redis fails at once.
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
 	rdb := goredis.NewClient(opts)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -74,30 +74,26 @@ func NewDatabase(t testing.TB) string {
 // migrations themselves.
 func NewEmptyDatabase(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	admin := AdminURL()
-	conn, err := connect(ctx, admin)
+	conn, err := connect(admin)
 	if err != nil {
 		Unreachable(t, err)
 	}
-	defer conn.Close(ctx)
+	defer conn.Close(context.Background())
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "onboarding_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := exec(conn, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("creating test database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := connect(ctx, admin)
+		conn, err := connect(admin)
 		if err != nil {
 			t.Errorf("dropping test database %s: %v", name, err)
 			return
 		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		defer conn.Close(context.Background())
+		if err := exec(conn, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("dropping test database %s: %v", name, err)
 		}
 	})
@@ -130,9 +126,19 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return Pool(t, NewDatabase(t))
 }
 
-// connect opens an administrative connection; an attempt that times out is
-// made again while ctx lasts (see package reach), a refusal is final.
-func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+// exec runs an administrative statement with 30 s of its own.
+func exec(conn *pgx.Conn, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := conn.Exec(ctx, sql)
+	return err
+}
+
+// connect opens an administrative connection within 30 s; an attempt that
+// times out is made again meanwhile (see package reach), a refusal is final.
+func connect(dsn string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
