@@ -305,7 +305,7 @@ func TestConsentTextCacheInvalidationReachesOtherReplica(t *testing.T) {
 	cfg := ConsentTextCacheConfig{KeyPrefix: prefix, L1TTL: time.Hour}
 	a := NewConsentTextCache(rdb, testBreaker(t), store, cfg)
 	// The second replica has its own client, breaker and L1.
-	b := NewConsentTextCache(clientAt(t, testRedisURL()), testBreaker(t), store, cfg)
+	b := NewConsentTextCache(patientClientAt(t, testRedisURL()), testBreaker(t), store, cfg)
 	runSubscriber(t, a)
 	runSubscriber(t, b)
 
@@ -335,7 +335,7 @@ func TestConsentTextCacheResubscribesAndFlushesL1(t *testing.T) {
 	cfg := ConsentTextCacheConfig{KeyPrefix: prefix, L1TTL: time.Hour}
 	a := NewConsentTextCache(rdb, testBreaker(t), store, cfg)
 	proxy := newProxy(t, mustAddr(t))
-	b := NewConsentTextCache(clientAt(t, viaAddr(t, proxy.addr)), testBreaker(t), store, cfg)
+	b := NewConsentTextCache(patientClientAt(t, viaAddr(t, proxy.addr)), testBreaker(t), store, cfg)
 	runSubscriber(t, b)
 
 	v1 := store.publish("GDPR", "en", "<p>one</p>")

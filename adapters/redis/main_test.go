@@ -63,18 +63,40 @@ func requireRedis(t testing.TB) {
 	t.Skip(msg)
 }
 
-// testClient returns a client of the test Redis, closed after the test.
+// testClient returns a client of the test Redis with patientTimeout,
+// closed after the test.
 func testClient(t testing.TB) *goredis.Client {
 	t.Helper()
 	requireRedis(t)
-	return clientAt(t, testRedisURL())
+	return patientClientAt(t, testRedisURL())
 }
 
 // clientAt returns a client of url with the production defaults, closed
-// after the test.
+// after the test: for the outage tests (a refused or silent Redis), whose
+// bounds those time-outs are part of.
 func clientAt(t testing.TB, url string) *goredis.Client {
 	t.Helper()
-	c, err := NewClient(url, ClientConfig{})
+	return newTestClient(t, url, ClientConfig{})
+}
+
+// patientTimeout is the dial, read, write and pool time-out of the clients
+// of tests that count what Redis answered: with the production 150 ms, one
+// round trip that a loaded machine (the parallel -race run on two cores)
+// did not schedule in time falls back to the store or the in-process
+// guard, and the counts change.
+const patientTimeout = 2 * time.Second
+
+// patientClientAt returns a client of url with patientTimeout, closed after
+// the test.
+func patientClientAt(t testing.TB, url string) *goredis.Client {
+	t.Helper()
+	return newTestClient(t, url, ClientConfig{DialTimeout: patientTimeout, ReadTimeout: patientTimeout,
+		WriteTimeout: patientTimeout, PoolTimeout: patientTimeout})
+}
+
+func newTestClient(t testing.TB, url string, cfg ClientConfig) *goredis.Client {
+	t.Helper()
+	c, err := NewClient(url, cfg)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -130,11 +152,18 @@ func testPrefix(t testing.TB, rdb *goredis.Client) string {
 	return prefix
 }
 
-// testBreaker is a breaker that trips and recovers quickly.
+// testBreaker is a breaker that trips and recovers quickly, and whose call
+// time-out (patientCallTimeout) leaves the patient clients' time-outs to
+// decide when Redis is too slow.
 func testBreaker(t testing.TB) *Breaker {
 	t.Helper()
-	return NewBreaker(BreakerConfig{Name: t.Name(), FailureThreshold: 3, OpenTimeout: 150 * time.Millisecond})
+	return NewBreaker(BreakerConfig{Name: t.Name(), FailureThreshold: 3, OpenTimeout: 150 * time.Millisecond, CallTimeout: patientCallTimeout})
 }
+
+// patientCallTimeout is the call time-out of the breakers of tests that
+// count what Redis answered (the production 300 ms would turn a slow round
+// trip on a loaded machine into a fallback).
+const patientCallTimeout = 5 * time.Second
 
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t testing.TB) string {
@@ -165,13 +194,15 @@ type tcpProxy struct {
 
 // proxied returns a client of the shared Redis (to check what is
 // stored), a fresh key prefix, and a client of the same Redis through a
-// proxy the test can stop and start: an outage and a recovery.
+// proxy the test can stop and start: an outage and a recovery. Both
+// clients have patientTimeout: a stopped proxy refuses connections at once,
+// so the outage does not wait for it.
 func proxied(t testing.TB) (direct *goredis.Client, prefix string, proxy *tcpProxy, rdb *goredis.Client) {
 	t.Helper()
 	direct = testClient(t)
 	prefix = testPrefix(t, direct)
 	proxy = newProxy(t, mustAddr(t))
-	return direct, prefix, proxy, clientAt(t, viaAddr(t, proxy.addr))
+	return direct, prefix, proxy, patientClientAt(t, viaAddr(t, proxy.addr))
 }
 
 // newProxy starts a proxy to target; it is stopped after the test.

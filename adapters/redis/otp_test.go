@@ -340,7 +340,7 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	ctx := context.Background()
 	direct, prefix, proxy, rdb := proxied(t)
 	mirror := memory.NewOTPGuard(memory.SystemClock{})
-	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond})
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond, CallTimeout: patientCallTimeout})
 	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Fallback: mirror})
 
 	// Normal operation: a mirror entry Redis no longer has is not a repeat.

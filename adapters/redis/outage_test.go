@@ -157,7 +157,7 @@ func TestOutageRedisUnreachable(t *testing.T) {
 func TestOutageRedisStopsAndComesBack(t *testing.T) {
 	ctx := context.Background()
 	direct, prefix, proxy, rdb := proxied(t)
-	b := NewBreaker(BreakerConfig{FailureThreshold: 3, OpenTimeout: 200 * time.Millisecond})
+	b := NewBreaker(BreakerConfig{FailureThreshold: 3, OpenTimeout: 200 * time.Millisecond, CallTimeout: patientCallTimeout})
 	store := newFakeStore()
 	v1 := store.publish("GDPR", "en", "<p>one</p>")
 	c := NewConsentTextCache(rdb, b, store, ConsentTextCacheConfig{KeyPrefix: prefix, L1TTL: -1})
