@@ -37,7 +37,10 @@ func (l *opLog) count(op string) int {
 }
 
 // within fails the test when fn takes longer than d: every call must stay
-// far inside the 4 s request budget while Redis is down.
+// far inside the 4 s request budget while Redis is down. The bounds leave
+// room for a loaded machine (the parallel -race run on two cores): what
+// they catch is a call waiting for the request's budget, not for the call
+// time-out.
 func within(t *testing.T, d time.Duration, what string, fn func()) {
 	t.Helper()
 	start := time.Now()
@@ -55,14 +58,18 @@ func TestOutageRedisUnreachable(t *testing.T) {
 		name string
 		addr func(t *testing.T) string
 		// bound of a read before the breaker opens: a refused connection
-		// fails at once, a silent server costs the call timeout (300 ms).
+		// fails at once, a silent server costs the call timeout (300 ms);
+		// either is far below the 4 s budget a hanging read would take.
 		bound time.Duration
 	}{
-		{"closed port", func(t *testing.T) string { return closedAddr(t) }, 300 * time.Millisecond},
-		{"server that never answers", func(t *testing.T) string { return newHangingServer(t) }, 450 * time.Millisecond},
+		{"closed port", func(t *testing.T) string { return closedAddr(t) }, time.Second},
+		{"server that never answers", func(t *testing.T) string { return newHangingServer(t) }, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The production time-outs: what they bound is tested here.
 			rdb := clientAt(t, "redis://"+tc.addr(t)+"/0")
+			trips := &roundTrips{}
+			rdb.AddHook(trips)
 			var changes []string
 			var mu sync.Mutex
 			b := NewBreaker(BreakerConfig{FailureThreshold: 3, OpenTimeout: time.Minute,
@@ -97,22 +104,27 @@ func TestOutageRedisUnreachable(t *testing.T) {
 			if b.State() != gobreaker.StateOpen {
 				t.Fatalf("breaker %s after 5 failures, want open", b.State())
 			}
-			within(t, 5*time.Millisecond, "read with the breaker open", func() {
-				if _, err := c.LatestConsentText(ctx, "GDPR", "en"); err != nil {
-					t.Fatal(err)
-				}
-			})
+			// With the breaker open nothing is sent to Redis: no command
+			// (and so no time-out) is paid for, whatever the machine's load.
+			sent := trips.n.Load()
+			if _, err := c.LatestConsentText(ctx, "GDPR", "en"); err != nil {
+				t.Fatal(err)
+			}
+			if n := trips.n.Load() - sent; n != 0 {
+				t.Fatalf("a read with the breaker open sent %d commands to Redis, want none", n)
+			}
 
 			for i := range 6 {
-				within(t, 50*time.Millisecond, "throttle", func() {
-					ok, err := g.AllowOTP(ctx, "proc", 5, 15*time.Minute)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if want := i < 5; ok != want {
-						t.Fatalf("send %d allowed = %v, want %v (fallback limiter)", i+1, ok, want)
-					}
-				})
+				ok, err := g.AllowOTP(ctx, "proc", 5, 15*time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := i < 5; ok != want {
+					t.Fatalf("send %d allowed = %v, want %v (fallback limiter)", i+1, ok, want)
+				}
+			}
+			if n := trips.n.Load() - sent; n != 0 {
+				t.Fatalf("throttle checks with the breaker open sent %d commands to Redis, want none", n)
 			}
 			claimed, _, err := g.BeginOTP(ctx, "k", time.Minute)
 			if err != nil || !claimed {
@@ -181,7 +193,7 @@ func TestOutageRedisStopsAndComesBack(t *testing.T) {
 
 	proxy.stop()
 	for i := range 5 {
-		within(t, 400*time.Millisecond, "read during the outage", func() {
+		within(t, time.Second, "read during the outage", func() {
 			got, err := c.LatestConsentText(ctx, "GDPR", "en")
 			if err != nil {
 				t.Fatalf("read %d during the outage: %v", i+1, err)
