@@ -388,11 +388,14 @@ func TestConsentTextCacheRun(t *testing.T) {
 	})
 
 	t.Run("a silent subscription is pinged and kept", func(t *testing.T) {
+		// An interval a loaded machine's pong is sure to come back within:
+		// one later than the interval ends the subscription, as it should.
+		const interval = time.Second
 		c := NewConsentTextCache(rdb, testBreaker(t), store, ConsentTextCacheConfig{
-			KeyPrefix: testPrefix(t, rdb), PubSubPingInterval: 50 * time.Millisecond,
+			KeyPrefix: testPrefix(t, rdb), PubSubPingInterval: interval,
 		})
 		runSubscriber(t, c)
-		time.Sleep(300 * time.Millisecond) // several quiet intervals
+		time.Sleep(3*interval + interval/2) // several quiet intervals, each ending in a ping
 		if n := c.Stats().Subscriptions; n != 1 {
 			t.Fatalf("subscribed %d times, want the first subscription kept", n)
 		}
