@@ -204,12 +204,16 @@ func TestOTPGuardKeysHoldNoClearValues(t *testing.T) {
 	}
 }
 
+// TestOTPGuardSlidingWindow: a window of 4 s, so that a stall of a loaded
+// machine (up to 1.6 s between the first two sends, 2 s after the second)
+// does not move a send across its edge.
 func TestOTPGuardSlidingWindow(t *testing.T) {
 	ctx := context.Background()
 	g, _ := newTestGuard(t)
+	const window = 4 * time.Second
 	allow := func(step string, want bool) {
 		t.Helper()
-		ok, err := g.AllowOTP(ctx, "p-sliding", 2, time.Second)
+		ok, err := g.AllowOTP(ctx, "p-sliding", 2, window)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,10 +222,10 @@ func TestOTPGuardSlidingWindow(t *testing.T) {
 		}
 	}
 	allow("first", true)
-	time.Sleep(600 * time.Millisecond)
-	allow("second, 600 ms later", true)
+	time.Sleep(window * 6 / 10)
+	allow("second, 2.4 s later", true)
 	allow("third, over the limit", false)
-	time.Sleep(500 * time.Millisecond) // the first send left the window, the second did not
+	time.Sleep(window / 2) // the first send left the window, the second did not
 	allow("after the first left the window", true)
 	allow("the second and the new one fill the window", false)
 }
