@@ -166,9 +166,14 @@ func TestResilientWithoutDeadlineStillEnds(t *testing.T) {
 	cfg := fastResilience()
 	cfg.MaxConcurrency, cfg.MaxAttempts, cfg.AttemptTimeout = 1, 1, 200*time.Millisecond
 	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
 	// The first send holds the only slot until released, whatever its
 	// own timeout says (a gateway ignoring its context).
 	r, _, _ := newStubSender(t, cfg, func(context.Context, int) sms.Attempt {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-time.After(5 * time.Second):
@@ -177,7 +182,11 @@ func TestResilientWithoutDeadlineStillEnds(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	wg.Go(func() { _, _ = r.SendSMS(context.Background(), testSMS()) })
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-entered: // the first send is at the gateway: it holds the slot
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first send did not reach the gateway")
+	}
 	start := time.Now()
 	res, err := r.SendSMS(context.Background(), testSMS())
 	took := time.Since(start)
