@@ -340,18 +340,24 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 	})
 }
 
-// inArrivalOrder sends recs to AppendConsent one after the other, 20 ms
-// apart, so they arrive in this order within one batch window, and waits
-// for every answer.
-func inArrivalOrder(s *postgres.Stores, recs ...domain.ConsentRecord) []error {
-	errs := make([]error, len(recs))
+// inArrivalOrder sends recs to AppendConsent one after the other, each
+// once the one before has joined the ledger's open batch, so they arrive in
+// this order within one batch window, and waits for every answer. err says
+// when an append did not join the batch (its window had passed).
+func inArrivalOrder(s *postgres.Stores, recs ...domain.ConsentRecord) (errs []error, err error) {
+	errs = make([]error, len(recs))
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i, rec := range recs {
 		wg.Go(func() { _, _, errs[i] = s.Ledger.AppendConsent(context.Background(), rec) })
-		time.Sleep(20 * time.Millisecond)
+		for deadline := time.Now().Add(5 * time.Second); s.LedgerQueued() != i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("append %d of %d did not join the open batch (%d queued): its %v window passed first", i+1, len(recs), s.LedgerQueued(), batchWindow)
+			}
+		}
 	}
 	wg.Wait()
-	return errs
+	return errs, nil
 }
 
 // TestLedgerFailedBatchKeepsOrder: an approval then a revocation of one
@@ -367,7 +373,10 @@ func TestLedgerFailedBatchKeepsOrder(t *testing.T) {
 		h := fmt.Sprintf("order-%d-%d", time.Now().UnixNano(), i)
 		bad := consentRecord("bad-"+h, true)
 		bad.TextSHA256 = "not-a-digest"
-		errs := inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false), bad)
+		errs, err := inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false), bad)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
 		if errs[0] != nil || errs[1] != nil || domain.CodeOf(errs[2]) != domain.CodeInvalid {
 			t.Fatalf("round %d: errors %v, want nil, nil, CodeInvalid", i, errs)
 		}
@@ -408,11 +417,14 @@ func TestLedgerLostRaceKeepsOrder(t *testing.T) {
 VALUES ($1, $2, 'GDPR', 1, true, 'en', 2, $3, 'req-other', 'corr-other', now())`, "p-"+h, "u-"+h, digest); err != nil {
 		t.Fatal(err)
 	}
-	var errs []error
+	var (
+		errs     []error
+		orderErr error
+	)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		errs = inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false))
+		errs, orderErr = inArrivalOrder(s, consentRecord(h, true), consentRecord(h, false))
 	}()
 	// Commit the other writer once the batch's INSERT waits for its row.
 	deadline := time.Now().Add(10 * time.Second)
@@ -434,6 +446,9 @@ WHERE $1::integer = ANY (pg_blocking_pids(pid))`, otherPID).Scan(&waiting); err 
 		t.Fatal(err)
 	}
 	<-done
+	if orderErr != nil {
+		t.Fatal(orderErr)
+	}
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("errors %v", errs)
 	}

@@ -119,3 +119,18 @@ func (p *ProcessEvents) FlushEvents(ctx context.Context, events []domain.Process
 	}
 	return nil
 }
+
+// LedgerQueued is how many appends wait in the ledger's open batch: 0 when
+// none is open (or batching is off).
+func (s *Stores) LedgerQueued() int {
+	g := s.Ledger.batch
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open == nil {
+		return 0
+	}
+	return len(g.open.calls)
+}
