@@ -278,19 +278,32 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 	run := fmt.Sprintf("%d", time.Now().UnixNano())
 
 	t.Run("before the flush", func(t *testing.T) {
+		// A window far longer than the caller's 30 ms, and batches of two:
+		// the batch goes when a second append joins it, not before.
+		const window = 5 * time.Second
+		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
+			postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: window, MaxItems: 2})))
+		t.Cleanup(s.Close)
 		rec := consentRecord("early-"+run, true)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
 		started := time.Now()
 		_, _, err := s.Ledger.AppendConsent(ctx, rec)
-		if domain.CodeOf(err) != domain.CodeUnavailable || time.Since(started) > batchWindow/2 {
-			t.Fatalf("after %v: %v, want CodeUnavailable as soon as the context ended", time.Since(started), err)
+		if domain.CodeOf(err) != domain.CodeUnavailable || time.Since(started) > window/2 {
+			t.Fatalf("after %v: %v, want CodeUnavailable as soon as the context ended, not with the batch", time.Since(started), err)
 		}
-		time.Sleep(batchWindow + 100*time.Millisecond)
+		// Another append fills the batch: once it is answered the batch
+		// has been written, without the record whose caller gave up.
+		if _, added, err := s.Ledger.AppendConsent(context.Background(), consentRecord("filler-"+run, true)); err != nil || !added {
+			t.Fatalf("the append filling the batch: added %v, %v", added, err)
+		}
 		if rows := historyRows(t, pool, "early-"+run); len(rows) != 0 {
 			t.Fatalf("a record whose caller gave up before the flush was written: %+v", rows)
 		}
-		got, added, err := s.Ledger.AppendConsent(context.Background(), rec)
+		var got domain.ConsentRecord
+		var added bool
+		together(func() { got, added, err = s.Ledger.AppendConsent(context.Background(), rec) },
+			func() { _, _, _ = s.Ledger.AppendConsent(context.Background(), consentRecord("filler-2-"+run, true)) })
 		if err != nil || !added || got.Seq != 1 {
 			t.Fatalf("retry: %+v added %v, %v", got, added, err)
 		}
