@@ -311,22 +311,32 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 
 	t.Run("during the flush", func(t *testing.T) {
 		// Hold the table so the batch's INSERT waits, while one caller's
-		// deadline passes.
+		// context ends: once the INSERT waits for the lock, not after a
+		// time a loaded machine may not have started the flush within.
 		ctx := context.Background()
 		lock, err := pool.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _ = lock.Rollback(ctx) }()
+		var lockPID int32
+		if err := lock.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&lockPID); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := lock.Exec(ctx, "LOCK TABLE consent_ledger IN SHARE MODE"); err != nil {
 			t.Fatal(err)
 		}
 		short, long := consentRecord("short-"+run, true), consentRecord("long-"+run, true)
 		var shortErr, longErr error
 		var longRec domain.ConsentRecord
+		blocked := make(chan error, 1)
 		together(func() {
-			cctx, cancel := context.WithTimeout(ctx, batchWindow+200*time.Millisecond)
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
+			go func() {
+				blocked <- waitBlockedBy(cctx, pool, lockPID)
+				cancel()
+			}()
 			_, _, shortErr = s.Ledger.AppendConsent(cctx, short)
 			if err := lock.Commit(ctx); err != nil { // release the table once the short caller gave up
 				t.Error(err)
@@ -336,8 +346,11 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 			defer cancel()
 			longRec, _, longErr = s.Ledger.AppendConsent(cctx, long)
 		})
+		if err := <-blocked; err != nil {
+			t.Fatal(err)
+		}
 		if domain.CodeOf(shortErr) != domain.CodeUnavailable {
-			t.Fatalf("the caller whose deadline passed during the flush: %v, want CodeUnavailable", shortErr)
+			t.Fatalf("the caller whose context ended during the flush: %v, want CodeUnavailable", shortErr)
 		}
 		if longErr != nil || longRec.Seq != 1 {
 			t.Fatalf("the other caller: %+v, %v", longRec, longErr)
@@ -351,6 +364,26 @@ func TestLedgerGroupCommitCancellation(t *testing.T) {
 			t.Fatalf("retry after the committed batch: %+v added %v, %v; want the committed record", retry, added, err)
 		}
 	})
+}
+
+// waitBlockedBy returns once a statement waits for a lock the backend pid
+// holds, or with an error when ctx ends first.
+func waitBlockedBy(ctx context.Context, pool *pgxpool.Pool, pid int32) error {
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE $1::integer = ANY (pg_blocking_pids(pid))`, pid).Scan(&waiting); err != nil {
+			return fmt.Errorf("no statement waited for the lock: %w", err)
+		}
+		if waiting > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no statement waited for the lock: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // inArrivalOrder sends recs to AppendConsent one after the other, each
