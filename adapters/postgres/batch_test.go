@@ -1275,8 +1275,14 @@ func TestServingsInBackground(t *testing.T) {
 
 	t.Run("batched", func(t *testing.T) {
 		pool := pgtest.Pool(t, dsn)
+		// The checks below must run within the serving's window: the pool
+		// has its connection before the window starts, and the window is
+		// long enough for a loaded machine's queries.
+		if err := pool.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
 		s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(),
-			postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: batchWindow})))
+			postgres.WithBatching(postgres.FixedWindow(postgres.BatchConfig{Window: 3 * time.Second})))
 		other := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs()) // another replica
 		pid := fmt.Sprintf("p-bg-%d", time.Now().UnixNano())
 		if err := s.Servings.RecordServing(ctx, serving(pid)); err != nil {
