@@ -1335,7 +1335,7 @@ func TestServingsInBackground(t *testing.T) {
 	})
 
 	t.Run("unbatched, one connection", func(t *testing.T) {
-		pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{MaxConns: 1})
+		pool, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{MaxConns: 1, ConnectTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

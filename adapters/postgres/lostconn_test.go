@@ -42,7 +42,7 @@ func TestLostConnectionsDropThePool(t *testing.T) {
 			}
 			proxy := testkit.NewProxy(t, u.Host)
 			u.Host = proxy.Addr()
-			pool, err := postgres.NewPool(ctx, u.String(), postgres.PoolConfig{MaxConns: conns})
+			pool, err := postgres.NewPool(ctx, u.String(), postgres.PoolConfig{MaxConns: conns, ConnectTimeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

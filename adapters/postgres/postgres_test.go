@@ -248,7 +248,7 @@ func countDecisions(v ports.VerificationDecisions) int {
 func TestLookupStatementsUseTheGenericPlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := postgres.NewPool(ctx, pgtest.NewDatabase(t), postgres.PoolConfig{MaxConns: 1})
+	pool, err := postgres.NewPool(ctx, pgtest.NewDatabase(t), postgres.PoolConfig{MaxConns: 1, ConnectTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBa
 func newCountedStores(t *testing.T, opts ...postgres.Option) (batched, alone *postgres.Stores, counter *statementCounter) {
 	t.Helper()
 	counter = &statementCounter{}
-	pool, err := postgres.NewPool(context.Background(), pgtest.NewDatabase(t), postgres.PoolConfig{Tracer: counter})
+	pool, err := postgres.NewPool(context.Background(), pgtest.NewDatabase(t), postgres.PoolConfig{Tracer: counter, ConnectTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
