@@ -215,9 +215,10 @@ VALUES ('p-dl', 'u-dl', 'GDPR', 1, true, 1, now())`); err != nil {
 	// connection at the deadline and sends a cancel request), rather than
 	// left waiting for the lock with nobody to answer to, so when the
 	// blocking transaction goes away the timed-out append cannot commit
-	// behind the caller's back.
+	// behind the caller's back. The cancel request needs a connection of
+	// its own, which a loaded machine may take seconds to open.
 	waiting := -1
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && waiting != 0; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && waiting != 0; time.Sleep(20 * time.Millisecond) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
