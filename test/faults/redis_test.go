@@ -24,9 +24,9 @@ func breakerState(t *testing.T, svc *testkit.Service, name string) float64 {
 // TestRedisDownAndBack takes Redis away (first hanging, then refusing
 // connections) and brings it back. Redis is a cache and a guard, not a
 // source of truth: consent texts come from the store and OTPs are
-// throttled and deduplicated in process, each answer within 1 s; the Redis
-// breaker opens and the replica stays ready; when Redis returns the breaker
-// closes by itself and the dependency is reported up.
+// throttled and deduplicated in process, each answer within answerBound;
+// the Redis breaker opens and the replica stays ready; when Redis returns
+// the breaker closes by itself and the dependency is reported up.
 func TestRedisDownAndBack(t *testing.T) {
 	t.Parallel()
 	rurl := testkit.RedisURL(t)
@@ -49,6 +49,12 @@ func TestRedisDownAndBack(t *testing.T) {
 		return map[string]any{"processId": "rd-" + run + "-" + strconv.Itoa(n), "userId": "u-1000001", "language": "en",
 			"otpCode": strconv.Itoa(47110000 + n), "otpType": "ACTIVATION"}
 	}
+	// An OTP send makes up to three breaker-guarded Redis calls, each of
+	// which costs the 300 ms call time-out while Redis hangs and the breaker
+	// is still closed; with a loaded machine's scheduling on top, 1 s was
+	// too tight. 2 s is still far below the caller's 5 s, which a request
+	// waiting for a hanging Redis would reach.
+	const answerBound = 2 * time.Second
 	check := func(phase string) {
 		t.Helper()
 		for range 6 {
@@ -56,15 +62,15 @@ func TestRedisDownAndBack(t *testing.T) {
 			if r := testkit.Call(t, svc.API+"/consent/text", text, nil); r.Status != http.StatusOK {
 				t.Errorf("%s: consent text %d %s", phase, r.Status, r.Raw)
 			}
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("%s: consent text took %v, want under 1s", phase, took)
+			if took := time.Since(start); took > answerBound {
+				t.Errorf("%s: consent text took %v, want under %v", phase, took, answerBound)
 			}
 			start = time.Now()
 			if r := testkit.Call(t, svc.API+"/otp/send", otpSend(), nil); r.Status != http.StatusOK || r.Body["otpSent"] != true {
 				t.Errorf("%s: otp send %d %s", phase, r.Status, r.Raw)
 			}
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("%s: otp send took %v, want under 1s", phase, took)
+			if took := time.Since(start); took > answerBound {
+				t.Errorf("%s: otp send took %v, want under %v", phase, took, answerBound)
 			}
 		}
 	}
