@@ -3,6 +3,7 @@ package testkit
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -33,6 +34,7 @@ type Proxy struct {
 	links     map[*link]struct{}
 	closed    bool
 	wg        sync.WaitGroup
+	accepted  atomic.Int64
 }
 
 // link is one proxied connection: the client's and the upstream's end.
@@ -89,6 +91,10 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 // Addr is the host:port the service must use instead of the upstream's.
 func (p *Proxy) Addr() string { return p.addr }
 
+// Accepted is the number of connections the proxy has accepted so far: a
+// test can wait for its client to have connected instead of sleeping.
+func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
+
 func (p *Proxy) serve(ln net.Listener) {
 	p.ln = ln
 	p.wg.Add(1)
@@ -99,6 +105,7 @@ func (p *Proxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
+			p.accepted.Add(1)
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
