@@ -132,7 +132,10 @@ func TestFlushedPast(t *testing.T) {
 func TestPgbenchProc(t *testing.T) {
 	bin, dsn, ctx := pgbenchOrSkip(t)
 
-	p, err := startPgbench(ctx, bin, dsn, "SELECT 1;\n", t.TempDir(), "test", 4, 300*time.Millisecond, 5*time.Second)
+	// The warm-up is where pgbench starts its threads and opens its
+	// connections, which a loaded machine may take seconds to do: with
+	// 300 ms a window could find no transaction yet.
+	p, err := startPgbench(ctx, bin, dsn, "SELECT 1;\n", t.TempDir(), "test", 4, 3*time.Second, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +243,9 @@ func logSizes(t *testing.T, dir string) int64 {
 // refuses aborts every client) fails its start with pgbench's own words.
 func TestPgbenchProcExit(t *testing.T) {
 	bin, dsn, ctx := pgbenchOrSkip(t)
-	_, err := startPgbench(ctx, bin, dsn, "SELECT * FROM no_such_table_here;\n", t.TempDir(), "test", 2, 2*time.Second, 5*time.Second)
+	// The warm-up ends as soon as pgbench exits: a long one costs nothing,
+	// and gives a loaded machine's pgbench time to connect and fail.
+	_, err := startPgbench(ctx, bin, dsn, "SELECT * FROM no_such_table_here;\n", t.TempDir(), "test", 2, 30*time.Second, 5*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no_such_table_here") {
 		t.Fatalf("start: %v, want pgbench's error naming the table", err)
 	}
