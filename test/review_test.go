@@ -243,6 +243,9 @@ func TestBlackBoxReviewSignInThrottled(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("the right password after ten wrong ones: %d, Retry-After %q, %s", r.Status, r.Header.Get("Retry-After"), r.Raw)
 	}
+	// The log is copied from the service's stderr by a goroutine: stopped,
+	// the service has written it all, and it has all been copied.
+	svc.Stop(t)
 	if strings.Contains(svc.Logs.String(), guess) {
 		t.Errorf("the log holds the password tried")
 	}
