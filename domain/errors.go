@@ -60,7 +60,11 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf builds a domain error with a formatted safe message.
 func Errorf(code ErrorCode, field, format string, args ...any) *Error {
-	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: code, Field: field, Message: msg}
 }
 
 // Invalid reports a request the caller must fix, naming the field.
@@ -99,11 +103,7 @@ func Internal(cause error, format string, args ...any) *Error {
 
 // AsError finds the domain error in err's chain, however it was wrapped.
 func AsError(err error) (*Error, bool) {
-	var de *Error
-	if errors.As(err, &de) {
-		return de, true
-	}
-	return nil, false
+	return errors.AsType[*Error](err)
 }
 
 // CodeOf returns the code of the domain error in err's chain, CodeInternal when

@@ -12,6 +12,7 @@ import (
 
 	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/gcfloor"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	reviewadmin "github.com/bankkit/onboarding-adapter/transport/admin"
@@ -68,6 +69,10 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	if err != nil {
 		return err
 	}
+	// From here on, after the start-up's own allocations, so the idle
+	// heap stays what they left.
+	floor := gcfloor.Start(uint64(cfg.GCHeapFloor))
+	defer floor.Stop()
 	extra := map[string]http.Handler{"GET /metrics": tel.MetricsHandler()}
 	reviewers, err := reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value(),
 		reviewadmin.User{Name: cfg.BasicAuthUsername, Password: cfg.BasicAuthPassword.Value()},

@@ -65,6 +65,7 @@ type Config struct {
 	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
 	MaxImageBodyBytes int64         `env:"MAX_IMAGE_BODY_BYTES" envDefault:"10485760"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	GCHeapFloor       int64         `env:"GC_HEAP_FLOOR" envDefault:"16777216"` // bytes; 0 = GOGC alone (see internal/gcfloor)
 	OTPHashKey        Secret        `env:"OTP_HASH_KEY"`
 	DemoData          bool          `env:"DEMO_DATA" envDefault:"true"`
 	MemoryMaxRecords  int           `env:"MEMORY_MAX_RECORDS" envDefault:"2000"` // in-memory storage only (memory.DefaultMaxRecords: TestLoadDefaults holds them equal); 0 = unbounded
@@ -315,6 +316,9 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("MAX_BODY_BYTES", "must be between 1024 and 67108864, not %d", c.MaxBodyBytes)
 	}
+	if c.GCHeapFloor != 0 && (c.GCHeapFloor < 4<<20 || c.GCHeapFloor > 1<<30) {
+		bad("GC_HEAP_FLOOR", "must be 0 (off) or between 4194304 and 1073741824 bytes, not %d", c.GCHeapFloor)
+	}
 	if c.MaxImageBodyBytes < c.MaxBodyBytes || c.MaxImageBodyBytes > 64<<20 {
 		bad("MAX_IMAGE_BODY_BYTES", "must be between %sMAX_BODY_BYTES and 67108864, not %d", Prefix, c.MaxImageBodyBytes)
 	}
@@ -432,6 +436,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Int64("max_image_body_bytes", c.MaxImageBodyBytes),
+		slog.Int64("gc_heap_floor", c.GCHeapFloor),
 		slog.Int("max_in_flight", c.MaxInFlight),
 		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),

@@ -21,7 +21,8 @@ func TestLoadDefaults(t *testing.T) {
 		c.RequestTimeout != 4*time.Second || c.MaxBodyBytes != 64<<10 || c.MaxImageBodyBytes != 10<<20 ||
 		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
 		c.DBBatchWindow != time.Millisecond || c.DBBatchLanes != 1 || c.AdminLoginFailures != 10 ||
-		c.AdminLoginRefill != 6*time.Second || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 {
+		c.AdminLoginRefill != 6*time.Second || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 ||
+		c.GCHeapFloor != 16<<20 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	for _, env := range []map[string]string{
@@ -66,6 +67,9 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"timeout not a duration", map[string]string{"ONBOARDING_REQUEST_TIMEOUT": "soon"}, "ONBOARDING_REQUEST_TIMEOUT"},
 		{"body limit", map[string]string{"ONBOARDING_MAX_BODY_BYTES": "10"}, "ONBOARDING_MAX_BODY_BYTES"},
 		{"image body below body", map[string]string{"ONBOARDING_MAX_IMAGE_BODY_BYTES": "2048"}, "ONBOARDING_MAX_IMAGE_BODY_BYTES"},
+		{"gc floor below the runtime's minimum", map[string]string{"ONBOARDING_GC_HEAP_FLOOR": "1048576"}, "ONBOARDING_GC_HEAP_FLOOR"},
+		{"gc floor past 1 GiB", map[string]string{"ONBOARDING_GC_HEAP_FLOOR": "2147483648"}, "ONBOARDING_GC_HEAP_FLOOR"},
+		{"gc floor not a number", map[string]string{"ONBOARDING_GC_HEAP_FLOOR": "16MiB"}, "ONBOARDING_GC_HEAP_FLOOR"},
 		{"shutdown", map[string]string{"ONBOARDING_SHUTDOWN_TIMEOUT": "1h"}, "ONBOARDING_SHUTDOWN_TIMEOUT"},
 		{"otp key short", map[string]string{"ONBOARDING_OTP_HASH_KEY": "short"}, "ONBOARDING_OTP_HASH_KEY"},
 		{"demo not bool", map[string]string{"ONBOARDING_DEMO_DATA": "maybe"}, "ONBOARDING_DEMO_DATA"},
@@ -172,5 +176,16 @@ func TestSMSConfiguration(t *testing.T) {
 	if _, err := Load(map[string]string{"ONBOARDING_SMS_PROVIDER": "http", "ONBOARDING_SMS_HTTP_URL": "https://sms.bank.example/send",
 		"ONBOARDING_SMS_HTTP_HEADERS": "no-equals-sign"}); err == nil || !strings.Contains(err.Error(), "ONBOARDING_SMS_HTTP_HEADERS") {
 		t.Fatalf("bad headers: %v", err)
+	}
+}
+
+// TestGCHeapFloorOff: 0 turns the floor off (GOGC alone), a value in range
+// is taken as it is.
+func TestGCHeapFloorOff(t *testing.T) {
+	for v, want := range map[string]int64{"0": 0, "33554432": 32 << 20} {
+		c, err := Load(map[string]string{"ONBOARDING_GC_HEAP_FLOOR": v})
+		if err != nil || c.GCHeapFloor != want {
+			t.Errorf("GC_HEAP_FLOOR=%s: %d, %v; want %d", v, c.GCHeapFloor, err, want)
+		}
 	}
 }
