@@ -179,10 +179,10 @@ func TestSMSConfiguration(t *testing.T) {
 	}
 }
 
-// TestGCHeapFloorOff: 0 turns the floor off (GOGC alone), a value in range
-// is taken as it is.
+// TestGCHeapFloorOff: 0 turns the floor off (GOGC alone), a value in range,
+// both bounds included, is taken as it is.
 func TestGCHeapFloorOff(t *testing.T) {
-	for v, want := range map[string]int64{"0": 0, "33554432": 32 << 20} {
+	for v, want := range map[string]int64{"0": 0, "33554432": 32 << 20, "4194304": 4 << 20, "1073741824": 1 << 30} {
 		c, err := Load(map[string]string{"ONBOARDING_GC_HEAP_FLOOR": v})
 		if err != nil || c.GCHeapFloor != want {
 			t.Errorf("GC_HEAP_FLOOR=%s: %d, %v; want %d", v, c.GCHeapFloor, err, want)

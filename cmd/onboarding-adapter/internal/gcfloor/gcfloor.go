@@ -4,18 +4,22 @@
 // With GOGC=100 the collector starts a cycle when the heap has grown by what
 // was live after the last one, and at 4 MiB at least. This service's live
 // heap is a few MiB (the in-memory default's is about 2), while each request
-// allocates a few KiB, so under load it collected 15 times a second and
-// spent about a tenth of its CPU on it: marking, assists, sweeping, returning
-// pages, and regrowing the connections' goroutine stacks the collector had
-// shrunk. A floor of a few MiB of heap removes most of those cycles; above it
+// allocates a few KiB, so under load it collected dozens of times a second
+// and spent about an eighth of its CPU on it: marking, assists, sweeping,
+// returning pages, and regrowing the connections' goroutine stacks the
+// collector had shrunk. A floor of a few MiB of heap removes most of those cycles; above it
 // GOGC applies unchanged, so memory still follows the live heap, and a
 // memory limit (GOMEMLIMIT, which the Helm chart sets from the container's)
 // still caps it.
 //
-// After each collection the floor sets the GC percentage to the larger of
-// GOGC's and the one whose goal is the floor: goal = 4 MiB × p/100 at least
-// (the collector's minimum, which scales with the percentage too) and
-// (live heap + stacks + globals) × (1 + p/100).
+// After a collection (at most once per cycle, possibly a cycle late: the
+// adjustment runs in a cleanup of an object that cycle freed) the floor sets
+// the GC percentage to the larger of GOGC's and the one whose goal is the
+// floor. The runtime's goal is live + (live + stacks + globals) × p/100, and
+// 4 MiB × p/100 at least (its minimum, which scales with the percentage too).
+// Between two adjustments the percentage set for the last live heap applies
+// to the next, so a heap that grows fast can pass the floor by up to that
+// percentage for a cycle; GOMEMLIMIT still caps it.
 package gcfloor
 
 import (
@@ -23,6 +27,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // runtimeMinimum is the collector's minimum heap goal at GOGC=100
@@ -35,6 +40,9 @@ type Floor struct {
 	base    int // the percentage GOGC set
 	samples []metrics.Sample
 
+	// adjustments counts the adjustments made (tests).
+	adjustments atomic.Int64
+
 	mu      sync.Mutex
 	stopped bool
 	current int // the percentage in force
@@ -44,14 +52,19 @@ type Floor struct {
 // Start keeps the heap goal at floor bytes at least, from the next
 // collection on. It does nothing (and Stop is a no-op) when floor is 0 or
 // when GOGC=off: with the collector off, or driven by a memory limit alone,
-// there is no percentage to raise.
+// there is no percentage to raise. One Floor per process: a second would
+// take the first's raised percentage for GOGC's.
 func Start(floor uint64) *Floor {
-	return start(floor, debug.SetGCPercent)
+	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(gogc)
+	base := 100
+	if gogc[0].Value.Kind() == metrics.KindUint64 {
+		base = int(int64(gogc[0].Value.Uint64())) // GOGC=off reads as -1
+	}
+	return start(floor, base, debug.SetGCPercent)
 }
 
-func start(floor uint64, set func(int) int) *Floor {
-	base := set(100)
-	set(base)
+func start(floor uint64, base int, set func(int) int) *Floor {
 	f := &Floor{floor: floor, base: base, current: base, set: set, samples: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}}
@@ -81,10 +94,10 @@ func (f *Floor) arm() {
 // it reports false once stopped.
 func (f *Floor) adjust() bool {
 	metrics.Read(f.samples)
-	var scanned uint64
-	for _, s := range f.samples {
+	var v [3]uint64
+	for i, s := range f.samples {
 		if s.Value.Kind() == metrics.KindUint64 {
-			scanned += s.Value.Uint64()
+			v[i] = s.Value.Uint64()
 		}
 	}
 	f.mu.Lock()
@@ -92,7 +105,8 @@ func (f *Floor) adjust() bool {
 	if f.stopped {
 		return false
 	}
-	if p := Percent(f.floor, scanned, f.base); p != f.current {
+	f.adjustments.Add(1)
+	if p := Percent(f.floor, v[0], v[0]+v[1]+v[2], f.base); p != f.current {
 		f.current = p
 		f.set(p)
 	}
@@ -100,14 +114,15 @@ func (f *Floor) adjust() bool {
 }
 
 // Percent is the GC percentage that puts the heap goal at floor bytes for
-// scanned bytes of live heap, stacks and globals, and never below base.
-func Percent(floor, scanned uint64, base int) int {
+// live bytes of heap and scanned bytes of heap, stacks and globals (the
+// runtime's goal: live + scanned × p/100), never below base.
+func Percent(floor, live, scanned uint64, base int) int {
 	if scanned == 0 || base < 0 {
 		return base
 	}
 	p := uint64(0)
-	if floor > scanned {
-		p = (floor - scanned) * 100 / scanned
+	if floor > live {
+		p = (floor - live) * 100 / scanned
 	}
 	// The runtime's minimum goal grows with the percentage: past this
 	// one it alone would put the goal above the floor.
