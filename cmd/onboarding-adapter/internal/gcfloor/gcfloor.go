@@ -135,13 +135,6 @@ func Percent(floor, live, scanned uint64, base int) int {
 	return int(p)
 }
 
-// Current is the GC percentage the floor has set (GOGC's when none).
-func (f *Floor) Current() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.current
-}
-
 // Stop ends the floor and puts GOGC's percentage back.
 func (f *Floor) Stop() {
 	f.mu.Lock()

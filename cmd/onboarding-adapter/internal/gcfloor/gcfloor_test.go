@@ -77,7 +77,7 @@ func TestFloorFollowsCollections(t *testing.T) {
 	// more mean the floor re-armed itself every time.
 	after := f.adjustments.Load()
 	waitFor(t, func() bool { runtime.GC(); return f.adjustments.Load() >= after+5 })
-	if got := f.Current(); got != g.get() || got > 64*mib*100/runtimeMinimum {
+	if got := f.percent(); got != g.get() || got > 64*mib*100/runtimeMinimum {
 		t.Fatalf("current %d, set %d; want the same, at most %d", got, g.get(), 64*mib*100/runtimeMinimum)
 	}
 	f.Stop()
@@ -110,8 +110,8 @@ func TestFloorOff(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 			f.Stop()
-			if g.get() != c.base || f.Current() != c.base || len(g.sets) != 0 || f.adjustments.Load() != 0 {
-				t.Errorf("percentage %d (current %d, %d set, %d adjustments), want %d untouched", g.get(), f.Current(), len(g.sets), f.adjustments.Load(), c.base)
+			if g.get() != c.base || f.percent() != c.base || len(g.sets) != 0 || f.adjustments.Load() != 0 {
+				t.Errorf("percentage %d (current %d, %d set, %d adjustments), want %d untouched", g.get(), f.percent(), len(g.sets), f.adjustments.Load(), c.base)
 			}
 		})
 	}
@@ -124,9 +124,9 @@ func TestStartSetsTheRuntime(t *testing.T) {
 	defer debug.SetGCPercent(before)
 	f := Start(64 * mib)
 	defer f.Stop()
-	waitFor(t, func() bool { runtime.GC(); return f.Current() > 100 })
-	if got := debug.SetGCPercent(f.Current()); got != f.Current() {
-		t.Errorf("the runtime's percentage is %d, the floor's %d", got, f.Current())
+	waitFor(t, func() bool { runtime.GC(); return f.percent() > 100 })
+	if got := debug.SetGCPercent(f.percent()); got != f.percent() {
+		t.Errorf("the runtime's percentage is %d, the floor's %d", got, f.percent())
 	}
 	f.Stop()
 	if got := debug.SetGCPercent(100); got != 100 {
@@ -143,4 +143,11 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// percent is the GC percentage the floor has set (GOGC's when none).
+func (f *Floor) percent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.current
 }
