@@ -251,7 +251,25 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// TestChecks checks the targets are judged on the right ratios.
+// TestCommandGiven checks the report's command line holds every flag that
+// was set, with -env once per value, and nothing that was left at its
+// default.
+func TestCommandGiven(t *testing.T) {
+	c, err := parseFlags([]string{"-modes", "memory", "-ready-samples", "1", "-wiremock=false",
+		"-env", "A=1", "-duration", "2s", "-env", "B=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.given, " ")
+	want := "-duration=2s -modes=memory -ready-samples=1 -wiremock=false -env A=1 -env B=2"
+	if got != want {
+		t.Errorf("given %q, want %q", got, want)
+	}
+	if c, _ := parseFlags(nil); len(c.given) != 0 {
+		t.Errorf("no flags: given %q", c.given)
+	}
+}
+
 func TestParseStat(t *testing.T) {
 	// utime 7, stime 3, cutime 20, cstime 10; a command name with a space
 	// and parentheses of its own.

@@ -58,6 +58,10 @@ type config struct {
 	wiremockJar   string
 	// wiremockConfig is how the stub runs: wiremockShipped or wiremockTuned.
 	wiremockConfig string
+	// given is every flag set on the command line with its value as
+	// parsed, by name, then -env once per value, for the report's Command
+	// line.
+	given []string
 
 	// Child mode: serve the ceiling and nothing else.
 	serveCeiling string
@@ -111,6 +115,15 @@ func parseFlags(args []string) (config, error) {
 		return c, errList
 	}
 	c.env = env
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "env" {
+			return // listed once per value below
+		}
+		c.given = append(c.given, "-"+f.Name+"="+f.Value.String())
+	})
+	for _, e := range env {
+		c.given = append(c.given, "-env", e)
+	}
 	c.modes = splitList(*modes)
 	c.scenarios = splitList(*scen)
 	switch {

@@ -477,7 +477,9 @@ func (r *report) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("## Load harness run, %s\n\n", r.started.Format("2006-01-02 15:04 MST"))
-	p("- Command: `go run ./test/load %s`\n", strings.Join(r.commandArgs(), " "))
+	// Every flag as given, so the line reproduces the run; the defaults
+	// are in the lines below.
+	p("- Command: `go run ./test/load %s`\n", strings.Join(r.cfg.given, " "))
 	p("- Machine: %s\n", r.machine.summary())
 	p("- Load average (1/5/15 min): %s before the run, %s when measuring began, %s at the end (other work on the machine adds noise)\n",
 		r.loadBefore, r.loadMeasureStart, r.loadMeasureEnd)
@@ -584,32 +586,6 @@ func (r *report) markdown() string {
 		p("\n### The lookup's plan among the synthetic clients\n\n```\n%s\n```\n", r.explain)
 	}
 	return b.String()
-}
-
-func (r *report) commandArgs() []string {
-	args := []string{"-duration", r.cfg.duration.String(), "-rounds", fmt.Sprint(r.cfg.rounds)}
-	if r.cfg.conns != 32 {
-		args = append(args, "-conns", fmt.Sprint(r.cfg.conns))
-	}
-	if r.cfg.generator != genFast {
-		args = append(args, "-generator", r.cfg.generator)
-	}
-	if r.cfg.clients != 1_000_000 {
-		args = append(args, "-clients", fmt.Sprint(r.cfg.clients))
-	}
-	if len(r.cfg.modes) != 2 {
-		args = append(args, "-modes", strings.Join(r.cfg.modes, ","))
-	}
-	if len(r.cfg.scenarios) > 0 {
-		args = append(args, "-scenarios", strings.Join(r.cfg.scenarios, ","))
-	}
-	for _, e := range r.cfg.env {
-		args = append(args, "-env", e)
-	}
-	if r.cfg.out != "" {
-		args = append(args, "-out", r.cfg.out)
-	}
-	return args
 }
 
 func size(n int) string {
