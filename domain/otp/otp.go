@@ -15,7 +15,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -45,6 +47,8 @@ type service struct {
 	sender   ports.SMSSender
 	key      []byte
 	policy   policy.OTP
+	// macs recycles the HMAC of the dedupe keys (see dedupeKey).
+	macs sync.Pool
 }
 
 // New returns the OTP service. key is the HMAC key of the dedupe keys; it
@@ -55,8 +59,10 @@ func New(clients ports.ClientFinder, dedupe ports.OTPDedupe, throttle ports.OTPT
 	if len(key) < MinKeyLen {
 		panic(fmt.Sprintf("otp.New: HMAC key must be at least %d bytes", MinKeyLen))
 	}
-	return &service{clients: clients, dedupe: dedupe, throttle: throttle, sender: sender,
+	s := &service{clients: clients, dedupe: dedupe, throttle: throttle, sender: sender,
 		key: append([]byte(nil), key...), policy: p}
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key)} }
+	return s
 }
 
 // SendOTP delivers r.Code once per (processId, code) within the dedupe
@@ -71,8 +77,7 @@ func (s *service) SendOTP(ctx context.Context, r ports.OTPRequest) (ports.OTPRes
 	if err != nil {
 		return ports.OTPResult{}, err
 	}
-	mac := s.mac(r.ProcessID, r.Code)
-	key := hex.EncodeToString(mac)
+	key := s.dedupeKey(r.ProcessID, r.Code)
 	claimed, prior, err := s.dedupe.BeginOTP(ctx, key, s.policy.DedupeWindow)
 	if err != nil {
 		return ports.OTPResult{}, fmt.Errorf("otp: begin dedupe: %w", err)
@@ -137,14 +142,28 @@ func (s *service) phone(ctx context.Context, userID string) (string, error) {
 	return p, nil
 }
 
-// mac is the keyed hash of (processId, code): the dedupe key reveals
-// neither, and the NUL separator keeps ("ab", "1") and ("a", "b1") apart.
-func (s *service) mac(processID, code string) []byte {
-	h := hmac.New(sha256.New, s.key)
-	h.Write([]byte(processID))
-	h.Write([]byte{0})
-	h.Write([]byte(code))
-	return h.Sum(nil)
+// macState is one HMAC with its scratch space. A fresh hmac.New per send
+// cost two SHA-256 states, two 64-byte pads and a hash of the inner pad;
+// a reset HMAC starts again from its saved inner state.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
+
+// dedupeKey is the hex of the keyed hash of (processId, code): the dedupe
+// key reveals neither, and the NUL separator keeps ("ab", "1") and ("a",
+// "b1") apart. The scratch input holding the code is wiped before its
+// state goes back to the pool.
+func (s *service) dedupeKey(processID, code string) string {
+	m := s.macs.Get().(*macState)
+	m.h.Reset()
+	m.in = append(append(append(m.in[:0], processID...), 0), code...)
+	m.h.Write(m.in)
+	key := hex.EncodeToString(m.h.Sum(m.sum[:0]))
+	clear(m.in)
+	s.macs.Put(m)
+	return key
 }
 
 // awaitPrior answers a re-sent code with the first send's outcome, waiting

@@ -2,6 +2,9 @@ package otp_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -450,6 +453,80 @@ func TestSendOTPRecordsOutcomeAfterCallerDeadline(t *testing.T) {
 	res, err := svc.SendOTP(retryCtx, request("12345678"))
 	if err != nil || !res.Sent || !res.Deduped || s.count() != 1 {
 		t.Errorf("retry = %+v, %v, %d SMS; want the recorded send", res, err, s.count())
+	}
+}
+
+// keyRecorder is the guard's dedupe with every key it was asked to claim.
+type keyRecorder struct {
+	ports.OTPDedupe
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyRecorder) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
+	k.mu.Lock()
+	k.keys = append(k.keys, key)
+	k.mu.Unlock()
+	return k.OTPDedupe.BeginOTP(ctx, key, ttl)
+}
+
+// TestDedupeKeys checks the dedupe key is the hex HMAC-SHA256 of
+// processId NUL code under the service's key, for every send, when the
+// HMAC's state is reused by one goroutine after another and by many at
+// once, and that neither the code nor the processId appears in it.
+func TestDedupeKeys(t *testing.T) {
+	want := func(pid, code string) string {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(pid + "\x00" + code))
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	clock := memory.NewFakeClock(now)
+	guard := memory.NewOTPGuard(clock)
+	rec := &keyRecorder{OTPDedupe: guard}
+	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana)
+	svc := otp.New(reg, rec, guard, &sender{}, key, policy.Default().OTP)
+	send := func(pid, code string) {
+		r := request(code)
+		r.ProcessID = pid
+		if _, err := svc.SendOTP(context.Background(), r); err != nil {
+			t.Errorf("SendOTP(%s, %s): %v", pid, code, err)
+		}
+	}
+	var sent [][2]string
+	for _, c := range [][2]string{{"ab", "1234"}, {"a", "b1234"}, {"a-much-longer-process-id-" + strings.Repeat("x", 100), "87654321"}, {"p", "1234"}} {
+		send(c[0], c[1])
+		sent = append(sent, c)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range 16 {
+		wg.Go(func() {
+			pid, code := "p-"+strconv.Itoa(i), strconv.Itoa(10000000+i)
+			send(pid, code)
+			mu.Lock()
+			sent = append(sent, [2]string{pid, code})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	got := map[string]bool{}
+	for _, k := range rec.keys {
+		got[k] = true
+	}
+	if len(rec.keys) != len(sent) {
+		t.Fatalf("%d keys for %d sends", len(rec.keys), len(sent))
+	}
+	for _, c := range sent {
+		k := want(c[0], c[1])
+		if !got[k] {
+			t.Errorf("no key %s for (%q, %q)", k, c[0], c[1])
+		}
+		if strings.Contains(k, c[1]) && len(c[1]) > 4 {
+			t.Errorf("key %s contains the code %s", k, c[1])
+		}
+	}
+	if len(got) != len(sent) {
+		t.Errorf("%d distinct keys for %d distinct (processId, code) pairs", len(got), len(sent))
 	}
 }
 
