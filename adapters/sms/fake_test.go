@@ -298,7 +298,7 @@ func assertNoSecrets(t *testing.T, logs string, texts ...string) {
 // scenarioAttemptTimeout is fastResilience's attempt time-out: long
 // enough that an attempt the fake gateway answers is never cut off, even
 // with the scenarios running in parallel under -race on a loaded 2-core
-// machine (at 300 ms one was: a spurious timeout, not resent, fails the
+// machine (at 300 ms one could be: a spurious timeout, not resent, fails the
 // scenario).
 const scenarioAttemptTimeout = 2 * time.Second
 
