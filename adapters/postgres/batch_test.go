@@ -48,8 +48,13 @@ func TestDecisionStoreUnbatched(t *testing.T) {
 }
 
 // batchWindow is long enough that every call a test starts together lands
-// in one batch, even under -race on a loaded machine.
-const batchWindow = 300 * time.Millisecond
+// in one batch, even under -race on a loaded 2-core machine: the calls
+// released by one barrier, or sent one after the other by inArrivalOrder,
+// must all join before it passes. (300 ms was once thought enough; a
+// goroutine descheduled that long by a busy machine would split the batch
+// and fail a "one transaction" check.) Each batched call of a test waits
+// it out in full, so it is not longer still.
+const batchWindow = 1500 * time.Millisecond
 
 // newBatchedStores returns stores whose batches always wait out
 // batchWindow, so the calls a test makes together share one batch.

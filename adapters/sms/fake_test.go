@@ -295,10 +295,17 @@ func assertNoSecrets(t *testing.T, logs string, texts ...string) {
 	}
 }
 
+// scenarioAttemptTimeout is fastResilience's attempt time-out: long
+// enough that an attempt the fake gateway answers is never cut off, even
+// with the scenarios running in parallel under -race on a loaded 2-core
+// machine (at 300 ms one could be: a spurious timeout, not resent, fails the
+// scenario).
+const scenarioAttemptTimeout = 2 * time.Second
+
 // fastResilience keeps the scenario tests quick: short backoff, a breaker
 // that does not trip unless a test wants it to.
 func fastResilience() sms.ResilienceConfig {
-	return sms.ResilienceConfig{AttemptTimeout: 300 * time.Millisecond, MaxAttempts: 3, MaxConcurrency: 8,
+	return sms.ResilienceConfig{AttemptTimeout: scenarioAttemptTimeout, MaxAttempts: 3, MaxConcurrency: 8,
 		BreakerFailures: 100, BreakerOpen: time.Minute, BackoffBase: 5 * time.Millisecond,
 		BackoffMax: 20 * time.Millisecond, MaxRetryAfter: 2 * time.Second, MinAttemptTime: 50 * time.Millisecond}
 }

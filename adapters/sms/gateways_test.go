@@ -21,7 +21,7 @@ import (
 type scenario struct {
 	name         string
 	script       func(d dialect) []reply // answers in order, then d.ok
-	deadline     time.Duration           // the caller's deadline; 3s when zero
+	deadline     time.Duration           // the caller's deadline; 10s when zero
 	refuseFirst  bool                    // the first dial is refused
 	wantOutcome  domain.OTPOutcome
 	wantReason   sms.Reason
@@ -55,18 +55,18 @@ func scenarios() []scenario {
 				return []reply{r}
 			},
 			wantOutcome: domain.OTPFailedTransient, wantReason: sms.ReasonThrottled, wantRequests: 1,
-			wantDetail: "throttled by gateway", maxElapsed: 500 * time.Millisecond,
+			wantDetail: "throttled by gateway", maxElapsed: 1500 * time.Millisecond, // under the 2 s cap
 		},
 		{
 			name: "429 whose Retry-After does not fit the deadline is not waited for",
 			script: func(d dialect) []reply {
 				r := d.throttled
-				r.retryAfter = "1"
+				r.retryAfter = "2" // within the 2 s cap, beyond the deadline
 				return []reply{r}
 			},
-			deadline:    600 * time.Millisecond,
+			deadline:    1800 * time.Millisecond,
 			wantOutcome: domain.OTPFailedTransient, wantReason: sms.ReasonThrottled, wantRequests: 1,
-			wantDetail: "throttled by gateway", maxElapsed: 400 * time.Millisecond,
+			wantDetail: "throttled by gateway", maxElapsed: 1200 * time.Millisecond,
 		},
 		{
 			name:        "429 on every attempt ends as throttled",
@@ -148,7 +148,9 @@ func scenarios() []scenario {
 			name:        "a gateway hanging past the attempt timeout gets no second request",
 			script:      func(d dialect) []reply { return []reply{{hang: true}} },
 			wantOutcome: domain.OTPFailedTransient, wantReason: sms.ReasonTimeout, wantRequests: 1,
-			wantDetail: "not resent", minElapsed: 250 * time.Millisecond, maxElapsed: time.Second, followUp: true,
+			wantDetail: "not resent", followUp: true,
+			// Ended by the attempt time-out, well before the caller's 10 s.
+			minElapsed: scenarioAttemptTimeout - 50*time.Millisecond, maxElapsed: 3 * scenarioAttemptTimeout,
 		},
 		{
 			name:        "a connection dropped after the request was read is not resent",
@@ -193,7 +195,7 @@ func TestGatewayScenarios(t *testing.T) {
 
 				deadline := sc.deadline
 				if deadline == 0 {
-					deadline = 3 * time.Second
+					deadline = 10 * time.Second
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				defer cancel()
@@ -247,7 +249,7 @@ func TestGatewayScenarios(t *testing.T) {
 				texts := []string{errText, res.Detail}
 
 				if sc.followUp {
-					ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+					ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel2()
 					res2, err2 := sender.SendSMS(ctx2, testSMS())
 					if res2.Outcome != domain.OTPSent || err2 != nil {
@@ -294,12 +296,16 @@ func TestWebhookFailureField(t *testing.T) {
 func TestBreakerOpensAndCloses(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
 			gw := newFakeGateway(t, d.serverError)
 			var logs logCapture
 			var mu sync.Mutex
 			var changes []string
 			cfg := fastResilience()
-			cfg.BreakerFailures, cfg.BreakerOpen = 3, 300*time.Millisecond
+			// The open period must outlast the five sends below on a
+			// loaded machine (at 300 ms it could end among them, and a
+			// send then reached the gateway).
+			cfg.BreakerFailures, cfg.BreakerOpen = 3, 4*time.Second
 			sender := d.newSender(t, gw.srv.URL, sms.Options{Resilience: cfg, Logger: logs.logger(),
 				OnStateChange: func(name string, from, to gobreaker.State) {
 					mu.Lock()
@@ -326,7 +332,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 				if res.Outcome != domain.OTPFailedTransient || !errors.As(err, &se) || se.Reason != sms.ReasonBreakerOpen {
 					t.Fatalf("while open: %+v, %v", res, err)
 				}
-				if took := time.Since(start); took > 100*time.Millisecond {
+				if took := time.Since(start); took > 500*time.Millisecond {
 					t.Errorf("an open breaker answered after %s, not at once", took)
 				}
 			}
@@ -334,7 +340,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 				t.Fatalf("%d requests reached the gateway while the breaker was open", gw.count()-3)
 			}
 			gw.setFallback(d.ok)
-			time.Sleep(350 * time.Millisecond)
+			time.Sleep(cfg.BreakerOpen + 50*time.Millisecond)
 			if res, err := send(); res.Outcome != domain.OTPSent || err != nil {
 				t.Fatalf("after the open period: %+v, %v", res, err)
 			}
@@ -399,7 +405,7 @@ func TestConcurrencyBound(t *testing.T) {
 			for range 2 {
 				select {
 				case <-gw.inFlight:
-				case <-time.After(3 * time.Second):
+				case <-time.After(15 * time.Second):
 					t.Fatal("the first two sends did not reach the gateway")
 				}
 			}

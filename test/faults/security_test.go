@@ -136,7 +136,10 @@ func TestSlowHeadersCutOff(t *testing.T) {
 				select {
 				case took := <-closed:
 					t.Logf("cut off after %v and %d header bytes", took, sent)
-					if took < 1500*time.Millisecond || took > 3500*time.Millisecond {
+					// Upper bound 3x the time-out: a loaded CI machine can be
+					// late to close and to report it; a server without the
+					// time-out would take the whole ~30 s of headers.
+					if took < 1500*time.Millisecond || took > 6*time.Second {
 						t.Errorf("cut off after %v, want about the 2s ReadHeaderTimeout", took)
 					}
 					return

@@ -27,7 +27,9 @@ func TestSMSGatewayFaults(t *testing.T) {
 	env := testkit.TwilioEnv("http://" + proxy.Addr())
 	env["ONBOARDING_SMS_ATTEMPT_TIMEOUT"] = "400ms"
 	env["ONBOARDING_SMS_BREAKER_FAILURES"] = "3"
-	env["ONBOARDING_SMS_BREAKER_OPEN"] = "1s"
+	// The open period must outlast the five sends checking it on a loaded
+	// machine (at 1 s a late one could meet the half-open breaker).
+	env["ONBOARDING_SMS_BREAKER_OPEN"] = "3s"
 	svc := startService(t, env)
 	run := runID()
 	n := 0
@@ -54,19 +56,19 @@ func TestSMSGatewayFaults(t *testing.T) {
 		}
 	}
 
-	send("healthy", true, time.Second)
+	send("healthy", true, 2*time.Second)
 	wantBreaker("healthy", 0)
 
 	// Hanging: each attempt ends at the 400ms attempt time-out and, being
 	// ambiguous (the gateway may have sent it), is not retried.
 	gw.SetMode(testkit.GatewayHang)
 	for range 3 {
-		send("gateway hanging", false, time.Second)
+		send("gateway hanging", false, 2*time.Second) // 5x the attempt time-out, half the 4 s request deadline
 	}
 	wantBreaker("after 3 hangs", 2)
 	before := gw.Attempts()
 	for range 5 {
-		send("breaker open", false, 200*time.Millisecond)
+		send("breaker open", false, 500*time.Millisecond)
 	}
 	if gw.Attempts() != before {
 		t.Errorf("the open breaker let %d requests through to the gateway", gw.Attempts()-before)
@@ -75,25 +77,25 @@ func TestSMSGatewayFaults(t *testing.T) {
 	// Failing: after the open period the probe meets a 500 and the breaker
 	// opens again.
 	gw.SetMode(testkit.GatewayError)
-	time.Sleep(1100 * time.Millisecond)
-	send("half-open probe, gateway failing", false, time.Second)
+	time.Sleep(3100 * time.Millisecond)
+	send("half-open probe, gateway failing", false, 2*time.Second)
 	wantBreaker("after a failed probe", 2)
 
 	// Unreachable: connections refused (retried, since provably not sent,
 	// then given up).
 	proxy.Refuse()
-	time.Sleep(1100 * time.Millisecond)
-	send("gateway unreachable", false, 2*time.Second)
+	time.Sleep(3100 * time.Millisecond)
+	send("gateway unreachable", false, 3*time.Second)
 	wantBreaker("after an unreachable probe", 2)
 
 	// Recovering: healthy again; the next probe closes the breaker.
 	proxy.Restore()
 	gw.SetMode(testkit.GatewayOK)
 	sent := len(gw.Sent())
-	time.Sleep(1100 * time.Millisecond)
-	send("recovered", true, time.Second)
+	time.Sleep(3100 * time.Millisecond)
+	send("recovered", true, 2*time.Second)
 	wantBreaker("recovered", 0)
-	send("recovered, breaker closed", true, time.Second)
+	send("recovered, breaker closed", true, 2*time.Second)
 	if got := len(gw.Sent()) - sent; got != 2 {
 		t.Errorf("the gateway accepted %d messages after recovering, want 2", got)
 	}

@@ -168,7 +168,10 @@ func TestInFlightLimit(t *testing.T) {
 			t.Errorf("a shed answer without the correlation id")
 		}
 	}
-	if took := time.Since(start); took > time.Second {
+	// Milliseconds in practice; 3 s leaves room for a loaded machine under
+	// -race (each answer is validated against the contract) and stays below
+	// the 4 s request deadline one queued request would wait.
+	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("shedding 5 requests took %v", took)
 	}
 	f.mu.Lock()
