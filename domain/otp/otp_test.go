@@ -575,7 +575,9 @@ func TestSendOTPDeadlineDuringPoll(t *testing.T) {
 	guard := &pendingGuard{OTPGuard: memory.NewOTPGuard(memory.NewFakeClock(now))}
 	s := &sender{}
 	svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), guard, guard, s, key, policy.Default().OTP)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// 50 poll intervals: the second claim attempt must happen before the
+	// deadline even on a stalled machine.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	res, err := svc.SendOTP(ctx, request("12345678"))
 	if err != nil || res.Sent || res.Outcome != domain.OTPPending || !res.Deduped || s.count() != 0 {
