@@ -94,6 +94,9 @@ func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
 	case KeyBirthDate:
 		d, ok := parseLooseDate(v)
 		if !ok {
+			if len(v) > 10 && v[10] == 'T' {
+				return "", "must be a date in the format YYYY-MM-DD (a date-time only at midnight: another time makes its day ambiguous)"
+			}
 			return "", "must be a date in the format YYYY-MM-DD"
 		}
 		return d.String(), ""
@@ -120,15 +123,17 @@ func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
 
 // parseLooseDate accepts the date spellings mobile apps send: ISO
 // (YYYY-MM-DD), compact (YYYYMMDD), Czech and German (D.M.YYYY, with or
-// without spaces) and an ISO date-time whose date part is taken.
+// without spaces) and an ISO date-time at midnight, whose date part is
+// taken (see midnight).
 func parseLooseDate(v string) (Date, bool) {
 	if d, err := ParseDate(v); err == nil {
 		return d, true
 	}
 	if len(v) > 10 && v[10] == 'T' {
-		if d, err := ParseDate(v[:10]); err == nil {
+		if d, err := ParseDate(v[:10]); err == nil && midnight(v[11:]) {
 			return d, true
 		}
+		return Date{}, false
 	}
 	if len(v) == 8 {
 		if y, ok := atoi(v[0:4]); ok {
@@ -151,6 +156,46 @@ func parseLooseDate(v string) (Date, bool) {
 		}
 	}
 	return Date{}, false
+}
+
+// midnight reports whether t, the part of an ISO date-time after its T, is
+// 00:00, 00:00:00 or 00:00:00.000… with an optional offset (Z, ±hh:mm or
+// ±hhmm). A birth date serialised as a date-time is a date at midnight in
+// some zone (a Java LocalDate at UTC, a local date with its offset), and
+// its date part is the date. Any other time means the date was shifted on
+// the way: JavaScript's toISOString of local midnight on 12 April in
+// Prague is "…-04-11T22:00:00.000Z", whose date part is the day before.
+// Which day was meant cannot be known, so such a value is refused, naming
+// the field, rather than looked up or registered as the wrong day.
+func midnight(t string) bool {
+	if i := strings.IndexAny(t, "Z+-"); i >= 0 {
+		t, off := t[:i], t[i:]
+		switch {
+		case off == "Z":
+		case len(off) == 6 && off[3] == ':' && digits(off[1:3]) && digits(off[4:6]):
+		case len(off) == 5 && digits(off[1:5]):
+		default:
+			return false
+		}
+		return midnight(t)
+	}
+	switch {
+	case t == "00:00", t == "00:00:00":
+		return true
+	case len(t) > 9 && t[:9] == "00:00:00." && strings.Trim(t[9:], "0") == "":
+		return true
+	}
+	return false
+}
+
+// digits reports whether s is all ASCII digits.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizePersonalNumber strips separators (spaces, slashes, dashes, dots)
