@@ -440,7 +440,7 @@ func decodeInto(t *testing.T, name string, body []byte) any {
 	switch name {
 	case EndpointUserLookup:
 		var d lookupRequest
-		if err = unmarshalBody(body, &d); err == nil {
+		if err = unmarshalBody(body, &d, lookupPaths...); err == nil {
 			got, err = d.toPorts(meta)
 		}
 	case EndpointClientApprove:
@@ -470,7 +470,7 @@ func decodeInto(t *testing.T, name string, body []byte) any {
 		}
 	case EndpointProcessEvent:
 		var d processEventRequest
-		if err = unmarshalBody(body, &d); err == nil {
+		if err = unmarshalBody(body, &d, eventPaths...); err == nil {
 			got, err = d.toPorts(meta)
 		}
 	}

@@ -16,7 +16,10 @@ import (
 // either a request of the ports type or a 400/413/415 transport error; and
 // that it decodes exactly as legacy, the two-pass decoder it replaced
 // (legacy_test.go): the same request, or the same error.
-func fuzzDecoder(f *testing.F, dec, legacy func(context.Context, *http.Request) (any, error), check func(any) bool, seeds ...string) {
+//
+// free are the endpoint's free-form paths, where only the same key twice is
+// a duplicate (see beginObject).
+func fuzzDecoder(f *testing.F, dec, legacy func(context.Context, *http.Request) (any, error), check func(any) bool, free []pathRule, seeds ...string) {
 	f.Helper()
 	common := []string{
 		``, ` `, `null`, `[]`, `"x"`, `{}`, `{`, `}`, `{"processId":}`, `{"processId":"p"} x`, `{"processId":"p"}{}`,
@@ -61,7 +64,7 @@ func fuzzDecoder(f *testing.F, dec, legacy func(context.Context, *http.Request) 
 		if !json.Valid([]byte(body)) {
 			t.Fatalf("accepted invalid JSON %q", body)
 		}
-		if k, dup := duplicateKey([]byte(body)); dup {
+		if k, dup := duplicateKey([]byte(body), free); dup {
 			t.Fatalf("accepted a duplicate key %q in %q", k, body)
 		}
 	})
@@ -108,15 +111,39 @@ func isLimit(err error) bool { return strings.HasSuffix(err.Error(), "must have 
 
 // duplicateKey is the reference the scanner is fuzzed against: it walks the
 // tokens of a valid document and reports the first key an object holds
-// twice, compared case-insensitively.
-func duplicateKey(b []byte) (string, bool) {
+// twice, compared case-insensitively, or exactly at or under one of the
+// free-form paths (matched in any letter case, array indices dropped).
+func duplicateKey(b []byte, free []pathRule) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
 		object    bool
 		keys      []string
+		key       string // object: the key whose value is being read
 		expectKey bool
+		exact     bool
 	}
 	var stack []frame
+	freeAt := func() bool {
+		var path []string
+		for _, f := range stack {
+			if f.object {
+				path = append(path, f.key)
+			}
+		}
+		for _, r := range free {
+			if len(r.keys) == len(path) && func() bool {
+				for i := range path {
+					if !strings.EqualFold(path[i], r.keys[i]) {
+						return false
+					}
+				}
+				return true
+			}() {
+				return true
+			}
+		}
+		return false
+	}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -130,10 +157,11 @@ func duplicateKey(b []byte) (string, bool) {
 		case json.Delim:
 			switch v {
 			case '{', '[':
+				exact := top != nil && top.exact || freeAt()
 				if top != nil && top.object {
 					top.expectKey = true
 				}
-				stack = append(stack, frame{object: v == '{', expectKey: v == '{'})
+				stack = append(stack, frame{object: v == '{', expectKey: v == '{', exact: exact})
 			default:
 				stack = stack[:len(stack)-1]
 			}
@@ -141,11 +169,12 @@ func duplicateKey(b []byte) (string, bool) {
 		case string:
 			if top != nil && top.object && top.expectKey {
 				for _, k := range top.keys {
-					if strings.EqualFold(k, v) {
+					if k == v || !top.exact && strings.EqualFold(k, v) {
 						return v, true
 					}
 				}
 				top.keys = append(top.keys, v)
+				top.key = v
 				top.expectKey = false
 				continue
 			}
@@ -159,14 +188,15 @@ func duplicateKey(b []byte) (string, bool) {
 func is[T any](v any) bool { _, ok := v.(T); return ok }
 
 func FuzzDecodeLookup(f *testing.F) {
-	fuzzDecoder(f, decodeLookupRequest, legacyLookup, is[portsLookup],
+	fuzzDecoder(f, decodeLookupRequest, legacyLookup, is[portsLookup], lookupPaths,
 		`{"processId":"p","processType":"t","identification":{"clientNumber":"1","birthDate":"1985-04-12"}}`,
 		`{"identification":{"a":1,"b":true,"c":null,"d":{},"e":[],"f":"\u00e9"}}`,
-		`{"identification":"x"}`, `{"identification":{"`+strings.Repeat("a", 10)+`":1}}`)
+		`{"identification":"x"}`, `{"identification":{"`+strings.Repeat("a", 10)+`":1}}`,
+		`{"identification":{"a":1,"A":{"b":[{"c":1,"C":2}]}}}`, `{"IDENTIFICATION":{"k":1,"`+"\u212a"+`":2}}`, `{"x":{"a":1,"A":2}}`)
 }
 
 func FuzzDecodeApprove(f *testing.F) {
-	fuzzDecoder(f, decodeApproveRequest, legacyApprove, is[portsApproval],
+	fuzzDecoder(f, decodeApproveRequest, legacyApprove, is[portsApproval], nil,
 		`{"processId":"p","score":8,"presenceCheckResult":{"frame":"`+jpegB64+`"}}`,
 		`{"presenceCheckResult":{"frame":"/9j/"}}`, `{"presenceCheckResult":{"frame":"data:image/png;base64,`+pngB64+`"}}`,
 		`{"presenceCheckResult":{"frame":"\/9j\/4A=="}}`, `{"presenceCheckResult":{"frame":"\u"}}`, `{"presenceCheckResult":{"frame":"\"}}`,
@@ -174,29 +204,32 @@ func FuzzDecodeApprove(f *testing.F) {
 }
 
 func FuzzDecodeEvaluate(f *testing.F) {
-	fuzzDecoder(f, decodeEvaluateRequest, legacyEvaluate, is[portsEvaluation],
+	fuzzDecoder(f, decodeEvaluateRequest, legacyEvaluate, is[portsEvaluation], evaluateArrays,
 		allEndpoints()[2].body,
 		`{"verificationId":"v","extractedData":["{}"]}`, `{"documentCheckResult":{"documents":[{"images":[{"type":"FACE","data":"`+pngB64+`"}]}]}}`,
 		`{"documentCheckResult":{"documents":[{"data":{"surname":1}}]}}`, `{"documentCheckResult":{"documents":[null,{}]}}`,
-		`{"documentCheckResult":{"documents":[{"images":[null,{"data":"%%"}]}]}}`)
+		`{"documentCheckResult":{"documents":[{"images":[null,{"data":"%%"}]}]}}`,
+		`{"documentCheckResult":{"documents":[{"rawData":{"id":1,"ID":[{"a":1,"A":2}]},"RawData":1}]}}`,
+		`{"documentCheckResult":{"documents":[{"rawData":{"id":1,"id":2}}]}}`, `{"documentCheckResult":{"documents":[{"data":{"surname":"a","SURNAME":"b"}}]}}`)
 }
 
 func FuzzDecodeOTPSend(f *testing.F) {
-	fuzzDecoder(f, decodeOTPSendRequest, legacyOTPSend, is[portsOTP],
+	fuzzDecoder(f, decodeOTPSendRequest, legacyOTPSend, is[portsOTP], nil,
 		allEndpoints()[3].body, `{"resend":null}`, `{"resend":"true"}`, `{"otpCode":123}`)
 }
 
 func FuzzDecodeConsentStorage(f *testing.F) {
-	fuzzDecoder(f, decodeConsentStorageRequest, legacyConsentStorage, is[portsConsentStorage],
+	fuzzDecoder(f, decodeConsentStorageRequest, legacyConsentStorage, is[portsConsentStorage], nil,
 		allEndpoints()[4].body, `{"approved":null}`, `{"approved":0}`, `{"approved":false}`)
 }
 
 func FuzzDecodeConsentText(f *testing.F) {
-	fuzzDecoder(f, decodeConsentTextRequest, legacyConsentText, is[portsConsentText],
+	fuzzDecoder(f, decodeConsentTextRequest, legacyConsentText, is[portsConsentText], nil,
 		allEndpoints()[5].body, `{"language":["en"]}`)
 }
 
 func FuzzDecodeProcessEvent(f *testing.F) {
-	fuzzDecoder(f, decodeProcessEventRequest, legacyProcessEvent, is[portsProcessEvent],
-		allEndpoints()[6].body, `{"type":"FINISHED","eventData":{"a":[1,{"b":null}]},"locale":"en"}`, `{"data":[]}`, `{"data":{"locale":1},"locale":"x"}`)
+	fuzzDecoder(f, decodeProcessEventRequest, legacyProcessEvent, is[portsProcessEvent], eventPaths,
+		allEndpoints()[6].body, `{"type":"FINISHED","eventData":{"a":[1,{"b":null}]},"locale":"en"}`, `{"data":[]}`, `{"data":{"locale":1},"locale":"x"}`,
+		`{"data":{"requestId":"a","RequestId":"b"},"eventData":[{"x":1,"X":2}]}`, `{"Data":{"a":{"b":1,"B":2}},"type":"T","TYPE":"U"}`)
 }

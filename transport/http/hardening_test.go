@@ -22,8 +22,22 @@ func TestDuplicateKeysRefused(t *testing.T) {
 		{"top level", decodeConsentStorageRequest, `{"processId":"p","approved":true,"approved":false}`, "approved: duplicate key"},
 		{"other letter case", decodeConsentStorageRequest, `{"processId":"p","PROCESSID":"q","approved":true}`, "PROCESSID: duplicate key"},
 		{"escaped spelling", decodeConsentStorageRequest, `{"processId":"p","process\u0049d":"q","approved":true}`, "processId: duplicate key"},
-		{"Kelvin sign folds to k", decodeLookupRequest, `{"identification":{"k":"1","` + "\u212a" + `":"2"}}`, "identification.*: duplicate key"},
+		{"Kelvin sign folds to k in a DTO object", decodeApproveRequest, `{"processId":"p","` + "\u212a" + `nown":1,"known":2}`, "known: duplicate key"},
+		// Free-form values (identification, event data, a document's
+		// rawData): keys are read as written, so only the same key twice is
+		// refused (a provider's rawData or an anti-fraud vendor's fields may
+		// hold "id" and "ID"). An unknown field's object keeps the DTO rule.
+		{"Kelvin sign in identification", decodeLookupRequest, `{"identification":{"k":"1","` + "\u212a" + `":"2"}}`, ""},
+		{"letter case in identification", decodeLookupRequest, `{"identification":{"clientNumber":"1","ClientNumber":"2","birthDate":"1985-04-12"}}`, ""},
+		{"letter case in rawData", decodeEvaluateRequest,
+			`{"documentCheckResult":{"documents":[{"type":"ID_CARD","rawData":{"id":1,"ID":2,"nested":{"Ab":1,"aB":2}}}]}}`, ""},
+		{"same key in rawData", decodeEvaluateRequest,
+			`{"documentCheckResult":{"documents":[{"type":"ID_CARD","rawData":{"id":1,"id":2}}]}}`, "documentCheckResult.documents[0].rawData.id: duplicate key"},
+		{"letter case in event data", decodeProcessEventRequest, `{"type":"FINISHED","data":{"requestId":"a","RequestId":"b"}}`, ""},
+		{"letter case in an unknown field", decodeConsentStorageRequest, `{"processId":"p","approved":true,"extra":{"x":1,"X":2}}`, "extra.X: duplicate key"},
 		{"caller data as a key is not echoed", decodeLookupRequest, `{"identification":{"855412/1234":"1","855412/1234":"2"}}`, "identification.*: duplicate key"},
+		{"caller digits as a key are not echoed", decodeLookupRequest, `{"identification":{"8554121234":"1","8554121234":"2"}}`, "identification.*: duplicate key"},
+		{"caller phone as a key is not echoed", decodeProcessEventRequest, `{"type":"FINISHED","data":{"420777123456":1,"420777123456":2}}`, "data.*: duplicate key"},
 		{"nested with index", decodeEvaluateRequest,
 			`{"documentCheckResult":{"documents":[{"type":"ID_CARD"},{"data":{"surname":"A","surname":"B"}}]}}`,
 			"documentCheckResult.documents[1].data.surname: duplicate key"},
@@ -225,8 +239,24 @@ func TestDuplicateKeyReference(t *testing.T) {
 		`{"a":"a","b":["a","a"]}`:       false,
 		`{"a":[{"k":1},{"k":2}],"k":3}`: false,
 	} {
-		if _, got := duplicateKey([]byte(body)); got != want {
+		if _, got := duplicateKey([]byte(body), nil); got != want {
 			t.Errorf("duplicateKey(%s) = %v, want %v", body, got, want)
+		}
+	}
+	// Under a free-form path, only the same key twice.
+	free := []pathRule{newFreeForm("x.raw")}
+	for body, want := range map[string]bool{
+		`{"x":{"raw":{"a":1,"A":2}}}`:              false,
+		`{"X":[{"RAW":{"a":{"b":1,"B":2}}}]}`:      false,
+		`{"x":{"raw":{"a":1,"a":2}}}`:              true,
+		`{"x":{"raw":[{"a":{"b":1,"b":2}}]}}`:      true,
+		`{"x":{"raw":{},"RAW":{}}}`:                true,
+		`{"x":{"other":{"a":1,"A":2}}}`:            true,
+		`{"y":{"raw":{"a":1,"A":2}}}`:              true,
+		`{"x":{"raw":{"a":1}},"x2":{"a":1,"A":2}}`: true,
+	} {
+		if _, got := duplicateKey([]byte(body), free); got != want {
+			t.Errorf("duplicateKey(%s) under x.raw = %v, want %v", body, got, want)
 		}
 	}
 }

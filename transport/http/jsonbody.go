@@ -54,7 +54,7 @@ func bodyLimit(ctx context.Context) int64 {
 // decodeJSON checks the Content-Type, reads the bounded body and decodes it
 // into dst (a pointer to a request DTO), with the DTO's array limits. Every
 // failure is a requestError.
-func decodeJSON(ctx context.Context, r *http.Request, dst jsonReader, arrays ...arrayLimit) error {
+func decodeJSON(ctx context.Context, r *http.Request, dst jsonReader, arrays ...pathRule) error {
 	var ct string
 	if v := r.Header["Content-Type"]; len(v) > 0 {
 		ct = v[0]
@@ -198,7 +198,7 @@ func (p *bodyPool) put(b *[]byte) {
 // the one the earlier two-pass decoder gave: invalid UTF-8 first, then
 // scanJSON's structural checks (in body order), then a syntax error, then a
 // type error, so a body with several defects is refused as it always was.
-func unmarshalBody(body []byte, dst jsonReader, arrays ...arrayLimit) error {
+func unmarshalBody(body []byte, dst jsonReader, arrays ...pathRule) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) == 0:
@@ -242,7 +242,8 @@ func errNotUTF8() error { return badRequest("request body is not valid UTF-8") }
 //   - a key twice in one object, also in another letter case: json keeps
 //     the last value (and matches struct fields case-insensitively), so a
 //     proxy or log that reads the first one would see another request than
-//     the service decides on;
+//     the service decides on; in the free-form values of limits (and
+//     everything inside them) only the same key twice;
 //   - more elements than arrays allow (the limits, by path with indices
 //     dropped): every element of a declared array becomes a Go value, and
 //     a 10 MiB body of "{}," would otherwise become millions of structs.
@@ -250,7 +251,7 @@ func errNotUTF8() error { return badRequest("request body is not valid UTF-8") }
 // It does not check syntax (jsonDecoder does); on malformed input it may
 // miss a problem or report one in the wrong place, but it never reads out
 // of bounds and stays linear.
-func scanJSON(b []byte, limits []arrayLimit) error {
+func scanJSON(b []byte, limits []pathRule) error {
 	var (
 		stack     = make([]scanFrame, 0, 8)
 		keys      = make([][]byte, 0, 32) // the keys of every open object, innermost last
@@ -278,11 +279,13 @@ func scanJSON(b []byte, limits []arrayLimit) error {
 				return badRequest("request body is nested more than %d levels deep", maxJSONDepth)
 			}
 			f := scanFrame{object: b[i] == '{', firstKey: len(keys)}
-			if !f.object {
-				for n := range limits {
-					if limits[n].at(stack) {
-						f.limit = &limits[n]
-					}
+			f.exact = len(stack) > 0 && stack[len(stack)-1].exact
+			for n := range limits {
+				switch l := &limits[n]; {
+				case l.freeForm:
+					f.exact = f.exact || l.at(stack)
+				case !f.object && l.at(stack):
+					f.limit = l
 				}
 			}
 			stack = append(stack, f)
@@ -310,28 +313,42 @@ func scanJSON(b []byte, limits []arrayLimit) error {
 	return nil
 }
 
-// arrayLimit bounds the number of elements of the arrays at one path, with
-// array indices dropped ("documentCheckResult.documents.images").
-type arrayLimit struct {
-	path string
-	keys []string // path split at dots
-	max  int
+// pathRule is a rule for the values at one path of a request body, with
+// array indices dropped ("documentCheckResult.documents.images"): a bound
+// on the elements of the arrays there (newArrayLimit), or that the objects
+// there, and everything inside them, are free-form (newFreeForm): their
+// keys are the caller's, compared exactly by the duplicate check (see
+// beginObject).
+type pathRule struct {
+	path     string
+	keys     []string // path split at dots
+	max      int
+	freeForm bool
 }
 
-func newArrayLimit(path string, max int) arrayLimit {
-	return arrayLimit{path: path, keys: strings.Split(path, "."), max: max}
+func newArrayLimit(path string, max int) pathRule {
+	return pathRule{path: path, keys: strings.Split(path, "."), max: max}
 }
 
-// at reports whether an array opened at the current position of stack is
+func newFreeForm(path string) pathRule {
+	return pathRule{path: path, keys: strings.Split(path, "."), freeForm: true}
+}
+
+// at reports whether a value opened at the current position of stack is
 // at l's path: the keys of the enclosing objects, outermost first, are
-// l.keys (arrays in between do not count).
-func (l *arrayLimit) at(stack []scanFrame) bool {
+// l.keys (arrays in between do not count). An array limit matches the keys
+// exactly; a free-form path in any letter case, as the decoder matches the
+// field names that lead to it.
+func (l *pathRule) at(stack []scanFrame) bool {
 	n := 0
 	for _, f := range stack {
 		if !f.object {
 			continue
 		}
-		if n >= len(l.keys) || string(f.key) != l.keys[n] {
+		if n >= len(l.keys) {
+			return false
+		}
+		if l.freeForm && !bytes.EqualFold(f.key, []byte(l.keys[n])) || !l.freeForm && string(f.key) != l.keys[n] {
 			return false
 		}
 		n++
@@ -349,20 +366,26 @@ type scanFrame struct {
 	index    int    // array: index of the current element
 	key      []byte // object: the current key, decoded, for paths
 	firstKey int    // object: where its keys start in scanJSON's key list
+	exact    bool   // in a free-form value: only the same key twice is a duplicate (see beginObject)
 	folded   map[string]struct{}
-	limit    *arrayLimit // array: its limit, nil for none
+	limit    *pathRule // array: its limit, nil for none
 }
 
 // addKey records k, the object's next key, in keys (shared by every open
 // object; this one's start at f.firstKey) and reports whether it is new in
 // the object, comparing keys case-insensitively (Unicode simple folding,
-// as encoding/json matches field names). Past smallObjectKeys keys the
-// object moves its keys into a map, so a large object stays linear.
+// as encoding/json matches field names), or byte for byte when f.exact.
+// Past smallObjectKeys keys the object moves its keys into a map, so a
+// large object stays linear.
 func (f *scanFrame) addKey(keys [][]byte, k []byte) ([][]byte, bool) {
+	same, key := bytes.EqualFold, foldKey
+	if f.exact {
+		same, key = bytes.Equal, func(k []byte) string { return string(k) }
+	}
 	if f.folded == nil {
 		own := keys[f.firstKey:]
 		for _, prev := range own {
-			if bytes.EqualFold(prev, k) {
+			if same(prev, k) {
 				return keys, false
 			}
 		}
@@ -371,11 +394,11 @@ func (f *scanFrame) addKey(keys [][]byte, k []byte) ([][]byte, bool) {
 		}
 		f.folded = make(map[string]struct{}, 4*smallObjectKeys)
 		for _, prev := range own {
-			f.folded[foldKey(prev)] = struct{}{}
+			f.folded[key(prev)] = struct{}{}
 		}
 		keys = keys[:f.firstKey]
 	}
-	fk := foldKey(k)
+	fk := key(k)
 	if _, dup := f.folded[fk]; dup {
 		return keys, false
 	}
@@ -399,9 +422,11 @@ func foldKey(k []byte) string {
 	return sb.String()
 }
 
-// plainKey reports whether k may appear in a message: a field-like name.
+// plainKey reports whether k may appear in a message: a field-like name,
+// starting with a letter, so caller data used as a key (a personal number,
+// a phone number) is never echoed.
 func plainKey(k []byte) bool {
-	if len(k) == 0 || len(k) > 64 {
+	if len(k) == 0 || len(k) > 64 || !(k[0] >= 'a' && k[0] <= 'z' || k[0] >= 'A' && k[0] <= 'Z') {
 		return false
 	}
 	for _, c := range k {

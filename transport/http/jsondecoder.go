@@ -169,9 +169,23 @@ type objectIter struct {
 	n     int       // members read so far
 }
 
-// beginObject opens the object at the position (which must be '{').
-func (d *jsonDecoder) beginObject() (objectIter, error) {
-	it := objectIter{frame: scanFrame{object: true, firstKey: len(d.keys)}}
+// Duplicate-key rules of beginObject: an object refuses a key twice also
+// in another letter case, since a request DTO's fields match keys
+// case-insensitively (as encoding/json's), except in the free-form values
+// (the lookup's identification, the event's data and eventData, a
+// document's rawData: the pathRules of newFreeForm) and everything inside
+// them, which refuse only the same key twice: their keys are the caller's,
+// read as written, and a provider's or an anti-fraud vendor's data may hold
+// "id" and "ID" side by side.
+const (
+	foldedKeys = false
+	exactKeys  = true
+)
+
+// beginObject opens the object at the position (which must be '{'); exact
+// selects its duplicate-key rule (foldedKeys or exactKeys).
+func (d *jsonDecoder) beginObject(exact bool) (objectIter, error) {
+	it := objectIter{frame: scanFrame{object: true, firstKey: len(d.keys), exact: exact}}
 	return it, d.enter()
 }
 
@@ -270,10 +284,16 @@ func (d *jsonDecoder) nextElement(it *arrayIter) (more bool, err error) {
 }
 
 // skip reads and checks one value of any kind without keeping it.
-func (d *jsonDecoder) skip() error {
+func (d *jsonDecoder) skip() error { return d.skipValue(foldedKeys) }
+
+// skipFree is skip for a value at or in a free-form path (see beginObject).
+func (d *jsonDecoder) skipFree() error { return d.skipValue(exactKeys) }
+
+// skipValue is skip with the duplicate-key rule of its objects.
+func (d *jsonDecoder) skipValue(exact bool) error {
 	switch c := d.peek(); {
 	case c == '{':
-		it, err := d.beginObject()
+		it, err := d.beginObject(exact)
 		if err != nil {
 			return err
 		}
@@ -282,7 +302,7 @@ func (d *jsonDecoder) skip() error {
 			if err != nil || !more {
 				return err
 			}
-			if err := d.skip(); err != nil {
+			if err := d.skipValue(exact); err != nil {
 				return err
 			}
 		}
@@ -296,7 +316,7 @@ func (d *jsonDecoder) skip() error {
 			if err != nil || !more {
 				return err
 			}
-			if err := d.skip(); err != nil {
+			if err := d.skipValue(exact); err != nil {
 				return err
 			}
 		}
@@ -711,7 +731,7 @@ func (d *jsonDecoder) readAny() (any, error) {
 // fieldNames.match), the values of other keys are skipped. It is the loop
 // every request DTO's readJSON shares.
 func (d *jsonDecoder) readFields(fields fieldNames, member func(field string) error) error {
-	it, err := d.beginObject()
+	it, err := d.beginObject(foldedKeys)
 	if err != nil {
 		return err
 	}
@@ -733,7 +753,7 @@ func (d *jsonDecoder) readFields(fields fieldNames, member func(field string) er
 
 // readMap reads the object at the position as a map[string]any.
 func (d *jsonDecoder) readMap() (map[string]any, error) {
-	it, err := d.beginObject()
+	it, err := d.beginObject(exactKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -311,9 +311,9 @@ func (d *jsonDecoder) readIdentification(dst *identification) error {
 		return d.literal("null")
 	default:
 		dst.problem = "must be an object"
-		return d.skip()
+		return d.skipFree()
 	}
-	it, err := d.beginObject()
+	it, err := d.beginObject(exactKeys) // keys are read as written
 	if err != nil {
 		return err
 	}
@@ -344,14 +344,14 @@ func (d *jsonDecoder) readIdentification(dst *identification) error {
 			value, err = d.stringValue()
 		case c == 't' || c == 'f':
 			start := d.i
-			err = d.skip()
+			err = d.skipFree()
 			value = string(d.b[start:d.i])
 		case c == '-' || c >= '0' && c <= '9':
 			var num []byte
 			num, err = d.scanNumber()
 			value = string(num)
 		default: // null, objects and arrays are no credential
-			if err := d.skip(); err != nil {
+			if err := d.skipFree(); err != nil {
 				return err
 			}
 			continue
@@ -387,5 +387,5 @@ func (d *jsonDecoder) readObject(dst *jsonObject) error {
 		return d.literal("null")
 	}
 	dst.problem = "must be an object"
-	return d.skip()
+	return d.skipFree()
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // legacyDecodeJSON is the old decodeJSON.
-func legacyDecodeJSON(ctx context.Context, r *http.Request, dst any, arrays ...arrayLimit) error {
+func legacyDecodeJSON(ctx context.Context, r *http.Request, dst any, arrays ...pathRule) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func legacyDecodeJSON(ctx context.Context, r *http.Request, dst any, arrays ...a
 // characters (which no text column can store), without duplicate keys,
 // arrays within their limits, one value without trailing data. Unknown fields are ignored. A value of the wrong type is reported
 // with its JSON path, array indices included.
-func legacyUnmarshalBody(body []byte, dst any, arrays ...arrayLimit) error {
+func legacyUnmarshalBody(body []byte, dst any, arrays ...pathRule) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) == 0:
@@ -322,7 +322,7 @@ func (o *jsonObject) UnmarshalJSON(raw []byte) error {
 
 func legacyLookup(ctx context.Context, r *http.Request) (any, error) {
 	var d lookupRequest
-	if err := legacyDecodeJSON(ctx, r, &d); err != nil {
+	if err := legacyDecodeJSON(ctx, r, &d, lookupPaths...); err != nil {
 		return nil, err
 	}
 	return d.toPorts(metaFrom(ctx))
@@ -378,7 +378,7 @@ func legacyConsentText(ctx context.Context, r *http.Request) (any, error) {
 
 func legacyProcessEvent(ctx context.Context, r *http.Request) (any, error) {
 	var d processEventRequest
-	if err := legacyDecodeJSON(ctx, r, &d); err != nil {
+	if err := legacyDecodeJSON(ctx, r, &d, eventPaths...); err != nil {
 		return nil, err
 	}
 	return d.toPorts(metaFrom(ctx))

@@ -33,12 +33,21 @@ const (
 	maxDocumentImages = 32
 )
 
-// evaluateArrays are the array limits of /client/evaluate, checked before
-// any element is decoded.
-var evaluateArrays = []arrayLimit{
+// evaluateArrays are the path rules of /client/evaluate: its array limits,
+// checked before any element is decoded, and the provider's rawData,
+// free-form.
+var evaluateArrays = []pathRule{
 	newArrayLimit("documentCheckResult.documents", maxDocuments),
 	newArrayLimit("documentCheckResult.documents.images", maxDocumentImages),
+	newFreeForm("documentCheckResult.documents.rawData"),
 }
+
+// lookupPaths and eventPaths are the free-form values of /user/lookup and
+// /process/event.
+var (
+	lookupPaths = []pathRule{newFreeForm("identification")}
+	eventPaths  = []pathRule{newFreeForm("data"), newFreeForm("eventData")}
+)
 
 // field is one string of a request with its JSON path and limit.
 type field struct {

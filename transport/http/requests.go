@@ -56,7 +56,7 @@ func (d lookupRequest) toPorts(meta domain.RequestMeta) (ports.LookupRequest, er
 // decodeLookupRequest is the go-kit decoder of /user/lookup.
 func decodeLookupRequest(ctx context.Context, r *http.Request) (any, error) {
 	var d lookupRequest
-	if err := decodeJSON(ctx, r, &d); err != nil {
+	if err := decodeJSON(ctx, r, &d, lookupPaths...); err != nil {
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
@@ -254,7 +254,7 @@ func (r *documentCheckResult) readJSON(dec *jsonDecoder) error {
 
 // document is one checked document; its rawData (the provider's complete
 // answer) is deliberately not declared, so it is skipped without being
-// copied.
+// copied (as free-form: see beginObject).
 type document struct {
 	Type   string          `json:"type"`
 	Status string          `json:"status"`
@@ -262,7 +262,7 @@ type document struct {
 	Images []documentImage `json:"images"`
 }
 
-var documentFieldNames = fieldNames{"type", "status", "data", "images"}
+var documentFieldNames = fieldNames{"type", "status", "data", "images", "rawData"}
 
 func (doc *document) readJSON(dec *jsonDecoder) error {
 	return dec.readFields(documentFieldNames, func(field string) error {
@@ -275,6 +275,8 @@ func (doc *document) readJSON(dec *jsonDecoder) error {
 			return dec.readStruct(&doc.Data)
 		case "images":
 			return readSlice(dec, &doc.Images, maxDocumentImages, evaluateArrays[1].path)
+		case "rawData":
+			return dec.skipFree()
 		}
 		return dec.skip()
 	})
@@ -708,7 +710,7 @@ func (d processEventRequest) toPorts(meta domain.RequestMeta) (ports.ProcessEven
 // decodeProcessEventRequest is the go-kit decoder of /process/event.
 func decodeProcessEventRequest(ctx context.Context, r *http.Request) (any, error) {
 	var d processEventRequest
-	if err := decodeJSON(ctx, r, &d); err != nil {
+	if err := decodeJSON(ctx, r, &d, eventPaths...); err != nil {
 		return nil, err
 	}
 	noteProcessID(ctx, d.ProcessID)
