@@ -151,11 +151,8 @@ func (c Config) withDefaults() Config {
 // the field. It expects withDefaults to have run.
 func (c Config) validate() error {
 	var errs []error
-	if c.BasePath != "" {
-		if !strings.HasPrefix(c.BasePath, "/") || path.Clean(c.BasePath) != c.BasePath ||
-			strings.IndexFunc(c.BasePath, func(r rune) bool { return !isPathChar(r) }) >= 0 {
-			errs = append(errs, fmt.Errorf("BasePath %q must be a clean absolute path of letters, digits and -._~/", c.BasePath))
-		}
+	if err := CheckBasePath(c.BasePath); err != nil {
+		errs = append(errs, fmt.Errorf("BasePath %w", err))
 	}
 	if len(c.Credentials) > maxCredentials {
 		errs = append(errs, fmt.Errorf("too many Credentials: at most %d pairs, got %d", maxCredentials, len(c.Credentials)))
@@ -193,6 +190,23 @@ func (c Config) validate() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("httptransport: invalid config: %w", err)
+	}
+	return nil
+}
+
+// CheckBasePath reports why p cannot prefix the routes (nil when it can),
+// so configuration can refuse it at start naming its own variable: "" is
+// none, and a trailing slash is dropped; the rest must be a clean absolute
+// path of letters, digits and -._~/, since the router matches it byte for
+// byte and a request for a cleaned path would never reach it.
+func CheckBasePath(p string) error {
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p ||
+		strings.IndexFunc(p, func(r rune) bool { return !isPathChar(r) }) >= 0 {
+		return fmt.Errorf("%q must be a clean absolute path of letters, digits and -._~/", p)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/bankkit/onboarding-adapter/adapters/sms"
+	httptransport "github.com/bankkit/onboarding-adapter/transport/http"
 )
 
 // Prefix is the common prefix of every variable.
@@ -257,9 +258,12 @@ func (c Config) Validate() error {
 	if c.HTTPAddr == c.AdminAddr {
 		bad("ADMIN_ADDR", "must differ from %sHTTP_ADDR: health and metrics live on their own listener", Prefix)
 	}
-	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") ||
-		strings.ContainsAny(c.BasePath, " ?#{}")) {
-		bad("BASE_PATH", "must start with / and not end with / (for example /api/v1), not %q", c.BasePath)
+	if c.BasePath != "" {
+		if !strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") {
+			bad("BASE_PATH", "must start with / and not end with / (for example /api/v1), not %q", c.BasePath)
+		} else if err := httptransport.CheckBasePath(c.BasePath); err != nil {
+			bad("BASE_PATH", "%v", err)
+		}
 	}
 	if (c.BasicAuthUsername == "") != (c.BasicAuthPassword == "") {
 		bad("BASIC_AUTH_PASSWORD", "username and password must be set together")
