@@ -112,7 +112,8 @@ func isLimit(err error) bool { return strings.HasSuffix(err.Error(), "must have 
 // duplicateKey is the reference the scanner is fuzzed against: it walks the
 // tokens of a valid document and reports the first key an object holds
 // twice, compared case-insensitively, or exactly at or under one of the
-// free-form paths (matched in any letter case, array indices dropped).
+// free-form paths (an object at each key, matched in any letter case, and
+// an array where the path marks one with []).
 func duplicateKey(b []byte, free []pathRule) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
@@ -124,21 +125,28 @@ func duplicateKey(b []byte, free []pathRule) (string, bool) {
 	}
 	var stack []frame
 	freeAt := func() bool {
-		var path []string
-		for _, f := range stack {
-			if f.object {
-				path = append(path, f.key)
-			}
-		}
 		for _, r := range free {
-			if len(r.keys) == len(path) && func() bool {
-				for i := range path {
-					if !strings.EqualFold(path[i], r.keys[i]) {
-						return false
-					}
+			var shape []string // "k:" + key for an object, "[]" for an array
+			for _, k := range strings.Split(r.path, ".") {
+				key, array := strings.CutSuffix(k, "[]")
+				shape = append(shape, "k:"+key)
+				if array {
+					shape = append(shape, "[]")
 				}
-				return true
-			}() {
+			}
+			if len(shape) != len(stack) {
+				continue
+			}
+			match := true
+			for i, f := range stack {
+				switch {
+				case shape[i] == "[]":
+					match = match && !f.object
+				default:
+					match = match && f.object && strings.EqualFold("k:"+f.key, shape[i])
+				}
+			}
+			if match {
 				return true
 			}
 		}
@@ -210,7 +218,9 @@ func FuzzDecodeEvaluate(f *testing.F) {
 		`{"documentCheckResult":{"documents":[{"data":{"surname":1}}]}}`, `{"documentCheckResult":{"documents":[null,{}]}}`,
 		`{"documentCheckResult":{"documents":[{"images":[null,{"data":"%%"}]}]}}`,
 		`{"documentCheckResult":{"documents":[{"rawData":{"id":1,"ID":[{"a":1,"A":2}]},"RawData":1}]}}`,
-		`{"documentCheckResult":{"documents":[{"rawData":{"id":1,"id":2}}]}}`, `{"documentCheckResult":{"documents":[{"data":{"surname":"a","SURNAME":"b"}}]}}`)
+		`{"documentCheckResult":{"documents":[{"rawData":{"id":1,"id":2}}]}}`, `{"documentCheckResult":{"documents":[{"data":{"surname":"a","SURNAME":"b"}}]}}`,
+		`{"documentCheckResult":{"documents":{"rawData":{"a":1,"A":2}}}}`, `{"documentCheckResult":[{"documents":[{"rawData":{"a":1,"A":2}}]}]}`,
+		`{"documentCheckResult":{"documents":[[{"rawData":{"a":1,"A":2}}]]}}`, `{"documentCheckResult":{"documents":[{"rawData":[{"a":1,"A":2}]}]}}`)
 }
 
 func FuzzDecodeOTPSend(f *testing.F) {

@@ -243,11 +243,18 @@ func TestDuplicateKeyReference(t *testing.T) {
 			t.Errorf("duplicateKey(%s) = %v, want %v", body, got, want)
 		}
 	}
-	// Under a free-form path, only the same key twice.
-	free := []pathRule{newFreeForm("x.raw")}
+	// Under a free-form path, only the same key twice; a value reached in
+	// another shape (an array where the path has an object, or none where
+	// it has one) is not under it.
+	free := []pathRule{newFreeForm("x.raw"), newFreeForm("l[].raw")}
 	for body, want := range map[string]bool{
 		`{"x":{"raw":{"a":1,"A":2}}}`:              false,
-		`{"X":[{"RAW":{"a":{"b":1,"B":2}}}]}`:      false,
+		`{"X":{"RAW":{"a":{"b":1,"B":2}}}}`:        false,
+		`{"x":{"raw":[{"a":1,"A":2}]}}`:            false,
+		`{"l":[{"raw":{"a":1,"A":2}}]}`:            false,
+		`{"X":[{"RAW":{"a":{"b":1,"B":2}}}]}`:      true,
+		`{"l":{"raw":{"a":1,"A":2}}}`:              true,
+		`{"l":[[{"raw":{"a":1,"A":2}}]]}`:          true,
 		`{"x":{"raw":{"a":1,"a":2}}}`:              true,
 		`{"x":{"raw":[{"a":{"b":1,"b":2}}]}}`:      true,
 		`{"x":{"raw":{},"RAW":{}}}`:                true,
@@ -256,7 +263,7 @@ func TestDuplicateKeyReference(t *testing.T) {
 		`{"x":{"raw":{"a":1}},"x2":{"a":1,"A":2}}`: true,
 	} {
 		if _, got := duplicateKey([]byte(body), free); got != want {
-			t.Errorf("duplicateKey(%s) under x.raw = %v, want %v", body, got, want)
+			t.Errorf("duplicateKey(%s) under x.raw and l[].raw = %v, want %v", body, got, want)
 		}
 	}
 }

@@ -313,15 +313,17 @@ func scanJSON(b []byte, limits []pathRule) error {
 	return nil
 }
 
-// pathRule is a rule for the values at one path of a request body, with
-// array indices dropped ("documentCheckResult.documents.images"): a bound
-// on the elements of the arrays there (newArrayLimit), or that the objects
-// there, and everything inside them, are free-form (newFreeForm): their
-// keys are the caller's, compared exactly by the duplicate check (see
+// pathRule is a rule for the values at one path of a request body: a
+// bound on the elements of the arrays there (newArrayLimit, array indices
+// dropped: "documentCheckResult.documents.images"), or that the value
+// there, and everything inside it, is free-form (newFreeForm, each array
+// on the way marked: "documentCheckResult.documents[].rawData"): its keys
+// are the caller's, compared exactly by the duplicate check (see
 // beginObject).
 type pathRule struct {
 	path     string
-	keys     []string // path split at dots
+	keys     []string // path split at dots, without the [] marks
+	arrays   []bool   // free-form: whether an array follows keys[i]
 	max      int
 	freeForm bool
 }
@@ -331,24 +333,45 @@ func newArrayLimit(path string, max int) pathRule {
 }
 
 func newFreeForm(path string) pathRule {
-	return pathRule{path: path, keys: strings.Split(path, "."), freeForm: true}
+	l := pathRule{path: path, freeForm: true}
+	for _, k := range strings.Split(path, ".") {
+		key, array := strings.CutSuffix(k, "[]")
+		l.keys = append(l.keys, key)
+		l.arrays = append(l.arrays, array)
+	}
+	return l
 }
 
 // at reports whether a value opened at the current position of stack is
-// at l's path: the keys of the enclosing objects, outermost first, are
-// l.keys (arrays in between do not count). An array limit matches the keys
-// exactly; a free-form path in any letter case, as the decoder matches the
-// field names that lead to it.
+// at l's path. For an array limit, the keys of the enclosing objects,
+// outermost first, are l.keys (arrays in between do not count). A
+// free-form path is matched in the shape the decoder walks to it: an
+// object at each key, compared in any letter case as the decoder matches
+// field names, and an array exactly where the path has one; a value
+// reached any other way (one the decoder skips as mistyped) is not at it.
 func (l *pathRule) at(stack []scanFrame) bool {
+	if l.freeForm {
+		i := 0
+		for n, k := range l.keys {
+			if i >= len(stack) || !stack[i].object || !bytes.EqualFold(stack[i].key, []byte(k)) {
+				return false
+			}
+			i++
+			if l.arrays[n] {
+				if i >= len(stack) || stack[i].object {
+					return false
+				}
+				i++
+			}
+		}
+		return i == len(stack)
+	}
 	n := 0
 	for _, f := range stack {
 		if !f.object {
 			continue
 		}
-		if n >= len(l.keys) {
-			return false
-		}
-		if l.freeForm && !bytes.EqualFold(f.key, []byte(l.keys[n])) || !l.freeForm && string(f.key) != l.keys[n] {
+		if n >= len(l.keys) || string(f.key) != l.keys[n] {
 			return false
 		}
 		n++
@@ -454,7 +477,8 @@ func objectKey(raw []byte) []byte {
 
 // scanPath is the JSON path (a.b[1].c) of the current position of the
 // stack: the key of each object, the index in each array. A key that is not
-// a plain name (letters, digits, _ and -, at most 64) is shown as "*": keys
+// a plain name (a letter, then letters, digits, _ and -, at most 64) is
+// shown as "*": keys
 // of the free-form objects come from the caller and could hold anything,
 // a personal number included, and messages never echo caller data.
 func scanPath(stack []scanFrame) string {

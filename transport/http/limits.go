@@ -39,7 +39,7 @@ const (
 var evaluateArrays = []pathRule{
 	newArrayLimit("documentCheckResult.documents", maxDocuments),
 	newArrayLimit("documentCheckResult.documents.images", maxDocumentImages),
-	newFreeForm("documentCheckResult.documents.rawData"),
+	newFreeForm("documentCheckResult.documents[].rawData"),
 }
 
 // lookupPaths and eventPaths are the free-form values of /user/lookup and
