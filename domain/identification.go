@@ -94,7 +94,7 @@ func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
 	case KeyBirthDate:
 		d, ok := parseLooseDate(v)
 		if !ok {
-			if len(v) > 10 && v[10] == 'T' {
+			if _, zero, ok := isoDateTime(v); ok && !zero {
 				return "", "must be a date in the format YYYY-MM-DD (a date-time only at midnight: another time makes its day ambiguous)"
 			}
 			return "", "must be a date in the format YYYY-MM-DD"
@@ -129,11 +129,9 @@ func parseLooseDate(v string) (Date, bool) {
 	if d, err := ParseDate(v); err == nil {
 		return d, true
 	}
-	if len(v) > 10 && v[10] == 'T' {
-		if d, err := ParseDate(v[:10]); err == nil && midnight(v[11:]) {
-			return d, true
-		}
-		return Date{}, false
+	if len(v) > 10 && (v[10] == 'T' || v[10] == 't') {
+		d, zero, ok := isoDateTime(v)
+		return d, ok && zero
 	}
 	if len(v) == 8 {
 		if y, ok := atoi(v[0:4]); ok {
@@ -158,34 +156,81 @@ func parseLooseDate(v string) (Date, bool) {
 	return Date{}, false
 }
 
-// midnight reports whether t, the part of an ISO date-time after its T, is
-// 00:00, 00:00:00 or 00:00:00.000… with an optional offset (Z, ±hh:mm or
-// ±hhmm). A birth date serialised as a date-time is a date at midnight in
-// some zone (a Java LocalDate at UTC, a local date with its offset), and
-// its date part is the date. Any other time means the date was shifted on
-// the way: JavaScript's toISOString of local midnight on 12 April in
-// Prague is "…-04-11T22:00:00.000Z", whose date part is the day before.
-// Which day was meant cannot be known, so such a value is refused, naming
-// the field, rather than looked up or registered as the wrong day.
-func midnight(t string) bool {
-	if i := strings.IndexAny(t, "Z+-"); i >= 0 {
-		t, off := t[:i], t[i:]
-		switch {
-		case off == "Z":
-		case len(off) == 6 && off[3] == ':' && digits(off[1:3]) && digits(off[4:6]):
-		case len(off) == 5 && digits(off[1:5]):
-		default:
-			return false
+// isoDateTime parses v as an ISO date-time: a valid YYYY-MM-DD, T (or t),
+// hh:mm, hh:mm:ss or hh:mm:ss.f…, and an optional offset (Z, z, ±hh,
+// ±hhmm or ±hh:mm). ok reports whether it is one; zero whether its time is
+// midnight.
+//
+// A birth date serialised as a date-time is a date at midnight in some
+// zone (a Java LocalDate at UTC, a local date with its offset), and its
+// date part is the date. Any other time means the date was shifted on the
+// way: JavaScript's toISOString of local midnight on 12 April in Prague is
+// "…-04-11T22:00:00.000Z", whose date part is the day before. Which day was
+// meant cannot be known, so such a value is refused, naming the field,
+// rather than looked up or registered as the wrong day.
+func isoDateTime(v string) (d Date, zero, ok bool) {
+	if len(v) <= 10 || v[10] != 'T' && v[10] != 't' {
+		return Date{}, false, false
+	}
+	d, err := ParseDate(v[:10])
+	if err != nil {
+		return Date{}, false, false
+	}
+	t := v[11:]
+	if i := strings.IndexAny(t, "Zz+-"); i >= 0 {
+		if !validOffset(t[i:]) {
+			return Date{}, false, false
 		}
-		return midnight(t)
+		t = t[:i]
 	}
-	switch {
-	case t == "00:00", t == "00:00:00":
-		return true
-	case len(t) > 9 && t[:9] == "00:00:00." && strings.Trim(t[9:], "0") == "":
+	if len(t) < 5 || t[2] != ':' || !digits(t[:2]) || !digits(t[3:5]) {
+		return Date{}, false, false
+	}
+	h, _ := atoi(t[:2])
+	m, _ := atoi(t[3:5])
+	sec, frac := "00", ""
+	switch rest := t[5:]; {
+	case rest == "":
+	case len(rest) >= 3 && rest[0] == ':' && digits(rest[1:3]):
+		sec = rest[1:3]
+		if rest = rest[3:]; rest != "" {
+			if len(rest) < 2 || rest[0] != '.' || !digits(rest[1:]) {
+				return Date{}, false, false
+			}
+			frac = rest[1:]
+		}
+	default:
+		return Date{}, false, false
+	}
+	if s, _ := atoi(sec); h > 23 || m > 59 || s > 60 {
+		return Date{}, false, false
+	}
+	return d, h == 0 && m == 0 && sec == "00" && strings.Trim(frac, "0") == "", true
+}
+
+// validOffset reports whether off is a UTC offset of an ISO date-time: Z,
+// z, ±hh, ±hhmm or ±hh:mm.
+func validOffset(off string) bool {
+	if off == "Z" || off == "z" {
 		return true
 	}
-	return false
+	if off[0] != '+' && off[0] != '-' {
+		return false
+	}
+	var hh, mm string
+	switch o := off[1:]; {
+	case len(o) == 2:
+		hh, mm = o, "00"
+	case len(o) == 4:
+		hh, mm = o[:2], o[2:]
+	case len(o) == 5 && o[2] == ':':
+		hh, mm = o[:2], o[3:]
+	default:
+		return false
+	}
+	h, ok1 := atoi(hh)
+	m, ok2 := atoi(mm)
+	return ok1 && ok2 && digits(hh) && digits(mm) && h <= 23 && m <= 59
 }
 
 // digits reports whether s is all ASCII digits.

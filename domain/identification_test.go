@@ -46,6 +46,15 @@ func TestNormalizeIdentification(t *testing.T) {
 		{"birth date-time bad offset", domain.KeyBirthDate, "1985-04-12T00:00:00+2", "", "YYYY-MM-DD"},
 		{"birth date-time empty time", domain.KeyBirthDate, "1985-04-12T", "", "YYYY-MM-DD"},
 		{"birth date-time double offset", domain.KeyBirthDate, "1985-04-12T00:00Z+01:00", "", "YYYY-MM-DD"},
+		{"birth date-time lower-case t and z", domain.KeyBirthDate, "1985-04-12t00:00:00z", "1985-04-12", ""},
+		{"birth date-time hour offset", domain.KeyBirthDate, "1985-04-12T00:00:00+02", "1985-04-12", ""},
+		{"birth date-time negative zero offset", domain.KeyBirthDate, "1985-04-12T00:00:00-00:00", "1985-04-12", ""},
+		{"birth date-time offset out of range", domain.KeyBirthDate, "1985-04-12T00:00:00+99:99", "", "YYYY-MM-DD"},
+		{"birth date-time hour out of range", domain.KeyBirthDate, "1985-04-12T24:00:00Z", "", "YYYY-MM-DD"},
+		{"birth date-time leap second", domain.KeyBirthDate, "1985-04-11T23:59:60Z", "", "midnight"},
+		{"birth date-time noon says why", domain.KeyBirthDate, "1985-04-12T12:00:00Z", "", "a date-time only at midnight"},
+		{"birth date-time seconds without minutes", domain.KeyBirthDate, "1985-04-12T00:00:0Z", "", "YYYY-MM-DD"},
+		{"birth date-time empty fraction", domain.KeyBirthDate, "1985-04-12T00:00:00.Z", "", "YYYY-MM-DD"},
 		{"birth leap day", domain.KeyBirthDate, "29.2.2024", "2024-02-29", ""},
 		{"birth 30 Feb ISO", domain.KeyBirthDate, "2023-02-30", "", "YYYY-MM-DD"},
 		{"birth 30 Feb compact", domain.KeyBirthDate, "20230230", "", "YYYY-MM-DD"},
@@ -103,6 +112,23 @@ func TestNormalizeIdentification(t *testing.T) {
 				t.Errorf("NormalizeIdentification(%s, %q) = %q, want %q", tc.key, tc.raw, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBirthDateTimeMessages checks the midnight wording is given only for a
+// well-formed date-time at another time, not for one malformed otherwise.
+func TestBirthDateTimeMessages(t *testing.T) {
+	const plain = "must be a date in the format YYYY-MM-DD"
+	for raw, want := range map[string]string{
+		"1985-04-11T22:00:00.000Z":  plain + " (a date-time only at midnight: another time makes its day ambiguous)",
+		"2023-02-30T00:00:00Z":      plain,
+		"1985-04-12T00:00:00+2":     plain,
+		"1985-04-12T00:00:00+99:00": plain,
+		"1985-04-12Tnoon":           plain,
+	} {
+		if _, problem := domain.NormalizeIdentification(domain.KeyBirthDate, raw); problem != want {
+			t.Errorf("%s: %q, want %q", raw, problem, want)
+		}
 	}
 }
 
