@@ -153,15 +153,18 @@ type macState struct {
 
 // dedupeKey is the hex of the keyed hash of (processId, code): the dedupe
 // key reveals neither, and the NUL separator keeps ("ab", "1") and ("a",
-// "b1") apart. The scratch input holding the code is wiped before its
-// state goes back to the pool.
+// "b1") apart. The HMAC is reset and the scratch input wiped before the
+// state goes back to the pool, so no code stays in it.
 func (s *service) dedupeKey(processID, code string) string {
-	m := s.macs.Get().(*macState)
-	m.h.Reset()
+	m := s.macs.Get().(*macState) // reset when put back
 	m.in = append(append(append(m.in[:0], processID...), 0), code...)
 	m.h.Write(m.in)
 	key := hex.EncodeToString(m.h.Sum(m.sum[:0]))
+	// The HMAC's inner state still holds the input's last block until a
+	// reset, and the scratch input all of it.
+	m.h.Reset()
 	clear(m.in)
+	clear(m.sum[:])
 	s.macs.Put(m)
 	return key
 }

@@ -25,7 +25,9 @@ func TestSMSGatewayFaults(t *testing.T) {
 	t.Cleanup(gwSrv.Close)
 	proxy := testkit.NewProxy(t, strings.TrimPrefix(gwSrv.URL, "http://"))
 	env := testkit.TwilioEnv("http://" + proxy.Addr())
-	env["ONBOARDING_SMS_ATTEMPT_TIMEOUT"] = "400ms"
+	// 1 s, so an answer within the open breaker's 500 ms bound below
+	// cannot have waited for the hanging gateway.
+	env["ONBOARDING_SMS_ATTEMPT_TIMEOUT"] = "1s"
 	env["ONBOARDING_SMS_BREAKER_FAILURES"] = "3"
 	// The open period must outlast the five sends checking it on a loaded
 	// machine (at 1 s a late one could meet the half-open breaker).
@@ -59,11 +61,11 @@ func TestSMSGatewayFaults(t *testing.T) {
 	send("healthy", true, 2*time.Second)
 	wantBreaker("healthy", 0)
 
-	// Hanging: each attempt ends at the 400ms attempt time-out and, being
+	// Hanging: each attempt ends at the 1 s attempt time-out and, being
 	// ambiguous (the gateway may have sent it), is not retried.
 	gw.SetMode(testkit.GatewayHang)
 	for range 3 {
-		send("gateway hanging", false, 2*time.Second) // 5x the attempt time-out, half the 4 s request deadline
+		send("gateway hanging", false, 3*time.Second) // 3x the attempt time-out, under the 4 s request deadline
 	}
 	wantBreaker("after 3 hangs", 2)
 	before := gw.Attempts()
