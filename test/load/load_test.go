@@ -268,6 +268,17 @@ func TestCommandGiven(t *testing.T) {
 	if c, _ := parseFlags(nil); len(c.given) != 0 {
 		t.Errorf("no flags: given %q", c.given)
 	}
+	// Passwords are hidden, values with spaces or quotes quoted.
+	c, err = parseFlags([]string{"-pg", "postgres://bench:s3cret@db:5432/x", "-redis", "host=r password=s3cret",
+		"-env", "A=a b", "-env", "B=it's"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = strings.Join(c.given, " ")
+	want = `-pg=postgres://bench:xxxxx@db:5432/x -redis='(redacted)' -env 'A=a b' -env 'B=it'\''s'`
+	if got != want || strings.Contains(got, "s3cret") {
+		t.Errorf("given %s, want %s", got, want)
+	}
 }
 
 func TestParseStat(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -116,13 +117,17 @@ func parseFlags(args []string) (config, error) {
 	}
 	c.env = env
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "env" {
+		switch f.Name {
+		case "env":
 			return // listed once per value below
+		case "pg", "redis":
+			c.given = append(c.given, "-"+f.Name+"="+shellQuote(redactURL(f.Value.String())))
+		default:
+			c.given = append(c.given, "-"+f.Name+"="+shellQuote(f.Value.String()))
 		}
-		c.given = append(c.given, "-"+f.Name+"="+f.Value.String())
 	})
 	for _, e := range env {
-		c.given = append(c.given, "-env", e)
+		c.given = append(c.given, "-env", shellQuote(e))
 	}
 	c.modes = splitList(*modes)
 	c.scenarios = splitList(*scen)
@@ -182,6 +187,28 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// redactURL hides the password of a database or Redis URL (a keyword DSN,
+// which is no URL, is hidden whole), so the report can be shared.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return "(redacted)"
+	}
+	return u.Redacted()
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./:=,@%+ so the report's command line can be
+// pasted back.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envOr(key, def string) string {
