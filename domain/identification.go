@@ -124,7 +124,7 @@ func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
 // parseLooseDate accepts the date spellings mobile apps send: ISO
 // (YYYY-MM-DD), compact (YYYYMMDD), Czech and German (D.M.YYYY, with or
 // without spaces) and an ISO date-time at midnight, whose date part is
-// taken (see midnight).
+// taken (see isoDateTime).
 func parseLooseDate(v string) (Date, bool) {
 	if d, err := ParseDate(v); err == nil {
 		return d, true
@@ -183,18 +183,18 @@ func isoDateTime(v string) (d Date, zero, ok bool) {
 		}
 		t = t[:i]
 	}
-	if len(t) < 5 || t[2] != ':' || !digits(t[:2]) || !digits(t[3:5]) {
+	if len(t) < 5 || t[2] != ':' {
 		return Date{}, false, false
 	}
-	h, _ := atoi(t[:2])
-	m, _ := atoi(t[3:5])
+	h, okH := atoi(t[:2])
+	m, okM := atoi(t[3:5])
 	sec, frac := "00", ""
 	switch rest := t[5:]; {
 	case rest == "":
-	case len(rest) >= 3 && rest[0] == ':' && digits(rest[1:3]):
+	case len(rest) >= 3 && rest[0] == ':':
 		sec = rest[1:3]
 		if rest = rest[3:]; rest != "" {
-			if len(rest) < 2 || rest[0] != '.' || !digits(rest[1:]) {
+			if len(rest) < 2 || rest[0] != '.' {
 				return Date{}, false, false
 			}
 			frac = rest[1:]
@@ -202,10 +202,12 @@ func isoDateTime(v string) (d Date, zero, ok bool) {
 	default:
 		return Date{}, false, false
 	}
-	if s, _ := atoi(sec); h > 23 || m > 59 || s > 60 {
+	sc, okS := atoi(sec)
+	_, okF := atoi(frac)
+	if !okH || !okM || !okS || !okF || h > 23 || m > 59 || sc > 60 {
 		return Date{}, false, false
 	}
-	return d, h == 0 && m == 0 && sec == "00" && strings.Trim(frac, "0") == "", true
+	return d, h == 0 && m == 0 && sc == 0 && strings.Trim(frac, "0") == "", true
 }
 
 // validOffset reports whether off is a UTC offset of an ISO date-time: Z,
@@ -230,17 +232,7 @@ func validOffset(off string) bool {
 	}
 	h, ok1 := atoi(hh)
 	m, ok2 := atoi(mm)
-	return ok1 && ok2 && digits(hh) && digits(mm) && h <= 23 && m <= 59
-}
-
-// digits reports whether s is all ASCII digits.
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return ok1 && ok2 && h <= 23 && m <= 59
 }
 
 // NormalizePersonalNumber strips separators (spaces, slashes, dashes, dots)

@@ -366,7 +366,11 @@ func (h *harness) settleConsents(ctx context.Context, client *http.Client) error
 				b = append(b, `,"consentType":"`...)
 				b = append(b, typ...)
 				b = append(b, `","approved":true}`...)
-				if err := h.post(ctx, client, s, "/consent/storage", b); err != nil {
+				status, answer, err := post(ctx, client, s.api+"/consent/storage", body{b})
+				if err == nil && status/100 != 2 {
+					err = fmt.Errorf("%d %s", status, answer)
+				}
+				if err != nil {
 					return fmt.Errorf("settle the demo users' consents: %w", err)
 				}
 			}
@@ -375,26 +379,21 @@ func (h *harness) settleConsents(ctx context.Context, client *http.Client) error
 	return nil
 }
 
-// post sends one JSON body to s and fails unless it answers 2xx.
-func (h *harness) post(ctx context.Context, client *http.Client, s *server, path string, b []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.api+path, bytes.NewReader(b))
+// post sends one JSON body to url and returns the status and the answer.
+func post(ctx context.Context, client *http.Client, url string, b body) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &bodyReader{b: b})
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
+	req.ContentLength = b.len()
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, answer)
-	}
-	return nil
+	return resp.StatusCode, answer, err
 }
 
 // probe sends n requests of sc to s and returns the answers.
@@ -403,20 +402,12 @@ func (h *harness) probe(ctx context.Context, client *http.Client, s *server, sc 
 	var answers [][]byte
 	for range n {
 		b := sc.make(g)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.api+sc.path, &bodyReader{b: b})
-		req.ContentLength = b.len()
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		status, answer, err := post(ctx, client, s.api+sc.path, b)
 		if err != nil {
 			return nil, fmt.Errorf("preflight %s on %s: %w", sc.name, s.name, err)
 		}
-		answer, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("preflight %s on %s: %w", sc.name, s.name, err)
-		}
-		if resp.StatusCode/100 != 2 {
-			return nil, fmt.Errorf("preflight %s on %s: %d %s\nrequest: %s", sc.name, s.name, resp.StatusCode,
+		if status/100 != 2 {
+			return nil, fmt.Errorf("preflight %s on %s: %d %s\nrequest: %s", sc.name, s.name, status,
 				answer, truncate(string(bytes.Join(b[:], nil)), 600))
 		}
 		answers = append(answers, answer)
