@@ -165,7 +165,9 @@ type DecisionStore interface {
 	// SaveDecision stores d, and rc as its review case when not nil, in one
 	// step, unless a decision with the same key exists. It returns the stored
 	// decision (d, or the one that won a race) and whether d was stored.
-	// Errors: CodeUnavailable.
+	// Errors: CodeUnavailable; CodeConflict when rc's id already names
+	// another decision's case (nothing is then stored, and the caller may
+	// save again with a fresh id).
 	SaveDecision(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, bool, error)
 }
 

@@ -222,11 +222,34 @@ func (e *Engine) Decide(ctx context.Context, r Request, eval Evaluator) (domain.
 		return domain.Decision{}, err
 	}
 	d, rc := e.build(r, o)
-	saved, _, err := e.store.SaveDecision(ctx, d, rc)
-	if err != nil {
-		return domain.Decision{}, fmt.Errorf("save %s decision: %w", r.Kind, err)
+	return e.save(ctx, d, rc)
+}
+
+// caseIDAttempts bounds the saves of one decision whose review case id
+// was already taken. Ids are random (UUIDs), so a second collision means
+// the generator is broken, not unlucky.
+const caseIDAttempts = 3
+
+// save stores d with its review case rc. A case id the store says is
+// already used is replaced by a fresh one and the save done again: the
+// caller's decision does not depend on the id, and an error there would
+// make the caller retry into the same rules. Collisions past
+// caseIDAttempts are an internal error (500), not a conflict the caller
+// could resolve.
+func (e *Engine) save(ctx context.Context, d domain.Decision, rc *domain.ReviewCase) (domain.Decision, error) {
+	for attempt := 1; ; attempt++ {
+		saved, _, err := e.store.SaveDecision(ctx, d, rc)
+		switch {
+		case err == nil:
+			return saved, nil
+		case rc == nil || domain.CodeOf(err) != domain.CodeConflict:
+			return domain.Decision{}, fmt.Errorf("save %s decision: %w", d.Kind, err)
+		case attempt == caseIDAttempts:
+			return domain.Decision{}, domain.Internal(err, "save %s decision: %d review case ids in a row already used", d.Kind, attempt)
+		}
+		rc.ID = e.ids.NewID()
+		d.ReviewCaseID = ""
 	}
-	return saved, nil
 }
 
 // read returns the stored decisions of r's identity verification and the

@@ -350,6 +350,28 @@ func (s racingStore) SaveDecision(context.Context, domain.Decision, *domain.Revi
 	return s.winner, false, nil
 }
 
+// scriptedIDs hands out ids in order and then repeats the last one.
+type scriptedIDs struct {
+	ids   []string
+	calls int
+}
+
+func (s *scriptedIDs) NewID() string {
+	s.calls++
+	return s.ids[min(s.calls, len(s.ids))-1]
+}
+
+// conflictStore refuses every save as a conflict.
+type conflictStore struct {
+	ports.DecisionStore
+	saves *atomic.Int32
+}
+
+func (s conflictStore) SaveDecision(context.Context, domain.Decision, *domain.ReviewCase) (domain.Decision, bool, error) {
+	s.saves.Add(1)
+	return domain.Decision{}, false, domain.Conflict("refused")
+}
+
 // countingStore counts the reads the engine makes.
 type countingStore struct {
 	ports.DecisionStore
@@ -439,6 +461,54 @@ func TestDecideStoreOutcomes(t *testing.T) {
 		}
 		if store.reads.Load() != 1 || store.single.Load() != 0 {
 			t.Errorf("decision reads: %d combined, %d single; want exactly one combined read", store.reads.Load(), store.single.Load())
+		}
+	})
+	t.Run("a review case id already used is replaced by a fresh one", func(t *testing.T) {
+		store := memory.NewDecisionStore()
+		taken := domain.Decision{Kind: domain.KindApproval, ProcessID: "p-0", IdentityVerificationID: "iv-0", Result: domain.ResultWAIT}
+		if _, _, err := store.SaveDecision(ctx, taken, &domain.ReviewCase{ID: "case-taken"}); err != nil {
+			t.Fatal(err)
+		}
+		ids := &scriptedIDs{ids: []string{"case-taken", "case-taken", "case-fresh"}}
+		e := decision.NewEngine(store, noClients(), clock, ids, p)
+		d, err := e.Decide(ctx, validRequest(), outcome(wait))
+		if err != nil || d.Result != domain.ResultWAIT || d.ReviewCaseID != "case-fresh" {
+			t.Fatalf("Decide = %+v, %v; want WAIT with case-fresh", d, err)
+		}
+		c, err := store.ReviewCase(ctx, "case-fresh")
+		if err != nil || c.ProcessID != "p-1" {
+			t.Fatalf("fresh case = %+v, %v; want the decision's", c, err)
+		}
+		c, err = store.ReviewCase(ctx, "case-taken")
+		if err != nil || c.ProcessID != "p-0" {
+			t.Fatalf("taken case = %+v, %v; want still p-0's", c, err)
+		}
+	})
+	t.Run("case ids that keep colliding are an internal error, nothing stored", func(t *testing.T) {
+		store := memory.NewDecisionStore()
+		taken := domain.Decision{Kind: domain.KindApproval, ProcessID: "p-0", IdentityVerificationID: "iv-0", Result: domain.ResultWAIT}
+		if _, _, err := store.SaveDecision(ctx, taken, &domain.ReviewCase{ID: "case-taken"}); err != nil {
+			t.Fatal(err)
+		}
+		ids := &scriptedIDs{ids: []string{"case-taken"}}
+		e := decision.NewEngine(store, noClients(), clock, ids, p)
+		_, err := e.Decide(ctx, validRequest(), outcome(wait))
+		if domain.CodeOf(err) != domain.CodeInternal {
+			t.Fatalf("err = %v (code %s), want CodeInternal", err, domain.CodeOf(err))
+		}
+		if ids.calls != 3 {
+			t.Errorf("%d case ids asked for, want 3 attempts", ids.calls)
+		}
+		if _, err := store.Decision(ctx, domain.KindEvaluation, "p-1", "iv-1"); !domain.IsNotFound(err) {
+			t.Errorf("a decision was stored: %v", err)
+		}
+	})
+	t.Run("a conflict without a review case is not retried", func(t *testing.T) {
+		var saves atomic.Int32
+		e := decision.NewEngine(conflictStore{DecisionStore: memory.NewDecisionStore(), saves: &saves}, noClients(), clock, ids, p)
+		_, err := e.Decide(ctx, validRequest(), outcome(ok))
+		if domain.CodeOf(err) != domain.CodeConflict || saves.Load() != 1 {
+			t.Errorf("err = %v after %d saves; want the store's conflict after one", err, saves.Load())
 		}
 	})
 	t.Run("stored reads a missing decision as absent", func(t *testing.T) {

@@ -186,6 +186,30 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		wantCode(t, err, domain.CodeNotFound)
 	})
 
+	t.Run("a review case id already used is CodeConflict and stores nothing", func(t *testing.T) {
+		first, rc := newWaitDecision(domain.KindEvaluation, now())
+		_, _, err := store.SaveDecision(ctx, first, &rc)
+		must(t, err)
+		other, otherCase := newWaitDecision(domain.KindApproval, now())
+		otherCase.ID, other.ReviewCaseID = rc.ID, rc.ID
+		_, _, err = store.SaveDecision(ctx, other, &otherCase)
+		wantCode(t, err, domain.CodeConflict)
+		_, err = store.Decision(ctx, other.Kind, other.ProcessID, other.IdentityVerificationID)
+		wantCode(t, err, domain.CodeNotFound)
+		c, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		if c.ProcessID != first.ProcessID || c.Kind != first.Kind {
+			t.Fatalf("case %s now belongs to %s %s, want still %s %s", rc.ID, c.Kind, c.ProcessID, first.Kind, first.ProcessID)
+		}
+		// The same decision with a fresh case id is stored.
+		otherCase.ID, other.ReviewCaseID = newUUID(), ""
+		got, stored, err := store.SaveDecision(ctx, other, &otherCase)
+		must(t, err)
+		if !stored || got.ReviewCaseID != otherCase.ID {
+			t.Fatalf("save with a fresh case id = %+v stored %v, want stored with case %s", got, stored, otherCase.ID)
+		}
+	})
+
 	t.Run("returned values are copies", func(t *testing.T) {
 		d, rc := newWaitDecision(domain.KindApproval, now())
 		got, _, err := store.SaveDecision(ctx, d, &rc)
