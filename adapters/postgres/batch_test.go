@@ -1246,7 +1246,7 @@ func TestDecisionGroupCommitCancellation(t *testing.T) {
 	if _, _, err := s.Decisions.SaveDecision(ctx, d, nil); domain.CodeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("save with an ended context: %v, want CodeUnavailable", err)
 	}
-	time.Sleep(batchWindow + 100*time.Millisecond)
+	s.WaitBatches() // the batch it was in has been settled
 	if _, n := decisionXmin(t, pool, d); n != 0 {
 		t.Fatal("a decision whose caller gave up before the flush was stored")
 	}

@@ -134,3 +134,12 @@ func (s *Stores) LedgerQueued() int {
 	}
 	return len(g.open.calls)
 }
+
+// WaitBatches blocks until the batches of durable writes (ledger,
+// decisions, process events) opened so far have been flushed, so a test
+// knows a write whose caller gave up was settled, not merely not yet due.
+func (s *Stores) WaitBatches() {
+	s.Ledger.batch.wait()
+	s.Decisions.batch.wait()
+	s.Events.batch.wait()
+}

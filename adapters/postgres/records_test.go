@@ -219,7 +219,7 @@ func TestProcessEventGroupCommitCancellation(t *testing.T) {
 	if err := s.Events.RecordProcessEvent(ctx, batchEvent(pid, 1)); domain.CodeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("record with an ended context: %v, want CodeUnavailable", err)
 	}
-	time.Sleep(batchWindow + 100*time.Millisecond)
+	s.WaitBatches() // the batch it was in has been settled
 	if got := storedEvents(t, pool, pid); len(got) != 0 {
 		t.Fatalf("an event whose caller gave up before the flush was stored: %+v", got)
 	}
