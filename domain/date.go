@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -14,11 +15,19 @@ type Date struct {
 	d int
 }
 
+// The date errors name no value: a date is often a birth date, and these
+// errors reach logs (a stored date that no longer parses is an internal
+// error, logged with its cause).
+var (
+	errNotISODate      = errors.New("not in the format YYYY-MM-DD")
+	errNotCalendarDate = errors.New("not a calendar date")
+)
+
 // NewDate returns the date, or an error when it does not exist (2023-02-30).
 func NewDate(year int, month time.Month, day int) (Date, error) {
 	t := time.Date(year, month, day, 0, 0, 0, 0, time.UTC)
 	if t.Year() != year || t.Month() != month || t.Day() != day || year < 1 || year > 9999 {
-		return Date{}, fmt.Errorf("%04d-%02d-%02d is not a calendar date", year, int(month), day)
+		return Date{}, errNotCalendarDate
 	}
 	return Date{y: year, m: month, d: day}, nil
 }
@@ -37,13 +46,13 @@ func MustDate(s string) Date {
 // March.
 func ParseDate(s string) (Date, error) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
-		return Date{}, fmt.Errorf("%q is not in the format YYYY-MM-DD", s)
+		return Date{}, errNotISODate
 	}
 	y, ok1 := atoi(s[0:4])
 	m, ok2 := atoi(s[5:7])
 	d, ok3 := atoi(s[8:10])
 	if !ok1 || !ok2 || !ok3 {
-		return Date{}, fmt.Errorf("%q is not in the format YYYY-MM-DD", s)
+		return Date{}, errNotISODate
 	}
 	return NewDate(y, time.Month(m), d)
 }

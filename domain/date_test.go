@@ -65,10 +65,18 @@ func TestParseDate(t *testing.T) {
 	}
 }
 
-func TestParseDateErrorNamesFormat(t *testing.T) {
-	_, err := domain.ParseDate("12.04.1985")
-	if err == nil || !strings.Contains(err.Error(), "YYYY-MM-DD") {
-		t.Fatalf("error %v should name the expected format", err)
+func TestParseDateErrorNamesFormatNotValue(t *testing.T) {
+	for _, in := range []string{"12.04.1985", "1985-04-1x", "1985-02-30"} {
+		_, err := domain.ParseDate(in)
+		if err == nil {
+			t.Fatalf("ParseDate(%q): no error", in)
+		}
+		if strings.Contains(err.Error(), in) || strings.Contains(err.Error(), "1985") {
+			t.Errorf("ParseDate(%q) error %q echoes the value", in, err)
+		}
+	}
+	if _, err := domain.ParseDate("12.04.1985"); !strings.Contains(err.Error(), "YYYY-MM-DD") {
+		t.Errorf("error %v should name the expected format", err)
 	}
 }
 

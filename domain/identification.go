@@ -289,13 +289,15 @@ func NormalizePhone(s string) (string, bool) {
 	return out, true
 }
 
-// MaskPhone shows the country prefix and the last two digits only
-// (+42077****89), enough for support to tell numbers apart. At least four
-// characters stay hidden: a short number shows a shorter prefix rather than
-// being printed almost whole.
+// MaskPhone shows at most the plus and three leading digits (the country
+// calling code, or part of it) and the last two digits (+420****56):
+// enough for support to tell a number's country and its ending, while at
+// least six digits stay hidden, so a log line with the number's ending and
+// its time still leaves millions of candidates. The mask is the same
+// length for every number, so it does not tell the number's length either.
 func MaskPhone(p string) string {
-	const hidden, tail = 4, 2
-	head := min(6, len(p)-hidden-tail)
+	const hidden, tail = 6, 2
+	head := min(4, len(p)-hidden-tail)
 	if head < 1 {
 		return "****"
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -81,6 +82,19 @@ func TestTranslate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a data exception's text leaves out the refused value", func(t *testing.T) {
+		cause := &pgconn.PgError{Severity: "ERROR", Code: "22007", Message: `invalid input syntax for type date: "1985-13-45"`, ColumnName: "birth_date"}
+		got := postgres.Translate(pool, fmt.Errorf("query: %w", cause))
+		if domain.CodeOf(got) != domain.CodeInvalid || strings.Contains(got.Error(), "1985") {
+			t.Fatalf("translated = %v (code %s), want CodeInvalid without the value", got, domain.CodeOf(got))
+		}
+		if !strings.Contains(got.Error(), "22007") || !strings.Contains(got.Error(), "birth_date") {
+			t.Errorf("translated = %v, want the SQLSTATE and the column", got)
+		}
+		if pg, ok := errors.AsType[*pgconn.PgError](got); !ok || pg != cause {
+			t.Errorf("the driver's error is no longer reachable: %v", got)
+		}
+	})
 	t.Run("a check violation names the column", func(t *testing.T) {
 		de, _ := domain.AsError(postgres.Translate(pool, pgErr("23514")))
 		if de.Field != "score" {

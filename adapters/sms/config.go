@@ -377,7 +377,9 @@ func ParseHeaders(s string) (map[string]string, error) {
 			return nil, fmt.Errorf("%s: entry %d is not Name=value", EnvHTTPHeaders, i+1)
 		}
 		if !isToken(name) {
-			return nil, fmt.Errorf("%s: entry %d: %q is not a valid header name", EnvHTTPHeaders, i+1, name)
+			// The name is not printed: a comma inside a header's value
+			// (this variable is a secret) makes a "name" of its tail.
+			return nil, fmt.Errorf("%s: entry %d: the header name is not a valid HTTP token", EnvHTTPHeaders, i+1)
 		}
 		out[name] = strings.TrimSpace(value)
 	}

@@ -4,7 +4,7 @@
 // (HTTPGateway), each wrapped in Resilient. NewSender builds the one
 // ONBOARDING_SMS_PROVIDER names. Every adapter treats the message text as
 // secret (it carries the OTP code): it never logs, traces or returns it in
-// an error, and it logs the recipient only masked (+42077****56).
+// an error, and it logs the recipient only masked (+420****56).
 //
 // # Sending at most once
 //

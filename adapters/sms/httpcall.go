@@ -227,10 +227,12 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // scrub makes gateway-supplied or network text safe for logs and errors:
-// it keeps at most 200 bytes of one line, and replaces every run of
-// digits and phone punctuation that holds four or more digits with "***",
-// which removes phone numbers and OTP codes in any formatting (gateways
-// echo the recipient in error messages).
+// it keeps at most 200 bytes of one line, replaces every run of digits and
+// phone punctuation that holds four or more digits with "***", which
+// removes phone numbers and numeric OTP codes in any formatting (gateways
+// echo the recipient in error messages), and then every word of four or
+// more letters and digits that holds a digit, which removes alphanumeric
+// codes (AB12CD).
 func scrub(s string) string {
 	const maxLen = 200
 	var b strings.Builder
@@ -247,7 +249,7 @@ func scrub(s string) string {
 		}
 		// A run: digits and phone punctuation, ending at its last digit.
 		j, lastDigit, digits := i, -1, 0
-		for ; j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || strings.ContainsRune("+ -().", rs[j])); j++ {
+		for ; j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || strings.ContainsRune(phonePunct, rs[j])); j++ {
 			if rs[j] >= '0' && rs[j] <= '9' {
 				lastDigit, digits = j, digits+1
 			}
@@ -264,7 +266,7 @@ func scrub(s string) string {
 		}
 		i = lastDigit + 1
 	}
-	out := b.String()
+	out := maskCodeWords(b.String())
 	if len(out) > maxLen {
 		cut := maxLen
 		for cut > 0 && !utf8.RuneStart(out[cut]) {
@@ -273,4 +275,32 @@ func scrub(s string) string {
 		out = out[:cut] + "…"
 	}
 	return out
+}
+
+// phonePunct is what may separate the digits of a phone number or code.
+const phonePunct = "+ -()./_"
+
+// maskCodeWords replaces each word (a run of ASCII letters and digits) of
+// four or more characters that holds a digit with "***".
+func maskCodeWords(s string) string {
+	isAlnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if !isAlnum(s[i]) {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		j, digit := i, false
+		for ; j < len(s) && isAlnum(s[j]); j++ {
+			digit = digit || s[j] >= '0' && s[j] <= '9'
+		}
+		if digit && j-i >= 4 {
+			b.WriteString("***")
+		} else {
+			b.WriteString(s[i:j])
+		}
+		i = j
+	}
+	return b.String()
 }

@@ -22,6 +22,11 @@ func TestScrub(t *testing.T) {
 		{"code 4821", "code ***"},
 		{"HTTP 500 at 12:30", "HTTP 500 at 12:30"},
 		{"a + b", "a + b"},
+		{"code AB12CD sent", "code *** sent"},
+		{"code 12ab", "code ***"},
+		{"to 420/777/123/456", "to ***"},
+		{"to 420_777_123", "to ***"},
+		{"status v2 ok, id ab1", "status v2 ok, id ab1"},
 		{"line\nbreak\ttab", "line break tab"},
 		{strings.Repeat("é", 150), strings.Repeat("é", 100) + "…"},
 	} {

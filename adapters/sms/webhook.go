@@ -204,7 +204,7 @@ func (c HTTPConfig) compile() (*HTTPGateway, error) {
 	for name, value := range c.Headers {
 		switch canon := http.CanonicalHeaderKey(name); {
 		case !isToken(name):
-			errs = append(errs, fmt.Errorf("%s: %q is not a valid header name", EnvHTTPHeaders, name))
+			errs = append(errs, fmt.Errorf("%s: a header name is not a valid HTTP token (not printed: the variable is a secret)", EnvHTTPHeaders))
 		case strings.ContainsAny(value, "\r\n"):
 			errs = append(errs, fmt.Errorf("%s: the value of %s must be one line", EnvHTTPHeaders, canon))
 		case canon == "Host" || canon == "Content-Length" || canon == "Transfer-Encoding" || canon == "Connection":

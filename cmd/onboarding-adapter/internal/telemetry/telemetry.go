@@ -434,7 +434,9 @@ func newOTLP(ctx context.Context, env map[string]string) (sdktrace.SpanExporter,
 			u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
 		}
 		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
-		u.User = nil // the summary never shows credentials
+		// The summary never shows credentials, in the user info or in a
+		// query (some vendors take a token there).
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
 		endpoint = u.String()
 	}
 	if v, key := get("HEADERS"); v != "" {

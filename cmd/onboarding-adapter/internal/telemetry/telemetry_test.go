@@ -314,6 +314,9 @@ func TestOTLPExportFlushedOnShutdown(t *testing.T) {
 		{"signal endpoint is used as it is", func(u string) map[string]string {
 			return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": u + "/ignored", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": u + "/custom/traces"}
 		}, "/custom/traces"},
+		{"credentials in the URL stay out of the summary", func(u string) map[string]string {
+			return map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": strings.Replace(u, "://", "://usr:pwsecret@", 1) + "/v1/traces?token=qsecret#fsecret"}
+		}, "/v1/traces"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,8 +331,8 @@ func TestOTLPExportFlushedOnShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v := tel.LogValue().String(); strings.Contains(v, "abc") || !strings.Contains(v, "otlp") {
-				t.Errorf("summary %s shows a header or lacks the exporter", v)
+			if v := tel.LogValue().String(); strings.Contains(v, "abc") || strings.Contains(v, "secret") || !strings.Contains(v, "otlp") {
+				t.Errorf("summary %s shows a header or a credential, or lacks the exporter", v)
 			}
 			_, span := tel.TracerProvider().Tracer("t").Start(context.Background(), "POST /client/approve", trace.WithSpanKind(trace.SpanKindServer))
 			span.End()
