@@ -25,8 +25,25 @@ import (
 	"github.com/bankkit/onboarding-adapter/ports"
 )
 
-// operatorTimeout bounds an operator command that is not a bulk load.
+// operatorTimeout bounds an operator command that is not a bulk load,
+// unless its --timeout says otherwise.
 const operatorTimeout = 2 * time.Minute
+
+// timeoutFlag declares --timeout on fs: how long the command may take in
+// all (0: no bound but a signal). The chart sets it from its Job's
+// activeDeadlineSeconds, so a long migration or purge is bounded by the
+// deadline the operator chose, not cut at two minutes.
+func timeoutFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", operatorTimeout, "give up after this long (0: no limit)")
+}
+
+// withTimeout bounds ctx by d unless d is 0.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
 
 // env is what every operator subcommand starts from: the validated
 // configuration, the policy and a logger.
@@ -64,14 +81,22 @@ func (e env) database(ctx context.Context, command string) (*pgxpool.Pool, error
 
 // runMigrate is `migrate [up|status]`.
 func runMigrate(ctx context.Context, e env, args []string) error {
+	const usage = "usage: onboarding-adapter migrate [--timeout 2m] [up|status]"
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	timeout := timeoutFlag(fs)
+	if err := fs.Parse(args); err != nil || *timeout < 0 {
+		return usageError{usage}
+	}
+	args = fs.Args()
 	action := "up"
 	if len(args) > 0 {
 		action, args = args[0], args[1:]
 	}
 	if len(args) > 0 || (action != "up" && action != "status") {
-		return usageError{"usage: onboarding-adapter migrate [up|status]"}
+		return usageError{usage}
 	}
-	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	ctx, cancel := withTimeout(ctx, *timeout)
 	defer cancel()
 	pool, err := e.database(ctx, "migrate")
 	if err != nil {

@@ -270,8 +270,9 @@ func runPurge(ctx context.Context, e env, args []string, p policy.Review) error 
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	retention := fs.Duration("retention", 0, "purge the evidence of cases resolved longer ago than this (default: the policy's)")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return usageError{"usage: onboarding-adapter purge [--retention 720h]"}
+	timeout := timeoutFlag(fs)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *timeout < 0 {
+		return usageError{"usage: onboarding-adapter purge [--retention 720h] [--timeout 2m]"}
 	}
 	if *retention != 0 {
 		p.Retention = *retention
@@ -279,7 +280,7 @@ func runPurge(ctx context.Context, e env, args []string, p policy.Review) error 
 	if p.Retention < time.Hour {
 		return fmt.Errorf("retention must be at least 1h, not %s", p.Retention)
 	}
-	ctx, cancel := context.WithTimeout(ctx, operatorTimeout)
+	ctx, cancel := withTimeout(ctx, *timeout)
 	defer cancel()
 	svc, closeDB, err := reviewService(ctx, e, p, "purge")
 	if err != nil {

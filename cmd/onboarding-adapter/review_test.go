@@ -256,6 +256,36 @@ func TestPurge(t *testing.T) {
 	}
 }
 
+// --timeout bounds migrate and purge (the chart sets it from its Jobs'
+// deadlines); 0 lifts the bound, a negative one is a usage error.
+func TestOperatorTimeouts(t *testing.T) {
+	db := newReviewDB(t)
+	ctx := context.Background()
+	p := policy.Default().Review
+	var ue usageError
+	for _, args := range [][]string{{"--timeout", "-1s"}, {"--timeout", "soon"}} {
+		if err := runPurge(ctx, db.e, args, p); !errors.As(err, &ue) {
+			t.Errorf("purge %v: %v, want a usage error", args, err)
+		}
+		if err := runMigrate(ctx, db.e, append(args, "up")); !errors.As(err, &ue) {
+			t.Errorf("migrate %v up: %v, want a usage error", args, err)
+		}
+	}
+	if err := runPurge(ctx, db.e, []string{"--timeout", "1ns"}, p); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("purge --timeout 1ns: %v, want the deadline", err)
+	}
+	if err := runMigrate(ctx, db.e, []string{"--timeout", "1ns", "status"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("migrate --timeout 1ns status: %v, want the deadline", err)
+	}
+	if out, err := db.run(t, p, "purge", "--timeout", "0"); err != nil || !strings.Contains(out, "evidence of 0 ") {
+		t.Errorf("purge --timeout 0: %q %v", out, err)
+	}
+	db.out.Reset()
+	if err := runMigrate(ctx, db.e, []string{"--timeout", "10m", "up"}); err != nil {
+		t.Errorf("migrate --timeout 10m up: %v", err)
+	}
+}
+
 func snapshot(t *testing.T, pool *pgxpool.Pool, query string) string {
 	t.Helper()
 	var s *string

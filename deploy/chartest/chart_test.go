@@ -1,6 +1,7 @@
 package chartest
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,45 @@ func TestProbesAndPorts(t *testing.T) {
 	}
 }
 
+// The admin port (review UI, metrics, pprof) never rides a Service that is
+// reachable from outside the cluster; the test pod and NOTES follow it.
+func TestAdminPortStaysInsideTheCluster(t *testing.T) {
+	for _, typ := range []string{"ClusterIP", "NodePort", "LoadBalancer"} {
+		t.Run(typ, func(t *testing.T) {
+			r := render(t, renderOpts{files: []string{"ci/production-values.yaml"}, set: []string{"service.type=" + typ}})
+			adminService := ""
+			for _, o := range r.ofKind("Service") {
+				svc := o.typed.(*corev1.Service)
+				for _, p := range svc.Spec.Ports {
+					if p.Name != "admin" {
+						continue
+					}
+					if svc.Spec.Type != corev1.ServiceTypeClusterIP {
+						t.Errorf("Service %s (%s) carries the admin port", svc.Name, svc.Spec.Type)
+					}
+					adminService = svc.Name
+				}
+				if svc.Spec.Type == corev1.ServiceType(typ) && !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == "api" }) {
+					t.Errorf("Service %s (%s) lacks the api port", svc.Name, typ)
+				}
+			}
+			if adminService == "" {
+				t.Fatal("no Service carries the admin port")
+			}
+			if typ != "ClusterIP" && !strings.HasSuffix(adminService, "-admin") {
+				t.Errorf("admin Service %q, want the -admin one", adminService)
+			}
+			if !strings.Contains(r.notes, "svc/"+adminService+" ") {
+				t.Errorf("NOTES port-forward does not name %s", adminService)
+			}
+			pod := one[*corev1.Pod](t, r, "Pod", "-test-readyz")
+			if !strings.Contains(strings.Join(pod.Spec.Containers[0].Args, " "), "//"+adminService+".") {
+				t.Errorf("test pod args %v do not reach %s", pod.Spec.Containers[0].Args, adminService)
+			}
+		})
+	}
+}
+
 // SIGTERM handling: the pod sleeps in preStop while endpoints drop it, then
 // drains within ONBOARDING_SHUTDOWN_TIMEOUT; the grace period covers both.
 // GOMAXPROCS/GOMEMLIMIT follow the limits that are set.
@@ -177,8 +217,8 @@ func TestShutdownBudgetAndGoRuntimeLimits(t *testing.T) {
 		wantGraceExactly   int64
 		wantShutdownSecond int
 	}{
-		{file: "ci/minimal-values.yaml", wantMem: true, wantGraceExactly: 30, wantShutdownSecond: 20},
-		{file: "ci/production-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 35, wantShutdownSecond: 25},
+		{file: "ci/minimal-values.yaml", wantMem: true, wantGraceExactly: 35, wantShutdownSecond: 20},
+		{file: "ci/production-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 40, wantShutdownSecond: 25},
 		{file: "ci/everything-on-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 60, wantShutdownSecond: 20},
 	}
 	for _, tc := range cases {
@@ -199,25 +239,64 @@ func TestShutdownBudgetAndGoRuntimeLimits(t *testing.T) {
 			if grace == nil || *grace != tc.wantGraceExactly {
 				t.Fatalf("terminationGracePeriodSeconds %v, want %d", grace, tc.wantGraceExactly)
 			}
-			if budget := c.Lifecycle.PreStop.Sleep.Seconds + int64(shutdown.Seconds()); *grace <= budget {
-				t.Errorf("grace %ds does not exceed preStop + shutdown %ds", *grace, budget)
+			if budget := c.Lifecycle.PreStop.Sleep.Seconds + int64(shutdown.Seconds()) + 5; *grace < budget {
+				t.Errorf("grace %ds is below preStop + shutdown + the 5s telemetry flush (%ds)", *grace, budget)
 			}
-			for _, g := range []struct {
-				env, resource string
-				want          bool
-			}{{"GOMAXPROCS", "limits.cpu", tc.wantCPU}, {"GOMEMLIMIT", "limits.memory", tc.wantMem}} {
-				src := from[g.env]
-				if !g.want {
-					if src != nil {
-						t.Errorf("%s set without a limit to follow", g.env)
-					}
-					continue
+			src := from["GOMAXPROCS"]
+			switch {
+			case !tc.wantCPU && src != nil:
+				t.Error("GOMAXPROCS set without a CPU limit to follow")
+			case tc.wantCPU && (src == nil || src.ResourceFieldRef == nil || src.ResourceFieldRef.Resource != "limits.cpu"):
+				t.Error("GOMAXPROCS is not from resourceFieldRef limits.cpu")
+			}
+			// GOMEMLIMIT is 90% of the memory limit: the runtime's limit
+			// leaves room for what it does not manage.
+			memLimit, hasLimit := env["GOMEMLIMIT"]
+			switch limit := c.Resources.Limits.Memory(); {
+			case !tc.wantMem:
+				if hasLimit {
+					t.Error("GOMEMLIMIT set without a memory limit to follow")
 				}
-				if src == nil || src.ResourceFieldRef == nil || src.ResourceFieldRef.Resource != g.resource {
-					t.Errorf("%s is not from resourceFieldRef %s", g.env, g.resource)
-				}
+			case limit.IsZero():
+				t.Fatal("the case wants a memory limit and the container has none")
+			case memLimit != strconv.FormatInt(limit.Value()*9/10, 10):
+				t.Errorf("GOMEMLIMIT %q, want 90%% of the %s limit (%d)", memLimit, limit, limit.Value()*9/10)
 			}
 		})
+	}
+}
+
+// goMemLimit overrides the derived GOMEMLIMIT; other memory-limit spellings
+// derive it too.
+func TestGoMemLimit(t *testing.T) {
+	for _, tc := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"goMemLimit=200MiB"}, "200MiB"},
+		{[]string{"resources.limits.memory=1Gi"}, "966367641"},
+		{[]string{"resources.limits.memory=500M"}, "450000000"},
+		{[]string{"resources.limits.memory=268435456"}, "241591910"},
+	} {
+		_, c := serverContainer(t, render(t, renderOpts{files: []string{"ci/minimal-values.yaml"}, set: tc.set}))
+		if env, _ := envOf(c); env["GOMEMLIMIT"] != tc.want {
+			t.Errorf("%v: GOMEMLIMIT %q, want %q", tc.set, env["GOMEMLIMIT"], tc.want)
+		}
+	}
+}
+
+// A pool of one connection also keeps at most one idle: the service's
+// default minimum (2) above its maximum would refuse to start.
+func TestMaxConnsBelowTheDefaultMinimum(t *testing.T) {
+	for _, tc := range []struct {
+		maxConns, wantMin string
+	}{{"1", "1"}, {"2", ""}, {"20", ""}} {
+		_, c := serverContainer(t, render(t, renderOpts{files: []string{"ci/production-values.yaml"}, set: []string{"database.maxConns=" + tc.maxConns}}))
+		env, _ := envOf(c)
+		if env["ONBOARDING_DB_MAX_CONNS"] != tc.maxConns || env["ONBOARDING_DB_MIN_CONNS"] != tc.wantMin {
+			t.Errorf("maxConns %s: max %q, min %q; want max %s, min %q", tc.maxConns,
+				env["ONBOARDING_DB_MAX_CONNS"], env["ONBOARDING_DB_MIN_CONNS"], tc.maxConns, tc.wantMin)
+		}
 	}
 }
 
@@ -247,8 +326,10 @@ func TestMigrationHook(t *testing.T) {
 			}
 			jobWeight, _ := strconv.Atoi(a["helm.sh/hook-weight"])
 			spec := job.Spec.Template.Spec
-			if got := spec.Containers[0].Args; !slices.Equal(got, []string{"migrate", "up"}) {
-				t.Errorf("args %v", got)
+			// The command gives up 10s before the Job's deadline.
+			wantArgs := []string{"migrate", "--timeout", fmt.Sprintf("%ds", *job.Spec.ActiveDeadlineSeconds-10), "up"}
+			if got := spec.Containers[0].Args; !slices.Equal(got, wantArgs) {
+				t.Errorf("args %v, want %v", got, wantArgs)
 			}
 			if spec.RestartPolicy != corev1.RestartPolicyNever {
 				t.Errorf("restartPolicy %s", spec.RestartPolicy)
@@ -313,8 +394,11 @@ func TestPurgeCronJob(t *testing.T) {
 		t.Errorf("schedule %q time zone %v", cj.Spec.Schedule, cj.Spec.TimeZone)
 	}
 	spec := cj.Spec.JobTemplate.Spec.Template.Spec
-	if got := spec.Containers[0].Args; !slices.Equal(got, []string{"purge"}) {
-		t.Errorf("args %v, want [purge]: the retention comes from the environment", got)
+	// The retention comes from the environment; the command gives up 10s
+	// before the Job's deadline.
+	wantArgs := []string{"purge", "--timeout", fmt.Sprintf("%ds", *cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds-10)}
+	if got := spec.Containers[0].Args; !slices.Equal(got, wantArgs) {
+		t.Errorf("args %v, want %v", got, wantArgs)
 	}
 	env, _ := envOf(spec.Containers[0])
 	if env["ONBOARDING_POLICY_FILE"] == "" || env["ONBOARDING_DATABASE_URL_FILE"] == "" {

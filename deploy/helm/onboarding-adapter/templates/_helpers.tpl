@@ -65,6 +65,18 @@ app.kubernetes.io/component: server
 {{- end -}}
 {{- end -}}
 
+{{/*
+The Service carrying the admin port: the release's own when it is a
+ClusterIP, else a ClusterIP one of its own (service.yaml).
+*/}}
+{{- define "onboarding-adapter.adminServiceName" -}}
+{{- if eq .Values.service.type "ClusterIP" -}}
+{{- include "onboarding-adapter.fullname" . -}}
+{{- else -}}
+{{- printf "%s-admin" (include "onboarding-adapter.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "onboarding-adapter.secretName" -}}
 {{- default (include "onboarding-adapter.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
@@ -72,9 +84,9 @@ app.kubernetes.io/component: server
 {{- define "onboarding-adapter.terminationGracePeriodSeconds" -}}
 {{- $min := add .Values.preStopSleepSeconds .Values.config.shutdownTimeoutSeconds -}}
 {{- if kindIs "invalid" .Values.terminationGracePeriodSeconds -}}
-{{- add $min 5 -}}
-{{- else if le (int .Values.terminationGracePeriodSeconds) (int $min) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than preStopSleepSeconds + config.shutdownTimeoutSeconds (%v), or the kubelet kills the pod mid-drain" .Values.terminationGracePeriodSeconds $min) -}}
+{{- add $min 10 -}}
+{{- else if lt (int .Values.terminationGracePeriodSeconds) (int (add $min 5)) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be at least preStopSleepSeconds + config.shutdownTimeoutSeconds + 5 (%v): the pod drains, then flushes its last spans for up to 5s, and the kubelet kills it at the end of the grace period" .Values.terminationGracePeriodSeconds (add $min 5)) -}}
 {{- else -}}
 {{- .Values.terminationGracePeriodSeconds -}}
 {{- end -}}
@@ -223,6 +235,11 @@ true leaves out extraEnv (the validation lists the chart's own names).
 {{- if $v.database.maxConns }}
 - name: ONBOARDING_DB_MAX_CONNS
   value: {{ $v.database.maxConns | int | quote }}
+{{- if lt (int $v.database.maxConns) 2 }}
+{{- /* the service keeps 2 idle connections by default, more than 1 allowed */}}
+- name: ONBOARDING_DB_MIN_CONNS
+  value: {{ $v.database.maxConns | int | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -320,6 +337,9 @@ Included once, from the Deployment.
 {{- end -}}
 {{- if and $v.pdb.create (not (kindIs "invalid" $v.pdb.minAvailable)) (not (kindIs "invalid" $v.pdb.maxUnavailable)) -}}
 {{- fail "pdb: set minAvailable or maxUnavailable, not both" -}}
+{{- end -}}
+{{- if lt (int64 $v.config.maxImageBodyBytes) (int64 $v.config.maxBodyBytes) -}}
+{{- fail (printf "config.maxImageBodyBytes (%v) must be at least config.maxBodyBytes (%v): the service refuses to start otherwise" (int64 $v.config.maxImageBodyBytes) (int64 $v.config.maxBodyBytes)) -}}
 {{- end -}}
 {{- if and (eq $v.sms.provider "twilio") (not $v.sms.twilio.accountSid) -}}
 {{- fail "sms.provider twilio needs sms.twilio.accountSid" -}}
@@ -551,4 +571,26 @@ put a credential in the pod spec.
 {{/* Whether the cluster serves an API, or the value forces rendering: (dict "root" $ "api" "..." "force" bool). */}}
 {{- define "onboarding-adapter.hasAPI" -}}
 {{- if or .force (.root.Capabilities.APIVersions.Has .api) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+GOMEMLIMIT: goMemLimit when set, else 90% of the container's memory limit in
+bytes. The Go runtime's limit covers only the memory it manages; the binary's
+pages, thread stacks outside the heap and the kernel's own charge count
+against the container too, so a limit equal to the container's would let the
+heap grow until the OOM killer acts.
+*/}}
+{{- define "onboarding-adapter.goMemLimit" -}}
+{{- if .Values.goMemLimit -}}
+{{- .Values.goMemLimit -}}
+{{- else -}}
+{{- $q := toString .Values.resources.limits.memory -}}
+{{- if not (regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$" $q) -}}
+{{- fail (printf "resources.limits.memory %q: the chart derives GOMEMLIMIT (90%% of it) only from a whole number with an optional Ki, Mi, Gi, Ti, k, M, G or T suffix; write it so, or set goMemLimit" $q) -}}
+{{- end -}}
+{{- $n := regexReplaceAll "^([0-9]+).*$" $q "${1}" | int64 -}}
+{{- $unit := regexReplaceAll "^[0-9]+" $q "" -}}
+{{- $mult := get (dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000) $unit | int64 -}}
+{{- div (mul $n $mult 9) 10 -}}
+{{- end -}}
 {{- end -}}
