@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/test/testkit"
 )
 
 // TestBlackBoxPostgresRedis runs the Onboarding Server's flow against the
@@ -16,6 +17,7 @@ import (
 func TestBlackBoxPostgresRedis(t *testing.T) {
 	t.Parallel()
 	rurl := redisURL(t)
+	testkit.ClearRedisKeys(t, rurl, "onboarding:consent-text:*")
 	dsn := pgtest.NewEmptyDatabase(t)
 	env := map[string]string{"ONBOARDING_DATABASE_URL": dsn}
 	if out := runCommand(t, env, "migrate", "status"); !strings.Contains(out, "schema version 0 of") {
@@ -39,6 +41,27 @@ func TestBlackBoxPostgresRedis(t *testing.T) {
 		"ONBOARDING_OTP_HASH_KEY": "black-box-test-otp-hash-key-0123456789",
 	})
 	runOnboardingServerFlow(t, svc, nil)
+
+	// A process whose user approves the text of the day (version 1) and,
+	// after a new version is published, approves that one too.
+	ident := map[string]any{"clientNumber": "1000002", "birthDate": "1978-11-03"}
+	r := call(t, svc.API+"/user/lookup", map[string]any{"processId": "p-reconsent", "identification": ident}, nil)
+	userID, _ := r.Body["userId"].(string)
+	if r.Status != 200 || userID == "" {
+		t.Fatalf("lookup: %d %s", r.Status, r.Raw)
+	}
+	giveConsent := func(wantText string) {
+		t.Helper()
+		r := call(t, svc.API+"/consent/text", map[string]any{"processId": "p-reconsent", "userId": userID, "consentType": "GDPR", "language": "en"}, nil)
+		if r.Status != 200 || !strings.Contains(r.Raw, wantText) {
+			t.Fatalf("consent text: %d %s, want %q", r.Status, r.Raw, wantText)
+		}
+		r = call(t, svc.API+"/consent/storage", map[string]any{"processId": "p-reconsent", "userId": userID, "consentType": "GDPR", "approved": true}, nil)
+		if r.Status != 200 {
+			t.Fatalf("consent storage: %d %s", r.Status, r.Raw)
+		}
+	}
+	giveConsent("Consent to the processing")
 
 	// A published consent text reaches the running service through the
 	// cache invalidation.
@@ -64,10 +87,16 @@ func TestBlackBoxPostgresRedis(t *testing.T) {
 	}
 	// A consent given now names the new version, and lookup asks again
 	// for consent from a user who approved only the old one.
-	r := call(t, svc.API+"/user/lookup", map[string]any{"processId": "p-publish",
-		"identification": map[string]any{"clientNumber": "1000002", "birthDate": "1978-11-03"}}, nil)
+	r = call(t, svc.API+"/user/lookup", map[string]any{"processId": "p-publish", "identification": ident}, nil)
 	if r.Status != 200 || r.Body["consent"] != "REQUIRED" {
 		t.Fatalf("lookup after a new consent version: %d %s", r.Status, r.Raw)
+	}
+	// The same approval, on the new text, is a new consent: recorded, and
+	// lookup no longer asks (the ledger once took it for a re-send).
+	giveConsent("GDPR v2")
+	r = call(t, svc.API+"/user/lookup", map[string]any{"processId": "p-reconsent", "identification": ident}, nil)
+	if r.Status != 200 || r.Body["consent"] != "NOT_REQUIRED" {
+		t.Fatalf("lookup after approving the new version: %d %s", r.Status, r.Raw)
 	}
 }
 

@@ -91,9 +91,10 @@ func (l *ConsentLedger) forgetOldest() {
 }
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
-// ConsentType) has the same Approved value, in which case it returns that
-// record and false: the caller re-sends storage requests, and a repeat must
-// not look like a second decision. The ledger assigns ID (increasing) and
+// ConsentType) has the same Approved value on the same text (Language,
+// TextVersion, TextSHA256), in which case it returns that record and false:
+// the caller re-sends storage requests, and a repeat must not look like a
+// second decision. The same decision on another text is a new consent. The ledger assigns ID (increasing) and
 // Seq (1 for the first record of the history, then latest+1), ignoring the
 // values in rec, and sets RecordedAt from the clock when it is zero, and to
 // the history's latest RecordedAt when it is earlier.
@@ -107,7 +108,7 @@ func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecor
 	}
 	if i, ok := l.latest[k]; ok {
 		prev := l.at(i)
-		if prev.Approved == rec.Approved {
+		if sameConsent(prev, rec) {
 			return prev, false, nil
 		}
 		rec.Seq = prev.Seq + 1
@@ -174,4 +175,11 @@ func (l *ConsentLedger) Records() []domain.ConsentRecord {
 	out := make([]domain.ConsentRecord, len(l.records))
 	copy(out, l.records)
 	return out
+}
+
+// sameConsent reports whether rec repeats prev: the same decision on the
+// same text, as the PostgreSQL ledger's appendSQL decides it.
+func sameConsent(prev, rec domain.ConsentRecord) bool {
+	return prev.Approved == rec.Approved && prev.Language == rec.Language &&
+		prev.TextVersion == rec.TextVersion && prev.TextSHA256 == rec.TextSHA256
 }

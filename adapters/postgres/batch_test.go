@@ -128,6 +128,12 @@ func TestLedgerGroupCommit(t *testing.T) {
 	if err != nil || !added {
 		t.Fatalf("seeding: added %v, %v", added, err)
 	}
+	// The same decision on a newer text version is a new consent.
+	newer := "newer-" + run
+	if _, added, err := s.Ledger.AppendConsent(ctx, consentRecord(newer, true)); err != nil || !added {
+		t.Fatalf("seeding: added %v, %v", added, err)
+	}
+	const newerDigest = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
 
 	type result struct {
 		rec   domain.ConsentRecord
@@ -162,6 +168,16 @@ func TestLedgerGroupCommit(t *testing.T) {
 	flip := "flip-" + run
 	for i := range 10 {
 		add(flip, i%2 == 0)
+	}
+	for range 4 {
+		calls = append(calls, func() {
+			rec := consentRecord(newer, true)
+			rec.TextVersion, rec.TextSHA256 = 3, newerDigest
+			got, added, err := s.Ledger.AppendConsent(ctx, rec)
+			mu.Lock()
+			defer mu.Unlock()
+			results[newer] = append(results[newer], result{got, added, err})
+		})
 	}
 	together(calls...)
 
@@ -203,6 +219,19 @@ func TestLedgerGroupCommit(t *testing.T) {
 	}
 	if rows := historyRows(t, pool, existing); len(rows) != 1 {
 		t.Fatalf("the repeated history has %d rows, want 1", len(rows))
+	}
+
+	newerAdded := 0
+	for _, r := range results[newer] {
+		if r.err != nil || r.rec.Seq != 2 || r.rec.TextVersion != 3 || r.rec.TextSHA256 != newerDigest {
+			t.Fatalf("approval of a newer text: %+v, want the history's second record, on version 3", r)
+		}
+		if r.added {
+			newerAdded++
+		}
+	}
+	if rows := historyRows(t, pool, newer); newerAdded != 1 || len(rows) != 2 {
+		t.Fatalf("4 approvals of a newer text: %d added, %d rows; want 1 and 2", newerAdded, len(rows))
 	}
 
 	// The flips arrive in some order; whatever it is, the history must be

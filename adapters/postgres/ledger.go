@@ -113,8 +113,9 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 
 // appendSQL is AppendConsent in one statement, so one round trip and one
 // commit: it reads the latest record of the history, inserts seq+1 unless
-// that record already has the same decision, and returns either the new
-// row (added) or the identical latest one (not added).
+// that record already has the same decision on the same text (sameConsent),
+// and returns either the new row (added) or the identical latest one (not
+// added).
 //
 // A concurrent append of the same history takes the same seq; the unique
 // key makes one insert win and the other wait for its commit and do
@@ -137,26 +138,46 @@ WITH latest AS (
     WHERE process_id = $1 AND user_id = $2 AND consent_type = $3
     ORDER BY seq DESC
     LIMIT 1
-), ins AS (
+), ` + shownSQL + `, ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
         text_sha256, request_id, correlation_id, recorded_at)
     SELECT $1::text, $2::text, $3::text, COALESCE((SELECT seq FROM latest), 0) + 1, $4::boolean,
-        COALESCE(s.language, $5::text), COALESCE(s.version, $6::integer), COALESCE(s.sha256, $7::text),
-        $8::text, $9::text, GREATEST($10::timestamptz, (SELECT recorded_at FROM latest))
-    FROM (SELECT) AS one
-    LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
-    WHERE NOT EXISTS (SELECT 1 FROM latest WHERE approved = $4)
+        t.language, t.version, t.sha256, $8::text, $9::text, GREATEST($10::timestamptz, (SELECT recorded_at FROM latest))
+    FROM shown t
+    WHERE NOT EXISTS (SELECT 1 FROM latest l, shown t WHERE ` + sameConsent + `)
     ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
     RETURNING ` + ledgerColumns + `
 )
 SELECT ` + ledgerColumns + `, true FROM ins
 UNION ALL
-SELECT ` + ledgerColumns + `, false FROM latest WHERE approved = $4`
+SELECT ` + latestLedgerColumns + `, false FROM latest l, shown t WHERE ` + sameConsent
+
+// shownSQL is the text a record names: the serving stored for (process,
+// type) when $11 asks for it and there is one, else $5..$7.
+const shownSQL = `shown AS (
+    SELECT COALESCE(s.language, $5::text) AS language, COALESCE(s.version, $6::integer) AS version,
+        COALESCE(s.sha256, $7::text) AS sha256
+    FROM (SELECT) AS one
+    LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
+)`
+
+// sameConsent is when the latest record l makes a record a repeat: the
+// same decision on the same text (t: language, version, digest). The same
+// decision on a newer text the user was shown is a new consent, recorded.
+const sameConsent = `l.approved = $4 AND l.language = t.language AND l.text_version = t.version
+    AND l.text_sha256 IS NOT DISTINCT FROM t.sha256`
+
+// latestLedgerColumns is ledgerColumns of the alias l (ledger_internal_test
+// keeps the two lists the same).
+const latestLedgerColumns = `l.id, l.process_id, l.user_id, l.consent_type, l.seq, l.approved, l.language,
+    l.text_version, l.text_sha256, l.request_id, l.correlation_id, l.recorded_at`
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
-// ConsentType) has the same Approved value, in which case it returns that
-// record and false: the caller re-sends storage requests, and a repeat must
-// not look like a second decision. The database assigns ID; Seq is 1 for
+// ConsentType) has the same Approved value on the same text, in which case
+// it returns that record and false: the caller re-sends storage requests,
+// and a repeat must not look like a second decision, while the same
+// decision on a newer text the user was shown is a new consent. The
+// database assigns ID; Seq is 1 for
 // the first record of the history, then latest+1, whatever rec says;
 // RecordedAt comes from the clock when it is zero, and is never earlier
 // than the history's latest (appendSQL). The row is committed
@@ -325,8 +346,8 @@ func textArray(first, n int) string {
 // appendBatchSQL is appendSQL for many histories at once, one record per
 // history ($1..$10 are arrays of the record fields, ord the position in
 // them): it reads the latest record of each history, inserts latest+1
-// where the decision changed, and returns per position the new row (true)
-// or the identical latest one (false). A position with no row lost a race
+// where the decision or its text changed, and returns per position the new
+// row (true) or the identical latest one (false). A position with no row lost a race
 // to a concurrent writer of its history and is retried alone. $11 is
 // appendSQL's $11 per record.
 const appendBatchSQL = `
@@ -345,23 +366,32 @@ WITH input AS (
         ORDER BY seq DESC
         LIMIT 1
     ) l ON true
+), shown AS (
+    SELECT i.ord, COALESCE(s.language, i.language) AS language, COALESCE(s.version, i.text_version) AS version,
+        COALESCE(s.sha256, i.text_sha256) AS sha256
+    FROM input i
+    LEFT JOIN consent_servings s
+        ON i.as_served AND s.process_id = i.process_id AND s.consent_type = i.consent_type
 ), ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
         text_sha256, request_id, correlation_id, recorded_at)
     SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved,
-        COALESCE(s.language, i.language), COALESCE(s.version, i.text_version), COALESCE(s.sha256, i.text_sha256),
-        i.request_id, i.correlation_id, GREATEST(i.recorded_at, l.recorded_at)
-    FROM input i JOIN latest l ON l.ord = i.ord
-    LEFT JOIN consent_servings s
-        ON i.as_served AND s.process_id = i.process_id AND s.consent_type = i.consent_type
-    WHERE l.approved IS DISTINCT FROM i.approved
+        t.language, t.version, t.sha256, i.request_id, i.correlation_id, GREATEST(i.recorded_at, l.recorded_at)
+    FROM input i JOIN latest l ON l.ord = i.ord JOIN shown t ON t.ord = i.ord
+    WHERE NOT (` + sameBatchConsent + `)
     ORDER BY i.ord
     ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
     RETURNING ` + ledgerColumns + `
 )
 SELECT i.ord, ins.*, true FROM ins JOIN input i USING (process_id, user_id, consent_type)
 UNION ALL
-SELECT l.*, false FROM latest l JOIN input i ON i.ord = l.ord WHERE l.approved = i.approved`
+SELECT l.*, false FROM latest l JOIN input i ON i.ord = l.ord JOIN shown t ON t.ord = i.ord
+WHERE ` + sameBatchConsent
+
+// sameBatchConsent is sameConsent per input row i; false (not NULL) when
+// the history has no record yet (l's columns NULL).
+const sameBatchConsent = `COALESCE(l.approved = i.approved AND l.language = t.language AND l.text_version = t.version
+    AND l.text_sha256 IS NOT DISTINCT FROM t.sha256, false)`
 
 // historyKey names one history of the ledger.
 type historyKey struct{ processID, userID, consentType string }

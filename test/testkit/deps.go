@@ -50,6 +50,32 @@ func RedisURL(t testing.TB) string {
 	return u
 }
 
+// ClearRedisKeys deletes the keys matching pattern in the Redis at url. A
+// test that starts a service on a fresh database clears the consent-text
+// cache first: the cache outlives the databases of earlier runs, and
+// would serve their texts (a version 2 published by the last run) in
+// place of the new database's.
+func ClearRedisKeys(t testing.TB, url, pattern string) {
+	t.Helper()
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redis URL: %v", err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			t.Fatalf("clear %s: %v", pattern, err)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("clear %s: %v", pattern, err)
+	}
+}
+
 // RunCommand runs an operator subcommand of binary with env and returns its
 // output; a non-zero exit fails the test.
 func RunCommand(t testing.TB, binary string, env map[string]string, args ...string) string {
