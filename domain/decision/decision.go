@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -84,12 +85,23 @@ func ScoreRule(score float64, p policy.Decision) domain.RuleResult {
 	switch {
 	case score < p.RejectBelow:
 		return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultNOK, Code: domain.ReasonScoreTooLow,
-			Detail: fmt.Sprintf("score %.2f is below %.2f", score, p.RejectBelow)}
+			Detail: "score " + scoreText(score) + " is below " + scoreText(p.RejectBelow)}
 	case score < p.ApproveFrom:
 		return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultWAIT, Code: domain.ReasonScoreBorderline,
-			Detail: fmt.Sprintf("score %.2f is below %.2f", score, p.ApproveFrom)}
+			Detail: "score " + scoreText(score) + " is below " + scoreText(p.ApproveFrom)}
 	}
 	return domain.RuleResult{Rule: RuleScore, Outcome: domain.ResultOK}
+}
+
+// scoreText writes a score with two decimals when they say it exactly
+// (5.50), else with every digit it needs (3.999): rounded, 3.999 would read
+// "score 4.00 is below 4.00".
+func scoreText(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	if r, err := strconv.ParseFloat(s, 64); err == nil && r == v {
+		return s
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // UserRules checks that the user exists in the registry and may be

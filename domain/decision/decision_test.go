@@ -75,21 +75,24 @@ func TestValidate(t *testing.T) {
 func TestScoreRule(t *testing.T) {
 	p := policy.Default().Decision
 	tests := []struct {
-		score    float64
-		want     domain.Result
-		wantCode string
+		score      float64
+		want       domain.Result
+		wantCode   string
+		wantDetail string
 	}{
-		{0, domain.ResultNOK, domain.ReasonScoreTooLow},
-		{3.99, domain.ResultNOK, domain.ReasonScoreTooLow},
-		{4.0, domain.ResultWAIT, domain.ReasonScoreBorderline},
-		{6.99, domain.ResultWAIT, domain.ReasonScoreBorderline},
-		{7.0, domain.ResultOK, ""},
-		{10, domain.ResultOK, ""},
+		{0, domain.ResultNOK, domain.ReasonScoreTooLow, "score 0.00 is below 4.00"},
+		{3.99, domain.ResultNOK, domain.ReasonScoreTooLow, "score 3.99 is below 4.00"},
+		{3.999, domain.ResultNOK, domain.ReasonScoreTooLow, "score 3.999 is below 4.00"}, // not "4.00 is below 4.00"
+		{4.0, domain.ResultWAIT, domain.ReasonScoreBorderline, "score 4.00 is below 7.00"},
+		{6.99, domain.ResultWAIT, domain.ReasonScoreBorderline, "score 6.99 is below 7.00"},
+		{6.9999, domain.ResultWAIT, domain.ReasonScoreBorderline, "score 6.9999 is below 7.00"},
+		{7.0, domain.ResultOK, "", ""},
+		{10, domain.ResultOK, "", ""},
 	}
 	for _, tc := range tests {
 		got := decision.ScoreRule(tc.score, p)
-		if got.Outcome != tc.want || got.Code != tc.wantCode || got.Rule != decision.RuleScore {
-			t.Errorf("ScoreRule(%v) = %+v, want %s %s", tc.score, got, tc.want, tc.wantCode)
+		if got.Outcome != tc.want || got.Code != tc.wantCode || got.Rule != decision.RuleScore || got.Detail != tc.wantDetail {
+			t.Errorf("ScoreRule(%v) = %+v, want %s %s %q", tc.score, got, tc.want, tc.wantCode, tc.wantDetail)
 		}
 	}
 }

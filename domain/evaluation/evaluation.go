@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -263,7 +264,7 @@ func (s *service) samePerson(docs []domain.DocumentData) domain.RuleResult {
 				Detail: fmt.Sprintf("documents[%d] describes another person than documents[0]", i)}
 		case sameName == domain.ResultWAIT && similar.Outcome == domain.ResultOK:
 			similar = domain.RuleResult{Rule: RuleSamePerson, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
-				Detail: fmt.Sprintf("name on documents[%d] differs from documents[0] by %d characters", i, dist)}
+				Detail: fmt.Sprintf("name on documents[%d] differs from documents[0] by %s", i, characters(dist))}
 		}
 	}
 	return similar
@@ -333,7 +334,7 @@ func (s *service) nameRule(i int, docName, regName string) domain.RuleResult {
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultOK}
 	case domain.ResultWAIT:
 		return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultWAIT, Code: domain.ReasonNameSimilar,
-			Detail: fmt.Sprintf("name on documents[%d] differs from the registry by %d characters", i, dist)}
+			Detail: fmt.Sprintf("name on documents[%d] differs from the registry by %s", i, characters(dist))}
 	}
 	return domain.RuleResult{Rule: RuleName, Outcome: domain.ResultNOK, Code: domain.ReasonNameMismatch,
 		Detail: fmt.Sprintf("name on documents[%d] does not match the registry", i)}
@@ -355,4 +356,12 @@ func (s *service) compareNames(a, b string) (domain.Result, int) {
 // when neither is known.
 func fullName(given, surname string) string {
 	return names.Fold(given + " " + surname)
+}
+
+// characters is "1 character" or "n characters".
+func characters(n int) string {
+	if n == 1 {
+		return "1 character"
+	}
+	return strconv.Itoa(n) + " characters"
 }

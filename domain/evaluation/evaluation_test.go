@@ -189,7 +189,7 @@ func TestEvaluate(t *testing.T) {
 			p := passport()
 			p.Data.Surname = "Novak0va" // one letter the OCR misread
 			r.Documents = append(r.Documents, p)
-		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonNameSimilar, wantText: "name on documents[1] differs from documents[0] by 1 characters"},
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonNameSimilar, wantText: "name on documents[1] differs from documents[0] by 1 character"},
 		{name: "second document with a misread name and another birth date", mutate: func(r *ports.EvaluationRequest) {
 			p := passport()
 			p.Data.Surname, p.Data.DateOfBirth = "Novak0va", "1985-04-13"

@@ -89,23 +89,24 @@ func sanitizeValue(v any) any {
 }
 
 // LooksSecret reports whether a data key names something that must not be
-// stored. The key is lower-cased and stripped of '_', '-' and '.', so
-// "api_key", "Api-Key" and "apiKey" all read "apikey", and it looks secret
-// when it contains any of: password, passwd, secret, token, otp, pin,
-// authorization, apikey, credential, cookie, privatekey. The list is
-// deliberately broad (it also drops "shipping" for "pin"): losing a
-// harmless field costs nothing, storing a secret costs a breach.
+// stored. The key is lower-cased and stripped of everything but letters and
+// digits, so "api_key", "Api-Key", "Api Key" and "apiKey" all read "apikey",
+// and it looks secret when it contains any of: password, passwd, pwd,
+// passphrase, secret, token, otp, pin, authorization, bearer, jwt, apikey,
+// accesskey, credential, cookie, session, privatekey, privkey, cvv, cvc.
+// The list is deliberately broad (it also drops "shipping" for "pin"):
+// losing a harmless field costs nothing, storing a secret costs a breach.
 func LooksSecret(key string) bool {
 	k := strings.Map(func(r rune) rune {
-		switch r {
-		case '_', '-', '.':
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 			return -1
 		}
 		return unicode.ToLower(r)
 	}, key)
 	for _, m := range [...]string{
-		"password", "passwd", "secret", "token", "otp", "pin",
-		"authorization", "apikey", "credential", "cookie", "privatekey",
+		"password", "passwd", "pwd", "passphrase", "secret", "token", "otp", "pin",
+		"authorization", "bearer", "jwt", "apikey", "accesskey", "credential", "cookie",
+		"session", "privatekey", "privkey", "cvv", "cvc",
 	} {
 		if strings.Contains(k, m) {
 			return true

@@ -121,6 +121,8 @@ func TestLooksSecret(t *testing.T) {
 		{"pin", true}, {"PIN", true}, {"authorization", true}, {"Authorization", true},
 		{"apikey", true}, {"api_key", true}, {"Api-Key", true}, {"x.api.key", true},
 		{"credentials", true}, {"Cookie", true}, {"set-cookie", true}, {"private_key", true},
+		{"pwd", true}, {"Api Key", true}, {"accessKey", true}, {"access_key", true}, {"passphrase", true},
+		{"bearer", true}, {"jwt", true}, {"sessionId", true}, {"cvv", true}, {"card/cvc", true}, {"privKey", true},
 		{"language", false}, {"httpUserAgent", false}, {"clientIPAddress", false},
 		{"requestId", false}, {"deviceId", false}, {"score", false}, {"", false},
 	}
