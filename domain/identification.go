@@ -293,8 +293,8 @@ func NormalizePhone(s string) (string, bool) {
 // calling code, or part of it) and the last two digits (+420****56):
 // enough for support to tell a number's country and its ending, while at
 // least six digits stay hidden, so a log line with the number's ending and
-// its time still leaves millions of candidates. The mask is the same
-// length for every number, so it does not tell the number's length either.
+// its time still leaves millions of candidates. The stars do not count
+// the hidden digits; a short number shows fewer leading digits, or none.
 func MaskPhone(p string) string {
 	const hidden, tail = 6, 2
 	head := min(4, len(p)-hidden-tail)

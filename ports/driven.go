@@ -110,12 +110,14 @@ type ConsentTextStore interface {
 // ConsentLedger is the append-only record of consent decisions.
 type ConsentLedger interface {
 	// AppendConsent appends rec unless the latest record of (ProcessID,
-	// UserID, ConsentType) already has the same Approved value on the same
-	// text (Language, TextVersion, TextSHA256); it returns the stored
-	// record (the new one, or the latest identical one) and whether a row
-	// was added. Concurrent identical calls add one row. The same decision
-	// on another text (a new version the user was shown) is a new record:
-	// it is a new consent, which the lookup's check needs.
+	// UserID, ConsentType) already has the same Approved value and rec's
+	// text is no newer version of that record's (same Language, higher
+	// TextVersion); it returns the stored record (the new one, or the
+	// latest one it repeats) and whether a row was added. Concurrent
+	// identical calls add one row. The same decision on a newer version (a
+	// new text the user was shown) is a new consent, which the lookup's
+	// check needs; any other difference of text is taken for a re-send
+	// whose serving resolved otherwise, and adds no row.
 	// A record is never recorded before its history's latest (RecordedAt
 	// is raised to it): replicas' clocks differ, and LatestConsent orders
 	// by time. The record is durable when it returns. Errors:

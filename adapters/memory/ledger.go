@@ -91,10 +91,11 @@ func (l *ConsentLedger) forgetOldest() {
 }
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
-// ConsentType) has the same Approved value on the same text (Language,
-// TextVersion, TextSHA256), in which case it returns that record and false:
-// the caller re-sends storage requests, and a repeat must not look like a
-// second decision. The same decision on another text is a new consent. The ledger assigns ID (increasing) and
+// ConsentType) has the same Approved value and rec's text is no newer
+// version of that record's, in which case it returns that record and
+// false: the caller re-sends storage requests, and a repeat must not look
+// like a second decision. The same decision on a newer version is a new
+// consent. The ledger assigns ID (increasing) and
 // Seq (1 for the first record of the history, then latest+1), ignoring the
 // values in rec, and sets RecordedAt from the clock when it is zero, and to
 // the history's latest RecordedAt when it is earlier.
@@ -177,9 +178,9 @@ func (l *ConsentLedger) Records() []domain.ConsentRecord {
 	return out
 }
 
-// sameConsent reports whether rec repeats prev: the same decision on the
-// same text, as the PostgreSQL ledger's appendSQL decides it.
+// sameConsent reports whether rec repeats prev: the same decision, unless
+// rec names a newer version of prev's text (same language), as the
+// PostgreSQL ledger's appendSQL decides it.
 func sameConsent(prev, rec domain.ConsentRecord) bool {
-	return prev.Approved == rec.Approved && prev.Language == rec.Language &&
-		prev.TextVersion == rec.TextVersion && prev.TextSHA256 == rec.TextSHA256
+	return prev.Approved == rec.Approved && !(prev.Language == rec.Language && rec.TextVersion > prev.TextVersion)
 }

@@ -114,8 +114,9 @@ WHERE process_id = $1 AND user_id = $2 AND consent_type = 'GDPR' ORDER BY seq`, 
 
 // TestLedgerGroupCommit sends, in one batch: 20 first records of fresh
 // histories, 10 identical records of one history, 4 repeats of a history
-// whose latest record already says the same, and 5 approvals racing 5
-// revocations of one history. Every caller must get its answer as if the
+// whose latest record already says the same, 5 approvals racing 5
+// revocations of one history, and 4 approvals of a newer text version of a
+// history approved on the older one. Every caller must get its answer as if the
 // calls had run one after the other, with exactly the rows that implies,
 // all written by one transaction.
 func TestLedgerGroupCommit(t *testing.T) {
@@ -258,6 +259,55 @@ func TestLedgerGroupCommit(t *testing.T) {
 		if x != xmins[0] {
 			t.Fatalf("the batch's rows were written by several transactions: %v", xmins)
 		}
+	}
+}
+
+// TestLedgerGroupCommitNewerVersions: approvals of versions 3 and 4 of one
+// history approved on version 2, in that order within one batch, are two
+// new consents, not one run of repeats (the batch once merged consecutive
+// appends by decision alone); an approval of version 3 after them repeats
+// version 4's record.
+func TestLedgerGroupCommitNewerVersions(t *testing.T) {
+	t.Parallel()
+	s, pool := newBatchedStores(t)
+	ctx := context.Background()
+	history := fmt.Sprintf("versions-%d", time.Now().UnixNano())
+	if _, added, err := s.Ledger.AppendConsent(ctx, consentRecord(history, true)); err != nil || !added {
+		t.Fatalf("seeding: added %v, %v", added, err)
+	}
+	version := func(v int) domain.ConsentRecord {
+		rec := consentRecord(history, true)
+		rec.TextVersion, rec.RequestID = v, fmt.Sprintf("req-v%d", v)
+		return rec
+	}
+	type result struct {
+		rec   domain.ConsentRecord
+		added bool
+		err   error
+	}
+	var got [3]result
+	var wg sync.WaitGroup
+	for i, v := range []int{3, 4, 3} { // arrival order within the 1.5 s window
+		wg.Go(func() {
+			rec, added, err := s.Ledger.AppendConsent(ctx, version(v))
+			got[i] = result{rec, added, err}
+		})
+		time.Sleep(50 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, want := range []struct {
+		seq, version int
+		added        bool
+	}{{2, 3, true}, {3, 4, true}, {3, 4, false}} {
+		r := got[i]
+		if r.err != nil || r.rec.Seq != want.seq || r.rec.TextVersion != want.version || r.added != want.added {
+			t.Errorf("append %d = %+v added %v (%v), want seq %d on version %d, added %v", i+1, r.rec, r.added, r.err,
+				want.seq, want.version, want.added)
+		}
+	}
+	rows := historyRows(t, pool, history)
+	if len(rows) != 3 || rows[1].xmin != rows[2].xmin {
+		t.Fatalf("history %+v, want three rows, the last two written by one transaction", rows)
 	}
 }
 

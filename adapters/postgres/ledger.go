@@ -113,9 +113,9 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 
 // appendSQL is AppendConsent in one statement, so one round trip and one
 // commit: it reads the latest record of the history, inserts seq+1 unless
-// that record already has the same decision on the same text (sameConsent),
-// and returns either the new row (added) or the identical latest one (not
-// added).
+// that record already has the same decision and the text is no newer
+// version of its text (sameConsent), and returns either the new row
+// (added) or the latest one it repeats (not added).
 //
 // A concurrent append of the same history takes the same seq; the unique
 // key makes one insert win and the other wait for its commit and do
@@ -161,11 +161,13 @@ const shownSQL = `shown AS (
     LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
 )`
 
-// sameConsent is when the latest record l makes a record a repeat: the
-// same decision on the same text (t: language, version, digest). The same
-// decision on a newer text the user was shown is a new consent, recorded.
-const sameConsent = `l.approved = $4 AND l.language = t.language AND l.text_version = t.version
-    AND l.text_sha256 IS NOT DISTINCT FROM t.sha256`
+// sameConsent is when the latest record l makes a record naming text t a
+// repeat: the same decision, unless t is a newer version of l's text (same
+// language). That newer version is a new consent, which the lookup needs
+// to stop asking; any other difference of text is taken for a re-send
+// whose serving was resolved otherwise (a serving is a hint: another
+// replica's may not be written yet), so a re-send never adds a row.
+const sameConsent = `l.approved = $4 AND NOT (l.language = t.language AND t.version > l.text_version)`
 
 // latestLedgerColumns is ledgerColumns of the alias l (ledger_internal_test
 // keeps the two lists the same).
@@ -173,15 +175,16 @@ const latestLedgerColumns = `l.id, l.process_id, l.user_id, l.consent_type, l.se
     l.text_version, l.text_sha256, l.request_id, l.correlation_id, l.recorded_at`
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
-// ConsentType) has the same Approved value on the same text, in which case
-// it returns that record and false: the caller re-sends storage requests,
-// and a repeat must not look like a second decision, while the same
-// decision on a newer text the user was shown is a new consent. The
-// database assigns ID; Seq is 1 for
-// the first record of the history, then latest+1, whatever rec says;
-// RecordedAt comes from the clock when it is zero, and is never earlier
-// than the history's latest (appendSQL). The row is committed
-// (synchronous_commit permitting) when AppendConsent returns.
+// ConsentType) has the same Approved value and rec's text is no newer
+// version of that record's (sameConsent), in which case it returns that
+// record and false: the caller re-sends storage requests, and a repeat must
+// not look like a second decision, while the same decision on a newer
+// version the user was shown is a new consent. The
+// database assigns ID; Seq is 1 for the first record of the history, then
+// latest+1, whatever rec says; RecordedAt comes from the clock when it is
+// zero, and is never earlier than the history's latest (appendSQL). The
+// row is committed (synchronous_commit permitting) when AppendConsent
+// returns.
 //
 // With group commit on, rec joins the batch of appends that arrive within
 // the window and returns when that batch has committed (flush). An append
@@ -346,8 +349,8 @@ func textArray(first, n int) string {
 // appendBatchSQL is appendSQL for many histories at once, one record per
 // history ($1..$10 are arrays of the record fields, ord the position in
 // them): it reads the latest record of each history, inserts latest+1
-// where the decision or its text changed, and returns per position the new
-// row (true) or the identical latest one (false). A position with no row lost a race
+// where the decision changed or the text is a newer version, and returns
+// per position the new row (true) or the latest one it repeats (false). A position with no row lost a race
 // to a concurrent writer of its history and is retried alone. $11 is
 // appendSQL's $11 per record.
 const appendBatchSQL = `
@@ -390,8 +393,7 @@ WHERE ` + sameBatchConsent
 
 // sameBatchConsent is sameConsent per input row i; false (not NULL) when
 // the history has no record yet (l's columns NULL).
-const sameBatchConsent = `COALESCE(l.approved = i.approved AND l.language = t.language AND l.text_version = t.version
-    AND l.text_sha256 IS NOT DISTINCT FROM t.sha256, false)`
+const sameBatchConsent = `COALESCE(l.approved = i.approved AND NOT (l.language = t.language AND t.version > l.text_version), false)`
 
 // historyKey names one history of the ledger.
 type historyKey struct{ processID, userID, consentType string }
@@ -405,8 +407,10 @@ func compareHistories(a, b historyKey) int {
 		cmp.Compare(a.consentType, b.consentType))
 }
 
-// run is consecutive appends of one history with the same decision: its
-// first call (the leader) is written, the others repeat it.
+// run is consecutive appends of one history with the same input (decision
+// and text): its first call (the leader) is written, the others repeat it.
+// Appends whose text differs are runs of their own, so the statement
+// decides (sameConsent) whether the later one is a new consent.
 type run struct {
 	calls []*call[ledgerAppend, appended]
 }
@@ -414,10 +418,10 @@ type run struct {
 // flush writes one batch of appends atomically.
 //
 // Appends of one history are applied in arrival order, as if one after the
-// other: consecutive identical decisions are one run whose leader is
+// other: consecutive identical appends are one run whose leader is
 // written and whose followers get its record, not added (they are
-// repeats); a changed decision starts the next run, written by the next
-// round. Each round is one appendBatchSQL over at most one leader per
+// repeats); a changed decision or text starts the next run, written by the
+// next round. Each round is one appendBatchSQL over at most one leader per
 // history; a batch of one round is one statement (its own transaction),
 // more rounds share a transaction. Rows are inserted in key order within a
 // round, so two single-round batches never wait for each other's rows in
@@ -440,7 +444,7 @@ func (l *ConsentLedger) flush(ctx context.Context, calls []*call[ledgerAppend, a
 	depth := make(map[historyKey]int, len(calls))
 	for _, c := range calls {
 		k := historyOf(c.in.rec)
-		if rs := histories[k]; len(rs) > 0 && rs[len(rs)-1].calls[0].in.rec.Approved == c.in.rec.Approved {
+		if rs := histories[k]; len(rs) > 0 && sameInput(rs[len(rs)-1].calls[0].in, c.in) {
 			rs[len(rs)-1].calls = append(rs[len(rs)-1].calls, c)
 			continue
 		}
@@ -571,4 +575,12 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 			results[rs[ord-1]] = appended{rec: row.toDomain(), added: added}
 			return nil
 		})
+}
+
+// sameInput reports whether two appends of one history carry the same
+// decision on the same text, resolved the same way: the later one then
+// repeats the earlier whatever the statement finds.
+func sameInput(a, b ledgerAppend) bool {
+	return a.rec.Approved == b.rec.Approved && a.asServed == b.asServed && a.rec.Language == b.rec.Language &&
+		a.rec.TextVersion == b.rec.TextVersion && a.rec.TextSHA256 == b.rec.TextSHA256
 }

@@ -2,6 +2,8 @@ package chartest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,6 +197,21 @@ func TestAdminPortStaysInsideTheCluster(t *testing.T) {
 			if typ != "ClusterIP" && !strings.HasSuffix(adminService, "-admin") {
 				t.Errorf("admin Service %q, want the -admin one", adminService)
 			}
+			if typ != "ClusterIP" {
+				// A release name of the longest kind still gets two Services.
+				long := strings.Repeat("x", 63)
+				r := render(t, renderOpts{files: []string{"ci/production-values.yaml"}, set: []string{"service.type=" + typ, "fullnameOverride=" + long}})
+				names := map[string]bool{}
+				for _, o := range r.ofKind("Service") {
+					names[o.name] = true
+					if len(o.name) > 63 {
+						t.Errorf("Service name %q is longer than 63", o.name)
+					}
+				}
+				if len(names) != 2 {
+					t.Errorf("Services %v, want two distinct names", names)
+				}
+			}
 			if !strings.Contains(r.notes, "svc/"+adminService+" ") {
 				t.Errorf("NOTES port-forward does not name %s", adminService)
 			}
@@ -266,6 +283,21 @@ func TestShutdownBudgetAndGoRuntimeLimits(t *testing.T) {
 	}
 }
 
+// Jobs whose deadline was removed run their command without --timeout
+// (its two minutes), not with a negative one.
+func TestJobsWithoutDeadline(t *testing.T) {
+	r := render(t, renderOpts{files: []string{"ci/production-values.yaml"},
+		set: []string{"migrations.activeDeadlineSeconds=null", "purge.activeDeadlineSeconds=null"}})
+	job := one[*batchv1.Job](t, r, "Job", "-migrate")
+	if got := job.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"migrate", "up"}) {
+		t.Errorf("migrate args %v, want [migrate up]", got)
+	}
+	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
+	if got := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"purge"}) {
+		t.Errorf("purge args %v, want [purge]", got)
+	}
+}
+
 // goMemLimit overrides the derived GOMEMLIMIT; other memory-limit spellings
 // derive it too.
 func TestGoMemLimit(t *testing.T) {
@@ -277,11 +309,21 @@ func TestGoMemLimit(t *testing.T) {
 		{[]string{"resources.limits.memory=1Gi"}, "966367641"},
 		{[]string{"resources.limits.memory=500M"}, "450000000"},
 		{[]string{"resources.limits.memory=268435456"}, "241591910"},
+		{[]string{"resources.limits.memory=1.5Gi"}, "1449551462"},
 	} {
 		_, c := serverContainer(t, render(t, renderOpts{files: []string{"ci/minimal-values.yaml"}, set: tc.set}))
 		if env, _ := envOf(c); env["GOMEMLIMIT"] != tc.want {
 			t.Errorf("%v: GOMEMLIMIT %q, want %q", tc.set, env["GOMEMLIMIT"], tc.want)
 		}
+	}
+	// A number in a values file arrives as a float64, not as --set's int.
+	file := filepath.Join(t.TempDir(), "memory.yaml")
+	if err := os.WriteFile(file, []byte("resources:\n  limits:\n    memory: 268435456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, c := serverContainer(t, render(t, renderOpts{files: []string{"ci/minimal-values.yaml", file}}))
+	if env, _ := envOf(c); env["GOMEMLIMIT"] != "241591910" {
+		t.Errorf("memory limit from a values file: GOMEMLIMIT %q, want 241591910", env["GOMEMLIMIT"])
 	}
 }
 
@@ -326,7 +368,8 @@ func TestMigrationHook(t *testing.T) {
 			}
 			jobWeight, _ := strconv.Atoi(a["helm.sh/hook-weight"])
 			spec := job.Spec.Template.Spec
-			// The command gives up 10s before the Job's deadline.
+			// The command gives up 10s before the Job's deadline (none
+			// without one: TestJobsWithoutDeadline).
 			wantArgs := []string{"migrate", "--timeout", fmt.Sprintf("%ds", *job.Spec.ActiveDeadlineSeconds-10), "up"}
 			if got := spec.Containers[0].Args; !slices.Equal(got, wantArgs) {
 				t.Errorf("args %v, want %v", got, wantArgs)

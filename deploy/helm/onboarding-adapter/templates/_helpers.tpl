@@ -73,7 +73,7 @@ ClusterIP, else a ClusterIP one of its own (service.yaml).
 {{- if eq .Values.service.type "ClusterIP" -}}
 {{- include "onboarding-adapter.fullname" . -}}
 {{- else -}}
-{{- printf "%s-admin" (include "onboarding-adapter.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-admin" (include "onboarding-adapter.fullname" . | trunc 57 | trimSuffix "-") -}}
 {{- end -}}
 {{- end -}}
 
@@ -584,13 +584,18 @@ heap grow until the OOM killer acts.
 {{- if .Values.goMemLimit -}}
 {{- .Values.goMemLimit -}}
 {{- else -}}
-{{- $q := toString .Values.resources.limits.memory -}}
-{{- if not (regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$" $q) -}}
-{{- fail (printf "resources.limits.memory %q: the chart derives GOMEMLIMIT (90%% of it) only from a whole number with an optional Ki, Mi, Gi, Ti, k, M, G or T suffix; write it so, or set goMemLimit" $q) -}}
+{{- $q := .Values.resources.limits.memory -}}
+{{- /* a number in a values file arrives as float64, which toString would write as 2.68435456e+08 */}}
+{{- if or (kindIs "float64" $q) (kindIs "int64" $q) (kindIs "int" $q) -}}
+{{- $q = printf "%.0f" (float64 $q) -}}
 {{- end -}}
-{{- $n := regexReplaceAll "^([0-9]+).*$" $q "${1}" | int64 -}}
-{{- $unit := regexReplaceAll "^[0-9]+" $q "" -}}
-{{- $mult := get (dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000) $unit | int64 -}}
-{{- div (mul $n $mult 9) 10 -}}
+{{- $q = toString $q -}}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" $q) -}}
+{{- fail (printf "resources.limits.memory %q: the chart derives GOMEMLIMIT (90%% of it) from a number with an optional Ki, Mi, Gi, Ti, Pi, Ei, k, M, G, T, P or E suffix; write it so, or set goMemLimit" $q) -}}
+{{- end -}}
+{{- $n := regexFind "^[0-9]+(\\.[0-9]+)?" $q | float64 -}}
+{{- $unit := regexReplaceAll "^[0-9]+(\\.[0-9]+)?" $q "" -}}
+{{- $mult := get (dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0) $unit -}}
+{{- printf "%.0f" (floor (divf (mulf $n $mult 9) 10)) -}}
 {{- end -}}
 {{- end -}}
