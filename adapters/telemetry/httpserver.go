@@ -126,8 +126,13 @@ func (s *httpServer) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if route != "" {
 			// otelhttp leaves http.route to the handler when the route
 			// is only known after routing; set here, the span is whole.
+			// url.path too, and only for a matched route: an unmatched
+			// path is whatever the caller sent, personal data included.
 			span.SetName(spanName + " " + route)
 			attrs = append(attrs, semconv.HTTPRoute(route))
+			if r.URL != nil && r.URL.Path != "" {
+				attrs = append(attrs, semconv.URLPath(r.URL.Path))
+			}
 		}
 		if body != nil && body.n > 0 {
 			attrs = append(attrs, semconv.HTTPRequestBodySize(int(body.n)))
@@ -232,7 +237,8 @@ func standardMethod(m string) (method string, standard bool) {
 // requestAttrs are the server span's request attributes, as otelhttp sets
 // them: server.address and .port (from the Host header), the method,
 // url.scheme, network.peer.*, user_agent.original, client.address (the
-// first X-Forwarded-For entry, else the peer), url.path and the protocol.
+// first X-Forwarded-For entry, else the peer) and the protocol; url.path
+// is added after routing, for a matched route only.
 func requestAttrs(r *http.Request, method string, standard bool) []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 12)
 	host, port := splitHostPort(r.Host)
@@ -263,9 +269,6 @@ func requestAttrs(r *http.Request, method string, standard bool) []attribute.Key
 	}
 	if client != "" {
 		attrs = append(attrs, semconv.ClientAddress(client))
-	}
-	if r.URL != nil && r.URL.Path != "" {
-		attrs = append(attrs, semconv.URLPath(r.URL.Path))
 	}
 	name, version := netProtocol(r.Proto)
 	if name != "" && name != "http" {

@@ -95,8 +95,8 @@ func TestHTTPServerSpans(t *testing.T) {
 		{"5xx is an error", "/otp/send", false, "POST /otp/send", map[string]string{
 			"http.route": "/otp/send", "http.response.status_code": "503", "error.type": "503",
 		}, codes.Error},
-		{"unrouted", "/no/such/route", false, "POST", map[string]string{
-			"http.route": "", "http.response.status_code": "404",
+		{"unrouted: no route, and not the raw path", "/client/8554121234", false, "POST", map[string]string{
+			"http.route": "", "http.response.status_code": "404", "url.path": "",
 		}, codes.Unset},
 	}
 	for _, tt := range tests {
