@@ -57,6 +57,9 @@ const (
 	ReasonNoPrimaryDocument    = "NO_PRIMARY_DOCUMENT"
 	ReasonDocumentExpired      = "DOCUMENT_EXPIRED"
 	ReasonUnderage             = "UNDERAGE"
+	// ReasonAgeUnverified is a WAIT: neither the documents nor the
+	// registry give a date of birth, so a person checks the age.
+	ReasonAgeUnverified        = "AGE_UNVERIFIED"
 	ReasonBirthDateMismatch    = "BIRTH_DATE_MISMATCH"
 	ReasonPersonalNumberDiffer = "PERSONAL_NUMBER_MISMATCH"
 	ReasonNameMismatch         = "NAME_MISMATCH"

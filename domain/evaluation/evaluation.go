@@ -287,7 +287,7 @@ func (s *service) ageRule(docs []domain.DocumentData, client *domain.Client, tod
 	}
 	switch {
 	case born.IsZero():
-		return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultWAIT, Code: domain.ReasonUnderage,
+		return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultWAIT, Code: domain.ReasonAgeUnverified,
 			Detail: "age could not be verified: no date of birth"}
 	case born.AgeOn(today) < s.policy.MinimumAge:
 		return domain.RuleResult{Rule: RuleAge, Outcome: domain.ResultNOK, Code: domain.ReasonUnderage,

@@ -165,7 +165,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "no birth date anywhere goes to review", mutate: func(r *ports.EvaluationRequest) {
 			r.UserID = "u-prospect"
 			r.Documents[0].Data.DateOfBirth = ""
-		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonUnderage},
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonAgeUnverified, wantText: "age could not be verified: no date of birth"},
 		{name: "prospect without registry name or birth date", mutate: func(r *ports.EvaluationRequest) { r.UserID = "u-prospect" }, wantResult: domain.ResultOK},
 		{name: "birth date differs", mutate: doc(func(d *ports.DocumentInput) { d.Data.DateOfBirth = "1985-04-13" }), wantResult: domain.ResultNOK, wantCode: domain.ReasonBirthDateMismatch},
 		{name: "personal number differs", mutate: doc(func(d *ports.DocumentInput) { d.Data.PersonalNumber = "855412/1235" }), wantResult: domain.ResultNOK, wantCode: domain.ReasonPersonalNumberDiffer},
