@@ -275,12 +275,15 @@ func breakerRefused(err error) Attempt {
 
 // breakerVerdict tells the breaker what the attempt says about the
 // gateway: an answer about the message (sent, refused) is a healthy
-// gateway; a failure while the caller was still waiting is a failure; a
-// failure after the caller gave up says nothing, and is relabelled so
-// that logs and metrics do not blame the gateway.
+// gateway, and so is a throttling answer (429 and the like: the gateway
+// is up and asks for less, which backoff and Retry-After give it; counted
+// as failures, a burst of them opened the breaker and refused every send
+// for its open period); a failure while the caller was still waiting is a
+// failure; a failure after the caller gave up says nothing, and is
+// relabelled so that logs and metrics do not blame the gateway.
 func breakerVerdict(parent context.Context, a *Attempt) error {
 	switch a.Reason {
-	case ReasonAccepted, ReasonRejected, ReasonInvalid:
+	case ReasonAccepted, ReasonRejected, ReasonInvalid, ReasonThrottled:
 		return nil
 	}
 	if parent.Err() != nil && (a.Reason == ReasonTimeout || a.Reason == ReasonNetwork || a.Reason == ReasonConnect) {

@@ -167,6 +167,31 @@ func TestResilientCallerDeadlineDoesNotTripBreaker(t *testing.T) {
 	assertNoSecrets(t, logs.String())
 }
 
+// Throttling is the gateway asking for less, not failing: a burst of 429s
+// does not open the breaker (it once refused every send for its open
+// period after five).
+func TestResilientThrottlingDoesNotTripBreaker(t *testing.T) {
+	cfg := fastResilience()
+	cfg.BreakerFailures, cfg.MaxAttempts = 2, 1
+	r, gw, _ := newStubSender(t, cfg, func(context.Context, int) sms.Attempt { return failing(sms.ReasonThrottled) })
+	for range 5 {
+		if res, _ := r.SendSMS(context.Background(), testSMS()); res.Outcome != domain.OTPFailedTransient {
+			t.Fatalf("%+v, want a transient failure", res)
+		}
+	}
+	if r.State() != gobreaker.StateClosed || gw.calls.Load() != 5 {
+		t.Fatalf("breaker %s after %d throttled calls, want closed and every send tried", r.State(), gw.calls.Load())
+	}
+	// The same count of gateway failures opens it.
+	r2, _, _ := newStubSender(t, cfg, func(context.Context, int) sms.Attempt { return failing(sms.ReasonServerError) })
+	for range 2 {
+		_, _ = r2.SendSMS(context.Background(), testSMS())
+	}
+	if r2.State() != gobreaker.StateOpen {
+		t.Fatalf("breaker %s after two gateway failures, want open", r2.State())
+	}
+}
+
 func TestResilientWithoutDeadlineStillEnds(t *testing.T) {
 	cfg := fastResilience()
 	cfg.MaxConcurrency, cfg.MaxAttempts, cfg.AttemptTimeout = 1, 1, 200*time.Millisecond
