@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,10 +137,16 @@ type Handler struct {
 	decoyOnce sync.Once
 	// compareHash is bcrypt.CompareHashAndPassword (tests count its calls).
 	compareHash func(hash, password []byte) error
-	mux         *http.ServeMux
-	pages       *template.Template
-	cop         *http.CrossOriginProtection
-	throttle    *loginThrottle // nil: off
+	// hashSlots bounds the sign-ins checked against bcrypt at once (nil
+	// without hashed users): each costs tens of milliseconds of a core,
+	// and the admin listener shares the process with the API, so a flood
+	// of sign-ins, each with a fresh name and so a fresh throttle bucket,
+	// must not take every core from the Onboarding Server's calls.
+	hashSlots chan struct{}
+	mux       *http.ServeMux
+	pages     *template.Template
+	cop       *http.CrossOriginProtection
+	throttle  *loginThrottle // nil: off
 }
 
 // credential is a User prepared for constant-time checks.
@@ -147,6 +155,7 @@ type credential struct {
 	nameSum [32]byte
 	pwSum   [32]byte // of a clear password
 	csrfKey []byte
+	cost    int // of a bcrypt hash; 0 for a clear password
 }
 
 // NewHandler checks c and builds the handler over svc.
@@ -161,22 +170,24 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 	decoyCost := 0
 	h := &Handler{svc: svc, cfg: c}
 	for i, u := range c.Users {
+		cost := 0
 		switch {
 		case u.Name == "" || strings.ContainsAny(u.Name, ":\r\n\t") || len(u.Name) > 64:
 			return nil, fmt.Errorf("admin: user %d: the name must be 1-64 characters without ':' or control characters", i+1)
 		case seen[strings.ToLower(u.Name)]:
 			return nil, fmt.Errorf("admin: user %d: the name %q is used twice", i+1, u.Name)
 		case u.hashed():
-			cost, err := bcrypt.Cost([]byte(u.Password))
+			c, err := bcrypt.Cost([]byte(u.Password))
 			if err != nil {
 				return nil, fmt.Errorf("admin: user %q: not a valid bcrypt hash", u.Name)
 			}
+			cost = c
 			decoyCost = max(decoyCost, cost)
 		case len(u.Password) < MinPasswordLen:
 			return nil, fmt.Errorf("admin: user %q: the password must be at least %d characters", u.Name, MinPasswordLen)
 		}
 		seen[strings.ToLower(u.Name)] = true
-		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password))}
+		cr := credential{User: u, nameSum: sha256.Sum256([]byte(u.Name)), pwSum: sha256.Sum256([]byte(u.Password)), cost: cost}
 		cr.csrfKey = csrfKey(c.CSRFSecret, u)
 		h.users = append(h.users, cr)
 	}
@@ -201,6 +212,9 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 	}
 	if h.cfg.LoginFailures > 0 {
 		h.throttle = newLoginThrottle(h.cfg.LoginFailures, h.cfg.LoginRefill, h.cfg.Now)
+	}
+	if decoyCost > 0 {
+		h.hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	}
 	sub, err := fs.Sub(templateFS, "templates")
 	if err != nil {
@@ -285,7 +299,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if presented && !h.acquireHashSlot(r.Context()) {
+		if throttled {
+			h.throttle.refund(key) // nothing was checked
+		}
+		hd.Set("Retry-After", "1")
+		h.fail(w, r, api, http.StatusServiceUnavailable, "Sign-in is busy; try again in a moment.")
+		return
+	}
 	user, ok := h.authenticate(r)
+	h.releaseHashSlot(presented)
 	if throttled && ok {
 		h.throttle.refund(key)
 	}
@@ -368,7 +391,15 @@ func (h *Handler) authenticate(r *http.Request) (*credential, bool) {
 		return nil, false
 	}
 	if match.hashed() {
-		return match, h.compareHash([]byte(match.Password), []byte(pw)) == nil
+		ok := h.compareHash([]byte(match.Password), []byte(pw)) == nil
+		if match.cost < h.decoyCost {
+			// A cheaper hash than the dearest answers sooner than an
+			// unknown name (compared with the decoy at the dearest
+			// cost), which would tell that this name exists: pay the
+			// decoy's cost too.
+			_ = h.compareHash(h.decoyHash(), []byte(pw))
+		}
+		return match, ok
 	}
 	return match, subtle.ConstantTimeCompare(pwSum[:], match.pwSum[:]) == 1
 }
@@ -394,6 +425,40 @@ func csrfKey(secret []byte, u User) []byte {
 // decoyHash returns the decoy hash, making it on first use; nil when no
 // user is hashed (or the system's randomness failed, which leaves only
 // the timing of unknown names exposed).
+// hashSlotWait is how long a sign-in waits for a bcrypt slot before it is
+// answered 503: long enough for a reviewer's page and its parts, which
+// each sign in again, short against a flood.
+const hashSlotWait = time.Second
+
+// acquireHashSlot takes a bcrypt slot, waiting up to hashSlotWait; true at
+// once without hashed users.
+func (h *Handler) acquireHashSlot(ctx context.Context) bool {
+	if h.hashSlots == nil {
+		return true
+	}
+	select {
+	case h.hashSlots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(hashSlotWait)
+	defer t.Stop()
+	select {
+	case h.hashSlots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// releaseHashSlot gives back the slot a sign-in with credentials took.
+func (h *Handler) releaseHashSlot(presented bool) {
+	if presented && h.hashSlots != nil {
+		<-h.hashSlots
+	}
+}
+
 func (h *Handler) decoyHash() []byte {
 	h.decoyOnce.Do(func() {
 		if h.decoyCost == 0 {

@@ -61,8 +61,94 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 		}
 	}
 
+	// A user hashed at a lower cost than another also pays the decoy, so
+	// the cheaper hash does not tell that the name exists.
+	cheap, err := bcrypt.GenerateFromPassword([]byte("dave-password-12"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: string(hash)}, {Name: "dave", Password: string(cheap)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var costs []int
+	mixed.compareHash = func(hash, pw []byte) error {
+		c, _ := bcrypt.Cost(hash)
+		costs = append(costs, c)
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	for _, pw := range []string{"dave-password-12", "wrong-password-1"} {
+		costs = nil
+		r := httptest.NewRequest("GET", "/review/", nil)
+		r.SetBasicAuth("dave", pw)
+		if _, ok := mixed.authenticate(r); ok != (pw == "dave-password-12") {
+			t.Errorf("dave with %q: authenticated %v", pw, ok)
+		}
+		if len(costs) != 2 || costs[0] != bcrypt.MinCost || costs[1] != bcrypt.MinCost+1 {
+			t.Errorf("dave with %q: compared at costs %v, want his own then the decoy's", pw, costs)
+		}
+	}
+	costs = nil
+	r := httptest.NewRequest("GET", "/review/", nil)
+	r.SetBasicAuth("carol", "wrong-password-1")
+	mixed.authenticate(r)
+	if len(costs) != 1 {
+		t.Errorf("carol (the dearest hash): %d comparisons, want one", len(costs))
+	}
+
 	clear, err := NewHandler(svc, Config{Users: []User{{Name: "alice", Password: "alice-password-1"}}})
 	if err != nil || clear.decoyHash() != nil {
 		t.Fatalf("without hashed users: decoy %q (%v), want none", clear.decoy, err)
+	}
+}
+
+// Sign-ins checked against bcrypt at once are bounded: one more waits
+// hashSlotWait for a slot and is then answered 503 with Retry-After; a
+// slot freed lets the next one in.
+func TestBcryptSignInsAreBounded(t *testing.T) {
+	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: string(hash)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.hashSlots == nil || cap(h.hashSlots) < 1 {
+		t.Fatal("no bound on bcrypt sign-ins with a hashed user")
+	}
+	h.hashSlots = make(chan struct{}, 1)
+	entered, release := make(chan struct{}), make(chan struct{})
+	h.compareHash = func(hash, pw []byte) error {
+		entered <- struct{}{}
+		<-release
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	signIn := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", APIPrefix+"/cases", nil)
+		r.SetBasicAuth("carol", "carol-password-1")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	first := make(chan int)
+	go func() { first <- signIn().Code }()
+	<-entered // the first sign-in holds the only slot
+	start := time.Now()
+	busy := signIn()
+	if busy.Code != 503 || busy.Header().Get("Retry-After") != "1" {
+		t.Fatalf("a sign-in past the bound: %d, Retry-After %q; want 503 and 1", busy.Code, busy.Header().Get("Retry-After"))
+	}
+	if waited := time.Since(start); waited < hashSlotWait/2 {
+		t.Errorf("answered busy after %s, want a wait of about %s first", waited, hashSlotWait)
+	}
+	close(release)
+	if code := <-first; code != 200 {
+		t.Fatalf("the first sign-in: %d, want 200", code)
+	}
+	go func() { <-entered }()
+	if code := signIn().Code; code != 200 {
+		t.Fatalf("a sign-in after the slot was freed: %d, want 200", code)
 	}
 }
