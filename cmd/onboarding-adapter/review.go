@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
@@ -185,7 +187,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		if err != nil {
 			return err
 		}
-		return printCases(e.stdout, cases, f.Limit, *asJSON)
+		return forTerminal(e.stdout, func(w io.Writer) error { return printCases(w, cases, f.Limit, *asJSON) })
 	case "show":
 		if id == "" {
 			return usageError{reviewUsage}
@@ -214,7 +216,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		if *asJSON {
 			return printJSON(e.stdout, reviewadmin.DetailView(c, trail, time.Now()))
 		}
-		return printCase(e.stdout, c, trail)
+		return forTerminal(e.stdout, func(w io.Writer) error { return printCase(w, c, trail) })
 	case "claim":
 		if id == "" || *reviewer == "" {
 			return usageError{reviewUsage}
@@ -316,6 +318,28 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// forTerminal writes what print writes to w with every control character
+// but newline and tab, and every bidirectional formatting character,
+// replaced by U+FFFD: case data comes from the caller's requests (names,
+// document fields, reasons), and an escape sequence in a surname must not
+// drive the operator's terminal (links, colours, a cleared screen) or
+// reorder what it shows. JSON (already escaped) passes through the same
+// way unharmed.
+func forTerminal(w io.Writer, print func(io.Writer) error) error {
+	var buf bytes.Buffer
+	err := print(&buf)
+	safe := strings.Map(func(r rune) rune {
+		if (unicode.IsControl(r) && r != '\n' && r != '\t') || unicode.Is(unicode.Bidi_Control, r) {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, buf.String())
+	if _, werr := io.WriteString(w, safe); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // printCases prints the queue as a table, or as the API's JSON.

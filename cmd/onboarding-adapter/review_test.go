@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -367,3 +369,30 @@ func TestReviewPolicyAndUsers(t *testing.T) {
 
 // noReviews is a review service that is never called.
 type noReviews struct{ ports.ReviewService }
+
+// Case data printed for a terminal cannot carry escape sequences or
+// bidirectional overrides: a surname sent as "\x1b]8;;http://x\x07Novak"
+// must not make a link, colour or reorder the operator's screen.
+func TestForTerminal(t *testing.T) {
+	hostile := "\x1b]8;;http://x\x07Novák\x1b[2J \u202eevil\u2066 \u009b1m"
+	var out bytes.Buffer
+	err := forTerminal(&out, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "surname\t%s\nnext line\n", hostile)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, bad := range []string{"\x1b", "\x07", "\u202e", "\u2066", "\u009b"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("output %q keeps %q", got, bad)
+		}
+	}
+	if !strings.Contains(got, "Novák") || !strings.Contains(got, "surname\t") || !strings.HasSuffix(got, "next line\n") {
+		t.Errorf("output %q lost the printable text, a tab or a newline", got)
+	}
+	if !strings.Contains(got, "\uFFFD") {
+		t.Errorf("output %q does not mark what it replaced", got)
+	}
+}

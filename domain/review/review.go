@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
@@ -122,7 +123,7 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Invalid("result", "must be OK or NOK")
 	case r.Reason == "":
 		return domain.ReviewCase{}, domain.Invalid("reason", "is required")
-	case len(r.Reason) > MaxReasonLen:
+	case utf8.RuneCountInString(r.Reason) > MaxReasonLen: // characters, as the page's maxlength counts
 		return domain.ReviewCase{}, domain.Invalid("reason", "must be at most %d characters", MaxReasonLen)
 	case r.Reviewer == "":
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "is required")

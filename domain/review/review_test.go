@@ -56,6 +56,7 @@ func TestResolve(t *testing.T) {
 		{"empty result", open, "", res("case-wait", "", "alice", ""), domain.CodeInvalid, "result"},
 		{"no reason", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "  ", Reviewer: "alice"}, domain.CodeInvalid, "reason"},
 		{"reason too long", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("x", review.MaxReasonLen+1), Reviewer: "alice"}, domain.CodeInvalid, "reason"},
+		{"a reason at the limit in characters, twice that in bytes", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("ř", review.MaxReasonLen), Reviewer: "alice"}, "", ""},
 		{"no reviewer", open, "", res("case-wait", domain.ResultOK, " ", ""), domain.CodeInvalid, "reviewer"},
 		{"no case id", open, "", res("", domain.ResultOK, "alice", ""), domain.CodeInvalid, "id"},
 		{"unknown case", open, "", res("case-x", domain.ResultOK, "alice", ""), domain.CodeNotFound, "id"},
@@ -94,7 +95,7 @@ func TestResolve(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.Status != domain.ReviewResolved || c.Resolution != tc.req.Result || c.ResolvedBy != tc.req.Reviewer ||
-				c.ResolutionReason != "documents checked by hand" || !c.ResolvedAt.Equal(now) || c.SecondReviewer != tc.req.SecondReviewer {
+				c.ResolutionReason != tc.req.Reason || !c.ResolvedAt.Equal(now) || c.SecondReviewer != tc.req.SecondReviewer {
 				t.Errorf("case = %+v", c)
 			}
 			kind := domain.KindEvaluation

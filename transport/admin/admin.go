@@ -41,8 +41,10 @@ const DefaultCSRFTTL = 12 * time.Hour
 // credentials.
 const MinPasswordLen = 12
 
-// maxBody bounds a form or JSON body: a reason of MaxReasonLen and a token.
-const maxBody = 16 << 10
+// maxBody bounds a form or JSON body: a reason of MaxReasonLen characters
+// of up to four bytes each, percent-encoded (three bytes a byte), and a
+// token.
+const maxBody = 32 << 10
 
 // User is one reviewer's credential. Password is the password itself or
 // its bcrypt hash ($2a$, $2b$ or $2y$), so a users file need not hold

@@ -304,7 +304,7 @@ func TestClaimAndResolveRefusals(t *testing.T) {
 			http.StatusForbidden, "ERROR_GENERIC", "cross-origin")
 		wantError(t, f.do(t, &alice, http.MethodPost, admin.APIPrefix+"/cases/case-wait/resolve", "application/json", strings.NewReader(body), "Origin", "https://evil.example"),
 			http.StatusForbidden, "ERROR_GENERIC", "cross-origin")
-		wantError(t, f.do(t, &alice, http.MethodPost, admin.APIPrefix+"/cases/case-wait/resolve", "application/json", strings.NewReader(`{"reason":"`+strings.Repeat("x", 20000)+`"}`)),
+		wantError(t, f.do(t, &alice, http.MethodPost, admin.APIPrefix+"/cases/case-wait/resolve", "application/json", strings.NewReader(`{"reason":"`+strings.Repeat("x", 40000)+`"}`)),
 			http.StatusRequestEntityTooLarge, "ERROR_GENERIC", "too large")
 		if c, _ := f.store.ReviewCase(t.Context(), "case-wait"); c.Status != domain.ReviewOpen {
 			t.Fatalf("a refused request changed the case: %+v", c)
