@@ -111,6 +111,12 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow, Lanes: cfg.DBBatchLanes}), postgres.WithLogger(logger))
 		a.closers = append(a.closers, st.Close) // runs before pool.Close: writes the queued consent servings
 		guard := memory.NewOTPGuard(clock)
+		if cfg.RedisURL == "" {
+			// Replaced below when Redis is configured; without it every
+			// replica throttles and deduplicates on its own.
+			logger.Warn("OTP throttle and dedupe are per replica without ONBOARDING_REDIS_URL: " +
+				"a retried /otp/send reaching another replica sends a second SMS; run one replica or configure Redis")
+		}
 		ad = adapters{
 			registry: st.Registry, texts: st.ConsentTexts, ledger: st.Ledger, servings: st.Servings,
 			decisions: st.Decisions, reviews: st.Decisions, dedupe: guard, throttle: guard, events: st.Events,

@@ -332,6 +332,9 @@ Included once, from the Deployment.
 {{- if and (not $v.database.enabled) (or $v.autoscaling.enabled (gt (int $v.replicaCount) 1)) -}}
 {{- fail "more than one replica (or autoscaling) needs database.enabled: the in-memory storage is per pod, so replicas would disagree" -}}
 {{- end -}}
+{{- if and $v.database.enabled (not $v.redis.enabled) (or $v.autoscaling.enabled (gt (int $v.replicaCount) 1)) -}}
+{{- fail "more than one replica (or autoscaling) needs redis.enabled: without Redis each pod throttles and deduplicates OTP sends on its own, so a caller's retry reaching another pod sends a second SMS" -}}
+{{- end -}}
 {{- if and $v.purge.enabled (not $v.database.enabled) -}}
 {{- fail "purge.enabled needs database.enabled: there is nothing to purge in memory" -}}
 {{- end -}}
