@@ -281,6 +281,13 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 	o := p.OTP
 	if o.DefaultLanguage == "" {
 		bad("otp.defaultLanguage", "is required")
+	} else if !languageCode(o.DefaultLanguage) {
+		bad("otp.defaultLanguage", languageMessage)
+	}
+	for lang := range o.SenderIDs {
+		if lang != "" && !languageCode(lang) {
+			bad("otp.senderIds."+lang, languageMessage)
+		}
 	}
 	if o.ThrottleLimit < 1 {
 		bad("otp.throttleLimit", "must be at least 1, not %d", o.ThrottleLimit)
@@ -315,6 +322,10 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 		}
 		for lang, text := range byLang {
 			key := fmt.Sprintf("otp.templates.%s.%s", t, lang)
+			if !languageCode(lang) {
+				bad(key, languageMessage)
+				continue
+			}
 			if strings.Count(text, CodePlaceholder) != 1 {
 				bad(key, "must contain %s exactly once", CodePlaceholder)
 				continue
@@ -330,6 +341,26 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 			}
 		}
 	}
+}
+
+// languageMessage says why a language key is refused: requests' languages
+// are reduced to their lower-case primary subtag ("cs-CZ", " CS " read
+// "cs"), so a key written otherwise would never be chosen and its users
+// would silently get the default language.
+const languageMessage = "must be a lower-case ISO 639 language code such as cs or en (a request's cs-CZ is read as cs)"
+
+// languageCode reports whether s has the shape of a lower-case ISO 639-1
+// or 639-2 code.
+func languageCode(s string) bool {
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // isAlpha3 reports whether s has the shape of an ISO 3166-1 alpha-3 code:

@@ -180,6 +180,20 @@ func TestValidate(t *testing.T) {
 			{"otp.templates.USER_VERIFICATION", `default language "de"`},
 		}},
 		{"otp default language cs", func(p *policy.Policy) { p.OTP.DefaultLanguage = "cs" }, nil},
+		{"otp template language with a region", func(p *policy.Policy) {
+			p.OTP.Templates[domain.OTPActivation]["cs-CZ"] = "Kód {code}"
+		}, []bad{{"otp.templates.ACTIVATION.cs-CZ", "lower-case ISO 639"}}},
+		{"otp template language in capitals", func(p *policy.Policy) {
+			p.OTP.Templates[domain.OTPUserVerification]["DE"] = "Code {code}"
+		}, []bad{{"otp.templates.USER_VERIFICATION.DE", "lower-case ISO 639"}}},
+		{"otp sender id language with a region", func(p *policy.Policy) { p.OTP.SenderIDs["cs_CZ"] = "MojeBanka" },
+			[]bad{{"otp.senderIds.cs_CZ", "lower-case ISO 639"}}},
+		{"otp sender id in a language code", func(p *policy.Policy) { p.OTP.SenderIDs["cs"] = "MojeBanka" }, nil},
+		{"otp default language with a region", func(p *policy.Policy) { p.OTP.DefaultLanguage = "en-GB" }, []bad{
+			{"otp.defaultLanguage", "lower-case ISO 639"},
+			{"otp.templates.ACTIVATION", "default language"},
+			{"otp.templates.USER_VERIFICATION", "default language"},
+		}},
 		{"otp one type lacks default language", func(p *policy.Policy) {
 			delete(p.OTP.Templates[domain.OTPUserVerification], "en")
 		}, []bad{{"otp.templates.USER_VERIFICATION", `default language "en"`}}},
