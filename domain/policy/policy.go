@@ -295,8 +295,11 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 	if o.ThrottleWindow <= 0 {
 		bad("otp.throttleWindow", "must be positive, not %s", o.ThrottleWindow)
 	}
-	if o.DedupeWindow <= 0 {
-		bad("otp.dedupeWindow", "must be positive, not %s", o.DedupeWindow)
+	if o.DedupeWindow < minDedupeWindow {
+		// A claim shorter than a send (the request's deadline, under 5 s,
+		// and the outcome's recording) could expire while its SMS is in
+		// flight, and a retry would then send a second one.
+		bad("otp.dedupeWindow", "must be at least %s (longer than a send can take), not %s", minDedupeWindow, o.DedupeWindow)
 	}
 	// Template lengths are measured against maxSegments with a code of
 	// codeMaxLength digits; with either out of range that measurement would
@@ -342,6 +345,10 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 		}
 	}
 }
+
+// minDedupeWindow is the shortest dedupe window: twice the caller's
+// patience (5 s), so a claim outlives any send it guards.
+const minDedupeWindow = 10 * time.Second
 
 // languageMessage says why a language key is refused: requests' languages
 // are reduced to their lower-case primary subtag ("cs-CZ", " CS " read
