@@ -122,11 +122,13 @@ type Resilient struct {
 	onSend func(SendReport)
 }
 
-// errGatewayFailed and errCallerGone are what the breaker counts: a
-// failure of the gateway, or nothing (the caller gave up first).
+// errGatewayFailed, errCallerGone and errNoVerdict are what the breaker
+// counts: a failure of the gateway, or nothing (the caller gave up first;
+// the gateway throttled).
 var (
 	errGatewayFailed = errors.New("sms: gateway failed")
 	errCallerGone    = errors.New("sms: caller gone")
+	errNoVerdict     = errors.New("sms: throttled, no verdict on the gateway's health")
 )
 
 // NewResilient wraps gw. The error names the variable of an invalid
@@ -158,7 +160,7 @@ func NewResilient(gw Gateway, opts Options) (*Resilient, error) {
 		MaxRequests: 1,
 		Timeout:     cfg.BreakerOpen,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNoVerdict) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			level := slog.LevelWarn
 			if to == gobreaker.StateClosed {
@@ -275,16 +277,19 @@ func breakerRefused(err error) Attempt {
 
 // breakerVerdict tells the breaker what the attempt says about the
 // gateway: an answer about the message (sent, refused) is a healthy
-// gateway, and so is a throttling answer (429 and the like: the gateway
-// is up and asks for less, which backoff and Retry-After give it; counted
-// as failures, a burst of them opened the breaker and refused every send
-// for its open period); a failure while the caller was still waiting is a
-// failure; a failure after the caller gave up says nothing, and is
+// gateway; a throttling answer (429 and the like: the gateway is up and
+// asks for less, which backoff and Retry-After give it) is no verdict
+// either way (counted as failures, a burst of them opened the breaker and
+// refused every send for its open period; counted as successes, they
+// would hide 5xx answers among them and close a half-open breaker); a
+// failure while the caller was still waiting is a failure; a failure after the caller gave up says nothing, and is
 // relabelled so that logs and metrics do not blame the gateway.
 func breakerVerdict(parent context.Context, a *Attempt) error {
 	switch a.Reason {
-	case ReasonAccepted, ReasonRejected, ReasonInvalid, ReasonThrottled:
+	case ReasonAccepted, ReasonRejected, ReasonInvalid:
 		return nil
+	case ReasonThrottled:
+		return errNoVerdict // neither a failure nor a success: it must not close a half-open breaker either
 	}
 	if parent.Err() != nil && (a.Reason == ReasonTimeout || a.Reason == ReasonNetwork || a.Reason == ReasonConnect) {
 		a.Reason = ReasonCancelled

@@ -182,13 +182,19 @@ func TestResilientThrottlingDoesNotTripBreaker(t *testing.T) {
 	if r.State() != gobreaker.StateClosed || gw.calls.Load() != 5 {
 		t.Fatalf("breaker %s after %d throttled calls, want closed and every send tried", r.State(), gw.calls.Load())
 	}
-	// The same count of gateway failures opens it.
-	r2, _, _ := newStubSender(t, cfg, func(context.Context, int) sms.Attempt { return failing(sms.ReasonServerError) })
-	for range 2 {
+	// Gateway failures open it, and throttling between them does not
+	// count as a success that would reset their count.
+	r2, _, _ := newStubSender(t, cfg, func(_ context.Context, n int) sms.Attempt {
+		if n == 2 {
+			return failing(sms.ReasonThrottled)
+		}
+		return failing(sms.ReasonServerError)
+	})
+	for range 3 {
 		_, _ = r2.SendSMS(context.Background(), testSMS())
 	}
 	if r2.State() != gobreaker.StateOpen {
-		t.Fatalf("breaker %s after two gateway failures, want open", r2.State())
+		t.Fatalf("breaker %s after failure, throttling, failure; want open", r2.State())
 	}
 }
 

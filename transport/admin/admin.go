@@ -134,9 +134,13 @@ type Handler struct {
 	// a name that does not exist than for a bcrypt-hashed one. It is made
 	// on the first unknown name, not at start, which it would delay by a
 	// bcrypt hashing.
-	decoy     []byte
 	decoyCost int
-	decoyOnce sync.Once
+	decoysMu  sync.Mutex
+	decoys    map[int][]byte // by cost, made on first use
+	// verified remembers sign-ins a bcrypt comparison accepted, for
+	// verifiedFor, so a reviewer's page and its parts (each signing in
+	// again: Basic Auth) pay bcrypt once a minute, not once a request.
+	verified *verifiedCache
 	// compareHash is bcrypt.CompareHashAndPassword (tests count its calls).
 	compareHash func(hash, password []byte) error
 	// hashSlots bounds the sign-ins checked against bcrypt at once (nil
@@ -217,6 +221,11 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 	}
 	if decoyCost > 0 {
 		h.hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+		v, err := newVerifiedCache(h.cfg.Now)
+		if err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
+		h.verified = v
 	}
 	sub, err := fs.Sub(templateFS, "templates")
 	if err != nil {
@@ -301,16 +310,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if presented && !h.acquireHashSlot(r.Context()) {
-		if throttled {
-			h.throttle.refund(key) // nothing was checked
+	user, ok := h.verified.lookup(r)
+	if !ok {
+		if presented && !h.acquireHashSlot(r.Context()) {
+			if throttled {
+				h.throttle.refund(key) // nothing was checked
+			}
+			hd.Set("Retry-After", "1")
+			h.fail(w, r, api, http.StatusServiceUnavailable, "Sign-in is busy; try again in a moment.")
+			return
 		}
-		hd.Set("Retry-After", "1")
-		h.fail(w, r, api, http.StatusServiceUnavailable, "Sign-in is busy; try again in a moment.")
-		return
+		func() {
+			defer h.releaseHashSlot(presented)
+			user, ok = h.authenticate(r)
+		}()
 	}
-	user, ok := h.authenticate(r)
-	h.releaseHashSlot(presented)
 	if throttled && ok {
 		h.throttle.refund(key)
 	}
@@ -387,19 +401,25 @@ func (h *Handler) authenticate(r *http.Request) (*credential, bool) {
 		}
 	}
 	if match == nil {
-		if decoy := h.decoyHash(); decoy != nil {
+		if decoy := h.decoyAt(h.decoyCost); decoy != nil {
 			_ = h.compareHash(decoy, []byte(pw))
 		}
 		return nil, false
 	}
 	if match.hashed() {
 		ok := h.compareHash([]byte(match.Password), []byte(pw)) == nil
-		if match.cost < h.decoyCost {
-			// A cheaper hash than the dearest answers sooner than an
-			// unknown name (compared with the decoy at the dearest
-			// cost), which would tell that this name exists: pay the
-			// decoy's cost too.
-			_ = h.compareHash(h.decoyHash(), []byte(pw))
+		// A cheaper hash than the dearest answers sooner than an unknown
+		// name (compared with the decoy at the dearest cost), which
+		// would tell that this name exists. bcrypt's work doubles with
+		// each cost step, so decoys at costs c, c+1, … max-1 add up to
+		// the difference: 2^c + (2^max - 2^c) = 2^max.
+		for c := match.cost; c < h.decoyCost; c++ {
+			if decoy := h.decoyAt(c); decoy != nil {
+				_ = h.compareHash(decoy, []byte(pw))
+			}
+		}
+		if ok {
+			h.verified.remember(r, match)
 		}
 		return match, ok
 	}
@@ -424,9 +444,6 @@ func csrfKey(secret []byte, u User) []byte {
 	return m.Sum(nil)
 }
 
-// decoyHash returns the decoy hash, making it on first use; nil when no
-// user is hashed (or the system's randomness failed, which leaves only
-// the timing of unknown names exposed).
 // hashSlotWait is how long a sign-in waits for a bcrypt slot before it is
 // answered 503: long enough for a reviewer's page and its parts, which
 // each sign in again, short against a flood.
@@ -461,16 +478,29 @@ func (h *Handler) releaseHashSlot(presented bool) {
 	}
 }
 
-func (h *Handler) decoyHash() []byte {
-	h.decoyOnce.Do(func() {
-		if h.decoyCost == 0 {
-			return
-		}
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return
-		}
-		h.decoy, _ = bcrypt.GenerateFromPassword(secret, h.decoyCost)
-	})
-	return h.decoy
+// decoyAt returns a bcrypt hash of nothing anyone knows at cost, making
+// it on first use; nil for cost 0 (no user is hashed) or when the
+// system's randomness failed, which leaves only timing exposed.
+func (h *Handler) decoyAt(cost int) []byte {
+	if cost == 0 {
+		return nil
+	}
+	h.decoysMu.Lock()
+	defer h.decoysMu.Unlock()
+	if d, ok := h.decoys[cost]; ok {
+		return d
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil
+	}
+	d, err := bcrypt.GenerateFromPassword(secret, cost)
+	if err != nil {
+		return nil
+	}
+	if h.decoys == nil {
+		h.decoys = map[int][]byte{}
+	}
+	h.decoys[cost] = d
+	return d
 }

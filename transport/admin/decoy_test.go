@@ -26,7 +26,7 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.decoy != nil {
+	if len(h.decoys) != 0 {
 		t.Fatal("the decoy hash was made at start, delaying it")
 	}
 	var compared [][]byte
@@ -34,7 +34,7 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 		compared = append(compared, hash)
 		return bcrypt.CompareHashAndPassword(hash, pw)
 	}
-	if cost, err := bcrypt.Cost(h.decoyHash()); err != nil || cost != bcrypt.MinCost+1 {
+	if cost, err := bcrypt.Cost(h.decoyAt(h.decoyCost)); err != nil || cost != bcrypt.MinCost+1 {
 		t.Fatalf("decoy cost %d (%v), want the users' %d", cost, err, bcrypt.MinCost+1)
 	}
 	for _, tc := range []struct {
@@ -42,7 +42,7 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 		ok                   bool
 		hash                 []byte // the hash compared; nil: none
 	}{
-		{"unknown name", "mallory", "whatever-password", false, h.decoy},
+		{"unknown name", "mallory", "whatever-password", false, h.decoyAt(h.decoyCost)},
 		{"hashed user, wrong password", "carol", "wrong-password-1", false, hash},
 		{"hashed user", "carol", "carol-password-1", true, hash},
 		{"clear-text user, wrong password", "alice", "wrong-password-1", false, nil},
@@ -61,8 +61,9 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 		}
 	}
 
-	// A user hashed at a lower cost than another also pays the decoy, so
-	// the cheaper hash does not tell that the name exists.
+	// A user hashed at a lower cost than another also pays decoys at every
+	// cost from his up to the dearest but one: bcrypt's work doubles each
+	// step, so his sign-in costs what an unknown name's does.
 	cheap, err := bcrypt.GenerateFromPassword([]byte("dave-password-12"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +85,8 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 		if _, ok := mixed.authenticate(r); ok != (pw == "dave-password-12") {
 			t.Errorf("dave with %q: authenticated %v", pw, ok)
 		}
-		if len(costs) != 2 || costs[0] != bcrypt.MinCost || costs[1] != bcrypt.MinCost+1 {
-			t.Errorf("dave with %q: compared at costs %v, want his own then the decoy's", pw, costs)
+		if len(costs) != 2 || costs[0] != bcrypt.MinCost || costs[1] != bcrypt.MinCost {
+			t.Errorf("dave with %q: compared at costs %v, want his own then a decoy at his (2^4 + 2^4 = 2^5, carol's)", pw, costs)
 		}
 	}
 	costs = nil
@@ -97,8 +98,8 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 	}
 
 	clear, err := NewHandler(svc, Config{Users: []User{{Name: "alice", Password: "alice-password-1"}}})
-	if err != nil || clear.decoyHash() != nil {
-		t.Fatalf("without hashed users: decoy %q (%v), want none", clear.decoy, err)
+	if err != nil || clear.decoyAt(clear.decoyCost) != nil || clear.hashSlots != nil || clear.verified != nil {
+		t.Fatalf("without hashed users: a decoy, sign-in slots or a cache (%v), want none", err)
 	}
 }
 
@@ -147,8 +148,54 @@ func TestBcryptSignInsAreBounded(t *testing.T) {
 	if code := <-first; code != 200 {
 		t.Fatalf("the first sign-in: %d, want 200", code)
 	}
-	go func() { <-entered }()
+	// The accepted sign-in is remembered: the next request of the page
+	// needs neither a slot nor bcrypt (compareHash would block on entered).
 	if code := signIn().Code; code != 200 {
-		t.Fatalf("a sign-in after the slot was freed: %d, want 200", code)
+		t.Fatalf("a remembered sign-in: %d, want 200", code)
+	}
+}
+
+// A sign-in bcrypt accepted is taken again without bcrypt for verifiedFor;
+// a wrong password, another name or a later request pays bcrypt again.
+func TestVerifiedSignInsSkipBcrypt(t *testing.T) {
+	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: string(hash)}}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compares := 0
+	h.compareHash = func(hash, pw []byte) error {
+		compares++
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	signIn := func(user, pw string) int {
+		r := httptest.NewRequest("GET", APIPrefix+"/cases", nil)
+		r.SetBasicAuth(user, pw)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i, tc := range []struct {
+		user, pw     string
+		advance      time.Duration
+		wantCode     int
+		wantCompares int
+	}{
+		{"carol", "carol-password-1", 0, 200, 1},
+		{"carol", "carol-password-1", 30 * time.Second, 200, 0}, // remembered
+		{"carol", "wrong-password-1", 0, 401, 1},                // never remembered
+		{"carol", "carol-password-1", 31 * time.Second, 200, 1}, // a minute on: bcrypt again
+		{"carol", "carol-password-1", 0, 200, 0},
+	} {
+		now = now.Add(tc.advance)
+		compares = 0
+		if code := signIn(tc.user, tc.pw); code != tc.wantCode || compares != tc.wantCompares {
+			t.Errorf("sign-in %d (%s): %d with %d bcrypt comparisons, want %d with %d", i+1, tc.pw, code, compares, tc.wantCode, tc.wantCompares)
+		}
 	}
 }
