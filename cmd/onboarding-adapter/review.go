@@ -187,7 +187,10 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		if err != nil {
 			return err
 		}
-		return forTerminal(e.stdout, func(w io.Writer) error { return printCases(w, cases, f.Limit, *asJSON) })
+		if *asJSON {
+			return printCases(e.stdout, cases, f.Limit, true)
+		}
+		return forTerminal(e.stdout, func(w io.Writer) error { return printCases(w, cases, f.Limit, false) })
 	case "show":
 		if id == "" {
 			return usageError{reviewUsage}
@@ -315,9 +318,42 @@ func parseAge(s string) (time.Duration, error) {
 }
 
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	// encoding/json leaves C1 controls and bidirectional formatting
+	// characters as they are; escaped, the data is the same and a
+	// terminal showing it is not driven by it.
+	var out strings.Builder
+	for _, r := range buf.String() {
+		if unsafeForTerminal(r) && r != '\n' {
+			fmt.Fprintf(&out, "\\u%04x", r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// tv shows a value from case data on one line of a table: its line breaks
+// and tabs written as \n, \r and \t, so a document field cannot start a
+// row of its own or shift the columns (forTerminal replaces the other
+// control characters).
+func tv(s string) string {
+	if !strings.ContainsAny(s, "\n\r\t") {
+		return s
+	}
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+}
+
+// unsafeForTerminal reports a control or bidirectional formatting
+// character.
+func unsafeForTerminal(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // forTerminal writes what print writes to w with every control character
@@ -325,13 +361,14 @@ func printJSON(w io.Writer, v any) error {
 // replaced by U+FFFD: case data comes from the caller's requests (names,
 // document fields, reasons), and an escape sequence in a surname must not
 // drive the operator's terminal (links, colours, a cleared screen) or
-// reorder what it shows. JSON (already escaped) passes through the same
-// way unharmed.
+// reorder what it shows. Values are also passed through tv, so a line break
+// in one cannot fake a row. JSON goes through printJSON instead, which
+// escapes the same characters.
 func forTerminal(w io.Writer, print func(io.Writer) error) error {
 	var buf bytes.Buffer
 	err := print(&buf)
 	safe := strings.Map(func(r rune) rune {
-		if (unicode.IsControl(r) && r != '\n' && r != '\t') || unicode.Is(unicode.Bidi_Control, r) {
+		if unsafeForTerminal(r) && r != '\n' && r != '\t' {
 			return unicode.ReplacementChar
 		}
 		return r
@@ -365,8 +402,8 @@ func printCases(w io.Writer, cases []domain.ReviewCase, limit int, asJSON bool) 
 		} else if c.AwaitsSecondReviewer() {
 			st += " (awaits 2nd reviewer)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Kind, st, shortAge(now.Sub(c.CreatedAt)),
-			strings.Join(c.ReasonCodes, ","), c.Answered, who)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tv(c.ID), c.Kind, st, shortAge(now.Sub(c.CreatedAt)),
+			tv(strings.Join(c.ReasonCodes, ",")), c.Answered, tv(who))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -398,26 +435,26 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 	if c.Score != nil {
 		score = fmt.Sprint(*c.Score)
 	}
-	fmt.Fprintf(w, "case %s  %s  %s  created %s (%s ago)\n", c.ID, c.Kind, c.Status, c.CreatedAt.UTC().Format(time.RFC3339), shortAge(time.Since(c.CreatedAt)))
-	fmt.Fprintf(w, "process %s  identity verification %s  user %s\n", c.ProcessID, c.IdentityVerificationID, c.UserID)
-	fmt.Fprintf(w, "caller was told %s  reason codes %s  score %s\n", c.Answered, strings.Join(c.ReasonCodes, ","), score)
+	fmt.Fprintf(w, "case %s  %s  %s  created %s (%s ago)\n", tv(c.ID), c.Kind, c.Status, c.CreatedAt.UTC().Format(time.RFC3339), shortAge(time.Since(c.CreatedAt)))
+	fmt.Fprintf(w, "process %s  identity verification %s  user %s\n", tv(c.ProcessID), tv(c.IdentityVerificationID), tv(c.UserID))
+	fmt.Fprintf(w, "caller was told %s  reason codes %s  score %s\n", c.Answered, tv(strings.Join(c.ReasonCodes, ",")), score)
 	if c.ClaimedBy != "" {
-		fmt.Fprintf(w, "claimed by %s at %s\n", c.ClaimedBy, c.ClaimedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "claimed by %s at %s\n", tv(c.ClaimedBy), c.ClaimedAt.UTC().Format(time.RFC3339))
 	}
 	if p := c.Proposal; p.Pending() {
-		fmt.Fprintf(w, "proposal: %s proposed %s at %s: %s\n", p.By, p.Result, p.At.UTC().Format(time.RFC3339), p.Reason)
+		fmt.Fprintf(w, "proposal: %s proposed %s at %s: %s\n", tv(p.By), p.Result, p.At.UTC().Format(time.RFC3339), tv(p.Reason))
 	}
 	if c.Status == domain.ReviewResolved {
-		fmt.Fprintf(w, "resolved %s by %s", c.Resolution, c.ResolvedBy)
+		fmt.Fprintf(w, "resolved %s by %s", c.Resolution, tv(c.ResolvedBy))
 		if c.SecondReviewer != "" {
-			fmt.Fprintf(w, ", confirmed by %s", c.SecondReviewer)
+			fmt.Fprintf(w, ", confirmed by %s", tv(c.SecondReviewer))
 		}
-		fmt.Fprintf(w, " at %s: %s\n", c.ResolvedAt.UTC().Format(time.RFC3339), c.ResolutionReason)
+		fmt.Fprintf(w, " at %s: %s\n", c.ResolvedAt.UTC().Format(time.RFC3339), tv(c.ResolutionReason))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nRULE\tOUTCOME\tCODE\tDETAIL")
 	for _, r := range c.Rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Rule, r.Outcome, r.Code, r.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", tv(r.Rule), r.Outcome, tv(r.Code), tv(r.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -435,7 +472,7 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 		}
 		fmt.Fprintln(tw, head)
 		for _, r := range rows {
-			line := r.Label + "\t" + r.Registry
+			line := tv(r.Label) + "\t" + tv(r.Registry)
 			for _, d := range r.Docs {
 				mark := ""
 				switch d.Match {
@@ -444,7 +481,7 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 				case reviewadmin.MatchEquivalent:
 					mark = "  (same up to case/diacritics/separators)"
 				}
-				line += "\t" + d.Value + mark
+				line += "\t" + tv(d.Value) + mark
 			}
 			fmt.Fprintln(tw, line)
 		}
@@ -460,17 +497,17 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 		fmt.Fprintln(w, "  (nothing yet)")
 	}
 	for _, a := range trail {
-		line := fmt.Sprintf("  %s  %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, a.Actor)
+		line := fmt.Sprintf("  %s  %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, tv(a.Actor))
 		if a.Result != "" {
 			line += " -> " + string(a.Result)
 		}
 		if a.Reason != "" {
-			line += ": " + a.Reason
+			line += ": " + tv(a.Reason)
 		}
 		if a.SecondActor != "" {
-			line += "; confirmed by " + a.SecondActor
+			line += "; confirmed by " + tv(a.SecondActor)
 			if a.SecondReason != "" {
-				line += ": " + a.SecondReason
+				line += ": " + tv(a.SecondReason)
 			}
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {

@@ -396,3 +396,39 @@ func TestForTerminal(t *testing.T) {
 		t.Errorf("output %q does not mark what it replaced", got)
 	}
 }
+
+// A line break or tab in case data cannot fake a table row or an audit
+// line of `review show`, and `--json` escapes what encoding/json leaves raw.
+func TestCaseDataCannotFakeRows(t *testing.T) {
+	c := domain.ReviewCase{ID: "case-x", Kind: domain.KindEvaluation, Status: domain.ReviewResolved, Resolution: domain.ResultNOK,
+		ResolvedBy: "alice", ResolutionReason: "checked\nresolved OK by bob",
+		Evidence: domain.ReviewEvidence{
+			Documents: []domain.DocumentData{{Type: "ID_CARD", Status: "SUCCESS", GivenNames: "Jana", Surname: "x\nSURNAME\tNovák\tNovák"}},
+			Registry:  &domain.Client{UserID: "u-1", GivenNames: "Jana", Surname: "Nováková"},
+		}}
+	trail := []domain.ReviewAuditEntry{{CaseID: "case-x", Action: domain.ReviewActionResolve, Actor: "alice", Result: domain.ResultNOK, Reason: "fine\n  2026-01-01T00:00:00Z  RESOLVE by bob -> OK"}}
+	var out bytes.Buffer
+	if err := forTerminal(&out, func(w io.Writer) error { return printCase(w, c, trail) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "SURNAME") || strings.HasPrefix(line, "resolved OK by bob") ||
+			strings.Contains(line, "RESOLVE by bob") && !strings.Contains(line, `\n`) {
+			t.Errorf("case data made a line of its own: %q", line)
+		}
+	}
+	if !strings.Contains(out.String(), `x\nSURNAME\tNovák\tNovák`) {
+		t.Errorf("the surname is not shown escaped on one line:\n%s", out.String())
+	}
+	var js bytes.Buffer
+	if err := printJSON(&js, map[string]string{"surname": "Nov\u202eák\u009b"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(js.String(), "\u202e\u009b") || !strings.Contains(js.String(), `\u202e`) {
+		t.Errorf("JSON %q keeps a bidi or C1 character raw", js.String())
+	}
+	var back map[string]string
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back["surname"] != "Nov\u202eák\u009b" {
+		t.Errorf("escaped JSON reads back %q (%v), want the value unchanged", back["surname"], err)
+	}
+}

@@ -115,7 +115,7 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 			// Replaced below when Redis is configured; without it every
 			// replica throttles and deduplicates on its own.
 			logger.Warn("OTP throttle and dedupe are per replica without ONBOARDING_REDIS_URL: " +
-				"a retried /otp/send reaching another replica sends a second SMS; run one replica or configure Redis")
+				"a retried /otp/send reaching another replica sends a second SMS; fine with one replica, else configure Redis")
 		}
 		ad = adapters{
 			registry: st.Registry, texts: st.ConsentTexts, ledger: st.Ledger, servings: st.Servings,

@@ -114,7 +114,9 @@ func (s *service) Claim(ctx context.Context, id, reviewer string) (domain.Review
 // name. Without four eyes the CLI resolves like the UI.
 func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
 	r.CaseID = strings.TrimSpace(r.CaseID)
-	r.Reason = strings.TrimSpace(r.Reason)
+	// A form sends line breaks as CRLF, which the page's maxlength counts
+	// as one character: so does the limit, and so does the stored note.
+	r.Reason = strings.TrimSpace(strings.ReplaceAll(r.Reason, "\r\n", "\n"))
 	r.Reviewer = strings.TrimSpace(r.Reviewer)
 	switch {
 	case r.CaseID == "":

@@ -57,6 +57,7 @@ func TestResolve(t *testing.T) {
 		{"no reason", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "  ", Reviewer: "alice"}, domain.CodeInvalid, "reason"},
 		{"reason too long", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("x", review.MaxReasonLen+1), Reviewer: "alice"}, domain.CodeInvalid, "reason"},
 		{"a reason at the limit in characters, twice that in bytes", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("ř", review.MaxReasonLen), Reviewer: "alice"}, "", ""},
+		{"a reason at the limit with CRLF line breaks counted as one", open, "", ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: strings.Repeat("ab\r\n", review.MaxReasonLen/3) + "ab", Reviewer: "alice"}, "", ""},
 		{"no reviewer", open, "", res("case-wait", domain.ResultOK, " ", ""), domain.CodeInvalid, "reviewer"},
 		{"no case id", open, "", res("", domain.ResultOK, "alice", ""), domain.CodeInvalid, "id"},
 		{"unknown case", open, "", res("case-x", domain.ResultOK, "alice", ""), domain.CodeNotFound, "id"},
@@ -95,7 +96,7 @@ func TestResolve(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.Status != domain.ReviewResolved || c.Resolution != tc.req.Result || c.ResolvedBy != tc.req.Reviewer ||
-				c.ResolutionReason != tc.req.Reason || !c.ResolvedAt.Equal(now) || c.SecondReviewer != tc.req.SecondReviewer {
+				c.ResolutionReason != strings.ReplaceAll(tc.req.Reason, "\r\n", "\n") || !c.ResolvedAt.Equal(now) || c.SecondReviewer != tc.req.SecondReviewer {
 				t.Errorf("case = %+v", c)
 			}
 			kind := domain.KindEvaluation
