@@ -279,7 +279,7 @@ func (h *Handler) routes() {
 
 // contentSecurityPolicy allows the page's own CSS and images and nothing
 // else: no script of any origin, no framing, forms only to this origin.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // ServeHTTP sets the security headers, refuses cross-origin writes,

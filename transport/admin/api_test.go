@@ -74,7 +74,7 @@ func TestSecurityHeaders(t *testing.T) {
 				"X-Content-Type-Options":  "nosniff",
 				"Referrer-Policy":         "no-referrer",
 				"X-Frame-Options":         "DENY",
-				"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+				"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 			} {
 				if got := a.Header.Get(h); got != want {
 					t.Errorf("GET %s (auth %v): %s = %q, want %q", path, c != nil, h, got, want)
