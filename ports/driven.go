@@ -257,7 +257,9 @@ func (r ReviewResolution) Validate() error {
 type ReviewCases interface {
 	// ReviewCase returns one case. Errors: CodeNotFound, CodeUnavailable.
 	ReviewCase(ctx context.Context, id string) (domain.ReviewCase, error)
-	// ListReviewCases returns cases oldest first.
+	// ListReviewCases returns cases oldest first. Their Evidence.Frame
+	// holds only the image's first bytes, enough for domain.ImageFormat
+	// to tell that one is kept; ReviewCase returns it whole.
 	ListReviewCases(ctx context.Context, f ReviewFilter) ([]domain.ReviewCase, error)
 	// ClaimReviewCase assigns an open case to reviewer.
 	// Errors: CodeNotFound, CodeConflict (already claimed by another or

@@ -853,10 +853,18 @@ const (
     claimed_by, claimed_at, resolution, resolution_reason, resolved_by, second_reviewer, resolved_at, evidence,
     evidence_frame, evidence_purged, created_at, proposed_result, proposed_reason, proposed_by, proposed_at,
     decision_id`
-	caseSelect = `c.id, c.kind, c.process_id, c.identity_verification_id, c.user_id, c.status, c.reason_codes,
+	caseSelect     = caseSelectHead + `c.evidence_frame` + caseSelectTail
+	caseSelectHead = `c.id, c.kind, c.process_id, c.identity_verification_id, c.user_id, c.status, c.reason_codes,
     c.answered, c.claimed_by, c.claimed_at, c.resolution, c.resolution_reason, c.resolved_by, c.second_reviewer,
-    c.resolved_at, c.evidence, c.evidence_frame, c.evidence_purged, c.created_at, c.proposed_result,
+    c.resolved_at, c.evidence, `
+	caseSelectTail = `, c.evidence_purged, c.created_at, c.proposed_result,
     c.proposed_reason, c.proposed_by, c.proposed_at, c.decision_id, d.score, d.rules`
+	// caseListSelect is caseSelect with only the frame's first bytes,
+	// enough to tell its format: a page of the queue lists up to 500
+	// cases, and their frames (100 KB and more each) are read one case
+	// at a time, by ReviewCase.
+	caseListSelect = caseSelectHead + `substring(c.evidence_frame FROM 1 FOR ` + framePrefixLen + `)` + caseSelectTail
+	framePrefixLen = "8" // domain.ImageFormat reads at most the PNG signature's 8 bytes
 )
 
 // selectCase and selectCaseFromCTE read caseRow from review_cases, or from
@@ -993,7 +1001,8 @@ func (s *DecisionStore) ReviewCase(ctx context.Context, id string) (domain.Revie
 }
 
 // ListReviewCases returns the cases f selects, oldest first (by creation
-// time, then id in byte order), at most f.Limit of them
+// time, then id in byte order), with only the first bytes of their frames
+// (ports.ReviewCases), at most f.Limit of them
 // (DefaultReviewListLimit when it is not positive). AfterID continues after
 // the named case; a cursor naming no case is CodeInvalid. With a status the
 // scan follows review_cases_queue_idx, without one review_cases_created_idx.
@@ -1010,7 +1019,7 @@ func (s *DecisionStore) ListReviewCases(ctx context.Context, f ports.ReviewFilte
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	q.WriteString(selectCase + ` WHERE true`)
+	q.WriteString(`SELECT ` + caseListSelect + ` FROM review_cases c JOIN decisions d ON d.id = c.decision_id WHERE true`)
 	if f.Status != "" {
 		q.WriteString(" AND c.status = " + arg(string(f.Status)))
 	}

@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"reflect"
@@ -484,6 +485,35 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			{CaseID: rc.ID, Action: domain.ReviewActionResolve, Actor: "alice", Reason: "name differs only by a diacritic",
 				Result: domain.ResultOK, SecondActor: "carol", SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second)},
 		})
+	})
+
+	t.Run("a listed case holds only its frame's first bytes; the case read alone holds all", func(t *testing.T) {
+		created := time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rand.IntN(36e6)) * time.Minute)
+		d, rc := newWaitDecision(domain.KindApproval, created)
+		frame := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, make([]byte, 4096)...)
+		rc.Evidence.Frame = frame
+		_, _, err := store.SaveDecision(ctx, d, &rc)
+		must(t, err)
+		listed, err := cases.ListReviewCases(ctx, ports.ReviewFilter{CreatedBefore: created.Add(time.Second), Limit: 1000})
+		must(t, err)
+		found := false
+		for _, c := range listed {
+			if c.ID != rc.ID {
+				continue
+			}
+			found = true
+			if len(c.Evidence.Frame) > 8 || domain.ImageFormat(c.Evidence.Frame) != "jpeg" {
+				t.Fatalf("listed frame: %d bytes, format %q; want at most 8 bytes telling jpeg", len(c.Evidence.Frame), domain.ImageFormat(c.Evidence.Frame))
+			}
+		}
+		if !found {
+			t.Fatalf("case %s not listed", rc.ID)
+		}
+		whole, err := cases.ReviewCase(ctx, rc.ID)
+		must(t, err)
+		if !bytes.Equal(whole.Evidence.Frame, frame) {
+			t.Fatalf("the case read alone holds %d bytes of the frame, want all %d", len(whole.Evidence.Frame), len(frame))
+		}
 	})
 
 	t.Run("list filters and pages oldest first", func(t *testing.T) {
