@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -209,6 +210,12 @@ func NewHandler(svc ports.ReviewService, c Config) (*Handler, error) {
 	}
 	if h.cfg.Logger == nil {
 		h.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(c.CSRFSecret) == 0 && slices.ContainsFunc(h.users, func(u credential) bool { return !u.hashed() }) {
+		// No names: the warning is about the configuration, not a person.
+		h.cfg.Logger.Warn("review forms' tokens are keyed by clear-text reviewer passwords alone: " +
+			"a token leaked from a page would let its holder test password guesses offline; " +
+			"set ONBOARDING_OTP_HASH_KEY (the replicas' shared secret) or give reviewers bcrypt hashes")
 	}
 	if h.cfg.LoginFailures == 0 {
 		h.cfg.LoginFailures = DefaultLoginFailures

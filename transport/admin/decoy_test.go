@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,6 +198,38 @@ func TestVerifiedSignInsSkipBcrypt(t *testing.T) {
 		compares = 0
 		if code := signIn(tc.user, tc.pw); code != tc.wantCode || compares != tc.wantCompares {
 			t.Errorf("sign-in %d (%s): %d with %d bcrypt comparisons, want %d with %d", i+1, tc.pw, code, compares, tc.wantCode, tc.wantCompares)
+		}
+	}
+}
+
+// Clear-text reviewers without the replicas' shared secret get a warning at
+// start: their form tokens are keyed by the password alone.
+func TestWarnsAboutTokensKeyedByPasswords(t *testing.T) {
+	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		users  []User
+		secret []byte
+		warn   bool
+	}{
+		{"clear text, no secret", []User{{Name: "alice", Password: "alice-password-1"}}, nil, true},
+		{"clear text with the secret", []User{{Name: "alice", Password: "alice-password-1"}}, []byte("shared-secret-of-the-replicas-0123"), false},
+		{"hashed only", []User{{Name: "carol", Password: string(hash)}}, nil, false},
+	} {
+		var logs bytes.Buffer
+		if _, err := NewHandler(svc, Config{Users: tc.users, CSRFSecret: tc.secret, Logger: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(logs.String(), "ONBOARDING_OTP_HASH_KEY")
+		if warned != tc.warn {
+			t.Errorf("%s: warned %v, want %v (%s)", tc.name, warned, tc.warn, logs.String())
+		}
+		if strings.Contains(logs.String(), "alice-password-1") || strings.Contains(logs.String(), "alice") {
+			t.Errorf("%s: the warning names a reviewer or a password: %s", tc.name, logs.String())
 		}
 	}
 }
