@@ -13,6 +13,7 @@ import (
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	"github.com/bankkit/onboarding-adapter/domain/review"
+	"github.com/bankkit/onboarding-adapter/ports"
 )
 
 // An unknown name is compared with the decoy hash, at the cost of the
@@ -109,12 +110,8 @@ func TestUnknownNamesPayForBcryptToo(t *testing.T) {
 // hashSlotWait for a slot and is then answered 503 with Retry-After; a
 // slot freed lets the next one in.
 func TestBcryptSignInsAreBounded(t *testing.T) {
-	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
-	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: string(hash)}}})
+	svc, hash := reviewService(), carolHash(t)
+	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: hash}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,13 +157,9 @@ func TestBcryptSignInsAreBounded(t *testing.T) {
 // A sign-in bcrypt accepted is taken again without bcrypt for verifiedFor;
 // a wrong password, another name or a later request pays bcrypt again.
 func TestVerifiedSignInsSkipBcrypt(t *testing.T) {
-	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
-	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, hash := reviewService(), carolHash(t)
 	now := time.Unix(1_700_000_000, 0)
-	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: string(hash)}}, Now: func() time.Time { return now }})
+	h, err := NewHandler(svc, Config{Users: []User{{Name: "carol", Password: hash}}, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +198,7 @@ func TestVerifiedSignInsSkipBcrypt(t *testing.T) {
 // Clear-text reviewers without the replicas' shared secret get a warning at
 // start: their form tokens are keyed by the password alone.
 func TestWarnsAboutTokensKeyedByPasswords(t *testing.T) {
-	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
-	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, hash := reviewService(), carolHash(t)
 	for _, tc := range []struct {
 		name   string
 		users  []User
@@ -218,7 +207,7 @@ func TestWarnsAboutTokensKeyedByPasswords(t *testing.T) {
 	}{
 		{"clear text, no secret", []User{{Name: "alice", Password: "alice-password-1"}}, nil, true},
 		{"clear text with the secret", []User{{Name: "alice", Password: "alice-password-1"}}, []byte("shared-secret-of-the-replicas-0123"), false},
-		{"hashed only", []User{{Name: "carol", Password: string(hash)}}, nil, false},
+		{"hashed only", []User{{Name: "carol", Password: hash}}, nil, false},
 	} {
 		var logs bytes.Buffer
 		if _, err := NewHandler(svc, Config{Users: tc.users, CSRFSecret: tc.secret, Logger: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
@@ -232,4 +221,19 @@ func TestWarnsAboutTokensKeyedByPasswords(t *testing.T) {
 			t.Errorf("%s: the warning names a reviewer or a password: %s", tc.name, logs.String())
 		}
 	}
+}
+
+// reviewService is a review service over an empty memory store.
+func reviewService() ports.ReviewService {
+	return review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+}
+
+// carolHash is a bcrypt hash of carol's password at the cheapest cost.
+func carolHash(t *testing.T) string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(hash)
 }
