@@ -31,7 +31,13 @@ var (
 	pngMagic  = []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}
 )
 
+// ImageFormatBytes is the most of an image ImageFormat reads (the PNG
+// signature): a store that lists images without their bytes keeps this
+// much, so the format can still be told.
+const ImageFormatBytes = 8
+
 // ImageFormat sniffs the format from the magic bytes: "jpeg", "png" or "".
+// It reads at most ImageFormatBytes.
 func ImageFormat(data []byte) string {
 	switch {
 	case bytes.HasPrefix(data, jpegMagic):

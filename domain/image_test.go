@@ -113,3 +113,19 @@ func TestImageDigestDiffers(t *testing.T) {
 		t.Error("different bytes gave the same digest")
 	}
 }
+
+// ImageFormatBytes is exactly what ImageFormat needs: the PNG signature.
+// Stores listing cases keep that much of a frame to tell it is one.
+func TestImageFormatBytes(t *testing.T) {
+	png := []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13}
+	jpeg := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F'}
+	if got := domain.ImageFormat(png[:domain.ImageFormatBytes]); got != "png" {
+		t.Errorf("PNG cut to ImageFormatBytes: %q, want png", got)
+	}
+	if got := domain.ImageFormat(png[:domain.ImageFormatBytes-1]); got != "" {
+		t.Errorf("PNG cut shorter: %q, want none (the bound would be larger than needed)", got)
+	}
+	if got := domain.ImageFormat(jpeg[:domain.ImageFormatBytes]); got != "jpeg" {
+		t.Errorf("JPEG cut to ImageFormatBytes: %q, want jpeg", got)
+	}
+}

@@ -245,16 +245,12 @@ func (s *DecisionStore) ListReviewCases(_ context.Context, f ports.ReviewFilter)
 		if (f.Status == "" || c.Status == f.Status) && (f.Kind == "" || c.Kind == f.Kind) {
 			v := s.view(c)
 			// As the PostgreSQL store: only the frame's first bytes.
-			v.Evidence.Frame = v.Evidence.Frame[:min(len(v.Evidence.Frame), framePrefixLen)]
+			v.Evidence.Frame = v.Evidence.Frame[:min(len(v.Evidence.Frame), domain.ImageFormatBytes)]
 			out = append(out, v)
 		}
 	}
 	return out, nil
 }
-
-// framePrefixLen is how much of a frame a listed case keeps
-// (ports.ReviewCases): enough for domain.ImageFormat.
-const framePrefixLen = 8
 
 // ClaimReviewCase assigns an open case to reviewer. Claiming again by the
 // same reviewer succeeds and keeps the first ClaimedAt; a case claimed by

@@ -95,10 +95,10 @@ func (l *ConsentLedger) forgetOldest() {
 // version of that record's, in which case it returns that record and
 // false: the caller re-sends storage requests, and a repeat must not look
 // like a second decision. The same decision on a newer version is a new
-// consent. The ledger assigns ID (increasing) and
-// Seq (1 for the first record of the history, then latest+1), ignoring the
-// values in rec, and sets RecordedAt from the clock when it is zero, and to
-// the history's latest RecordedAt when it is earlier.
+// consent. The ledger assigns ID (increasing) and Seq (1 for the first
+// record of the history, then latest+1), ignoring the values in rec, and
+// sets RecordedAt from the clock when it is zero, and to the history's
+// latest RecordedAt when it is earlier.
 func (l *ConsentLedger) AppendConsent(_ context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
 	k := ledgerKey{rec.ProcessID, rec.UserID, rec.ConsentType}
 	l.mu.Lock()

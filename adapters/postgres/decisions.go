@@ -859,12 +859,11 @@ const (
     c.resolved_at, c.evidence, `
 	caseSelectTail = `, c.evidence_purged, c.created_at, c.proposed_result,
     c.proposed_reason, c.proposed_by, c.proposed_at, c.decision_id, d.score, d.rules`
-	// caseListSelect is caseSelect with only the frame's first bytes,
-	// enough to tell its format: a page of the queue lists up to 500
-	// cases, and their frames (100 KB and more each) are read one case
-	// at a time, by ReviewCase.
-	caseListSelect = caseSelectHead + `substring(c.evidence_frame FROM 1 FOR ` + framePrefixLen + `)` + caseSelectTail
-	framePrefixLen = "8" // domain.ImageFormat reads at most the PNG signature's 8 bytes
+	// caseListFrame is the frame's first bytes ($1), enough to tell its
+	// format, in place of the frame in a listed case: a page of the
+	// queue lists up to 500 cases, and their frames (100 KB and more
+	// each) are read one case at a time, by ReviewCase.
+	caseListFrame = `substring(c.evidence_frame FROM 1 FOR $1)`
 )
 
 // selectCase and selectCaseFromCTE read caseRow from review_cases, or from
@@ -1019,7 +1018,9 @@ func (s *DecisionStore) ListReviewCases(ctx context.Context, f ports.ReviewFilte
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	q.WriteString(`SELECT ` + caseListSelect + ` FROM review_cases c JOIN decisions d ON d.id = c.decision_id WHERE true`)
+	arg(int64(domain.ImageFormatBytes)) // $1, caseListFrame's
+	q.WriteString(`SELECT ` + caseSelectHead + caseListFrame + caseSelectTail +
+		` FROM review_cases c JOIN decisions d ON d.id = c.decision_id WHERE true`)
 	if f.Status != "" {
 		q.WriteString(" AND c.status = " + arg(string(f.Status)))
 	}

@@ -167,7 +167,11 @@ const shownSQL = `shown AS (
 // to stop asking; any other difference of text is taken for a re-send
 // whose serving was resolved otherwise (a serving is a hint: another
 // replica's may not be written yet), so a re-send never adds a row.
-const sameConsent = `l.approved = $4 AND NOT (l.language = t.language AND t.version > l.text_version)`
+const sameConsent = `l.approved = $4 AND NOT ` + newerText
+
+// newerText is when text t is a newer version of l's: the same language,
+// a higher version.
+const newerText = `(l.language = t.language AND t.version > l.text_version)`
 
 // latestLedgerColumns is ledgerColumns of the alias l (ledger_internal_test
 // keeps the two lists the same).
@@ -179,12 +183,11 @@ const latestLedgerColumns = `l.id, l.process_id, l.user_id, l.consent_type, l.se
 // version of that record's (sameConsent), in which case it returns that
 // record and false: the caller re-sends storage requests, and a repeat must
 // not look like a second decision, while the same decision on a newer
-// version the user was shown is a new consent. The
-// database assigns ID; Seq is 1 for the first record of the history, then
-// latest+1, whatever rec says; RecordedAt comes from the clock when it is
-// zero, and is never earlier than the history's latest (appendSQL). The
-// row is committed (synchronous_commit permitting) when AppendConsent
-// returns.
+// version the user was shown is a new consent. The database assigns ID;
+// Seq is 1 for the first record of the history, then latest+1, whatever
+// rec says; RecordedAt comes from the clock when it is zero, and is never
+// earlier than the history's latest (appendSQL). The row is committed
+// (synchronous_commit permitting) when AppendConsent returns.
 //
 // With group commit on, rec joins the batch of appends that arrive within
 // the window and returns when that batch has committed (flush). An append
@@ -350,9 +353,9 @@ func textArray(first, n int) string {
 // history ($1..$10 are arrays of the record fields, ord the position in
 // them): it reads the latest record of each history, inserts latest+1
 // where the decision changed or the text is a newer version, and returns
-// per position the new row (true) or the latest one it repeats (false). A position with no row lost a race
-// to a concurrent writer of its history and is retried alone. $11 is
-// appendSQL's $11 per record.
+// per position the new row (true) or the latest one it repeats (false). A
+// position with no row lost a race to a concurrent writer of its history
+// and is retried alone. $11 is appendSQL's $11 per record.
 const appendBatchSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::integer[],
@@ -393,7 +396,7 @@ WHERE ` + sameBatchConsent
 
 // sameBatchConsent is sameConsent per input row i; false (not NULL) when
 // the history has no record yet (l's columns NULL).
-const sameBatchConsent = `COALESCE(l.approved = i.approved AND NOT (l.language = t.language AND t.version > l.text_version), false)`
+const sameBatchConsent = `COALESCE(l.approved = i.approved AND NOT ` + newerText + `, false)`
 
 // historyKey names one history of the ledger.
 type historyKey struct{ processID, userID, consentType string }

@@ -282,8 +282,9 @@ func breakerRefused(err error) Attempt {
 // either way (counted as failures, a burst of them opened the breaker and
 // refused every send for its open period; counted as successes, they
 // would hide 5xx answers among them and close a half-open breaker); a
-// failure while the caller was still waiting is a failure; a failure after the caller gave up says nothing, and is
-// relabelled so that logs and metrics do not blame the gateway.
+// failure while the caller was still waiting is a failure; a failure after
+// the caller gave up says nothing, and is relabelled so that logs and
+// metrics do not blame the gateway.
 func breakerVerdict(parent context.Context, a *Attempt) error {
 	switch a.Reason {
 	case ReasonAccepted, ReasonRejected, ReasonInvalid:
