@@ -263,8 +263,11 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 	}
 	var readErrors atomic.Uint64
 	co := redisadapter.NewCoalescer(rdb, cfg.RedisLanes)
+	// One prefix for the cache, its channel and the OTP guard: it is what
+	// keeps deployments sharing a Redis apart and the replicas of one
+	// together.
 	texts := redisadapter.NewConsentTextCache(rdb, br, store, redisadapter.ConsentTextCacheConfig{
-		Coalescer: co, TTL: cfg.RedisCacheTTL, L1TTL: l1, L1MaxEntries: cfg.ConsentL1Entries, Clock: clock, Logger: logger,
+		KeyPrefix: cfg.RedisKeyPrefix, Coalescer: co, TTL: cfg.RedisCacheTTL, L1TTL: l1, L1MaxEntries: cfg.ConsentL1Entries, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) {
 			if op == "read" {
 				readErrors.Add(1)
@@ -290,7 +293,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		return nil, err
 	}
 	guard := redisadapter.NewOTPGuard(rdb, br, redisadapter.OTPGuardConfig{
-		Coalescer: co, Clock: clock, Logger: logger,
+		KeyPrefix: cfg.RedisKeyPrefix, Coalescer: co, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
 	runCtx, cancel := context.WithCancel(context.Background())

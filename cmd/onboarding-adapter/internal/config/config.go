@@ -82,6 +82,13 @@ type Config struct {
 	ConsentL1TTL      time.Duration `env:"CONSENT_L1_TTL" envDefault:"30s"`
 	ConsentL1Entries  int           `env:"CONSENT_L1_ENTRIES" envDefault:"1024"`
 
+	// RedisKeyPrefix starts every Redis key and the invalidation channel,
+	// so environments or tenants sharing one Redis do not read each
+	// other's cached texts or OTP claims; replicas of one deployment must
+	// share it. The default is redis.DefaultKeyPrefix (TestLoadDefaults
+	// holds them equal); see checkRedisKeyPrefix for what is accepted.
+	RedisKeyPrefix string `env:"REDIS_KEY_PREFIX" envDefault:"onboarding:"`
+
 	// Overload and shutdown. MaxInFlight bounds the API requests served at
 	// once; one more is answered 503 with Retry-After at once. ShutdownDelay
 	// keeps serving after SIGTERM with readiness already false, so load
@@ -368,6 +375,9 @@ func (c Config) Validate() error {
 	if c.RedisLanes < 1 || c.RedisLanes > 64 {
 		bad("REDIS_LANES", "must be between 1 and 64, not %d", c.RedisLanes)
 	}
+	if err := checkRedisKeyPrefix(c.RedisKeyPrefix); err != nil {
+		bad("REDIS_KEY_PREFIX", "%v", err)
+	}
 	if c.ConsentL1TTL < 0 || c.ConsentL1TTL > time.Hour {
 		bad("CONSENT_L1_TTL", "must be between 0 (off) and 1h, not %s", c.ConsentL1TTL)
 	}
@@ -402,6 +412,40 @@ func (c Config) Validate() error {
 		bad("OTP_HASH_KEY", "must be at least 32 characters")
 	}
 	return errors.Join(errs...)
+}
+
+// maxRedisKeyPrefixLen bounds ONBOARDING_REDIS_KEY_PREFIX: the prefix is
+// sent with every key of every command, and a name, not a payload.
+const maxRedisKeyPrefixLen = 64
+
+// checkRedisKeyPrefix accepts 1 to maxRedisKeyPrefixLen letters, digits and
+// ". _ - :", ending with ':'. The narrow set is what keeps deployments
+// apart: no glob metacharacter (* ? [ ] \), so SCAN <prefix>* (how the load
+// harness and the tests delete a deployment's keys) matches that prefix
+// literally; no braces, so the adapters' hash tags ({type|language}) stay
+// the first in the key and Redis Cluster slots stay per text, not one for
+// the whole deployment; no space, quote or control character, so the
+// prefix survives shells, YAML and redis-cli unquoted. The final ':'
+// separates the prefix from the adapters' own names, and keeps one
+// prefix's pattern off another's keys ("prod*" matches "prod2...",
+// "prod:*" does not; a prefix that begins with another, "prod:eu:", still
+// falls under it, which the documentation warns about).
+func checkRedisKeyPrefix(p string) error {
+	if p == "" {
+		return errors.New("must not be empty")
+	}
+	if len(p) > maxRedisKeyPrefixLen {
+		return fmt.Errorf("must be at most %d characters, not %d", maxRedisKeyPrefixLen, len(p))
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' || r == ':') {
+			return fmt.Errorf("may hold only letters, digits and . _ - : (no glob or hash-tag characters), not %q", p)
+		}
+	}
+	if !strings.HasSuffix(p, ":") {
+		return fmt.Errorf("must end with ':' (for example %q), not %q", p+":", p)
+	}
+	return nil
 }
 
 func validHeaderName(s string) bool {
@@ -456,6 +500,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("db_batch_lanes", c.DBBatchLanes),
 		slog.Duration("redis_cache_ttl", c.RedisCacheTTL),
 		slog.Int("redis_lanes", c.RedisLanes),
+		slog.String("redis_key_prefix", c.RedisKeyPrefix),
 		slog.Duration("consent_l1_ttl", c.ConsentL1TTL),
 	}
 	return slog.GroupValue(attrs...)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	redisadapter "github.com/bankkit/onboarding-adapter/adapters/redis"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -22,7 +23,7 @@ func TestLoadDefaults(t *testing.T) {
 		c.CorrelationHeader != "X-Correlation-Id" || c.RequestIDHeader != "X-Request-Id" || !c.DemoData ||
 		c.DBBatchWindow != time.Millisecond || c.DBBatchLanes != 1 || c.AdminLoginFailures != 10 ||
 		c.AdminLoginRefill != 6*time.Second || c.Pprof || c.MemoryMaxRecords != memory.DefaultMaxRecords || c.RedisLanes != 2 ||
-		c.GCHeapFloor != 16<<20 {
+		c.GCHeapFloor != 16<<20 || c.RedisKeyPrefix != redisadapter.DefaultKeyPrefix {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	for _, env := range []map[string]string{
@@ -90,6 +91,9 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"memory records negative", map[string]string{"ONBOARDING_MEMORY_MAX_RECORDS": "-1"}, "ONBOARDING_MEMORY_MAX_RECORDS"},
 		{"memory records too many", map[string]string{"ONBOARDING_MEMORY_MAX_RECORDS": "20000000"}, "ONBOARDING_MEMORY_MAX_RECORDS"},
 		{"pprof not bool", map[string]string{"ONBOARDING_PPROF_ENABLED": "sometimes"}, "ONBOARDING_PPROF_ENABLED"},
+		{"Redis key prefix without the final colon", map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": "prod"}, "ONBOARDING_REDIS_KEY_PREFIX"},
+		{"Redis key prefix too long", map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": strings.Repeat("a", 64) + ":"}, "ONBOARDING_REDIS_KEY_PREFIX"},
+		{"Redis key prefix with a glob", map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": "prod*:"}, "ONBOARDING_REDIS_KEY_PREFIX"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +105,81 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRedisKeyPrefix: a prefix is 1-64 letters, digits and ". _ - :",
+// ending with ':'. Glob metacharacters would make a deployment's
+// SCAN <prefix>* match other keys, braces would replace the adapters' hash
+// tags, and without the final colon "prod*" matches "prod2:"'s keys.
+// deploy/chartest's TestRedisKeyPrefixSchema holds the chart's schema to
+// the same cases.
+func TestRedisKeyPrefix(t *testing.T) {
+	tests := []struct {
+		prefix string
+		ok     bool
+	}{
+		{"onboarding:", true},
+		{"prod:", true},
+		{"bank-a.prod_eu:onboarding:", true},
+		{"onboarding-test-0123456789ab:", true},
+		{":", true},
+		{strings.Repeat("a", 63) + ":", true}, // 64 characters
+		{strings.Repeat("a", 64) + ":", false},
+		{"prod", false},
+		{"prod:x", false},
+		{"prod *:", false},
+		{"prod*:", false},
+		{"prod?:", false},
+		{"prod[1]:", false},
+		{`prod\:`, false},
+		{"{prod}:", false},
+		{"pröd:", false},
+		{"prod\t:", false},
+		{"prod/eu:", false},
+		{`"prod":`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			c, err := Load(map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": tc.prefix})
+			if tc.ok {
+				if err != nil || c.RedisKeyPrefix != tc.prefix {
+					t.Fatalf("Load: prefix %q, %v; want %q accepted", c.RedisKeyPrefix, err, tc.prefix)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load accepted the prefix %q", tc.prefix)
+			}
+			if !strings.Contains(err.Error(), "ONBOARDING_REDIS_KEY_PREFIX") {
+				t.Fatalf("error %q does not name ONBOARDING_REDIS_KEY_PREFIX", err)
+			}
+		})
+	}
+	// Set but empty is unset (the environment parser's rule for every
+	// variable with a default); a Config built by hand is checked too.
+	if c, err := Load(map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": ""}); err != nil || c.RedisKeyPrefix != redisadapter.DefaultKeyPrefix {
+		t.Fatalf("empty prefix: %q, %v; want the default", c.RedisKeyPrefix, err)
+	}
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RedisKeyPrefix = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ONBOARDING_REDIS_KEY_PREFIX") {
+		t.Fatalf("Validate with an empty prefix: %v", err)
+	}
+}
+
+func TestRedisKeyPrefixLogged(t *testing.T) {
+	c, err := Load(map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": "tenant-b:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+	if !strings.Contains(b.String(), `"redis_key_prefix":"tenant-b:"`) {
+		t.Fatalf("the start-up summary lacks the prefix: %s", b.String())
 	}
 }
 
