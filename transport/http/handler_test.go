@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -359,16 +360,38 @@ func TestBodyLimits413(t *testing.T) {
 }
 
 // TestBodyLimitWithoutContentLength covers a chunked body, which only
-// MaxBytesReader can stop.
+// MaxBytesReader can stop: on every route a body of exactly the limit
+// passes and one byte more is the contract's 413.
 func TestBodyLimitWithoutContentLength(t *testing.T) {
-	h := newHarness(t, nil, func(c *Config) { c.MaxBodyBytes = 100 })
-	req, _ := http.NewRequest(http.MethodPost, "/consent/text", strings.NewReader(`{"consentType":"`+strings.Repeat("x", 200)+`"}`))
-	req.ContentLength = -1
-	req.Header.Set("Content-Type", "application/json")
-	rec := newRecorder()
-	h.h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("status %d %s, want 413", rec.Code, rec.Body)
+	chunked := func(path, body string) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	for _, ec := range allEndpoints() {
+		t.Run(ec.name, func(t *testing.T) {
+			h := newHarness(t, nil, func(c *Config) { c.MaxBodyBytes = 1024; c.MaxImageBodyBytes = 2048 })
+			limit := 1024
+			if ec.name == EndpointClientApprove || ec.name == EndpointClientEvaluate {
+				limit = 2048
+			}
+			within := ec.body[:len(ec.body)-1] + strings.Repeat(" ", limit-len(ec.body)) + "}"
+			if res := h.serve(chunked(ec.path, within), within); res.status != http.StatusOK {
+				t.Fatalf("chunked body of exactly %d bytes: status %d %s", len(within), res.status, res.body)
+			}
+			res := h.serve(chunked(ec.path, within+" "), within+" ")
+			if res.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d %s, want 413", res.status, res.body)
+			}
+			want := errorBody{ErrorCode: "ERROR_GENERIC", Message: fmt.Sprintf("request body exceeds %d bytes", limit)}
+			if e := res.errorBody(t); e != want {
+				t.Errorf("body %+v, want %+v", e, want)
+			}
+			if h.fake.calls != 1 {
+				t.Errorf("service called %d times, want once (for the body within the limit)", h.fake.calls)
+			}
+		})
 	}
 }
 
@@ -484,56 +507,63 @@ func TestDomainErrorTable(t *testing.T) {
 }
 
 // TestInvalidServiceAnswers500 covers answers the caller must never see:
-// a lookup without userId and a decision with an unknown result.
+// a lookup without userId and a decision with an unknown result, on both
+// decision routes.
 func TestInvalidServiceAnswers500(t *testing.T) {
 	f := &fakes{
 		lookup: func(context.Context, ports.LookupRequest) (ports.LookupResult, error) {
 			return ports.LookupResult{Consent: ports.ConsentRequired}, nil
+		},
+		approve: func(context.Context, ports.ApprovalRequest) (domain.Decision, error) {
+			return domain.Decision{Result: "MAYBE"}, nil
 		},
 		evaluate: func(context.Context, ports.EvaluationRequest) (domain.Decision, error) {
 			return domain.Decision{Result: "MAYBE"}, nil
 		},
 	}
 	h := newHarness(t, f, nil)
-	for _, path := range []string{"/user/lookup", "/client/evaluate"} {
+	for _, path := range []string{"/user/lookup", "/client/approve", "/client/evaluate"} {
+		calls := f.calls
 		res := h.post(path, `{"processId":"p"}`)
 		if res.status != 500 || res.errorBody(t).Message != "internal error" {
 			t.Errorf("%s: status %d %s, want 500 internal error", path, res.status, res.body)
 		}
+		if f.calls != calls+1 {
+			t.Errorf("%s: the service was not called; the 500 is not its answer's", path)
+		}
 	}
 }
 
+// TestDeadline503 runs a service out of the request's time on every route:
+// the answer is the retryable 503 "request timed out", however the service
+// reports it (contextErrorWraps).
 func TestDeadline503(t *testing.T) {
-	tests := []struct {
-		name string
-		wrap func(error) error
-	}{
-		{"bare context error", func(err error) error { return err }},
-		{"wrapped in unavailable", func(err error) error { return domain.Unavailable(err, "client registry unavailable") }},
-		{"wrapped with context", func(err error) error { return fmt.Errorf("query: %w", err) }},
-		{"driver error without cause", func(error) error { return errors.New("driver: i/o timeout") }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var deadline time.Time
-			f := &fakes{lookup: func(ctx context.Context, _ ports.LookupRequest) (ports.LookupResult, error) {
-				deadline, _ = ctx.Deadline()
-				<-ctx.Done()
-				return ports.LookupResult{}, tt.wrap(ctx.Err())
-			}}
-			h := newHarness(t, f, func(c *Config) { c.RequestTimeout = 20 * time.Millisecond })
-			start := time.Now()
-			res := h.post("/user/lookup", `{"processId":"p"}`)
-			if res.status != http.StatusServiceUnavailable {
-				t.Fatalf("status %d %s, want 503", res.status, res.body)
-			}
-			if e := res.errorBody(t); e != (errorBody{ErrorCode: "ERROR_GENERIC", Message: "request timed out"}) {
-				t.Errorf("body %+v", e)
-			}
-			if deadline.IsZero() || deadline.Sub(start) > time.Second {
-				t.Errorf("service saw deadline %v, want about 20ms after %v", deadline, start)
-			}
-		})
+	for _, ec := range allEndpoints() {
+		for _, tt := range contextErrorWraps {
+			t.Run(ec.name+"/"+tt.name, func(t *testing.T) {
+				var deadline time.Time
+				f := &fakes{}
+				f.waitAll(nil, func(ctx context.Context) error {
+					deadline, _ = ctx.Deadline()
+					return tt.wrap(ctx.Err())
+				})
+				h := newHarness(t, f, func(c *Config) { c.RequestTimeout = 20 * time.Millisecond })
+				start := time.Now()
+				res := h.post(ec.path, ec.body)
+				if res.status != http.StatusServiceUnavailable {
+					t.Fatalf("status %d %s, want 503", res.status, res.body)
+				}
+				if e := res.errorBody(t); e != (errorBody{ErrorCode: "ERROR_GENERIC", Message: "request timed out"}) {
+					t.Errorf("body %+v", e)
+				}
+				if f.calls != 1 {
+					t.Errorf("service called %d times, want 1", f.calls)
+				}
+				if deadline.IsZero() || deadline.Sub(start) > time.Second {
+					t.Errorf("service saw deadline %v, want about 20ms after %v", deadline, start)
+				}
+			})
+		}
 	}
 }
 
