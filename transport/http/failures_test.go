@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -231,5 +232,45 @@ func checkOuterRecover(t *testing.T, logs *syncBuffer, res response, correlation
 	}
 	if !sawStack {
 		t.Errorf("no ERROR panic line with stack and correlation id: %s", logs)
+	}
+}
+
+// TestAbortHandlerPropagates: http.ErrAbortHandler is the panic by which a
+// handler asks net/http to drop the connection without an answer (and
+// without logging a stack). Every recover of the handler passes it on, from
+// a decoder as from a service, instead of answering 500.
+func TestAbortHandlerPropagates(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*fakes)
+		body  io.Reader
+	}{
+		{"service", func(f *fakes) {
+			f.lookup = func(context.Context, ports.LookupRequest) (ports.LookupResult, error) { panic(http.ErrAbortHandler) }
+		}, strings.NewReader(`{"processId":"p-1"}`)},
+		{"decoder", nil, panickingBody{value: http.ErrAbortHandler}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakes{}
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			h := newHarness(t, f, nil)
+			req := httptest.NewRequest(http.MethodPost, "/user/lookup", tt.body)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				h.h.ServeHTTP(rec, req)
+			}()
+			if got != http.ErrAbortHandler {
+				t.Errorf("panic %v reached net/http, want http.ErrAbortHandler (answered %d %s)", got, rec.Code, rec.Body)
+			}
+			if rec.Body.Len() != 0 {
+				t.Errorf("answered %d %s to an aborted request", rec.Code, rec.Body)
+			}
+		})
 	}
 }

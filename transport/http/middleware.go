@@ -335,11 +335,16 @@ func recoverEndpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	}
 }
 
-// recoverDecoder does for decoders what recoverEndpoint does for endpoints.
+// recoverDecoder does for decoders what recoverEndpoint does for endpoints,
+// http.ErrAbortHandler included: a deliberate abort must reach net/http,
+// not become a 500.
 func recoverDecoder(dec kithttp.DecodeRequestFunc) kithttp.DecodeRequestFunc {
 	return func(ctx context.Context, r *http.Request) (request any, err error) {
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
 				request, err = nil, &panicError{value: v, stack: debug.Stack()}
 			}
 		}()
