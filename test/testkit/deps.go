@@ -2,11 +2,15 @@ package testkit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,12 +54,45 @@ func RedisURL(t testing.TB) string {
 	return u
 }
 
-// ClearRedisKeys deletes the keys matching pattern in the Redis at url. A
-// test that starts a service on a fresh database clears the consent-text
-// cache first: the cache outlives the databases of earlier runs, and
-// would serve their texts (a version 2 published by the last run) in
-// place of the new database's.
+// ClearRedisKeys deletes the keys matching pattern in the Redis at url,
+// for a test whose service keeps the default ONBOARDING_REDIS_KEY_PREFIX
+// (every other one gets a prefix of its own from StartService): what
+// earlier runs left there outlives their databases, and a cached consent
+// text (a version 2 published by the last run) would be served in place
+// of the new database's.
 func ClearRedisKeys(t testing.TB, url, pattern string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := deleteRedisKeys(ctx, url, pattern); err != nil {
+		t.Fatalf("clear %s: %v", pattern, err)
+	}
+}
+
+// deleteRedisKeys deletes the keys matching pattern in the Redis at url
+// and returns how many it deleted.
+func deleteRedisKeys(ctx context.Context, url, pattern string) (int, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return 0, fmt.Errorf("redis URL: %w", err)
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	n := 0
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, iter.Err()
+}
+
+// RedisKeys returns the keys matching pattern in the Redis at url, sorted.
+func RedisKeys(t testing.TB, url, pattern string) []string {
 	t.Helper()
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
@@ -65,15 +102,48 @@ func ClearRedisKeys(t testing.TB, url, pattern string) {
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var keys []string
 	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			t.Fatalf("clear %s: %v", pattern, err)
-		}
+		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
-		t.Fatalf("clear %s: %v", pattern, err)
+		t.Fatalf("scan %s: %v", pattern, err)
 	}
+	slices.Sort(keys)
+	return keys
+}
+
+// EnvRedisKeyPrefix is the variable StartService fills with a prefix of the
+// service's own when the environment names a Redis but no prefix.
+const EnvRedisKeyPrefix = "ONBOARDING_REDIS_KEY_PREFIX"
+
+// NewRedisKeyPrefix returns a fresh ONBOARDING_REDIS_KEY_PREFIX,
+// onboarding-test-<random>:, and deletes its keys from the Redis at url
+// when t ends. Tests, packages and runs sharing one Redis then share no
+// key: a consent text one test publishes is never served to another's
+// service, nor to the next run's. StartService calls it for every service
+// started against Redis without a prefix; a test whose replicas must share
+// their cache and OTP guard calls it once and passes the prefix to each.
+//
+// Call it before starting the services that use it: cleanups run last in,
+// first out, so the keys are deleted after those services have stopped.
+// The deletion is best effort (a Redis the test took away, a proxy already
+// closed): what it leaves expires on its own, as every key the service
+// writes has a TTL.
+func NewRedisKeyPrefix(t testing.TB, url string) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "onboarding-test-" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := deleteRedisKeys(ctx, url, prefix+"*"); err != nil {
+			t.Logf("Redis keys %s* not deleted (they expire on their own): %v", prefix, err)
+		}
+	})
+	return prefix
 }
 
 // RunCommand runs an operator subcommand of binary with env and returns its

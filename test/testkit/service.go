@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -60,9 +61,13 @@ func (s *LogBuffer) Lines(t testing.TB) []map[string]any {
 type Service struct {
 	API, Admin string // base URLs, API including the base path
 	APIAddr    string // host:port of the API listener
-	Logs       *LogBuffer
-	cmd        *exec.Cmd
-	done       chan error
+	// RedisKeyPrefix is the service's ONBOARDING_REDIS_KEY_PREFIX when it
+	// runs against Redis: an operator subcommand acting on its cache needs
+	// the same one.
+	RedisKeyPrefix string
+	Logs           *LogBuffer
+	cmd            *exec.Cmd
+	done           chan error
 }
 
 // FreePort returns a loopback host:port nobody listens on right now.
@@ -80,9 +85,16 @@ func FreePort(t testing.TB) string {
 // debug logs) and waits until /readyz answers 200. The service is stopped
 // (SIGINT, clean exit expected) when t ends, and its logs are printed when
 // t failed. A port taken between FreePort and the service's bind (parallel
-// tests) is retried with new ports.
+// tests) is retried with new ports. A service given ONBOARDING_REDIS_URL
+// without ONBOARDING_REDIS_KEY_PREFIX gets a prefix of its own
+// (NewRedisKeyPrefix), so no other service started by a test shares its
+// keys.
 func StartService(t testing.TB, binary string, env map[string]string) *Service {
 	t.Helper()
+	if url := env["ONBOARDING_REDIS_URL"]; url != "" && env[EnvRedisKeyPrefix] == "" {
+		env = maps.Clone(env)
+		env[EnvRedisKeyPrefix] = NewRedisKeyPrefix(t, url)
+	}
 	for attempt := 1; ; attempt++ {
 		s, err := startService(t, binary, env)
 		if err == nil {
@@ -122,6 +134,9 @@ func startService(t testing.TB, binary string, env map[string]string) (*Service,
 		Logs:    logs,
 		cmd:     cmd,
 		done:    make(chan error, 1),
+	}
+	if full["ONBOARDING_REDIS_URL"] != "" {
+		s.RedisKeyPrefix = full[EnvRedisKeyPrefix]
 	}
 	if err := cmd.Start(); err != nil {
 		return s, fmt.Errorf("starting the binary: %w", err)
