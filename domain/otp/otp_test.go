@@ -284,17 +284,24 @@ func TestSendOTPDedupe(t *testing.T) {
 	t.Run("20 concurrent requests send exactly one SMS", func(t *testing.T) {
 		f := newFixture(t, policy.Default().OTP)
 		gate := make(chan struct{})
+		openGate := sync.OnceFunc(func() { close(gate) })
+		defer openGate() // a failed wait must not leave the senders blocked
 		f.sender.gate = gate
+		watch := &pendingWatch{OTPGuard: f.guard, told: map[int]bool{}}
+		svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), watch, f.guard, f.sender, key, policy.Default().OTP)
 		var wg sync.WaitGroup
 		results := make([]ports.OTPResult, 20)
 		errs := make([]error, 20)
 		for i := range 20 {
 			wg.Go(func() {
-				results[i], errs[i] = f.svc.SendOTP(ctx, request("12345678"))
+				results[i], errs[i] = svc.SendOTP(context.WithValue(ctx, callerKey{}, i), request("12345678"))
 			})
 		}
-		time.Sleep(50 * time.Millisecond) // let the others find the send in flight
-		close(gate)
+		// The gateway holds the first send; the gate opens only once each
+		// of the other 19 has been told that send is in flight, so every
+		// one of them waits on it (none can arrive after it completed).
+		waitFor(t, func() bool { return watch.count() == 19 })
+		openGate()
 		wg.Wait()
 		deduped := 0
 		for i := range 20 {
@@ -303,6 +310,9 @@ func TestSendOTPDedupe(t *testing.T) {
 			}
 			if results[i].Deduped {
 				deduped++
+			}
+			if results[i].Deduped != watch.wasTold(i) {
+				t.Errorf("request %d: deduped %v, but told of the send in flight %v", i, results[i].Deduped, watch.wasTold(i))
 			}
 		}
 		if f.sender.count() != 1 || deduped != 19 {
@@ -333,6 +343,42 @@ func TestSendOTPDedupe(t *testing.T) {
 			t.Errorf("sent %d SMS, want 1", f.sender.count())
 		}
 	})
+}
+
+// callerKey carries a request's index in its context, so pendingWatch can
+// tell the callers apart.
+type callerKey struct{}
+
+// pendingWatch is a dedupe store that records which callers (by callerKey)
+// were answered that the send is in flight: each such caller then waits
+// for it, polling, and one caller's polls count once.
+type pendingWatch struct {
+	*memory.OTPGuard
+	mu   sync.Mutex
+	told map[int]bool
+}
+
+func (w *pendingWatch) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
+	claimed, prior, err := w.OTPGuard.BeginOTP(ctx, key, ttl)
+	if i, ok := ctx.Value(callerKey{}).(int); ok && err == nil && !claimed && prior == domain.OTPPending {
+		w.mu.Lock()
+		w.told[i] = true
+		w.mu.Unlock()
+	}
+	return claimed, prior, err
+}
+
+// count is the number of callers told the send is in flight.
+func (w *pendingWatch) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.told)
+}
+
+func (w *pendingWatch) wasTold(i int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.told[i]
 }
 
 func waitFor(t *testing.T, cond func() bool) {
