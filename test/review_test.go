@@ -197,19 +197,53 @@ func TestBlackBoxProfiling(t *testing.T) {
 	if r := adminCall(t, http.MethodGet, on.API+"/debug/pprof/heap", reviewerName, reviewerPassword, ""); r.Status != http.StatusNotFound && r.Status != http.StatusUnauthorized {
 		t.Errorf("the API listener answered a profile request with %d", r.Status)
 	}
-	// A 30 s CPU profile in progress does not hold the shutdown.
-	started := make(chan struct{})
+	// A 30 s CPU profile in progress does not hold the shutdown: the stop
+	// ends the request, which answers with the profile taken so far.
+	type profileAnswer struct {
+		status      int
+		contentType string
+		body        []byte
+		err         error
+	}
+	answered := make(chan profileAnswer, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, on.Admin+"/debug/pprof/profile?seconds=30", nil)
-		req.SetBasicAuth(reviewerName, reviewerPassword)
-		close(started)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		req, err := http.NewRequest(http.MethodGet, on.Admin+"/debug/pprof/profile?seconds=30", nil)
+		if err != nil {
+			answered <- profileAnswer{err: err}
+			return
 		}
+		req.SetBasicAuth(reviewerName, reviewerPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- profileAnswer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		answered <- profileAnswer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body, err: err}
 	}()
-	<-started
-	time.Sleep(300 * time.Millisecond) // the profile has begun
+	// The profile has begun once the goroutine dump shows the handler
+	// (net/http/pprof.Profile) and the runtime's CPU profile writer, which
+	// runs only while a CPU profile is on.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := adminCall(t, http.MethodGet, on.Admin+"/debug/pprof/goroutine?debug=1", reviewerName, reviewerPassword, "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("goroutine dump: %d %s", r.Status, r.Raw)
+		}
+		if strings.Contains(r.Raw, "net/http/pprof.Profile+") && strings.Contains(r.Raw, "runtime/pprof.profileWriter+") {
+			break
+		}
+		select {
+		case a := <-answered:
+			t.Fatalf("the profile request ended before the profile began: %d %s, %v", a.status, a.body, a.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CPU profile in progress within 10s:\n%s", r.Raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	begin := time.Now()
 	on.Terminate(t)
 	if err := on.Wait(10 * time.Second); err != nil {
@@ -217,6 +251,19 @@ func TestBlackBoxProfiling(t *testing.T) {
 	}
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Errorf("shutdown took %s with a profile in progress", d)
+	}
+	select {
+	case a := <-answered:
+		// A gzip-compressed profile (pprof's format) begins 1f 8b.
+		switch {
+		case a.err != nil:
+			t.Errorf("the profile request failed: %v (status %d)", a.err, a.status)
+		case a.status != http.StatusOK || a.contentType != "application/octet-stream" || len(a.body) < 2 || a.body[0] != 0x1f || a.body[1] != 0x8b:
+			t.Errorf("the profile cut short by the stop: %d %s, %d bytes %q, want 200 and the profile taken so far",
+				a.status, a.contentType, len(a.body), a.body[:min(len(a.body), 200)])
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the profile request did not end with the service")
 	}
 }
 
