@@ -27,6 +27,7 @@ const usage = `usage: onboarding-adapter [command]
 
 commands:
   serve                 run the API and admin listeners (the default)
+  check                 validate the configuration and the policy as serve would, connecting to nothing
   migrate [up|status]   apply the embedded database migrations (safe to run from several pods at once)
   seed [--synthetic-clients N]
                         load the demo data into PostgreSQL (idempotent), optionally N generated clients
@@ -87,6 +88,22 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 			return err
 		}
 		return serve(ctx, cfg, pol, environ, logger)
+	case "check":
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("check takes no arguments, got %q", args)}
+		}
+		cfg, err := config.Load(environ)
+		if err != nil {
+			return err
+		}
+		if _, err := config.LoadPolicy(cfg.PolicyFile); err != nil {
+			return err
+		}
+		logger, err := newLogger(cfg, stderr)
+		if err != nil {
+			return err
+		}
+		return runCheck(ctx, cfg, environ, logger, stdout)
 	case "migrate", "seed", "consent", "review", "purge":
 		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
 	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	"github.com/bankkit/onboarding-adapter/domain/review"
@@ -90,6 +91,14 @@ func reviewUsers(username, password, users string, api ...reviewadmin.User) ([]r
 		return nil, errors.New("ONBOARDING_ADMIN_USERS: lists no reviewer (one name:password per line)")
 	}
 	return append(out, more...), nil
+}
+
+// configuredReviewers is reviewUsers over the configuration: the API's
+// two credential pairs are the ones no reviewer may use.
+func configuredReviewers(cfg config.Config) ([]reviewadmin.User, error) {
+	return reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value(),
+		reviewadmin.User{Name: cfg.BasicAuthUsername, Password: cfg.BasicAuthPassword.Value()},
+		reviewadmin.User{Name: cfg.BasicAuthNextUser, Password: cfg.BasicAuthNextPass.Value()})
 }
 
 // reviewRoutes builds the reviewer API and pages for the admin listener's

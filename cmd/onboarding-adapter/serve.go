@@ -74,9 +74,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	floor := gcfloor.Start(uint64(cfg.GCHeapFloor))
 	defer floor.Stop()
 	extra := map[string]http.Handler{"GET /metrics": tel.MetricsHandler()}
-	reviewers, err := reviewUsers(cfg.AdminUsername, cfg.AdminPassword.Value(), cfg.AdminUsers.Value(),
-		reviewadmin.User{Name: cfg.BasicAuthUsername, Password: cfg.BasicAuthPassword.Value()},
-		reviewadmin.User{Name: cfg.BasicAuthNextUser, Password: cfg.BasicAuthNextPass.Value()})
+	reviewers, err := configuredReviewers(cfg)
 	if err != nil {
 		return err
 	}
