@@ -1116,7 +1116,12 @@ VALUES ($1, $2, $3, 1, true, 2, now())`, lone.ProcessID, lone.UserID, lone.Conse
 	for i := range errs {
 		wg.Go(func() { _, _, errs[i] = s.Ledger.AppendConsent(ctx, consentRecord(held(i), true)) })
 	}
-	time.Sleep(300 * time.Millisecond) // the ten gather while the lane is busy
+	// The ten gather while the lane is busy.
+	for deadline := time.Now().Add(5 * time.Second); s.LedgerQueued() != len(errs); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d appends queued behind the busy lane", s.LedgerQueued(), len(errs))
+		}
+	}
 	released := time.Now()
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)

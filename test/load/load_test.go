@@ -330,8 +330,9 @@ func TestStoresCPU(t *testing.T) {
 		}
 		t.Skipf("SKIPPED LOUDLY: %v", err)
 	}
-	if cpu < 0 {
-		t.Errorf("stores CPU %v", cpu)
+	// A running PostgreSQL and Redis have used some CPU since they started.
+	if cpu <= 0 {
+		t.Errorf("stores CPU %v, want more than 0", cpu)
 	}
 }
 
