@@ -113,7 +113,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 // SCAN <prefix>* match other keys, braces would replace the adapters' hash
 // tags, and without the final colon "prod*" matches "prod2:"'s keys.
 // deploy/chartest's TestRedisKeyPrefixSchema holds the chart's schema to
-// the same cases.
+// the same cases: keep the two tables equal.
 func TestRedisKeyPrefix(t *testing.T) {
 	tests := []struct {
 		prefix string
@@ -138,6 +138,7 @@ func TestRedisKeyPrefix(t *testing.T) {
 		{"prod\t:", false},
 		{"prod/eu:", false},
 		{`"prod":`, false},
+		{"prod:\n", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.prefix, func(t *testing.T) {

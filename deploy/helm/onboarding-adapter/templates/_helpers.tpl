@@ -229,6 +229,11 @@ true leaves out extraEnv (the validation lists the chart's own names).
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- if $v.redis.enabled }}
+{{- /* Server only: the Jobs never open Redis. */}}
+- name: ONBOARDING_REDIS_KEY_PREFIX
+  value: {{ $v.redis.keyPrefix | quote }}
+{{- end }}
 {{- if $v.database.enabled }}
 - name: ONBOARDING_MIGRATE_AT_START
   value: {{ $v.database.migrateAtStart | quote }}
