@@ -65,11 +65,22 @@ type wantMetric struct {
 	min    float64 // the value must be at least this
 }
 
+// checkMetrics wants each sample at least its min.
 func checkMetrics(t *testing.T, ms []metric, wants []wantMetric) {
 	t.Helper()
+	testkit.CheckMetrics(t, ms, toWant(wants, false))
+}
+
+// checkExactMetrics wants each sample at exactly its min.
+func checkExactMetrics(t *testing.T, ms []metric, wants []wantMetric) {
+	t.Helper()
+	testkit.CheckMetrics(t, ms, toWant(wants, true))
+}
+
+func toWant(wants []wantMetric, exact bool) []testkit.WantMetric {
 	ws := make([]testkit.WantMetric, len(wants))
 	for i, w := range wants {
-		ws[i] = testkit.WantMetric{Name: w.name, Labels: w.labels, Min: w.min}
+		ws[i] = testkit.WantMetric{Name: w.name, Labels: w.labels, Min: w.min, Exact: exact}
 	}
-	testkit.CheckMetrics(t, ms, ws)
+	return ws
 }

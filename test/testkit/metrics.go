@@ -76,11 +76,14 @@ next:
 }
 
 // WantMetric is an expected sample: name with labels (a subset) at a value
-// of at least Min.
+// of at least Min, or exactly Min when Exact is set (a breaker that must be
+// closed, a counter that must still be 0: "at least 0" proves only that the
+// series exists).
 type WantMetric struct {
 	Name   string
 	Labels map[string]string
 	Min    float64
+	Exact  bool
 }
 
 // CheckMetrics fails t for every want ms does not satisfy.
@@ -92,7 +95,10 @@ func CheckMetrics(t testing.TB, ms []Metric, wants []WantMetric) {
 			t.Errorf("/metrics has no %s%v", w.Name, w.Labels)
 			continue
 		}
-		if v < w.Min {
+		switch {
+		case w.Exact && v != w.Min:
+			t.Errorf("%s%v = %v, want %v", w.Name, w.Labels, v, w.Min)
+		case v < w.Min:
 			t.Errorf("%s%v = %v, want at least %v", w.Name, w.Labels, v, w.Min)
 		}
 	}
