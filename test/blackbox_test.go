@@ -37,7 +37,7 @@ func janaDocument(face string) map[string]any {
 		"data": map[string]any{
 			"givenNames": "JANA", "surname": "NOVÁKOVÁ", "dateOfBirth": "1985-04-12",
 			"placeOfBirth": "PRAHA", "sex": "F", "nationality": "CZE", "personalNumber": "855412/1234",
-			"documentNumber": "123456789", "dateOfIssue": "2020-01-15", "dateOfExpiry": "2030-01-15",
+			"documentNumber": "123456789", "dateOfIssue": "2020-01-15", "dateOfExpiry": "2099-01-15",
 			"authority": "MěÚ Praha 1",
 		},
 		"images":  []any{map[string]any{"type": "FACE", "data": face}},

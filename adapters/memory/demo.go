@@ -19,10 +19,13 @@ import (
 //     approved GDPR (see DemoConsents), so lookup answers NOT_REQUIRED.
 //   - 1000003 Petr Dvořák: blocked (not eligible).
 //   - 1000004 Eva Svobodová: active without a phone (OTP cannot be sent).
-//   - 1000005 Tomáš Černý: active but under 18 (evaluation NOK).
+//   - 1000005 Tomáš Černý: active but under 18 (evaluation NOK): born 16
+//     years before today, so the demo does not age out of its own case.
 //   - 1000006 Marie Horáková: closed (not eligible).
 //   - 1000007 Lukas Müller: active, German, personal number.
-func DemoClients() []domain.Client {
+//
+// today is the day the data is loaded.
+func DemoClients(today domain.Date) []domain.Client {
 	return []domain.Client{
 		{UserID: "u-1000001", ClientNumber: "1000001", BirthDate: domain.MustDate("1985-04-12"),
 			GivenNames: "Jana", Surname: "Nováková", PersonalNumber: domain.NormalizePersonalNumber("855412/1234"),
@@ -36,7 +39,7 @@ func DemoClients() []domain.Client {
 		{UserID: "u-1000004", ClientNumber: "1000004", BirthDate: domain.MustDate("1982-02-14"),
 			GivenNames: "Eva", Surname: "Svobodová",
 			Nationality: "CZE", Status: domain.StatusActive},
-		{UserID: "u-1000005", ClientNumber: "1000005", BirthDate: domain.MustDate("2010-05-05"),
+		{UserID: "u-1000005", ClientNumber: "1000005", BirthDate: DemoMinorBirthDate(today),
 			GivenNames: "Tomáš", Surname: "Černý",
 			Phone: "+420603333444", Nationality: "CZE", Status: domain.StatusActive},
 		{UserID: "u-1000006", ClientNumber: "1000006", BirthDate: domain.MustDate("1969-09-30"),
@@ -46,6 +49,12 @@ func DemoClients() []domain.Client {
 			GivenNames: "Lukas", Surname: "Müller", PersonalNumber: domain.NormalizePersonalNumber("950120/5678"),
 			Phone: "+491701234567", Nationality: "DEU", Status: domain.StatusActive},
 	}
+}
+
+// DemoMinorBirthDate is the birth date of the demo's minor (1000005) when
+// the data is loaded on today: 16 years and a day earlier.
+func DemoMinorBirthDate(today domain.Date) domain.Date {
+	return domain.DateOf(today.Time().AddDate(-16, 0, -1))
 }
 
 // DemoConsentText is one consent text the demo publishes as version 1.
@@ -118,7 +127,7 @@ type Demo struct {
 func NewDemo(clock ports.Clock, ids ports.IDGenerator, maxRecords int) (*Demo, error) {
 	ctx := context.Background()
 	d := &Demo{
-		Registry:     NewClientRegistry(ids, DemoClients()...),
+		Registry:     NewClientRegistry(ids, DemoClients(domain.DateOf(clock.Now()))...),
 		ConsentTexts: NewConsentTextStore(clock),
 		Ledger:       NewConsentLedgerLimit(clock, maxRecords),
 		Servings:     NewConsentServingsLimit(maxRecords),

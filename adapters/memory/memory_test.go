@@ -588,7 +588,7 @@ func TestDemo(t *testing.T) {
 			{"John", ident("clientNumber", "1000002", "birthDate", "1978-11-03"), "u-1000002", domain.StatusActive},
 			{"Petr is blocked", ident("clientNumber", "1000003", "birthDate", "1990-07-21"), "u-1000003", domain.StatusBlocked},
 			{"Eva", ident("clientNumber", "1000004", "birthDate", "1982-02-14"), "u-1000004", domain.StatusActive},
-			{"Tomáš", ident("clientNumber", "1000005", "birthDate", "2010-05-05"), "u-1000005", domain.StatusActive},
+			{"Tomáš", ident("clientNumber", "1000005", "birthDate", memory.DemoMinorBirthDate(domain.DateOf(t0)).String()), "u-1000005", domain.StatusActive},
 			{"Marie is closed", ident("clientNumber", "1000006", "birthDate", "1969-09-30"), "u-1000006", domain.StatusClosed},
 			{"Lukas by personal number", ident("personalNumber", "9501205678"), "u-1000007", domain.StatusActive},
 		} {
@@ -603,7 +603,7 @@ func TestDemo(t *testing.T) {
 		if jana.GivenNames != "Jana" || jana.Surname != "Nováková" || jana.Phone != "+420777123456" || jana.Nationality != "CZE" {
 			t.Fatalf("Jana = %+v", jana)
 		}
-		for _, c := range memory.DemoClients() {
+		for _, c := range memory.DemoClients(domain.DateOf(time.Now())) {
 			if p, ok := domain.NormalizePhone(c.Phone); c.Phone != "" && (!ok || p != c.Phone) {
 				t.Errorf("%s: phone %q is not E.164", c.UserID, c.Phone)
 			}
@@ -614,8 +614,8 @@ func TestDemo(t *testing.T) {
 		if eva, _ := demo.Registry.ClientByUserID(ctx, "u-1000004"); eva.Phone != "" {
 			t.Errorf("Eva has phone %q, want none", eva.Phone)
 		}
-		if tomas, _ := demo.Registry.ClientByUserID(ctx, "u-1000005"); tomas.BirthDate.AgeOn(domain.DateOf(time.Now())) >= 18 {
-			t.Errorf("Tomáš is of age")
+		if tomas, _ := demo.Registry.ClientByUserID(ctx, "u-1000005"); tomas.BirthDate.AgeOn(domain.DateOf(t0)) != 16 {
+			t.Errorf("Tomáš is %d on the day the demo was loaded, want 16", tomas.BirthDate.AgeOn(domain.DateOf(t0)))
 		}
 	})
 

@@ -19,7 +19,7 @@ func demoSeed() postgres.SeedData {
 	for _, t := range memory.DemoConsentTexts() {
 		texts = append(texts, postgres.SeedText{Type: t.Type, Language: t.Language, HTML: t.HTML})
 	}
-	return postgres.SeedData{Clients: memory.DemoClients(), Texts: texts, Consents: memory.DemoConsents()}
+	return postgres.SeedData{Clients: memory.DemoClients(domain.DateOf(time.Now())), Texts: texts, Consents: memory.DemoConsents()}
 }
 
 func TestSeedIsIdempotent(t *testing.T) {
@@ -156,7 +156,7 @@ func TestSeedSyntheticClients(t *testing.T) {
 	})
 
 	t.Run("the demo clients are still found", func(t *testing.T) {
-		for _, c := range memory.DemoClients() {
+		for _, c := range memory.DemoClients(domain.DateOf(time.Now())) {
 			if c.PersonalNumber == "" {
 				continue
 			}

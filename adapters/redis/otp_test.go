@@ -89,7 +89,7 @@ func (s *countingSender) SendSMS(context.Context, domain.SMS) (domain.SendResult
 func TestOTPServiceOnRedis(t *testing.T) {
 	g, _ := newTestGuard(t)
 	sender := &countingSender{}
-	clients := memory.NewClientRegistry(memory.NewSequenceIDs("u-"), memory.DemoClients()...)
+	clients := memory.NewClientRegistry(memory.NewSequenceIDs("u-"), memory.DemoClients(domain.DateOf(time.Now()))...)
 	svc := otp.New(clients, g, g, sender, []byte("0123456789abcdef0123"), policy.Default().OTP)
 	req := func(pid, code string) ports.OTPRequest {
 		return ports.OTPRequest{ProcessID: pid, UserID: "u-1000001", Language: "en", Code: code, Type: domain.OTPActivation}

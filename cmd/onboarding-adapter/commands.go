@@ -20,6 +20,7 @@ import (
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	redisadapter "github.com/bankkit/onboarding-adapter/adapters/redis"
 	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/domain/consent"
 	"github.com/bankkit/onboarding-adapter/domain/policy"
 	"github.com/bankkit/onboarding-adapter/ports"
@@ -140,7 +141,7 @@ func runSeed(ctx context.Context, e env, args []string) error {
 		texts = append(texts, postgres.SeedText{Type: t.Type, Language: t.Language, HTML: t.HTML})
 	}
 	res, err := postgres.Seed(ctx, pool, postgres.SeedData{
-		Clients: memory.DemoClients(), Texts: texts, Consents: memory.DemoConsents(),
+		Clients: memory.DemoClients(domain.DateOf(time.Now())), Texts: texts, Consents: memory.DemoConsents(),
 	})
 	if err != nil {
 		return fmt.Errorf("seeding the demo data: %w", err)

@@ -136,7 +136,7 @@ func reviewSite(t *testing.T) (*httptest.Server, *memory.DecisionStore) {
 		Status: "SUCCESS", Score: &high, HasDocumentCheck: true,
 		Documents: []ports.DocumentInput{{Type: "ID_CARD", Status: "SUCCESS", Data: ports.DocumentFields{
 			GivenNames: "JANA", Surname: "NOVAKOVAA", DateOfBirth: "1985-04-12", Nationality: "CZE",
-			PersonalNumber: "855412/1234", DocumentNumber: "123456789", DateOfIssue: "2020-01-15", DateOfExpiry: "2030-01-15",
+			PersonalNumber: "855412/1234", DocumentNumber: "123456789", DateOfIssue: "2020-01-15", DateOfExpiry: "2099-01-15",
 			Sex: "F", PlaceOfBirth: "PRAHA", Authority: "MěÚ Praha 1",
 		}}},
 		Meta: domain.RequestMeta{CorrelationID: "c-2", RequestID: "r-2"},

@@ -18,6 +18,7 @@ import (
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/test/testkit"
 )
 
@@ -44,7 +45,7 @@ func seededDatabase(t *testing.T) (string, *pgxpool.Pool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := postgres.Seed(ctx, pool, postgres.SeedData{
-		Clients: memory.DemoClients(), Texts: texts, Consents: memory.DemoConsents(),
+		Clients: memory.DemoClients(domain.DateOf(time.Now())), Texts: texts, Consents: memory.DemoConsents(),
 	}); err != nil {
 		t.Fatalf("seeding: %v", err)
 	}

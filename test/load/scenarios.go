@@ -42,7 +42,7 @@ func newIdentity(userID, clientNumber, birthDate, given, surname, personalNumber
 // knows.
 func demoIdentities() []identity {
 	var out []identity
-	for _, c := range memory.DemoClients() {
+	for _, c := range memory.DemoClients(domain.DateOf(time.Now())) {
 		if c.Status != domain.StatusActive {
 			continue
 		}

@@ -153,7 +153,7 @@ func TestEndToEnd(t *testing.T) {
 		"documentCheckResult": map[string]any{"documents": []any{map[string]any{
 			"type": "ID_CARD", "status": "SUCCESS",
 			"data": map[string]any{"givenNames": "JANA", "surname": "NOVAKOVAA", "dateOfBirth": "1985-04-12", "nationality": "CZE",
-				"personalNumber": "855412/1234", "documentNumber": "123456789", "dateOfExpiry": "2030-01-15"},
+				"personalNumber": "855412/1234", "documentNumber": "123456789", "dateOfExpiry": "2099-01-15"},
 		}}},
 	}
 	if st, m := post(t, svc.api.URL+"/client/evaluate", evaluate); st != http.StatusOK || m["result"] != "WAIT" {
