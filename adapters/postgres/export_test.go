@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -142,4 +143,10 @@ func (s *Stores) WaitBatches() {
 	s.Ledger.batch.wait()
 	s.Decisions.batch.wait()
 	s.Events.batch.wait()
+}
+
+// MigrateTo exposes migrateTo: the schema at version target, with a short
+// lock timeout.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, lockTimeout time.Duration) error {
+	return migrateTo(ctx, pool, nil, target, lockTimeout)
 }

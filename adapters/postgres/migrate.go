@@ -2,10 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
@@ -27,7 +31,23 @@ const VersionTable = "schema_version"
 // binary (a newer release already migrated) is left alone with a warning
 // instead of being migrated down; migrations carry no down section, so a
 // race with such a release fails rather than drops anything.
+//
+// Each migration waits at most MigrationLockTimeout for a lock on a table
+// (lock_timeout, set for its transaction only), then fails with SQLSTATE
+// 55P03 and leaves the schema where it was: an ALTER TABLE queued behind
+// a long statement (the nightly purge, a report) would otherwise hold every
+// request reading that table queued behind it. The Job or the next pod
+// start tries again. Waiting for another pod's run (the advisory lock) is
+// not bounded by it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	return migrateTo(ctx, pool, logger, -1, MigrationLockTimeout)
+}
+
+// MigrationLockTimeout bounds each migration's wait for a table lock.
+const MigrationLockTimeout = 10 * time.Second
+
+// migrateTo is Migrate to target (-1: the latest) with lockTimeout.
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, target int32, lockTimeout time.Duration) error {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -44,6 +64,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 		return fmt.Errorf("migrate: loading the embedded migrations: %w", err)
 	}
 	latest := int32(len(m.Migrations))
+	if target >= 0 && target < latest {
+		latest = target
+	}
 	current, err := m.GetCurrentVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: reading the schema version: %w", err)
@@ -56,12 +79,27 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 		logger.Info("database schema is up to date", "version", current)
 		return nil
 	}
+	lockErr := error(nil)
 	m.OnStart = func(seq int32, name, direction, _ string) {
 		logger.Info("applying migration", "version", seq, "name", name, "direction", direction)
+		// tern calls this inside the migration's transaction, after the
+		// advisory lock: SET LOCAL ends with the transaction (tern also
+		// runs RESET ALL after each migration).
+		if _, err := conn.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)",
+			strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms"); err != nil && lockErr == nil {
+			lockErr = err
+		}
 	}
 	// MigrateTo re-reads the version under the advisory lock, so a pod that
 	// waited for another one's run applies nothing.
 	if err := m.MigrateTo(ctx, latest); err != nil {
+		if lockErr != nil {
+			return fmt.Errorf("migrate: setting the lock timeout: %w", lockErr)
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == sqlstateLockNotAvailable {
+			return fmt.Errorf("migrate: a table stayed locked by other sessions for %s (lock_timeout); nothing of this migration was applied, try again when they finish: %w", lockTimeout, err)
+		}
 		return fmt.Errorf("migrate: %w", err)
 	}
 	now, err := m.GetCurrentVersion(ctx)

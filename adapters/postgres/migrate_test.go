@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
@@ -220,5 +222,53 @@ VALUES ($1, 'u-1', 'GDPR', 1, true, 'en', 1, $2, now())`, "digest-"+tc.digest, t
 		if (err == nil) != (tc.ok || tc.digest == "") {
 			t.Errorf("consent_ledger.text_sha256 %q: err %v, want accepted %v", tc.digest, err, tc.ok || tc.digest == "")
 		}
+	}
+}
+
+// A migration queued for a table lock behind another session's long
+// transaction gives up after its lock timeout, changing nothing, instead
+// of queuing every reader of that table behind itself; run again once the
+// table is free, it applies.
+func TestMigrationGivesUpOnALockedTable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	// Version 2 has review_cases; 003 alters it (ACCESS EXCLUSIVE).
+	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(ctx)
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = postgres.MigrateTo(ctx, pool, -1, 200*time.Millisecond)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "55P03" || !strings.Contains(err.Error(), "lock_timeout") {
+		t.Fatalf("migrating past a locked table: %v, want lock_not_available (55P03) explained", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("gave up after %s, want about the 200ms lock timeout", took)
+	}
+	if cur, _ := status(t, pool); cur != 2 {
+		t.Fatalf("after giving up: version %d, want 2 (nothing applied)", cur)
+	}
+	if err := reader.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(ctx, pool, nil); err != nil {
+		t.Fatalf("migrating once the table is free: %v", err)
+	}
+	if cur, latest := status(t, pool); cur != latest {
+		t.Fatalf("version %d, want %d", cur, latest)
+	}
+	var timeout string
+	if err := pool.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
+		t.Errorf("the pool's lock_timeout is %q (%v) after migrating, want the default 0", timeout, err)
 	}
 }
