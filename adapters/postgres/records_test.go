@@ -1,10 +1,13 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -345,5 +348,29 @@ FROM review_audit WHERE case_id = 'case-audit' ORDER BY id`)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("audit rows = %v, want %v", got, want)
+	}
+}
+
+// An event the database refuses is logged (the service answers the caller
+// 200 all the same), with its process id and the error's class, never the
+// refused value.
+func TestProcessEventNotStoredIsLogged(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer // written by the caller's goroutine, read after it returned
+	s := postgres.New(pgtest.NewPool(t), memory.SystemClock{}, memory.NewRandomIDs(),
+		postgres.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	t.Cleanup(s.Close)
+	pid := fmt.Sprintf("p-events-logged-%d", time.Now().UnixNano())
+	bad := batchEvent(pid, 1)
+	bad.CorrelationID = "corr-secret-\x00"
+	if err := s.Events.RecordProcessEvent(context.Background(), bad); domain.CodeOf(err) != domain.CodeInvalid {
+		t.Fatalf("the refused event: %v, want CodeInvalid", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"process event not stored"`) || !strings.Contains(out, pid) || !strings.Contains(out, `"code":"invalid"`) {
+		t.Errorf("log %q, want a warning naming the process and the code", out)
+	}
+	if strings.Contains(out, "corr-secret") {
+		t.Errorf("the log holds the refused value: %s", out)
 	}
 }

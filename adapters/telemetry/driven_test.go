@@ -409,3 +409,23 @@ func TestDecisionsDecoratorWithClient(t *testing.T) {
 	}
 	t.Fatalf("no %s span", SpanVerificationDecisions)
 }
+
+// A process event the store did not keep is counted: the caller is
+// answered 200 either way, so the counter is where a lost event shows.
+func TestProcessEventsMetric(t *testing.T) {
+	i, _, reader := newTestInstruments(t)
+	if got := sums(t, reader, MetricProcessEvents); len(got) != 2 || got["outcome=stored"] != 0 || got["outcome=not_stored"] != 0 {
+		t.Fatalf("before any event: %v, want both outcomes at 0", got)
+	}
+	ctx := context.Background()
+	ev := domain.ProcessEvent{Type: "FINISHED", ProcessID: "p-1"}
+	for _, err := range []error{nil, nil, domain.Unavailable(nil, "database down"), domain.Invalid("data", "cannot be stored as JSON")} {
+		if got := i.Events(fakePorts{err: err}).RecordProcessEvent(ctx, ev); got != err {
+			t.Fatalf("the decorator returned %v, want %v", got, err)
+		}
+	}
+	got := sums(t, reader, MetricProcessEvents)
+	if got["outcome=stored"] != 2 || got["outcome=not_stored"] != 2 {
+		t.Errorf("process events %v, want 2 stored and 2 not_stored", got)
+	}
+}

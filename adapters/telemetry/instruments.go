@@ -32,6 +32,7 @@ const (
 	MetricRedisWaiting             = "onboarding.redis.coalescer.waiting"
 	MetricBreakerState             = "onboarding.circuit_breaker.state"
 	MetricBreakerTransitions       = "onboarding.circuit_breaker.transitions"
+	MetricProcessEvents            = "onboarding.process_events"
 )
 
 // Span attribute keys of the service's own attributes. They never hold
@@ -87,6 +88,7 @@ type Instruments struct {
 	otpSends    metric.Int64Counter
 	fallbacks   metric.Int64Counter
 	transitions metric.Int64Counter
+	events      metric.Int64Counter
 	cacheReqs   metric.Int64ObservableCounter
 
 	// The attribute sets of the counters, built once per label
@@ -95,6 +97,8 @@ type Instruments struct {
 	fallbackSets   *labelSets
 	transitionSets *labelSets
 	otpSets        map[string][]metric.AddOption
+	eventStored    []metric.AddOption
+	eventLost      []metric.AddOption
 
 	// spanOpts are the options of every driven-port span; none is the
 	// span start returns when it opens none.
@@ -115,6 +119,8 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		fallbackSets:   newLabelSets("component", "op"),
 		transitionSets: newLabelSets("breaker", "state"),
 		otpSets:        map[string][]metric.AddOption{},
+		eventStored:    addOptions(attribute.String("outcome", "stored")),
+		eventLost:      addOptions(attribute.String("outcome", "not_stored")),
 		spanOpts:       []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
 		none:           noop.Span{},
 		breakers:       map[string]func() gobreaker.State{},
@@ -137,6 +143,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	i.transitions, err = i.meter.Int64Counter(MetricBreakerTransitions, metric.WithUnit("{transition}"),
 		metric.WithDescription("Circuit-breaker state changes by breaker and new state."))
 	errs = append(errs, err)
+	i.events, err = i.meter.Int64Counter(MetricProcessEvents, metric.WithUnit("{event}"),
+		metric.WithDescription("Valid /process/event requests by outcome: stored, or not_stored (the caller is answered 200 either way)."))
+	errs = append(errs, err)
 	i.cacheReqs, err = i.meter.Int64ObservableCounter(MetricConsentTextCacheRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Consent-text cache reads by level (l1 in process, l2 Redis) and result (hit, miss, error)."))
 	errs = append(errs, err)
@@ -152,6 +161,8 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	for _, opts := range i.otpSets {
 		i.otpSends.Add(context.Background(), 0, opts...)
 	}
+	i.events.Add(context.Background(), 0, i.eventStored...)
+	i.events.Add(context.Background(), 0, i.eventLost...)
 	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		i.mu.Lock()
 		defer i.mu.Unlock()

@@ -41,8 +41,9 @@ func (s *service) RecordEvent(ctx context.Context, r ports.ProcessEventRequest) 
 		return domain.Invalid("processId", "is required")
 	}
 	// The caller is never failed for a downstream problem: it would only
-	// log it, and the process has finished anyway. The adapter logs the
-	// failure and the metrics count it.
+	// log it, and the process has finished anyway. The PostgreSQL store
+	// logs the failure and the telemetry decorator counts it
+	// (onboarding.process_events, outcome not_stored).
 	_ = s.recorder.RecordProcessEvent(ctx, domain.ProcessEvent{
 		Type:                   typ,
 		ProcessID:              strings.TrimSpace(r.ProcessID),
