@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -474,6 +475,9 @@ func (s *DecisionStore) SaveDecision(ctx context.Context, d domain.Decision, rc 
 	in.d.DecidedAt = stamp(in.d.DecidedAt, s.clock)
 	if rc != nil {
 		c := *rc
+		// A batch may outlive this call (its caller's deadline ended):
+		// the frame must not be a buffer the caller reuses.
+		c.Evidence.Frame = bytes.Clone(rc.Evidence.Frame)
 		c.CompleteFrom(in.d)
 		in.d.ReviewCaseID = c.ID
 		in.c = &c

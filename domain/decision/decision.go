@@ -338,10 +338,10 @@ func (e *Engine) build(r Request, o Outcome) (domain.Decision, *domain.ReviewCas
 	if e.policy.KeepEvidence {
 		rc.Evidence = o.Evidence
 		// The frame is the request's (domain.Image.Data): the transport
-		// reuses its buffer once the request is answered. A store that
-		// kept the case without copying it (none does today: memory
-		// clones, PostgreSQL writes a case before it returns) would
-		// otherwise hold another request's bytes as evidence.
+		// reuses its buffer once the request is answered. A store can
+		// still hold the case after SaveDecision returned (PostgreSQL's
+		// group commit, when the caller's deadline ends first), so the
+		// case owns its own copy; the stores copy it again on their side.
 		rc.Evidence.Frame = bytes.Clone(o.Evidence.Frame)
 	}
 	if !e.policy.WaitSupported {
