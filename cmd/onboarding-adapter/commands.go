@@ -200,7 +200,7 @@ func runConsent(ctx context.Context, e env, args []string) error {
 		defer rdb.Close()
 		br := redisadapter.NewBreaker(redisadapter.BreakerConfig{})
 		inval = redisadapter.NewConsentTextCache(rdb, br, store, redisadapter.ConsentTextCacheConfig{
-			TTL: e.cfg.RedisCacheTTL, Logger: e.logger,
+			KeyPrefix: e.cfg.RedisKeyPrefix, TTL: e.cfg.RedisCacheTTL, Logger: e.logger,
 		})
 	}
 	t, err := consent.NewPublisher(store, inval, e.pol.Consent).Publish(ctx, *typ, *lang, text)
