@@ -54,21 +54,6 @@ func RedisURL(t testing.TB) string {
 	return u
 }
 
-// ClearRedisKeys deletes the keys matching pattern in the Redis at url,
-// for a test whose service keeps the default ONBOARDING_REDIS_KEY_PREFIX
-// (every other one gets a prefix of its own from StartService): what
-// earlier runs left there outlives their databases, and a cached consent
-// text (a version 2 published by the last run) would be served in place
-// of the new database's.
-func ClearRedisKeys(t testing.TB, url, pattern string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := deleteRedisKeys(ctx, url, pattern); err != nil {
-		t.Fatalf("clear %s: %v", pattern, err)
-	}
-}
-
 // deleteRedisKeys deletes the keys matching pattern in the Redis at url
 // and returns how many it deleted.
 func deleteRedisKeys(ctx context.Context, url, pattern string) (int, error) {
