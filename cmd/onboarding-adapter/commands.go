@@ -80,12 +80,15 @@ func (e env) database(ctx context.Context, command string) (*pgxpool.Pool, error
 	return openPool(ctx, e.cfg)
 }
 
-// runMigrate is `migrate [up|status]`.
+// runMigrate is `migrate [up|status]`. With --grant-to ROLE, `up` then
+// gives ROLE exactly the service's privileges (postgres.GrantRuntime): the
+// Job migrates as the tables' owner and the pods connect as ROLE.
 func runMigrate(ctx context.Context, e env, args []string) error {
-	const usage = "usage: onboarding-adapter migrate [--timeout 2m] [up|status]"
+	const usage = "usage: onboarding-adapter migrate [--timeout 2m] [--grant-to ROLE] [up|status]"
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	timeout := timeoutFlag(fs)
+	grantTo := fs.String("grant-to", "", "role the service connects as")
 	if err := fs.Parse(args); err != nil || *timeout < 0 {
 		return usageError{usage}
 	}
@@ -94,7 +97,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
 		action, args = args[0], args[1:]
 	}
-	if len(args) > 0 || (action != "up" && action != "status") {
+	if len(args) > 0 || (action != "up" && action != "status") || (*grantTo != "" && action != "up") {
 		return usageError{usage}
 	}
 	ctx, cancel := withTimeout(ctx, *timeout)
@@ -107,6 +110,12 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	if action == "up" {
 		if err := postgres.Migrate(ctx, pool, e.logger); err != nil {
 			return fmt.Errorf("migrate up: %w", err)
+		}
+		if *grantTo != "" {
+			if err := postgres.GrantRuntime(ctx, pool, *grantTo); err != nil {
+				return fmt.Errorf("migrate up: %w", err)
+			}
+			e.logger.Info("granted the service's privileges", "role", *grantTo)
 		}
 	}
 	current, latest, err := postgres.MigrationStatus(ctx, pool)

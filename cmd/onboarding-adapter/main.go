@@ -28,7 +28,9 @@ const usage = `usage: onboarding-adapter [command]
 commands:
   serve                 run the API and admin listeners (the default)
   check                 validate the configuration and the policy as serve would, connecting to nothing
-  migrate [up|status]   apply the embedded database migrations (safe to run from several pods at once)
+  migrate [--grant-to ROLE] [up|status]
+                        apply the embedded database migrations (safe to run from several pods at once);
+                        --grant-to gives ROLE, the role serve connects as, exactly the service's privileges
   seed [--synthetic-clients N]
                         load the demo data into PostgreSQL (idempotent), optionally N generated clients
   consent publish --type T --language L --file F.html

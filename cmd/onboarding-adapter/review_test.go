@@ -432,3 +432,17 @@ func TestCaseDataCannotFakeRows(t *testing.T) {
 		t.Errorf("escaped JSON reads back %q (%v), want the value unchanged", back["surname"], err)
 	}
 }
+
+// migrate --grant-to goes with up only, and names a role that must exist.
+func TestMigrateGrantTo(t *testing.T) {
+	db := newReviewDB(t)
+	ctx := context.Background()
+	var ue usageError
+	if err := runMigrate(ctx, db.e, []string{"--grant-to", "someone", "status"}); !errors.As(err, &ue) {
+		t.Errorf("--grant-to with status: %v, want a usage error", err)
+	}
+	err := runMigrate(ctx, db.e, []string{"--grant-to", "no_such_role_for_onboarding", "up"})
+	if err == nil || !strings.Contains(err.Error(), "no_such_role_for_onboarding") {
+		t.Errorf("--grant-to a missing role: %v, want an error naming it", err)
+	}
+}

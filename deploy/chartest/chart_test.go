@@ -289,8 +289,8 @@ func TestJobsWithoutDeadline(t *testing.T) {
 	r := render(t, renderOpts{files: []string{"ci/production-values.yaml"},
 		set: []string{"migrations.activeDeadlineSeconds=null", "purge.activeDeadlineSeconds=null"}})
 	job := one[*batchv1.Job](t, r, "Job", "-migrate")
-	if got := job.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"migrate", "up"}) {
-		t.Errorf("migrate args %v, want [migrate up]", got)
+	if got := job.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"migrate", "--grant-to", "onboarding_app", "up"}) {
+		t.Errorf("migrate args %v, want [migrate --grant-to onboarding_app up]", got)
 	}
 	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
 	if got := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args; !slices.Equal(got, []string{"purge"}) {
@@ -351,9 +351,13 @@ func TestMigrationHook(t *testing.T) {
 		wantSecret   string // the Secret the Job mounts
 		wantKey      string
 		wantOwnHooks []string // kinds rendered as earlier hooks
+		grantTo      []string // the runtime role's flag, if any
 	}{
-		{"ci/production-values.yaml", releaseName + "-onboarding-adapter-migrate", "database-url", []string{"Secret", "ServiceAccount"}},
-		{"ci/existing-secret-values.yaml", "onboarding-adapter-credentials", "pg-dsn", []string{"ServiceAccount"}},
+		// Least privilege: the Job migrates as the owner and grants the
+		// pods' role its privileges.
+		{"ci/production-values.yaml", releaseName + "-onboarding-adapter-migrate", "migration-database-url",
+			[]string{"Secret", "ServiceAccount"}, []string{"--grant-to", "onboarding_app"}},
+		{"ci/existing-secret-values.yaml", "onboarding-adapter-credentials", "pg-dsn", []string{"ServiceAccount"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -370,7 +374,8 @@ func TestMigrationHook(t *testing.T) {
 			spec := job.Spec.Template.Spec
 			// The command gives up 10s before the Job's deadline (none
 			// without one: TestJobsWithoutDeadline).
-			wantArgs := []string{"migrate", "--timeout", fmt.Sprintf("%ds", *job.Spec.ActiveDeadlineSeconds-10), "up"}
+			wantArgs := append(append([]string{"migrate", "--timeout", fmt.Sprintf("%ds", *job.Spec.ActiveDeadlineSeconds-10)},
+				tc.grantTo...), "up")
 			if got := spec.Containers[0].Args; !slices.Equal(got, wantArgs) {
 				t.Errorf("args %v, want %v", got, wantArgs)
 			}

@@ -116,7 +116,10 @@ chart-made Secret, the volume items and NOTES.txt agree.
 {{- if and $v.adminAuth.enabled $v.adminAuth.users }}
 - {name: adminUsers, env: ONBOARDING_ADMIN_USERS_FILE, components: [server]}
 {{- end }}
-{{- if $v.database.enabled }}
+{{- if and $v.database.enabled $v.database.runtimeRole }}
+- {name: databaseUrl, env: ONBOARDING_DATABASE_URL_FILE, components: [server, purge]}
+- {name: migrationDatabaseUrl, env: ONBOARDING_DATABASE_URL_FILE, components: [migrate]}
+{{- else if $v.database.enabled }}
 - {name: databaseUrl, env: ONBOARDING_DATABASE_URL_FILE, components: [server, migrate, purge]}
 {{- end }}
 {{- if $v.redis.enabled }}
@@ -351,6 +354,15 @@ Included once, from the Deployment.
 {{- end -}}
 {{- if and (eq $v.sms.provider "twilio") (not $v.sms.twilio.accountSid) -}}
 {{- fail "sms.provider twilio needs sms.twilio.accountSid" -}}
+{{- end -}}
+{{- if and $v.database.runtimeRole (not $v.database.enabled) -}}
+{{- fail "database.runtimeRole needs database.enabled" -}}
+{{- end -}}
+{{- if and $v.database.runtimeRole $v.database.migrateAtStart -}}
+{{- fail "database.migrateAtStart cannot go with database.runtimeRole: the pods connect as that role, which may not change the schema; the migrate Job migrates as the owner" -}}
+{{- end -}}
+{{- if and $v.database.runtimeRole (not $v.migrations.enabled) -}}
+{{- fail "database.runtimeRole needs migrations.enabled: the migrate Job grants the role its privileges" -}}
 {{- end -}}
 {{- if and (eq $v.sms.provider "twilio") (not $v.sms.twilio.from) (not $v.sms.twilio.messagingServiceSid) -}}
 {{- fail "sms.provider twilio needs sms.twilio.from or sms.twilio.messagingServiceSid" -}}

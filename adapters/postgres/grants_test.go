@@ -1,0 +1,147 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
+	"github.com/bankkit/onboarding-adapter/ports"
+	"github.com/bankkit/onboarding-adapter/ports/porttest"
+)
+
+// runtimeRole creates a login role that owns nothing, on a fresh migrated
+// database to which GrantRuntime gave it the service's privileges, and
+// returns the owner's pool and one connected as the role. The role is
+// dropped after the database (cleanups run last first).
+func runtimeRole(t *testing.T) (owner, app *pgxpool.Pool) {
+	t.Helper()
+	admin := pgtest.AdminURL()
+	u, err := url.Parse(admin)
+	if err != nil || u.Scheme == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the runtime-role test needs a URL-form %s", pgtest.EnvURL)
+		}
+		t.Skipf("SKIPPED LOUDLY: the runtime-role test needs a URL-form %s", pgtest.EnvURL)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	role := "onboarding_app_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		pgtest.Unreachable(t, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		t.Fatalf("creating the role: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	dsn := pgtest.NewDatabase(t)
+	owner = pgtest.Pool(t, dsn)
+	if err := postgres.GrantRuntime(ctx, owner, role); err != nil {
+		t.Fatalf("GrantRuntime: %v", err)
+	}
+	// Twice: it is run by every migrate Job.
+	if err := postgres.GrantRuntime(ctx, owner, role); err != nil {
+		t.Fatalf("GrantRuntime again: %v", err)
+	}
+	du, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	du.User = url.User(role) // trust authentication on the test server
+	return owner, pgtest.Pool(t, du.String())
+}
+
+// TestRuntimeRole: every store's behavioural suite passes connected as a
+// role holding only what GrantRuntime gives, and that role can neither
+// change nor remove a kept record, nor switch the append-only triggers
+// off, nor alter or drop a table.
+func TestRuntimeRole(t *testing.T) {
+	t.Parallel()
+	owner, app := runtimeRole(t)
+	s := postgres.New(app, memory.SystemClock{}, memory.NewRandomIDs())
+	t.Cleanup(s.Close)
+	t.Run("suites", func(t *testing.T) {
+		porttest.ClientRegistry(t, func(t *testing.T, clients ...domain.Client) ports.ClientRegistry {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			// The registry is loaded by the owner (seed, the bank's sync),
+			// and read and extended with prospects by the service.
+			if err := postgres.New(owner, memory.SystemClock{}, memory.NewRandomIDs()).Registry.AddClients(ctx, clients...); err != nil {
+				t.Fatalf("adding the suite's clients: %v", err)
+			}
+			return s.Registry
+		})
+		porttest.ConsentTextStore(t, func(*testing.T) ports.ConsentTextStore { return s.ConsentTexts })
+		porttest.ConsentLedger(t, func(*testing.T) ports.ConsentLedger { return s.Ledger })
+		porttest.ConsentServings(t, func(*testing.T) ports.ConsentServings { return s.Servings })
+		porttest.DecisionStore(t, func(*testing.T) (ports.DecisionStore, ports.ReviewCases) { return s.Decisions, s.Decisions })
+		porttest.ProcessEvents(t, func(*testing.T) porttest.ProcessEventsFixture { return eventsFixture(s, owner) })
+	})
+	t.Run("operator commands", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := s.Decisions.PurgeReviewEvidence(ctx, time.Now()); err != nil {
+			t.Errorf("purge as the runtime role: %v", err)
+		}
+		if cur, latest, err := postgres.MigrationStatus(ctx, app); err != nil || cur != latest {
+			t.Errorf("migration status as the runtime role: %d of %d, %v", cur, latest, err)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		ctx := context.Background()
+		for _, stmt := range []string{
+			`UPDATE consent_ledger SET approved = NOT approved`,
+			`DELETE FROM consent_ledger`,
+			`TRUNCATE consent_ledger`,
+			`DELETE FROM decisions`,
+			`UPDATE consent_texts SET html = ''`,
+			`DELETE FROM review_audit`,
+			`DELETE FROM review_cases`,
+			`ALTER TABLE consent_ledger DISABLE TRIGGER USER`,
+			`DROP TRIGGER IF EXISTS consent_ledger_append_only ON consent_ledger`,
+			`DROP TABLE process_events`,
+			`CREATE TABLE mine (id int)`,
+		} {
+			_, err := app.Exec(ctx, stmt)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "42501" {
+				t.Errorf("%s as the runtime role: %v, want insufficient_privilege (42501)", stmt, err)
+			}
+		}
+	})
+	t.Run("the owner is refused as the runtime role", func(t *testing.T) {
+		var me string
+		if err := owner.QueryRow(context.Background(), `SELECT current_user`).Scan(&me); err != nil {
+			t.Fatal(err)
+		}
+		err := postgres.GrantRuntime(context.Background(), owner, me)
+		if err == nil || !strings.Contains(err.Error(), "must connect as a role that is not") {
+			t.Errorf("granting to the owner itself: %v", err)
+		}
+	})
+}

@@ -1,0 +1,62 @@
+package chartest
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// With database.runtimeRole the tables' owner URL reaches the migrate Job
+// only (through its hook Secret), and the server and the purge connect as
+// the runtime role: a pod never holds the credentials that could switch
+// the append-only triggers off.
+func TestRuntimeRoleKeepsTheOwnerURLInTheMigration(t *testing.T) {
+	r := render(t, renderOpts{files: []string{"ci/production-values.yaml"}})
+	secrets := map[string]*corev1.Secret{}
+	for _, o := range r.ofKind("Secret") {
+		secrets[o.name] = o.typed.(*corev1.Secret)
+	}
+	main, hook := secrets[releaseName+"-onboarding-adapter"], secrets[releaseName+"-onboarding-adapter-migrate"]
+	if main == nil || hook == nil {
+		t.Fatalf("Secrets rendered: %v", slices.Sorted(maps.Keys(secrets)))
+	}
+	if _, ok := main.Data["migration-database-url"]; ok {
+		t.Error("the pods' Secret holds the owner's database URL")
+	}
+	if len(hook.Data) != 1 || string(hook.Data["migration-database-url"]) == "" {
+		t.Errorf("the migrate hook's Secret holds %d keys, want only migration-database-url", len(hook.Data))
+	}
+	mounted := func(spec corev1.PodSpec) []string {
+		var keys []string
+		for _, v := range spec.Volumes {
+			if v.Secret != nil {
+				for _, it := range v.Secret.Items {
+					keys = append(keys, it.Key)
+				}
+			}
+		}
+		return keys
+	}
+	d, _ := serverContainer(t, r)
+	if keys := mounted(d.Spec.Template.Spec); !slices.Contains(keys, "database-url") || slices.Contains(keys, "migration-database-url") {
+		t.Errorf("the server mounts %v, want database-url and not the owner's", keys)
+	}
+	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
+	if keys := mounted(cj.Spec.JobTemplate.Spec.Template.Spec); !slices.Equal(keys, []string{"database-url"}) {
+		t.Errorf("the purge mounts %v, want [database-url]", keys)
+	}
+	job := one[*batchv1.Job](t, r, "Job", "-migrate")
+	if keys := mounted(job.Spec.Template.Spec); !slices.Equal(keys, []string{"migration-database-url"}) {
+		t.Errorf("the migration mounts %v, want [migration-database-url]", keys)
+	}
+	env, _ := envOf(job.Spec.Template.Spec.Containers[0])
+	if got := env["ONBOARDING_DATABASE_URL_FILE"]; got != "/etc/onboarding-adapter/secrets/migrationDatabaseUrl" {
+		t.Errorf("the migration's ONBOARDING_DATABASE_URL_FILE = %q, want the owner's URL", got)
+	}
+	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
+		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
+	}
+}
