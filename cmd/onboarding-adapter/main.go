@@ -77,35 +77,20 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("serve takes no arguments, got %q", args)}
 		}
-		cfg, err := config.Load(environ)
+		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {
 			return err
 		}
-		pol, err := config.LoadPolicy(cfg.PolicyFile)
-		if err != nil {
-			return err
-		}
-		logger, err := newLogger(cfg, stderr)
-		if err != nil {
-			return err
-		}
-		return serve(ctx, cfg, pol, environ, logger)
+		return serve(ctx, e.cfg, e.pol, environ, e.logger)
 	case "check":
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("check takes no arguments, got %q", args)}
 		}
-		cfg, err := config.Load(environ)
+		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {
 			return err
 		}
-		if _, err := config.LoadPolicy(cfg.PolicyFile); err != nil {
-			return err
-		}
-		logger, err := newLogger(cfg, stderr)
-		if err != nil {
-			return err
-		}
-		return runCheck(ctx, cfg, environ, logger, stdout)
+		return runCheck(ctx, e.cfg, environ, e.logger, stdout)
 	case "migrate", "seed", "consent", "review", "purge":
 		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {

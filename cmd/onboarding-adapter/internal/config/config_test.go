@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -115,42 +116,18 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 // deploy/chartest's TestRedisKeyPrefixSchema holds the chart's schema to
 // the same cases: keep the two tables equal.
 func TestRedisKeyPrefix(t *testing.T) {
-	tests := []struct {
-		prefix string
-		ok     bool
-	}{
-		{"onboarding:", true},
-		{"prod:", true},
-		{"bank-a.prod_eu:onboarding:", true},
-		{"onboarding-test-0123456789ab:", true},
-		{":", true},
-		{strings.Repeat("a", 63) + ":", true}, // 64 characters
-		{strings.Repeat("a", 64) + ":", false},
-		{"prod", false},
-		{"prod:x", false},
-		{"prod *:", false},
-		{"prod*:", false},
-		{"prod?:", false},
-		{"prod[1]:", false},
-		{`prod\:`, false},
-		{"{prod}:", false},
-		{"pröd:", false},
-		{"prod\t:", false},
-		{"prod/eu:", false},
-		{`"prod":`, false},
-		{"prod:\n", false},
-	}
+	tests := redisKeyPrefixCases(t)
 	for _, tc := range tests {
-		t.Run(tc.prefix, func(t *testing.T) {
-			c, err := Load(map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": tc.prefix})
-			if tc.ok {
-				if err != nil || c.RedisKeyPrefix != tc.prefix {
-					t.Fatalf("Load: prefix %q, %v; want %q accepted", c.RedisKeyPrefix, err, tc.prefix)
+		t.Run(tc.Prefix, func(t *testing.T) {
+			c, err := Load(map[string]string{"ONBOARDING_REDIS_KEY_PREFIX": tc.Prefix})
+			if tc.OK {
+				if err != nil || c.RedisKeyPrefix != tc.Prefix {
+					t.Fatalf("Load: prefix %q, %v; want %q accepted", c.RedisKeyPrefix, err, tc.Prefix)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("Load accepted the prefix %q", tc.prefix)
+				t.Fatalf("Load accepted the prefix %q", tc.Prefix)
 			}
 			if !strings.Contains(err.Error(), "ONBOARDING_REDIS_KEY_PREFIX") {
 				t.Fatalf("error %q does not name ONBOARDING_REDIS_KEY_PREFIX", err)
@@ -273,4 +250,27 @@ func TestGCHeapFloorOff(t *testing.T) {
 			t.Errorf("GC_HEAP_FLOOR=%s: %d, %v; want %d", v, c.GCHeapFloor, err, want)
 		}
 	}
+}
+
+// redisKeyPrefixCases are the prefixes of testdata/redis-key-prefixes.json,
+// which the chart's schema test reads too, so the two cannot drift apart.
+func redisKeyPrefixCases(t *testing.T) []struct {
+	Prefix string `json:"prefix"`
+	OK     bool   `json:"ok"`
+} {
+	t.Helper()
+	b, err := os.ReadFile("testdata/redis-key-prefixes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []struct {
+			Prefix string `json:"prefix"`
+			OK     bool   `json:"ok"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil || len(f.Cases) < 10 {
+		t.Fatalf("testdata/redis-key-prefixes.json: %d cases, %v", len(f.Cases), err)
+	}
+	return f.Cases
 }
