@@ -73,6 +73,21 @@ func (c PoolConfig) withDefaults() PoolConfig {
 //
 // The returned error never contains the DSN, which may hold a password.
 func NewPool(ctx context.Context, dsn string, c PoolConfig) (*pgxpool.Pool, error) {
+	cfg, err := ParsePoolConfig(dsn, c)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the database pool: %w", err)
+	}
+	return pool, nil
+}
+
+// ParsePoolConfig is NewPool's configuration without the pool: what a
+// configuration check validates without a connection, not even one
+// started in the background.
+func ParsePoolConfig(dsn string, c PoolConfig) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// A pgconn.ParseConfigError, and the url.Error it may wrap, print
@@ -103,9 +118,5 @@ func NewPool(ctx context.Context, dsn string, c PoolConfig) (*pgxpool.Pool, erro
 	if c.Tracer != nil {
 		cfg.ConnConfig.Tracer = c.Tracer
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating the database pool: %w", err)
-	}
-	return pool, nil
+	return cfg, nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -52,6 +54,18 @@ func TestCheckRefusesWhatServeRefuses(t *testing.T) {
 			wantErr: "uses the API's username or password"},
 		{name: "unknown trace sampler", env: []map[string]string{{"OTEL_TRACES_SAMPLER": "sometimes"}},
 			wantErr: "OTEL_TRACES_SAMPLER"},
+		{name: "reviewer password too short", env: []map[string]string{{"ONBOARDING_ADMIN_USERS": "alice:short-pw"}},
+			wantErr: "at least 12 characters"},
+		{name: "reviewer listed twice", env: []map[string]string{{
+			"ONBOARDING_ADMIN_USERS": "alice:reviewer-password-1\nAlice:reviewer-password-2"}},
+			wantErr: "used twice"},
+		{name: "reviewer hash truncated", env: []map[string]string{{"ONBOARDING_ADMIN_USERS": "alice:$2b$12$abc"}},
+			wantErr: "bcrypt"},
+		{name: "API username with a colon", env: []map[string]string{{
+			"ONBOARDING_BASIC_AUTH_USERNAME": "onboarding-server:oops", "ONBOARDING_BASIC_AUTH_PASSWORD": "api-password-long-enough"}},
+			wantErr: "ONBOARDING_BASIC_AUTH_USERNAME"},
+		{name: "listener port by name", env: []map[string]string{{"ONBOARDING_HTTP_ADDR": "127.0.0.1:http-api"}},
+			wantErr: "ONBOARDING_HTTP_ADDR"},
 		{name: "database URL malformed", env: []map[string]string{{"ONBOARDING_DATABASE_URL": "postgres://app@127.0.0.1:5432/x?pool_max_conns=many"}},
 			wantErr: "ONBOARDING_DATABASE_URL"},
 	}
@@ -87,5 +101,47 @@ func TestCheckRefusesWhatServeRefuses(t *testing.T) {
 				t.Errorf("check printed %q on failure", out.String())
 			}
 		})
+	}
+}
+
+// check opens no connection, not even the pool's minimum ones in the
+// background: a pipeline's check must not reach (or authenticate to) the
+// bank's database or Redis.
+func TestCheckConnectsToNothing(t *testing.T) {
+	var accepted atomic.Int32
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		lns = append(lns, ln)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				c.Close()
+			}
+		}()
+	}
+	env := map[string]string{
+		"ONBOARDING_HTTP_ADDR": "127.0.0.1:0", "ONBOARDING_ADMIN_ADDR": "127.0.0.2:0", "ONBOARDING_LOG_LEVEL": "error",
+		"ONBOARDING_DATABASE_URL": "postgres://app:secret@" + lns[0].Addr().String() + "/onboarding",
+		"ONBOARDING_DB_MIN_CONNS": "2",
+		"ONBOARDING_REDIS_URL":    "redis://" + lns[1].Addr().String() + "/0",
+		"ONBOARDING_OTP_HASH_KEY": "0123456789abcdef0123456789abcdef",
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"check"}, env, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	// A background dial would land well within this.
+	time.Sleep(300 * time.Millisecond)
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("check opened %d connection(s) to the database or Redis", n)
 	}
 }

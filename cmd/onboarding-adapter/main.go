@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		if err != nil {
 			return err
 		}
-		return runCheck(ctx, e.cfg, environ, e.logger, stdout)
+		return runCheck(ctx, e.cfg, e.pol, environ, e.logger, stdout)
 	case "migrate", "seed", "consent", "review", "purge":
 		e, err := loadEnv(environ, stdout, stderr)
 		if err != nil {

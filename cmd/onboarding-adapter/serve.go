@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	if err := tel.ObserveReadiness(readiness); err != nil {
 		return err
 	}
-	api, err := newAPIHandler(app.services, cfg, logger, tel)
+	api, reviewUI, err := routes(app, cfg, pol, logger, tel)
 	if err != nil {
 		return err
 	}
@@ -74,20 +74,6 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	floor := gcfloor.Start(uint64(cfg.GCHeapFloor))
 	defer floor.Stop()
 	extra := map[string]http.Handler{"GET /metrics": tel.MetricsHandler()}
-	reviewers, err := configuredReviewers(cfg)
-	if err != nil {
-		return err
-	}
-	failures := cfg.AdminLoginFailures
-	if failures == 0 {
-		failures = -1 // off
-	}
-	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes),
-		reviewadmin.Config{Users: reviewers, Profiling: cfg.Pprof, CSRFSecret: csrfSecret(cfg.OTPHashKey.Value()),
-			LoginFailures: failures, LoginRefill: cfg.AdminLoginRefill}, logger)
-	if err != nil {
-		return err
-	}
 	maps.Copy(extra, reviewUI)
 	admin := httptransport.NewAdminHandler(httptransport.AdminConfig{Ready: readiness.Check, Logger: logger, Extra: extra})
 
@@ -146,6 +132,32 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// routes builds what the listeners serve from app: the API handler and the
+// review pages and API of the admin listener. check builds them too, on
+// in-memory adapters, so it refuses what serve would (reviewer accounts,
+// the API's settings).
+func routes(app *app, cfg config.Config, pol policy.Policy, logger *slog.Logger, tel *telemetry.Telemetry) (http.Handler, map[string]http.Handler, error) {
+	api, err := newAPIHandler(app.services, cfg, logger, tel)
+	if err != nil {
+		return nil, nil, err
+	}
+	reviewers, err := configuredReviewers(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	failures := cfg.AdminLoginFailures
+	if failures == 0 {
+		failures = -1 // off
+	}
+	reviewUI, err := reviewRoutes(app.reviews, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes),
+		reviewadmin.Config{Users: reviewers, Profiling: cfg.Pprof, CSRFSecret: csrfSecret(cfg.OTPHashKey.Value()),
+			LoginFailures: failures, LoginRefill: cfg.AdminLoginRefill}, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, reviewUI, nil
 }
 
 // newAPIHandler is the API as served: the transport with the endpoint

@@ -194,17 +194,22 @@ func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 
 // openPoolWith is openPool with a query tracer (otelpgx for serve).
 func openPoolWith(ctx context.Context, cfg config.Config, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL.Value(), postgres.PoolConfig{
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL.Value(), poolConfig(cfg, tracer))
+	if err != nil {
+		return nil, fmt.Errorf("ONBOARDING_DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+// poolConfig is the pool the configuration asks for.
+func poolConfig(cfg config.Config, tracer pgx.QueryTracer) postgres.PoolConfig {
+	return postgres.PoolConfig{
 		MaxConns:        cfg.DBMaxConns,
 		MinConns:        cfg.DBMinConns,
 		MaxConnLifetime: cfg.DBMaxConnLifetime,
 		ConnectTimeout:  cfg.DBConnectTimeout,
 		Tracer:          tracer,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ONBOARDING_DATABASE_URL: %w", err)
 	}
-	return pool, nil
 }
 
 // redisCaches are the Redis-backed consent-text cache and OTP guard.

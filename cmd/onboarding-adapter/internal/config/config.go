@@ -14,6 +14,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -258,8 +259,12 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
 	}
 	for _, a := range []struct{ name, v string }{{"HTTP_ADDR", c.HTTPAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
-		if _, _, err := net.SplitHostPort(a.v); err != nil {
+		// A numeric port: a service name (":http") depends on the image's
+		// /etc/services, which the distroless image does not have.
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
 			bad(a.name, "must be host:port or :port, not %q", a.v)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(a.name, "must end in a port number 0-65535, not %q", a.v)
 		}
 	}
 	if c.HTTPAddr == c.AdminAddr {
@@ -280,6 +285,12 @@ func (c Config) Validate() error {
 	}
 	if c.BasicAuthNextUser != "" && c.BasicAuthUsername == "" {
 		bad("BASIC_AUTH_NEXT_USERNAME", "needs %sBASIC_AUTH_USERNAME too", Prefix)
+	}
+	for _, u := range []struct{ name, v string }{{"BASIC_AUTH_USERNAME", c.BasicAuthUsername}, {"BASIC_AUTH_NEXT_USERNAME", c.BasicAuthNextUser}} {
+		if strings.ContainsAny(u.v, ":\r\n") {
+			// Basic Auth splits user:password at the first colon.
+			bad(u.name, "must not contain ':' or a line break")
+		}
 	}
 	if c.BasicAuthPassword != "" && len(c.BasicAuthPassword) < 12 {
 		bad("BASIC_AUTH_PASSWORD", "must be at least 12 characters")

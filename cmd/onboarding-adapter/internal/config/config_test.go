@@ -45,6 +45,9 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	}{
 		{"bad addr", map[string]string{"ONBOARDING_HTTP_ADDR": "8080"}, "ONBOARDING_HTTP_ADDR"},
 		{"same addrs", map[string]string{"ONBOARDING_ADMIN_ADDR": ":8080"}, "ONBOARDING_ADMIN_ADDR"},
+		{"service name port", map[string]string{"ONBOARDING_HTTP_ADDR": ":http-api"}, "ONBOARDING_HTTP_ADDR"},
+		{"API username with a colon", map[string]string{"ONBOARDING_BASIC_AUTH_USERNAME": "os:x", "ONBOARDING_BASIC_AUTH_PASSWORD": "0123456789abc"}, "ONBOARDING_BASIC_AUTH_USERNAME"},
+		{"port out of range", map[string]string{"ONBOARDING_ADMIN_ADDR": "127.0.0.1:99999"}, "ONBOARDING_ADMIN_ADDR"},
 		{"base path without slash", map[string]string{"ONBOARDING_BASE_PATH": "api"}, "ONBOARDING_BASE_PATH"},
 		{"base path trailing slash", map[string]string{"ONBOARDING_BASE_PATH": "/api/"}, "ONBOARDING_BASE_PATH"},
 		{"base path root", map[string]string{"ONBOARDING_BASE_PATH": "/"}, "ONBOARDING_BASE_PATH"},
