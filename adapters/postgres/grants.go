@@ -13,10 +13,14 @@ import (
 // runtimePrivileges are the only privileges the service, the review and
 // purge commands and `consent publish` need on each table. The records a
 // bank must keep (the ledger, consent texts, decisions, the review audit,
-// process events) get SELECT and INSERT only; review cases are updated
-// (claims, resolutions, the purge of evidence), consent servings upserted.
-// Keep in step with the statements of this package: TestRuntimeRole runs
-// every store's suite under a role holding exactly these.
+// process events) get SELECT and INSERT only; consent servings are
+// upserted; review cases are updated only in the columns a claim, a
+// proposal, a resolution and the purge of evidence write, so a case's
+// decision, answer and creation stay as written. The registry is read and
+// extended with prospects; it is loaded by the owner (seed, the bank's
+// sync). Identity columns need no sequence privilege. Keep in step with
+// the statements of this package: TestRuntimeRole runs every store's
+// suite under a role holding exactly these.
 var runtimePrivileges = []struct {
 	table string
 	privs string
@@ -26,11 +30,18 @@ var runtimePrivileges = []struct {
 	{"consent_ledger", "SELECT, INSERT"},
 	{"consent_servings", "SELECT, INSERT, UPDATE"},
 	{"decisions", "SELECT, INSERT"},
-	{"review_cases", "SELECT, INSERT, UPDATE"},
+	{"review_cases", "SELECT, INSERT, UPDATE (status, claimed_by, claimed_at, proposed_result, proposed_reason, " +
+		"proposed_by, proposed_at, resolution, resolution_reason, resolved_by, second_reviewer, resolved_at, " +
+		"evidence, evidence_frame, evidence_purged)"},
 	{"review_audit", "SELECT, INSERT"},
 	{"process_events", "SELECT, INSERT"},
 	{VersionTable, "SELECT"},
 }
+
+// tablePrivileges are the table-level privileges GrantRuntime checks the
+// role ends up with: exactly what runtimePrivileges grants, whatever it
+// holds through PUBLIC or other roles.
+var tablePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
 
 // GrantRuntime gives role exactly the privileges the service needs on the
 // schema's tables and sequences, taking back any others it had on them.
@@ -46,14 +57,29 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, role string) error {
 		return errors.New("grant: the role is empty")
 	}
 	r := pgx.Identifier{role}.Sanitize()
-	var owner bool
-	if err := pool.QueryRow(ctx, `SELECT pg_has_role($1, current_user, 'MEMBER')`, role).Scan(&owner); err != nil {
+	tables := make([]string, len(runtimePrivileges))
+	for i, p := range runtimePrivileges {
+		tables[i] = p.table
+	}
+	// A member of the migrating role, of a table's or the schema's owner
+	// holds the owner's rights whatever is granted or revoked; a superuser,
+	// a role that can create roles or one that bypasses row security can
+	// give itself anything.
+	var owner, mighty bool
+	err := pool.QueryRow(ctx, `
+SELECT pg_has_role($1, current_user, 'MEMBER')
+    OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = ANY($2) AND c.relnamespace = current_schema()::regnamespace
+               AND pg_has_role($1, c.relowner, 'MEMBER'))
+    OR EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = current_schema() AND pg_has_role($1, n.nspowner, 'MEMBER')),
+    (SELECT rolsuper OR rolcreaterole OR rolbypassrls FROM pg_roles WHERE rolname = $1)`, role, tables).Scan(&owner, &mighty)
+	if err != nil {
 		return fmt.Errorf("grant: role %s: %w", r, err)
 	}
 	if owner {
-		// The migrating role itself, or a member of it: it holds the
-		// owner's rights whatever is granted or revoked.
-		return fmt.Errorf("grant: %s is the migrating role or a member of it; the service must connect as a role that is not", r)
+		return fmt.Errorf("grant: %s owns the tables or the schema, or is the migrating role or a member of one of them; the service must connect as a role that is not", r)
+	}
+	if mighty {
+		return fmt.Errorf("grant: %s is a superuser or may create roles or bypass row security: it could give itself any right; the service must connect as a plain role", r)
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -71,14 +97,50 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, role string) error {
 		t := pgx.Identifier{p.table}.Sanitize()
 		stmts = append(stmts, "REVOKE ALL ON "+t+" FROM "+r, "GRANT "+p.privs+" ON "+t+" TO "+r)
 	}
-	stmts = append(stmts, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA "+pgx.Identifier{schema}.Sanitize()+" TO "+r)
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return fmt.Errorf("grant: %s: %w", s, err)
 		}
 	}
+	if err := verifyRuntime(ctx, tx, role, schema); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("grant: %w", err)
+	}
+	return nil
+}
+
+// verifyRuntime checks that role, after the grants, holds on each table
+// exactly the table-level privileges runtimePrivileges names (a column
+// list counts as none), and may use the schema: privileges it also holds
+// through PUBLIC or another role, or a grant the owner could not give
+// (which PostgreSQL only warns about), fail the grant.
+func verifyRuntime(ctx context.Context, tx pgx.Tx, role, schema string) error {
+	var usage bool
+	if err := tx.QueryRow(ctx, `SELECT has_schema_privilege($1, $2, 'USAGE')`, role, schema).Scan(&usage); err != nil {
+		return fmt.Errorf("grant: checking the schema: %w", err)
+	}
+	if !usage {
+		return fmt.Errorf("grant: %s cannot use schema %s after the grant", pgx.Identifier{role}.Sanitize(), pgx.Identifier{schema}.Sanitize())
+	}
+	var wrong []string
+	for _, p := range runtimePrivileges {
+		table := pgx.Identifier{schema, p.table}.Sanitize()
+		for _, priv := range tablePrivileges {
+			want := strings.Contains(", "+p.privs+",", ", "+priv+",") // a bare name, not "UPDATE (…)"
+			var has bool
+			if err := tx.QueryRow(ctx, `SELECT has_table_privilege($1, $2, $3)`, role, table, priv).Scan(&has); err != nil {
+				return fmt.Errorf("grant: checking %s on %s: %w", priv, p.table, err)
+			}
+			if has != want {
+				wrong = append(wrong, fmt.Sprintf("%s %s on %s", map[bool]string{true: "has", false: "lacks"}[has], priv, p.table))
+			}
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("grant: after the grants %s still %s (held through PUBLIC or another role?)",
+			pgx.Identifier{role}.Sanitize(), strings.Join(wrong, ", "))
 	}
 	return nil
 }

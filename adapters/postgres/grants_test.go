@@ -122,6 +122,9 @@ func TestRuntimeRole(t *testing.T) {
 			`UPDATE consent_texts SET html = ''`,
 			`DELETE FROM review_audit`,
 			`DELETE FROM review_cases`,
+			`UPDATE review_cases SET decision_id = decision_id`,
+			`UPDATE review_cases SET answered = answered`,
+			`UPDATE review_cases SET created_at = created_at`,
 			`ALTER TABLE consent_ledger DISABLE TRIGGER USER`,
 			`DROP TRIGGER IF EXISTS consent_ledger_append_only ON consent_ledger`,
 			`DROP TABLE process_events`,
@@ -134,6 +137,21 @@ func TestRuntimeRole(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a privilege held through PUBLIC fails the grant", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := owner.Exec(ctx, `GRANT DELETE ON process_events TO PUBLIC`); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := owner.Exec(ctx, `REVOKE DELETE ON process_events FROM PUBLIC`); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		err := postgres.GrantRuntime(ctx, owner, roleOf(t, app))
+		if err == nil || !strings.Contains(err.Error(), "has DELETE on process_events") {
+			t.Errorf("GrantRuntime with DELETE granted to PUBLIC: %v, want it named", err)
+		}
+	})
 	t.Run("the owner is refused as the runtime role", func(t *testing.T) {
 		var me string
 		if err := owner.QueryRow(context.Background(), `SELECT current_user`).Scan(&me); err != nil {
@@ -143,5 +161,45 @@ func TestRuntimeRole(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "must connect as a role that is not") {
 			t.Errorf("granting to the owner itself: %v", err)
 		}
+		// A member of the owner holds its rights as well.
+		member := roleOf(t, app) + "_owner_member"
+		adminExec(t, "CREATE ROLE "+member+" IN ROLE "+pgx.Identifier{me}.Sanitize())
+		t.Cleanup(func() { adminExec(t, "DROP ROLE IF EXISTS "+member) })
+		err = postgres.GrantRuntime(context.Background(), owner, member)
+		if err == nil || !strings.Contains(err.Error(), "must connect as a role that is not") {
+			t.Errorf("granting to a member of the owner: %v", err)
+		}
 	})
+	t.Run("a role that could give itself rights is refused", func(t *testing.T) {
+		creator := roleOf(t, app) + "_creator"
+		adminExec(t, "CREATE ROLE "+creator+" CREATEROLE")
+		t.Cleanup(func() { adminExec(t, "DROP ROLE IF EXISTS "+creator) })
+		err := postgres.GrantRuntime(context.Background(), owner, creator)
+		if err == nil || !strings.Contains(err.Error(), "plain role") {
+			t.Errorf("granting to a role with CREATEROLE: %v", err)
+		}
+	})
+}
+
+// roleOf is the role pool connects as.
+func roleOf(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var r string
+	if err := pool.QueryRow(context.Background(), `SELECT current_user`).Scan(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// adminExec runs a statement as the test server's administrator.
+func adminExec(t *testing.T, stmt string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
 }

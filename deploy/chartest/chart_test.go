@@ -649,7 +649,7 @@ func TestChecksumAnnotations(t *testing.T) {
 		{"policy", []string{"policy.decision.rejectBelow=3"}, true, false},
 		{"otp template", []string{"policy.otp.templates.ACTIVATION.en=Code {code}"}, true, false},
 		{"password", []string{"secrets.basicAuthPassword=another-long-password"}, false, true},
-		{"database url", []string{"secrets.databaseUrl=postgres://u:p@other/onboarding"}, false, true},
+		{"database url", []string{"secrets.databaseUrl=postgres://onboarding_app:p@other/onboarding"}, false, true},
 		{"reviewer accounts", []string{"secrets.adminUsers=erin:ci-fake-erin-password\nfrank:ci-fake-frank-password"}, false, true},
 		{"replicas", []string{"replicaCount=5"}, false, false},
 	}

@@ -56,13 +56,14 @@ func TestMain(m *testing.M) {
 // values of the right shape, so the service's checks have something real
 // to refuse or accept.
 var existingSecretFakes = map[string]string{
-	"basicAuthUsername": "onboarding-server",
-	"basicAuthPassword": "ci-fake-basic-password-1",
-	"databaseUrl":       "postgres://onboarding:ci-fake-db-password@postgres.bank.svc:5432/onboarding",
-	"redisUrl":          "redis://redis.bank.svc:6379/0",
-	"otpHashKey":        "ci-fake-otp-hash-key-0123456789abcdef",
-	"twilioAuthToken":   "0123456789abcdef0123456789abcdef",
-	"adminUsers":        "reviewer-one:ci-fake-reviewer-password-1\nreviewer-two:ci-fake-reviewer-password-2\n",
+	"basicAuthUsername":    "onboarding-server",
+	"basicAuthPassword":    "ci-fake-basic-password-1",
+	"databaseUrl":          "postgres://onboarding:ci-fake-db-password@postgres.bank.svc:5432/onboarding",
+	"migrationDatabaseUrl": "postgres://onboarding_owner:ci-fake-owner-password@postgres.bank.svc:5432/onboarding",
+	"redisUrl":             "redis://redis.bank.svc:6379/0",
+	"otpHashKey":           "ci-fake-otp-hash-key-0123456789abcdef",
+	"twilioAuthToken":      "0123456789abcdef0123456789abcdef",
+	"adminUsers":           "reviewer-one:ci-fake-reviewer-password-1\nreviewer-two:ci-fake-reviewer-password-2\n",
 }
 
 // externalSecretKeyFakes stand in for keys of Secrets a values file names

@@ -361,6 +361,17 @@ Included once, from the Deployment.
 {{- if and $v.database.runtimeRole $v.database.migrateAtStart -}}
 {{- fail "database.migrateAtStart cannot go with database.runtimeRole: the pods connect as that role, which may not change the schema; the migrate Job migrates as the owner" -}}
 {{- end -}}
+{{- if and $v.database.runtimeRole (not $v.secrets.existingSecret) $v.secrets.databaseUrl -}}
+{{- $user := (urlParse $v.secrets.databaseUrl).userinfo | splitList ":" | first -}}
+{{- if ne $user $v.database.runtimeRole -}}
+{{- fail (printf "secrets.databaseUrl connects as %q, not as database.runtimeRole %q: the pods would keep the rights the role is meant to take away" $user $v.database.runtimeRole) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.database.runtimeRole (not $v.secrets.existingSecret) $v.secrets.migrationDatabaseUrl -}}
+{{- if eq ((urlParse $v.secrets.migrationDatabaseUrl).userinfo | splitList ":" | first) $v.database.runtimeRole -}}
+{{- fail "secrets.migrationDatabaseUrl connects as database.runtimeRole: it must connect as the tables' owner" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.database.runtimeRole (not $v.migrations.enabled) -}}
 {{- fail "database.runtimeRole needs migrations.enabled: the migrate Job grants the role its privileges" -}}
 {{- end -}}
