@@ -88,7 +88,7 @@ func (p *ProcessEvents) RecordProcessEvent(ctx context.Context, e domain.Process
 		// caller ignores the answer): this line and the telemetry
 		// decorator's counter are where a lost event shows. No value of
 		// the event is logged: its process id and SQLSTATE-only errors.
-		p.db.logger.LogAttrs(ctx, slog.LevelWarn, "process event not stored",
+		p.db.logger.LogAttrs(ctx, slog.LevelWarn, "process event not known to be stored",
 			slog.String("process_id", e.ProcessID), slog.String("code", string(domain.CodeOf(err))), slog.Any("err", err))
 	}
 	return err

@@ -367,7 +367,7 @@ func TestProcessEventNotStoredIsLogged(t *testing.T) {
 		t.Fatalf("the refused event: %v, want CodeInvalid", err)
 	}
 	out := logs.String()
-	if !strings.Contains(out, `"msg":"process event not stored"`) || !strings.Contains(out, pid) || !strings.Contains(out, `"code":"invalid"`) {
+	if !strings.Contains(out, `"msg":"process event not known to be stored"`) || !strings.Contains(out, pid) || !strings.Contains(out, `"code":"invalid"`) {
 		t.Errorf("log %q, want a warning naming the process and the code", out)
 	}
 	if strings.Contains(out, "corr-secret") {

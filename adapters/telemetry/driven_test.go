@@ -414,7 +414,7 @@ func TestDecisionsDecoratorWithClient(t *testing.T) {
 // answered 200 either way, so the counter is where a lost event shows.
 func TestProcessEventsMetric(t *testing.T) {
 	i, _, reader := newTestInstruments(t)
-	if got := sums(t, reader, MetricProcessEvents); len(got) != 2 || got["outcome=stored"] != 0 || got["outcome=not_stored"] != 0 {
+	if got := sums(t, reader, MetricProcessEvents); len(got) != 2 || got["outcome=stored"] != 0 || got["outcome=failed"] != 0 {
 		t.Fatalf("before any event: %v, want both outcomes at 0", got)
 	}
 	ctx := context.Background()
@@ -425,7 +425,7 @@ func TestProcessEventsMetric(t *testing.T) {
 		}
 	}
 	got := sums(t, reader, MetricProcessEvents)
-	if got["outcome=stored"] != 2 || got["outcome=not_stored"] != 2 {
-		t.Errorf("process events %v, want 2 stored and 2 not_stored", got)
+	if got["outcome=stored"] != 2 || got["outcome=failed"] != 2 {
+		t.Errorf("process events %v, want 2 stored and 2 failed", got)
 	}
 }

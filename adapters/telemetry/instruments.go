@@ -120,7 +120,7 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		transitionSets: newLabelSets("breaker", "state"),
 		otpSets:        map[string][]metric.AddOption{},
 		eventStored:    addOptions(attribute.String("outcome", "stored")),
-		eventLost:      addOptions(attribute.String("outcome", "not_stored")),
+		eventLost:      addOptions(attribute.String("outcome", "failed")),
 		spanOpts:       []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
 		none:           noop.Span{},
 		breakers:       map[string]func() gobreaker.State{},
@@ -144,7 +144,7 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		metric.WithDescription("Circuit-breaker state changes by breaker and new state."))
 	errs = append(errs, err)
 	i.events, err = i.meter.Int64Counter(MetricProcessEvents, metric.WithUnit("{event}"),
-		metric.WithDescription("Valid /process/event requests by outcome: stored, or not_stored (the caller is answered 200 either way)."))
+		metric.WithDescription("Valid /process/event requests by outcome: stored, or failed (the store failed: the event is not known to be stored; the caller is answered 200 either way)."))
 	errs = append(errs, err)
 	i.cacheReqs, err = i.meter.Int64ObservableCounter(MetricConsentTextCacheRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Consent-text cache reads by level (l1 in process, l2 Redis) and result (hit, miss, error)."))

@@ -43,7 +43,7 @@ func (s *service) RecordEvent(ctx context.Context, r ports.ProcessEventRequest) 
 	// The caller is never failed for a downstream problem: it would only
 	// log it, and the process has finished anyway. The PostgreSQL store
 	// logs the failure and the telemetry decorator counts it
-	// (onboarding.process_events, outcome not_stored).
+	// (onboarding.process_events, outcome failed).
 	_ = s.recorder.RecordProcessEvent(ctx, domain.ProcessEvent{
 		Type:                   typ,
 		ProcessID:              strings.TrimSpace(r.ProcessID),
