@@ -233,7 +233,8 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	dsn := pgtest.NewEmptyDatabase(t)
+	pool := pgtest.Pool(t, dsn)
 	// Version 2 has review_cases; 003 alters it (ACCESS EXCLUSIVE).
 	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
 		t.Fatal(err)
@@ -261,14 +262,21 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 	if err := reader.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.Migrate(ctx, pool, nil); err != nil {
+	// On a pool of one connection, so the session checked afterwards is
+	// the one that migrated: the lock timeout ended with each migration.
+	one, err := postgres.NewPool(ctx, dsn, postgres.PoolConfig{MaxConns: 1, ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if err := postgres.Migrate(ctx, one, nil); err != nil {
 		t.Fatalf("migrating once the table is free: %v", err)
 	}
 	if cur, latest := status(t, pool); cur != latest {
 		t.Fatalf("version %d, want %d", cur, latest)
 	}
 	var timeout string
-	if err := pool.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
-		t.Errorf("the pool's lock_timeout is %q (%v) after migrating, want the default 0", timeout, err)
+	if err := one.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
+		t.Errorf("the migrating session's lock_timeout is %q (%v) after migrating, want the default 0", timeout, err)
 	}
 }
