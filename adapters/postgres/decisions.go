@@ -56,6 +56,8 @@ type DecisionStore struct {
 	clock ports.Clock
 	batch *group[decisionSave, savedDecision]        // nil: every save alone
 	reads *group[decisionsRead, decisionsWithClient] // nil: every read alone
+	// purgeBatch overrides PurgeBatch (tests: several batches of a few).
+	purgeBatch int
 }
 
 // decisionSave is one SaveDecision call: the decision and, for a WAIT, its
@@ -1222,23 +1224,42 @@ FROM review_audit WHERE case_id = $1 ORDER BY at, id`, caseID)
 	return out, nil
 }
 
+// PurgeBatch is how many cases one purge statement takes: each batch is
+// its own statement and commit, so a purge cut short by its deadline keeps
+// what it did, and no statement holds thousands of rows locked.
+const PurgeBatch = 500
+
 // PurgeReviewEvidence drops documents, registry record and frame of every
 // case resolved before resolvedBefore whose evidence is still kept, audits
-// each purge, and returns how many it purged. Decisions, rule results and
-// the cases' resolutions stay.
+// each purge, and returns how many it purged (those of the batches that
+// committed, with the error of the one that failed). Decisions, rule
+// results and the cases' resolutions stay. Cases another purge holds are
+// skipped, not waited for: that purge takes them.
 func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error) {
-	var n int64
-	err := s.db.run(ctx, "review case", func(ctx context.Context) error {
-		return s.db.pool.QueryRow(ctx, `WITH p AS (
+	batch := s.purgeBatch
+	if batch <= 0 {
+		batch = PurgeBatch
+	}
+	total := 0
+	for {
+		var n int64
+		err := s.db.run(ctx, "review case", func(ctx context.Context) error {
+			return s.db.pool.QueryRow(ctx, `WITH p AS (
     UPDATE review_cases SET evidence = NULL, evidence_frame = NULL, evidence_purged = true
-    WHERE status = 'RESOLVED' AND NOT evidence_purged AND resolved_at < $1
+    WHERE id IN (SELECT id FROM review_cases
+                 WHERE status = 'RESOLVED' AND NOT evidence_purged AND resolved_at < $1
+                 ORDER BY resolved_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id
 ), a AS (
     INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'PURGE_EVIDENCE', $2::text, $3::timestamptz FROM p
 )
-SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock)).Scan(&n)
-	})
-	return int(n), err
+SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock), batch).Scan(&n)
+		})
+		total += int(n)
+		if err != nil || n < int64(batch) {
+			return total, err
+		}
+	}
 }
 
 // cloneDecision copies d so that no slice or pointer is shared with the

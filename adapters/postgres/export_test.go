@@ -150,3 +150,6 @@ func (s *Stores) WaitBatches() {
 func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, lockTimeout time.Duration) error {
 	return migrateTo(ctx, pool, nil, target, lockTimeout)
 }
+
+// SetPurgeBatch makes each purge statement of s take n cases.
+func SetPurgeBatch(s *Stores, n int) { s.Decisions.purgeBatch = n }

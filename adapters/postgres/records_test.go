@@ -374,3 +374,41 @@ func TestProcessEventNotStoredIsLogged(t *testing.T) {
 		t.Errorf("the log holds the refused value: %s", out)
 	}
 }
+
+// A purge goes in batches, each its own statement and commit, until no
+// case is left: every case once, with one audit row each.
+func TestPurgeInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStores(t)
+	postgres.SetPurgeBatch(s, 2)
+	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	const cases = 5
+	for i := range cases {
+		d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-purge", IdentityVerificationID: fmt.Sprintf("iv-%d", i),
+			Result: domain.ResultWAIT, DecidedAt: at}
+		id := fmt.Sprintf("case-purge-%d", i)
+		if _, _, err := s.Decisions.SaveDecision(ctx, d, &domain.ReviewCase{ID: id, Evidence: domain.ReviewEvidence{Frame: []byte{0xff, 0xd8}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Decisions.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: id, Result: domain.ResultOK,
+			Reason: "verified", Reviewer: "alice", At: at.Add(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour)); err != nil || n != cases {
+		t.Fatalf("purged %d, %v; want %d over three batches", n, err, cases)
+	}
+	var kept, audited int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT evidence_purged OR evidence_frame IS NOT NULL),
+    (SELECT count(*) FROM review_audit WHERE action = 'PURGE_EVIDENCE' AND case_id LIKE 'case-purge-%')
+FROM review_cases WHERE id LIKE 'case-purge-%'`).Scan(&kept, &audited); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 0 || audited != cases {
+		t.Fatalf("%d cases kept their evidence, %d purges audited; want 0 and %d", kept, audited, cases)
+	}
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("a second purge: %d, %v; want 0", n, err)
+	}
+}
