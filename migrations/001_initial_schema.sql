@@ -8,8 +8,8 @@
 -- refuses UPDATE, DELETE and TRUNCATE through refuse_change().
 
 -- refuse_change is the trigger of the append-only tables. It fires for the
--- table owner too; only a superuser disabling the trigger on purpose (and
--- leaving that in the server log) can change such a row.
+-- table owner too, but the owner (or a superuser) may disable it: the
+-- service connects as a role that owns nothing (migrate --grant-to).
 CREATE FUNCTION refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

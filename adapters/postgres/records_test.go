@@ -412,3 +412,50 @@ FROM review_cases WHERE id LIKE 'case-purge-%'`).Scan(&kept, &audited); err != n
 		t.Fatalf("a second purge: %d, %v; want 0", n, err)
 	}
 }
+
+// A review case changes only along its workflow, each step audited, even
+// for the tables' owner: a direct UPDATE that resolves a case without an
+// audit row, changes a resolved case or rewrites what a case was decided
+// on is refused, and so is a DELETE.
+func TestReviewCaseTampering(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStores(t)
+	at := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	for i, id := range []string{"case-open", "case-resolved"} {
+		d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-tamper", IdentityVerificationID: fmt.Sprintf("iv-%d", i),
+			Result: domain.ResultWAIT, DecidedAt: at}
+		if _, _, err := s.Decisions.SaveDecision(ctx, d, &domain.ReviewCase{ID: id, Evidence: domain.ReviewEvidence{Frame: []byte{0xff, 0xd8}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Decisions.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: "case-resolved", Result: domain.ResultNOK,
+		Reason: "forged document", Reviewer: "alice", At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, stmt, want string }{
+		{"resolved without an audit row", `UPDATE review_cases SET status = 'RESOLVED', resolution = 'OK', resolution_reason = 'x',
+    resolved_by = 'mallory', resolved_at = now() WHERE id = 'case-open'`, "no RESOLVE audit row"},
+		{"claimed without an audit row", `UPDATE review_cases SET status = 'CLAIMED', claimed_by = 'mallory', claimed_at = now()
+    WHERE id = 'case-open'`, "no CLAIM audit row"},
+		{"a resolution changed", `UPDATE review_cases SET resolution = 'OK' WHERE id = 'case-resolved'`, "changes only by the purge"},
+		{"a resolved case reopened", `UPDATE review_cases SET status = 'OPEN', resolution = NULL, resolution_reason = NULL,
+    resolved_by = NULL, resolved_at = NULL WHERE id = 'case-resolved'`, "cannot become OPEN"},
+		{"the answer rewritten", `UPDATE review_cases SET answered = 'OK' WHERE id = 'case-open'`, "decided on never changes"},
+		{"evidence purged before resolution", `UPDATE review_cases SET evidence = NULL, evidence_frame = NULL, evidence_purged = true
+    WHERE id = 'case-open'`, "only a resolved case"},
+		{"deleted", `DELETE FROM review_cases WHERE id = 'case-open'`, "append-only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := pool.Exec(ctx, tc.stmt)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v, want refused (%q)", tc.name, err, tc.want)
+			}
+		})
+	}
+	// The workflow itself still goes through: the purge of the resolved
+	// case, with its audit row.
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v; want 1", n, err)
+	}
+}
