@@ -1,6 +1,7 @@
 // Command onboarding-adapter serves the External Onboarding Services that
 // the Onboarding Server calls, and carries the operator subcommands
-// (migrate, seed, consent publish, review, purge, version).
+// (check, migrate, seed, consent publish, review, purge, healthcheck,
+// policy, version).
 package main
 
 import (
@@ -28,17 +29,19 @@ const usage = `usage: onboarding-adapter [command]
 commands:
   serve                 run the API and admin listeners (the default)
   check                 validate the configuration and the policy as serve would, connecting to nothing
-  migrate [--grant-to ROLE] [up|status]
+  migrate [--timeout 2m] [--grant-to ROLE] [up|status]
                         apply the embedded database migrations (safe to run from several pods at once);
                         --grant-to gives ROLE, the role serve connects as, exactly the service's privileges
-  seed [--synthetic-clients N]
+  seed [--synthetic-clients N] [--random-seed S]
                         load the demo data into PostgreSQL (idempotent), optionally N generated clients
   consent publish --type T --language L --file F.html
                         publish a new consent text version and invalidate the caches
   review list|show|claim|resolve ...
                         work the review queue in PostgreSQL without a browser (review help for the flags)
-  purge [--retention D] drop the evidence of review cases resolved longer ago than the retention (a CronJob)
-  healthcheck [--url U] exit 0 when the URL (default the local /readyz) answers 200
+  purge [--retention D] [--timeout 2m]
+                        drop the evidence of review cases resolved longer ago than the retention (a CronJob)
+  healthcheck [--path /readyz | --url U] [--timeout D]
+                        exit 0 when the local admin path (default /readyz) or the URL answers 200
   policy                print the default policy as YAML, a starting point for ONBOARDING_POLICY_FILE
   version               print the version
   help                  print this text
