@@ -269,6 +269,10 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "is required"
+	case errors.As(err, &ute) && ute.Field == "":
+		// The body itself is not an object ("OK", [], 1): there is no
+		// field to name, and the Go type would mean nothing to a client.
+		return "must be a JSON object"
 	case errors.As(err, &ute):
 		return fmt.Sprintf("%s: must be a %s", ute.Field, ute.Type.Kind())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
