@@ -422,7 +422,7 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 		c.fallbacks.report(ctx, opRead, err)
 		return c.next.LatestConsentText(ctx, consentType, language)
 	default:
-		if t, found, ok := c.decodeReply(reply); ok {
+		if t, found, ok := c.decodeReply(consentType, language, reply); ok {
 			c.l2Hits.Add(1)
 			if !found {
 				return domain.ConsentText{}, domain.NotFound("consentType", "no consent text is published for this type and language")
@@ -442,10 +442,14 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 	return t, err
 }
 
-// decodeReply reads readScript's answer. ok is false when it is a miss or
-// unreadable (a text key expired before its pointer, or an entry written by
-// an incompatible version): the caller then reads the store and refills.
-func (c *ConsentTextCache) decodeReply(reply []any) (t domain.ConsentText, found, ok bool) {
+// decodeReply reads readScript's answer for (consentType, language). ok is
+// false when it is a miss or unreadable (a text key expired before its
+// pointer, or an entry written by an incompatible version) or names another
+// type or language than its key (written by something else sharing the
+// prefix): the caller then reads the store and refills. The store answers
+// exactly the type and language asked for, so a text of another would be
+// served as the wrong text.
+func (c *ConsentTextCache) decodeReply(consentType, language string, reply []any) (t domain.ConsentText, found, ok bool) {
 	if len(reply) == 0 {
 		return t, false, false
 	}
@@ -458,7 +462,7 @@ func (c *ConsentTextCache) decodeReply(reply []any) (t domain.ConsentText, found
 	}
 	payload, _ := reply[1].(string)
 	t, err := decodeText(payload)
-	if err != nil || strconv.Itoa(t.Version) != v {
+	if err != nil || strconv.Itoa(t.Version) != v || t.Type != consentType || t.Language != language {
 		return domain.ConsentText{}, false, false
 	}
 	return t, true, true
