@@ -260,6 +260,12 @@ func (h *Handler) jsonBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		h.fail(w, r, true, http.StatusBadRequest, "body: "+jsonProblem(err))
 		return false
 	}
+	// One JSON value: anything after it (a second object a client meant
+	// to merge) is refused, as the API refuses it, not silently dropped.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		h.fail(w, r, true, http.StatusBadRequest, "body: must be a single JSON object")
+		return false
+	}
 	return true
 }
 

@@ -104,7 +104,7 @@ func checkJSONRefusal(t *testing.T, contentType string, body []byte, rec *httpte
 		}
 	case http.StatusBadRequest:
 		switch eb.Message {
-		case "body: is required", "body: not valid JSON", "body: must be a JSON object",
+		case "body: is required", "body: not valid JSON", "body: must be a JSON object", "body: must be a single JSON object",
 			"body: result: must be a string", "body: reason: must be a string":
 			return
 		}
@@ -212,4 +212,19 @@ func hasTopLevelKey(body []byte, key string) bool {
 	}
 	_, ok = m[key]
 	return ok
+}
+
+// A body holds one JSON value: a second one (a client merging two objects)
+// is refused, not silently dropped.
+func TestJSONBodyRefusesTrailingData(t *testing.T) {
+	for _, body := range []string{`{"result":"OK","reason":"x"} {"secondReviewer":"bob"}`, `{}{}`, `{} x`} {
+		var got resolveJSON
+		ok, rec := decodeJSONBody("application/json", []byte(body), &got)
+		if ok || rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "must be a single JSON object") {
+			t.Errorf("%q: accepted %v, %d %s; want 400 naming a single JSON object", body, ok, rec.Code, rec.Body)
+		}
+	}
+	if ok, rec := decodeJSONBody("application/json", []byte("{\"result\":\"OK\",\"reason\":\"x\"}\n  "), &resolveJSON{}); !ok {
+		t.Errorf("trailing white space refused: %d %s", rec.Code, rec.Body)
+	}
 }
