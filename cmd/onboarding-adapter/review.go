@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -311,26 +310,12 @@ func runPurge(ctx context.Context, e env, args []string, p policy.Review) error 
 	return err
 }
 
-// maxAgeDays is the most days a time.Duration holds (about 292 years):
-// more would overflow into a negative or wrong age, and a negative one
-// asks for cases created in the future, that is all of them.
-const maxAgeDays = math.MaxInt64 / int64(24*time.Hour)
-
-// parseAge reads a Go duration or a whole number of days ("3d").
+// parseAge reads --older-than as the review API reads olderThan
+// (reviewadmin.ParseAge), with an error that quotes what was typed.
 func parseAge(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int64
-		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != days {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		if n > maxAgeDays {
-			return 0, fmt.Errorf("%q is more than %d days", s, maxAgeDays)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration such as 90m, 36h or 3d", s)
+	d, err := reviewadmin.ParseAge(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 90m, 36h or 3d (at most %d days)", s, reviewadmin.MaxAgeDays)
 	}
 	return d, nil
 }

@@ -56,7 +56,7 @@ func parseFilter(q url.Values, now time.Time) (ports.ReviewFilter, error) {
 		return f, domain.Invalid("after", "is not a case id")
 	}
 	if s := strings.TrimSpace(q.Get("olderThan")); s != "" {
-		d, err := parseAge(s)
+		d, err := ParseAge(s)
 		if err != nil {
 			return f, domain.Invalid("olderThan", "must be a duration such as 30m, 12h or 3d")
 		}
@@ -75,11 +75,19 @@ func parseFilter(q url.Values, now time.Time) (ports.ReviewFilter, error) {
 	return f, nil
 }
 
-// parseAge reads a Go duration or a whole number of days ("3d").
-func parseAge(s string) (time.Duration, error) {
+// MaxAgeDays bounds a day count ParseAge takes: ten years, past any
+// retention, and far from overflowing a time.Duration.
+const MaxAgeDays = 3650
+
+// ParseAge reads a case age as the queue's filters take it, from the API's
+// olderThan and the CLI's --older-than alike: a Go duration ("90m", "36h")
+// or a whole number of days written plainly ("3d", not "+3d" or "03d"), at
+// most MaxAgeDays; never negative. Its errors are fixed texts, so an API
+// answer never echoes the query; the CLI quotes what was typed itself.
+func ParseAge(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 3650 {
+		if err != nil || n < 0 || n > MaxAgeDays || strconv.Itoa(n) != days {
 			return 0, errors.New("bad days")
 		}
 		return time.Duration(n) * 24 * time.Hour, nil

@@ -20,7 +20,7 @@ import (
 //     of 1-500 (the number given, else the default), a cursor of at most
 //     maxIDLen bytes that is the one given, a status or kind named in any
 //     letter case as the service spells it, and for olderThan a creation
-//     bound that is now minus parseAge's reading of it (never after now).
+//     bound that is now minus ParseAge's reading of it (never after now).
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{
 		"", "status=open", "status=CLAIMED&kind=Evaluation", "kind=approval&limit=10", "olderThan=90m", "olderThan=36h",
@@ -92,14 +92,14 @@ func FuzzParseFilter(f *testing.F) {
 			}
 			return
 		}
-		d, err := parseAge(olderThan)
+		d, err := ParseAge(olderThan)
 		if err != nil || !got.CreatedBefore.Equal(now.Add(-d)) || got.CreatedBefore.After(now) {
-			t.Fatalf("parseFilter(%q): created before %s; parseAge(%q) = %s, %v", rawQuery, got.CreatedBefore, olderThan, d, err)
+			t.Fatalf("parseFilter(%q): created before %s; ParseAge(%q) = %s, %v", rawQuery, got.CreatedBefore, olderThan, d, err)
 		}
 	})
 }
 
-// FuzzParseAge feeds parseAge the olderThan parameter. Whatever it gets it
+// FuzzParseAge feeds ParseAge the olderThan parameter. Whatever it gets it
 // must not panic, and:
 //
 //   - a refusal is one of its two fixed errors, which never repeat s;
@@ -116,30 +116,30 @@ func FuzzParseAge(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseAge(s)
+		d, err := ParseAge(s)
 		if err != nil {
 			if msg := err.Error(); msg != "bad days" && msg != "bad duration" {
-				t.Fatalf("parseAge(%q): %q, not a fixed error", s, msg)
+				t.Fatalf("ParseAge(%q): %q, not a fixed error", s, msg)
 			}
 			return
 		}
 		if d < 0 {
-			t.Fatalf("parseAge(%q) = %s, negative", s, d)
+			t.Fatalf("ParseAge(%q) = %s, negative", s, d)
 		}
 		if strings.HasSuffix(s, "d") {
 			const day = 24 * time.Hour
 			if d%day != 0 || d > 3650*day {
-				t.Fatalf("parseAge(%q) = %s, not a whole number of days up to 3650", s, d)
+				t.Fatalf("ParseAge(%q) = %s, not a whole number of days up to 3650", s, d)
 			}
 			canonical := strconv.FormatInt(int64(d/day), 10) + "d"
-			if back, err := parseAge(canonical); err != nil || back != d {
-				t.Fatalf("parseAge(%q) = %s, but parseAge(%q) = %s, %v", s, d, canonical, back, err)
+			if back, err := ParseAge(canonical); err != nil || back != d {
+				t.Fatalf("ParseAge(%q) = %s, but ParseAge(%q) = %s, %v", s, d, canonical, back, err)
 			}
 		} else if want, err := time.ParseDuration(s); err != nil || want != d {
-			t.Fatalf("parseAge(%q) = %s; time.ParseDuration: %s, %v", s, d, want, err)
+			t.Fatalf("ParseAge(%q) = %s; time.ParseDuration: %s, %v", s, d, want, err)
 		}
-		if back, err := parseAge(d.String()); err != nil || back != d {
-			t.Fatalf("parseAge(%q) = %s, but parseAge(%q) = %s, %v", s, d, d.String(), back, err)
+		if back, err := ParseAge(d.String()); err != nil || back != d {
+			t.Fatalf("ParseAge(%q) = %s, but ParseAge(%q) = %s, %v", s, d, d.String(), back, err)
 		}
 	})
 }
