@@ -44,7 +44,7 @@ var runtimePrivileges = []struct {
 var tablePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
 
 // GrantRuntime gives role exactly the privileges the service needs on the
-// schema's tables and sequences, taking back any others it had on them.
+// schema's tables, taking back any others it had on them.
 // It is run by the tables' owner (the migrate command, after migrating).
 //
 // Why: the append-only triggers bind the owner too, but the owner may

@@ -79,7 +79,7 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, tar
 		logger.Info("database schema is up to date", "version", current)
 		return nil
 	}
-	lockErr := error(nil)
+	var lockErr error
 	m.OnStart = func(seq int32, name, direction, _ string) {
 		logger.Info("applying migration", "version", seq, "name", name, "direction", direction)
 		// tern calls this inside the migration's transaction, after the

@@ -454,9 +454,9 @@ func (e eventRecorder) RecordProcessEvent(ctx context.Context, ev domain.Process
 	err := e.next.RecordProcessEvent(ctx, ev)
 	end(span, err)
 	if err != nil {
-		// Lost: the service answers 200 all the same (it validated the
-		// request before asking the store).
-		e.i.events.Add(ctx, 1, e.i.eventLost...)
+		// Not known to be stored: the service answers 200 all the same
+		// (it validated the request before asking the store).
+		e.i.events.Add(ctx, 1, e.i.eventFailed...)
 	} else {
 		e.i.events.Add(ctx, 1, e.i.eventStored...)
 	}

@@ -98,7 +98,7 @@ type Instruments struct {
 	transitionSets *labelSets
 	otpSets        map[string][]metric.AddOption
 	eventStored    []metric.AddOption
-	eventLost      []metric.AddOption
+	eventFailed    []metric.AddOption
 
 	// spanOpts are the options of every driven-port span; none is the
 	// span start returns when it opens none.
@@ -120,7 +120,7 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		transitionSets: newLabelSets("breaker", "state"),
 		otpSets:        map[string][]metric.AddOption{},
 		eventStored:    addOptions(attribute.String("outcome", "stored")),
-		eventLost:      addOptions(attribute.String("outcome", "failed")),
+		eventFailed:    addOptions(attribute.String("outcome", "failed")),
 		spanOpts:       []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
 		none:           noop.Span{},
 		breakers:       map[string]func() gobreaker.State{},
@@ -162,7 +162,7 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		i.otpSends.Add(context.Background(), 0, opts...)
 	}
 	i.events.Add(context.Background(), 0, i.eventStored...)
-	i.events.Add(context.Background(), 0, i.eventLost...)
+	i.events.Add(context.Background(), 0, i.eventFailed...)
 	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		i.mu.Lock()
 		defer i.mu.Unlock()
