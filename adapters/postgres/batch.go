@@ -55,6 +55,13 @@ type BatchConfig struct {
 	// consent servings, written in the background, never take lanes.
 	Lanes int
 
+	// burst lets one batch more than Lanes go while every lane is busy,
+	// once it holds this many calls (zero: never). A read batch waits for
+	// its lane so that one statement serves many reads; when that many
+	// already wait, they are worth a statement of their own, and the
+	// database's second core answers it meanwhile.
+	burst int
+
 	// fixed makes every batch wait out the whole window, even when no
 	// other batch is being flushed: tests use it to know which calls
 	// share a batch.
@@ -100,8 +107,9 @@ func (c *call[In, Out]) retrySolo() { c.solo = true }
 
 // batch is the calls collected in one window.
 type batch[In, Out any] struct {
-	calls []*call[In, Out]
-	full  chan struct{} // closed when calls reaches MaxItems
+	calls  []*call[In, Out]
+	full   chan struct{} // closed when calls reaches MaxItems
+	enough chan struct{} // closed when calls reaches BatchConfig.burst; nil without one
 }
 
 // group collects concurrent calls into batches and hands each batch to
@@ -159,11 +167,17 @@ func (g *group[In, Out]) add(c *call[In, Out]) *call[In, Out] {
 	b := g.open
 	if b == nil {
 		b = &batch[In, Out]{calls: make([]*call[In, Out], 0, min(g.cfg.MaxItems, 16)), full: make(chan struct{})}
+		if g.cfg.burst > 0 {
+			b.enough = make(chan struct{})
+		}
 		g.open = b
 		g.inflight++
 		go g.collect(b)
 	}
 	b.calls = append(b.calls, c)
+	if len(b.calls) == g.cfg.burst {
+		close(b.enough)
+	}
 	if len(b.calls) >= g.cfg.MaxItems {
 		g.open = nil
 		close(b.full)
@@ -216,11 +230,13 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 	t := time.NewTimer(g.cfg.Window)
 	defer t.Stop()
 	expired := false
+	enough := b.enough
 	for {
 		g.mu.Lock()
 		idle := g.lastSize <= 1 && g.flushing == 0
 		if g.cfg.Lanes > 0 {
-			idle = g.flushing < g.cfg.Lanes
+			idle = g.flushing < g.cfg.Lanes ||
+				(g.cfg.burst > 0 && len(b.calls) >= g.cfg.burst && g.flushing < g.cfg.Lanes+1)
 		}
 		if (idle && !g.cfg.fixed) || expired || g.open != b {
 			break // g.mu stays locked
@@ -233,6 +249,8 @@ func (g *group[In, Out]) collect(b *batch[In, Out]) {
 		select {
 		case <-done:
 		case <-b.full:
+		case <-enough:
+			enough = nil // closed: from now on only a flush ending changes anything
 		case <-t.C:
 			expired = true
 		}

@@ -23,8 +23,8 @@ import (
 const (
 	// readLanes is how many batches of one shape run at once while the
 	// database answers promptly. One: a read that finds its shape's batch
-	// in flight waits for it (at most readWindow) and goes out with the
-	// others that came meanwhile. Measured under the load harness on two
+	// in flight waits for it (at most readWindow, or until readBurst reads
+	// wait) and goes out with the others that came meanwhile. Measured under the load harness on two
 	// cores (interleaved runs, two of each), one lane against two: half the
 	// statements a lookup (0.11-0.12 against 0.24-0.25), 51% of the same
 	// rounds' pgbench SELECT against 47-48%, p99 16.3-16.4 ms against
@@ -38,12 +38,19 @@ const (
 	readWindow = 2 * time.Millisecond
 	// readMaxItems bounds a batch's arrays; the rest waits for the next.
 	readMaxItems = 64
+	// readBurst lets a second batch of a shape go while the lane is busy
+	// once it holds this many reads: enough to be worth a statement of
+	// their own, which the database's other backend answers meanwhile.
+	// Measured (interleaved runs, two of each, on a 2-core Intel Xeon):
+	// approvals 7,473 and 7,857 req/s against 7,261 and 7,380 without it;
+	// lookups, OTP sends and evaluations within the noise.
+	readBurst = 8
 )
 
 // readBatch is the batching of reads; a test's fixed window (see
 // BatchConfig.fixed) applies to them too.
 func readBatch(bc BatchConfig) BatchConfig {
-	c := BatchConfig{Window: readWindow, MaxItems: readMaxItems, Lanes: readLanes, abandon: true}
+	c := BatchConfig{Window: readWindow, MaxItems: readMaxItems, Lanes: readLanes, burst: readBurst, abandon: true}
 	if bc.fixed {
 		c.Window, c.fixed = bc.Window, true
 	}
