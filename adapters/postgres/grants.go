@@ -144,3 +144,43 @@ func verifyRuntime(ctx context.Context, tx pgx.Tx, role, schema string) error {
 	}
 	return nil
 }
+
+// RoleRisks names what makes the role the pool connects as stronger than
+// the service needs: it owns the tables or their schema (or belongs to a
+// role that does), or it is a superuser, may create roles or bypasses row
+// security. Any of these can disable the append-only triggers that keep
+// the records whole, so serve warns when it finds one; a role set up by
+// GrantRuntime has none. role is the role's name, for that warning.
+func RoleRisks(ctx context.Context, pool *pgxpool.Pool) (role string, risks []string, err error) {
+	tables := make([]string, len(runtimePrivileges))
+	for i, p := range runtimePrivileges {
+		tables[i] = p.table
+	}
+	var ownsTables, ownsSchema, super, createRole, bypassRLS bool
+	err = pool.QueryRow(ctx, `
+SELECT current_user,
+       EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = current_schema()::regnamespace
+               AND pg_has_role(current_user, c.relowner, 'MEMBER')),
+       EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = current_schema()
+               AND pg_has_role(current_user, n.nspowner, 'MEMBER')),
+       r.rolsuper, r.rolcreaterole, r.rolbypassrls
+FROM pg_roles r WHERE r.rolname = current_user`, tables).Scan(&role, &ownsTables, &ownsSchema, &super, &createRole, &bypassRLS)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the database role's privileges: %w", err)
+	}
+	for _, r := range []struct {
+		has  bool
+		risk string
+	}{
+		{ownsTables, "owns the tables"},
+		{ownsSchema, "owns their schema"},
+		{super, "is a superuser"},
+		{createRole, "may create roles"},
+		{bypassRLS, "bypasses row security"},
+	} {
+		if r.has {
+			risks = append(risks, r.risk)
+		}
+	}
+	return role, risks, nil
+}

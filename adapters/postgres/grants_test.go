@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,17 @@ func TestRuntimeRole(t *testing.T) {
 		}
 		if cur, latest, err := postgres.MigrationStatus(ctx, app); err != nil || cur != latest {
 			t.Errorf("migration status as the runtime role: %d of %d, %v", cur, latest, err)
+		}
+	})
+	t.Run("role risks", func(t *testing.T) {
+		ctx := context.Background()
+		role, risks, err := postgres.RoleRisks(ctx, app)
+		if err != nil || len(risks) != 0 || !strings.HasPrefix(role, "onboarding_app_") {
+			t.Errorf("the runtime role: %q, %v, %v; want its name and no risk", role, risks, err)
+		}
+		_, risks, err = postgres.RoleRisks(ctx, owner)
+		if err != nil || !slices.Contains(risks, "owns the tables") {
+			t.Errorf("the owner: %v, %v; want 'owns the tables' among the risks", risks, err)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

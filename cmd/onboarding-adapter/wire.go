@@ -98,7 +98,7 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		if err != nil {
 			return nil, err
 		}
-		a.closers = append(a.closers, pool.Close)
+		a.closers = append(a.closers, pool.Close, warnIfPrivileged(pool, logger))
 		if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(tel.MeterProvider())); err != nil {
 			return nil, fmt.Errorf("recording the database pool metrics: %w", err)
 		}

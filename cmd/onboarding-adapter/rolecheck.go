@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+)
+
+// roleCheckRetry is how long warnIfPrivileged waits before asking again
+// when the database did not answer: serve starts without waiting for it.
+const roleCheckRetry = 10 * time.Second
+
+// warnIfPrivileged logs one warning, once the database answers, when serve
+// connects as a role that could disable the append-only triggers keeping
+// the consent ledger, the decisions and the review audit whole (the
+// tables' owner, a superuser: postgres.RoleRisks). Least privilege is the
+// bank's choice, so it only warns; docs/deploy.md shows how to set up the
+// runtime role. stop ends the check and waits for it.
+func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
+			role, risks, err := postgres.RoleRisks(qctx, pool)
+			qcancel()
+			if err == nil {
+				if len(risks) > 0 {
+					logger.Warn("the service's database role could disable the records' append-only triggers: "+
+						"connect as a role set up by `migrate --grant-to` (docs/deploy.md, the runtime role)",
+						slog.String("db_role", role), slog.String("db_role_risks", strings.Join(risks, ", ")))
+				}
+				return
+			}
+			t.Reset(roleCheckRetry)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
