@@ -53,6 +53,7 @@ type BatchConfig struct {
 	// load wait out Window from its first write, which adds that wait to
 	// every write when the commits, not the CPU, are the limit. The
 	// consent servings, written in the background, never take lanes.
+	// Reads may take one lane more for a burst (see burst).
 	Lanes int
 
 	// burst lets one batch more than Lanes go while every lane is busy,
@@ -218,7 +219,8 @@ func doOrAlone[In, Out any](ctx context.Context, g *group[In, Out], in In, alone
 // collect closes the batch and flushes it when the window has passed or
 // the batch is full, or at once when the group is idle. With Lanes set,
 // idle is fewer than Lanes batches being flushed: the batch gathers while
-// a lane is busy and goes when one frees. Without, idle is no batch being
+// a lane is busy and goes when one frees, or (with burst set) once it
+// holds burst calls and no more than Lanes batches are being flushed. Without, idle is no batch being
 // flushed and the batch closed last holding a single call, so a lone
 // write gets no latency added while under load every batch waits out the
 // window. Measured under the load harness (docs/performance.md), one lane

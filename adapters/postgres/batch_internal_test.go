@@ -2,19 +2,22 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
-// burstGroup is a read group as readBatch configures it, one lane and a
-// burst of three, whose flush records each batch's size and holds it until
+// burstGroup is a group with one lane and the given burst (a read group's
+// shape, with a smaller burst and a 10 s window, so only the lane and the
+// burst decide), whose flush records each batch's size and holds it until
 // released.
 type burstGroup struct {
 	g       *group[int, int]
 	mu      sync.Mutex
 	started []int           // sizes of the batches flushed so far, in order
 	release chan struct{}   // closed to let every held flush end
+	once    sync.Once       // closes release once
 	began   chan int        // a batch's size, sent when its flush starts
 	wg      sync.WaitGroup  // the calls
 	outs    map[int]int     // call -> its answer
@@ -23,12 +26,16 @@ type burstGroup struct {
 	ctx     context.Context // the callers'
 }
 
-func newBurstGroup(t *testing.T, burst int) *burstGroup {
+func newBurstGroup(t *testing.T, burst int, abandon bool) *burstGroup {
 	t.Helper()
 	bg := &burstGroup{release: make(chan struct{}), began: make(chan int, 16), outs: map[int]int{}, errs: map[int]error{}}
 	var cancel context.CancelFunc
 	bg.ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
+	t.Cleanup(func() {
+		bg.releaseAll() // a failed test leaves no flush held
+		bg.wg.Wait()
+		cancel()
+	})
 	flush := func(_ context.Context, calls []*call[int, int]) {
 		bg.mu.Lock()
 		bg.started = append(bg.started, len(calls))
@@ -43,10 +50,13 @@ func newBurstGroup(t *testing.T, burst int) *burstGroup {
 		flush(context.Background(), []*call[int, int]{{in: in}})
 		return in * 10, nil
 	}
-	cfg := BatchConfig{Window: 10 * time.Second, MaxItems: 64, Lanes: 1, burst: burst, abandon: true}
+	cfg := BatchConfig{Window: 10 * time.Second, MaxItems: 64, Lanes: 1, burst: burst, abandon: abandon}
 	bg.g = newGroup(cfg, flush, alone)
 	return bg
 }
+
+// releaseAll lets every held flush, and those to come, end.
+func (bg *burstGroup) releaseAll() { bg.once.Do(func() { close(bg.release) }) }
 
 // read submits in and records its answer when it comes.
 func (bg *burstGroup) read(in int) {
@@ -93,7 +103,7 @@ func (bg *burstGroup) nextFlush(d time.Duration) int {
 // the burst's number of reads; with both lanes busy, the next batch waits
 // however large it grows (only MaxItems ends that wait).
 func TestReadBurstTakesASecondLane(t *testing.T) {
-	bg := newBurstGroup(t, 3)
+	bg := newBurstGroup(t, 3, true)
 	bg.read(1) // the lane is free: goes at once, alone
 	if n := bg.nextFlush(5 * time.Second); n != 1 {
 		t.Fatalf("the first read went in a batch of %d, want 1 at once", n)
@@ -118,7 +128,7 @@ func TestReadBurstTakesASecondLane(t *testing.T) {
 		t.Fatalf("a third batch of %d went while two were being read", n)
 	}
 
-	close(bg.release)
+	bg.releaseAll()
 	if n := bg.nextFlush(5 * time.Second); n != 5 {
 		t.Fatalf("the reads gathered behind two busy lanes went as %d, want one batch of 5", n)
 	}
@@ -130,15 +140,15 @@ func TestReadBurstTakesASecondLane(t *testing.T) {
 	}
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
-	if got := bg.started; len(got) != 3 {
+	if got := bg.started; !slices.Equal(got, []int{1, 3, 5}) {
 		t.Errorf("batches %v, want [1 3 5]", got)
 	}
 }
 
-// TestReadWithoutBurstWaitsForItsLane: without a burst (writes), a batch
-// waits for the one lane however many calls it holds.
-func TestReadWithoutBurstWaitsForItsLane(t *testing.T) {
-	bg := newBurstGroup(t, 0)
+// TestWriteWithoutBurstWaitsForItsLane: without a burst (the writes'
+// groups), a batch waits for the one lane however many calls it holds.
+func TestWriteWithoutBurstWaitsForItsLane(t *testing.T) {
+	bg := newBurstGroup(t, 0, false)
 	bg.read(1)
 	if n := bg.nextFlush(5 * time.Second); n != 1 {
 		t.Fatalf("the first call went in a batch of %d, want 1 at once", n)
@@ -150,7 +160,7 @@ func TestReadWithoutBurstWaitsForItsLane(t *testing.T) {
 	if n := bg.nextFlush(50 * time.Millisecond); n != 0 {
 		t.Fatalf("a batch of %d went with the only lane busy", n)
 	}
-	close(bg.release)
+	bg.releaseAll()
 	if n := bg.nextFlush(5 * time.Second); n != 8 {
 		t.Fatalf("the calls gathered behind the lane went as %d, want one batch of 8", n)
 	}

@@ -57,28 +57,22 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, role string) error {
 		return errors.New("grant: the role is empty")
 	}
 	r := pgx.Identifier{role}.Sanitize()
-	tables := make([]string, len(runtimePrivileges))
-	for i, p := range runtimePrivileges {
-		tables[i] = p.table
-	}
 	// A member of the migrating role, of a table's or the schema's owner
 	// holds the owner's rights whatever is granted or revoked; a superuser,
 	// a role that can create roles or one that bypasses row security can
 	// give itself anything.
-	var owner, mighty bool
-	err := pool.QueryRow(ctx, `
-SELECT pg_has_role($1, current_user, 'MEMBER')
-    OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = ANY($2) AND c.relnamespace = current_schema()::regnamespace
-               AND pg_has_role($1, c.relowner, 'MEMBER'))
-    OR EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = current_schema() AND pg_has_role($1, n.nspowner, 'MEMBER')),
-    (SELECT rolsuper OR rolcreaterole OR rolbypassrls FROM pg_roles WHERE rolname = $1)`, role, tables).Scan(&owner, &mighty)
-	if err != nil {
+	var member bool
+	if err := pool.QueryRow(ctx, `SELECT pg_has_role($1, current_user, 'MEMBER')`, role).Scan(&member); err != nil {
 		return fmt.Errorf("grant: role %s: %w", r, err)
 	}
-	if owner {
+	st, err := readStanding(ctx, pool, role)
+	if err != nil {
+		return fmt.Errorf("grant: %w", err)
+	}
+	if member || st.ownsTables || st.ownsSchema {
 		return fmt.Errorf("grant: %s owns the tables or the schema, or is the migrating role or a member of one of them; the service must connect as a role that is not", r)
 	}
-	if mighty {
+	if st.super || st.createRole || st.bypassRLS {
 		return fmt.Errorf("grant: %s is a superuser or may create roles or bypass row security: it could give itself any right; the service must connect as a plain role", r)
 	}
 	tx, err := pool.Begin(ctx)
@@ -145,38 +139,69 @@ func verifyRuntime(ctx context.Context, tx pgx.Tx, role, schema string) error {
 	return nil
 }
 
-// RoleRisks names what makes the role the pool connects as stronger than
-// the service needs: it owns the tables or their schema (or belongs to a
-// role that does), or it is a superuser, may create roles or bypasses row
-// security. Any of these can disable the append-only triggers that keep
-// the records whole, so serve warns when it finds one; a role set up by
-// GrantRuntime has none. role is the role's name, for that warning.
-func RoleRisks(ctx context.Context, pool *pgxpool.Pool) (role string, risks []string, err error) {
+// standing is what a role holds that the service's role must not: the
+// tables or their schema (as their owner or a member of it), or the power
+// to give itself any right.
+type standing struct {
+	ownsTables, ownsSchema, super, createRole, bypassRLS bool
+}
+
+// standingSQL reads a role's standing ($1) on the tables named in $2 of
+// the first schema of the search path, found by name (a cast to
+// regnamespace would parse it as an identifier: a mixed-case or dotted
+// schema would fail). pg_has_role is true of a superuser for every role,
+// so ownership is read for other roles only; a superuser is reported as
+// one.
+const standingSQL = `
+SELECT NOT r.rolsuper AND EXISTS (
+           SELECT 1 FROM pg_class c
+           WHERE c.relname = ANY($2)
+             AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+             AND pg_has_role($1, c.relowner, 'MEMBER')),
+       NOT r.rolsuper AND EXISTS (
+           SELECT 1 FROM pg_namespace n
+           WHERE n.nspname = current_schema() AND pg_has_role($1, n.nspowner, 'MEMBER')),
+       r.rolsuper, r.rolcreaterole, r.rolbypassrls
+FROM pg_roles r WHERE r.rolname = $1`
+
+func readStanding(ctx context.Context, pool *pgxpool.Pool, role string) (standing, error) {
 	tables := make([]string, len(runtimePrivileges))
 	for i, p := range runtimePrivileges {
 		tables[i] = p.table
 	}
-	var ownsTables, ownsSchema, super, createRole, bypassRLS bool
-	err = pool.QueryRow(ctx, `
-SELECT current_user,
-       EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = current_schema()::regnamespace
-               AND pg_has_role(current_user, c.relowner, 'MEMBER')),
-       EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = current_schema()
-               AND pg_has_role(current_user, n.nspowner, 'MEMBER')),
-       r.rolsuper, r.rolcreaterole, r.rolbypassrls
-FROM pg_roles r WHERE r.rolname = current_user`, tables).Scan(&role, &ownsTables, &ownsSchema, &super, &createRole, &bypassRLS)
+	var st standing
+	err := pool.QueryRow(ctx, standingSQL, role, tables).Scan(&st.ownsTables, &st.ownsSchema, &st.super, &st.createRole, &st.bypassRLS)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("role %s does not exist", pgx.Identifier{role}.Sanitize())
+	}
 	if err != nil {
-		return "", nil, fmt.Errorf("reading the database role's privileges: %w", err)
+		return st, fmt.Errorf("reading the privileges of role %s: %w", pgx.Identifier{role}.Sanitize(), err)
+	}
+	return st, nil
+}
+
+// RoleRisks names what makes the role the pool connects as stronger than
+// the service needs (see standing). Any of these can disable the
+// append-only triggers that keep the records whole, so serve warns when it
+// finds one; a role set up by GrantRuntime has none. role is the role's
+// name, for that warning.
+func RoleRisks(ctx context.Context, pool *pgxpool.Pool) (role string, risks []string, err error) {
+	if err := pool.QueryRow(ctx, `SELECT current_user`).Scan(&role); err != nil {
+		return "", nil, fmt.Errorf("reading the database role: %w", err)
+	}
+	st, err := readStanding(ctx, pool, role)
+	if err != nil {
+		return "", nil, err
 	}
 	for _, r := range []struct {
 		has  bool
 		risk string
 	}{
-		{ownsTables, "owns the tables"},
-		{ownsSchema, "owns their schema"},
-		{super, "is a superuser"},
-		{createRole, "may create roles"},
-		{bypassRLS, "bypasses row security"},
+		{st.ownsTables, "owns the tables"},
+		{st.ownsSchema, "owns their schema"},
+		{st.super, "is a superuser"},
+		{st.createRole, "may create roles"},
+		{st.bypassRLS, "bypasses row security"},
 	} {
 		if r.has {
 			risks = append(risks, r.risk)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
@@ -19,8 +21,11 @@ const roleCheckRetry = 10 * time.Second
 // connects as a role that could disable the append-only triggers keeping
 // the consent ledger, the decisions and the review audit whole (the
 // tables' owner, a superuser: postgres.RoleRisks). Least privilege is the
-// bank's choice, so it only warns; docs/deploy.md shows how to set up the
-// runtime role. stop ends the check and waits for it.
+// bank's choice, so it only warns; docs/operations.md (Storage) shows how
+// to set up the runtime role. While the database does not answer it asks
+// again every roleCheckRetry; an error the database itself returns (a
+// privilege on the catalogs withheld, say) will not pass with time, so it
+// is logged once and the check ends. stop ends the check and waits for it.
 func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -37,14 +42,22 @@ func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
 			qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
 			role, risks, err := postgres.RoleRisks(qctx, pool)
 			qcancel()
-			if err == nil {
+			var pgErr *pgconn.PgError
+			switch {
+			case err == nil:
 				if len(risks) > 0 {
 					logger.Warn("the service's database role could disable the records' append-only triggers: "+
-						"connect as a role set up by `migrate --grant-to` (docs/deploy.md, the runtime role)",
+						"connect as a role set up by `migrate --grant-to` (docs/operations.md, Storage)",
 						slog.String("db_role", role), slog.String("db_role_risks", strings.Join(risks, ", ")))
 				}
 				return
+			case errors.As(err, &pgErr):
+				logger.Info("the database role's privileges could not be checked", slog.String("sqlstate", pgErr.Code))
+				return
+			case ctx.Err() != nil:
+				return
 			}
+			logger.Debug("the database role's privileges will be checked when the database answers", slog.Any("error", err))
 			t.Reset(roleCheckRetry)
 		}
 	}()

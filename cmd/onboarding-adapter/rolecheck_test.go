@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -11,64 +12,118 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
+	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 )
 
-// TestServeWarnsWhenItConnectsAsTheOwner: serve connected as the tables'
-// owner logs one warning naming the role and what it could do; the
-// runtime role's case (no warning) is TestRuntimeRole's, in the adapter.
+// TestServeWarnsWhenItConnectsAsTheOwner: serve's wiring, connected as the
+// role that migrated the tables, logs one warning naming the role and what
+// it could do. A runtime role's (no risk) is TestRuntimeRole's, and a
+// plain owner's TestRoleRisksOfAPlainOwner, both in adapters/postgres.
 func TestServeWarnsWhenItConnectsAsTheOwner(t *testing.T) {
-	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
-	var logs lockedBuffer
-	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(&logs, nil)))
-	defer stop()
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, Version: "test", Environ: map[string]string{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	cfg, err := config.Load(map[string]string{"ONBOARDING_DATABASE_URL": dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := config.LoadPolicy("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := build(ctx, cfg, pol, logger, tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.close()
+
 	var line map[string]any
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if s := logs.String(); s != "" {
-			if err := json.Unmarshal([]byte(s), &line); err != nil {
-				t.Fatalf("not one JSON line: %q: %v", s, err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if s := logs.String(); strings.Contains(s, "append-only triggers") {
+			for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+				if strings.Contains(l, "append-only triggers") {
+					if err := json.Unmarshal([]byte(l), &line); err != nil {
+						t.Fatalf("not a JSON line: %q: %v", l, err)
+					}
+				}
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no warning within 10 s")
+			t.Fatalf("no warning within 30 s; logged %q", logs.String())
 		}
 	}
 	var role string
-	if err := pool.QueryRow(context.Background(), `SELECT current_user`).Scan(&role); err != nil {
+	if err := pgtest.Pool(t, dsn).QueryRow(ctx, `SELECT current_user`).Scan(&role); err != nil {
 		t.Fatal(err)
 	}
-	if line["level"] != "WARN" || line["db_role"] != role ||
-		!strings.Contains(line["db_role_risks"].(string), "owns the tables") ||
-		!strings.Contains(line["msg"].(string), "migrate --grant-to") {
-		t.Errorf("warning %v, want WARN naming role %s, 'owns the tables' and migrate --grant-to", line, role)
+	risks, _ := line["db_role_risks"].(string)
+	msg, _ := line["msg"].(string)
+	if line["level"] != "WARN" || line["db_role"] != role || risks == "" || !strings.Contains(msg, "migrate --grant-to") {
+		t.Errorf("warning %v, want WARN naming role %s, its risks and migrate --grant-to", line, role)
 	}
-	stop()
-	if n := strings.Count(logs.String(), "\n"); n != 1 {
-		t.Errorf("%d lines logged, want the one warning", n)
+	app.close()
+	if n := strings.Count(logs.String(), "append-only triggers"); n != 1 {
+		t.Errorf("%d warnings logged, want one", n)
 	}
 }
 
-// TestRoleCheckStopsWhileTheDatabaseIsDown: with nothing answering, the
-// check keeps waiting, logs nothing, and its stop returns at once.
-func TestRoleCheckStopsWhileTheDatabaseIsDown(t *testing.T) {
-	cfg, err := pgxpool.ParseConfig("postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+// TestRoleCheckStopsWhileTheDatabaseHangs: with a server that accepts
+// connections and never answers, the check logs nothing, and its stop
+// returns at once, in the middle of an attempt.
+func TestRoleCheckStopsWhileTheDatabaseHangs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	defer func() {
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}()
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@"+ln.Addr().String()+"/none?sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	var logs lockedBuffer
-	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(&logs, nil)))
-	time.Sleep(100 * time.Millisecond) // likely mid-attempt or waiting to retry: stop must be prompt either way
+	logs := &lockedBuffer{}
+	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	var c net.Conn
+	select {
+	case c = <-accepted: // the attempt is waiting for the server's answer
+		accepted <- c
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check never connected")
+	}
 	start := time.Now()
 	stop()
 	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("stop took %s while the database was down", took)
+		t.Errorf("stop took %s while a query hung", took)
 	}
 	if s := logs.String(); s != "" {
-		t.Errorf("logged %q with no database", s)
+		t.Errorf("logged %q with no answer from the database", s)
 	}
 }

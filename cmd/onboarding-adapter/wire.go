@@ -98,7 +98,7 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		if err != nil {
 			return nil, err
 		}
-		a.closers = append(a.closers, pool.Close, warnIfPrivileged(pool, logger))
+		a.closers = append(a.closers, pool.Close)
 		if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(tel.MeterProvider())); err != nil {
 			return nil, fmt.Errorf("recording the database pool metrics: %w", err)
 		}
@@ -107,6 +107,8 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 				return nil, fmt.Errorf("migrating at start: %w", err)
 			}
 		}
+		// After migrating: on a fresh database the tables exist only now.
+		a.closers = append(a.closers, warnIfPrivileged(pool, logger))
 		st := postgres.New(pool, clock, ids,
 			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow, Lanes: cfg.DBBatchLanes}), postgres.WithLogger(logger))
 		a.closers = append(a.closers, st.Close) // runs before pool.Close: writes the queued consent servings
