@@ -75,6 +75,9 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, role string) error {
 	if st.super || st.createRole || st.bypassRLS {
 		return fmt.Errorf("grant: %s is a superuser or may create roles or bypass row security: it could give itself any right; the service must connect as a plain role", r)
 	}
+	if st.replicationRole {
+		return fmt.Errorf("grant: %s may set session_replication_role, which stops the append-only triggers from firing; the service must connect as a plain role", r)
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("grant: %w", err)
@@ -144,6 +147,10 @@ func verifyRuntime(ctx context.Context, tx pgx.Tx, role, schema string) error {
 // to give itself any right.
 type standing struct {
 	ownsTables, ownsSchema, super, createRole, bypassRLS bool
+	// replicationRole: the role may SET session_replication_role
+	// (PostgreSQL 15 and later grant it apart from superuser), which makes
+	// ordinary triggers, the append-only ones among them, not fire.
+	replicationRole bool
 }
 
 // standingSQL reads a role's standing ($1) on the tables named in $2 of
@@ -177,6 +184,19 @@ func readStanding(ctx context.Context, pool *pgxpool.Pool, role string) (standin
 	if err != nil {
 		return st, fmt.Errorf("reading the privileges of role %s: %w", pgx.Identifier{role}.Sanitize(), err)
 	}
+	if st.super {
+		return st, nil // may set anything; reported as a superuser
+	}
+	var version int
+	if err := pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return st, fmt.Errorf("reading the server's version: %w", err)
+	}
+	if version >= 150000 { // has_parameter_privilege is new in 15; before, only a superuser could
+		err := pool.QueryRow(ctx, `SELECT has_parameter_privilege($1, 'session_replication_role', 'SET')`, role).Scan(&st.replicationRole)
+		if err != nil {
+			return st, fmt.Errorf("reading the privileges of role %s: %w", pgx.Identifier{role}.Sanitize(), err)
+		}
+	}
 	return st, nil
 }
 
@@ -202,6 +222,7 @@ func RoleRisks(ctx context.Context, pool *pgxpool.Pool) (role string, risks []st
 		{st.super, "is a superuser"},
 		{st.createRole, "may create roles"},
 		{st.bypassRLS, "bypasses row security"},
+		{st.replicationRole, "may set session_replication_role"},
 	} {
 		if r.has {
 			risks = append(risks, r.risk)

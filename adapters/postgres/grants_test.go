@@ -279,4 +279,24 @@ func TestRoleRisksOfAPlainOwner(t *testing.T) {
 	if err := postgres.GrantRuntime(ctx, ownerPool, owner); err == nil || !strings.Contains(err.Error(), "must connect as a role that is not") {
 		t.Errorf("granting to the plain owner itself: %v", err)
 	}
+
+	// PostgreSQL 15 and later can let a plain role set
+	// session_replication_role, which stops ordinary triggers firing.
+	var version int
+	if err := ownerPool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version < 150000 {
+		return
+	}
+	adminExec(t, "GRANT SET ON PARAMETER session_replication_role TO "+app)
+	// Before the role's cleanup (they run last first): DROP ROLE fails while
+	// the cluster-wide grant names it.
+	t.Cleanup(func() { adminExec(t, "REVOKE SET ON PARAMETER session_replication_role FROM "+app) })
+	if _, risks, err := postgres.RoleRisks(ctx, appPool); err != nil || !slices.Equal(risks, []string{"may set session_replication_role"}) {
+		t.Errorf("a runtime role that may set session_replication_role: %v, %v; want it named", risks, err)
+	}
+	if err := postgres.GrantRuntime(ctx, ownerPool, app); err == nil || !strings.Contains(err.Error(), "session_replication_role") {
+		t.Errorf("granting to a role that may set session_replication_role: %v, want it refused", err)
+	}
 }
