@@ -87,6 +87,22 @@ func (bg *burstGroup) waitQueued(t *testing.T, n int) {
 	}
 }
 
+// releaseAndCheck lets the held flushes end, expects the calls that waited
+// to go as one batch of last, and checks that calls 1…n were answered.
+func (bg *burstGroup) releaseAndCheck(t *testing.T, last, n int) {
+	t.Helper()
+	bg.releaseAll()
+	if got := bg.nextFlush(5 * time.Second); got != last {
+		t.Fatalf("the calls gathered behind the busy lanes went as %d, want one batch of %d", got, last)
+	}
+	bg.wg.Wait()
+	for in := 1; in <= n; in++ {
+		if bg.errs[in] != nil || bg.outs[in] != in*10 {
+			t.Errorf("call %d: %d, %v; want %d", in, bg.outs[in], bg.errs[in], in*10)
+		}
+	}
+}
+
 // nextFlush returns the size of the next batch whose flush starts, or 0 when
 // none starts within d.
 func (bg *burstGroup) nextFlush(d time.Duration) int {
@@ -128,16 +144,7 @@ func TestReadBurstTakesASecondLane(t *testing.T) {
 		t.Fatalf("a third batch of %d went while two were being read", n)
 	}
 
-	bg.releaseAll()
-	if n := bg.nextFlush(5 * time.Second); n != 5 {
-		t.Fatalf("the reads gathered behind two busy lanes went as %d, want one batch of 5", n)
-	}
-	bg.wg.Wait()
-	for in := 1; in <= 9; in++ {
-		if bg.errs[in] != nil || bg.outs[in] != in*10 {
-			t.Errorf("read %d: %d, %v; want %d", in, bg.outs[in], bg.errs[in], in*10)
-		}
-	}
+	bg.releaseAndCheck(t, 5, 9)
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
 	if got := bg.started; !slices.Equal(got, []int{1, 3, 5}) {
@@ -160,14 +167,5 @@ func TestWriteWithoutBurstWaitsForItsLane(t *testing.T) {
 	if n := bg.nextFlush(50 * time.Millisecond); n != 0 {
 		t.Fatalf("a batch of %d went with the only lane busy", n)
 	}
-	bg.releaseAll()
-	if n := bg.nextFlush(5 * time.Second); n != 8 {
-		t.Fatalf("the calls gathered behind the lane went as %d, want one batch of 8", n)
-	}
-	bg.wg.Wait()
-	for in := 1; in <= 9; in++ {
-		if bg.errs[in] != nil || bg.outs[in] != in*10 {
-			t.Errorf("call %d: %d, %v; want %d", in, bg.outs[in], bg.errs[in], in*10)
-		}
-	}
+	bg.releaseAndCheck(t, 8, 9)
 }

@@ -16,8 +16,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
-	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
-	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 )
 
 // discardExporter stands in for a collector: the spans go through the batch
@@ -32,35 +30,13 @@ func (discardExporter) Shutdown(context.Context) error                          
 // endpoint middleware) on the given OTEL_* variables and span processors.
 func benchAPI(b *testing.B, env map[string]string, procs ...sdktrace.SpanProcessor) http.Handler {
 	b.Helper()
-	ctx := context.Background()
 	logger := slog.New(apptelemetry.NewLogHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))).
 		With("service", serviceName, "version", "bench")
-	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		ServiceName: serviceName, Version: "bench", Environ: env, Logger: logger, SpanProcessors: procs,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(map[string]string{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pol, err := config.LoadPolicy("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	app, err := build(ctx, cfg, pol, logger, tel)
-	if err != nil {
-		b.Fatal(err)
-	}
+	app, tel, cfg := buildForTest(b, map[string]string{}, env, logger, procs...)
 	h, err := newAPIHandler(app.services, cfg, logger, tel)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		app.close()
-		_ = tel.Shutdown(context.Background())
-	})
 	return h
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
-	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/config"
-	"github.com/bankkit/onboarding-adapter/cmd/onboarding-adapter/internal/telemetry"
 )
 
 // TestServeWarnsWhenItConnectsAsTheOwner: serve's wiring, connected as the
@@ -25,24 +23,7 @@ func TestServeWarnsWhenItConnectsAsTheOwner(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, Version: "test", Environ: map[string]string{}, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	cfg, err := config.Load(map[string]string{"ONBOARDING_DATABASE_URL": dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := config.LoadPolicy("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := build(ctx, cfg, pol, logger, tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.close()
+	app, _, _ := buildForTest(t, map[string]string{"ONBOARDING_DATABASE_URL": dsn}, map[string]string{}, logger)
 
 	var line map[string]any
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {

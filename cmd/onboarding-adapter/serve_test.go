@@ -50,31 +50,45 @@ type servedAPI struct {
 	logs  *lockedBuffer
 }
 
-func newServedAPI(t *testing.T) *servedAPI {
-	t.Helper()
+// buildForTest wires the service as serve does, with the given ONBOARDING_*
+// settings (in memory when they name no database) and OTEL_* variables,
+// logging to logger and recording spans with procs. The app is closed and
+// its telemetry shut down when tb's cleanup runs.
+func buildForTest(tb testing.TB, settings, otel map[string]string, logger *slog.Logger, procs ...sdktrace.SpanProcessor) (*app, *telemetry.Telemetry, config.Config) {
+	tb.Helper()
 	ctx := context.Background()
-	logs := &lockedBuffer{}
-	logger := slog.New(apptelemetry.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	spans := tracetest.NewSpanRecorder()
 	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		ServiceName: serviceName, Version: "test", Environ: map[string]string{}, Logger: logger,
-		SpanProcessors: []sdktrace.SpanProcessor{spans},
+		ServiceName: serviceName, Version: "test", Environ: otel, Logger: logger, SpanProcessors: procs,
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	cfg, err := config.Load(map[string]string{})
+	cfg, err := config.Load(settings)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pol, err := config.LoadPolicy("")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	app, err := build(ctx, cfg, pol, logger, tel)
 	if err != nil {
-		t.Fatal(err)
+		_ = tel.Shutdown(context.Background())
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		app.close()
+		_ = tel.Shutdown(context.Background())
+	})
+	return app, tel, cfg
+}
+
+func newServedAPI(t *testing.T) *servedAPI {
+	t.Helper()
+	logs := &lockedBuffer{}
+	logger := slog.New(apptelemetry.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	spans := tracetest.NewSpanRecorder()
+	app, tel, cfg := buildForTest(t, map[string]string{}, map[string]string{}, logger, spans)
 	if err := tel.ObserveReadiness(telemetry.NewReadiness(logger, app.deps...)); err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +97,7 @@ func newServedAPI(t *testing.T) *servedAPI {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		app.close()
-		_ = tel.Shutdown(context.Background())
-	})
+	t.Cleanup(srv.Close) // before buildForTest's: the server stops first
 	return &servedAPI{srv: srv, tel: tel, spans: spans, logs: logs}
 }
 

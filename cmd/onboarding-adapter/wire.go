@@ -52,6 +52,7 @@ func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
+	a.closers = nil // a second close does nothing
 }
 
 // adapters are the driven ports one storage choice provides.
