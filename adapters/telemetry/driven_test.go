@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,5 +428,23 @@ func TestProcessEventsMetric(t *testing.T) {
 	got := sums(t, reader, MetricProcessEvents)
 	if got["outcome=stored"] != 2 || got["outcome=failed"] != 2 {
 		t.Errorf("process events %v, want 2 stored and 2 failed", got)
+	}
+}
+
+func TestDatabaseRoleMetric(t *testing.T) {
+	i, _, reader := newTestInstruments(t)
+	var n atomic.Int64
+	n.Store(-1)
+	if err := i.ObserveDatabaseRole(func() (int, bool) { v := n.Load(); return int(v), v >= 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if got := sums(t, reader, MetricDatabaseRoleRisks); len(got) != 0 {
+		t.Fatalf("before the check answered: %v, want no series", got)
+	}
+	for _, want := range []int64{2, 0} {
+		n.Store(want)
+		if got := sums(t, reader, MetricDatabaseRoleRisks); len(got) != 1 || got[""] != want {
+			t.Errorf("after the check found %d: %v", want, got)
+		}
 	}
 }

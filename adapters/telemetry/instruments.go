@@ -33,6 +33,7 @@ const (
 	MetricBreakerState             = "onboarding.circuit_breaker.state"
 	MetricBreakerTransitions       = "onboarding.circuit_breaker.transitions"
 	MetricProcessEvents            = "onboarding.process_events"
+	MetricDatabaseRoleRisks        = "onboarding.db.role_risks"
 )
 
 // Span attribute keys of the service's own attributes. They never hold
@@ -250,6 +251,27 @@ func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 	}, i.cacheReqs)
 	if err != nil {
 		return fmt.Errorf("telemetry: registering the consent-text cache counter: %w", err)
+	}
+	return nil
+}
+
+// ObserveDatabaseRole reports read() at every collection as
+// onboarding.db.role_risks (gauge): how many of the things that let the
+// service's database role disable the append-only triggers it holds
+// (postgres.RoleRisks; 0 for a role set up by migrate --grant-to). Nothing
+// is reported while read says the check has not answered yet. read must
+// be safe for concurrent use.
+func (i *Instruments) ObserveDatabaseRole(read func() (risks int, known bool)) error {
+	_, err := i.meter.Int64ObservableGauge(MetricDatabaseRoleRisks, metric.WithUnit("{risk}"),
+		metric.WithDescription("What the service's database role holds that could disable the records' append-only triggers (owning the tables or their schema, superuser, CREATEROLE, BYPASSRLS, SET session_replication_role); 0 for a least-privilege role."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if n, ok := read(); ok {
+				o.Observe(int64(n))
+			}
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("telemetry: creating %s: %w", MetricDatabaseRoleRisks, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,8 +26,10 @@ const roleCheckRetry = 10 * time.Second
 // to set up the runtime role. While the database does not answer it asks
 // again every roleCheckRetry; an error the database itself returns (a
 // privilege on the catalogs withheld, say) will not pass with time, so it
-// is logged once and the check ends. stop ends the check and waits for it.
-func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
+// is logged once and the check ends. found gets the number of risks once
+// known (the onboarding.db.role_risks gauge reads it). stop ends the check
+// and waits for it.
+func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger, found *atomic.Int64) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -45,6 +48,7 @@ func warnIfPrivileged(pool *pgxpool.Pool, logger *slog.Logger) (stop func()) {
 			var pgErr *pgconn.PgError
 			switch {
 			case err == nil:
+				found.Store(int64(len(risks)))
 				if len(risks) > 0 {
 					logger.Warn("the service's database role could disable the records' append-only triggers: "+
 						"connect as a role set up by `migrate --grant-to` (docs/operations.md, Storage)",

@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +27,7 @@ func TestServeWarnsWhenItConnectsAsTheOwner(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app, _, _ := buildForTest(t, map[string]string{"ONBOARDING_DATABASE_URL": dsn}, map[string]string{}, logger)
+	app, tel, _ := buildForTest(t, map[string]string{"ONBOARDING_DATABASE_URL": dsn}, map[string]string{}, logger)
 
 	var line map[string]any
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -49,6 +53,13 @@ func TestServeWarnsWhenItConnectsAsTheOwner(t *testing.T) {
 	msg, _ := line["msg"].(string)
 	if line["level"] != "WARN" || line["db_role"] != role || risks == "" || !strings.Contains(msg, "migrate --grant-to") {
 		t.Errorf("warning %v, want WARN naming role %s, its risks and migrate --grant-to", line, role)
+	}
+	// The gauge counts the risks the warning names.
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	want := fmt.Sprintf("onboarding_db_role_risks %d\n", len(strings.Split(risks, ", ")))
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %q", strings.TrimSpace(want))
 	}
 	app.close()
 	if n := strings.Count(logs.String(), "append-only triggers"); n != 1 {
@@ -91,7 +102,9 @@ func TestRoleCheckStopsWhileTheDatabaseHangs(t *testing.T) {
 	}
 	defer pool.Close()
 	logs := &lockedBuffer{}
-	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	var found atomic.Int64
+	found.Store(-1)
+	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), &found)
 	var c net.Conn
 	select {
 	case c = <-accepted: // the attempt is waiting for the server's answer
@@ -106,5 +119,8 @@ func TestRoleCheckStopsWhileTheDatabaseHangs(t *testing.T) {
 	}
 	if s := logs.String(); s != "" {
 		t.Errorf("logged %q with no answer from the database", s)
+	}
+	if n := found.Load(); n != -1 {
+		t.Errorf("%d risks found with no answer from the database, want none known (-1)", n)
 	}
 }

@@ -109,7 +109,15 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 			}
 		}
 		// After migrating: on a fresh database the tables exist only now.
-		a.closers = append(a.closers, warnIfPrivileged(pool, logger))
+		roleRisks := &atomic.Int64{}
+		roleRisks.Store(-1) // not known yet
+		a.closers = append(a.closers, warnIfPrivileged(pool, logger, roleRisks))
+		if err := inst.ObserveDatabaseRole(func() (int, bool) {
+			n := roleRisks.Load()
+			return int(n), n >= 0
+		}); err != nil {
+			return nil, err
+		}
 		st := postgres.New(pool, clock, ids,
 			postgres.WithBatching(postgres.BatchConfig{Window: cfg.DBBatchWindow, Lanes: cfg.DBBatchLanes}), postgres.WithLogger(logger))
 		a.closers = append(a.closers, st.Close) // runs before pool.Close: writes the queued consent servings
