@@ -220,7 +220,8 @@ func doOrAlone[In, Out any](ctx context.Context, g *group[In, Out], in In, alone
 // the batch is full, or at once when the group is idle. With Lanes set,
 // idle is fewer than Lanes batches being flushed: the batch gathers while
 // a lane is busy and goes when one frees, or (with burst set) once it
-// holds burst calls and no more than Lanes batches are being flushed. Without, idle is no batch being
+// holds burst calls and no more than Lanes batches are being flushed.
+// Without, idle is no batch being
 // flushed and the batch closed last holding a single call, so a lone
 // write gets no latency added while under load every batch waits out the
 // window. Measured under the load harness (docs/performance.md), one lane
