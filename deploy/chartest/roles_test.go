@@ -3,6 +3,7 @@ package chartest
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -58,5 +59,43 @@ func TestRuntimeRoleKeepsTheOwnerURLInTheMigration(t *testing.T) {
 	}
 	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
 		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
+	}
+}
+
+// With existing Secrets, secrets.existingMigrationSecret keeps the owner's
+// URL in a Secret of its own: only the migrate Job reads it, and the pods'
+// Secret is not asked for the key at all.
+func TestExistingMigrationSecretHoldsTheOwnerURLApart(t *testing.T) {
+	r := render(t, renderOpts{files: []string{"ci/existing-secret-values.yaml"}, set: []string{
+		"database.runtimeRole=onboarding_app",
+		"secrets.existingMigrationSecret=onboarding-owner",
+		"secrets.secretKeys.migrationDatabaseUrl=owner-dsn",
+	}})
+	if secrets := r.ofKind("Secret"); len(secrets) != 0 {
+		t.Errorf("the chart rendered %d Secrets with existing ones named", len(secrets))
+	}
+	volumes := func(spec corev1.PodSpec) map[string][]string { // Secret name -> keys mounted
+		out := map[string][]string{}
+		for _, v := range spec.Volumes {
+			if v.Secret != nil {
+				for _, it := range v.Secret.Items {
+					out[v.Secret.SecretName] = append(out[v.Secret.SecretName], it.Key)
+				}
+			}
+		}
+		return out
+	}
+	job := one[*batchv1.Job](t, r, "Job", "-migrate")
+	if got := volumes(job.Spec.Template.Spec); len(got) != 1 || !slices.Equal(got["onboarding-owner"], []string{"owner-dsn"}) {
+		t.Errorf("the migration mounts %v, want only owner-dsn from onboarding-owner", got)
+	}
+	d, _ := serverContainer(t, r)
+	got := volumes(d.Spec.Template.Spec)
+	if _, ok := got["onboarding-owner"]; ok || !slices.Contains(got["onboarding-adapter-credentials"], "pg-dsn") ||
+		slices.Contains(got["onboarding-adapter-credentials"], "owner-dsn") {
+		t.Errorf("the server mounts %v, want pg-dsn from the pods' Secret and nothing of the owner's", got)
+	}
+	if want := `owner-dsn  ->  ONBOARDING_DATABASE_URL_FILE (the migrate Job only, from Secret "onboarding-owner")`; !strings.Contains(r.notes, want) {
+		t.Errorf("NOTES.txt lacks %q:\n%s", want, r.notes)
 	}
 }

@@ -372,6 +372,12 @@ Included once, from the Deployment.
 {{- fail "secrets.migrationDatabaseUrl connects as database.runtimeRole: it must connect as the tables' owner" -}}
 {{- end -}}
 {{- end -}}
+{{- if and $v.secrets.existingMigrationSecret (not (and $v.secrets.existingSecret $v.database.runtimeRole)) -}}
+{{- fail "secrets.existingMigrationSecret goes with secrets.existingSecret and database.runtimeRole: it holds the owner's URL apart from the pods' Secret" -}}
+{{- end -}}
+{{- if and $v.secrets.existingMigrationSecret (eq $v.secrets.existingMigrationSecret $v.secrets.existingSecret) -}}
+{{- fail "secrets.existingMigrationSecret names secrets.existingSecret: name the owner's own Secret, or leave it empty" -}}
+{{- end -}}
 {{- if and $v.database.runtimeRole (not $v.migrations.enabled) -}}
 {{- fail "database.runtimeRole needs migrations.enabled: the migrate Job grants the role its privileges" -}}
 {{- end -}}
