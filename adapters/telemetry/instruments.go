@@ -256,14 +256,14 @@ func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 }
 
 // ObserveDatabaseRole reports read() at every collection as
-// onboarding.db.role_risks (gauge): how many of the things that let the
-// service's database role disable the append-only triggers it holds
-// (postgres.RoleRisks; 0 for a role set up by migrate --grant-to). Nothing
-// is reported while read says the check has not answered yet. read must
-// be safe for concurrent use.
+// onboarding.db.role_risks (gauge): how many kinds of the rights that let
+// the service's database role disable the append-only triggers it holds
+// (postgres.RoleRisks; 0 for a role set up by migrate --grant-to, -1 when
+// the database refused the check). Nothing is reported while read says
+// the check has not answered yet. read must be safe for concurrent use.
 func (i *Instruments) ObserveDatabaseRole(read func() (risks int, known bool)) error {
 	_, err := i.meter.Int64ObservableGauge(MetricDatabaseRoleRisks, metric.WithUnit("{risk}"),
-		metric.WithDescription("What the service's database role holds that could disable the records' append-only triggers (owning the tables or their schema, superuser, CREATEROLE, BYPASSRLS, SET session_replication_role); 0 for a least-privilege role."),
+		metric.WithDescription("How many kinds of the rights that could disable the records' append-only triggers the service's database role holds (owning the tables, owning their schema, superuser, CREATEROLE, BYPASSRLS, SET session_replication_role): 0 for a least-privilege role, -1 when the database refused the check."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			if n, ok := read(); ok {
 				o.Observe(int64(n))

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
 )
 
@@ -55,9 +57,13 @@ func TestServeWarnsWhenItConnectsAsTheOwner(t *testing.T) {
 		t.Errorf("warning %v, want WARN naming role %s, its risks and migrate --grant-to", line, role)
 	}
 	// The gauge counts the risks the warning names.
+	_, found, err := postgres.RoleRisks(ctx, pgtest.Pool(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	want := fmt.Sprintf("onboarding_db_role_risks %d\n", len(strings.Split(risks, ", ")))
+	want := fmt.Sprintf("onboarding_db_role_risks %d\n", len(found))
 	if !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("metrics lack %q", strings.TrimSpace(want))
 	}
@@ -103,8 +109,9 @@ func TestRoleCheckStopsWhileTheDatabaseHangs(t *testing.T) {
 	defer pool.Close()
 	logs := &lockedBuffer{}
 	var found atomic.Int64
-	found.Store(-1)
-	stop := warnIfPrivileged(pool, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), &found)
+	found.Store(roleUnchecked)
+	stop := warnIfPrivileged(func(ctx context.Context) (string, []string, error) { return postgres.RoleRisks(ctx, pool) },
+		roleCheckRetry, roleRecheck, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), &found)
 	var c net.Conn
 	select {
 	case c = <-accepted: // the attempt is waiting for the server's answer
@@ -120,7 +127,89 @@ func TestRoleCheckStopsWhileTheDatabaseHangs(t *testing.T) {
 	if s := logs.String(); s != "" {
 		t.Errorf("logged %q with no answer from the database", s)
 	}
-	if n := found.Load(); n != -1 {
-		t.Errorf("%d risks found with no answer from the database, want none known (-1)", n)
+	if n := found.Load(); n != roleUnchecked {
+		t.Errorf("%d risks found with no answer from the database, want none known", n)
+	}
+}
+
+// TestRoleCheckFollowsTheRole: the check asks again while the database
+// does not answer (a refused connection is no answer), then at every
+// recheck; the gauge follows each answer, and a warning or the refusal is
+// logged only when the answer changes.
+func TestRoleCheckFollowsTheRole(t *testing.T) {
+	refused := &pgconn.PgError{Code: "42501", Message: "permission denied"}
+	answers := []struct {
+		risks []string
+		err   error
+		gauge int64
+		logs  int // lines logged so far
+	}{
+		{err: &pgconn.ConnectError{}, gauge: roleUnchecked, logs: 0},
+		{err: context.DeadlineExceeded, gauge: roleUnchecked, logs: 0},
+		{risks: []string{"owns the tables"}, gauge: 1, logs: 1},
+		{risks: []string{"owns the tables"}, gauge: 1, logs: 1},
+		{risks: nil, gauge: 0, logs: 1},
+		{err: refused, gauge: roleRefused, logs: 2},
+		{err: refused, gauge: roleRefused, logs: 2},
+		{risks: []string{"owns the tables", "is a superuser"}, gauge: 2, logs: 3},
+	}
+	asked := make(chan int)
+	proceed := make(chan struct{})
+	n := 0
+	check := func(context.Context) (string, []string, error) {
+		i := n
+		n++
+		if i >= len(answers) {
+			<-proceed // past the script: wait to be stopped
+			return "", nil, context.Canceled
+		}
+		asked <- i
+		<-proceed
+		return "app", answers[i].risks, answers[i].err
+	}
+	logs := &lockedBuffer{}
+	var found atomic.Int64
+	found.Store(roleUnchecked)
+	stop := warnIfPrivileged(check, time.Millisecond, time.Millisecond,
+		slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), &found)
+	lines := func() int { return strings.Count(logs.String(), "\n") }
+	for i := range answers {
+		select {
+		case got := <-asked:
+			if got != i {
+				t.Fatalf("asked for answer %d, want %d", got, i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("answer %d was never asked for", i)
+		}
+		if i > 0 { // asking again: the answer before is handled
+			prev := answers[i-1]
+			if g := found.Load(); g != prev.gauge {
+				t.Errorf("after answer %d the gauge holds %d, want %d", i-1, g, prev.gauge)
+			}
+			if l := lines(); l != prev.logs {
+				t.Errorf("after answer %d %d lines logged, want %d:\n%s", i-1, l, prev.logs, logs.String())
+			}
+		}
+		proceed <- struct{}{}
+	}
+	// The last answer is handled once the check asks again.
+	deadline := time.Now().Add(10 * time.Second)
+	for found.Load() != answers[len(answers)-1].gauge && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(proceed)
+	stop()
+	last := answers[len(answers)-1]
+	if g := found.Load(); g != last.gauge {
+		t.Errorf("finally the gauge holds %d, want %d", g, last.gauge)
+	}
+	if l := lines(); l != last.logs {
+		t.Errorf("%d lines logged, want %d:\n%s", l, last.logs, logs.String())
+	}
+	for _, want := range []string{`"db_role_risks":"owns the tables"`, `"sqlstate":"42501"`, `"db_role_risks":"owns the tables, is a superuser"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the logs lack %s:\n%s", want, logs.String())
+		}
 	}
 }

@@ -110,11 +110,13 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		}
 		// After migrating: on a fresh database the tables exist only now.
 		roleRisks := &atomic.Int64{}
-		roleRisks.Store(-1) // not known yet
-		a.closers = append(a.closers, warnIfPrivileged(pool, logger, roleRisks))
+		roleRisks.Store(roleUnchecked)
+		a.closers = append(a.closers, warnIfPrivileged(func(ctx context.Context) (string, []string, error) {
+			return postgres.RoleRisks(ctx, pool)
+		}, roleCheckRetry, roleRecheck, logger, roleRisks))
 		if err := inst.ObserveDatabaseRole(func() (int, bool) {
 			n := roleRisks.Load()
-			return int(n), n >= 0
+			return int(n), n != roleUnchecked
 		}); err != nil {
 			return nil, err
 		}

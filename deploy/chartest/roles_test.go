@@ -70,6 +70,7 @@ func TestExistingMigrationSecretHoldsTheOwnerURLApart(t *testing.T) {
 		"database.runtimeRole=onboarding_app",
 		"secrets.existingMigrationSecret=onboarding-owner",
 		"secrets.secretKeys.migrationDatabaseUrl=owner-dsn",
+		"purge.enabled=true",
 	}})
 	if secrets := r.ofKind("Secret"); len(secrets) != 0 {
 		t.Errorf("the chart rendered %d Secrets with existing ones named", len(secrets))
@@ -88,6 +89,17 @@ func TestExistingMigrationSecretHoldsTheOwnerURLApart(t *testing.T) {
 	job := one[*batchv1.Job](t, r, "Job", "-migrate")
 	if got := volumes(job.Spec.Template.Spec); len(got) != 1 || !slices.Equal(got["onboarding-owner"], []string{"owner-dsn"}) {
 		t.Errorf("the migration mounts %v, want only owner-dsn from onboarding-owner", got)
+	}
+	env, _ := envOf(job.Spec.Template.Spec.Containers[0])
+	if got := env["ONBOARDING_DATABASE_URL_FILE"]; got != "/etc/onboarding-adapter/secrets/migrationDatabaseUrl" {
+		t.Errorf("the migration's ONBOARDING_DATABASE_URL_FILE = %q, want the owner's URL", got)
+	}
+	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
+		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
+	}
+	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
+	if got := volumes(cj.Spec.JobTemplate.Spec.Template.Spec); len(got) != 1 || !slices.Equal(got["onboarding-adapter-credentials"], []string{"pg-dsn"}) {
+		t.Errorf("the purge mounts %v, want only pg-dsn from the pods' Secret", got)
 	}
 	d, _ := serverContainer(t, r)
 	got := volumes(d.Spec.Template.Spec)
