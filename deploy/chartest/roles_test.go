@@ -53,13 +53,7 @@ func TestRuntimeRoleKeepsTheOwnerURLInTheMigration(t *testing.T) {
 	if keys := mounted(job.Spec.Template.Spec); !slices.Equal(keys, []string{"migration-database-url"}) {
 		t.Errorf("the migration mounts %v, want [migration-database-url]", keys)
 	}
-	env, _ := envOf(job.Spec.Template.Spec.Containers[0])
-	if got := env["ONBOARDING_DATABASE_URL_FILE"]; got != "/etc/onboarding-adapter/secrets/migrationDatabaseUrl" {
-		t.Errorf("the migration's ONBOARDING_DATABASE_URL_FILE = %q, want the owner's URL", got)
-	}
-	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
-		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
-	}
+	migratesAsTheOwner(t, job)
 }
 
 // With existing Secrets, secrets.existingMigrationSecret keeps the owner's
@@ -90,13 +84,7 @@ func TestExistingMigrationSecretHoldsTheOwnerURLApart(t *testing.T) {
 	if got := volumes(job.Spec.Template.Spec); len(got) != 1 || !slices.Equal(got["onboarding-owner"], []string{"owner-dsn"}) {
 		t.Errorf("the migration mounts %v, want only owner-dsn from onboarding-owner", got)
 	}
-	env, _ := envOf(job.Spec.Template.Spec.Containers[0])
-	if got := env["ONBOARDING_DATABASE_URL_FILE"]; got != "/etc/onboarding-adapter/secrets/migrationDatabaseUrl" {
-		t.Errorf("the migration's ONBOARDING_DATABASE_URL_FILE = %q, want the owner's URL", got)
-	}
-	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
-		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
-	}
+	migratesAsTheOwner(t, job)
 	cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
 	if got := volumes(cj.Spec.JobTemplate.Spec.Template.Spec); len(got) != 1 || !slices.Equal(got["onboarding-adapter-credentials"], []string{"pg-dsn"}) {
 		t.Errorf("the purge mounts %v, want only pg-dsn from the pods' Secret", got)
@@ -109,5 +97,18 @@ func TestExistingMigrationSecretHoldsTheOwnerURLApart(t *testing.T) {
 	}
 	if want := `owner-dsn  ->  ONBOARDING_DATABASE_URL_FILE (the migrate Job only, from Secret "onboarding-owner")`; !strings.Contains(r.notes, want) {
 		t.Errorf("NOTES.txt lacks %q:\n%s", want, r.notes)
+	}
+}
+
+// migratesAsTheOwner checks that the migrate Job connects with the owner's
+// URL and grants the runtime role (onboarding_app) its privileges.
+func migratesAsTheOwner(t *testing.T, job *batchv1.Job) {
+	t.Helper()
+	env, _ := envOf(job.Spec.Template.Spec.Containers[0])
+	if got := env["ONBOARDING_DATABASE_URL_FILE"]; got != "/etc/onboarding-adapter/secrets/migrationDatabaseUrl" {
+		t.Errorf("the migration's ONBOARDING_DATABASE_URL_FILE = %q, want the owner's URL", got)
+	}
+	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--grant-to") || !slices.Contains(args, "onboarding_app") {
+		t.Errorf("migrate args %v, want --grant-to onboarding_app", args)
 	}
 }
