@@ -95,9 +95,9 @@ func TestFallbackLogIsRateLimited(t *testing.T) {
 	}
 
 	// After the interval the next line says how many were not logged.
-	f.mu.Lock()
-	f.lastLog = time.Now().Add(-fallbackLogEvery)
-	f.mu.Unlock()
+	f.log.mu.Lock()
+	f.log.last = time.Now().Add(-fallbackLogEvery)
+	f.log.mu.Unlock()
 	buf.Reset()
 	f.report(context.Background(), "fill", errors.New("timeout"))
 	if !strings.Contains(buf.String(), `"suppressed_since_last_log":99`) {

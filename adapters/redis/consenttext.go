@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +98,16 @@ type ConsentTextCacheStats struct {
 	// Subscriptions counts (re)subscriptions to the invalidation channel;
 	// more than one means the subscription was lost and restored.
 	Subscriptions uint64
+	// Rejected counts entries Redis held and the cache did not serve
+	// (each also an L2 miss, answered by the store and refilled): Tampered
+	// those whose HTML does not match their SHA-256, Unreadable the rest
+	// (another format, another type, language or version).
+	Rejected RejectedEntries
+}
+
+// RejectedEntries counts the entries found in Redis and refused, by reason.
+type RejectedEntries struct {
+	Tampered, Unreadable uint64
 }
 
 // ConsentTextCache is the read path of consent texts: an in-process L1
@@ -144,6 +156,8 @@ type ConsentTextCache struct {
 
 	reads, l2Calls, l2Hits, l2Misses atomic.Uint64
 	invalidations, subscriptions     atomic.Uint64
+	tampered, unreadable             atomic.Uint64
+	tamperLog                        logLimiter
 	running                          atomic.Bool
 }
 
@@ -271,6 +285,7 @@ func (c *ConsentTextCache) Stats() ConsentTextCacheStats {
 		Fallbacks:     c.fallbacks.count.Load(),
 		Invalidations: c.invalidations.Load(),
 		Subscriptions: c.subscriptions.Load(),
+		Rejected:      RejectedEntries{Tampered: c.tampered.Load(), Unreadable: c.unreadable.Load()},
 	}
 	if c.l1TTL > 0 {
 		// Every L2 read is an L1 miss; reads is loaded last so it is never
@@ -422,12 +437,18 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 		c.fallbacks.report(ctx, opRead, err)
 		return c.next.LatestConsentText(ctx, consentType, language)
 	default:
-		if t, found, ok := c.decodeReply(consentType, language, reply); ok {
+		t, found, verdict := c.decodeReply(consentType, language, reply)
+		switch verdict {
+		case entryServed:
 			c.l2Hits.Add(1)
 			if !found {
 				return domain.ConsentText{}, domain.NotFound("consentType", "no consent text is published for this type and language")
 			}
 			return t, nil
+		case entryTampered:
+			c.reportTampered(ctx, t.Version)
+		case entryUnreadable:
+			c.unreadable.Add(1)
 		}
 	}
 	c.l2Misses.Add(1)
@@ -442,30 +463,72 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 	return t, err
 }
 
-// decodeReply reads readScript's answer for (consentType, language). ok is
-// false when it is a miss or unreadable (a text key expired before its
-// pointer, or an entry written by an incompatible version) or names another
-// type or language than its key (written by something else sharing the
-// prefix): the caller then reads the store and refills. The store answers
+// entryVerdict is what decodeReply made of an entry.
+type entryVerdict int
+
+const (
+	entryAbsent     entryVerdict = iota // nothing cached (or the text key expired)
+	entryServed                         // a text, or a cached NotFound, to answer with
+	entryUnreadable                     // another format, or another type, language or version
+	entryTampered                       // a text whose HTML does not match its SHA-256
+)
+
+// decodeReply reads readScript's answer for (consentType, language). Only
+// an entryServed verdict is an answer; on any other the caller reads the
+// store and refills. An entry is unreadable when it was written by an
+// incompatible version or names another type or language than its key
+// (written by something else sharing the prefix): the store answers
 // exactly the type and language asked for, so a text of another would be
 // served as the wrong text.
-func (c *ConsentTextCache) decodeReply(consentType, language string, reply []any) (t domain.ConsentText, found, ok bool) {
+//
+// A text whose HTML does not hash to its SHA-256 is refused too: the
+// digest is what the consent ledger records as the text the user saw, so
+// a text changed or cut short in Redis (by hand, by another writer, by a
+// proxy) must never be served under it. On entryTampered t carries only
+// the version, for the log. Checking costs one SHA-256 of the text per
+// Redis hit, which the L1 spares most reads.
+func (c *ConsentTextCache) decodeReply(consentType, language string, reply []any) (t domain.ConsentText, found bool, v entryVerdict) {
 	if len(reply) == 0 {
-		return t, false, false
+		return t, false, entryAbsent
 	}
-	v, _ := reply[0].(string)
-	if v == "0" {
-		return t, false, true
+	ptr, _ := reply[0].(string)
+	if ptr == "0" {
+		return t, false, entryServed
 	}
 	if len(reply) < 2 {
-		return t, false, false
+		return t, false, entryAbsent
 	}
 	payload, _ := reply[1].(string)
 	t, err := decodeText(payload)
-	if err != nil || strconv.Itoa(t.Version) != v || t.Type != consentType || t.Language != language {
-		return domain.ConsentText{}, false, false
+	if err != nil || strconv.Itoa(t.Version) != ptr || t.Type != consentType || t.Language != language {
+		return domain.ConsentText{}, false, entryUnreadable
 	}
-	return t, true, true
+	if !digestMatches(t.HTML, t.SHA256) {
+		return domain.ConsentText{Version: t.Version}, false, entryTampered
+	}
+	return t, true, entryServed
+}
+
+// digestMatches reports whether want is the lowercase hex SHA-256 of html,
+// as the store writes it.
+func digestMatches(html, want string) bool {
+	var got [sha256.Size * 2]byte
+	sum := sha256.Sum256([]byte(html))
+	hex.Encode(got[:], sum[:])
+	return string(got[:]) == want
+}
+
+// reportTampered counts a refused text and logs it (at most once per
+// fallbackLogEvery): the type and language are in the key, so the log
+// names only the version, never the text.
+func (c *ConsentTextCache) reportTampered(ctx context.Context, version int) {
+	c.tampered.Add(1)
+	suppressed, ok := c.tamperLog.allow(time.Now())
+	if !ok {
+		return
+	}
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "cached consent text does not match its SHA-256; served from the store and refilled",
+		slog.Int("version", version), slog.Int("suppressed_since_last_log", suppressed))
 }
 
 // fill stores t in Redis. It runs after the caller has its answer, so it

@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,10 +273,11 @@ func TestConsentTextCacheUnreadableEntryIsAMiss(t *testing.T) {
 		text       string // "" leaves the text key absent
 		wantReads  int
 		wantPtrTTL bool
+		rejected   RejectedEntries // in all
 	}{
-		{"garbage text", "not an encoded text", 1, true},
-		{"text of another version", encodeText(domain.ConsentText{Version: 7, HTML: "<p>x</p>"}), 2, true},
-		{"text key expired before the pointer", "", 3, true},
+		{"garbage text", "not an encoded text", 1, true, RejectedEntries{Unreadable: 1}},
+		{"text of another version", encodeText(domain.ConsentText{Version: 7, HTML: "<p>x</p>"}), 2, true, RejectedEntries{Unreadable: 2}},
+		{"text key expired before the pointer", "", 3, true, RejectedEntries{Unreadable: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := rdb.Set(ctx, ptr, "1", time.Minute).Err(); err != nil {
@@ -294,7 +297,57 @@ func TestConsentTextCacheUnreadableEntryIsAMiss(t *testing.T) {
 			if got := store.count("GDPR", "en"); got != tc.wantReads {
 				t.Fatalf("after the refill the store was read again (%d times)", got)
 			}
+			if got := c.Stats().Rejected; got != tc.rejected {
+				t.Fatalf("rejected = %+v, want %+v", got, tc.rejected)
+			}
 		})
+	}
+}
+
+// TestConsentTextCacheRefusesATextChangedInRedis: the SHA-256 the cache
+// serves with a text is what the consent ledger records as the text the
+// user saw, so a text changed or cut short in Redis, under its original
+// header, must be refused, answered from the store, counted, logged
+// without its content, and replaced by the store's.
+func TestConsentTextCacheRefusesATextChangedInRedis(t *testing.T) {
+	ctx := context.Background()
+	rdb := testClient(t)
+	store := newFakeStore()
+	var logs bytes.Buffer
+	c := NewConsentTextCache(rdb, testBreaker(t), store, ConsentTextCacheConfig{
+		KeyPrefix: testPrefix(t, rdb), L1TTL: -1, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	v1 := store.publish("GDPR", "en", "<p>We keep your data for five years.</p>")
+	sameText(t, read(t, c, "GDPR", "en"), v1) // fills Redis
+	_, textPrefix := c.keys("GDPR", "en")
+	changed := v1
+	changed.HTML = "<p>We sell your data.</p>"
+	cut := encodeText(v1)
+	for i, value := range []string{encodeText(changed), cut[:len(cut)-10]} {
+		if err := rdb.Set(ctx, textPrefix+"1", value, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		sameText(t, read(t, c, "GDPR", "en"), v1)
+		if got, want := store.count("GDPR", "en"), 2+i; got != want {
+			t.Fatalf("value %d: the store was read %d times, want %d (the changed text refused)", i, got, want)
+		}
+		if got := c.Stats().Rejected; got != (RejectedEntries{Tampered: uint64(i + 1)}) {
+			t.Fatalf("value %d: rejected = %+v, want %d tampered", i, got, i+1)
+		}
+		if got, err := rdb.Get(ctx, textPrefix+"1").Result(); err != nil || got != encodeText(v1) {
+			t.Fatalf("value %d: Redis holds %q (%v) after the refill, want the store's text", i, got, err)
+		}
+		sameText(t, read(t, c, "GDPR", "en"), v1)
+		if got, want := store.count("GDPR", "en"), 2+i; got != want {
+			t.Fatalf("value %d: the refilled text was not served from Redis (store read %d times, want %d)", i, got, want)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "does not match its SHA-256"); n != 1 {
+		t.Fatalf("%d log lines for two refused texts within the log interval, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, `"version":1`) || strings.Contains(out, "sell") || strings.Contains(out, "five years") {
+		t.Fatalf("the log line must name the version and never the text: %s", out)
 	}
 }
 

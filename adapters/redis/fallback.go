@@ -46,10 +46,30 @@ type fallbacks struct {
 	logger    *slog.Logger
 	hook      func(op string, err error)
 	count     atomic.Uint64
+	log       logLimiter
+}
 
+// logLimiter lets one log line through per fallbackLogEvery and counts
+// the ones it holds back, so an outage at 1000 requests per second does
+// not write 1000 lines per second, yet the first one is written at once.
+type logLimiter struct {
 	mu         sync.Mutex
-	lastLog    time.Time
+	last       time.Time
 	suppressed int
+}
+
+// allow reports whether a line may be written at now and, if so, how many
+// were held back since the last one.
+func (l *logLimiter) allow(now time.Time) (suppressed int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < fallbackLogEvery {
+		l.suppressed++
+		return 0, false
+	}
+	suppressed = l.suppressed
+	l.last, l.suppressed = now, 0
+	return suppressed, true
 }
 
 func newFallbacks(component string, logger *slog.Logger, hook func(op string, err error)) *fallbacks {
@@ -65,16 +85,10 @@ func (f *fallbacks) report(ctx context.Context, op string, err error) {
 	if f.hook != nil {
 		f.hook(op, err)
 	}
-	now := time.Now()
-	f.mu.Lock()
-	if now.Sub(f.lastLog) < fallbackLogEvery {
-		f.suppressed++
-		f.mu.Unlock()
+	suppressed, ok := f.log.allow(time.Now())
+	if !ok {
 		return
 	}
-	suppressed := f.suppressed
-	f.lastLog, f.suppressed = now, 0
-	f.mu.Unlock()
 	f.logger.LogAttrs(ctx, slog.LevelWarn, "redis unavailable, serving without it",
 		slog.String("component", f.component), slog.String("op", op),
 		slog.String("error", err.Error()), slog.Int("suppressed_since_last_log", suppressed))

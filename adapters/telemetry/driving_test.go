@@ -235,17 +235,20 @@ func TestBreakerAndFallbackMetrics(t *testing.T) {
 
 func TestConsentTextCacheMetric(t *testing.T) {
 	tests := []struct {
-		name   string
-		counts CacheCounts
-		want   map[string]int64
+		name     string
+		counts   CacheCounts
+		want     map[string]int64
+		rejected map[string]int64
 	}{
 		{"L1 only", CacheCounts{HasL1: true, L1Hits: 7, L1Misses: 3}, map[string]int64{
-			"level=l1,result=hit": 7, "level=l1,result=miss": 3}},
-		{"Redis without L1", CacheCounts{HasL2: true, L2Hits: 5, L2Misses: 2, L2Errors: 1}, map[string]int64{
-			"level=l2,result=hit": 5, "level=l2,result=miss": 2, "level=l2,result=error": 1}},
-		{"both", CacheCounts{HasL1: true, HasL2: true, L1Hits: 1, L1Misses: 1, L2Hits: 1}, map[string]int64{
+			"level=l1,result=hit": 7, "level=l1,result=miss": 3}, map[string]int64{}},
+		{"Redis without L1", CacheCounts{HasL2: true, L2Hits: 5, L2Misses: 2, L2Errors: 1, L2Tampered: 1}, map[string]int64{
+			"level=l2,result=hit": 5, "level=l2,result=miss": 2, "level=l2,result=error": 1},
+			map[string]int64{"reason=tampered": 1, "reason=unreadable": 0}},
+		{"both", CacheCounts{HasL1: true, HasL2: true, L1Hits: 1, L1Misses: 1, L2Hits: 1, L2Unreadable: 4}, map[string]int64{
 			"level=l1,result=hit": 1, "level=l1,result=miss": 1, "level=l2,result=hit": 1,
-			"level=l2,result=miss": 0, "level=l2,result=error": 0}},
+			"level=l2,result=miss": 0, "level=l2,result=error": 0},
+			map[string]int64{"reason=tampered": 0, "reason=unreadable": 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,13 +256,17 @@ func TestConsentTextCacheMetric(t *testing.T) {
 			if err := i.ObserveConsentTextCache(func() CacheCounts { return tt.counts }); err != nil {
 				t.Fatal(err)
 			}
-			got := sums(t, reader, MetricConsentTextCacheRequests)
-			if len(got) != len(tt.want) {
-				t.Errorf("series %v, want %v", got, tt.want)
-			}
-			for k, v := range tt.want {
-				if got[k] != v {
-					t.Errorf("%s = %d, want %d", k, got[k], v)
+			for name, want := range map[string]map[string]int64{
+				MetricConsentTextCacheRequests: tt.want, MetricConsentTextCacheRejected: tt.rejected,
+			} {
+				got := sums(t, reader, name)
+				if len(got) != len(want) {
+					t.Errorf("%s: series %v, want %v", name, got, want)
+				}
+				for k, v := range want {
+					if g, ok := got[k]; !ok || g != v {
+						t.Errorf("%s: %s = %d (present %v), want %d", name, k, g, ok, v)
+					}
 				}
 			}
 		})

@@ -26,6 +26,7 @@ const (
 	MetricDecisions                = "onboarding.decisions"
 	MetricOTPSends                 = "onboarding.otp.sends"
 	MetricConsentTextCacheRequests = "onboarding.consent_text.cache.requests"
+	MetricConsentTextCacheRejected = "onboarding.consent_text.cache.rejected"
 	MetricRedisFallbacks           = "onboarding.redis.fallbacks"
 	MetricRedisRoundTrips          = "onboarding.redis.coalescer.round_trips"
 	MetricRedisCoalescedCommands   = "onboarding.redis.coalescer.commands"
@@ -91,6 +92,7 @@ type Instruments struct {
 	transitions metric.Int64Counter
 	events      metric.Int64Counter
 	cacheReqs   metric.Int64ObservableCounter
+	cacheRejs   metric.Int64ObservableCounter
 
 	// The attribute sets of the counters, built once per label
 	// combination: a measurement then costs no allocation and no sort.
@@ -149,6 +151,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	errs = append(errs, err)
 	i.cacheReqs, err = i.meter.Int64ObservableCounter(MetricConsentTextCacheRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Consent-text cache reads by level (l1 in process, l2 Redis) and result (hit, miss, error)."))
+	errs = append(errs, err)
+	i.cacheRejs, err = i.meter.Int64ObservableCounter(MetricConsentTextCacheRejected, metric.WithUnit("{entry}"),
+		metric.WithDescription("Consent texts found in Redis and not served (each answered from the store and refilled) by reason: tampered (the HTML does not match its SHA-256, which the consent ledger records), unreadable (another format, type, language or version)."))
 	errs = append(errs, err)
 	state, err := i.meter.Int64ObservableGauge(MetricBreakerState,
 		metric.WithDescription("Circuit-breaker state: 0 closed, 1 half-open, 2 open."))
@@ -225,17 +230,25 @@ type CacheCounts struct {
 	HasL1, HasL2               bool
 	L1Hits, L1Misses           uint64
 	L2Hits, L2Misses, L2Errors uint64
+	// L2Tampered and L2Unreadable count the entries Redis held and the
+	// cache refused (also counted in L2Misses).
+	L2Tampered, L2Unreadable uint64
 }
 
 // ObserveConsentTextCache reports read() at every collection as
-// onboarding.consent_text.cache.requests{level, result}. read is called
-// from the collection goroutine and must be safe for concurrent use.
+// onboarding.consent_text.cache.requests{level, result} and, with Redis,
+// onboarding.consent_text.cache.rejected{reason}. read is called from the
+// collection goroutine and must be safe for concurrent use.
 func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 	set := func(level, result string) metric.ObserveOption {
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String("level", level), attribute.String("result", result)))
 	}
 	l1Hit, l1Miss := set("l1", "hit"), set("l1", "miss")
 	l2Hit, l2Miss, l2Err := set("l2", "hit"), set("l2", "miss"), set("l2", "error")
+	reason := func(r string) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+	}
+	tampered, unreadable := reason("tampered"), reason("unreadable")
 	_, err := i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		c := read()
 		if c.HasL1 {
@@ -246,9 +259,11 @@ func (i *Instruments) ObserveConsentTextCache(read func() CacheCounts) error {
 			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Hits), l2Hit)
 			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Misses), l2Miss)
 			o.ObserveInt64(i.cacheReqs, clampInt64(c.L2Errors), l2Err)
+			o.ObserveInt64(i.cacheRejs, clampInt64(c.L2Tampered), tampered)
+			o.ObserveInt64(i.cacheRejs, clampInt64(c.L2Unreadable), unreadable)
 		}
 		return nil
-	}, i.cacheReqs)
+	}, i.cacheReqs, i.cacheRejs)
 	if err != nil {
 		return fmt.Errorf("telemetry: registering the consent-text cache counter: %w", err)
 	}

@@ -298,6 +298,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		return apptelemetry.CacheCounts{
 			HasL1: l1 > 0, L1Hits: s.L1Hits, L1Misses: s.L1Misses,
 			HasL2: true, L2Hits: s.L2Hits, L2Misses: s.L2Misses, L2Errors: readErrors.Load(),
+			L2Tampered: s.Rejected.Tampered, L2Unreadable: s.Rejected.Unreadable,
 		}
 	}); err != nil {
 		_ = rdb.Close()
