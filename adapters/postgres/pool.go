@@ -38,7 +38,10 @@ type PoolConfig struct {
 	// ConnectTimeout bounds one connection attempt per host of a
 	// multi-host DSN, and the liveness ping of an idle connection.
 	ConnectTimeout time.Duration
-	// Tracer, when not nil, traces every query (otelpgx plugs in here).
+	// Tracer, when not nil, traces every query (otelpgx plugs in here),
+	// and the batches, connects, prepares and acquires when it traces
+	// those too. The errors it is handed never carry PostgreSQL's message
+	// or pgx's, which can quote a value (see redactingTracer).
 	Tracer pgx.QueryTracer
 }
 
@@ -116,7 +119,7 @@ func ParsePoolConfig(dsn string, c PoolConfig) (*pgxpool.Config, error) {
 	// for longer than a connect would.
 	cfg.PingTimeout = cfg.ConnConfig.ConnectTimeout
 	if c.Tracer != nil {
-		cfg.ConnConfig.Tracer = c.Tracer
+		cfg.ConnConfig.Tracer = redactErrors(c.Tracer)
 	}
 	return cfg, nil
 }

@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// redactingTracer hands its tracer (otelpgx) every call as pgx reports it,
+// except that errors carry only what identifies the failure. A tracer
+// records an error's text on the span (as the exception message and the
+// status description), and that text is not the service's to control:
+// PostgreSQL quotes values in messages ("invalid input syntax for type
+// date: \"…\"", a trigger's RAISE naming a row), and pgx quotes arguments
+// it could not encode. Personal data must never reach a trace, so a
+// PostgreSQL error is reduced to its severity, SQLSTATE and the names of
+// the schema objects involved, and any other error but a cancellation, a
+// network failure or a closed connection to its type.
+//
+// The error still wraps the original, so a tracer that asks for the
+// *pgconn.PgError (otelpgx does, for the SQLSTATE attribute) finds it.
+type redactingTracer struct {
+	next pgx.QueryTracer
+}
+
+// redactErrors wraps t; every tracing interface pgx and pgxpool look for
+// is implemented, and forwarded when t implements it.
+func redactErrors(t pgx.QueryTracer) *redactingTracer { return &redactingTracer{next: t} }
+
+var (
+	_ pgx.QueryTracer       = (*redactingTracer)(nil)
+	_ pgx.BatchTracer       = (*redactingTracer)(nil)
+	_ pgx.CopyFromTracer    = (*redactingTracer)(nil)
+	_ pgx.PrepareTracer     = (*redactingTracer)(nil)
+	_ pgx.ConnectTracer     = (*redactingTracer)(nil)
+	_ pgxpool.AcquireTracer = (*redactingTracer)(nil)
+	_ pgxpool.ReleaseTracer = (*redactingTracer)(nil)
+)
+
+func (r *redactingTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	return r.next.TraceQueryStart(ctx, conn, data)
+}
+
+func (r *redactingTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	data.Err = traceSafe(data.Err)
+	r.next.TraceQueryEnd(ctx, conn, data)
+}
+
+func (r *redactingTracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	if t, ok := r.next.(pgx.BatchTracer); ok {
+		return t.TraceBatchStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+func (r *redactingTracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if t, ok := r.next.(pgx.BatchTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TraceBatchQuery(ctx, conn, data)
+	}
+}
+
+func (r *redactingTracer) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchEndData) {
+	if t, ok := r.next.(pgx.BatchTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TraceBatchEnd(ctx, conn, data)
+	}
+}
+
+func (r *redactingTracer) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	if t, ok := r.next.(pgx.CopyFromTracer); ok {
+		return t.TraceCopyFromStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+func (r *redactingTracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	if t, ok := r.next.(pgx.CopyFromTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TraceCopyFromEnd(ctx, conn, data)
+	}
+}
+
+func (r *redactingTracer) TracePrepareStart(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareStartData) context.Context {
+	if t, ok := r.next.(pgx.PrepareTracer); ok {
+		return t.TracePrepareStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+func (r *redactingTracer) TracePrepareEnd(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareEndData) {
+	if t, ok := r.next.(pgx.PrepareTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TracePrepareEnd(ctx, conn, data)
+	}
+}
+
+func (r *redactingTracer) TraceConnectStart(ctx context.Context, data pgx.TraceConnectStartData) context.Context {
+	if t, ok := r.next.(pgx.ConnectTracer); ok {
+		return t.TraceConnectStart(ctx, data)
+	}
+	return ctx
+}
+
+func (r *redactingTracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
+	if t, ok := r.next.(pgx.ConnectTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TraceConnectEnd(ctx, data)
+	}
+}
+
+func (r *redactingTracer) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, data pgxpool.TraceAcquireStartData) context.Context {
+	if t, ok := r.next.(pgxpool.AcquireTracer); ok {
+		return t.TraceAcquireStart(ctx, pool, data)
+	}
+	return ctx
+}
+
+func (r *redactingTracer) TraceAcquireEnd(ctx context.Context, pool *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
+	if t, ok := r.next.(pgxpool.AcquireTracer); ok {
+		data.Err = traceSafe(data.Err)
+		t.TraceAcquireEnd(ctx, pool, data)
+	}
+}
+
+func (r *redactingTracer) TraceRelease(pool *pgxpool.Pool, data pgxpool.TraceReleaseData) {
+	if t, ok := r.next.(pgxpool.ReleaseTracer); ok {
+		t.TraceRelease(pool, data)
+	}
+}
+
+// withheldError is an error whose text was replaced for a tracer; it
+// wraps the original for errors.Is and errors.As.
+type withheldError struct {
+	text string
+	err  error
+}
+
+func (e *withheldError) Error() string { return e.text }
+func (e *withheldError) Unwrap() error { return e.err }
+
+// traceSafe returns err with a text that holds no value: see
+// redactingTracer. Cancellations, deadlines, network failures and a
+// closed connection keep theirs (addresses and reasons, no data), as does
+// pgx.ErrNoRows, which tracers skip.
+func traceSafe(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return &withheldError{text: pgErrorText(pe), err: err}
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, pgx.ErrNoRows), errors.Is(err, pgx.ErrTxClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return err
+	case errors.As(err, &ne):
+		return err
+	}
+	return &withheldError{text: fmt.Sprintf("%T (its text is withheld from traces: it may quote a value)", err), err: err}
+}
+
+// pgErrorText is what a trace shows of a PostgreSQL error: the severity,
+// the SQLSTATE, and the schema objects PostgreSQL names in its fields
+// (identifiers of this service's schema, never values). The message and
+// its detail, hint and context are left out.
+func pgErrorText(pe *pgconn.PgError) string {
+	var b strings.Builder
+	b.WriteString(pe.Severity)
+	b.WriteString(" (SQLSTATE ")
+	b.WriteString(pe.Code)
+	b.WriteString(")")
+	for _, f := range [...]struct{ name, value string }{
+		{"schema", pe.SchemaName}, {"table", pe.TableName}, {"column", pe.ColumnName},
+		{"data type", pe.DataTypeName}, {"constraint", pe.ConstraintName},
+	} {
+		if f.value != "" {
+			b.WriteString(" ")
+			b.WriteString(f.name)
+			b.WriteString(" ")
+			b.WriteString(f.value)
+		}
+	}
+	b.WriteString("; message withheld from traces (PostgreSQL's own log has it)")
+	return b.String()
+}
