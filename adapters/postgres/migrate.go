@@ -86,7 +86,8 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, tar
 		// advisory lock: SET LOCAL ends with the transaction (tern also
 		// runs RESET ALL after each migration). A migration run without a
 		// transaction (tern's disable-tx, for CREATE INDEX CONCURRENTLY)
-		// would get no timeout from this: it must set its own.
+		// would get no timeout from this: it must set its own, which
+		// TestMigrationFilesBoundTheirLockWaits requires of every file.
 		if _, err := conn.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)",
 			strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms"); err != nil && lockErr == nil {
 			lockErr = err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/migrations"
 )
 
 func status(t *testing.T, pool *pgxpool.Pool) (int32, int32) {
@@ -278,5 +281,55 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 	var timeout string
 	if err := one.QueryRow(ctx, `SHOW lock_timeout`).Scan(&timeout); err != nil || timeout != "0" {
 		t.Errorf("the migrating session's lock_timeout is %q (%v) after migrating, want the default 0", timeout, err)
+	}
+}
+
+// ternDisableTx is tern's own pattern for the marker (migrate.go).
+var ternDisableTx = regexp.MustCompile(`(?m)^---- tern: disable-tx ----$`)
+
+// unboundedLockWait returns why a migration's SQL could wait for a table
+// lock without limit, or "" when it cannot: Migrate bounds the lock wait of
+// a migration run in a transaction (SET LOCAL lock_timeout), but a file
+// marked with tern's disable-tx (for CREATE INDEX CONCURRENTLY) runs
+// outside one and must set lock_timeout itself, for its session.
+func unboundedLockWait(sql string) string {
+	if !ternDisableTx.MatchString(sql) {
+		return ""
+	}
+	lower := strings.ToLower(sql)
+	if !strings.Contains(lower, "set lock_timeout") && !strings.Contains(lower, "set_config('lock_timeout'") {
+		return "runs outside a transaction (disable-tx) without setting lock_timeout for its session"
+	}
+	return ""
+}
+
+// TestMigrationFilesBoundTheirLockWaits checks every embedded migration
+// with unboundedLockWait, and the rule itself on examples.
+func TestMigrationFilesBoundTheirLockWaits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sql       string
+		unbounded bool
+	}{
+		{"ALTER TABLE clients ADD COLUMN x text;", false},
+		{"---- tern: disable-tx ----\nCREATE INDEX CONCURRENTLY i ON clients (phone);", true},
+		{"---- tern: disable-tx ----\nSET lock_timeout = '10s';\nCREATE INDEX CONCURRENTLY i ON clients (phone);\nRESET lock_timeout;", false},
+	} {
+		if got := unboundedLockWait(tc.sql) != ""; got != tc.unbounded {
+			t.Errorf("unboundedLockWait(%q) reports %v, want %v", tc.sql, got, tc.unbounded)
+		}
+	}
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migration files (%v)", err)
+	}
+	for _, name := range files {
+		b, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if why := unboundedLockWait(string(b)); why != "" {
+			t.Errorf("%s %s", name, why)
+		}
 	}
 }

@@ -40,8 +40,9 @@ type PoolConfig struct {
 	ConnectTimeout time.Duration
 	// Tracer, when not nil, traces every query (otelpgx plugs in here),
 	// and the batches, connects, prepares and acquires when it traces
-	// those too. The errors it is handed never carry PostgreSQL's message
-	// or pgx's, which can quote a value (see redactingTracer).
+	// those too. The errors it is handed carry a text of the service's
+	// making, never PostgreSQL's message or pgx's text, which can quote a
+	// value (see redactingTracer and traceSafe).
 	Tracer pgx.QueryTracer
 }
 

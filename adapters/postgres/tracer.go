@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,8 +23,8 @@ import (
 // date: \"…\"", a trigger's RAISE naming a row), and pgx quotes arguments
 // it could not encode. Personal data must never reach a trace, so a
 // PostgreSQL error is reduced to its severity, SQLSTATE and the names of
-// the schema objects involved, and any other error but a cancellation, a
-// network failure or a closed connection to its type.
+// the schema objects involved, and any other error to what traceSafe
+// keeps of it.
 //
 // The error still wraps the original, so a tracer that asks for the
 // *pgconn.PgError (otelpgx does, for the SQLSTATE attribute) finds it.
@@ -146,28 +148,59 @@ type withheldError struct {
 func (e *withheldError) Error() string { return e.text }
 func (e *withheldError) Unwrap() error { return e.err }
 
-// traceSafe returns err with a text that holds no value: see
-// redactingTracer. Cancellations, deadlines, network failures and a
-// closed connection keep theirs (addresses and reasons, no data), as does
-// pgx.ErrNoRows, which tracers skip.
+// traceSafe returns err with a text of its own making, which holds no
+// value (see redactingTracer), wrapping err. The original's text is never
+// handed on, even when the cause is harmless: pgx wraps causes in texts
+// that quote arguments ("unable to encode \"…\" into binary format for
+// macaddr: address …: invalid MAC address", where the cause is a
+// net.Error). What is kept is what an SRE needs and no value can be in: a
+// PostgreSQL error's SQLSTATE and schema object names; the cancellation,
+// deadline, closed connection or empty result; a network failure's
+// operation, address and system error; a failed connect's host, port,
+// database and user. Anything else is named by its type.
 func traceSafe(err error) error {
 	if err == nil {
 		return nil
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return &withheldError{text: pgErrorText(pe), err: err}
-	}
-	var ne net.Error
+	return &withheldError{text: safeText(err), err: err}
+}
+
+// safeText is traceSafe's text for err.
+func safeText(err error) string {
+	var (
+		pe    *pgconn.PgError
+		ce    *pgconn.ConnectError
+		op    *net.OpError
+		errno syscall.Errno
+	)
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, pgx.ErrNoRows), errors.Is(err, pgx.ErrTxClosed),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return err
-	case errors.As(err, &ne):
-		return err
+	case errors.As(err, &pe):
+		return pgErrorText(pe)
+	case errors.As(err, &ce) && ce.Config != nil:
+		text := fmt.Sprintf("failed to connect to host %s port %d database %s as %s", ce.Config.Host, ce.Config.Port,
+			ce.Config.Database, ce.Config.User)
+		if cause := errors.Unwrap(ce); cause != nil {
+			text += ": " + safeText(cause)
+		}
+		return text
 	}
-	return &withheldError{text: fmt.Sprintf("%T (its text is withheld from traces: it may quote a value)", err), err: err}
+	for _, sentinel := range [...]error{context.Canceled, context.DeadlineExceeded, pgx.ErrNoRows, pgx.ErrTxClosed,
+		io.ErrUnexpectedEOF, io.EOF, net.ErrClosed, os.ErrDeadlineExceeded} {
+		if errors.Is(err, sentinel) {
+			return sentinel.Error()
+		}
+	}
+	if errors.As(err, &op) {
+		text := op.Op + " " + op.Net
+		if op.Addr != nil {
+			text += " " + op.Addr.String()
+		}
+		if errors.As(op.Err, &errno) {
+			text += ": " + errno.Error()
+		}
+		return text
+	}
+	return fmt.Sprintf("%T (its text is withheld from traces: it may quote a value)", err)
 }
 
 // pgErrorText is what a trace shows of a PostgreSQL error: the severity,

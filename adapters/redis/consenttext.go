@@ -446,7 +446,7 @@ func (c *ConsentTextCache) settleL2(ctx context.Context, consentType, language s
 			}
 			return t, nil
 		case entryTampered:
-			c.reportTampered(ctx, t.Version)
+			c.reportTampered(ctx, consentType, language, t.Version)
 		case entryUnreadable:
 			c.unreadable.Add(1)
 		}
@@ -519,16 +519,18 @@ func digestMatches(html, want string) bool {
 }
 
 // reportTampered counts a refused text and logs it (at most once per
-// fallbackLogEvery): the type and language are in the key, so the log
-// names only the version, never the text.
-func (c *ConsentTextCache) reportTampered(ctx context.Context, version int) {
+// fallbackLogEvery) by its type, language and version, never its text.
+// The version's key is text_version: every serve log line already carries
+// the service's own version under "version".
+func (c *ConsentTextCache) reportTampered(ctx context.Context, consentType, language string, version int) {
 	c.tampered.Add(1)
 	suppressed, ok := c.tamperLog.allow(time.Now())
 	if !ok {
 		return
 	}
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "cached consent text does not match its SHA-256; served from the store and refilled",
-		slog.Int("version", version), slog.Int("suppressed_since_last_log", suppressed))
+		slog.String("consent_type", consentType), slog.String("language", language), slog.Int("text_version", version),
+		slog.Int("suppressed_since_last_log", suppressed))
 }
 
 // fill stores t in Redis. It runs after the caller has its answer, so it

@@ -315,7 +315,7 @@ func TestConsentTextCacheRefusesATextChangedInRedis(t *testing.T) {
 	store := newFakeStore()
 	var logs bytes.Buffer
 	c := NewConsentTextCache(rdb, testBreaker(t), store, ConsentTextCacheConfig{
-		KeyPrefix: testPrefix(t, rdb), L1TTL: -1, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		KeyPrefix: testPrefix(t, rdb), L1TTL: -1, Logger: slog.New(slog.NewJSONHandler(&logs, nil)).With("version", "v1.8.0"),
 	})
 	v1 := store.publish("GDPR", "en", "<p>We keep your data for five years.</p>")
 	sameText(t, read(t, c, "GDPR", "en"), v1) // fills Redis
@@ -346,8 +346,13 @@ func TestConsentTextCacheRefusesATextChangedInRedis(t *testing.T) {
 	if n := strings.Count(out, "does not match its SHA-256"); n != 1 {
 		t.Fatalf("%d log lines for two refused texts within the log interval, want 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, `"version":1`) || strings.Contains(out, "sell") || strings.Contains(out, "five years") {
-		t.Fatalf("the log line must name the version and never the text: %s", out)
+	for _, want := range []string{`"consent_type":"GDPR"`, `"language":"en"`, `"text_version":1`, `"version":"v1.8.0"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log line lacks %s (it names the text by type, language and version, beside the service's version): %s", want, out)
+		}
+	}
+	if strings.Contains(out, "sell") || strings.Contains(out, "five years") {
+		t.Fatalf("the log line quotes the text: %s", out)
 	}
 }
 
