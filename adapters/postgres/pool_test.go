@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
+	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
 	"github.com/bankkit/onboarding-adapter/domain"
 )
 
@@ -96,4 +97,59 @@ func TestNewPool(t *testing.T) {
 			t.Fatalf("lookup = %v, want CodeUnavailable", err)
 		}
 	})
+}
+
+// TestSessionSettingsFromTheURL: docs/operations.md tells a bank to bound
+// statements on the server by adding statement_timeout to the database
+// URL (pgx sends a parameter it does not know as a session setting). With
+// a table locked by another session, a registry lookup then ends at that
+// bound as CodeUnavailable (503) instead of waiting for the request's own
+// deadline, and the connection stays usable.
+func TestSessionSettingsFromTheURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	pool, err := postgres.NewPool(ctx, dsn+sep+"statement_timeout=300&idle_in_transaction_session_timeout=60000", postgres.PoolConfig{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var timeout, idle string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&timeout, &idle); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "300ms" || idle != "1min" {
+		t.Fatalf("session settings %q and %q, want 300ms and 1min from the URL", timeout, idle)
+	}
+
+	owner := pgtest.Pool(t, dsn)
+	tx, err := owner.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `LOCK TABLE clients IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	reg := postgres.NewClientRegistry(pool, nil)
+	id := domain.Identification{Scheme: []domain.IdentificationKey{domain.KeyPersonalNumber},
+		Values: map[domain.IdentificationKey]string{domain.KeyPersonalNumber: "8001011234"}}
+	lookupCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = reg.FindClient(lookupCtx, id)
+	took := time.Since(start)
+	if domain.CodeOf(err) != domain.CodeUnavailable || took > 5*time.Second {
+		t.Fatalf("lookup behind a locked table: %v after %v, want CodeUnavailable at the 300 ms statement_timeout", err, took)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.FindClient(ctx, id); err != nil && !domain.IsNotFound(err) {
+		t.Fatalf("after the lock: %v", err)
+	}
 }
