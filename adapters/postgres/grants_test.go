@@ -143,6 +143,11 @@ func TestRuntimeRole(t *testing.T) {
 			`DROP TRIGGER IF EXISTS consent_ledger_append_only ON consent_ledger`,
 			`DROP TABLE process_events`,
 			`CREATE TABLE mine (id int)`,
+			// A registry client of its own making (migration 008): the
+			// role registers prospects only, and changes no status.
+			`INSERT INTO clients (user_id, client_number, birth_date, status) VALUES ('forged', '99999999', '1980-01-02', 'ACTIVE')`,
+			`INSERT INTO clients (user_id, personal_number, status, identification_fingerprint) VALUES ('forged2', '8001011234', 'BLOCKED', repeat('a', 64))`,
+			`UPDATE clients SET status = 'ACTIVE' WHERE status = 'PROSPECT'`,
 		} {
 			_, err := app.Exec(ctx, stmt)
 			var pe *pgconn.PgError
