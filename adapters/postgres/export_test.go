@@ -153,3 +153,6 @@ func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, lockTimeou
 
 // SetPurgeBatch makes each purge statement of s take n cases.
 func SetPurgeBatch(s *Stores, n int) { s.Decisions.purgeBatch = n }
+
+// TraceSafe is traceSafe, for the tests of real connect errors.
+func TraceSafe(err error) error { return traceSafe(err) }

@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
@@ -103,8 +105,8 @@ func TestNewPool(t *testing.T) {
 // statements on the server by adding statement_timeout to the database
 // URL (pgx sends a parameter it does not know as a session setting). With
 // a table locked by another session, a registry lookup then ends at that
-// bound as CodeUnavailable (503) instead of waiting for the request's own
-// deadline, and the connection stays usable.
+// bound (query_canceled, 57014) as CodeUnavailable (503) instead of waiting
+// for the request's own deadline, and the pool stays usable.
 func TestSessionSettingsFromTheURL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -113,7 +115,7 @@ func TestSessionSettingsFromTheURL(t *testing.T) {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	pool, err := postgres.NewPool(ctx, dsn+sep+"statement_timeout=300&idle_in_transaction_session_timeout=60000", postgres.PoolConfig{MaxConns: 2})
+	pool, err := postgres.NewPool(ctx, dsn+sep+"statement_timeout=1000&idle_in_transaction_session_timeout=60000", postgres.PoolConfig{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +124,8 @@ func TestSessionSettingsFromTheURL(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&timeout, &idle); err != nil {
 		t.Fatal(err)
 	}
-	if timeout != "300ms" || idle != "1min" {
-		t.Fatalf("session settings %q and %q, want 300ms and 1min from the URL", timeout, idle)
+	if timeout != "1s" || idle != "1min" {
+		t.Fatalf("session settings %q and %q, want 1s and 1min from the URL", timeout, idle)
 	}
 
 	owner := pgtest.Pool(t, dsn)
@@ -143,8 +145,9 @@ func TestSessionSettingsFromTheURL(t *testing.T) {
 	start := time.Now()
 	_, err = reg.FindClient(lookupCtx, id)
 	took := time.Since(start)
-	if domain.CodeOf(err) != domain.CodeUnavailable || took > 5*time.Second {
-		t.Fatalf("lookup behind a locked table: %v after %v, want CodeUnavailable at the 300 ms statement_timeout", err, took)
+	var pe *pgconn.PgError
+	if domain.CodeOf(err) != domain.CodeUnavailable || !errors.As(err, &pe) || pe.Code != "57014" || took > 5*time.Second {
+		t.Fatalf("lookup behind a locked table: %v after %v, want CodeUnavailable from query_canceled (57014) at the 1 s statement_timeout", err, took)
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)

@@ -156,8 +156,9 @@ func (e *withheldError) Unwrap() error { return e.err }
 // net.Error). What is kept is what an SRE needs and no value can be in: a
 // PostgreSQL error's SQLSTATE and schema object names; the cancellation,
 // deadline, closed connection or empty result; a network failure's
-// operation, address and system error; a failed connect's host, port,
-// database and user. Anything else is named by its type.
+// operation, address and system error; a host name that did not resolve;
+// a failed connect's host, port, database and user, then its cause's.
+// Anything else is named by its type.
 func traceSafe(err error) error {
 	if err == nil {
 		return nil
@@ -170,12 +171,13 @@ func safeText(err error) string {
 	var (
 		pe    *pgconn.PgError
 		ce    *pgconn.ConnectError
+		dns   *net.DNSError
 		op    *net.OpError
 		errno syscall.Errno
 	)
+	// A failed connect first, so that one the server refused (a wrong
+	// password, a missing database) still names where it went.
 	switch {
-	case errors.As(err, &pe):
-		return pgErrorText(pe)
 	case errors.As(err, &ce) && ce.Config != nil:
 		text := fmt.Sprintf("failed to connect to host %s port %d database %s as %s", ce.Config.Host, ce.Config.Port,
 			ce.Config.Database, ce.Config.User)
@@ -183,6 +185,10 @@ func safeText(err error) string {
 			text += ": " + safeText(cause)
 		}
 		return text
+	case errors.As(err, &pe):
+		return pgErrorText(pe)
+	case errors.As(err, &dns):
+		return "lookup " + dns.Name + ": " + dnsReason(dns)
 	}
 	for _, sentinel := range [...]error{context.Canceled, context.DeadlineExceeded, pgx.ErrNoRows, pgx.ErrTxClosed,
 		io.ErrUnexpectedEOF, io.EOF, net.ErrClosed, os.ErrDeadlineExceeded} {
@@ -201,6 +207,20 @@ func safeText(err error) string {
 		return text
 	}
 	return fmt.Sprintf("%T (its text is withheld from traces: it may quote a value)", err)
+}
+
+// dnsReason names why a host name did not resolve, without the resolver's
+// own text.
+func dnsReason(e *net.DNSError) string {
+	switch {
+	case e.IsNotFound:
+		return "no such host"
+	case e.IsTimeout:
+		return "timeout"
+	case e.IsTemporary:
+		return "temporary failure"
+	}
+	return "failed"
 }
 
 // pgErrorText is what a trace shows of a PostgreSQL error: the severity,

@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -101,5 +103,43 @@ func TestTracedErrorsQuoteNoValue(t *testing.T) {
 	}
 	if !leaked {
 		t.Error("otelpgx alone no longer records PostgreSQL's message: this test no longer shows the redaction does anything")
+	}
+}
+
+// TestTracedConnectErrors: a connect that fails, at the network or at the
+// server, is named by its target and cause in a trace, and the server's
+// message is not in it.
+func TestTracedConnectErrors(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewEmptyDatabase(t) // skips or fails loudly without a server
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dsn string
+		want      []string
+	}{
+		{"nothing listens", "postgres://app@127.0.0.1:1/onboarding?sslmode=disable&connect_timeout=5",
+			[]string{"failed to connect to host 127.0.0.1 port 1 database onboarding as app: dial tcp 127.0.0.1:1: connection refused"}},
+		{"the server refuses the database", fmt.Sprintf("postgres://%s@%s:%d/no_such_database_8001011234?sslmode=disable", cfg.User, cfg.Host, cfg.Port),
+			[]string{fmt.Sprintf("failed to connect to host %s port %d database no_such_database_8001011234 as %s: FATAL (SQLSTATE 3D000)", cfg.Host, cfg.Port, cfg.User)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := pgconn.Connect(ctx, tc.dsn)
+			if err == nil {
+				_ = conn.Close(ctx)
+				t.Fatal("the connect did not fail")
+			}
+			text := postgres.TraceSafe(err).Error()
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("trace text %q lacks %q (pgx's: %q)", text, w, err)
+				}
+			}
+			if strings.Contains(text, "does not exist") {
+				t.Errorf("trace text %q carries the server's message", text)
+			}
+		})
 	}
 }
