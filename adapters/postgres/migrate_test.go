@@ -287,6 +287,9 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 // ternDisableTx is tern's own pattern for the marker (migrate.go).
 var ternDisableTx = regexp.MustCompile(`(?m)^---- tern: disable-tx ----$`)
 
+// setsLockTimeout matches a statement (not a comment) that sets it.
+var setsLockTimeout = regexp.MustCompile(`(?im)^\s*SET\s+(SESSION\s+)?lock_timeout\b`)
+
 // unboundedLockWait returns why a migration's SQL could wait for a table
 // lock without limit, or "" when it cannot: Migrate bounds the lock wait of
 // a migration run in a transaction (SET LOCAL lock_timeout), but a file
@@ -296,8 +299,7 @@ func unboundedLockWait(sql string) string {
 	if !ternDisableTx.MatchString(sql) {
 		return ""
 	}
-	lower := strings.ToLower(sql)
-	if !strings.Contains(lower, "set lock_timeout") && !strings.Contains(lower, "set_config('lock_timeout'") {
+	if !setsLockTimeout.MatchString(sql) {
 		return "runs outside a transaction (disable-tx) without setting lock_timeout for its session"
 	}
 	return ""
@@ -313,6 +315,7 @@ func TestMigrationFilesBoundTheirLockWaits(t *testing.T) {
 	}{
 		{"ALTER TABLE clients ADD COLUMN x text;", false},
 		{"---- tern: disable-tx ----\nCREATE INDEX CONCURRENTLY i ON clients (phone);", true},
+		{"---- tern: disable-tx ----\n-- SET lock_timeout = '10s' would be needed here\nCREATE INDEX CONCURRENTLY i ON clients (phone);", true},
 		{"---- tern: disable-tx ----\nSET lock_timeout = '10s';\nCREATE INDEX CONCURRENTLY i ON clients (phone);\nRESET lock_timeout;", false},
 	} {
 		if got := unboundedLockWait(tc.sql) != ""; got != tc.unbounded {
