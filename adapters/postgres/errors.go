@@ -211,8 +211,8 @@ func firstIn(last *atomic.Int64, interval time.Duration) bool {
 // The cause is kept for logs and errors.Is. A PgError's text carries the
 // server's message, which names constraints and types, and values only for
 // data exceptions (class 22: `invalid input syntax for type date: "…"`);
-// those keep their cause behind valueFree, whose text leaves the message
-// out. Detail, which holds a violating row's values, Error() never shows.
+// those keep their cause behind a withheldError, whose text leaves the
+// message out. Detail, which holds a violating row's values, Error() never shows.
 func (d *db) translate(what string, err error) error {
 	if err == nil {
 		return nil
@@ -241,7 +241,7 @@ func translatePgError(what string, pgErr *pgconn.PgError, err error) error {
 	case code == sqlstateUniqueViolation || code == sqlstateExclusionViolation:
 		return &domain.Error{Code: domain.CodeConflict, Message: what + " already exists", Err: err}
 	case code == sqlstateCheckViolation || strings.HasPrefix(code, "22"):
-		return &domain.Error{Code: domain.CodeInvalid, Field: pgErr.ColumnName, Message: what + " has a value the database refuses", Err: valueFree{err: err, pg: pgErr}}
+		return &domain.Error{Code: domain.CodeInvalid, Field: pgErr.ColumnName, Message: what + " has a value the database refuses", Err: &withheldError{text: dataExceptionText(pgErr), err: err}}
 	case code == sqlstateSerializationFailure || code == sqlstateDeadlockDetected ||
 		code == sqlstateReadOnlyTransaction || code == sqlstateLockNotAvailable:
 		return domain.Unavailable(err, "database unavailable")
@@ -279,20 +279,23 @@ func transient(err error) bool {
 		errors.Is(err, puddle.ErrClosedPool)
 }
 
-// valueFree is a data exception's cause for logs: its text is the
-// SQLSTATE and the column, never the server's message, which may quote the
-// refused value (a birth date, a personal number). errors.Is and errors.As
-// still reach the driver's error.
-type valueFree struct {
-	err error
-	pg  *pgconn.PgError
+// withheldError is an error whose text was replaced by one that quotes no
+// value, for logs (a data exception's cause, see translate) and traces
+// (see traceSafe); errors.Is and errors.As still reach the original.
+type withheldError struct {
+	text string
+	err  error
 }
 
-func (v valueFree) Error() string {
-	if v.pg.ColumnName != "" {
-		return fmt.Sprintf("data exception (SQLSTATE %s, column %s)", v.pg.Code, v.pg.ColumnName)
+func (e *withheldError) Error() string { return e.text }
+func (e *withheldError) Unwrap() error { return e.err }
+
+// dataExceptionText is a data exception's text for logs: its SQLSTATE and
+// the column, never the server's message, which may quote the refused
+// value (a birth date, a personal number).
+func dataExceptionText(pg *pgconn.PgError) string {
+	if pg.ColumnName != "" {
+		return fmt.Sprintf("data exception (SQLSTATE %s, column %s)", pg.Code, pg.ColumnName)
 	}
-	return fmt.Sprintf("data exception (SQLSTATE %s)", v.pg.Code)
+	return fmt.Sprintf("data exception (SQLSTATE %s)", pg.Code)
 }
-
-func (v valueFree) Unwrap() error { return v.err }

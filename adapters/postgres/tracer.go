@@ -30,11 +30,27 @@ import (
 // *pgconn.PgError (otelpgx does, for the SQLSTATE attribute) finds it.
 type redactingTracer struct {
 	next pgx.QueryTracer
+	// The other interfaces of next, asserted once (nil when it lacks one).
+	batch   pgx.BatchTracer
+	copy    pgx.CopyFromTracer
+	prepare pgx.PrepareTracer
+	connect pgx.ConnectTracer
+	acquire pgxpool.AcquireTracer
+	release pgxpool.ReleaseTracer
 }
 
 // redactErrors wraps t; every tracing interface pgx and pgxpool look for
 // is implemented, and forwarded when t implements it.
-func redactErrors(t pgx.QueryTracer) *redactingTracer { return &redactingTracer{next: t} }
+func redactErrors(t pgx.QueryTracer) *redactingTracer {
+	r := &redactingTracer{next: t}
+	r.batch, _ = t.(pgx.BatchTracer)
+	r.copy, _ = t.(pgx.CopyFromTracer)
+	r.prepare, _ = t.(pgx.PrepareTracer)
+	r.connect, _ = t.(pgx.ConnectTracer)
+	r.acquire, _ = t.(pgxpool.AcquireTracer)
+	r.release, _ = t.(pgxpool.ReleaseTracer)
+	return r
+}
 
 var (
 	_ pgx.QueryTracer       = (*redactingTracer)(nil)
@@ -56,97 +72,87 @@ func (r *redactingTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, dat
 }
 
 func (r *redactingTracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
-	if t, ok := r.next.(pgx.BatchTracer); ok {
+	if t := r.batch; t != nil {
 		return t.TraceBatchStart(ctx, conn, data)
 	}
 	return ctx
 }
 
 func (r *redactingTracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
-	if t, ok := r.next.(pgx.BatchTracer); ok {
+	if t := r.batch; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TraceBatchQuery(ctx, conn, data)
 	}
 }
 
 func (r *redactingTracer) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchEndData) {
-	if t, ok := r.next.(pgx.BatchTracer); ok {
+	if t := r.batch; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TraceBatchEnd(ctx, conn, data)
 	}
 }
 
 func (r *redactingTracer) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
-	if t, ok := r.next.(pgx.CopyFromTracer); ok {
+	if t := r.copy; t != nil {
 		return t.TraceCopyFromStart(ctx, conn, data)
 	}
 	return ctx
 }
 
 func (r *redactingTracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
-	if t, ok := r.next.(pgx.CopyFromTracer); ok {
+	if t := r.copy; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TraceCopyFromEnd(ctx, conn, data)
 	}
 }
 
 func (r *redactingTracer) TracePrepareStart(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareStartData) context.Context {
-	if t, ok := r.next.(pgx.PrepareTracer); ok {
+	if t := r.prepare; t != nil {
 		return t.TracePrepareStart(ctx, conn, data)
 	}
 	return ctx
 }
 
 func (r *redactingTracer) TracePrepareEnd(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareEndData) {
-	if t, ok := r.next.(pgx.PrepareTracer); ok {
+	if t := r.prepare; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TracePrepareEnd(ctx, conn, data)
 	}
 }
 
 func (r *redactingTracer) TraceConnectStart(ctx context.Context, data pgx.TraceConnectStartData) context.Context {
-	if t, ok := r.next.(pgx.ConnectTracer); ok {
+	if t := r.connect; t != nil {
 		return t.TraceConnectStart(ctx, data)
 	}
 	return ctx
 }
 
 func (r *redactingTracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
-	if t, ok := r.next.(pgx.ConnectTracer); ok {
+	if t := r.connect; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TraceConnectEnd(ctx, data)
 	}
 }
 
 func (r *redactingTracer) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, data pgxpool.TraceAcquireStartData) context.Context {
-	if t, ok := r.next.(pgxpool.AcquireTracer); ok {
+	if t := r.acquire; t != nil {
 		return t.TraceAcquireStart(ctx, pool, data)
 	}
 	return ctx
 }
 
 func (r *redactingTracer) TraceAcquireEnd(ctx context.Context, pool *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
-	if t, ok := r.next.(pgxpool.AcquireTracer); ok {
+	if t := r.acquire; t != nil {
 		data.Err = traceSafe(data.Err)
 		t.TraceAcquireEnd(ctx, pool, data)
 	}
 }
 
 func (r *redactingTracer) TraceRelease(pool *pgxpool.Pool, data pgxpool.TraceReleaseData) {
-	if t, ok := r.next.(pgxpool.ReleaseTracer); ok {
+	if t := r.release; t != nil {
 		t.TraceRelease(pool, data)
 	}
 }
-
-// withheldError is an error whose text was replaced for a tracer; it
-// wraps the original for errors.Is and errors.As.
-type withheldError struct {
-	text string
-	err  error
-}
-
-func (e *withheldError) Error() string { return e.text }
-func (e *withheldError) Unwrap() error { return e.err }
 
 // traceSafe returns err with a text of its own making, which holds no
 // value (see redactingTracer), wrapping err. The original's text is never
