@@ -85,7 +85,10 @@ type OTPGuardStats struct {
 // answered for during an outage (outage), what it holds and Redis never saw
 // is respected when Redis answers again: a code claimed there is a repeat,
 // and its sends count against the limit. Once Redis answers again it is
-// used again.
+// used again. The other way round, a send claimed in Redis that finishes
+// while Redis cannot be written owes Redis its outcome, written when Redis
+// next answers this replica (see finishes), so a retry on any replica is
+// not left waiting for a claim nobody will finish.
 //
 // The scripts are safe to run twice, as go-redis sends a command (or a
 // Coalescer's pipeline) again when its reply is late: the claim and the
@@ -100,6 +103,7 @@ type OTPGuard struct {
 	fallbacks *fallbacks
 	clock     ports.Clock
 	outage    outage
+	finishes  finishes
 }
 
 // outage remembers, until their window ends, the dedupe keys and the
@@ -245,9 +249,9 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 		return false, "", domain.Invalid("ttl", "must be positive")
 	}
 	var reply []any
-	claim := string(domain.OTPPending) + "|" + callToken()
+	claimValue := string(domain.OTPPending) + "|" + callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		cmd, err := g.co.runScript(ctx, beginScript, []string{g.dedupeKey(key)}, claim, ms(ttl))
+		cmd, err := g.co.runScript(ctx, beginScript, []string{g.dedupeKey(key)}, claimValue, ms(ttl))
 		if err != nil {
 			return err
 		}
@@ -258,19 +262,31 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 		claimed, prior, perr := parseBegin(reply)
 		err = perr
 		if err == nil {
+			// Redis answers again: outcomes it could not take are written
+			// now, and a retry it answered "pending" for a send this
+			// replica finished meanwhile gets that send's outcome.
+			if g.finishes.n.Load() > 0 {
+				if out, ok := g.settle(ctx, key); ok && !claimed {
+					return false, out, nil
+				}
+			}
 			if !claimed {
 				return false, prior, nil
 			}
+			now := g.clock.Now()
+			g.finishes.claimed(key, claim{value: claimValue, expires: now.Add(ttl)}, now)
 			// Mirror the claim, so a retry served by the fallback during
 			// an outage still sees this send in flight. If the fallback
 			// answered for this key while Redis failed, it may hold a claim
 			// Redis never saw, in flight or done within its window: then
 			// this is a repeat, answered as the fallback says.
 			mine, held, merr := g.fallback.BeginOTP(ctx, key, ttl)
-			if merr == nil && !mine && g.outage.has(outageBegin+key, g.clock.Now()) {
+			if merr == nil && !mine && g.outage.has(outageBegin+key, now) {
 				if held != domain.OTPPending {
 					// Done: tell Redis, so every replica answers it. (A send
-					// still in flight tells Redis when it finishes.)
+					// still in flight tells Redis when it finishes, replacing
+					// this claim.)
+					g.finishes.finished(key)
 					_ = g.breaker.Do(ctx, func(ctx context.Context) error {
 						_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(held), ms(ttl))
 						return err
@@ -331,12 +347,21 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 	if err := g.fallback.FinishOTP(ctx, key, outcome, ttl); err != nil {
 		return err
 	}
+	c, tracked := g.finishes.finished(key)
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
 		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl))
 		return err
 	})
 	if err == nil {
+		if g.finishes.n.Load() > 0 {
+			g.settle(ctx, "")
+		}
 		return nil
+	}
+	if tracked {
+		// Owed to Redis, which still holds the claim: written when Redis
+		// answers again (see finishes).
+		g.finishes.owe(key, owedFinish{claim: c, outcome: outcome}, g.clock.Now())
 	}
 	if ctx.Err() != nil {
 		return unavailable(ctx.Err(), "finish OTP dedupe: caller gone")

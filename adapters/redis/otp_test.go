@@ -417,6 +417,89 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	}
 }
 
+// TestOTPGuardOwesRedisTheOutcome: a send claimed in Redis that finishes
+// while Redis cannot be written leaves the claim "pending" in Redis. Before
+// this was mended, a retry of the code after Redis came back waited out its
+// poll and answered otpSent false although the SMS went out (left alone in
+// stops 27–32). Now the replica keeps the outcome and writes it when Redis
+// next answers it: a retry on this replica gets it at once, and another
+// replica after this one has talked to Redis. An owed outcome replaces only
+// its own claim: a later claim of the key, made once the first expired, is
+// left alone.
+func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
+	ctx := context.Background()
+	direct, prefix, proxy, rdb := proxied(t)
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond, CallTimeout: patientCallTimeout})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix})
+	other := NewOTPGuard(direct, NewBreaker(BreakerConfig{}), OTPGuardConfig{KeyPrefix: prefix}) // another replica
+
+	for _, k := range []string{"k-here", "k-there"} {
+		if claimed, _, err := g.BeginOTP(ctx, k, time.Minute); err != nil || !claimed {
+			t.Fatalf("claim %s before the outage: %v, %v", k, claimed, err)
+		}
+	}
+	if claimed, _, err := g.BeginOTP(ctx, "k-expires", 300*time.Millisecond); err != nil || !claimed {
+		t.Fatalf("claim before the outage: %v, %v", claimed, err)
+	}
+	proxy.stop()
+	for _, k := range []string{"k-here", "k-there"} {
+		if err := g.FinishOTP(ctx, k, domain.OTPSent, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.FinishOTP(ctx, "k-expires", domain.OTPFailedPermanent, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if g.finishes.n.Load() != 3 {
+		t.Fatalf("outcomes owed to Redis = %d, want 3", g.finishes.n.Load())
+	}
+	// While Redis is away, the other replica sees the claim, as it must.
+	if claimed, prior, err := other.BeginOTP(ctx, "k-there", time.Minute); err != nil || claimed || prior != domain.OTPPending {
+		t.Fatalf("the other replica during the outage: claimed %v, prior %q, %v; want pending", claimed, prior, err)
+	}
+	// The first claim of k-expires ends; the other replica claims it anew.
+	eventually(t, 3*time.Second, "the short claim expired", func() bool {
+		n, _ := direct.Exists(ctx, g.dedupeKey("k-expires")).Result()
+		return n == 0
+	})
+	if claimed, _, err := other.BeginOTP(ctx, "k-expires", time.Minute); err != nil || !claimed {
+		t.Fatalf("the other replica's later claim: %v, %v", claimed, err)
+	}
+
+	proxy.start()
+	// A retry on this replica is the first call Redis answers: Redis says
+	// pending, and the owed outcome answers it (the fallback, which also
+	// knows it, must not be what answered).
+	eventually(t, 3*time.Second, "the retry answered by Redis with the outcome", func() bool {
+		n := g.Stats().Fallbacks
+		claimed, prior, err := g.BeginOTP(ctx, "k-here", time.Minute)
+		if err != nil || claimed || prior != domain.OTPSent {
+			t.Fatalf("retry after recovery: claimed %v, prior %q, %v; want sent", claimed, prior, err)
+		}
+		return g.Stats().Fallbacks == n
+	})
+	for _, k := range []string{"k-here", "k-there"} {
+		if v, _ := direct.Get(ctx, g.dedupeKey(k)).Result(); v != string(domain.OTPSent) {
+			t.Fatalf("Redis holds %q for %s, want sent", v, k)
+		}
+		if ttl, _ := direct.PTTL(ctx, g.dedupeKey(k)).Result(); ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("%s's TTL after the owed outcome = %v, want the claim's", k, ttl)
+		}
+	}
+	if claimed, prior, err := other.BeginOTP(ctx, "k-there", time.Minute); err != nil || claimed || prior != domain.OTPSent {
+		t.Fatalf("the other replica after recovery: claimed %v, prior %q, %v; want sent", claimed, prior, err)
+	}
+	if v, _ := direct.Get(ctx, g.dedupeKey("k-expires")).Result(); !strings.HasPrefix(v, string(domain.OTPPending)+"|") {
+		t.Fatalf("the other replica's later claim was replaced by %q", v)
+	}
+	if n := g.finishes.n.Load(); n != 0 {
+		t.Fatalf("outcomes still owed after Redis took them = %d", n)
+	}
+	if len(g.finishes.claims) != 0 {
+		t.Fatalf("claims still remembered after their finish: %d", len(g.finishes.claims))
+	}
+}
+
 // TestOTPGuardSharesRoundTrips: the guard's scripts go through its
 // Coalescer, so the claims, throttle checks and outcomes that concurrent
 // sends issue while the lane is busy share one round trip, each with its

@@ -1,0 +1,190 @@
+package redis
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/bankkit/onboarding-adapter/domain"
+)
+
+// finishes keeps what this replica owes Redis when a send it claimed in
+// Redis finishes while Redis cannot be written: the outcome, with the claim
+// it replaces. Without it, Redis kept the claim "pending" until its window
+// ended, and a retry of the code after Redis came back (on any replica)
+// waited for a send that had long finished, then answered otpSent false
+// although the SMS went out.
+//
+// claims holds the claim value ("pending|<token>") of every send this
+// replica claimed in Redis and has not finished: a kept outcome replaces
+// only its own claim, never a later claim of the key (made after the first
+// one expired) nor an outcome Redis already holds. Both maps are bounded by
+// maxOutageEntries; past that a finish is not kept, as before this existed.
+type finishes struct {
+	n        atomic.Int64 // len(unsynced): calls with nothing owed skip the lock
+	mu       sync.Mutex
+	claims   map[string]claim
+	unsynced map[string]owedFinish
+}
+
+// claim is a claim this replica made in Redis: its value and when Redis
+// lets it expire.
+type claim struct {
+	value   string
+	expires time.Time
+}
+
+// owedFinish is an outcome Redis has not taken yet, for the claim it
+// replaces; once the claim has expired in Redis nothing is left to replace.
+type owedFinish struct {
+	claim
+	outcome domain.OTPOutcome
+}
+
+// resyncBatch bounds the owed outcomes written by one call: after a long
+// outage the first calls each carry a share, in one round trip each.
+const resyncBatch = 64
+
+// claimed remembers a claim this replica made. A claim never finished (its
+// sender panicked) is dropped once it has expired, when room is needed.
+func (f *finishes) claimed(key string, c claim, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.claims == nil {
+		f.claims = make(map[string]claim)
+	}
+	if len(f.claims) >= maxOutageEntries {
+		for k, old := range f.claims {
+			if !now.Before(old.expires) {
+				delete(f.claims, k)
+			}
+		}
+		if len(f.claims) >= maxOutageEntries {
+			return
+		}
+	}
+	f.claims[key] = c
+}
+
+// finished forgets the claim of key and returns it.
+func (f *finishes) finished(key string) (claim, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.claims[key]
+	delete(f.claims, key)
+	return c, ok
+}
+
+// owe keeps an outcome Redis could not take, until the claim it replaces
+// has expired in Redis.
+func (f *finishes) owe(key string, o owedFinish, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unsynced == nil {
+		f.unsynced = make(map[string]owedFinish)
+	}
+	if len(f.unsynced) >= maxOutageEntries {
+		f.dropExpired(now)
+		if len(f.unsynced) >= maxOutageEntries {
+			return
+		}
+	}
+	f.unsynced[key] = o
+	f.n.Store(int64(len(f.unsynced)))
+}
+
+func (f *finishes) dropExpired(now time.Time) {
+	for k, o := range f.unsynced {
+		if !now.Before(o.expires) {
+			delete(f.unsynced, k)
+		}
+	}
+	f.n.Store(int64(len(f.unsynced)))
+}
+
+// owed returns up to resyncBatch owed outcomes, first key's when it has
+// one, dropping those whose claim has expired.
+func (f *finishes) owed(key string, now time.Time) (keys []string, owed []owedFinish) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropExpired(now)
+	if o, ok := f.unsynced[key]; ok {
+		keys, owed = append(keys, key), append(owed, o)
+	}
+	for k, o := range f.unsynced {
+		if len(keys) == resyncBatch {
+			break
+		}
+		if k != key {
+			keys, owed = append(keys, k), append(owed, o)
+		}
+	}
+	return keys, owed
+}
+
+// paid forgets the owed outcome of key, unless a newer one replaced it.
+func (f *finishes) paid(key string, c claim) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o, ok := f.unsynced[key]; ok && o.claim == c {
+		delete(f.unsynced, key)
+		f.n.Store(int64(len(f.unsynced)))
+	}
+}
+
+// settleScript sets KEYS[1] to ARGV[2], keeping its TTL, when it still
+// holds the claim ARGV[1]: 1 when set, 0 when the key holds anything else
+// (an outcome, or a later claim) or has expired. Safe to run twice: the
+// second run finds the outcome and leaves it.
+var settleScript = newLuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+`)
+
+// settle writes owed outcomes to Redis, first key's, in one round trip,
+// and reports whether key's outcome replaced its claim (then a retry that
+// Redis answered "pending" is answered with it). An outcome Redis took, or
+// found nothing to replace for, is no longer owed; one it could not be sent
+// stays owed.
+func (g *OTPGuard) settle(ctx context.Context, key string) (domain.OTPOutcome, bool) {
+	keys, owed := g.finishes.owed(key, g.clock.Now())
+	if len(keys) == 0 {
+		return "", false
+	}
+	var cmds []goredis.Cmder
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		var err error
+		cmds, err = g.co.runScripts(ctx, func(withSource bool) []goredis.Cmder {
+			cs := make([]goredis.Cmder, len(keys))
+			for i, k := range keys {
+				cs[i] = settleScript.cmd(ctx, withSource, []string{g.dedupeKey(k)}, owed[i].value, string(owed[i].outcome))
+			}
+			return cs
+		})
+		return err
+	})
+	if err != nil {
+		return "", false
+	}
+	var (
+		out  domain.OTPOutcome
+		took bool
+	)
+	for i, c := range cmds {
+		set, err := c.(*goredis.Cmd).Int64()
+		if err != nil {
+			continue
+		}
+		g.finishes.paid(keys[i], owed[i].claim)
+		if keys[i] == key && set == 1 {
+			out, took = owed[i].outcome, true
+		}
+	}
+	return out, took
+}
