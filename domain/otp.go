@@ -52,4 +52,11 @@ type SendResult struct {
 	Outcome   OTPOutcome // OTPSent, OTPFailedPermanent or OTPFailedTransient
 	MessageID string
 	Detail    string // gateway status or error text, without the message
+	// NotSubmitted is true when the gateway provably did not take the
+	// message: it was never requested (breaker open, no concurrency slot,
+	// refused before any request) or every request was refused unprocessed
+	// (no connection, 429, 503). No SMS can arrive and none is charged, so
+	// the send does not count against the user's throttle. A failure after
+	// the request went out (a timeout, a 500) is ambiguous and stays false.
+	NotSubmitted bool
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -190,7 +191,7 @@ func TestOTPGuardAnswersAfterSweepCompaction(t *testing.T) {
 		if claimed, _, err := g.BeginOTP(ctx, sendKey(i), time.Minute); err != nil || !claimed {
 			t.Fatalf("claim %d: %v %v", i, claimed, err)
 		}
-		if ok, err := g.AllowOTP(ctx, fmt.Sprint("process-", i), 1, time.Minute); err != nil || !ok {
+		if ok, err := g.AllowOTP(ctx, fmt.Sprint("process-", i), rand.Text(), 1, time.Minute); err != nil || !ok {
 			t.Fatalf("send %d: %v %v", i, ok, err)
 		}
 	}
@@ -211,7 +212,7 @@ func TestOTPGuardAnswersAfterSweepCompaction(t *testing.T) {
 		t.Error("an expired key cannot be claimed again")
 	}
 	for i, want := range []bool{true, false} {
-		if ok, _ := g.AllowOTP(ctx, "process-0", 1, time.Minute); ok != want {
+		if ok, _ := g.AllowOTP(ctx, "process-0", rand.Text(), 1, time.Minute); ok != want {
 			t.Errorf("send %d of a process whose window passed: allowed %v, want %v", i+1, ok, want)
 		}
 	}
@@ -225,7 +226,7 @@ func BenchmarkCompact(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			m := make(map[otpKey]sendLog, n)
 			for i := range n {
-				m[otpKeyOf(fmt.Sprint(i))] = sendLog{times: []time.Duration{time.Duration(i)}, window: time.Minute}
+				m[otpKeyOf(fmt.Sprint(i))] = sendLog{times: []sent{{at: time.Duration(i)}}, window: time.Minute}
 			}
 			for b.Loop() {
 				c := churn{deletes: rebuildAfter(n) + 1}

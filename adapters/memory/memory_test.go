@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"regexp"
 	"sync"
@@ -374,7 +375,7 @@ func TestOTPGuardSweepsExpiredEntries(t *testing.T) {
 		if _, _, err := g.BeginOTP(ctx, fmt.Sprintf("k%d", i), time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := g.AllowOTP(ctx, fmt.Sprintf("p%d", i), 5, 15*time.Minute); err != nil {
+		if _, err := g.AllowOTP(ctx, fmt.Sprintf("p%d", i), rand.Text(), 5, 15*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -395,7 +396,7 @@ func TestOTPGuardSlidingWindow(t *testing.T) {
 	clock := memory.NewFakeClock(t0)
 	g := memory.NewOTPGuard(clock)
 	allow := func() bool {
-		ok, err := g.AllowOTP(ctx, "p", 2, 10*time.Minute)
+		ok, err := g.AllowOTP(ctx, "p", rand.Text(), 2, 10*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +423,7 @@ func TestOTPGuardSlidingWindow(t *testing.T) {
 		limit  int
 		window time.Duration
 	}{{"zero limit", 0, time.Minute}, {"zero window", 5, 0}} {
-		if _, err := g.AllowOTP(ctx, "p", tc.limit, tc.window); domain.CodeOf(err) != domain.CodeInvalid {
+		if _, err := g.AllowOTP(ctx, "p", rand.Text(), tc.limit, tc.window); domain.CodeOf(err) != domain.CodeInvalid {
 			t.Fatalf("%s: err = %v, want invalid", tc.name, err)
 		}
 	}

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"crypto/sha256"
+	"hash/maphash"
 	"math"
 	"sync"
 	"time"
@@ -57,7 +58,8 @@ const DefaultOTPDedupeKeys = 10_000
 // each (TestOTPGuardAtDefaultCaps).
 type OTPGuard struct {
 	clock ports.Clock
-	start time.Time // times are kept as offsets from it (monotonic when clock's is)
+	start time.Time    // times are kept as offsets from it (monotonic when clock's is)
+	seed  maphash.Seed // of the send ids' hashes
 
 	mu          sync.Mutex
 	dedupe      map[otpKey]otpEntry
@@ -90,9 +92,17 @@ type otpEntry struct {
 }
 
 type sendLog struct {
-	times  []time.Duration // allowed sends since start, oldest first
+	times  []sent // allowed sends, oldest first
 	window time.Duration
 	gen    uint64
+}
+
+// sent is one allowed send: when, since start, and a 64-bit hash of its
+// send id, which RefundOTP looks for (two ids of one process's window
+// share one with odds of 2^-64 a pair).
+type sent struct {
+	at time.Duration
+	id uint64
 }
 
 // otpSlot is an entry's place in the order of additions. A swept entry's
@@ -121,6 +131,7 @@ func NewOTPGuardLimits(clock ports.Clock, keys, processes int) *OTPGuard {
 	return &OTPGuard{
 		clock:       clock,
 		start:       clock.Now(),
+		seed:        maphash.MakeSeed(),
 		dedupe:      make(map[otpKey]otpEntry),
 		sends:       make(map[otpKey]sendLog),
 		dedupeOrder: fifo[otpSlot]{limit: keys},
@@ -205,8 +216,12 @@ func (g *OTPGuard) setDedupe(key otpKey, outcome domain.OTPOutcome, expires time
 }
 
 // AllowOTP reports whether one more send for processID stays within limit
-// sends in the window ending now, and logs it when it does.
-func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, window time.Duration) (bool, error) {
+// sends in the window ending now, and logs it when it does. A sendID
+// already in the window's log is that send again: allowed, counted once.
+func (g *OTPGuard) AllowOTP(_ context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
+	if sendID == "" {
+		return false, domain.Invalid("sendID", "must not be empty")
+	}
 	if limit < 1 {
 		return false, domain.Invalid("limit", "must be at least 1")
 	}
@@ -223,13 +238,44 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 	}
 	l.window = window
 	l.drop(now)
-	allowed := len(l.times) < limit
-	if allowed {
-		l.times = append(l.times, now)
+	id := maphash.String(g.seed, sendID)
+	again := l.find(id) >= 0
+	allowed := again || len(l.times) < limit
+	if allowed && !again {
+		l.times = append(l.times, sent{at: now, id: id})
 	}
 	g.sends[k] = l
 	g.sends = compact(g.sends, &g.sendsChurn)
 	return allowed, nil
+}
+
+// RefundOTP takes the send sendID off processID's log, if it is there.
+func (g *OTPGuard) RefundOTP(_ context.Context, processID, sendID string) error {
+	if sendID == "" {
+		return domain.Invalid("sendID", "must not be empty")
+	}
+	k, id := otpKeyOf(processID), maphash.String(g.seed, sendID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l, ok := g.sends[k]
+	if !ok {
+		return nil
+	}
+	if i := l.find(id); i >= 0 {
+		l.times = append(l.times[:i], l.times[i+1:]...)
+		g.sends[k] = l
+	}
+	return nil
+}
+
+// find returns the index of the send with id, or -1.
+func (l *sendLog) find(id uint64) int {
+	for i, s := range l.times {
+		if s.id == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // drop forgets the sends that left the window ending at now, reusing the
@@ -237,7 +283,7 @@ func (g *OTPGuard) AllowOTP(_ context.Context, processID string, limit int, wind
 func (l *sendLog) drop(now time.Duration) {
 	cutoff := addSaturating(now, -l.window)
 	i := 0
-	for i < len(l.times) && l.times[i] <= cutoff {
+	for i < len(l.times) && l.times[i].at <= cutoff {
 		i++
 	}
 	if i > 0 {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"math"
 	"runtime"
@@ -44,7 +45,7 @@ func sendOne(t *testing.T, g *OTPGuard, i int) {
 	if err := g.FinishOTP(ctx, key, domain.OTPSent, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := g.AllowOTP(ctx, process, 5, 15*time.Minute); err != nil || !ok {
+	if ok, err := g.AllowOTP(ctx, process, rand.Text(), 5, 15*time.Minute); err != nil || !ok {
 		t.Fatalf("send %d refused: %v", i, err)
 	}
 }
@@ -125,14 +126,14 @@ func TestOTPGuardHugeTTL(t *testing.T) {
 		t.Errorf("second claim within a huge TTL: claimed %v, %q, %v; want the pending outcome", claimed, outcome, err)
 	}
 	for i := range 2 {
-		if ok, err := g.AllowOTP(ctx, "p", 1, math.MaxInt64); err != nil || ok != (i == 0) {
+		if ok, err := g.AllowOTP(ctx, "p", rand.Text(), 1, math.MaxInt64); err != nil || ok != (i == 0) {
 			t.Errorf("send %d in a huge window: allowed %v, %v", i+1, ok, err)
 		}
 	}
 	early := NewOTPGuard(clock)
 	clock.Set(time.Unix(1_600_000_000, 0)) // a clock set back before the guard started
 	for i := range 2 {
-		if ok, err := early.AllowOTP(ctx, "p", 1, math.MaxInt64); err != nil || ok != (i == 0) {
+		if ok, err := early.AllowOTP(ctx, "p", rand.Text(), 1, math.MaxInt64); err != nil || ok != (i == 0) {
 			t.Errorf("send %d before the guard's start: allowed %v, %v", i+1, ok, err)
 		}
 	}

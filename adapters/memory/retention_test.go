@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -201,7 +202,7 @@ func TestOTPGuardBounded(t *testing.T) {
 		if err := g.FinishOTP(ctx, "k-"+p, domain.OTPSent, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := g.AllowOTP(ctx, p, 1, 15*time.Minute); err != nil || !ok {
+		if ok, err := g.AllowOTP(ctx, p, rand.Text(), 1, 15*time.Minute); err != nil || !ok {
 			t.Fatalf("first send of %s refused: %v", p, err)
 		}
 	}
@@ -211,10 +212,10 @@ func TestOTPGuardBounded(t *testing.T) {
 	if claimed, outcome, _ := g.BeginOTP(ctx, "k-p9", time.Minute); claimed || outcome != domain.OTPSent {
 		t.Errorf("a recent key is no longer deduplicated: %v %q", claimed, outcome)
 	}
-	if ok, _ := g.AllowOTP(ctx, "p9", 1, 15*time.Minute); ok {
+	if ok, _ := g.AllowOTP(ctx, "p9", rand.Text(), 1, 15*time.Minute); ok {
 		t.Error("a recent process is no longer throttled")
 	}
-	if ok, _ := g.AllowOTP(ctx, "p0", 1, 15*time.Minute); !ok {
+	if ok, _ := g.AllowOTP(ctx, "p0", rand.Text(), 1, 15*time.Minute); !ok {
 		t.Error("the oldest process should have been forgotten")
 	}
 	if unbounded := NewOTPGuardLimit(SystemClock{}, 0); unbounded.dedupeOrder.limit != 0 {
@@ -233,7 +234,7 @@ func TestOTPGuardLimitsSeparate(t *testing.T) {
 		if claimed, _, err := g.BeginOTP(ctx, "k-"+p, time.Minute); err != nil || !claimed {
 			t.Fatalf("claim %s: %v %v", p, claimed, err)
 		}
-		if ok, err := g.AllowOTP(ctx, p, 1, 15*time.Minute); err != nil || !ok {
+		if ok, err := g.AllowOTP(ctx, p, rand.Text(), 1, 15*time.Minute); err != nil || !ok {
 			t.Fatalf("first send of %s refused: %v", p, err)
 		}
 	}
@@ -243,7 +244,7 @@ func TestOTPGuardLimitsSeparate(t *testing.T) {
 	if claimed, _, _ := g.BeginOTP(ctx, "k-p3", time.Minute); !claimed {
 		t.Error("key k-p3 is past the key cap of 2 and should have been forgotten")
 	}
-	if ok, _ := g.AllowOTP(ctx, "p3", 1, 15*time.Minute); ok {
+	if ok, _ := g.AllowOTP(ctx, "p3", rand.Text(), 1, 15*time.Minute); ok {
 		t.Error("process p3 is within the process cap of 4 and must still be throttled")
 	}
 	if d := NewOTPGuard(SystemClock{}); d.dedupeOrder.limit != DefaultOTPDedupeKeys || d.sendsOrder.limit != DefaultOTPProcesses {
@@ -260,7 +261,7 @@ func TestOTPGuardSweptKeyAddedAgain(t *testing.T) {
 	clock := NewFakeClock(time.Unix(1_700_000_000, 0))
 	g := NewOTPGuardLimit(clock, 3)
 	allow := func(p string) bool {
-		ok, err := g.AllowOTP(ctx, p, 1, time.Minute)
+		ok, err := g.AllowOTP(ctx, p, rand.Text(), 1, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,7 +134,7 @@ func BenchmarkOTPAllow(b *testing.B) {
 	var n atomic.Uint64
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := g.AllowOTP(ctx, strconv.FormatUint(n.Add(1)%1000, 10), 5, time.Minute); err != nil {
+		if _, err := g.AllowOTP(ctx, strconv.FormatUint(n.Add(1)%1000, 10), rand.Text(), 5, time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

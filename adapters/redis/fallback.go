@@ -24,6 +24,7 @@ const (
 	opBegin      = "begin"
 	opFinish     = "finish"
 	opAllow      = "allow"
+	opRefund     = "refund"
 )
 
 // ConsentTextCacheFallbackOps are the operations a ConsentTextCache
@@ -32,7 +33,7 @@ func ConsentTextCacheFallbackOps() []string { return []string{opRead, opFill, op
 
 // OTPGuardFallbackOps are the operations an OTPGuard reports to
 // OnFallback.
-func OTPGuardFallbackOps() []string { return []string{opBegin, opFinish, opAllow} }
+func OTPGuardFallbackOps() []string { return []string{opBegin, opFinish, opAllow, opRefund} }
 
 // fallbackLogEvery is the least time between two fallback log lines of one
 // adapter: an outage at 1000 requests per second must not write 1000 lines

@@ -50,7 +50,8 @@ type OTPGuardConfig struct {
 	// go-redis repeats a failed round trip whole.
 	Coalescer *Coalescer
 	// OnFallback, when set, is called each time the fallback answered
-	// instead of Redis, with the operation: "begin", "finish" or "allow".
+	// instead of Redis, with the operation: "begin", "finish", "allow" or
+	// "refund".
 	// It is called from many goroutines at once and must be quick: it is
 	// the hook for a fallback counter metric.
 	OnFallback func(op string, err error)
@@ -218,8 +219,8 @@ return 1
 `)
 
 // allowScript trims the send log KEYS[1] to the window of ARGV[1] ms ending
-// now, and logs a send (member ARGV[3], this call's token) if fewer than
-// ARGV[2] remain: 1 allowed, 0 refused. A token already logged answers 1:
+// now, and logs a send (member ARGV[3], the send's id) if fewer than
+// ARGV[2] remain: 1 allowed, 0 refused. An id already logged answers 1:
 // go-redis may send the script again after a late reply, and the first run
 // must not count twice.
 var allowScript = newLuaScript(`
@@ -371,10 +372,15 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 }
 
 // AllowOTP counts one send for processID if it stays within limit sends
-// per window; see ports.OTPThrottle. Errors: CodeInvalid for a limit below
-// 1 or a non-positive window, CodeUnavailable only when the caller's
+// per window; see ports.OTPThrottle. sendID is the send's member in the
+// process's log, so a repeat of the script (a late reply) counts it once
+// and RefundOTP finds it. Errors: CodeInvalid for an empty sendID, a limit
+// below 1 or a non-positive window, CodeUnavailable only when the caller's
 // context ended.
-func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
+func (g *OTPGuard) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
+	if sendID == "" {
+		return false, domain.Invalid("sendID", "must not be empty")
+	}
 	if limit < 1 {
 		return false, domain.Invalid("limit", "must be at least 1")
 	}
@@ -382,9 +388,8 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 		return false, domain.Invalid("window", "must be positive")
 	}
 	var allowed int64
-	token := callToken()
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		cmd, err := g.co.runScript(ctx, allowScript, []string{g.sendsKey(processID)}, ms(window), limit, token)
+		cmd, err := g.co.runScript(ctx, allowScript, []string{g.sendsKey(processID)}, ms(window), limit, sendID)
 		if err != nil {
 			return err
 		}
@@ -400,10 +405,10 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 		// this process while Redis failed, Redis never saw them: when the
 		// fallback's log is full, the send is refused, and taken off
 		// Redis's log again.
-		ok, merr := g.fallback.AllowOTP(ctx, processID, limit, window)
+		ok, merr := g.fallback.AllowOTP(ctx, processID, sendID, limit, window)
 		if merr == nil && !ok && g.outage.has(outageAllow+processID, g.clock.Now()) {
 			_ = g.breaker.Do(ctx, func(ctx context.Context) error {
-				return g.rdb.ZRem(ctx, g.sendsKey(processID), token).Err()
+				return g.rdb.ZRem(ctx, g.sendsKey(processID), sendID).Err()
 			})
 			return false, nil
 		}
@@ -415,7 +420,34 @@ func (g *OTPGuard) AllowOTP(ctx context.Context, processID string, limit int, wi
 	g.fallbacks.report(ctx, opAllow, err)
 	now := g.clock.Now()
 	g.outage.add(outageAllow+processID, now, now.Add(window))
-	return g.fallback.AllowOTP(ctx, processID, limit, window)
+	return g.fallback.AllowOTP(ctx, processID, sendID, limit, window)
+}
+
+// RefundOTP takes the send sendID off processID's log in Redis and in the
+// fallback (which mirrors it); see ports.OTPThrottle. ZREM of a member
+// that is not there changes nothing, so a repeat is harmless. When Redis
+// cannot be written the send stays counted there (logged and counted as a
+// fallback): the user may be throttled sooner, never allowed more sends.
+// Errors: CodeInvalid, CodeUnavailable only when the caller's context
+// ended.
+func (g *OTPGuard) RefundOTP(ctx context.Context, processID, sendID string) error {
+	if sendID == "" {
+		return domain.Invalid("sendID", "must not be empty")
+	}
+	if err := g.fallback.RefundOTP(ctx, processID, sendID); err != nil {
+		return err
+	}
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		return g.co.Process(ctx, goredis.NewIntCmd(ctx, "zrem", g.sendsKey(processID), sendID))
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return unavailable(ctx.Err(), "OTP throttle refund: caller gone")
+	}
+	g.fallbacks.report(ctx, opRefund, err)
+	return nil
 }
 
 // Stats returns the guard's counters, for the fallback metric.

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -184,7 +185,7 @@ func TestOTPGuardKeysHoldNoClearValues(t *testing.T) {
 	if _, _, err := g.BeginOTP(ctx, "5f2a9c", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.AllowOTP(ctx, processID, 5, time.Minute); err != nil {
+	if _, err := g.AllowOTP(ctx, processID, rand.Text(), 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := g.rdb.Keys(ctx, prefix+"*").Result()
@@ -213,7 +214,7 @@ func TestOTPGuardSlidingWindow(t *testing.T) {
 	const window = 4 * time.Second
 	allow := func(step string, want bool) {
 		t.Helper()
-		ok, err := g.AllowOTP(ctx, "p-sliding", 2, window)
+		ok, err := g.AllowOTP(ctx, "p-sliding", rand.Text(), 2, window)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,8 +243,8 @@ func TestOTPGuardRejectsInvalidArguments(t *testing.T) {
 		{"finish without key", "key", func() error { return g.FinishOTP(ctx, "", domain.OTPSent, time.Minute) }},
 		{"finish without outcome", "outcome", func() error { return g.FinishOTP(ctx, "k", "", time.Minute) }},
 		{"finish with negative ttl", "ttl", func() error { return g.FinishOTP(ctx, "k", domain.OTPSent, -time.Second) }},
-		{"allow with zero limit", "limit", func() error { _, err := g.AllowOTP(ctx, "p", 0, time.Minute); return err }},
-		{"allow with zero window", "window", func() error { _, err := g.AllowOTP(ctx, "p", 5, 0); return err }},
+		{"allow with zero limit", "limit", func() error { _, err := g.AllowOTP(ctx, "p", rand.Text(), 0, time.Minute); return err }},
+		{"allow with zero window", "window", func() error { _, err := g.AllowOTP(ctx, "p", rand.Text(), 5, 0); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -265,7 +266,7 @@ func TestOTPGuardCallerGone(t *testing.T) {
 	if _, _, err := g.BeginOTP(ctx, "k", time.Minute); domain.CodeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("BeginOTP with a cancelled context: %v, want unavailable", err)
 	}
-	if _, err := g.AllowOTP(ctx, "p", 5, time.Minute); domain.CodeOf(err) != domain.CodeUnavailable {
+	if _, err := g.AllowOTP(ctx, "p", rand.Text(), 5, time.Minute); domain.CodeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("AllowOTP with a cancelled context: %v, want unavailable", err)
 	}
 	if s := g.Stats(); s.Fallbacks != 0 {
@@ -355,11 +356,11 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 		t.Fatalf("a code only the mirror still holds, no outage: claimed %v, %v; want claimed", claimed, err)
 	}
 	for range 5 {
-		if ok, _ := mirror.AllowOTP(ctx, "p-outlived", 5, 15*time.Minute); !ok {
+		if ok, _ := mirror.AllowOTP(ctx, "p-outlived", rand.Text(), 5, 15*time.Minute); !ok {
 			t.Fatal("mirror send refused")
 		}
 	}
-	if ok, err := g.AllowOTP(ctx, "p-outlived", 5, 15*time.Minute); err != nil || !ok {
+	if ok, err := g.AllowOTP(ctx, "p-outlived", rand.Text(), 5, 15*time.Minute); err != nil || !ok {
 		t.Fatalf("a process only the mirror counts, no outage: %v, %v; want allowed", ok, err)
 	}
 
@@ -376,7 +377,7 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 5 {
-		if ok, err := g.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || !ok {
+		if ok, err := g.AllowOTP(ctx, "p-outage", rand.Text(), 5, 15*time.Minute); err != nil || !ok {
 			t.Fatal("send during the outage", ok, err)
 		}
 	}
@@ -403,13 +404,13 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 	if claimed, _, err := g.BeginOTP(ctx, "k-fresh", time.Minute); err != nil || !claimed {
 		t.Fatalf("a fresh code: claimed %v, %v", claimed, err)
 	}
-	if ok, err := g.AllowOTP(ctx, "p-outage", 5, 15*time.Minute); err != nil || ok {
+	if ok, err := g.AllowOTP(ctx, "p-outage", rand.Text(), 5, 15*time.Minute); err != nil || ok {
 		t.Fatalf("sixth send after five through the fallback: %v, %v; want refused", ok, err)
 	}
 	if n, _ := direct.ZCard(ctx, g.sendsKey("p-outage")).Result(); n != 0 {
 		t.Fatalf("the refused send stays in Redis's log (%d entries)", n)
 	}
-	if ok, err := g.AllowOTP(ctx, "p-other", 5, 15*time.Minute); err != nil || !ok {
+	if ok, err := g.AllowOTP(ctx, "p-other", rand.Text(), 5, 15*time.Minute); err != nil || !ok {
 		t.Fatalf("another process: %v, %v; want allowed", ok, err)
 	}
 	if after := g.Stats().Fallbacks; after != before {
@@ -518,7 +519,7 @@ func TestOTPGuardSharesRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	// Redis learns the scripts first (EVAL after NOSCRIPT), so the round
 	// trip below is the only one.
-	if _, err := g.AllowOTP(ctx, "p-warm", 5, time.Minute); err != nil {
+	if _, err := g.AllowOTP(ctx, "p-warm", rand.Text(), 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := g.BeginOTP(ctx, "k-warm", time.Minute); err != nil {
@@ -543,7 +544,7 @@ func TestOTPGuardSharesRoundTrips(t *testing.T) {
 	)
 	for i := range sends {
 		wg.Go(func() {
-			ok, err := g.AllowOTP(ctx, fmt.Sprintf("p-%d", i), 5, time.Minute)
+			ok, err := g.AllowOTP(ctx, fmt.Sprintf("p-%d", i), rand.Text(), 5, time.Minute)
 			allowed[i] = ok
 			record(err)
 		})

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
@@ -115,7 +116,7 @@ func TestOutageRedisUnreachable(t *testing.T) {
 			}
 
 			for i := range 6 {
-				ok, err := g.AllowOTP(ctx, "proc", 5, 15*time.Minute)
+				ok, err := g.AllowOTP(ctx, "proc", rand.Text(), 5, 15*time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -179,7 +180,7 @@ func TestOutageRedisStopsAndComesBack(t *testing.T) {
 	sameText(t, read(t, c, "GDPR", "en"), v1)
 	sameText(t, read(t, c, "GDPR", "en"), v1)
 	for range 3 {
-		if ok, err := g.AllowOTP(ctx, "proc", 5, 15*time.Minute); err != nil || !ok {
+		if ok, err := g.AllowOTP(ctx, "proc", rand.Text(), 5, 15*time.Minute); err != nil || !ok {
 			t.Fatalf("AllowOTP before the outage = %v, %v", ok, err)
 		}
 	}
@@ -206,7 +207,7 @@ func TestOutageRedisStopsAndComesBack(t *testing.T) {
 	}
 	// The fallback knew the three sends Redis allowed: two more, not five.
 	for i := range 3 {
-		ok, err := g.AllowOTP(ctx, "proc", 5, 15*time.Minute)
+		ok, err := g.AllowOTP(ctx, "proc", rand.Text(), 5, 15*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -99,12 +100,12 @@ func TestKeyPrefixesKeepDeploymentsApart(t *testing.T) {
 		// Production uses up the process's sends; staging's are untouched.
 		const limit = 2
 		for i := range limit + 1 {
-			ok, err := prod.AllowOTP(ctx, "p-shared", limit, time.Minute)
+			ok, err := prod.AllowOTP(ctx, "p-shared", rand.Text(), limit, time.Minute)
 			if err != nil || ok != (i < limit) {
 				t.Fatalf("production send %d: allowed %v, %v", i+1, ok, err)
 			}
 		}
-		if ok, err := staging.AllowOTP(ctx, "p-shared", limit, time.Minute); err != nil || !ok {
+		if ok, err := staging.AllowOTP(ctx, "p-shared", rand.Text(), limit, time.Minute); err != nil || !ok {
 			t.Fatalf("staging's first send of the process: allowed %v, %v; production's sends counted", ok, err)
 		}
 		for _, g := range []*OTPGuard{prod, staging} {

@@ -356,7 +356,17 @@ func (r *Resilient) finish(ctx context.Context, sms domain.SMS, a Attempt, attem
 		r.onSend(SendReport{Gateway: r.gw.Name(), Outcome: a.Outcome, Reason: a.Reason, Status: a.Status,
 			Attempts: attempts, Duration: took, Encoding: sms.Encoding, Segments: sms.Segments})
 	}
-	return domain.SendResult{Outcome: a.Outcome, MessageID: a.MessageID, Detail: a.Detail}, err
+	return domain.SendResult{Outcome: a.Outcome, MessageID: a.MessageID, Detail: a.Detail,
+		NotSubmitted: a.Outcome != domain.OTPSent && notSubmitted(a, attempts)}, err
+}
+
+// notSubmitted reports whether the gateway provably did not take the
+// message: no request was made (refused before sending, breaker open, no
+// slot, the caller gone first), or the last attempt was refused unprocessed
+// or not let through by the breaker. Attempts before the last were all of
+// those too, or the send would not have tried again.
+func notSubmitted(last Attempt, attempts int) bool {
+	return attempts == 0 || last.Reason.retryable() || last.Reason == ReasonBreakerOpen
 }
 
 // checkMessage refuses, before any request, a message no gateway could

@@ -72,25 +72,32 @@ func TestResilientRefusesUndeliverableMessages(t *testing.T) {
 			if gw.calls.Load() != 0 {
 				t.Fatalf("the gateway was called %d times", gw.calls.Load())
 			}
+			if !res.NotSubmitted {
+				t.Fatal("a message refused before any request is not marked NotSubmitted")
+			}
 			assertNoSecrets(t, logs.String(), err.Error())
 		})
 	}
 }
 
+// TestResilientRetriesOnlyWhatWasNotTaken: only failures where the gateway
+// provably did not take the message are retried, and only those mark the
+// result NotSubmitted (the OTP throttle refunds such a send).
 func TestResilientRetriesOnlyWhatWasNotTaken(t *testing.T) {
 	for _, tc := range []struct {
-		reason    sms.Reason
-		wantCalls int32
+		reason           sms.Reason
+		wantCalls        int32
+		wantNotSubmitted bool
 	}{
-		{sms.ReasonConnect, 3},
-		{sms.ReasonUnavailable, 3},
-		{sms.ReasonThrottled, 3},
-		{sms.ReasonTimeout, 1},
-		{sms.ReasonNetwork, 1},
-		{sms.ReasonServerError, 1},
-		{sms.ReasonBadResponse, 1},
-		{sms.ReasonConfig, 1},
-		{sms.ReasonRejected, 1},
+		{sms.ReasonConnect, 3, true},
+		{sms.ReasonUnavailable, 3, true},
+		{sms.ReasonThrottled, 3, true},
+		{sms.ReasonTimeout, 1, false},
+		{sms.ReasonNetwork, 1, false},
+		{sms.ReasonServerError, 1, false},
+		{sms.ReasonBadResponse, 1, false},
+		{sms.ReasonConfig, 1, false},
+		{sms.ReasonRejected, 1, false},
 	} {
 		t.Run(string(tc.reason), func(t *testing.T) {
 			r, gw, _ := newStubSender(t, fastResilience(), func(context.Context, int) sms.Attempt { return failing(tc.reason) })
@@ -100,7 +107,53 @@ func TestResilientRetriesOnlyWhatWasNotTaken(t *testing.T) {
 			if res.Outcome == domain.OTPSent || gw.calls.Load() != tc.wantCalls {
 				t.Fatalf("outcome %s after %d calls, want failure after %d", res.Outcome, gw.calls.Load(), tc.wantCalls)
 			}
+			if res.NotSubmitted != tc.wantNotSubmitted {
+				t.Fatalf("NotSubmitted = %v, want %v", res.NotSubmitted, tc.wantNotSubmitted)
+			}
 		})
+	}
+}
+
+// TestResilientNotSubmittedFollowsTheLastAttempt: a retry that ends
+// ambiguously (the request went out) is not NotSubmitted even though the
+// first attempt was refused unprocessed; a sent message never is; and a
+// send the open breaker refused without a request is.
+func TestResilientNotSubmittedFollowsTheLastAttempt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, _, _ := newStubSender(t, fastResilience(), func(_ context.Context, n int) sms.Attempt {
+		if n == 1 {
+			return failing(sms.ReasonConnect)
+		}
+		return failing(sms.ReasonTimeout)
+	})
+	if res, _ := r.SendSMS(ctx, testSMS()); res.NotSubmitted || res.Outcome == domain.OTPSent {
+		t.Fatalf("connect, then timeout: %+v; want failed, not NotSubmitted", res)
+	}
+	r, _, _ = newStubSender(t, fastResilience(), func(_ context.Context, n int) sms.Attempt {
+		if n == 1 {
+			return failing(sms.ReasonUnavailable)
+		}
+		return sent()
+	})
+	if res, _ := r.SendSMS(ctx, testSMS()); res.NotSubmitted || res.Outcome != domain.OTPSent {
+		t.Fatalf("503, then sent: %+v; want sent", res)
+	}
+	cfg := fastResilience()
+	cfg.MaxAttempts = 1
+	r, gw, _ := newStubSender(t, cfg, func(context.Context, int) sms.Attempt { return failing(sms.ReasonServerError) })
+	for r.State() != gobreaker.StateOpen {
+		if res, _ := r.SendSMS(ctx, testSMS()); res.NotSubmitted {
+			t.Fatalf("a 500 is NotSubmitted: %+v", res)
+		}
+		if gw.calls.Load() > 100 {
+			t.Fatal("the breaker never opened")
+		}
+	}
+	calls := gw.calls.Load()
+	res, _ := r.SendSMS(ctx, testSMS())
+	if !res.NotSubmitted || gw.calls.Load() != calls {
+		t.Fatalf("breaker open: %+v after %d more calls; want NotSubmitted, no call", res, gw.calls.Load()-calls)
 	}
 }
 

@@ -30,6 +30,7 @@ const (
 	SpanBeginOTP              = "otp_guard.BeginOTP"
 	SpanFinishOTP             = "otp_guard.FinishOTP"
 	SpanAllowOTP              = "otp_guard.AllowOTP"
+	SpanRefundOTP             = "otp_guard.RefundOTP"
 	SpanSendSMS               = "sms.SendSMS"
 	SpanRecordProcessEvent    = "events.RecordProcessEvent"
 )
@@ -395,14 +396,21 @@ type otpThrottle struct {
 	next ports.OTPThrottle
 }
 
-func (t otpThrottle) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
+func (t otpThrottle) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
 	ctx, span := t.i.start(ctx, SpanAllowOTP)
-	ok, err := t.next.AllowOTP(ctx, processID, limit, window)
+	ok, err := t.next.AllowOTP(ctx, processID, sendID, limit, window)
 	if err == nil && span.IsRecording() {
 		span.SetAttributes(AttrOTPAllowed.Bool(ok))
 	}
 	end(span, err)
 	return ok, err
+}
+
+func (t otpThrottle) RefundOTP(ctx context.Context, processID, sendID string) error {
+	ctx, span := t.i.start(ctx, SpanRefundOTP)
+	err := t.next.RefundOTP(ctx, processID, sendID)
+	end(span, err)
+	return err
 }
 
 // SMSSender wraps the SMS gateway: a span per send with the outcome and the

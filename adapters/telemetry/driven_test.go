@@ -76,9 +76,10 @@ func (f fakePorts) BeginOTP(context.Context, string, time.Duration) (bool, domai
 func (f fakePorts) FinishOTP(context.Context, string, domain.OTPOutcome, time.Duration) error {
 	return f.err
 }
-func (f fakePorts) AllowOTP(context.Context, string, int, time.Duration) (bool, error) {
+func (f fakePorts) AllowOTP(context.Context, string, string, int, time.Duration) (bool, error) {
 	return f.allowed, f.err
 }
+func (f fakePorts) RefundOTP(context.Context, string, string) error { return f.err }
 func (f fakePorts) SendSMS(context.Context, domain.SMS) (domain.SendResult, error) {
 	return f.send, f.err
 }
@@ -162,8 +163,11 @@ func TestDrivenDecoratorSpans(t *testing.T) {
 			_ = i.OTPDedupe(f).FinishOTP(ctx, "hmac-of-code", domain.OTPFailedTransient, time.Minute)
 		}, SpanFinishOTP, map[attribute.Key]string{AttrOTPOutcome: "failed_transient"}, codes.Unset},
 		{"AllowOTP", fakePorts{allowed: true}, func(ctx context.Context, i *Instruments, f fakePorts) {
-			_, _ = i.OTPThrottle(f).AllowOTP(ctx, "p-1", 5, time.Minute)
+			_, _ = i.OTPThrottle(f).AllowOTP(ctx, "p-1", "s-1", 5, time.Minute)
 		}, SpanAllowOTP, map[attribute.Key]string{AttrOTPAllowed: "true"}, codes.Unset},
+		{"RefundOTP", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_ = i.OTPThrottle(f).RefundOTP(ctx, "p-1", "s-1")
+		}, SpanRefundOTP, map[attribute.Key]string{}, codes.Unset},
 		{"SendSMS sent", fakePorts{send: domain.SendResult{Outcome: domain.OTPSent}}, func(ctx context.Context, i *Instruments, f fakePorts) {
 			_, _ = i.SMSSender(f).SendSMS(ctx, sms)
 		}, SpanSendSMS, map[attribute.Key]string{AttrOTPOutcome: "sent", AttrSMSSegments: "1", AttrSMSEncoding: "GSM-7"}, codes.Unset},

@@ -16,6 +16,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,12 +202,16 @@ func (s *service) awaitPrior(ctx context.Context, key string, prior domain.OTPOu
 }
 
 // send runs the claimed path: throttle, render, hand to the gateway, and
-// record the outcome whatever happens, so no retry waits forever.
+// record the outcome whatever happens, so no retry waits forever. A send
+// the gateway provably did not take is refunded to the throttle.
 func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref string) (ports.OTPResult, error) {
 	outcome := domain.OTPFailedTransient
 	defer func() { s.finish(ctx, key, outcome) }()
 
-	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
+	// The send's id in the throttle's log: fresh per send, as a code
+	// re-sent after the dedupe window is a send of its own.
+	sendID := strconv.FormatUint(rand.Uint64(), 36)
+	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
 	if err != nil {
 		return ports.OTPResult{}, fmt.Errorf("otp: throttle: %w", err)
 	}
@@ -225,6 +231,9 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 		To: phone, Text: text, SenderID: s.policy.SenderID(lang),
 		Reference: ref, Encoding: enc, Segments: segments,
 	})
+	if res.NotSubmitted && res.Outcome != domain.OTPSent {
+		s.refund(ctx, r.ProcessID, sendID)
+	}
 	// The gateway's error explains a failure for its own logs; here only
 	// the classified outcome matters. Anything unclassified is transient.
 	switch res.Outcome {
@@ -243,6 +252,16 @@ func (s *service) finish(ctx context.Context, key string, outcome domain.OTPOutc
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	_ = s.dedupe.FinishOTP(fctx, key, outcome, s.policy.DedupeWindow)
+}
+
+// refund takes a send the gateway did not take off the throttle, on a
+// context the caller's deadline does not cancel (see finish). A refund
+// that fails leaves the send counted: the user may be throttled sooner,
+// never allowed more sends than the limit.
+func (s *service) refund(ctx context.Context, processID, sendID string) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	_ = s.throttle.RefundOTP(fctx, processID, sendID)
 }
 
 // normalizeLanguage reduces "cs-CZ" or " CS " to "cs", and "" to def: the

@@ -237,6 +237,50 @@ func TestSendOTPThrottle(t *testing.T) {
 	}
 }
 
+// TestSendOTPRefundsWhatTheGatewayDidNotTake: a send the gateway provably
+// did not take (NotSubmitted: breaker open, connection refused, 503) is
+// taken off the throttle, so a user who tried during a gateway outage can
+// still get codes once it is back; a failure after the request went out
+// (a timeout: the SMS may arrive) still counts. Before this, five resends
+// during an outage locked the process out for the whole window (J1, left
+// alone in stops 27–32).
+func TestSendOTPRefundsWhatTheGatewayDidNotTake(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		failure    domain.SendResult
+		wantRefund bool
+	}{
+		{"not submitted", domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "breaker open", NotSubmitted: true}, true},
+		{"ambiguous", domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "timeout"}, false},
+		{"refused by the gateway", domain.SendResult{Outcome: domain.OTPFailedPermanent, Detail: "invalid number"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, policy.Default().OTP) // 5 sends per 15 minutes
+			ctx := context.Background()
+			f.sender.result, f.sender.err = tc.failure, errors.New(tc.failure.Detail)
+			for i := 1; i <= 7; i++ {
+				res, err := f.svc.SendOTP(ctx, request("3000000"+strconv.Itoa(i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := tc.wantRefund || i <= 5; (res.Outcome != domain.OTPThrottled) != want || res.Sent {
+					t.Fatalf("failing send %d = %+v; want it tried: %v", i, res, want)
+				}
+			}
+			f.sender.mu.Lock()
+			f.sender.result, f.sender.err = domain.SendResult{}, nil // the gateway is back
+			f.sender.mu.Unlock()
+			res, err := f.svc.SendOTP(ctx, request("30000008"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Sent != tc.wantRefund {
+				t.Fatalf("first send after the outage = %+v; want sent %v", res, tc.wantRefund)
+			}
+		})
+	}
+}
+
 func TestSendOTPDedupe(t *testing.T) {
 	ctx := context.Background()
 	t.Run("re-sent code sends one SMS and repeats the answer", func(t *testing.T) {
@@ -434,11 +478,11 @@ func (g failingGuard) BeginOTP(ctx context.Context, key string, ttl time.Duratio
 	return g.OTPGuard.BeginOTP(ctx, key, ttl)
 }
 
-func (g failingGuard) AllowOTP(ctx context.Context, processID string, limit int, window time.Duration) (bool, error) {
+func (g failingGuard) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
 	if g.throttleFails {
 		return false, domain.Unavailable(errors.New("redis: timeout"), "throttle unavailable")
 	}
-	return g.OTPGuard.AllowOTP(ctx, processID, limit, window)
+	return g.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window)
 }
 
 func TestSendOTPStoreFailures(t *testing.T) {

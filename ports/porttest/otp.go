@@ -94,16 +94,48 @@ func OTPGuard(t *testing.T, newGuard func(t *testing.T) OTPGuardFixture) {
 	t.Run("throttle allows limit sends per window per process", func(t *testing.T) {
 		pid := "p-" + unique()
 		for i := range 7 {
-			ok, err := g.Throttle.AllowOTP(ctx, pid, 5, 15*time.Minute)
+			ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 5, 15*time.Minute)
 			must(t, err)
 			if want := i < 5; ok != want {
 				t.Fatalf("send %d allowed = %v, want %v", i+1, ok, want)
 			}
 		}
-		ok, err := g.Throttle.AllowOTP(ctx, "p-"+unique(), 5, 15*time.Minute)
+		ok, err := g.Throttle.AllowOTP(ctx, "p-"+unique(), "s-"+unique(), 5, 15*time.Minute)
 		must(t, err)
 		if !ok {
 			t.Fatal("another process was throttled")
+		}
+	})
+
+	t.Run("a send id counts once and a refund takes its send back", func(t *testing.T) {
+		pid, first, second := "p-"+unique(), "s-"+unique(), "s-"+unique()
+		for _, id := range []string{first, first, second} {
+			ok, err := g.Throttle.AllowOTP(ctx, pid, id, 2, 15*time.Minute)
+			must(t, err)
+			if !ok {
+				t.Fatalf("send %s of a limit of 2 refused", id)
+			}
+		}
+		if ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 2, 15*time.Minute); err != nil || ok {
+			t.Fatalf("a third send of a limit of 2 = %v, %v; want refused", ok, err)
+		}
+		must(t, g.Throttle.RefundOTP(ctx, pid, first))
+		must(t, g.Throttle.RefundOTP(ctx, pid, first))           // again: nothing more
+		must(t, g.Throttle.RefundOTP(ctx, pid, "s-"+unique()))   // never counted: nothing
+		must(t, g.Throttle.RefundOTP(ctx, "p-"+unique(), first)) // another process: nothing
+		ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 2, 15*time.Minute)
+		must(t, err)
+		if !ok {
+			t.Fatal("the send after a refund was refused")
+		}
+		if ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 2, 15*time.Minute); err != nil || ok {
+			t.Fatalf("one refund allowed two more sends: %v, %v", ok, err)
+		}
+		if _, err := g.Throttle.AllowOTP(ctx, pid, "", 2, 15*time.Minute); domain.CodeOf(err) != domain.CodeInvalid {
+			t.Fatalf("AllowOTP without a send id: %v, want invalid", err)
+		}
+		if err := g.Throttle.RefundOTP(ctx, pid, ""); domain.CodeOf(err) != domain.CodeInvalid {
+			t.Fatalf("RefundOTP without a send id: %v, want invalid", err)
 		}
 	})
 
@@ -116,7 +148,7 @@ func OTPGuard(t *testing.T, newGuard func(t *testing.T) OTPGuardFixture) {
 		_, _, err = g.Dedupe.BeginOTP(ctx, long, ttl)
 		must(t, err)
 		for i := range 3 {
-			ok, err := g.Throttle.AllowOTP(ctx, pid, 2, time.Second)
+			ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 2, time.Second)
 			must(t, err)
 			if want := i < 2; ok != want {
 				t.Fatalf("send %d allowed = %v, want %v", i+1, ok, want)
@@ -133,7 +165,7 @@ func OTPGuard(t *testing.T, newGuard func(t *testing.T) OTPGuardFixture) {
 		if claimed || prior != domain.OTPPending {
 			t.Fatalf("BeginOTP within the TTL = %v %q, want not claimed, pending", claimed, prior)
 		}
-		ok, err := g.Throttle.AllowOTP(ctx, pid, 2, time.Second)
+		ok, err := g.Throttle.AllowOTP(ctx, pid, "s-"+unique(), 2, time.Second)
 		must(t, err)
 		if !ok {
 			t.Fatal("a send after the window was throttled")
