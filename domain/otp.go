@@ -55,8 +55,10 @@ type SendResult struct {
 	// NotSubmitted is true when the gateway provably did not take the
 	// message: it was never requested (breaker open, no concurrency slot,
 	// refused before any request) or every request was refused unprocessed
-	// (no connection, 429, 503). No SMS can arrive and none is charged, so
-	// the send does not count against the user's throttle. A failure after
-	// the request went out (a timeout, a 500) is ambiguous and stays false.
+	// for the gateway being down (no connection, 503). No SMS can arrive
+	// and none is charged, so the send does not count against the user's
+	// throttle. A failure after the request went out (a timeout, a 500) is
+	// ambiguous and stays false, and so does a 429: the gateway asks for
+	// fewer requests, which the throttle helps give it.
 	NotSubmitted bool
 }

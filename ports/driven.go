@@ -302,13 +302,11 @@ type OTPThrottle interface {
 	// it is within limit sends per window. Errors: CodeInvalid,
 	// CodeUnavailable.
 	AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error)
-	// RefundOTP takes back the send AllowOTP counted as sendID, for a
-	// send the gateway provably did not take: a user whose codes could not
-	// be sent during a gateway outage is not locked out once it is back. A
-	// store that does not keep send ids takes back the process's latest
-	// counted send, the same count. Refunding a send not counted (or
-	// refunded already) changes nothing. Errors: CodeInvalid,
-	// CodeUnavailable.
+	// RefundOTP takes back the send AllowOTP counted as sendID, and no
+	// other, for a send the gateway provably did not take: a user whose
+	// codes could not be sent during a gateway outage is not locked out
+	// once it is back. Refunding a send not counted (or refunded already)
+	// changes nothing. Errors: CodeInvalid, CodeUnavailable.
 	RefundOTP(ctx context.Context, processID, sendID string) error
 }
 

@@ -426,12 +426,14 @@ func TestOTPGuardRespectsTheMirror(t *testing.T) {
 // next answers it: a retry on this replica gets it at once, and another
 // replica after this one has talked to Redis. An owed outcome replaces only
 // its own claim: a later claim of the key, made once the first expired, is
-// left alone.
+// left alone. The guard's clock stands still, so it still holds the first
+// claim of k-expires as live and sends its outcome: Redis's script must be
+// what refuses it.
 func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	direct, prefix, proxy, rdb := proxied(t)
 	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond, CallTimeout: patientCallTimeout})
-	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Clock: memory.NewFakeClock(time.Now())})
 	other := NewOTPGuard(direct, NewBreaker(BreakerConfig{}), OTPGuardConfig{KeyPrefix: prefix}) // another replica
 
 	for _, k := range []string{"k-here", "k-there"} {
@@ -498,6 +500,64 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 	}
 	if len(g.finishes.claims) != 0 {
 		t.Fatalf("claims still remembered after their finish: %d", len(g.finishes.claims))
+	}
+}
+
+// TestOTPGuardRefundsRedisAndTheMirror: a refund takes the send off
+// Redis's log and off the fallback's mirror of it; while Redis is away it
+// refunds what the fallback counted, and what Redis counted stays counted
+// there (the user may be throttled sooner, never allowed more), reported
+// as a "refund" fallback.
+func TestOTPGuardRefundsRedisAndTheMirror(t *testing.T) {
+	ctx := context.Background()
+	direct, prefix, proxy, rdb := proxied(t)
+	mirror := memory.NewOTPGuard(memory.SystemClock{})
+	var ops opLog
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: time.Minute, CallTimeout: patientCallTimeout})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, Fallback: mirror, OnFallback: ops.record})
+	const w = 15 * time.Minute
+
+	if ok, err := g.AllowOTP(ctx, "p-refund", "s-1", 1, w); err != nil || !ok {
+		t.Fatalf("first send: %v, %v", ok, err)
+	}
+	if err := g.RefundOTP(ctx, "p-refund", "s-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := direct.ZCard(ctx, g.sendsKey("p-refund")).Result(); n != 0 {
+		t.Fatalf("Redis still logs %d sends after the refund", n)
+	}
+	if ok, _ := mirror.AllowOTP(ctx, "p-refund", "probe", 1, w); !ok {
+		t.Fatal("the mirror still counts the refunded send")
+	}
+	if err := mirror.RefundOTP(ctx, "p-refund", "probe"); err != nil {
+		t.Fatal(err)
+	}
+
+	if ok, err := g.AllowOTP(ctx, "p-counted", "s-2", 5, w); err != nil || !ok {
+		t.Fatalf("send before the outage: %v, %v", ok, err)
+	}
+	proxy.stop()
+	if err := g.RefundOTP(ctx, "p-counted", "s-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.ZScore(ctx, g.sendsKey("p-counted"), "s-2").Result(); err != nil {
+		t.Fatalf("the send Redis counted is gone although Redis could not be written: %v", err)
+	}
+	if ops.count(opRefund) != 1 {
+		t.Fatalf("refund fallbacks reported = %d, want 1", ops.count(opRefund))
+	}
+	// During the outage the fallback counts, and a refund gives its budget back.
+	if ok, err := g.AllowOTP(ctx, "p-outage", "s-3", 1, w); err != nil || !ok {
+		t.Fatalf("send during the outage: %v, %v", ok, err)
+	}
+	if ok, _ := g.AllowOTP(ctx, "p-outage", "s-4", 1, w); ok {
+		t.Fatal("a second send of a limit of 1 was allowed during the outage")
+	}
+	if err := g.RefundOTP(ctx, "p-outage", "s-3"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := g.AllowOTP(ctx, "p-outage", "s-5", 1, w); err != nil || !ok {
+		t.Fatalf("the send after a refund during the outage: %v, %v; want allowed", ok, err)
 	}
 }
 

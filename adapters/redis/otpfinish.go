@@ -136,14 +136,17 @@ func (f *finishes) paid(key string, c claim) {
 }
 
 // settleScript sets KEYS[1] to ARGV[2], keeping its TTL, when it still
-// holds the claim ARGV[1]: 1 when set, 0 when the key holds anything else
-// (an outcome, or a later claim) or has expired. Safe to run twice: the
-// second run finds the outcome and leaves it.
+// holds the claim ARGV[1]: 1 when set (or already set to ARGV[2]), 0 when
+// the key holds anything else (another outcome, a later claim) or has
+// expired. Safe to run twice: the second run finds its outcome and answers
+// as the first.
 var settleScript = newLuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
   return 1
 end
+if v == ARGV[2] then return 1 end
 return 0
 `)
 

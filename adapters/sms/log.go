@@ -35,10 +35,10 @@ func NewLogSender(logger *slog.Logger) *LogSender {
 // gateway would refuse it; a cancelled context fails transiently.
 func (s *LogSender) SendSMS(ctx context.Context, sms domain.SMS) (domain.SendResult, error) {
 	if err := ctx.Err(); err != nil {
-		return domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "cancelled before sending"}, err
+		return domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "cancelled before sending", NotSubmitted: true}, err
 	}
 	if sms.To == "" {
-		return domain.SendResult{Outcome: domain.OTPFailedPermanent, Detail: "no recipient"}, errors.New("log sender: message has no recipient")
+		return domain.SendResult{Outcome: domain.OTPFailedPermanent, Detail: "no recipient", NotSubmitted: true}, errors.New("log sender: message has no recipient")
 	}
 	enc, segments := sms.Encoding, sms.Segments
 	if enc == "" || segments == 0 {

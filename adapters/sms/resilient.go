@@ -363,10 +363,20 @@ func (r *Resilient) finish(ctx context.Context, sms domain.SMS, a Attempt, attem
 // notSubmitted reports whether the gateway provably did not take the
 // message: no request was made (refused before sending, breaker open, no
 // slot, the caller gone first), or the last attempt was refused unprocessed
-// or not let through by the breaker. Attempts before the last were all of
-// those too, or the send would not have tried again.
+// (no connection, 503) or not let through by the breaker. Attempts before
+// the last were all refused unprocessed too, or the send would not have
+// tried again. A 429 is not: the gateway is up and asks for fewer
+// requests, and the OTP throttle, which a NotSubmitted send is refunded
+// to, is then what keeps each user's resends from adding to them (429s do
+// not open the breaker).
 func notSubmitted(last Attempt, attempts int) bool {
-	return attempts == 0 || last.Reason.retryable() || last.Reason == ReasonBreakerOpen
+	switch {
+	case attempts == 0:
+		return true
+	case last.Reason == ReasonThrottled:
+		return false
+	}
+	return last.Reason.retryable() || last.Reason == ReasonBreakerOpen
 }
 
 // checkMessage refuses, before any request, a message no gateway could
