@@ -49,6 +49,9 @@ type OTPGuardConfig struct {
 	// script is safe to run twice (see OTPGuard), as a Coalescer requires:
 	// go-redis repeats a failed round trip whole.
 	Coalescer *Coalescer
+	// SettleEvery is how often Run writes the outcomes owed to Redis (see
+	// finishes) while there are any (0 means DefaultSettleEvery).
+	SettleEvery time.Duration
 	// OnFallback, when set, is called each time the fallback answered
 	// instead of Redis, with the operation: "begin", "finish", "allow" or
 	// "refund".
@@ -96,15 +99,16 @@ type OTPGuardStats struct {
 // throttle check carry a token of their call and answer a repeat as the
 // first run; finishing writes the same outcome again.
 type OTPGuard struct {
-	rdb       goredis.UniversalClient
-	co        *Coalescer // the scripts' round trips, shared with concurrent callers
-	breaker   *Breaker
-	prefix    string
-	fallback  OTPFallback
-	fallbacks *fallbacks
-	clock     ports.Clock
-	outage    outage
-	finishes  finishes
+	rdb         goredis.UniversalClient
+	co          *Coalescer // the scripts' round trips, shared with concurrent callers
+	breaker     *Breaker
+	prefix      string
+	fallback    OTPFallback
+	fallbacks   *fallbacks
+	clock       ports.Clock
+	outage      outage
+	finishes    finishes
+	settleEvery time.Duration // Run's period
 }
 
 // outage remembers, until their window ends, the dedupe keys and the
@@ -176,14 +180,18 @@ func NewOTPGuard(rdb goredis.UniversalClient, b *Breaker, c OTPGuardConfig) *OTP
 	if c.Coalescer == nil {
 		c.Coalescer = NewCoalescer(rdb, 0)
 	}
+	if c.SettleEvery <= 0 {
+		c.SettleEvery = DefaultSettleEvery
+	}
 	return &OTPGuard{
-		rdb:       rdb,
-		co:        c.Coalescer,
-		breaker:   b,
-		prefix:    c.KeyPrefix + "otp:",
-		fallback:  c.Fallback,
-		fallbacks: newFallbacks("otp_guard", c.Logger, c.OnFallback),
-		clock:     c.Clock,
+		rdb:         rdb,
+		co:          c.Coalescer,
+		breaker:     b,
+		prefix:      c.KeyPrefix + "otp:",
+		fallback:    c.Fallback,
+		fallbacks:   newFallbacks("otp_guard", c.Logger, c.OnFallback),
+		clock:       c.Clock,
+		settleEvery: c.SettleEvery,
 	}
 }
 

@@ -503,6 +503,55 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 	}
 }
 
+// TestOTPGuardRunWritesWhatIsOwed: a replica that serves no more sends
+// once Redis is back still writes its owed outcomes (Run, every
+// SettleEvery), and a replica that stops writes them on its way out (Run's
+// last round, when its context ends): found by a review, the first version
+// wrote them only with the replica's next send.
+func TestOTPGuardRunWritesWhatIsOwed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		stop  bool
+	}{
+		{"while running", 20 * time.Millisecond, false},
+		{"when stopping", time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			direct, prefix, proxy, rdb := proxied(t)
+			b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 50 * time.Millisecond, CallTimeout: patientCallTimeout})
+			g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, SettleEvery: tc.every})
+			if claimed, _, err := g.BeginOTP(ctx, "k-quiet", time.Minute); err != nil || !claimed {
+				t.Fatalf("claim: %v, %v", claimed, err)
+			}
+			proxy.stop()
+			if err := g.FinishOTP(ctx, "k-quiet", domain.OTPSent, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			proxy.start()
+			time.Sleep(100 * time.Millisecond) // past the breaker's open time
+			runCtx, stop := context.WithCancel(ctx)
+			ran := make(chan error, 1)
+			go func() { ran <- g.Run(runCtx) }()
+			if tc.stop {
+				stop()
+			}
+			eventually(t, 3*time.Second, "the owed outcome written", func() bool {
+				v, _ := direct.Get(ctx, g.dedupeKey("k-quiet")).Result()
+				return v == string(domain.OTPSent)
+			})
+			stop()
+			if err := <-ran; err != nil {
+				t.Fatalf("Run = %v, want nil", err)
+			}
+			if n := g.finishes.n.Load(); n != 0 {
+				t.Fatalf("still owed after Run: %d", n)
+			}
+		})
+	}
+}
+
 // TestOTPGuardRefundsRedisAndTheMirror: a refund takes the send off
 // Redis's log and off the fallback's mirror of it; while Redis is away it
 // refunds what the fallback counted, and what Redis counted stays counted

@@ -44,6 +44,52 @@ type owedFinish struct {
 	outcome domain.OTPOutcome
 }
 
+// DefaultSettleEvery is how often OTPGuard.Run writes owed outcomes: a
+// replica that serves no OTP send after Redis is back still writes them
+// within about this long.
+const DefaultSettleEvery = time.Second
+
+// settleAtStop bounds the last attempt to write owed outcomes when Run
+// ends (the replica stops): a claim left pending in Redis makes other
+// replicas answer a retry of its code as in flight until its window ends.
+const settleAtStop = time.Second
+
+// Run writes the outcomes this replica owes Redis (see finishes) every
+// SettleEvery while there are any, and once more when ctx ends, then
+// returns nil. Sends also write them as they go (BeginOTP, FinishOTP);
+// Run covers a replica that serves none once Redis is back, and a stop.
+func (g *OTPGuard) Run(ctx context.Context) error {
+	t := time.NewTicker(g.settleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if g.finishes.n.Load() > 0 {
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleAtStop)
+				for g.finishes.n.Load() > 0 && sctx.Err() == nil {
+					if !g.settleAll(sctx) {
+						break // Redis did not take them: they are lost with this replica
+					}
+				}
+				cancel()
+			}
+			return nil
+		case <-t.C:
+			if g.finishes.n.Load() > 0 {
+				g.settleAll(ctx)
+			}
+		}
+	}
+}
+
+// settleAll writes a batch of owed outcomes and reports whether Redis took
+// the batch.
+func (g *OTPGuard) settleAll(ctx context.Context) bool {
+	before := g.finishes.n.Load()
+	g.settle(ctx, "")
+	return g.finishes.n.Load() < before
+}
+
 // resyncBatch bounds the owed outcomes written by one call: after a long
 // outage the first calls each carry a share, in one round trip each.
 const resyncBatch = 64

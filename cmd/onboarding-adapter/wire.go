@@ -316,12 +316,16 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, settled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := texts.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("consent-text invalidation subscriber stopped", "err", err)
 		}
+	}()
+	go func() {
+		defer close(settled)
+		_ = guard.Run(runCtx) // writes OTP outcomes owed to Redis; returns nil when runCtx ends
 	}()
 	return &redisCaches{
 		texts: texts, guard: guard,
@@ -329,6 +333,7 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		close: func() {
 			cancel()
 			<-done
+			<-settled
 			_ = rdb.Close()
 		},
 	}, nil
