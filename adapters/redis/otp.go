@@ -90,9 +90,10 @@ type OTPGuardStats struct {
 // is respected when Redis answers again: a code claimed there is a repeat,
 // and its sends count against the limit. Once Redis answers again it is
 // used again. The other way round, a send claimed in Redis that finishes
-// while Redis cannot be written owes Redis its outcome, written when Redis
-// next answers this replica (see finishes), so a retry on any replica is
-// not left waiting for a claim nobody will finish.
+// while Redis cannot be written owes Redis its outcome, written with this
+// replica's next call Redis answers or by Run within about a second (see
+// finishes, Run), so a retry on any replica is not left waiting for a
+// claim nobody will finish.
 //
 // The scripts are safe to run twice, as go-redis sends a command (or a
 // Coalescer's pipeline) again when its reply is late: the claim and the

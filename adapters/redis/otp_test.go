@@ -505,45 +505,65 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 
 // TestOTPGuardRunWritesWhatIsOwed: a replica that serves no more sends
 // once Redis is back still writes its owed outcomes (Run, every
-// SettleEvery), and a replica that stops writes them on its way out (Run's
-// last round, when its context ends): found by a review, the first version
-// wrote them only with the replica's next send.
+// SettleEvery: all of them, more than one round trip's batch), and a
+// replica that stops writes them on its way out (Run's last round, when its
+// context ends), even while its breaker is still open after Redis came
+// back. Found by reviews: the first version wrote them only with the
+// replica's next send, the second one batch a tick and not past an open
+// breaker.
 func TestOTPGuardRunWritesWhatIsOwed(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		every time.Duration
-		stop  bool
+		name        string
+		every, open time.Duration
+		stop        bool
 	}{
-		{"while running", 20 * time.Millisecond, false},
-		{"when stopping", time.Hour, true},
+		{"while running", 20 * time.Millisecond, 50 * time.Millisecond, false},
+		{"when stopping, the breaker still open", time.Hour, time.Hour, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			direct, prefix, proxy, rdb := proxied(t)
-			b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 50 * time.Millisecond, CallTimeout: patientCallTimeout})
+			b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: tc.open, CallTimeout: patientCallTimeout})
 			g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, SettleEvery: tc.every})
-			if claimed, _, err := g.BeginOTP(ctx, "k-quiet", time.Minute); err != nil || !claimed {
-				t.Fatalf("claim: %v, %v", claimed, err)
+			keys := make([]string, resyncBatch+36)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("k-quiet-%d", i)
+				if claimed, _, err := g.BeginOTP(ctx, keys[i], time.Minute); err != nil || !claimed {
+					t.Fatalf("claim: %v, %v", claimed, err)
+				}
 			}
 			proxy.stop()
-			if err := g.FinishOTP(ctx, "k-quiet", domain.OTPSent, time.Minute); err != nil {
-				t.Fatal(err)
+			for _, k := range keys {
+				if err := g.FinishOTP(ctx, k, domain.OTPSent, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := g.finishes.n.Load(); n != int64(len(keys)) {
+				t.Fatalf("owed = %d, want %d", n, len(keys))
 			}
 			proxy.start()
-			time.Sleep(100 * time.Millisecond) // past the breaker's open time
 			runCtx, stop := context.WithCancel(ctx)
 			ran := make(chan error, 1)
 			go func() { ran <- g.Run(runCtx) }()
 			if tc.stop {
 				stop()
+				if err := <-ran; err != nil {
+					t.Fatalf("Run = %v, want nil", err)
+				}
 			}
-			eventually(t, 3*time.Second, "the owed outcome written", func() bool {
-				v, _ := direct.Get(ctx, g.dedupeKey("k-quiet")).Result()
-				return v == string(domain.OTPSent)
+			eventually(t, 3*time.Second, "the owed outcomes written", func() bool {
+				for _, k := range keys {
+					if v, _ := direct.Get(ctx, g.dedupeKey(k)).Result(); v != string(domain.OTPSent) {
+						return false
+					}
+				}
+				return true
 			})
 			stop()
-			if err := <-ran; err != nil {
-				t.Fatalf("Run = %v, want nil", err)
+			if !tc.stop {
+				if err := <-ran; err != nil {
+					t.Fatalf("Run = %v, want nil", err)
+				}
 			}
 			if n := g.finishes.n.Load(); n != 0 {
 				t.Fatalf("still owed after Run: %d", n)

@@ -44,20 +44,23 @@ type owedFinish struct {
 	outcome domain.OTPOutcome
 }
 
-// DefaultSettleEvery is how often OTPGuard.Run writes owed outcomes: a
-// replica that serves no OTP send after Redis is back still writes them
-// within about this long.
+// DefaultSettleEvery is how often OTPGuard.Run looks for owed outcomes: a
+// replica that serves no OTP send after Redis (and the breaker) let it
+// through again still writes them within about this long.
 const DefaultSettleEvery = time.Second
 
 // settleAtStop bounds the last attempt to write owed outcomes when Run
 // ends (the replica stops): a claim left pending in Redis makes other
 // replicas answer a retry of its code as in flight until its window ends.
+// That attempt goes around the breaker, which may still be open for a
+// while after Redis is back; the bound keeps it from holding up the stop.
 const settleAtStop = time.Second
 
-// Run writes the outcomes this replica owes Redis (see finishes) every
-// SettleEvery while there are any, and once more when ctx ends, then
-// returns nil. Sends also write them as they go (BeginOTP, FinishOTP);
-// Run covers a replica that serves none once Redis is back, and a stop.
+// Run writes the outcomes this replica owes Redis (see finishes), all of
+// them, each SettleEvery while there are any, and once more when ctx ends,
+// then returns nil. Sends also write them as they go (BeginOTP,
+// FinishOTP); Run covers a replica that serves none once Redis is back,
+// and a stop. With nothing owed a tick costs one atomic load.
 func (g *OTPGuard) Run(ctx context.Context) error {
 	t := time.NewTicker(g.settleEvery)
 	defer t.Stop()
@@ -66,28 +69,31 @@ func (g *OTPGuard) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			if g.finishes.n.Load() > 0 {
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleAtStop)
-				for g.finishes.n.Load() > 0 && sctx.Err() == nil {
-					if !g.settleAll(sctx) {
-						break // Redis did not take them: they are lost with this replica
-					}
-				}
+				g.settleAll(sctx, directly) // what Redis does not take is lost with this replica
 				cancel()
 			}
 			return nil
 		case <-t.C:
-			if g.finishes.n.Load() > 0 {
-				g.settleAll(ctx)
-			}
+			g.settleAll(ctx, g.breaker.Do)
 		}
 	}
 }
 
-// settleAll writes a batch of owed outcomes and reports whether Redis took
-// the batch.
-func (g *OTPGuard) settleAll(ctx context.Context) bool {
-	before := g.finishes.n.Load()
-	g.settle(ctx, "")
-	return g.finishes.n.Load() < before
+// directly runs fn without the breaker.
+func directly(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
+
+// settleAll writes owed outcomes a batch at a time, through do, until none
+// is owed or a batch leaves as many owed as before (Redis did not answer,
+// or ctx ended).
+func (g *OTPGuard) settleAll(ctx context.Context, do func(context.Context, func(context.Context) error) error) {
+	for n := g.finishes.n.Load(); n > 0 && ctx.Err() == nil; {
+		g.settleVia(ctx, "", do)
+		left := g.finishes.n.Load()
+		if left >= n {
+			return
+		}
+		n = left
+	}
 }
 
 // resyncBatch bounds the owed outcomes written by one call: after a long
@@ -196,18 +202,23 @@ if v == ARGV[2] then return 1 end
 return 0
 `)
 
-// settle writes owed outcomes to Redis, first key's, in one round trip,
-// and reports whether key's outcome replaced its claim (then a retry that
-// Redis answered "pending" is answered with it). An outcome Redis took, or
-// found nothing to replace for, is no longer owed; one it could not be sent
-// stays owed.
+// settle writes owed outcomes to Redis through the breaker, first key's,
+// up to resyncBatch in one round trip, and reports whether key's outcome
+// replaced its claim (then a retry that Redis answered "pending" is
+// answered with it). An outcome Redis took, or found nothing to replace
+// for, is no longer owed; one that could not be sent stays owed.
 func (g *OTPGuard) settle(ctx context.Context, key string) (domain.OTPOutcome, bool) {
+	return g.settleVia(ctx, key, g.breaker.Do)
+}
+
+// settleVia is settle with do in place of the breaker.
+func (g *OTPGuard) settleVia(ctx context.Context, key string, do func(context.Context, func(context.Context) error) error) (domain.OTPOutcome, bool) {
 	keys, owed := g.finishes.owed(key, g.clock.Now())
 	if len(keys) == 0 {
 		return "", false
 	}
 	var cmds []goredis.Cmder
-	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+	err := do(ctx, func(ctx context.Context) error {
 		var err error
 		cmds, err = g.co.runScripts(ctx, func(withSource bool) []goredis.Cmder {
 			cs := make([]goredis.Cmder, len(keys))
