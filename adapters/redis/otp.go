@@ -296,12 +296,12 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 					// Done: tell Redis, so every replica answers it. (A send
 					// still in flight tells Redis when it finishes, replacing
 					// this claim.)
-					c, _ := g.finishes.finished(key)
+					c, tracked := g.finishes.finished(key)
 					err := g.breaker.Do(ctx, func(ctx context.Context) error {
 						_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(held), ms(ttl))
 						return err
 					})
-					if err != nil {
+					if err != nil && tracked {
 						// Redis failed again: this call's claim is owed the
 						// outcome, as a finish would be.
 						g.finishes.owe(key, owedFinish{claim: c, outcome: held}, g.clock.Now())
