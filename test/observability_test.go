@@ -335,6 +335,7 @@ func TestObservabilityPostgresRedis(t *testing.T) {
 		{"onboarding_redis_fallbacks_total", map[string]string{"component": "otp_guard", "op": "allow"}, 0},
 		{"onboarding_circuit_breaker_transitions_total", map[string]string{"breaker": "redis", "state": "open"}, 0},
 		{"onboarding_redis_coalescer_waiting", nil, 0},
+		{"onboarding_otp_owed_outcomes", nil, 0},
 		{"onboarding_process_events_total", map[string]string{"outcome": "failed"}, 0},
 		{"onboarding_dependency_up", map[string]string{"dependency": "postgres"}, 1},
 		{"onboarding_dependency_up", map[string]string{"dependency": "redis"}, 1},

@@ -64,6 +64,9 @@ type OTPGuardConfig struct {
 type OTPGuardStats struct {
 	// Fallbacks counts operations the in-process fallback answered.
 	Fallbacks uint64
+	// Owed is how many send outcomes this replica owes Redis now (see
+	// finishes): a gauge, not a count since start.
+	Owed int64
 }
 
 // OTPGuard is the OTP dedupe and throttle shared by every replica through
@@ -466,7 +469,7 @@ func (g *OTPGuard) RefundOTP(ctx context.Context, processID, sendID string) erro
 
 // Stats returns the guard's counters, for the fallback metric.
 func (g *OTPGuard) Stats() OTPGuardStats {
-	return OTPGuardStats{Fallbacks: g.fallbacks.count.Load()}
+	return OTPGuardStats{Fallbacks: g.fallbacks.count.Load(), Owed: g.finishes.n.Load()}
 }
 
 func (g *OTPGuard) dedupeKey(key string) string { return g.prefix + "dedupe:" + keyPart(key) }

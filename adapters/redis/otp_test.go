@@ -453,8 +453,8 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 	if err := g.FinishOTP(ctx, "k-expires", domain.OTPFailedPermanent, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if g.finishes.n.Load() != 3 {
-		t.Fatalf("outcomes owed to Redis = %d, want 3", g.finishes.n.Load())
+	if s := g.Stats(); s.Owed != 3 {
+		t.Fatalf("outcomes owed to Redis = %d, want 3", s.Owed)
 	}
 	// While Redis is away, the other replica sees the claim, as it must.
 	if claimed, prior, err := other.BeginOTP(ctx, "k-there", time.Minute); err != nil || claimed || prior != domain.OTPPending {
@@ -495,8 +495,8 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 	if v, _ := direct.Get(ctx, g.dedupeKey("k-expires")).Result(); !strings.HasPrefix(v, string(domain.OTPPending)+"|") {
 		t.Fatalf("the other replica's later claim was replaced by %q", v)
 	}
-	if n := g.finishes.n.Load(); n != 0 {
-		t.Fatalf("outcomes still owed after Redis took them = %d", n)
+	if s := g.Stats(); s.Owed != 0 {
+		t.Fatalf("outcomes still owed after Redis took them = %d", s.Owed)
 	}
 	if len(g.finishes.claims) != 0 {
 		t.Fatalf("claims still remembered after their finish: %d", len(g.finishes.claims))

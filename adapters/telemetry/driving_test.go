@@ -290,6 +290,21 @@ func TestObserveRedisCoalescer(t *testing.T) {
 	}
 }
 
+func TestObserveOTPOwedOutcomes(t *testing.T) {
+	i, _, reader := newTestInstruments(t)
+	owed := int64(7)
+	if err := i.ObserveOTPOwedOutcomes(func() int64 { return owed }); err != nil {
+		t.Fatal(err)
+	}
+	if got := sums(t, reader, MetricOTPOwedOutcomes); len(got) != 1 || got[""] != 7 {
+		t.Errorf("%s = %v, want one unlabelled point of 7", MetricOTPOwedOutcomes, got)
+	}
+	owed = 0 // written to Redis: the gauge follows
+	if got := sums(t, reader, MetricOTPOwedOutcomes); got[""] != 0 {
+		t.Errorf("%s = %v after the outcomes were written, want 0", MetricOTPOwedOutcomes, got)
+	}
+}
+
 func TestReasonLabel(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                "none",

@@ -31,6 +31,7 @@ const (
 	MetricRedisRoundTrips          = "onboarding.redis.coalescer.round_trips"
 	MetricRedisCoalescedCommands   = "onboarding.redis.coalescer.commands"
 	MetricRedisWaiting             = "onboarding.redis.coalescer.waiting"
+	MetricOTPOwedOutcomes          = "onboarding.otp.owed_outcomes"
 	MetricBreakerState             = "onboarding.circuit_breaker.state"
 	MetricBreakerTransitions       = "onboarding.circuit_breaker.transitions"
 	MetricProcessEvents            = "onboarding.process_events"
@@ -327,6 +328,27 @@ func (i *Instruments) ObserveRedisCoalescer(read func() CoalescerCounts) error {
 	}, trips, cmds, waiting)
 	if err != nil {
 		return fmt.Errorf("telemetry: registering the Redis coalescer metrics: %w", err)
+	}
+	return nil
+}
+
+// ObserveOTPOwedOutcomes reports, as a gauge read at each collection, the
+// OTP outcomes this replica could not write to Redis yet: while it is above
+// zero, other replicas answer a retry of those codes as still in flight.
+// It rises during a Redis outage and must fall within seconds of Redis
+// answering again; one that stays up means Redis refuses the writes.
+func (i *Instruments) ObserveOTPOwedOutcomes(read func() int64) error {
+	owed, err := i.meter.Int64ObservableGauge(MetricOTPOwedOutcomes, metric.WithUnit("{outcome}"),
+		metric.WithDescription("OTP send outcomes this replica owes Redis (finished while Redis could not be written)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: creating the owed OTP outcomes gauge: %w", err)
+	}
+	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(owed, read())
+		return nil
+	}, owed)
+	if err != nil {
+		return fmt.Errorf("telemetry: registering the owed OTP outcomes gauge: %w", err)
 	}
 	return nil
 }

@@ -315,6 +315,10 @@ func openRedis(cfg config.Config, store ports.ConsentTextReader, clock ports.Clo
 		KeyPrefix: cfg.RedisKeyPrefix, Coalescer: co, Clock: clock, Logger: logger,
 		OnFallback: func(op string, _ error) { inst.RedisFallback("otp_guard", op) },
 	})
+	if err := inst.ObserveOTPOwedOutcomes(func() int64 { return guard.Stats().Owed }); err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done, settled := make(chan struct{}), make(chan struct{})
 	go func() {
