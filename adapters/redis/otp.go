@@ -130,7 +130,29 @@ type outage struct {
 	until map[string]time.Time
 }
 
+// maxOutageEntries bounds each of the guard's per-replica maps of
+// outage bookkeeping (outage, finishes).
 const maxOutageEntries = 10_000
+
+// makeRoom reports whether m can take one more entry within
+// maxOutageEntries, first dropping the entries that expired by now
+// (expires gives an entry's end) when it is full.
+func makeRoom[V any](m map[string]V, now time.Time, expires func(V) time.Time) bool {
+	if len(m) < maxOutageEntries {
+		return true
+	}
+	dropExpired(m, now, expires)
+	return len(m) < maxOutageEntries
+}
+
+// dropExpired deletes the entries of m that expired by now.
+func dropExpired[V any](m map[string]V, now time.Time, expires func(V) time.Time) {
+	for k, v := range m {
+		if !now.Before(expires(v)) {
+			delete(m, k)
+		}
+	}
+}
 
 func (o *outage) add(k string, now, until time.Time) {
 	o.mu.Lock()
@@ -138,16 +160,9 @@ func (o *outage) add(k string, now, until time.Time) {
 	if o.until == nil {
 		o.until = make(map[string]time.Time)
 	}
-	if len(o.until) >= maxOutageEntries {
-		for key, t := range o.until {
-			if !now.Before(t) {
-				delete(o.until, key)
-			}
-		}
-		if len(o.until) >= maxOutageEntries {
-			o.n.Store(int64(len(o.until)))
-			return
-		}
+	if !makeRoom(o.until, now, func(t time.Time) time.Time { return t }) {
+		o.n.Store(int64(len(o.until)))
+		return
 	}
 	if prev, ok := o.until[k]; !ok || until.After(prev) {
 		o.until[k] = until

@@ -108,17 +108,9 @@ func (f *finishes) claimed(key string, c claim, now time.Time) {
 	if f.claims == nil {
 		f.claims = make(map[string]claim)
 	}
-	if len(f.claims) >= maxOutageEntries {
-		for k, old := range f.claims {
-			if !now.Before(old.expires) {
-				delete(f.claims, k)
-			}
-		}
-		if len(f.claims) >= maxOutageEntries {
-			return
-		}
+	if makeRoom(f.claims, now, claimExpires) {
+		f.claims[key] = c
 	}
-	f.claims[key] = c
 }
 
 // finished forgets the claim of key and returns it.
@@ -138,31 +130,22 @@ func (f *finishes) owe(key string, o owedFinish, now time.Time) {
 	if f.unsynced == nil {
 		f.unsynced = make(map[string]owedFinish)
 	}
-	if len(f.unsynced) >= maxOutageEntries {
-		f.dropExpired(now)
-		if len(f.unsynced) >= maxOutageEntries {
-			return
-		}
+	if makeRoom(f.unsynced, now, owedExpires) {
+		f.unsynced[key] = o
 	}
-	f.unsynced[key] = o
 	f.n.Store(int64(len(f.unsynced)))
 }
 
-func (f *finishes) dropExpired(now time.Time) {
-	for k, o := range f.unsynced {
-		if !now.Before(o.expires) {
-			delete(f.unsynced, k)
-		}
-	}
-	f.n.Store(int64(len(f.unsynced)))
-}
+func claimExpires(c claim) time.Time     { return c.expires }
+func owedExpires(o owedFinish) time.Time { return o.expires }
 
 // owed returns up to resyncBatch owed outcomes, first key's when it has
 // one, dropping those whose claim has expired.
 func (f *finishes) owed(key string, now time.Time) (keys []string, owed []owedFinish) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.dropExpired(now)
+	dropExpired(f.unsynced, now, owedExpires)
+	f.n.Store(int64(len(f.unsynced)))
 	if o, ok := f.unsynced[key]; ok {
 		keys, owed = append(keys, key), append(owed, o)
 	}
