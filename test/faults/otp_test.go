@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,11 +116,7 @@ func TestOTPOutcomeReachesRedisAfterAnOutage(t *testing.T) {
 // was throttled for the rest of the window.
 func TestOTPThrottleRefundsSendsTheGatewayNeverTook(t *testing.T) {
 	t.Parallel()
-	gw := &testkit.FakeTwilio{}
-	gwSrv := httptest.NewServer(gw)
-	t.Cleanup(gwSrv.Close)
-	proxy := testkit.NewProxy(t, strings.TrimPrefix(gwSrv.URL, "http://"))
-	env := testkit.TwilioEnv("http://" + proxy.Addr())
+	gw, proxy, env := proxiedTwilio(t)
 	env["ONBOARDING_SMS_BREAKER_OPEN"] = "1s"
 	svc := startService(t, env)
 	process := "refund-" + runID()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,12 +19,8 @@ import (
 // the service's connections at.
 func slowSMSService(t *testing.T, latency time.Duration, extra map[string]string) (*testkit.Service, *testkit.FakeTwilio, *testkit.Proxy) {
 	t.Helper()
-	gw := &testkit.FakeTwilio{}
-	gwSrv := httptest.NewServer(gw)
-	t.Cleanup(gwSrv.Close)
-	proxy := testkit.NewProxy(t, strings.TrimPrefix(gwSrv.URL, "http://"))
+	gw, proxy, env := proxiedTwilio(t)
 	proxy.SetLatency(latency)
-	env := testkit.TwilioEnv("http://" + proxy.Addr())
 	env["ONBOARDING_SMS_ATTEMPT_TIMEOUT"] = "3500ms"
 	for k, v := range extra {
 		env[k] = v

@@ -11,6 +11,18 @@ import (
 	"github.com/bankkit/onboarding-adapter/test/testkit"
 )
 
+// proxiedTwilio starts a fake Twilio gateway behind a fault proxy, and
+// returns both with the service environment that sends SMS through the
+// proxy.
+func proxiedTwilio(t *testing.T) (*testkit.FakeTwilio, *testkit.Proxy, map[string]string) {
+	t.Helper()
+	gw := &testkit.FakeTwilio{}
+	gwSrv := httptest.NewServer(gw)
+	t.Cleanup(gwSrv.Close)
+	proxy := testkit.NewProxy(t, strings.TrimPrefix(gwSrv.URL, "http://"))
+	return gw, proxy, testkit.TwilioEnv("http://" + proxy.Addr())
+}
+
 // TestSMSGatewayFaults sends OTPs through the Twilio sender while the
 // gateway hangs, fails, refuses connections and recovers. The caller always
 // gets its answer in time (otpSent:false when the SMS did not go out, never
@@ -20,11 +32,7 @@ import (
 // read from onboarding_circuit_breaker_state{breaker="sms"}.
 func TestSMSGatewayFaults(t *testing.T) {
 	t.Parallel()
-	gw := &testkit.FakeTwilio{}
-	gwSrv := httptest.NewServer(gw)
-	t.Cleanup(gwSrv.Close)
-	proxy := testkit.NewProxy(t, strings.TrimPrefix(gwSrv.URL, "http://"))
-	env := testkit.TwilioEnv("http://" + proxy.Addr())
+	gw, proxy, env := proxiedTwilio(t)
 	// 1 s, so an answer within the open breaker's 500 ms bound below
 	// cannot have waited for the hanging gateway.
 	env["ONBOARDING_SMS_ATTEMPT_TIMEOUT"] = "1s"
