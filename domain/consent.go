@@ -16,14 +16,21 @@ type ConsentText struct {
 // ConsentRecord is one row of the append-only consent ledger: what a user
 // decided, about which text version, and through which request.
 type ConsentRecord struct {
-	ID            int64
-	ProcessID     string
-	UserID        string
-	ConsentType   string
-	Approved      bool
-	Language      string
-	TextVersion   int
-	TextSHA256    string
+	ID          int64
+	ProcessID   string
+	UserID      string
+	ConsentType string
+	Approved    bool
+	Language    string
+	TextVersion int
+	TextSHA256  string
+	// TextServed is true when Language, TextVersion and TextSHA256 are those
+	// of the text last served to the process, the one the user was shown;
+	// false when no serving was found and they name the text current in the
+	// default language when the consent was stored. A serving is a hint
+	// that a crash or another replica's delay can lose, so compliance must
+	// be able to tell an inferred text from a served one.
+	TextServed    bool
 	Seq           int // 1 for the first decision of (process, user, type), +1 per change
 	RequestID     string
 	CorrelationID string

@@ -120,8 +120,8 @@ type ConsentLedger interface {
 	// whose serving resolved otherwise, and adds no row.
 	// A record is never recorded before its history's latest (RecordedAt
 	// is raised to it): replicas' clocks differ, and LatestConsent orders
-	// by time. The record is durable when it returns. Errors:
-	// CodeUnavailable.
+	// by time. rec's TextServed is stored as given. The record is durable
+	// when it returns. Errors: CodeUnavailable.
 	AppendConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error)
 	// LatestConsent returns the user's newest record of consentType across
 	// processes. Errors: CodeNotFound, CodeUnavailable.
@@ -142,8 +142,9 @@ type ServedConsentAppender interface {
 	ConsentLedger
 	// AppendServedConsent is AppendConsent of rec with its Language,
 	// TextVersion and TextSHA256 replaced by those of the serving recorded
-	// for (rec.ProcessID, rec.ConsentType), when there is one; rec carries
-	// the current text, recorded when there is none.
+	// for (rec.ProcessID, rec.ConsentType), and TextServed true, when there
+	// is one; rec carries the current text, recorded as it is when there is
+	// none.
 	AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error)
 }
 

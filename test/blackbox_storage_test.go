@@ -1,10 +1,13 @@
 package test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +103,35 @@ func TestBlackBoxPostgresRedis(t *testing.T) {
 	r = call(t, svc.API+"/user/lookup", map[string]any{"processId": "p-reconsent", "identification": ident}, nil)
 	if r.Status != 200 || r.Body["consent"] != "NOT_REQUIRED" {
 		t.Fatalf("lookup after approving the new version: %d %s", r.Status, r.Raw)
+	}
+
+	// A consent stored without a serving (none recorded for its process)
+	// names the current text and says so; the two above name what was
+	// served. A compliance officer reads it in the ledger.
+	r = call(t, svc.API+"/consent/storage", map[string]any{"processId": "p-unseen", "userId": userID, "consentType": "GDPR", "approved": true}, nil)
+	if r.Status != 200 {
+		t.Fatalf("consent storage without a serving: %d %s", r.Status, r.Raw)
+	}
+	rows, err := pgtest.Pool(t, dsn).Query(context.Background(), `SELECT process_id, text_version, text_served
+FROM consent_ledger WHERE process_id IN ('p-reconsent', 'p-unseen') ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var (
+			pid     string
+			version int
+			served  *bool
+		)
+		if err := rows.Scan(&pid, &version, &served); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s v%d served=%v", pid, version, served != nil && *served))
+	}
+	if want := []string{"p-reconsent v1 served=true", "p-reconsent v2 served=true", "p-unseen v2 served=false"}; rows.Err() != nil ||
+		!slices.Equal(got, want) {
+		t.Fatalf("consent_ledger: %q (%v), want %q", got, rows.Err(), want)
 	}
 }
 

@@ -1461,10 +1461,11 @@ func TestAppendServedConsent(t *testing.T) {
 	serving := func(pid string, version int) domain.ConsentServing {
 		return domain.ConsentServing{ProcessID: pid, ConsentType: "GDPR", Language: "cs", Version: version, SHA256: servedDigest}
 	}
-	want := func(t *testing.T, got domain.ConsentRecord, lang string, version int) {
+	want := func(t *testing.T, got domain.ConsentRecord, lang string, version int, served bool) {
 		t.Helper()
-		if got.Language != lang || got.TextVersion != version || got.ID == 0 {
-			t.Fatalf("record %+v names %s v%d, want %s v%d", got, got.Language, got.TextVersion, lang, version)
+		if got.Language != lang || got.TextVersion != version || got.ID == 0 || got.TextServed != served {
+			t.Fatalf("record %+v names %s v%d, served %v; want %s v%d, served %v", got, got.Language, got.TextVersion,
+				got.TextServed, lang, version, served)
 		}
 	}
 
@@ -1504,23 +1505,42 @@ func TestAppendServedConsent(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want(t, stored, "cs", 3)
-			want(t, queued, "cs", 4)
-			want(t, none, "en", 7)
+			want(t, stored, "cs", 3, true)
+			want(t, queued, "cs", 4, true)
+			want(t, none, "en", 7, false)
 			if stored.TextSHA256 != servedDigest || none.TextSHA256 != digest {
 				t.Fatalf("digests %q and %q, want the serving's and the record's", stored.TextSHA256, none.TextSHA256)
 			}
 
 			again, added, err := s.Ledger.AppendServedConsent(ctx, rec("stored"))
-			if err != nil || added || again.ID != stored.ID || again.TextVersion != 3 {
+			if err != nil || added || again.ID != stored.ID || again.TextVersion != 3 || !again.TextServed {
 				t.Fatalf("repeat: %+v added %v, %v; want the first record, not added", again, added, err)
 			}
-			// AppendConsent names what it is given, serving or not.
+			// AppendConsent names what it is given, serving or not, and
+			// stores its TextServed as given.
 			plain, _, err := s.Ledger.AppendConsent(ctx, func() domain.ConsentRecord { r := rec("stored"); r.UserID = "u-2"; return r }())
 			if err != nil {
 				t.Fatal(err)
 			}
-			want(t, plain, "en", 7)
+			want(t, plain, "en", 7, false)
+			given, _, err := s.Ledger.AppendConsent(ctx, func() domain.ConsentRecord {
+				r := rec("stored")
+				r.UserID, r.TextServed = "u-3", true
+				return r
+			}())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, given, "en", 7, true)
+			latest, err := s.Ledger.LatestConsents(ctx, "u-1", []string{"GDPR"})
+			if err != nil || latest["GDPR"].TextServed != (latest["GDPR"].TextVersion != 7) {
+				t.Fatalf("LatestConsents: %+v, %v; want the text_served stored", latest, err)
+			}
+			var column *bool
+			if err := pool.QueryRow(ctx, `SELECT text_served FROM consent_ledger WHERE id = $1`, none.ID).Scan(&column); err != nil ||
+				column == nil || *column {
+				t.Fatalf("consent_ledger.text_served of the record naming the current text: %v, %v; want false", column, err)
+			}
 		})
 	}
 }

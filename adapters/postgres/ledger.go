@@ -71,7 +71,7 @@ func newConsentLedger(d *db, clock ports.Clock, bc BatchConfig) *ConsentLedger {
 }
 
 const ledgerColumns = `id, process_id, user_id, consent_type, seq, approved, language, text_version, text_sha256,
-    request_id, correlation_id, recorded_at`
+    request_id, correlation_id, recorded_at, text_served`
 
 // ledgerRow is one row of consent_ledger.
 type ledgerRow struct {
@@ -87,11 +87,12 @@ type ledgerRow struct {
 	RequestID     string
 	CorrelationID string
 	RecordedAt    time.Time
+	TextServed    *bool // NULL for records older than migration 009
 }
 
 func (r *ledgerRow) dest() []any {
 	return []any{&r.ID, &r.ProcessID, &r.UserID, &r.ConsentType, &r.Seq, &r.Approved, &r.Language,
-		&r.TextVersion, &r.TextSHA256, &r.RequestID, &r.CorrelationID, &r.RecordedAt}
+		&r.TextVersion, &r.TextSHA256, &r.RequestID, &r.CorrelationID, &r.RecordedAt, &r.TextServed}
 }
 
 func (r *ledgerRow) toDomain() domain.ConsentRecord {
@@ -104,6 +105,7 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 		Language:      r.Language,
 		TextVersion:   int(r.TextVersion),
 		TextSHA256:    r.TextSHA256,
+		TextServed:    r.TextServed != nil && *r.TextServed,
 		Seq:           int(r.Seq),
 		RequestID:     r.RequestID,
 		CorrelationID: r.CorrelationID,
@@ -124,8 +126,9 @@ func (r *ledgerRow) toDomain() domain.ConsentRecord {
 // winner and answers with it (or appends after it, for a changed decision).
 //
 // With $11 true the text fields come from the serving stored for (process,
-// type) when there is one (one descent of consent_servings_pkey), else from
-// $5..$7.
+// type) when there is one (one descent of consent_servings_pkey), and
+// text_served is then true; else they come from $5..$7, and text_served
+// from $12.
 //
 // recorded_at is $10 or the latest record's, whichever is later: the time is
 // stamped by the replica that took the request, and LatestConsent orders by
@@ -140,9 +143,10 @@ WITH latest AS (
     LIMIT 1
 ), ` + shownSQL + `, ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
-        text_sha256, request_id, correlation_id, recorded_at)
+        text_sha256, request_id, correlation_id, recorded_at, text_served)
     SELECT $1::text, $2::text, $3::text, COALESCE((SELECT seq FROM latest), 0) + 1, $4::boolean,
-        t.language, t.version, t.sha256, $8::text, $9::text, GREATEST($10::timestamptz, (SELECT recorded_at FROM latest))
+        t.language, t.version, t.sha256, $8::text, $9::text, GREATEST($10::timestamptz, (SELECT recorded_at FROM latest)),
+        t.served
     FROM shown t
     WHERE NOT EXISTS (SELECT 1 FROM latest l, shown t WHERE ` + sameConsent + `)
     ON CONFLICT ON CONSTRAINT consent_ledger_history_key DO NOTHING
@@ -153,10 +157,11 @@ UNION ALL
 SELECT ` + latestLedgerColumns + `, false FROM latest l, shown t WHERE ` + sameConsent
 
 // shownSQL is the text a record names: the serving stored for (process,
-// type) when $11 asks for it and there is one, else $5..$7.
+// type) when $11 asks for it and there is one (served), else $5..$7
+// (served as $12 says).
 const shownSQL = `shown AS (
     SELECT COALESCE(s.language, $5::text) AS language, COALESCE(s.version, $6::integer) AS version,
-        COALESCE(s.sha256, $7::text) AS sha256
+        COALESCE(s.sha256, $7::text) AS sha256, s.sha256 IS NOT NULL OR $12::boolean AS served
     FROM (SELECT) AS one
     LEFT JOIN consent_servings s ON $11::boolean AND s.process_id = $1::text AND s.consent_type = $3::text
 )`
@@ -176,7 +181,7 @@ const newerText = `(l.language = t.language AND t.version > l.text_version)`
 // latestLedgerColumns is ledgerColumns of the alias l (ledger_internal_test
 // keeps the two lists the same).
 const latestLedgerColumns = `l.id, l.process_id, l.user_id, l.consent_type, l.seq, l.approved, l.language,
-    l.text_version, l.text_sha256, l.request_id, l.correlation_id, l.recorded_at`
+    l.text_version, l.text_sha256, l.request_id, l.correlation_id, l.recorded_at, l.text_served`
 
 // AppendConsent appends rec unless the latest record of (ProcessID, UserID,
 // ConsentType) has the same Approved value and rec's text is no newer
@@ -210,7 +215,7 @@ func (l *ConsentLedger) AppendConsent(ctx context.Context, rec domain.ConsentRec
 func (l *ConsentLedger) AppendServedConsent(ctx context.Context, rec domain.ConsentRecord) (domain.ConsentRecord, bool, error) {
 	if l.servings != nil {
 		if q, ok := l.servings.queued(rec.ProcessID, rec.ConsentType); ok {
-			rec.Language, rec.TextVersion, rec.TextSHA256 = q.Language, q.Version, q.SHA256
+			rec.Language, rec.TextVersion, rec.TextSHA256, rec.TextServed = q.Language, q.Version, q.SHA256, true
 			return l.append(ctx, ledgerAppend{rec: rec})
 		}
 	}
@@ -248,7 +253,7 @@ func (l *ConsentLedger) appendOne(ctx context.Context, a ledgerAppend) (domain.C
 		)
 		err := l.db.run(ctx, "consent record", func(ctx context.Context) error {
 			err := l.db.pool.QueryRow(ctx, appendSQL, rec.ProcessID, rec.UserID, rec.ConsentType, rec.Approved,
-				rec.Language, int32(rec.TextVersion), rec.TextSHA256, rec.RequestID, rec.CorrelationID, at, a.asServed).
+				rec.Language, int32(rec.TextVersion), rec.TextSHA256, rec.RequestID, rec.CorrelationID, at, a.asServed, rec.TextServed).
 				Scan(append(row.dest(), &added)...)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // lost a race: run again with a fresh snapshot
@@ -355,13 +360,13 @@ func textArray(first, n int) string {
 // where the decision changed or the text is a newer version, and returns
 // per position the new row (true) or the latest one it repeats (false). A
 // position with no row lost a race to a concurrent writer of its history
-// and is retried alone. $11 is appendSQL's $11 per record.
+// and is retried alone. $11 and $12 are appendSQL's per record.
 const appendBatchSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::integer[],
-        $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean[])
+        $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean[], $12::boolean[])
         WITH ORDINALITY AS i(process_id, user_id, consent_type, approved, language, text_version,
-            text_sha256, request_id, correlation_id, recorded_at, as_served, ord)
+            text_sha256, request_id, correlation_id, recorded_at, as_served, text_served, ord)
 ), latest AS (
     SELECT i.ord, l.*
     FROM input i
@@ -374,15 +379,16 @@ WITH input AS (
     ) l ON true
 ), shown AS (
     SELECT i.ord, COALESCE(s.language, i.language) AS language, COALESCE(s.version, i.text_version) AS version,
-        COALESCE(s.sha256, i.text_sha256) AS sha256
+        COALESCE(s.sha256, i.text_sha256) AS sha256, s.sha256 IS NOT NULL OR i.text_served AS served
     FROM input i
     LEFT JOIN consent_servings s
         ON i.as_served AND s.process_id = i.process_id AND s.consent_type = i.consent_type
 ), ins AS (
     INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language, text_version,
-        text_sha256, request_id, correlation_id, recorded_at)
+        text_sha256, request_id, correlation_id, recorded_at, text_served)
     SELECT i.process_id, i.user_id, i.consent_type, COALESCE(l.seq, 0) + 1, i.approved,
-        t.language, t.version, t.sha256, i.request_id, i.correlation_id, GREATEST(i.recorded_at, l.recorded_at)
+        t.language, t.version, t.sha256, i.request_id, i.correlation_id, GREATEST(i.recorded_at, l.recorded_at),
+        t.served
     FROM input i JOIN latest l ON l.ord = i.ord JOIN shown t ON t.ord = i.ord
     WHERE NOT (` + sameBatchConsent + `)
     ORDER BY i.ord
@@ -553,13 +559,13 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 	var (
 		processIDs, userIDs, types, languages, digests, requestIDs, correlationIDs = make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		approved, asServed = make([]bool, n), make([]bool, n)
-		versions           = make([]int32, n)
-		times              = make([]time.Time, n)
+		approved, asServed, served = make([]bool, n), make([]bool, n), make([]bool, n)
+		versions                   = make([]int32, n)
+		times                      = make([]time.Time, n)
 	)
 	for i, r := range rs {
 		rec := r.calls[0].in.rec
-		asServed[i] = r.calls[0].in.asServed
+		asServed[i], served[i] = r.calls[0].in.asServed, rec.TextServed
 		processIDs[i], userIDs[i], types[i], approved[i] = rec.ProcessID, rec.UserID, rec.ConsentType, rec.Approved
 		languages[i], versions[i], digests[i] = rec.Language, int32(rec.TextVersion), rec.TextSHA256
 		requestIDs[i], correlationIDs[i], times[i] = rec.RequestID, rec.CorrelationID, rec.RecordedAt
@@ -570,7 +576,7 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 		added bool
 	)
 	return sendAfter(ctx, q, genericPlanSQL, appendBatchSQL,
-		[]any{processIDs, userIDs, types, approved, languages, versions, digests, requestIDs, correlationIDs, times, asServed},
+		[]any{processIDs, userIDs, types, approved, languages, versions, digests, requestIDs, correlationIDs, times, asServed, served},
 		append([]any{&ord}, append(row.dest(), &added)...), func() error {
 			if ord < 1 || int(ord) > n {
 				return errors.New("consent batch returned an unknown position")
@@ -585,5 +591,6 @@ func (l *ConsentLedger) appendRound(ctx context.Context, q batchSender, rs []*ru
 // repeats the earlier whatever the statement finds.
 func sameInput(a, b ledgerAppend) bool {
 	return a.rec.Approved == b.rec.Approved && a.asServed == b.asServed && a.rec.Language == b.rec.Language &&
-		a.rec.TextVersion == b.rec.TextVersion && a.rec.TextSHA256 == b.rec.TextSHA256
+		a.rec.TextVersion == b.rec.TextVersion && a.rec.TextSHA256 == b.rec.TextSHA256 &&
+		a.rec.TextServed == b.rec.TextServed
 }

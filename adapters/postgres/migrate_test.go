@@ -15,8 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/bankkit/onboarding-adapter/adapters/memory"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres"
 	"github.com/bankkit/onboarding-adapter/adapters/postgres/pgtest"
+	"github.com/bankkit/onboarding-adapter/domain"
 	"github.com/bankkit/onboarding-adapter/migrations"
 )
 
@@ -334,5 +336,40 @@ func TestMigrationFilesBoundTheirLockWaits(t *testing.T) {
 		if why := unboundedLockWait(string(b)); why != "" {
 			t.Errorf("%s %s", name, why)
 		}
+	}
+}
+
+// Migration 009 leaves the records stored before it with text_served NULL
+// (unknown: the ledger is append-only and nobody said), which the ledger
+// reads as not served; records appended after it say which they are.
+func TestMigrationKeepsOlderRecordsTextServedUnknown(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	if err := postgres.MigrateTo(ctx, pool, 8, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO consent_ledger (process_id, user_id, consent_type, seq, approved, language,
+    text_version, text_sha256, recorded_at) VALUES ('p-old', 'u-old', 'GDPR', 1, true, 'en', 1, '', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.MigrateTo(ctx, pool, -1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var old *bool
+	if err := pool.QueryRow(ctx, `SELECT text_served FROM consent_ledger WHERE process_id = 'p-old'`).Scan(&old); err != nil || old != nil {
+		t.Fatalf("text_served of a record older than the migration: %v, %v; want NULL", old, err)
+	}
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
+	t.Cleanup(s.Close)
+	rec, err := s.Ledger.LatestConsent(ctx, "u-old", "GDPR")
+	if err != nil || rec.ProcessID != "p-old" || rec.TextServed {
+		t.Fatalf("the older record through the ledger: %+v, %v; want it, not served", rec, err)
+	}
+	again, added, err := s.Ledger.AppendConsent(ctx, domain.ConsentRecord{ProcessID: "p-old", UserID: "u-old",
+		ConsentType: "GDPR", Approved: false, Language: "en", TextVersion: 1, TextServed: true})
+	if err != nil || !added || !again.TextServed {
+		t.Fatalf("a revocation after the migration: %+v added %v, %v; want it added, served", again, added, err)
 	}
 }

@@ -259,7 +259,7 @@ func (sc *searchScan) add(f *found) {
 const coalescedLedgerColumns = `COALESCE(l.id, 0), COALESCE(l.process_id, ''), COALESCE(l.user_id, ''),
     COALESCE(l.consent_type, ''), COALESCE(l.seq, 0), COALESCE(l.approved, false), COALESCE(l.language, ''),
     COALESCE(l.text_version, 0), COALESCE(l.text_sha256, ''), COALESCE(l.request_id, ''),
-    COALESCE(l.correlation_id, ''), COALESCE(l.recorded_at, 'epoch')`
+    COALESCE(l.correlation_id, ''), COALESCE(l.recorded_at, 'epoch'), l.text_served`
 
 // keySet is a set of identification keys, bit i standing for
 // domain.KnownIdentificationKeys()[i]: the shape of a search.

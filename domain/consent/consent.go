@@ -114,11 +114,12 @@ func (s *service) append(ctx context.Context, rec domain.ConsentRecord) (domain.
 		// A type without a text in the default language may still have
 		// been served in another one: read the serving first.
 	}
-	shown, err := s.shown(ctx, rec.ProcessID, rec.ConsentType)
+	shown, served, err := s.shown(ctx, rec.ProcessID, rec.ConsentType)
 	if err != nil {
 		return domain.ConsentRecord{}, err
 	}
 	rec.Language, rec.TextVersion, rec.TextSHA256 = shown.Language, shown.Version, shown.SHA256
+	rec.TextServed = served
 	stored, _, err := s.ledger.AppendConsent(ctx, rec)
 	if err != nil {
 		return domain.ConsentRecord{}, fmt.Errorf("consent: append to ledger: %w", err)
@@ -126,22 +127,22 @@ func (s *service) append(ctx context.Context, rec domain.ConsentRecord) (domain.
 	return stored, nil
 }
 
-// shown is the text version the process was last served, else the current
-// one in the default language.
-func (s *service) shown(ctx context.Context, processID, typ string) (domain.ConsentServing, error) {
-	sv, err := s.servings.LastServing(ctx, processID, typ)
+// shown is the text version the process was last served (served true),
+// else the current one in the default language.
+func (s *service) shown(ctx context.Context, processID, typ string) (sv domain.ConsentServing, served bool, err error) {
+	sv, err = s.servings.LastServing(ctx, processID, typ)
 	switch {
 	case err == nil:
-		return sv, nil
+		return sv, true, nil
 	case !domain.IsNotFound(err):
-		return domain.ConsentServing{}, fmt.Errorf("consent: read serving: %w", err)
+		return domain.ConsentServing{}, false, fmt.Errorf("consent: read serving: %w", err)
 	}
 	text, err := s.latest(ctx, typ, s.policy.DefaultLanguage)
 	if err != nil {
-		return domain.ConsentServing{}, err
+		return domain.ConsentServing{}, false, err
 	}
 	return domain.ConsentServing{ProcessID: processID, ConsentType: typ, Language: text.Language,
-		Version: text.Version, SHA256: text.SHA256}, nil
+		Version: text.Version, SHA256: text.SHA256}, false, nil
 }
 
 // normalizeLanguage reduces "cs-CZ" or " CS " to "cs", and "" to def: the

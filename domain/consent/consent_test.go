@@ -197,8 +197,8 @@ func TestStoreConsentVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.TextVersion != 1 || rec.Language != "cs" || rec.TextSHA256 == "" {
-			t.Errorf("record = %+v, want cs v1 as shown", rec)
+		if rec.TextVersion != 1 || rec.Language != "cs" || rec.TextSHA256 == "" || !rec.TextServed {
+			t.Errorf("record = %+v, want cs v1 as shown, marked served", rec)
 		}
 	})
 	t.Run("the current default text when nothing was served", func(t *testing.T) {
@@ -208,8 +208,8 @@ func TestStoreConsentVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.TextVersion != 2 || rec.Language != "en" || rec.TextSHA256 != v2.SHA256 {
-			t.Errorf("record = %+v, want en v2", rec)
+		if rec.TextVersion != 2 || rec.Language != "en" || rec.TextSHA256 != v2.SHA256 || rec.TextServed {
+			t.Errorf("record = %+v, want en v2, not marked served", rec)
 		}
 	})
 	t.Run("the record carries who, what, when and the request", func(t *testing.T) {
@@ -329,7 +329,7 @@ func (l *servedLedger) AppendServedConsent(ctx context.Context, rec domain.Conse
 	l.served++
 	l.given = rec
 	if sv, err := l.servings.LastServing(ctx, rec.ProcessID, rec.ConsentType); err == nil {
-		rec.Language, rec.TextVersion, rec.TextSHA256 = sv.Language, sv.Version, sv.SHA256
+		rec.Language, rec.TextVersion, rec.TextSHA256, rec.TextServed = sv.Language, sv.Version, sv.SHA256, true
 	}
 	return l.ConsentLedger.AppendConsent(ctx, rec)
 }
@@ -367,14 +367,15 @@ func TestStoreConsentWithAServedAppender(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Language != "cs" || rec.TextVersion != 1 {
-			t.Errorf("record = %+v, want cs v1 as shown", rec)
+		if rec.Language != "cs" || rec.TextVersion != 1 || !rec.TextServed {
+			t.Errorf("record = %+v, want cs v1 as shown, marked served", rec)
 		}
 		if l.served != 1 || l.plain != 0 || cs.reads != 0 {
 			t.Errorf("%d served and %d plain appends, %d serving reads; want 1, 0, 0", l.served, l.plain, cs.reads)
 		}
-		if l.given.Language != "en" || l.given.TextVersion != 1 || l.given.RequestID != "req-1" || !l.given.RecordedAt.Equal(now) {
-			t.Errorf("the ledger was given %+v, want the current en text and the request", l.given)
+		if l.given.Language != "en" || l.given.TextVersion != 1 || l.given.TextServed || l.given.RequestID != "req-1" ||
+			!l.given.RecordedAt.Equal(now) {
+			t.Errorf("the ledger was given %+v, want the current en text, not marked served, and the request", l.given)
 		}
 	})
 
@@ -382,8 +383,9 @@ func TestStoreConsentWithAServedAppender(t *testing.T) {
 		f, l, _, svc := setup(t)
 		v2 := f.publish(t, "GDPR", "en", "<p>GDPR v2</p>")
 		rec, err := svc.StoreConsent(ctx, storage(true))
-		if err != nil || rec.Language != "en" || rec.TextVersion != 2 || rec.TextSHA256 != v2.SHA256 || l.served != 1 {
-			t.Errorf("record = %+v, %v after %d served appends; want en v2 in one", rec, err, l.served)
+		if err != nil || rec.Language != "en" || rec.TextVersion != 2 || rec.TextSHA256 != v2.SHA256 || rec.TextServed ||
+			l.served != 1 {
+			t.Errorf("record = %+v, %v after %d served appends; want en v2 in one, not marked served", rec, err, l.served)
 		}
 	})
 
@@ -406,8 +408,8 @@ func TestStoreConsentWithAServedAppender(t *testing.T) {
 		r := storage(true)
 		r.ConsentType = "TERMS"
 		rec, err := svc.StoreConsent(ctx, r)
-		if err != nil || rec.Language != "cs" || rec.TextVersion != 1 {
-			t.Fatalf("record = %+v, %v; want cs v1 as served", rec, err)
+		if err != nil || rec.Language != "cs" || rec.TextVersion != 1 || !rec.TextServed {
+			t.Fatalf("record = %+v, %v; want cs v1 as served, marked so", rec, err)
 		}
 		if l.served != 0 || l.plain != 1 || cs.reads != 1 {
 			t.Errorf("%d served and %d plain appends, %d serving reads; want 0, 1, 1", l.served, l.plain, cs.reads)

@@ -33,6 +33,9 @@ func ConsentLedger(t *testing.T, newLedger func(t *testing.T) ports.ConsentLedge
 		want := base
 		want.ID, want.Seq, want.RecordedAt = first.ID, 1, first.RecordedAt
 		same(t, "first record", first, want)
+		if first.TextServed {
+			t.Fatal("a record given as not served came back served")
+		}
 
 		repeat := base
 		repeat.RequestID, repeat.CorrelationID = "req-"+unique(), "corr-"+unique()
@@ -65,14 +68,16 @@ func ConsentLedger(t *testing.T, newLedger func(t *testing.T) ports.ConsentLedge
 		must(t, err)
 		newVersion := base // a version published since, and shown to the user
 		newVersion.TextVersion, newVersion.TextSHA256 = 4, "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
-		newVersion.RequestID = "req-" + unique()
+		newVersion.RequestID, newVersion.TextServed = "req-"+unique(), true
 		got, added, err := ledger.AppendConsent(ctx, newVersion)
 		must(t, err)
-		if !added || got.Seq != 2 || got.TextVersion != 4 || got.ID <= first.ID {
-			t.Fatalf("approval of version 4 = %+v added %v, want a new row, Seq 2, on version 4", got, added)
+		if !added || got.Seq != 2 || got.TextVersion != 4 || got.ID <= first.ID || !got.TextServed {
+			t.Fatalf("approval of version 4 = %+v added %v, want a new row, Seq 2, on version 4, served", got, added)
 		}
 		// A re-send whose serving resolved to another text: the old
-		// version, another language's text, the same version again.
+		// version, another language's text, the same version again; the
+		// repeat answers with the stored record, served as it was stored
+		// (base was not).
 		otherLanguage := newVersion
 		otherLanguage.Language, otherLanguage.TextVersion = "cs", 7
 		for _, rec := range []domain.ConsentRecord{base, otherLanguage, newVersion} {
