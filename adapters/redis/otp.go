@@ -73,9 +73,9 @@ type OTPGuardStats struct {
 // Redis, atomic under concurrency:
 //
 //   - Dedupe (BeginOTP) is one SET key pending|<token> NX PX ttl, and when
-//     the key exists, its outcome, in one Lua script; FinishOTP overwrites
-//     the value and keeps the key's TTL, so the dedupe window runs from the
-//     first request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
+//     the key exists, its outcome, in one Lua script; FinishOTP replaces
+//     its own claim with the outcome and keeps the key's TTL, so the dedupe
+//     window runs from the first request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
 //     hash the domain computes: no code ever reaches Redis.
 //   - Throttle (AllowOTP) is a sliding-window log in a sorted set per
 //     process, <prefix>otp:sends:<sha256(processId)[:32]>, trimmed, counted
@@ -234,15 +234,26 @@ end
 return {0, v}
 `)
 
-// finishScript sets KEYS[1] to ARGV[1] keeping its TTL, or for ARGV[2] ms
-// when the claim has expired meanwhile.
+// finishScript sets KEYS[1] to the outcome ARGV[1], keeping its TTL, when
+// it still holds the claim ARGV[3] (any value when ARGV[3] is empty: a
+// claim this replica did not keep), or for ARGV[2] ms when the claim has
+// expired meanwhile: 1 when set (or already set to ARGV[1]), 0 when the
+// key holds something else. A send that outlived its claim (a finish later
+// than the dedupe window) then never overwrites the claim another call
+// made after it expired, nor that call's outcome. Safe to run twice: the
+// second run finds its outcome.
 var finishScript = newLuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
-else
+local v = redis.call('GET', KEYS[1])
+if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
-return 1
+if ARGV[3] == '' or v == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+  return 1
+end
+if v == ARGV[1] then return 1 end
+return 0
 `)
 
 // allowScript trims the send log KEYS[1] to the window of ARGV[1] ms ending
@@ -316,7 +327,7 @@ func (g *OTPGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) 
 					// this claim.)
 					c, tracked := g.finishes.finished(key)
 					err := g.breaker.Do(ctx, func(ctx context.Context) error {
-						_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(held), ms(ttl))
+						_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(held), ms(ttl), claimValue)
 						return err
 					})
 					if err != nil && tracked {
@@ -364,7 +375,9 @@ func parseBegin(reply []any) (claimed bool, prior domain.OTPOutcome, err error) 
 }
 
 // FinishOTP records the outcome of the claimed send, keeping the claim's
-// TTL (or for ttl if the claim has expired). The outcome is also recorded
+// TTL (or for ttl if the claim has expired), unless the key holds another
+// call's claim or outcome by then (the claim expired and was made again:
+// that call's outcome is the one to keep). The outcome is also recorded
 // in the fallback; when Redis cannot be written, the fallback alone holds
 // it and nil is returned. Errors: CodeInvalid, CodeUnavailable only when
 // the caller's context ended.
@@ -380,9 +393,12 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 	if err := g.fallback.FinishOTP(ctx, key, outcome, ttl); err != nil {
 		return err
 	}
+	// The outcome replaces this replica's own claim only (finishScript);
+	// a claim it did not keep (the map full) is replaced whatever the key
+	// holds, as before claims were kept.
 	c, tracked := g.finishes.finished(key)
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
-		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl))
+		_, err := g.co.runScript(ctx, finishScript, []string{g.dedupeKey(key)}, string(outcome), ms(ttl), c.value)
 		return err
 	})
 	if err == nil {

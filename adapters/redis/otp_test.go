@@ -278,6 +278,61 @@ func TestOTPGuardCallerGone(t *testing.T) {
 }
 
 // evalScript runs s with its source (EVAL) on g's client, by itself.
+// TestOTPGuardLateFinishKeepsALaterClaim: a send whose claim ended before
+// it finished (its window passed, or Redis lost its keys in a restart)
+// while a retry claimed the code again must not overwrite that retry's
+// claim, on another replica, nor its outcome; the retry's own finish is
+// what Redis keeps. On one replica, where FinishOTP cannot tell the two
+// sends apart, both finishes still land (the later one wins), and neither
+// is refused.
+func TestOTPGuardLateFinishKeepsALaterClaim(t *testing.T) {
+	ctx := context.Background()
+	g, prefix := newTestGuard(t)
+	other := NewOTPGuard(g.rdb, testBreaker(t), OTPGuardConfig{KeyPrefix: prefix}) // another replica
+	held := func(key string) string { v, _ := g.rdb.Get(ctx, g.dedupeKey(key)).Result(); return v }
+	claimAfterExpiry := func(first, second *OTPGuard, key string) {
+		t.Helper()
+		if claimed, _, err := first.BeginOTP(ctx, key, 100*time.Millisecond); err != nil || !claimed {
+			t.Fatalf("first claim of %s: %v, %v", key, claimed, err)
+		}
+		eventually(t, 3*time.Second, "the first claim expired", func() bool { return held(key) == "" })
+		if claimed, _, err := second.BeginOTP(ctx, key, time.Minute); err != nil || !claimed {
+			t.Fatalf("the retry's claim of %s: %v, %v", key, claimed, err)
+		}
+	}
+
+	claimAfterExpiry(g, other, "k-late")
+	if err := g.FinishOTP(ctx, "k-late", domain.OTPSent, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if v := held("k-late"); !strings.HasPrefix(v, string(domain.OTPPending)+"|") {
+		t.Fatalf("the late finish replaced the retry's claim with %q", v)
+	}
+	if claimed, prior, err := other.BeginOTP(ctx, "k-late", time.Minute); err != nil || claimed || prior != domain.OTPPending {
+		t.Fatalf("a third call: claimed %v, prior %q, %v; want the retry in flight", claimed, prior, err)
+	}
+	if err := other.FinishOTP(ctx, "k-late", domain.OTPFailedTransient, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v := held("k-late"); v != string(domain.OTPFailedTransient) {
+		t.Fatalf("Redis holds %q, want the retry's outcome", v)
+	}
+
+	claimAfterExpiry(g, g, "k-same")
+	if err := g.FinishOTP(ctx, "k-same", domain.OTPSent, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.FinishOTP(ctx, "k-same", domain.OTPFailedTransient, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v := held("k-same"); v != string(domain.OTPFailedTransient) {
+		t.Fatalf("one replica's two finishes of a key claimed twice: Redis holds %q, want the later", v)
+	}
+	if n := len(g.finishes.claims); n != 0 {
+		t.Fatalf("claims remembered after every finish: %d", n)
+	}
+}
+
 func evalScript(ctx context.Context, g *OTPGuard, s *luaScript, keys []string, args ...any) *goredis.Cmd {
 	cmd := s.cmd(ctx, true, keys, args...)
 	_ = g.rdb.Process(ctx, cmd) // the error is the command's
@@ -310,6 +365,19 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 	}
 	if claimed, prior, err := parseBegin(reply); err != nil || claimed || prior != domain.OTPPending {
 		t.Fatalf("another call's claim: claimed %v, prior %q, %v; want pending, without the token", claimed, prior, err)
+	}
+	// The claim's finish, run twice, sets its outcome; another claim's
+	// finish then finds an outcome that is not its own and leaves it.
+	for run := range 2 {
+		if n, err := evalScript(ctx, g, finishScript, []string{key}, string(domain.OTPSent), 60_000, claim).Int64(); err != nil || n != 1 {
+			t.Fatalf("run %d of one finish: %d, %v; want set", run+1, n, err)
+		}
+	}
+	if n, err := evalScript(ctx, g, finishScript, []string{key}, string(domain.OTPFailedTransient), 60_000, other).Int64(); err != nil || n != 0 {
+		t.Fatalf("another claim's finish: %d, %v; want refused", n, err)
+	}
+	if v, _ := g.rdb.Get(ctx, key).Result(); v != string(domain.OTPSent) {
+		t.Fatalf("the key holds %q after another claim's finish, want the first claim's outcome", v)
 	}
 
 	sends := g.sendsKey("p-twice")

@@ -102,6 +102,13 @@ const resyncBatch = 64
 
 // claimed remembers a claim this replica made. A claim never finished (its
 // sender panicked) is dropped once it has expired, when room is needed.
+//
+// A key claimed again while an earlier claim of this replica is still
+// unfinished (that claim expired in Redis, or Redis lost its keys in a
+// restart) keeps the later claim: FinishOTP does not say which of the two
+// sends it finishes, so the first finish names the later claim, which
+// Redis holds, and the second finds none kept and writes whatever the key
+// holds. Neither outcome is refused; the one written last stays.
 func (f *finishes) claimed(key string, c claim, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
