@@ -29,7 +29,9 @@ type ConsentRecord struct {
 	// false when no serving was found and they name the text current in the
 	// default language when the consent was stored. A serving is a hint
 	// that a crash or another replica's delay can lose, so compliance must
-	// be able to tell an inferred text from a served one.
+	// be able to tell an inferred text from a served one. A record stored
+	// before the PostgreSQL ledger kept this (migration 009; the column is
+	// NULL there: unknown) reads back as false.
 	TextServed    bool
 	Seq           int // 1 for the first decision of (process, user, type), +1 per change
 	RequestID     string

@@ -1532,9 +1532,13 @@ func TestAppendServedConsent(t *testing.T) {
 				t.Fatal(err)
 			}
 			want(t, given, "en", 7, true)
-			latest, err := s.Ledger.LatestConsents(ctx, "u-1", []string{"GDPR"})
-			if err != nil || latest["GDPR"].TextServed != (latest["GDPR"].TextVersion != 7) {
-				t.Fatalf("LatestConsents: %+v, %v; want the text_served stored", latest, err)
+			// Read back: u-3's records (one per subtest) are all served,
+			// u-2's all not.
+			for user, want := range map[string]bool{"u-3": true, "u-2": false} {
+				latest, err := s.Ledger.LatestConsents(ctx, user, []string{"GDPR"})
+				if err != nil || latest["GDPR"].ID == 0 || latest["GDPR"].TextServed != want {
+					t.Fatalf("LatestConsents of %s: %+v, %v; want text_served %v", user, latest, err, want)
+				}
 			}
 			var column *bool
 			if err := pool.QueryRow(ctx, `SELECT text_served FROM consent_ledger WHERE id = $1`, none.ID).Scan(&column); err != nil ||

@@ -74,9 +74,10 @@ type OTPGuardStats struct {
 //
 //   - Dedupe (BeginOTP) is one SET key pending|<token> NX PX ttl, and when
 //     the key exists, its outcome, in one Lua script; FinishOTP replaces
-//     its own claim with the outcome and keeps the key's TTL, so the dedupe
-//     window runs from the first request. Keys are <prefix>otp:dedupe:<key>, where key is the keyed
-//     hash the domain computes: no code ever reaches Redis.
+//     its own claim with the outcome (see finishScript) and keeps the
+//     key's TTL, so the dedupe window runs from the first request. Keys
+//     are <prefix>otp:dedupe:<key>, where key is the keyed hash the domain
+//     computes: no code ever reaches Redis.
 //   - Throttle (AllowOTP) is a sliding-window log in a sorted set per
 //     process, <prefix>otp:sends:<sha256(processId)[:32]>, trimmed, counted
 //     and appended in one Lua script on Redis' own clock (so replicas with
@@ -101,7 +102,7 @@ type OTPGuardStats struct {
 // The scripts are safe to run twice, as go-redis sends a command (or a
 // Coalescer's pipeline) again when its reply is late: the claim and the
 // throttle check carry a token of their call and answer a repeat as the
-// first run; finishing writes the same outcome again.
+// first run; a finish finds its own outcome on a repeat.
 type OTPGuard struct {
 	rdb         goredis.UniversalClient
 	co          *Coalescer // the scripts' round trips, shared with concurrent callers
@@ -235,13 +236,16 @@ return {0, v}
 `)
 
 // finishScript sets KEYS[1] to the outcome ARGV[1], keeping its TTL, when
-// it still holds the claim ARGV[3] (any value when ARGV[3] is empty: a
-// claim this replica did not keep), or for ARGV[2] ms when the claim has
-// expired meanwhile: 1 when set (or already set to ARGV[1]), 0 when the
-// key holds something else. A send that outlived its claim (a finish later
-// than the dedupe window) then never overwrites the claim another call
-// made after it expired, nor that call's outcome. Safe to run twice: the
-// second run finds its outcome.
+// it still holds the claim ARGV[3], or for ARGV[2] ms when the key is gone
+// (the claim expired, or Redis lost it): 1 when set (or already set to
+// ARGV[1]), 0 when the key holds something else. A send that outlived its
+// claim then does not overwrite the claim another call made after it
+// expired, nor that call's outcome.
+//
+// An empty ARGV[3] replaces whatever the key holds, as before claims were
+// kept: the claim was made through the fallback during an outage (Redis
+// never saw it), or past the cap of kept claims, so its value is unknown.
+// Safe to run twice: the second run finds its outcome.
 var finishScript = newLuaScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then

@@ -1,10 +1,12 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,7 +279,6 @@ func TestOTPGuardCallerGone(t *testing.T) {
 	}
 }
 
-// evalScript runs s with its source (EVAL) on g's client, by itself.
 // TestOTPGuardLateFinishKeepsALaterClaim: a send whose claim ended before
 // it finished (its window passed, or Redis lost its keys in a restart)
 // while a retry claimed the code again must not overwrite that retry's
@@ -333,6 +334,7 @@ func TestOTPGuardLateFinishKeepsALaterClaim(t *testing.T) {
 	}
 }
 
+// evalScript runs s with its source (EVAL) on g's client, by itself.
 func evalScript(ctx context.Context, g *OTPGuard, s *luaScript, keys []string, args ...any) *goredis.Cmd {
 	cmd := s.cmd(ctx, true, keys, args...)
 	_ = g.rdb.Process(ctx, cmd) // the error is the command's
@@ -578,21 +580,26 @@ func TestOTPGuardOwesRedisTheOutcome(t *testing.T) {
 // context ends), even while its breaker is still open after Redis came
 // back. Found by reviews: the first version wrote them only with the
 // replica's next send, the second one batch a tick and not past an open
-// breaker.
+// breaker. A replica stopping while Redis is still away gives up after
+// settleAtStop and says how many outcomes it could not write.
 func TestOTPGuardRunWritesWhatIsOwed(t *testing.T) {
+	const lostLine = "OTP send outcomes not written to Redis at stop"
 	for _, tc := range []struct {
 		name        string
 		every, open time.Duration
-		stop        bool
+		stop, away  bool
 	}{
-		{"while running", 20 * time.Millisecond, 50 * time.Millisecond, false},
-		{"when stopping, the breaker still open", time.Hour, time.Hour, true},
+		{"while running", 20 * time.Millisecond, 50 * time.Millisecond, false, false},
+		{"when stopping, the breaker still open", time.Hour, time.Hour, true, false},
+		{"when stopping, Redis still away", time.Hour, time.Hour, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			direct, prefix, proxy, rdb := proxied(t)
 			b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: tc.open, CallTimeout: patientCallTimeout})
-			g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, SettleEvery: tc.every})
+			var logs bytes.Buffer
+			g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix, SettleEvery: tc.every,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			keys := make([]string, resyncBatch+36)
 			for i := range keys {
 				keys[i] = fmt.Sprintf("k-quiet-%d", i)
@@ -609,15 +616,30 @@ func TestOTPGuardRunWritesWhatIsOwed(t *testing.T) {
 			if n := g.finishes.n.Load(); n != int64(len(keys)) {
 				t.Fatalf("owed = %d, want %d", n, len(keys))
 			}
-			proxy.start()
+			if !tc.away {
+				proxy.start()
+			}
 			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
 			ran := make(chan error, 1)
 			go func() { ran <- g.Run(runCtx) }()
 			if tc.stop {
 				stop()
+				start := time.Now()
 				if err := <-ran; err != nil {
 					t.Fatalf("Run = %v, want nil", err)
 				}
+				if took := time.Since(start); took > settleAtStop+time.Second {
+					t.Fatalf("the stop took %s, want it bounded by about %s", took, settleAtStop)
+				}
+			}
+			if tc.away {
+				want := fmt.Sprintf("outcomes=%d", len(keys))
+				if n := g.finishes.n.Load(); n != int64(len(keys)) || !strings.Contains(logs.String(), lostLine) ||
+					!strings.Contains(logs.String(), want) {
+					t.Fatalf("stopped with Redis away: %d owed, logs %q; want %d and a warning with %s", n, logs.String(), len(keys), want)
+				}
+				return
 			}
 			eventually(t, 3*time.Second, "the owed outcomes written", func() bool {
 				for _, k := range keys {
@@ -635,6 +657,9 @@ func TestOTPGuardRunWritesWhatIsOwed(t *testing.T) {
 			}
 			if n := g.finishes.n.Load(); n != 0 {
 				t.Fatalf("still owed after Run: %d", n)
+			}
+			if strings.Contains(logs.String(), lostLine) {
+				t.Fatalf("a stop that wrote every outcome warned of lost ones: %s", logs.String())
 			}
 		})
 	}

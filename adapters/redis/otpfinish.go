@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,8 +70,16 @@ func (g *OTPGuard) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			if g.finishes.n.Load() > 0 {
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleAtStop)
-				g.settleAll(sctx, directly) // what Redis does not take is lost with this replica
+				g.settleAll(sctx, directly)
 				cancel()
+				// What Redis did not take is lost with this replica: say so,
+				// since until those claims end other replicas answer a retry
+				// of their codes as still in flight.
+				if left := g.finishes.n.Load(); left > 0 {
+					g.fallbacks.logger.LogAttrs(context.WithoutCancel(ctx), slog.LevelWarn,
+						"OTP send outcomes not written to Redis at stop; other replicas answer retries of those codes as in flight until their dedupe window ends",
+						slog.String("component", g.fallbacks.component), slog.Int64("outcomes", left))
+				}
 			}
 			return nil
 		case <-t.C:
