@@ -294,6 +294,16 @@ type OTPDedupe interface {
 	BeginOTP(ctx context.Context, key string, ttl time.Duration) (claimed bool, prior domain.OTPOutcome, err error)
 	// FinishOTP records the outcome of the claimed send.
 	FinishOTP(ctx context.Context, key string, outcome domain.OTPOutcome, ttl time.Duration) error
+	// ReleaseOTP gives up the claim of key for a send that never reached
+	// the gateway because its caller was gone first (timed out or
+	// disconnected): the key is free again, so the caller's retry of the
+	// code sends it instead of being answered with an outcome for an SMS
+	// nobody tried to send (no code is sent twice: none went out).
+	// released is false when the key holds an outcome, or a claim the store
+	// cannot tell is this call's; the caller then records an outcome with
+	// FinishOTP, as for any send. A key no longer held counts as released.
+	// Errors: CodeInvalid.
+	ReleaseOTP(ctx context.Context, key string) (released bool, err error)
 }
 
 // OTPThrottle bounds sends per process.

@@ -204,6 +204,30 @@ func (g *OTPGuard) FinishOTP(_ context.Context, key string, outcome domain.OTPOu
 	return nil
 }
 
+// ReleaseOTP frees key while it holds a claim (an expired entry behaves as
+// an absent one), so the next BeginOTP claims it; an outcome is kept
+// (released false). A claim made after the caller's own expired would be
+// released too: callers release right after claiming, well within the
+// window.
+func (g *OTPGuard) ReleaseOTP(_ context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, domain.Invalid("key", "must not be empty")
+	}
+	k, now := otpKeyOf(key), g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.dedupe[k]
+	switch {
+	case !ok || now >= e.expires:
+		return true, nil
+	case e.outcome != domain.OTPPending:
+		return false, nil
+	}
+	e.expires = now
+	g.dedupe[k] = e
+	return true, nil
+}
+
 // setDedupe stores key's outcome until expires; a key already held keeps
 // its place in the order of additions. The caller holds mu.
 func (g *OTPGuard) setDedupe(key otpKey, outcome domain.OTPOutcome, expires time.Duration) {

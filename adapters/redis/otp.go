@@ -423,6 +423,55 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 	return nil
 }
 
+// releaseScript deletes KEYS[1] while it holds the claim ARGV[1]: 1 when
+// deleted or already gone, 0 when the key holds anything else (an outcome,
+// another call's claim). Safe to run twice: the second run finds the key
+// gone (or claimed anew by a retry: 0, and the caller's finish, which
+// replaces only its own claim, then writes nothing).
+var releaseScript = newLuaScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if not v then return 1 end
+return 0
+`)
+
+// ReleaseOTP frees key while Redis holds this replica's claim of it, and
+// the fallback's mirror of that claim; see ports.OTPDedupe. A claim this
+// replica did not keep (made through the fallback during an outage, or
+// past the cap of kept claims) is not released, nor is any while Redis
+// cannot be asked: released is then false, and the caller's FinishOTP
+// records an outcome as before (owed to Redis if need be). Errors:
+// CodeInvalid.
+func (g *OTPGuard) ReleaseOTP(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, domain.Invalid("key", "must not be empty")
+	}
+	c, tracked := g.finishes.claim(key)
+	if !tracked {
+		return false, nil
+	}
+	var released int64
+	err := g.breaker.Do(ctx, func(ctx context.Context) error {
+		cmd, err := g.co.runScript(ctx, releaseScript, []string{g.dedupeKey(key)}, c.value)
+		if err != nil {
+			return err
+		}
+		released, err = cmd.Int64()
+		return err
+	})
+	if err != nil || released != 1 {
+		return false, nil
+	}
+	g.finishes.forget(key, c)
+	if _, err := g.fallback.ReleaseOTP(ctx, key); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // AllowOTP counts one send for processID if it stays within limit sends
 // per window; see ports.OTPThrottle. sendID is the send's member in the
 // process's log, so a repeat of the script (a late reply) counts it once

@@ -334,6 +334,67 @@ func TestOTPGuardLateFinishKeepsALaterClaim(t *testing.T) {
 	}
 }
 
+// TestOTPGuardReleasesOnlyItsOwnClaim: ReleaseOTP frees the key and the
+// fallback's mirror of the claim when Redis holds this replica's claim;
+// another replica's later claim, a claim made through the fallback during
+// an outage, and any claim while Redis cannot be asked are not released,
+// and the caller's finish then owes Redis the outcome as before.
+func TestOTPGuardReleasesOnlyItsOwnClaim(t *testing.T) {
+	ctx := context.Background()
+	direct, prefix, proxy, rdb := proxied(t)
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: time.Hour, CallTimeout: patientCallTimeout})
+	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix})
+	other := NewOTPGuard(direct, NewBreaker(BreakerConfig{}), OTPGuardConfig{KeyPrefix: prefix}) // another replica
+	held := func(key string) string { v, _ := direct.Get(ctx, g.dedupeKey(key)).Result(); return v }
+	claim := func(g *OTPGuard, key string, ttl time.Duration) {
+		t.Helper()
+		if claimed, _, err := g.BeginOTP(ctx, key, ttl); err != nil || !claimed {
+			t.Fatalf("claim of %s: %v, %v", key, claimed, err)
+		}
+	}
+
+	claim(g, "k-own", time.Minute)
+	if released, err := g.ReleaseOTP(ctx, "k-own"); err != nil || !released {
+		t.Fatalf("release of the replica's own claim: %v, %v", released, err)
+	}
+	if v := held("k-own"); v != "" {
+		t.Fatalf("Redis still holds %q after the release", v)
+	}
+	if claimed, _, err := g.fallback.BeginOTP(ctx, "k-own", time.Minute); err != nil || !claimed {
+		t.Fatalf("the fallback's mirror still holds the released claim: claimed %v, %v", claimed, err)
+	}
+	claim(other, "k-own", time.Minute) // the caller's retry, on another replica
+	if n := len(g.finishes.claims); n != 0 {
+		t.Fatalf("claims kept after the release: %d", n)
+	}
+
+	claim(g, "k-later", 100*time.Millisecond)
+	eventually(t, 3*time.Second, "the first claim expired", func() bool { return held("k-later") == "" })
+	claim(other, "k-later", time.Minute)
+	if released, err := g.ReleaseOTP(ctx, "k-later"); err != nil || released {
+		t.Fatalf("release over another replica's claim: %v, %v; want refused", released, err)
+	}
+	if v := held("k-later"); !strings.HasPrefix(v, string(domain.OTPPending)+"|") {
+		t.Fatalf("the other replica's claim was replaced by %q", v)
+	}
+
+	claim(g, "k-away", time.Minute)
+	proxy.stop()
+	if released, err := g.ReleaseOTP(ctx, "k-away"); err != nil || released {
+		t.Fatalf("release with Redis away: %v, %v; want refused", released, err)
+	}
+	if err := g.FinishOTP(ctx, "k-away", domain.OTPFailedTransient, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Stats(); s.Owed != 1 {
+		t.Fatalf("owed after a refused release and its finish: %d, want 1", s.Owed)
+	}
+	claim(g, "k-fallback", time.Minute) // answered by the fallback: Redis never saw it
+	if released, err := g.ReleaseOTP(ctx, "k-fallback"); err != nil || released {
+		t.Fatalf("release of a claim made through the fallback: %v, %v; want refused", released, err)
+	}
+}
+
 // evalScript runs s with its source (EVAL) on g's client, by itself.
 func evalScript(ctx context.Context, g *OTPGuard, s *luaScript, keys []string, args ...any) *goredis.Cmd {
 	cmd := s.cmd(ctx, true, keys, args...)

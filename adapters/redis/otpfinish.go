@@ -138,6 +138,23 @@ func (f *finishes) finished(key string) (claim, bool) {
 	return c, ok
 }
 
+// claim returns the claim of key this replica keeps, if any.
+func (f *finishes) claim(key string) (claim, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.claims[key]
+	return c, ok
+}
+
+// forget forgets the claim of key if it is still c (a released claim).
+func (f *finishes) forget(key string, c claim) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.claims[key] == c {
+		delete(f.claims, key)
+	}
+}
+
 // owe keeps an outcome Redis could not take, until the claim it replaces
 // has expired in Redis.
 func (f *finishes) owe(key string, o owedFinish, now time.Time) {

@@ -29,6 +29,7 @@ const (
 	SpanLastServing           = "servings.LastServing"
 	SpanBeginOTP              = "otp_guard.BeginOTP"
 	SpanFinishOTP             = "otp_guard.FinishOTP"
+	SpanReleaseOTP            = "otp_guard.ReleaseOTP"
 	SpanAllowOTP              = "otp_guard.AllowOTP"
 	SpanRefundOTP             = "otp_guard.RefundOTP"
 	SpanSendSMS               = "sms.SendSMS"
@@ -384,6 +385,16 @@ func (d otpDedupe) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 	err := d.next.FinishOTP(ctx, key, outcome, ttl)
 	end(span, err)
 	return err
+}
+
+func (d otpDedupe) ReleaseOTP(ctx context.Context, key string) (bool, error) {
+	ctx, span := d.i.start(ctx, SpanReleaseOTP)
+	released, err := d.next.ReleaseOTP(ctx, key)
+	if err == nil && span.IsRecording() {
+		span.SetAttributes(AttrOTPReleased.Bool(released))
+	}
+	end(span, err)
+	return released, err
 }
 
 // OTPThrottle wraps the throttle half of the OTP guard.

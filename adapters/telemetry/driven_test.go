@@ -76,6 +76,7 @@ func (f fakePorts) BeginOTP(context.Context, string, time.Duration) (bool, domai
 func (f fakePorts) FinishOTP(context.Context, string, domain.OTPOutcome, time.Duration) error {
 	return f.err
 }
+func (f fakePorts) ReleaseOTP(context.Context, string) (bool, error) { return f.claimed, f.err }
 func (f fakePorts) AllowOTP(context.Context, string, string, int, time.Duration) (bool, error) {
 	return f.allowed, f.err
 }
@@ -162,6 +163,9 @@ func TestDrivenDecoratorSpans(t *testing.T) {
 		{"FinishOTP", fakePorts{}, func(ctx context.Context, i *Instruments, f fakePorts) {
 			_ = i.OTPDedupe(f).FinishOTP(ctx, "hmac-of-code", domain.OTPFailedTransient, time.Minute)
 		}, SpanFinishOTP, map[attribute.Key]string{AttrOTPOutcome: "failed_transient"}, codes.Unset},
+		{"ReleaseOTP", fakePorts{claimed: true}, func(ctx context.Context, i *Instruments, f fakePorts) {
+			_, _ = i.OTPDedupe(f).ReleaseOTP(ctx, "hmac-of-code")
+		}, SpanReleaseOTP, map[attribute.Key]string{AttrOTPReleased: "true"}, codes.Unset},
 		{"AllowOTP", fakePorts{allowed: true}, func(ctx context.Context, i *Instruments, f fakePorts) {
 			_, _ = i.OTPThrottle(f).AllowOTP(ctx, "p-1", "s-1", 5, time.Minute)
 		}, SpanAllowOTP, map[attribute.Key]string{AttrOTPAllowed: "true"}, codes.Unset},

@@ -50,6 +50,7 @@ const (
 	AttrOTPType          = attribute.Key("onboarding.otp.type")
 	AttrOTPClaimed       = attribute.Key("onboarding.otp.claimed")
 	AttrOTPAllowed       = attribute.Key("onboarding.otp.allowed")
+	AttrOTPReleased      = attribute.Key("onboarding.otp.released")
 	AttrLookupConsent    = attribute.Key("onboarding.lookup.consent")
 	AttrIDScheme         = attribute.Key("onboarding.identification.scheme")
 	AttrConsentType      = attribute.Key("onboarding.consent.type")

@@ -203,16 +203,25 @@ func (s *service) awaitPrior(ctx context.Context, key string, prior domain.OTPOu
 
 // send runs the claimed path: throttle, render, hand to the gateway, and
 // record the outcome whatever happens, so no retry waits forever. A send
-// the gateway provably did not take is refunded to the throttle.
+// the gateway provably did not take is refunded to the throttle; if its
+// caller was gone by then (it timed out or disconnected, and will retry
+// the same code), the claim is released instead of finished, so that retry
+// sends the code rather than repeat a failure nobody was told of.
 func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref string) (ports.OTPResult, error) {
 	outcome := domain.OTPFailedTransient
-	defer func() { s.finish(ctx, key, outcome) }()
+	abandoned := false // the caller was gone before the gateway took the SMS
+	defer func() { s.finish(ctx, key, outcome, abandoned) }()
 
 	// The send's id in the throttle's log: fresh per send, as a code
 	// re-sent after the dedupe window is a send of its own.
 	sendID := strconv.FormatUint(rand.Uint64(), 36)
 	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The store may have counted the send before the caller left.
+			abandoned = true
+			s.refund(ctx, r.ProcessID, sendID)
+		}
 		return ports.OTPResult{}, fmt.Errorf("otp: throttle: %w", err)
 	}
 	if !ok {
@@ -233,6 +242,7 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	})
 	if res.NotSubmitted && res.Outcome != domain.OTPSent {
 		s.refund(ctx, r.ProcessID, sendID)
+		abandoned = ctx.Err() != nil
 	}
 	// The gateway's error explains a failure for its own logs; here only
 	// the classified outcome matters. Anything unclassified is transient.
@@ -246,11 +256,18 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 }
 
 // finish records the outcome on a context the caller's deadline does not
-// cancel. A failure to record is not the caller's problem (the SMS went out
-// or not either way); the claim then expires after the dedupe window.
-func (s *service) finish(ctx context.Context, key string, outcome domain.OTPOutcome) {
+// cancel, or, for a send abandoned before the gateway took it, releases the
+// claim when the store can (else records the outcome). A failure to record
+// is not the caller's problem (the SMS went out or not either way); the
+// claim then expires after the dedupe window.
+func (s *service) finish(ctx context.Context, key string, outcome domain.OTPOutcome, abandoned bool) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	if abandoned {
+		if released, err := s.dedupe.ReleaseOTP(fctx, key); err == nil && released {
+			return
+		}
+	}
 	_ = s.dedupe.FinishOTP(fctx, key, outcome, s.policy.DedupeWindow)
 }
 

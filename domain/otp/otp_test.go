@@ -281,6 +281,96 @@ func TestSendOTPRefundsWhatTheGatewayDidNotTake(t *testing.T) {
 	}
 }
 
+// TestSendOTPReleasesWhatItsCallerAbandoned: a send its caller left (timed
+// out, disconnected) before the gateway took the SMS releases its claim, so
+// the caller's retry of the same code sends it instead of being answered
+// with a failure for an SMS nobody tried to send; a send the gateway may
+// have taken, or one whose caller was still there, is answered as before.
+func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
+	notTaken := domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "connection refused", NotSubmitted: true}
+	ambiguous := domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "timeout"}
+	for _, tc := range []struct {
+		name        string
+		failure     domain.SendResult
+		callerLeft  bool
+		wantRetried bool
+	}{
+		{"gateway never reached, caller gone", notTaken, true, true},
+		{"gateway never reached, caller there", notTaken, false, false},
+		{"gateway may have taken it, caller gone", ambiguous, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy.Default().OTP
+			p.ThrottleLimit = 1 // a release also refunds: the retry fits the limit only then
+			f := newFixture(t, p)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.sender.result, f.sender.err = tc.failure, errors.New(tc.failure.Detail)
+			if tc.callerLeft {
+				f.sender.hook = func(context.Context) { cancel() }
+			}
+			if res, _ := f.svc.SendOTP(ctx, request("12345678")); res.Sent {
+				t.Fatalf("first send = %+v, want not sent", res)
+			}
+			f.sender.mu.Lock()
+			f.sender.result, f.sender.err, f.sender.hook = domain.SendResult{}, nil, nil // the gateway is back
+			f.sender.mu.Unlock()
+			retry, err := f.svc.SendOTP(context.Background(), request("12345678"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantRetried {
+				if !retry.Sent || retry.Deduped || f.sender.count() != 2 {
+					t.Fatalf("retry = %+v after %d attempts; want a send of its own", retry, f.sender.count())
+				}
+				return
+			}
+			if retry.Sent || !retry.Deduped || retry.Outcome != domain.OTPFailedTransient || f.sender.count() != 1 {
+				t.Fatalf("retry = %+v after %d attempts; want the first failure repeated", retry, f.sender.count())
+			}
+		})
+	}
+
+	t.Run("caller gone during the throttle check", func(t *testing.T) {
+		p := policy.Default().OTP
+		p.ThrottleLimit = 1
+		clock := memory.NewFakeClock(now)
+		guard := memory.NewOTPGuard(clock)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		throttle := &leavingThrottle{OTPGuard: guard, leave: cancel}
+		s := &sender{}
+		svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), guard, throttle, s, key, p)
+		if _, err := svc.SendOTP(ctx, request("12345678")); domain.CodeOf(err) != domain.CodeUnavailable || s.count() != 0 {
+			t.Fatalf("first send: %v after %d SMS; want unavailable, none", err, s.count())
+		}
+		throttle.leave = nil
+		retry, err := svc.SendOTP(context.Background(), request("12345678"))
+		if err != nil || !retry.Sent || retry.Deduped || s.count() != 1 {
+			t.Fatalf("retry = %+v, %v after %d SMS; want the code sent once, within the limit of 1", retry, err, s.count())
+		}
+	})
+}
+
+// leavingThrottle counts the send, then the caller leaves (leave) and the
+// throttle answers with its context's error, as a network store does when
+// the reply comes after the caller has gone.
+type leavingThrottle struct {
+	*memory.OTPGuard
+	leave func()
+}
+
+func (l *leavingThrottle) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
+	if l.leave == nil {
+		return l.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window)
+	}
+	if _, err := l.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window); err != nil {
+		return false, err
+	}
+	l.leave()
+	return false, domain.Unavailable(ctx.Err(), "throttle: caller gone")
+}
+
 func TestSendOTPDedupe(t *testing.T) {
 	ctx := context.Background()
 	t.Run("re-sent code sends one SMS and repeats the answer", func(t *testing.T) {

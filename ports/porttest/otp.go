@@ -65,6 +65,39 @@ func OTPGuard(t *testing.T, newGuard func(t *testing.T) OTPGuardFixture) {
 		}
 	})
 
+	t.Run("a released claim is claimed again; an outcome is not released", func(t *testing.T) {
+		key := "otp-" + unique()
+		claimed, _, err := g.Dedupe.BeginOTP(ctx, key, ttl)
+		must(t, err)
+		if !claimed {
+			t.Fatal("first BeginOTP did not claim")
+		}
+		released, err := g.Dedupe.ReleaseOTP(ctx, key)
+		must(t, err)
+		if !released {
+			t.Fatal("the caller's own claim was not released")
+		}
+		claimed, prior, err := g.Dedupe.BeginOTP(ctx, key, ttl)
+		must(t, err)
+		if !claimed || prior != "" {
+			t.Fatalf("BeginOTP after the release = %v %q, want claimed", claimed, prior)
+		}
+		must(t, g.Dedupe.FinishOTP(ctx, key, domain.OTPSent, ttl))
+		released, err = g.Dedupe.ReleaseOTP(ctx, key)
+		must(t, err)
+		if released {
+			t.Fatal("a key holding an outcome was released")
+		}
+		claimed, prior, err = g.Dedupe.BeginOTP(ctx, key, ttl)
+		must(t, err)
+		if claimed || prior != domain.OTPSent {
+			t.Fatalf("BeginOTP after a refused release = %v %q, want not claimed, sent", claimed, prior)
+		}
+		if _, err := g.Dedupe.ReleaseOTP(ctx, ""); domain.CodeOf(err) != domain.CodeInvalid {
+			t.Fatalf("ReleaseOTP of an empty key: %v, want invalid", err)
+		}
+	})
+
 	t.Run("50 concurrent claims: one sends", func(t *testing.T) {
 		key := "otp-" + unique()
 		const n = 50

@@ -150,3 +150,46 @@ func TestOTPThrottleRefundsSendsTheGatewayNeverTook(t *testing.T) {
 		t.Errorf("the gateway took %d messages, want 1", len(gw.Sent()))
 	}
 }
+
+// TestOTPRetryAfterTheCallerLeftSends: the caller gives up on a send while
+// the SMS gateway refuses connections (the service is between its retries,
+// nothing submitted) and sends the same code again once the gateway is
+// back. The retry sends the code: the abandoned send released its claim.
+// Before, the retry was answered otpSent false from the first send's
+// outcome, for an SMS nobody had tried to send, and the user got no code.
+// In memory and on Redis.
+func TestOTPRetryAfterTheCallerLeftSends(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			gw, proxy, env := proxiedTwilio(t)
+			env["ONBOARDING_SMS_MAX_ATTEMPTS"] = "10"      // retrying for seconds: the caller leaves first
+			env["ONBOARDING_SMS_BREAKER_FAILURES"] = "100" // the retry must find the breaker closed
+			if mode == "redis" {
+				rurl := testkit.RedisURL(t)
+				env["ONBOARDING_REDIS_URL"] = rurl
+				env["ONBOARDING_REDIS_KEY_PREFIX"] = testkit.NewRedisKeyPrefix(t, rurl)
+			}
+			svc := startService(t, env)
+			body := map[string]any{"processId": "left-" + runID(), "userId": "u-1000001", "language": "en",
+				"otpCode": "31415926", "otpType": "ACTIVATION"}
+
+			proxy.Refuse()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			_, err := testkit.Do(ctx, nil, svc.API+"/otp/send", body, nil)
+			cancel()
+			if err == nil {
+				t.Fatal("the first send answered within 300 ms while the gateway refused connections and 10 attempts were allowed")
+			}
+			proxy.Restore()
+			r := testkit.Call(t, svc.API+"/otp/send", body, nil)
+			if r.Status != http.StatusOK || r.Body["otpSent"] != true {
+				t.Fatalf("the caller's retry of the code: %d %s, want otpSent true", r.Status, r.Raw)
+			}
+			if n := len(gw.Sent()); n != 1 {
+				t.Fatalf("the gateway took %d messages, want 1", n)
+			}
+		})
+	}
+}
