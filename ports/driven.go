@@ -302,6 +302,9 @@ type OTPDedupe interface {
 	// released is false when the key holds an outcome, or a claim the store
 	// cannot tell is this call's; the caller then records an outcome with
 	// FinishOTP, as for any send. A key no longer held counts as released.
+	// A store that keeps no token per claim (memory) takes any claim for
+	// this call's: a caller releases within its request's deadline, well
+	// before the dedupe window lets anyone claim the key again.
 	// Errors: CodeInvalid.
 	ReleaseOTP(ctx context.Context, key string) (released bool, err error)
 }

@@ -426,8 +426,10 @@ func (g *OTPGuard) FinishOTP(ctx context.Context, key string, outcome domain.OTP
 // releaseScript deletes KEYS[1] while it holds the claim ARGV[1]: 1 when
 // deleted or already gone, 0 when the key holds anything else (an outcome,
 // another call's claim). Safe to run twice: the second run finds the key
-// gone (or claimed anew by a retry: 0, and the caller's finish, which
-// replaces only its own claim, then writes nothing).
+// gone and answers 1, unless a retry claimed it between the two runs; then
+// it answers 0, and the caller's FinishOTP writes nothing in Redis (it
+// replaces only its own claim) but records its outcome in this replica's
+// mirror, over the retry's mirrored claim: a window of one round trip.
 var releaseScript = newLuaScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
@@ -440,11 +442,11 @@ return 0
 
 // ReleaseOTP frees key while Redis holds this replica's claim of it, and
 // the fallback's mirror of that claim; see ports.OTPDedupe. A claim this
-// replica did not keep (made through the fallback during an outage, or
-// past the cap of kept claims) is not released, nor is any while Redis
-// cannot be asked: released is then false, and the caller's FinishOTP
-// records an outcome as before (owed to Redis if need be). Errors:
-// CodeInvalid.
+// replica did not keep (made through the fallback during an outage, past
+// the cap of kept claims, or while another claim of the key was still
+// unfinished here) is not released, nor is any while Redis cannot be
+// asked: released is then false, and the caller's FinishOTP records an
+// outcome as before (owed to Redis if need be). Errors: CodeInvalid.
 func (g *OTPGuard) ReleaseOTP(ctx context.Context, key string) (bool, error) {
 	if key == "" {
 		return false, domain.Invalid("key", "must not be empty")
@@ -452,6 +454,13 @@ func (g *OTPGuard) ReleaseOTP(ctx context.Context, key string) (bool, error) {
 	c, tracked := g.finishes.claim(key)
 	if !tracked {
 		return false, nil
+	}
+	// The mirror first: released after Redis, it could expire the claim a
+	// retry on this replica made in Redis meanwhile (and mirrored onto the
+	// pending entry still there). If Redis then refuses, the caller's
+	// FinishOTP records the outcome in both.
+	if _, err := g.fallback.ReleaseOTP(ctx, key); err != nil {
+		return false, err
 	}
 	var released int64
 	err := g.breaker.Do(ctx, func(ctx context.Context) error {
@@ -463,12 +472,11 @@ func (g *OTPGuard) ReleaseOTP(ctx context.Context, key string) (bool, error) {
 		return err
 	})
 	if err != nil || released != 1 {
+		// Not counted as a fallback: the caller's FinishOTP follows, and
+		// is counted if Redis fails it too.
 		return false, nil
 	}
 	g.finishes.forget(key, c)
-	if _, err := g.fallback.ReleaseOTP(ctx, key); err != nil {
-		return false, err
-	}
 	return true, nil
 }
 

@@ -342,7 +342,7 @@ func TestOTPGuardLateFinishKeepsALaterClaim(t *testing.T) {
 func TestOTPGuardReleasesOnlyItsOwnClaim(t *testing.T) {
 	ctx := context.Background()
 	direct, prefix, proxy, rdb := proxied(t)
-	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: time.Hour, CallTimeout: patientCallTimeout})
+	b := NewBreaker(BreakerConfig{FailureThreshold: 1, OpenTimeout: 100 * time.Millisecond, CallTimeout: patientCallTimeout})
 	g := NewOTPGuard(rdb, b, OTPGuardConfig{KeyPrefix: prefix})
 	other := NewOTPGuard(direct, NewBreaker(BreakerConfig{}), OTPGuardConfig{KeyPrefix: prefix}) // another replica
 	held := func(key string) string { v, _ := direct.Get(ctx, g.dedupeKey(key)).Result(); return v }
@@ -378,6 +378,18 @@ func TestOTPGuardReleasesOnlyItsOwnClaim(t *testing.T) {
 		t.Fatalf("the other replica's claim was replaced by %q", v)
 	}
 
+	// Claimed twice on this replica (the first claim expired): neither
+	// send can be told from the other, so neither is released.
+	claim(g, "k-twice", 100*time.Millisecond)
+	eventually(t, 3*time.Second, "the first claim expired", func() bool { return held("k-twice") == "" })
+	claim(g, "k-twice", time.Minute)
+	if released, err := g.ReleaseOTP(ctx, "k-twice"); err != nil || released {
+		t.Fatalf("release of a key claimed twice here: %v, %v; want refused", released, err)
+	}
+	if v := held("k-twice"); !strings.HasPrefix(v, string(domain.OTPPending)+"|") {
+		t.Fatalf("the later claim was replaced by %q", v)
+	}
+
 	claim(g, "k-away", time.Minute)
 	proxy.stop()
 	if released, err := g.ReleaseOTP(ctx, "k-away"); err != nil || released {
@@ -390,8 +402,16 @@ func TestOTPGuardReleasesOnlyItsOwnClaim(t *testing.T) {
 		t.Fatalf("owed after a refused release and its finish: %d, want 1", s.Owed)
 	}
 	claim(g, "k-fallback", time.Minute) // answered by the fallback: Redis never saw it
+	proxy.start()
+	eventually(t, 5*time.Second, "Redis answers the replica again", func() bool {
+		claimed, _, err := g.BeginOTP(ctx, "k-probe-"+callToken(), time.Minute)
+		return err == nil && claimed && g.Stats().Owed == 0 // the owed outcome written: Redis answered
+	})
 	if released, err := g.ReleaseOTP(ctx, "k-fallback"); err != nil || released {
 		t.Fatalf("release of a claim made through the fallback: %v, %v; want refused", released, err)
+	}
+	if claimed, prior, err := g.fallback.BeginOTP(ctx, "k-fallback", time.Minute); err != nil || claimed || prior != domain.OTPPending {
+		t.Fatalf("the fallback's claim after a refused release: claimed %v, prior %q, %v; want it kept", claimed, prior, err)
 	}
 }
 
@@ -441,6 +461,23 @@ func TestOTPScriptsSafeToRunTwice(t *testing.T) {
 	}
 	if v, _ := g.rdb.Get(ctx, key).Result(); v != string(domain.OTPSent) {
 		t.Fatalf("the key holds %q after another claim's finish, want the first claim's outcome", v)
+	}
+	// A release leaves an outcome; of its own claim, run twice, it deletes
+	// the key and then finds it gone.
+	if n, err := evalScript(ctx, g, releaseScript, []string{key}, claim).Int64(); err != nil || n != 0 {
+		t.Fatalf("release of a key holding an outcome: %d, %v; want refused", n, err)
+	}
+	released := g.dedupeKey("k-release-twice")
+	if reply, err := evalScript(ctx, g, beginScript, []string{released}, claim, 60_000).Slice(); err != nil || len(reply) == 0 {
+		t.Fatalf("claim: %v, %v", reply, err)
+	}
+	for run := range 2 {
+		if n, err := evalScript(ctx, g, releaseScript, []string{released}, claim).Int64(); err != nil || n != 1 {
+			t.Fatalf("run %d of one release: %d, %v; want released", run+1, n, err)
+		}
+	}
+	if n, _ := g.rdb.Exists(ctx, released).Result(); n != 0 {
+		t.Fatal("the released key still exists")
 	}
 
 	sends := g.sendsKey("p-twice")

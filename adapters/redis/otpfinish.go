@@ -114,15 +114,20 @@ const resyncBatch = 64
 //
 // A key claimed again while an earlier claim of this replica is still
 // unfinished (that claim expired in Redis, or Redis lost its keys in a
-// restart) keeps the later claim: FinishOTP does not say which of the two
-// sends it finishes, so the first finish names the later claim, which
-// Redis holds, and the second finds none kept and writes whatever the key
-// holds. Neither outcome is refused; the one written last stays.
+// restart) is forgotten, both claims: FinishOTP and ReleaseOTP do not say
+// which of the two sends they are for, and naming the later claim for the
+// earlier send would let that send's release free a key whose SMS is in
+// flight. Both finishes then write whatever the key holds (the one written
+// last stays), as before claims were kept, and neither send is released.
 func (f *finishes) claimed(key string, c claim, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.claims == nil {
 		f.claims = make(map[string]claim)
+	}
+	if _, twice := f.claims[key]; twice {
+		delete(f.claims, key)
+		return
 	}
 	if makeRoom(f.claims, now, claimExpires) {
 		f.claims[key] = c

@@ -14,6 +14,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"math/rand/v2"
@@ -204,8 +205,8 @@ func (s *service) awaitPrior(ctx context.Context, key string, prior domain.OTPOu
 // send runs the claimed path: throttle, render, hand to the gateway, and
 // record the outcome whatever happens, so no retry waits forever. A send
 // the gateway provably did not take is refunded to the throttle; if its
-// caller was gone by then (it timed out or disconnected, and will retry
-// the same code), the claim is released instead of finished, so that retry
+// caller was gone by then (callerGone: it disconnected, and will retry the
+// same code), the claim is released instead of finished, so that retry
 // sends the code rather than repeat a failure nobody was told of.
 func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref string) (ports.OTPResult, error) {
 	outcome := domain.OTPFailedTransient
@@ -217,7 +218,7 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	sendID := strconv.FormatUint(rand.Uint64(), 36)
 	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
 	if err != nil {
-		if ctx.Err() != nil {
+		if callerGone(ctx) {
 			// The store may have counted the send before the caller left.
 			abandoned = true
 			s.refund(ctx, r.ProcessID, sendID)
@@ -241,8 +242,8 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 		Reference: ref, Encoding: enc, Segments: segments,
 	})
 	if res.NotSubmitted && res.Outcome != domain.OTPSent {
+		abandoned = callerGone(ctx) // before the refund, which may outlast the deadline
 		s.refund(ctx, r.ProcessID, sendID)
-		abandoned = ctx.Err() != nil
 	}
 	// The gateway's error explains a failure for its own logs; here only
 	// the classified outcome matters. Anything unclassified is transient.
@@ -254,6 +255,13 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	}
 	return ports.OTPResult{Sent: outcome.Delivered(), Outcome: outcome}, nil
 }
+
+// callerGone reports whether the caller left (disconnected, or its own
+// shorter timeout ended the request): it will retry the same code, having
+// had no answer. The service's own request deadline is not that: the
+// caller is then answered otpSent false, and a retry of the code is
+// answered the same, as for any send.
+func callerGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 // finish records the outcome on a context the caller's deadline does not
 // cancel, or, for a send abandoned before the gateway took it, releases the

@@ -290,14 +290,15 @@ func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
 	notTaken := domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "connection refused", NotSubmitted: true}
 	ambiguous := domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "timeout"}
 	for _, tc := range []struct {
-		name        string
-		failure     domain.SendResult
-		callerLeft  bool
-		wantRetried bool
+		name                       string
+		failure                    domain.SendResult
+		callerLeft, deadlinePassed bool
+		wantRetried                bool
 	}{
-		{"gateway never reached, caller gone", notTaken, true, true},
-		{"gateway never reached, caller there", notTaken, false, false},
-		{"gateway may have taken it, caller gone", ambiguous, true, false},
+		{"gateway never reached, caller gone", notTaken, true, false, true},
+		{"gateway never reached, caller there", notTaken, false, false, false},
+		{"gateway never reached, the service's deadline passed", notTaken, false, true, false},
+		{"gateway may have taken it, caller gone", ambiguous, true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := policy.Default().OTP
@@ -306,8 +307,16 @@ func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			f.sender.result, f.sender.err = tc.failure, errors.New(tc.failure.Detail)
-			if tc.callerLeft {
+			switch {
+			case tc.callerLeft:
 				f.sender.hook = func(context.Context) { cancel() }
+			case tc.deadlinePassed:
+				// The service answered otpSent false at its own deadline:
+				// the caller had its answer, a retry gets the same.
+				var stop context.CancelFunc
+				ctx, stop = context.WithTimeout(ctx, 10*time.Millisecond)
+				defer stop()
+				f.sender.hook = func(ctx context.Context) { <-ctx.Done() }
 			}
 			if res, _ := f.svc.SendOTP(ctx, request("12345678")); res.Sent {
 				t.Fatalf("first send = %+v, want not sent", res)

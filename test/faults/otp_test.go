@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +182,9 @@ func TestOTPRetryAfterTheCallerLeftSends(t *testing.T) {
 			cancel()
 			if err == nil {
 				t.Fatal("the first send answered within 300 ms while the gateway refused connections and 10 attempts were allowed")
+			}
+			if !strings.Contains(svc.Logs.String(), "sms gateway did not take the message, retrying") {
+				t.Fatalf("the first send never reached the gateway's retries:\n%s", svc.Logs.String())
 			}
 			proxy.Restore()
 			r := testkit.Call(t, svc.API+"/otp/send", body, nil)
