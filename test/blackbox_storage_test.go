@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -132,6 +133,40 @@ FROM consent_ledger WHERE process_id IN ('p-reconsent', 'p-unseen') ORDER BY id`
 	if want := []string{"p-reconsent v1 served=true", "p-reconsent v2 served=true", "p-unseen v2 served=false"}; rows.Err() != nil ||
 		!slices.Equal(got, want) {
 		t.Fatalf("consent_ledger: %q (%v), want %q", got, rows.Err(), want)
+	}
+
+	// A compliance officer reads the same from the command line: the table
+	// says how each record's text was chosen, the JSON the same per record
+	// (null for records the ledger kept before migration 009: none here).
+	dbEnv := map[string]string{"ONBOARDING_DATABASE_URL": dsn}
+	table := runCommand(t, dbEnv, "consent", "history", "--user", userID, "--type", "GDPR")
+	for _, want := range []string{"RECORDED (UTC)", "p-reconsent", "p-unseen", "served", "current", "approved"} {
+		if !strings.Contains(table, want) {
+			t.Fatalf("consent history lacks %q:\n%s", want, table)
+		}
+	}
+	var hist struct {
+		Records []struct {
+			ProcessID   string `json:"processId"`
+			TextVersion int    `json:"textVersion"`
+			TextServed  *bool  `json:"textServed"`
+			RequestID   string `json:"requestId"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(runCommand(t, dbEnv, "consent", "history", "--user", userID, "--json")), &hist); err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, r := range hist.Records {
+		if r.ProcessID == "p-reconsent" || r.ProcessID == "p-unseen" {
+			if r.TextServed == nil || r.RequestID == "" {
+				t.Fatalf("consent history --json: %+v, want text_served and the request id", r)
+			}
+			got = append(got, fmt.Sprintf("%s v%d served=%v", r.ProcessID, r.TextVersion, *r.TextServed))
+		}
+	}
+	if want := []string{"p-reconsent v1 served=true", "p-reconsent v2 served=true", "p-unseen v2 served=false"}; !slices.Equal(got, want) {
+		t.Fatalf("consent history --json: %q, want %q", got, want)
 	}
 }
 

@@ -594,3 +594,47 @@ func sameInput(a, b ledgerAppend) bool {
 		a.rec.TextVersion == b.rec.TextVersion && a.rec.TextSHA256 == b.rec.TextSHA256 &&
 		a.rec.TextServed == b.rec.TextServed
 }
+
+// ConsentHistoryEntry is one consent record as the ledger holds it, for an
+// operator or a compliance officer: ServedKnown is false for records older
+// than migration 009, whose text_served is NULL (Record.TextServed is then
+// false, meaning unknown rather than inferred).
+type ConsentHistoryEntry struct {
+	Record      domain.ConsentRecord
+	ServedKnown bool
+}
+
+// MaxConsentHistory bounds one ConsentHistory read.
+const MaxConsentHistory = 10_000
+
+// ConsentHistory returns the user's consent records, of consentType unless
+// it is empty, oldest first (recorded_at, then id: the order LatestConsent
+// reads backwards), at most limit (1 to MaxConsentHistory). It reads
+// consent_ledger_user_latest_idx; it is not on any request's path.
+func (l *ConsentLedger) ConsentHistory(ctx context.Context, userID, consentType string, limit int) ([]ConsentHistoryEntry, error) {
+	switch {
+	case userID == "":
+		return nil, domain.Invalid("userId", "is required")
+	case limit < 1 || limit > MaxConsentHistory:
+		return nil, domain.Invalid("limit", "must be 1 to %d", MaxConsentHistory)
+	}
+	var out []ConsentHistoryEntry
+	err := l.db.run(ctx, "consent history", func(ctx context.Context) error {
+		out = out[:0]
+		rows, err := l.db.pool.Query(ctx, `SELECT `+ledgerColumns+` FROM consent_ledger
+WHERE user_id = $1 AND ($2 = '' OR consent_type = $2) ORDER BY recorded_at, id LIMIT $3`, userID, consentType, limit)
+		if err != nil {
+			return err
+		}
+		var row ledgerRow
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			out = append(out, ConsentHistoryEntry{Record: row.toDomain(), ServedKnown: row.TextServed != nil})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

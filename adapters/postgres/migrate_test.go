@@ -372,4 +372,16 @@ func TestMigrationKeepsOlderRecordsTextServedUnknown(t *testing.T) {
 	if err != nil || !added || !again.TextServed {
 		t.Fatalf("a revocation after the migration: %+v added %v, %v; want it added, served", again, added, err)
 	}
+	hist, err := s.Ledger.ConsentHistory(ctx, "u-old", "", 10)
+	if err != nil || len(hist) != 2 || hist[0].ServedKnown || !hist[1].ServedKnown || !hist[1].Record.TextServed {
+		t.Fatalf("ConsentHistory: %+v, %v; want the older record unknown, then the revocation served", hist, err)
+	}
+	for _, bad := range []struct {
+		user  string
+		limit int
+	}{{"", 10}, {"u-old", 0}, {"u-old", postgres.MaxConsentHistory + 1}} {
+		if _, err := s.Ledger.ConsentHistory(ctx, bad.user, "", bad.limit); domain.CodeOf(err) != domain.CodeInvalid {
+			t.Errorf("ConsentHistory(%q, limit %d): %v, want invalid", bad.user, bad.limit, err)
+		}
+	}
 }

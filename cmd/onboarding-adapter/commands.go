@@ -167,12 +167,19 @@ func runSeed(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// runConsent is `consent publish --type T --language L --file F.html`.
+// consentUsage is the usage of the consent subcommands.
+const consentUsage = `usage: onboarding-adapter consent publish --type T --language L --file F.html
+       onboarding-adapter consent history --user U [--type T] [--limit N] [--json]`
+
+// runConsent is `consent publish` and `consent history`.
 func runConsent(ctx context.Context, e env, args []string) error {
-	const use = "usage: onboarding-adapter consent publish --type T --language L --file F.html"
-	if len(args) == 0 || args[0] != "publish" {
-		return usageError{use}
+	if len(args) > 0 && args[0] == "history" {
+		return runConsentHistory(ctx, e, args[1:])
 	}
+	if len(args) == 0 || args[0] != "publish" {
+		return usageError{consentUsage}
+	}
+	const use = consentUsage
 	fs := flag.NewFlagSet("consent publish", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	typ := fs.String("type", "", "consent type, e.g. GDPR")

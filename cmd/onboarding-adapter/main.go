@@ -1,6 +1,6 @@
 // Command onboarding-adapter serves the External Onboarding Services that
 // the Onboarding Server calls, and carries the operator subcommands
-// (check, migrate, seed, consent publish, review, purge, healthcheck,
+// (check, migrate, seed, consent publish and history, review, purge, healthcheck,
 // policy, version).
 package main
 
@@ -36,6 +36,8 @@ commands:
                         load the demo data into PostgreSQL (idempotent), optionally N generated clients
   consent publish --type T --language L --file F.html
                         publish a new consent text version and invalidate the caches
+  consent history --user U [--type T] [--limit N] [--json]
+                        a user's consent records, oldest first, with the text each names and how it was chosen
   review list|show|claim|resolve ...
                         work the review queue in PostgreSQL without a browser (review help for the flags)
   purge [--retention D] [--timeout 2m]
