@@ -168,8 +168,9 @@ func runSeed(ctx context.Context, e env, args []string) error {
 }
 
 // consentUsage is the usage of the consent subcommands.
-const consentUsage = `usage: onboarding-adapter consent publish --type T --language L --file F.html
-       onboarding-adapter consent history --user U [--type T] [--limit N] [--json]`
+const consentUsage = `usage:
+  onboarding-adapter consent publish --type T --language L --file F.html
+  onboarding-adapter consent history --user U [--type T] [--limit N] [--json]`
 
 // runConsent is `consent publish` and `consent history`.
 func runConsent(ctx context.Context, e env, args []string) error {
@@ -179,14 +180,13 @@ func runConsent(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "publish" {
 		return usageError{consentUsage}
 	}
-	const use = consentUsage
 	fs := flag.NewFlagSet("consent publish", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	typ := fs.String("type", "", "consent type, e.g. GDPR")
 	lang := fs.String("language", "", "ISO 639-1 language, e.g. en")
 	file := fs.String("file", "", "HTML file to publish")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *typ == "" || *lang == "" || *file == "" {
-		return usageError{use}
+		return usageError{consentUsage}
 	}
 	b, err := os.ReadFile(*file)
 	if err != nil {

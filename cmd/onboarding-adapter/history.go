@@ -43,14 +43,18 @@ func runConsentHistory(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	entries, err := postgres.NewConsentLedger(pool, memory.SystemClock{}, nil).ConsentHistory(ctx, *user, *typ, *limit)
+	// One more than asked, to tell a complete list from a cut one.
+	entries, err := postgres.NewConsentLedger(pool, memory.SystemClock{}, nil).ConsentHistory(ctx, *user, *typ,
+		min(*limit+1, postgres.MaxConsentHistory))
 	if err != nil {
 		return err
 	}
+	truncated := len(entries) > *limit || len(entries) == postgres.MaxConsentHistory
+	entries = entries[:min(len(entries), *limit)]
 	if *asJSON {
-		return printJSON(e.stdout, map[string]any{"records": historyViews(entries)})
+		return printJSON(e.stdout, map[string]any{"records": historyViews(entries), "truncated": truncated})
 	}
-	return forTerminal(e.stdout, func(w io.Writer) error { return printHistory(w, entries, *limit) })
+	return forTerminal(e.stdout, func(w io.Writer) error { return printHistory(w, entries, truncated) })
 }
 
 // historyView is one record in `consent history --json`.
@@ -86,11 +90,14 @@ func historyViews(entries []postgres.ConsentHistoryEntry) []historyView {
 	return out
 }
 
-// printHistory prints the records as a table. TEXT is the language and
-// version the record names; SHOWN says how it was chosen: "served" (the
-// text served to the process), "current" (none was found: the current
-// default-language text), "unknown" (recorded before the ledger kept it).
-func printHistory(w io.Writer, entries []postgres.ConsentHistoryEntry, limit int) error {
+// printHistory prints the records as a table. DECISION is "approved",
+// "declined" (a first decision not to approve) or "revoked" (a later one);
+// TEXT is the language and version the record names; SHOWN says how it was
+// chosen: "served" (the text served to the process), "current" (none was
+// found: the current default-language text), "unknown" (recorded before
+// the ledger kept it). A cut list (truncated) ends with a line saying so:
+// the records left out are the newest.
+func printHistory(w io.Writer, entries []postgres.ConsentHistoryEntry, truncated bool) error {
 	if len(entries) == 0 {
 		_, err := fmt.Fprintln(w, "no consent records")
 		return err
@@ -99,9 +106,12 @@ func printHistory(w io.Writer, entries []postgres.ConsentHistoryEntry, limit int
 	fmt.Fprintln(tw, "RECORDED (UTC)\tPROCESS\tTYPE\tSEQ\tDECISION\tTEXT\tSHOWN\tTEXT SHA-256\tREQUEST")
 	for _, en := range entries {
 		r := en.Record
-		decision := "revoked"
-		if r.Approved {
-			decision = "approved"
+		decision := "approved"
+		switch {
+		case !r.Approved && r.Seq == 1:
+			decision = "declined"
+		case !r.Approved:
+			decision = "revoked"
 		}
 		shown := "unknown"
 		if en.ServedKnown {
@@ -117,8 +127,8 @@ func printHistory(w io.Writer, entries []postgres.ConsentHistoryEntry, limit int
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(entries) == limit {
-		_, err := fmt.Fprintf(w, "more may exist: --limit %d shows at most that many\n", min(limit*10, postgres.MaxConsentHistory))
+	if truncated {
+		_, err := fmt.Fprintf(w, "more records exist, newer than these: raise --limit (at most %d)\n", postgres.MaxConsentHistory)
 		return err
 	}
 	return nil

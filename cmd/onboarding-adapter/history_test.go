@@ -72,7 +72,7 @@ func TestConsentHistory(t *testing.T) {
 			t.Fatalf("record %d does not say %q:\n%s", i+1, want, out)
 		}
 	}
-	if !strings.Contains(lines[3], "revoked") || !strings.Contains(lines[1], "2026-11-01 08:00:00") {
+	if !strings.Contains(lines[3], "revoked") || !strings.Contains(lines[2], "approved") || !strings.Contains(lines[1], "2026-11-01 08:00:00") {
 		t.Fatalf("decision or time missing:\n%s", out)
 	}
 	if strings.Contains(out, "\x1b") {
@@ -99,8 +99,24 @@ func TestConsentHistory(t *testing.T) {
 	}
 
 	out, err = run("--user", "u-hist", "--limit", "2")
-	if err != nil || strings.Count(out, "\n") != 4 || !strings.Contains(out, "more may exist: --limit 20") {
+	if err != nil || strings.Count(out, "\n") != 4 || !strings.Contains(out, "more records exist, newer than these") {
 		t.Fatalf("--limit 2: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		limit string
+		cut   bool
+	}{{"3", true}, {"4", false}} {
+		out, err = run("--user", "u-hist", "--limit", tc.limit, "--json")
+		var page struct {
+			Records   []json.RawMessage `json:"records"`
+			Truncated bool              `json:"truncated"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &page) != nil || page.Truncated != tc.cut {
+			t.Fatalf("--limit %s --json of 4 records: truncated %v (%v), want %v\n%s", tc.limit, page.Truncated, err, tc.cut, out)
+		}
+	}
+	if out, _ := run("--user", "u-hist", "--limit", "4"); strings.Contains(out, "more records exist") {
+		t.Fatalf("a complete list says more exist:\n%s", out)
 	}
 	out, err = run("--user", "u-nobody")
 	if err != nil || strings.TrimSpace(out) != "no consent records" {
@@ -116,5 +132,24 @@ func TestConsentHistory(t *testing.T) {
 	if err := runConsent(ctx, env{stdout: &bytes.Buffer{}}, []string{"history", "--user", "u-1", "--limit", "0"}); err == nil ||
 		!strings.Contains(err.Error(), "--limit 0") {
 		t.Errorf("--limit 0: %v, want refused", err)
+	}
+}
+
+// A first decision not to approve is "declined", a later one "revoked".
+func TestPrintHistoryDecisions(t *testing.T) {
+	var buf bytes.Buffer
+	entries := []postgres.ConsentHistoryEntry{
+		{Record: domain.ConsentRecord{ProcessID: "p-a", Seq: 1, Approved: false}, ServedKnown: true},
+		{Record: domain.ConsentRecord{ProcessID: "p-b", Seq: 2, Approved: false}, ServedKnown: true},
+		{Record: domain.ConsentRecord{ProcessID: "p-c", Seq: 1, Approved: true}, ServedKnown: true},
+	}
+	if err := printHistory(&buf, entries, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	for i, want := range []string{"declined", "revoked", "approved"} {
+		if len(lines) != 4 || !strings.Contains(lines[i+1], " "+want+" ") {
+			t.Fatalf("record %d does not say %q:\n%s", i+1, want, buf.String())
+		}
 	}
 }
