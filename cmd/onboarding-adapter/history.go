@@ -91,7 +91,10 @@ func historyViews(entries []postgres.ConsentHistoryEntry) []historyView {
 }
 
 // printHistory prints the records as a table. DECISION is "approved",
-// "declined" (a first decision not to approve) or "revoked" (a later one);
+// "revoked" (not approved, after an approval of the same type: lookup reads
+// the user's latest record of a type, whatever its process) or "declined"
+// (not approved, with no approval before it: a first refusal, or a refusal
+// repeated, for a newer text, say);
 // TEXT is the language and version the record names; SHOWN says how it was
 // chosen: "served" (the text served to the process), "current" (none was
 // found: the current default-language text), "unknown" (recorded before
@@ -104,15 +107,19 @@ func printHistory(w io.Writer, entries []postgres.ConsentHistoryEntry, truncated
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECORDED (UTC)\tPROCESS\tTYPE\tSEQ\tDECISION\tTEXT\tSHOWN\tTEXT SHA-256\tREQUEST")
+	// The list starts at the user's first record (a cut drops the newest),
+	// so approved holds every type's standing before each record.
+	approved := make(map[string]bool)
 	for _, en := range entries {
 		r := en.Record
 		decision := "approved"
 		switch {
-		case !r.Approved && r.Seq == 1:
-			decision = "declined"
-		case !r.Approved:
+		case !r.Approved && approved[r.ConsentType]:
 			decision = "revoked"
+		case !r.Approved:
+			decision = "declined"
 		}
+		approved[r.ConsentType] = r.Approved
 		shown := "unknown"
 		if en.ServedKnown {
 			shown = "current"

@@ -138,17 +138,27 @@ func TestConsentHistory(t *testing.T) {
 // A first decision not to approve is "declined", a later one "revoked".
 func TestPrintHistoryDecisions(t *testing.T) {
 	var buf bytes.Buffer
+	// Seq counts a process's records of a type, a refusal of a newer text
+	// included; the standing lookup reads is the user's latest record of
+	// the type across processes.
+	rec := func(process, typ string, seq int, approved bool) postgres.ConsentHistoryEntry {
+		return postgres.ConsentHistoryEntry{Record: domain.ConsentRecord{ProcessID: process, ConsentType: typ, Seq: seq, Approved: approved}, ServedKnown: true}
+	}
 	entries := []postgres.ConsentHistoryEntry{
-		{Record: domain.ConsentRecord{ProcessID: "p-a", Seq: 1, Approved: false}, ServedKnown: true},
-		{Record: domain.ConsentRecord{ProcessID: "p-b", Seq: 2, Approved: false}, ServedKnown: true},
-		{Record: domain.ConsentRecord{ProcessID: "p-c", Seq: 1, Approved: true}, ServedKnown: true},
+		rec("p-a", "GDPR", 1, false),     // a first refusal
+		rec("p-a", "GDPR", 2, false),     // refused again, for a newer text
+		rec("p-b", "MARKETING", 1, true), // another type's approval binds nothing here
+		rec("p-b", "GDPR", 1, false),     // still never approved
+		rec("p-c", "GDPR", 1, true),
+		rec("p-d", "GDPR", 1, false), // a first record of its process, after an approval
+		rec("p-d", "MARKETING", 2, false),
 	}
 	if err := printHistory(&buf, entries, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	for i, want := range []string{"declined", "revoked", "approved"} {
-		if len(lines) != 4 || !strings.Contains(lines[i+1], " "+want+" ") {
+	for i, want := range []string{"declined", "declined", "approved", "declined", "approved", "revoked", "revoked"} {
+		if len(lines) != len(entries)+1 || !strings.Contains(lines[i+1], " "+want+" ") {
 			t.Fatalf("record %d does not say %q:\n%s", i+1, want, buf.String())
 		}
 	}
