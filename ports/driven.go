@@ -156,12 +156,19 @@ type ConsentServings interface {
 	LastServing(ctx context.Context, processID, consentType string) (domain.ConsentServing, error)
 }
 
-// DecisionStore keeps decisions durable and idempotent.
-type DecisionStore interface {
+// DecisionReader reads one stored decision: the review service reads the
+// other kind's decision of a case's identity verification before letting a
+// reviewer answer OK, as deciding did.
+type DecisionReader interface {
 	// Decision returns the stored decision of (kind, processID,
 	// identityVerificationID), with the review resolution applied when its
 	// case was resolved. Errors: CodeNotFound, CodeUnavailable.
 	Decision(ctx context.Context, kind domain.DecisionKind, processID, identityVerificationID string) (domain.Decision, error)
+}
+
+// DecisionStore keeps decisions durable and idempotent.
+type DecisionStore interface {
+	DecisionReader
 	// VerificationDecisions returns the decisions of both kinds stored for
 	// (processID, identityVerificationID), each as Decision returns it, in
 	// one read: deciding needs its own kind's (a repeat is answered from
@@ -271,8 +278,9 @@ type ReviewCases interface {
 	// CodeUnavailable.
 	ResolveReviewCase(ctx context.Context, r ReviewResolution) (domain.ReviewCase, error)
 	// PurgeReviewEvidence drops the evidence of cases resolved before t and
-	// returns how many were purged; decisions stay.
-	PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error)
+	// returns how many were purged; decisions stay. Each purged case's
+	// audit entry carries reason.
+	PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time, reason string) (int, error)
 	// ProposeReviewResolution records r as the case's pending four-eyes
 	// proposal (r.Reviewer proposes r.Result for r.Reason at r.At) without
 	// resolving it, audited as PROPOSE. Errors: CodeNotFound, CodeConflict

@@ -196,6 +196,9 @@ type ReviewService interface {
 	// Errors: CodeInvalid, CodeNotFound, CodeUnavailable.
 	Audit(ctx context.Context, id string) ([]domain.ReviewAuditEntry, error)
 	// Purge drops the evidence of cases resolved longer ago than the
-	// retention period and returns how many it purged. Errors: CodeUnavailable.
-	Purge(ctx context.Context) (int, error)
+	// retention period and returns how many it purged. note says who ran
+	// it and how (the audit trail's reason, after the retention and the
+	// cut-off the service writes there). Errors: CodeInvalid,
+	// CodeUnavailable.
+	Purge(ctx context.Context, note string) (int, error)
 }

@@ -366,7 +366,7 @@ func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResol
 // case resolved before resolvedBefore whose evidence is still kept, and
 // returns how many it purged, auditing each purge. Decisions, rule results,
 // resolutions and the audit trail stay.
-func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore time.Time) (int, error) {
+func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore time.Time, reason string) (int, error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -376,7 +376,7 @@ func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore ti
 			c.Evidence = domain.ReviewEvidence{}
 			c.EvidencePurged = true
 			s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionPurge,
-				Actor: purgeActor, At: now})
+				Actor: purgeActor, Reason: reason, At: now})
 			n++
 		}
 	}

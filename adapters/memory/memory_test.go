@@ -562,7 +562,7 @@ func TestDecisionStoreMemory(t *testing.T) {
 			before time.Time
 			want   int
 		}{{t0, 0}, {t0.Add(time.Minute), 1}, {t0.Add(time.Minute), 0}, {t0.Add(2 * time.Hour), 1}} {
-			if n, err := s.PurgeReviewEvidence(ctx, step.before); err != nil || n != step.want {
+			if n, err := s.PurgeReviewEvidence(ctx, step.before, "retention test"); err != nil || n != step.want {
 				t.Fatalf("purge before %v = %d, %v; want %d", step.before, n, err, step.want)
 			}
 		}

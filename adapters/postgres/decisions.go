@@ -1235,7 +1235,7 @@ const PurgeBatch = 500
 // committed, with the error of the one that failed). Decisions, rule
 // results and the cases' resolutions stay. Cases another purge holds are
 // skipped, not waited for: that purge takes them.
-func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time) (int, error) {
+func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore time.Time, reason string) (int, error) {
 	batch := s.purgeBatch
 	if batch <= 0 {
 		batch = PurgeBatch
@@ -1251,9 +1251,9 @@ func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore 
                  ORDER BY resolved_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'PURGE_EVIDENCE', $2::text, $3::timestamptz FROM p
+    INSERT INTO review_audit (case_id, action, actor, reason, at) SELECT id, 'PURGE_EVIDENCE', $2::text, $5::text, $3::timestamptz FROM p
 )
-SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock), batch).Scan(&n)
+SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock), batch, reason).Scan(&n)
 		})
 		total += int(n)
 		if err != nil || n < int64(batch) {

@@ -106,7 +106,7 @@ func TestRuntimeRole(t *testing.T) {
 	})
 	t.Run("operator commands", func(t *testing.T) {
 		ctx := context.Background()
-		if _, err := s.Decisions.PurgeReviewEvidence(ctx, time.Now()); err != nil {
+		if _, err := s.Decisions.PurgeReviewEvidence(ctx, time.Now(), "retention test"); err != nil {
 			t.Errorf("purge as the runtime role: %v", err)
 		}
 		if cur, latest, err := postgres.MigrationStatus(ctx, app); err != nil || cur != latest {

@@ -325,7 +325,7 @@ func TestReviewAuditAndCaseIDs(t *testing.T) {
 		Reason: "verified", Reviewer: "alice", SecondReviewer: "bob", At: at.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(2*time.Hour)); err != nil || n != 1 {
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(2*time.Hour), "retention test"); err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
 	}
 	rows, err := pool.Query(ctx, `SELECT action, actor, reason, coalesce(result, ''), coalesce(second_actor, '')
@@ -344,7 +344,7 @@ FROM review_audit WHERE case_id = 'case-audit' ORDER BY id`)
 	want := [][5]string{
 		{"CLAIM", "alice", "", "", ""}, // the repeated claim by alice changes nothing and is not audited
 		{"RESOLVE", "alice", "verified", "OK", "bob"},
-		{"PURGE_EVIDENCE", "retention", "", "", ""},
+		{"PURGE_EVIDENCE", "retention", "retention test", "", ""}, // the reason the purge was given
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("audit rows = %v, want %v", got, want)
@@ -396,7 +396,7 @@ func TestPurgeInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour)); err != nil || n != cases {
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour), "retention test"); err != nil || n != cases {
 		t.Fatalf("purged %d, %v; want %d over three batches", n, err, cases)
 	}
 	var kept, audited int
@@ -408,7 +408,7 @@ FROM review_cases WHERE id LIKE 'case-purge-%'`).Scan(&kept, &audited); err != n
 	if kept != 0 || audited != cases {
 		t.Fatalf("%d cases kept their evidence, %d purges audited; want 0 and %d", kept, audited, cases)
 	}
-	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour)); err != nil || n != 0 {
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(time.Hour), "retention test"); err != nil || n != 0 {
 		t.Fatalf("a second purge: %d, %v; want 0", n, err)
 	}
 }
@@ -455,7 +455,7 @@ func TestReviewCaseTampering(t *testing.T) {
 	}
 	// The workflow itself still goes through: the purge of the resolved
 	// case, with its audit row.
-	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(2*time.Hour)); err != nil || n != 1 {
+	if n, err := s.Decisions.PurgeReviewEvidence(ctx, at.Add(2*time.Hour), "retention test"); err != nil || n != 1 {
 		t.Fatalf("purge: %d, %v; want 1", n, err)
 	}
 }

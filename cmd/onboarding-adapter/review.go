@@ -140,7 +140,7 @@ func reviewService(ctx context.Context, e env, p policy.Review, command string) 
 		return nil, nil, err
 	}
 	st := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
-	return review.New(st.Decisions, memory.SystemClock{}, p), pool.Close, nil
+	return review.New(st.Decisions, st.Decisions, memory.SystemClock{}, p), pool.Close, nil
 }
 
 // runReview is `review list|show|claim|resolve`.
@@ -158,7 +158,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		after     = fs.String("after", "", "continue after this case (the cursor the previous page printed)")
 		limit     = fs.Int("limit", review.DefaultLimit, "page size")
 		asJSON    = fs.Bool("json", false, "print JSON, the admin API's shape")
-		frameOut  = fs.String("frame-out", "", "write the kept presence-check frame to this file (mode 0600)")
+		frameOut  = fs.String("frame-out", "", "write the kept presence-check frame to this new file (mode 0600; an existing file is refused)")
 		caseFlag  = fs.String("case", "", "the case id (or give it as the first argument)")
 		reviewer  = fs.String("reviewer", "", "your name, as recorded in the audit trail")
 		result    = fs.String("result", "", "OK or NOK")
@@ -221,7 +221,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 			if len(c.Evidence.Frame) == 0 {
 				return errors.New("--frame-out: this case keeps no frame")
 			}
-			if err := os.WriteFile(*frameOut, c.Evidence.Frame, 0o600); err != nil {
+			if err := writeNewPrivateFile(*frameOut, c.Evidence.Frame); err != nil {
 				return fmt.Errorf("--frame-out: %w", err)
 			}
 		}
@@ -274,6 +274,31 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 	return usageError{reviewUsage}
 }
 
+// writeNewPrivateFile writes data to a file it creates with mode 0600. It
+// refuses a path that exists, a symbolic link included (O_EXCL does not
+// follow one, even a dangling one): os.WriteFile would
+// keep an existing file's mode (a face left readable by every user of the
+// host) or write through a link to wherever it points.
+func writeNewPrivateFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists: name a new file (the frame is never written over another file)", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
 // runPurge is `purge [--retention D]`: it drops the document data, the
 // registry record and the frame of review cases resolved longer ago than
 // the retention (flag, else ONBOARDING_REVIEW_RETENTION, else the policy's
@@ -288,6 +313,15 @@ func runPurge(ctx context.Context, e env, args []string, p policy.Review) error 
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *timeout < 0 {
 		return usageError{"usage: onboarding-adapter purge [--retention 720h] [--timeout 2m]"}
 	}
+	// The audit trail's reason tells this run apart: which host (a Job's
+	// pod name) ran it, and whether --retention replaced the configured one.
+	note := "purge command"
+	if host, err := os.Hostname(); err == nil && host != "" {
+		note += " on " + host
+	}
+	if *retention != 0 && *retention != p.Retention {
+		note += ", --retention overriding the configured " + p.Retention.String()
+	}
 	if *retention != 0 {
 		p.Retention = *retention
 	}
@@ -301,7 +335,7 @@ func runPurge(ctx context.Context, e env, args []string, p policy.Review) error 
 		return err
 	}
 	defer closeDB()
-	n, err := svc.Purge(ctx)
+	n, err := svc.Purge(ctx, note)
 	if err != nil {
 		return err
 	}

@@ -183,6 +183,24 @@ func TestReviewCommands(t *testing.T) {
 		if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
 			t.Errorf("frame file mode %v, want 0600", fi.Mode().Perm())
 		}
+		// An existing file, readable by others, or a link to one, is never
+		// written: the face would keep their mode or land where the link points.
+		shared := filepath.Join(t.TempDir(), "shared.jpg")
+		if err := os.WriteFile(shared, []byte("other"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(t.TempDir(), "link.jpg")
+		if err := os.Symlink(shared, link); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{shared, link} {
+			if _, err := db.run(t, strict, "show", "case-c", "--frame-out", path); err == nil || !strings.Contains(err.Error(), "exists") {
+				t.Errorf("--frame-out %s: %v, want refused as existing", filepath.Base(path), err)
+			}
+		}
+		if b, _ := os.ReadFile(shared); string(b) != "other" {
+			t.Error("the existing file was written over")
+		}
 	})
 }
 
@@ -243,8 +261,10 @@ func TestPurge(t *testing.T) {
 	if n := db.count(t, `SELECT count(*) FROM review_audit`); n != auditRows+2 {
 		t.Errorf("%d audit rows after the purge, want %d plus one per purged case", n, auditRows)
 	}
-	if n := db.count(t, `SELECT count(*) FROM review_audit WHERE action = 'PURGE_EVIDENCE' AND actor = 'retention' AND case_id IN ('old-resolved', 'old-resolved-2')`); n != 2 {
-		t.Errorf("%d purge audit rows, want 2", n)
+	host, _ := os.Hostname()
+	if n := db.count(t, `SELECT count(*) FROM review_audit WHERE action = 'PURGE_EVIDENCE' AND actor = 'retention'
+		AND reason LIKE 'retention 720h0m0s: cases resolved before %Z; purge command on ' || $1 AND case_id IN ('old-resolved', 'old-resolved-2')`, host); n != 2 {
+		t.Errorf("%d purge audit rows saying the retention and the host, want 2", n)
 	}
 	// Again: nothing left to purge; a shorter retention by flag reaches the recent case.
 	if out, err := db.run(t, policy.Default().Review, "purge"); err != nil || !strings.Contains(out, "evidence of 0 ") {
@@ -252,6 +272,10 @@ func TestPurge(t *testing.T) {
 	}
 	if out, err := db.run(t, policy.Default().Review, "purge", "--retention", "600h"); err != nil || !strings.Contains(out, "evidence of 1 ") {
 		t.Fatalf("purge --retention 600h: %q %v", out, err)
+	}
+	if n := db.count(t, `SELECT count(*) FROM review_audit WHERE action = 'PURGE_EVIDENCE' AND case_id = 'recent-resolved'
+		AND reason LIKE 'retention 600h0m0s: %, --retention overriding the configured 720h0m0s'`); n != 1 {
+		t.Errorf("the override's audit row does not say it overrode the configured retention (%d rows)", n)
 	}
 	if _, err := db.run(t, policy.Default().Review, "purge", "now"); err == nil {
 		t.Error("purge took a stray argument")

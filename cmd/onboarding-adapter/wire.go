@@ -193,7 +193,7 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		Consent:    inst.ConsentService(consent.New(tracedTexts, servings, ledger, clock, pol.Consent)),
 		Events:     events.New(recorder, clock),
 	}
-	a.reviews = review.New(ad.reviews, clock, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes))
+	a.reviews = review.New(ad.reviews, ad.decisions, clock, reviewPolicy(pol.Review, cfg.ReviewRetention, cfg.ReviewRequireClaim, cfg.ReviewFourEyes))
 	ok = true
 	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -28,15 +29,18 @@ const (
 const MaxReasonLen = 2000
 
 type service struct {
-	cases  ports.ReviewCases
-	clock  ports.Clock
-	policy policy.Review
+	cases     ports.ReviewCases
+	decisions ports.DecisionReader
+	clock     ports.Clock
+	policy    policy.Review
 }
 
-// New returns the review service over the case store; clock stamps claims
-// and resolutions.
-func New(cases ports.ReviewCases, clock ports.Clock, p policy.Review) ports.ReviewService {
-	return &service{cases: cases, clock: clock, policy: p}
+// New returns the review service over the case store. decisions reads the
+// document evaluation an approval case's OK must not step around (the
+// store that keeps the cases keeps the decisions); clock stamps claims and
+// resolutions.
+func New(cases ports.ReviewCases, decisions ports.DecisionReader, clock ports.Clock, p policy.Review) ports.ReviewService {
+	return &service{cases: cases, decisions: decisions, clock: clock, policy: p}
 }
 
 // List returns cases oldest first, page by page.
@@ -112,6 +116,11 @@ func (s *service) Claim(ctx context.Context, id, reviewer string) (domain.Review
 // proven by a sign-in (r.SignedIn; the CLI's typed names are refused with
 // CodeConflict), so four eyes cannot be satisfied by typing a colleague's
 // name. Without four eyes the CLI resolves like the UI.
+//
+// An approval case is answered OK only while the document evaluation of
+// its identity verification is not rejected and not waiting for review
+// (CodeConflict otherwise), at the proposal and at its confirmation: see
+// evaluationAllowsOK.
 func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain.ReviewCase, error) {
 	r.CaseID = strings.TrimSpace(r.CaseID)
 	// A form sends line breaks as CRLF, which the page's maxlength counts
@@ -147,6 +156,11 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 	if s.policy.RequireClaim && !checker && (c.Status != domain.ReviewClaimed || c.ClaimedBy != r.Reviewer) {
 		return domain.ReviewCase{}, domain.Conflict("case must be claimed by the resolving reviewer first")
 	}
+	if r.Result == domain.ResultOK {
+		if err := s.evaluationAllowsOK(ctx, c); err != nil {
+			return domain.ReviewCase{}, err
+		}
+	}
 	r.At = s.clock.Now()
 	override := s.policy.FourEyes && c.Answered == domain.ResultNOK && r.Result == domain.ResultOK
 	switch {
@@ -174,6 +188,43 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 	return resolved, nil
 }
 
+// evaluationAllowsOK keeps the rule that binds an approval to the document
+// evaluation of the same identity verification (a rejected evaluation
+// rejects the approval, one waiting for review holds it) when a reviewer
+// answers an approval case: deciding applied it only as the approval was
+// first decided, and both cases of one verification can be open at once.
+// Without the check a reviewer could answer the approval OK while another
+// rejected the documents, and /client/approve would answer OK where
+// /client/evaluate answers NOK. An evaluation that is OK stays OK (stored
+// decisions and resolutions are final), so a check that passed on one
+// stays true. No evaluation recorded allows OK, as it did when deciding:
+// one that arrives later binds neither answer, the same as when the
+// presence check comes first.
+func (s *service) evaluationAllowsOK(ctx context.Context, c domain.ReviewCase) error {
+	if c.Kind != domain.KindApproval {
+		return nil
+	}
+	ev, err := s.decisions.Decision(ctx, domain.KindEvaluation, c.ProcessID, c.IdentityVerificationID)
+	switch {
+	case domain.CodeOf(err) == domain.CodeNotFound:
+		return nil
+	case err != nil:
+		return fmt.Errorf("review: resolve: read the document evaluation: %w", err)
+	case ev.Result == domain.ResultWAIT || ev.ReasonCode == domain.ReasonReviewFallback:
+		// A fallback answered the caller NOK with its case still open.
+		return domain.Conflict("the document evaluation of this identity verification awaits review (case %s): "+
+			"resolve that case first; this approval can be OK only if the documents are", ev.ReviewCaseID)
+	case ev.Result == domain.ResultNOK:
+		code := ev.ReasonCode
+		if code == "" {
+			code = "NOK"
+		}
+		return domain.Conflict("the document evaluation of this identity verification was rejected (%s): "+
+			"this approval cannot be OK; resolve it NOK", code)
+	}
+	return nil
+}
+
 // Audit returns the case's audit trail, oldest first.
 func (s *service) Audit(ctx context.Context, id string) ([]domain.ReviewAuditEntry, error) {
 	if strings.TrimSpace(id) == "" {
@@ -188,12 +239,23 @@ func (s *service) Audit(ctx context.Context, id string) ([]domain.ReviewAuditEnt
 
 // Purge drops the evidence (document data, registry record, frame) of cases
 // resolved more than the policy's retention ago. Open and claimed cases keep
-// theirs whatever their age: a person still needs it.
-func (s *service) Purge(ctx context.Context) (int, error) {
+// theirs whatever their age: a person still needs it. Each purged case's
+// audit entry says under which retention and cut-off, then note (who ran
+// it, and how), so an operator's one-off purge with a short retention
+// reads differently from the nightly one.
+func (s *service) Purge(ctx context.Context, note string) (int, error) {
 	if s.policy.Retention <= 0 {
 		return 0, domain.Invalid("review.retention", "must be positive")
 	}
-	n, err := s.cases.PurgeReviewEvidence(ctx, s.clock.Now().Add(-s.policy.Retention))
+	before := s.clock.Now().Add(-s.policy.Retention)
+	reason := "retention " + s.policy.Retention.String() + ": cases resolved before " + before.UTC().Format(time.RFC3339)
+	if note = strings.TrimSpace(note); note != "" {
+		reason += "; " + note
+	}
+	if n := utf8.RuneCountInString(reason); n > MaxReasonLen {
+		reason = string([]rune(reason)[:MaxReasonLen])
+	}
+	n, err := s.cases.PurgeReviewEvidence(ctx, before, reason)
 	if err != nil {
 		return n, fmt.Errorf("review: purge: %w", err)
 	}

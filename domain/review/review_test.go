@@ -2,6 +2,7 @@ package review_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestResolve(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newStore(t)
-			svc := review.New(store, memory.NewFakeClock(now), tc.policy)
+			svc := review.New(store, store, memory.NewFakeClock(now), tc.policy)
 			ctx := context.Background()
 			if tc.claimBy != "" {
 				if _, err := svc.Claim(ctx, tc.req.CaseID, tc.claimBy); err != nil {
@@ -112,7 +113,8 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveTwiceConflicts(t *testing.T) {
-	svc := review.New(newStore(t), memory.NewFakeClock(now), policy.Default().Review)
+	store := newStore(t)
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Default().Review)
 	ctx := context.Background()
 	r := ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultOK, Reason: "fine", Reviewer: "alice"}
 	if _, err := svc.Resolve(ctx, r); err != nil {
@@ -127,7 +129,7 @@ func TestResolveTwiceConflicts(t *testing.T) {
 func TestClaim(t *testing.T) {
 	store := newStore(t)
 	clock := memory.NewFakeClock(now)
-	svc := review.New(store, clock, policy.Default().Review)
+	svc := review.New(store, store, clock, policy.Default().Review)
 	ctx := context.Background()
 	tests := []struct {
 		name, id, reviewer string
@@ -163,7 +165,7 @@ func TestListAndGet(t *testing.T) {
 	for i := range 60 {
 		seed(t, store, "bulk-"+strconv.Itoa(100+i), domain.KindEvaluation, domain.ResultWAIT)
 	}
-	svc := review.New(store, memory.NewFakeClock(now), policy.Default().Review)
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Default().Review)
 	ctx := context.Background()
 	tests := []struct {
 		name      string
@@ -309,7 +311,7 @@ func TestFourEyes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newStore(t)
-			svc := review.New(store, memory.NewFakeClock(now), tc.policy)
+			svc := review.New(store, store, memory.NewFakeClock(now), tc.policy)
 			ctx := context.Background()
 			for i, st := range tc.steps {
 				if st.claim != "" {
@@ -359,7 +361,7 @@ func TestFourEyes(t *testing.T) {
 func TestAuditAndPurge(t *testing.T) {
 	store := newStore(t)
 	clock := memory.NewFakeClock(now)
-	svc := review.New(store, clock, policy.Review{Retention: 24 * time.Hour})
+	svc := review.New(store, store, clock, policy.Review{Retention: 24 * time.Hour})
 	ctx := context.Background()
 	if _, err := svc.Audit(ctx, " "); domain.CodeOf(err) != domain.CodeInvalid {
 		t.Errorf("Audit(blank) = %v, want invalid", err)
@@ -381,7 +383,7 @@ func TestAuditAndPurge(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock.Advance(tc.advance)
-			n, err := svc.Purge(ctx)
+			n, err := svc.Purge(ctx, " purge command on job-1 ")
 			if err != nil || n != tc.want {
 				t.Fatalf("Purge = %d, %v; want %d", n, err, tc.want)
 			}
@@ -390,8 +392,18 @@ func TestAuditAndPurge(t *testing.T) {
 	if c, _ := store.ReviewCase(ctx, "case-nok"); c.EvidencePurged {
 		t.Error("the open case was purged")
 	}
-	bad := review.New(store, clock, policy.Review{})
-	if _, err := bad.Purge(ctx); domain.CodeOf(err) != domain.CodeInvalid {
+	// The audit entry says under which retention, up to when, and who.
+	trail, err := svc.Audit(ctx, "case-wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutoff := now.Add(25 * time.Hour).Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	want := "retention 24h0m0s: cases resolved before " + cutoff + "; purge command on job-1"
+	if last := trail[len(trail)-1]; last.Action != domain.ReviewActionPurge || last.Reason != want {
+		t.Errorf("purge audit entry = %+v, want reason %q", last, want)
+	}
+	bad := review.New(store, store, clock, policy.Review{})
+	if _, err := bad.Purge(ctx, ""); domain.CodeOf(err) != domain.CodeInvalid {
 		t.Errorf("Purge without a retention = %v, want invalid", err)
 	}
 }
@@ -409,7 +421,7 @@ func (claimedCases) ResolveReviewCase(_ context.Context, r ports.ReviewResolutio
 }
 
 func BenchmarkResolve(b *testing.B) {
-	svc := review.New(claimedCases{}, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
+	svc := review.New(claimedCases{}, memory.NewDecisionStore(), memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
 	ctx := context.Background()
 	r := ports.ReviewResolution{CaseID: "c-1", Result: domain.ResultOK, Reason: "documents checked by hand", Reviewer: "alice"}
 	b.ReportAllocs()
@@ -425,7 +437,7 @@ func BenchmarkList(b *testing.B) {
 	for i := range 200 {
 		seed(b, store, "c-"+strconv.Itoa(1000+i), domain.KindEvaluation, domain.ResultWAIT)
 	}
-	svc := review.New(store, memory.NewFakeClock(now), policy.Default().Review)
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Default().Review)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -440,13 +452,13 @@ func BenchmarkList(b *testing.B) {
 func TestStaleProposalWaivesNoClaim(t *testing.T) {
 	store := newStore(t)
 	ctx := context.Background()
-	fourEyes := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
+	fourEyes := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
 	c, err := fourEyes.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
 		Reviewer: "alice", SignedIn: true})
 	if err != nil || !c.AwaitsSecondReviewer() {
 		t.Fatalf("proposal: %+v %v", c, err)
 	}
-	claims := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true})
+	claims := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true})
 	_, err = claims.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "fine",
 		Reviewer: "bob", SignedIn: true})
 	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "claimed") {
@@ -467,7 +479,7 @@ func TestStaleProposalWaivesNoClaim(t *testing.T) {
 func TestTypedNameOnAProposalNeedsTheClaim(t *testing.T) {
 	store := newStore(t)
 	ctx := context.Background()
-	svc := review.New(store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
 	if _, err := svc.Claim(ctx, "case-nok", "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -483,5 +495,156 @@ func TestTypedNameOnAProposalNeedsTheClaim(t *testing.T) {
 		Reviewer: "bob", SignedIn: true})
 	if err != nil || c.ResolvedBy != "bob" {
 		t.Fatalf("signed-in bob: %+v %v, want him to close it NOK without a claim", c, err)
+	}
+}
+
+// saveDecision stores a decision of kind for (p-bound, iv-1), with an open
+// case when caseID is not empty.
+func saveDecision(t *testing.T, s *memory.DecisionStore, kind domain.DecisionKind, result domain.Result, code, caseID string) {
+	t.Helper()
+	d := domain.Decision{Kind: kind, ProcessID: "p-bound", IdentityVerificationID: "iv-1", UserID: "u-jana",
+		Result: result, ReasonCode: code, ReviewCaseID: caseID, DecidedAt: now}
+	var rc *domain.ReviewCase
+	if caseID != "" {
+		answered := result
+		rc = &domain.ReviewCase{ID: caseID, Kind: kind, ProcessID: "p-bound", IdentityVerificationID: "iv-1", UserID: "u-jana",
+			Status: domain.ReviewOpen, ReasonCodes: []string{code}, Answered: answered, CreatedAt: now}
+	}
+	if _, _, err := s.SaveDecision(context.Background(), d, rc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApprovalOKWaitsForTheDocumentEvaluation: a reviewer answers an
+// approval case OK only while the document evaluation of the same identity
+// verification is neither rejected nor waiting for review, as deciding
+// required; NOK is always open to them.
+func TestApprovalOKWaitsForTheDocumentEvaluation(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// evaluation stores the evaluation of the approval's verification
+		// (nil: none) and may resolve its case with the reviewer "erin".
+		evaluation func(t *testing.T, s *memory.DecisionStore, svc ports.ReviewService)
+		result     domain.Result
+		wantCode   domain.ErrorCode
+		wantMsg    string
+	}{
+		{"no evaluation recorded", nil, domain.ResultOK, "", ""},
+		{"evaluation OK", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultOK, "", "")
+		}, domain.ResultOK, "", ""},
+		{"evaluation rejected", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultNOK, domain.ReasonDocumentExpired, "")
+		}, domain.ResultOK, domain.CodeConflict, "was rejected (" + domain.ReasonDocumentExpired + ")"},
+		{"evaluation rejected, approval NOK", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultNOK, domain.ReasonDocumentExpired, "")
+		}, domain.ResultNOK, "", ""},
+		{"evaluation waits for review", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultWAIT, domain.ReasonNameSimilar, "case-eval")
+		}, domain.ResultOK, domain.CodeConflict, "awaits review (case case-eval)"},
+		{"evaluation answered by the review fallback, its case open", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultNOK, domain.ReasonReviewFallback, "case-eval")
+		}, domain.ResultOK, domain.CodeConflict, "awaits review (case case-eval)"},
+		{"evaluation resolved OK by a reviewer", func(t *testing.T, s *memory.DecisionStore, svc ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultWAIT, domain.ReasonNameSimilar, "case-eval")
+			resolve(t, svc, "case-eval", domain.ResultOK)
+		}, domain.ResultOK, "", ""},
+		{"evaluation resolved NOK by a reviewer", func(t *testing.T, s *memory.DecisionStore, svc ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultWAIT, domain.ReasonNameSimilar, "case-eval")
+			resolve(t, svc, "case-eval", domain.ResultNOK)
+		}, domain.ResultOK, domain.CodeConflict, "was rejected (" + domain.ReasonReviewRejected + ")"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := memory.NewDecisionStore()
+			svc := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour})
+			saveDecision(t, store, domain.KindApproval, domain.ResultWAIT, domain.ReasonEvaluationPending, "case-appr")
+			if tc.evaluation != nil {
+				tc.evaluation(t, store, svc)
+			}
+			_, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-appr", Result: tc.result, Reason: "presence check fine", Reviewer: "alice"})
+			if domain.CodeOf(err) != tc.wantCode || (err != nil && !strings.Contains(err.Error(), tc.wantMsg)) {
+				t.Fatalf("err = %v, want code %q with %q", err, tc.wantCode, tc.wantMsg)
+			}
+			d, err2 := store.Decision(ctx, domain.KindApproval, "p-bound", "iv-1")
+			if err2 != nil {
+				t.Fatal(err2)
+			}
+			want := tc.result
+			if err != nil {
+				want = domain.ResultWAIT
+			}
+			if d.Result != want {
+				t.Errorf("/client/approve would answer %s, want %s", d.Result, want)
+			}
+		})
+	}
+}
+
+// resolve resolves caseID as the reviewer erin.
+func resolve(t *testing.T, svc ports.ReviewService, caseID string, result domain.Result) {
+	t.Helper()
+	if _, err := svc.Resolve(context.Background(), ports.ReviewResolution{CaseID: caseID, Result: result, Reason: "documents checked", Reviewer: "erin"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFourEyesOverrideWaitsForTheDocumentEvaluation: under four eyes the
+// check applies to the proposal and again to its confirmation, since the
+// evaluation may have been decided in between.
+func TestFourEyesOverrideWaitsForTheDocumentEvaluation(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewDecisionStore()
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
+	// The review fallback answered the approval NOK before any evaluation.
+	saveDecision(t, store, domain.KindApproval, domain.ResultNOK, domain.ReasonReviewFallback, "case-appr")
+	c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultOK, Reason: "photo matches", Reviewer: "alice", SignedIn: true})
+	if err != nil || !c.AwaitsSecondReviewer() {
+		t.Fatalf("proposal = %+v, %v", c, err)
+	}
+	saveDecision(t, store, domain.KindEvaluation, domain.ResultWAIT, domain.ReasonNameSimilar, "case-eval")
+	_, err = svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultOK, Reason: "agreed", Reviewer: "bob", SignedIn: true})
+	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "awaits review") {
+		t.Fatalf("confirmation while the evaluation waits = %v, want conflict", err)
+	}
+	if got, _ := store.ReviewCase(ctx, "case-appr"); got.Status == domain.ReviewResolved {
+		t.Fatal("the refused confirmation resolved the case")
+	}
+	// A new proposal is refused outright once the documents are rejected.
+	other := memory.NewDecisionStore()
+	svc = review.New(other, other, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
+	saveDecision(t, other, domain.KindApproval, domain.ResultNOK, domain.ReasonReviewFallback, "case-appr")
+	saveDecision(t, other, domain.KindEvaluation, domain.ResultNOK, domain.ReasonNameMismatch, "")
+	_, err = svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultOK, Reason: "photo matches", Reviewer: "alice", SignedIn: true})
+	if domain.CodeOf(err) != domain.CodeConflict {
+		t.Fatalf("proposal against rejected documents = %v, want conflict", err)
+	}
+	if got, _ := other.ReviewCase(ctx, "case-appr"); got.AwaitsSecondReviewer() {
+		t.Fatal("the refused proposal was recorded")
+	}
+}
+
+// unavailableDecisions fails every read, as a store whose database is down.
+type unavailableDecisions struct{}
+
+func (unavailableDecisions) Decision(context.Context, domain.DecisionKind, string, string) (domain.Decision, error) {
+	return domain.Decision{}, domain.Unavailable(errors.New("connection refused"), "database down")
+}
+
+// TestApprovalOKNeedsTheEvaluationRead: a store that cannot say whether
+// the documents were rejected makes the resolution fail as unavailable,
+// never pass by default.
+func TestApprovalOKNeedsTheEvaluationRead(t *testing.T) {
+	store := memory.NewDecisionStore()
+	saveDecision(t, store, domain.KindApproval, domain.ResultWAIT, domain.ReasonEvaluationPending, "case-appr")
+	svc := review.New(store, unavailableDecisions{}, memory.NewFakeClock(now), policy.Review{Retention: time.Hour})
+	_, err := svc.Resolve(context.Background(), ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultOK, Reason: "fine", Reviewer: "alice"})
+	if domain.CodeOf(err) != domain.CodeUnavailable {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	// NOK needs no read.
+	if _, err := svc.Resolve(context.Background(), ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultNOK, Reason: "fine", Reviewer: "alice"}); err != nil {
+		t.Fatal(err)
 	}
 }

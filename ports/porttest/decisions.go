@@ -350,7 +350,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		must(t, err)
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rcNew.ID, Result: domain.ResultOK, Reviewer: "alice", At: old.Add(time.Hour)})
 		must(t, err)
-		n, err := cases.PurgeReviewEvidence(ctx, old.Add(time.Second))
+		n, err := cases.PurgeReviewEvidence(ctx, old.Add(time.Second), "retention test")
 		must(t, err)
 		if n < 1 {
 			t.Fatalf("purged %d cases, want at least the one resolved before the cut-off", n)
@@ -386,8 +386,8 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		if actions := auditActions(trail); !equalStrings(actions, []string{domain.ReviewActionResolve, domain.ReviewActionPurge}) {
 			t.Fatalf("audit of the purged case = %v, want the resolution kept and the purge added", actions)
 		}
-		if trail[1].Actor == "" || trail[1].At.IsZero() {
-			t.Fatalf("purge audit entry = %+v, want an actor and a time", trail[1])
+		if trail[1].Actor == "" || trail[1].At.IsZero() || trail[1].Reason != "retention test" {
+			t.Fatalf("purge audit entry = %+v, want an actor, a time and the purge's reason", trail[1])
 		}
 		trail, err = cases.ReviewAudit(ctx, rcNew.ID)
 		must(t, err)
@@ -395,7 +395,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			t.Fatalf("audit of the recent case = %v, want only its resolution", actions)
 		}
 		// A second purge finds nothing more to purge among these cases.
-		_, err = cases.PurgeReviewEvidence(ctx, old.Add(time.Second))
+		_, err = cases.PurgeReviewEvidence(ctx, old.Add(time.Second), "retention test")
 		must(t, err)
 		trail, err = cases.ReviewAudit(ctx, rcOld.ID)
 		must(t, err)

@@ -144,7 +144,7 @@ func reviewSite(t *testing.T) (*httptest.Server, *memory.DecisionStore) {
 	if err != nil || dec.Result != domain.ResultWAIT {
 		t.Fatalf("evaluation with a similar surname: %+v %v", dec, err)
 	}
-	h, err := admin.NewHandler(review.New(d.Decisions, clock, pol.Review), admin.Config{
+	h, err := admin.NewHandler(review.New(d.Decisions, d.Decisions, clock, pol.Review), admin.Config{
 		Users: []admin.User{{Name: reviewer, Password: password}},
 	})
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // users' hashes, so it does not answer faster than a hashed user's wrong
 // password; without hashed users there is no bcrypt to match.
 func TestUnknownNamesPayForBcryptToo(t *testing.T) {
-	svc := review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+	svc := reviewService()
 	hash, err := bcrypt.GenerateFromPassword([]byte("carol-password-1"), bcrypt.MinCost+1)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +225,8 @@ func TestWarnsAboutTokensKeyedByPasswords(t *testing.T) {
 
 // reviewService is a review service over an empty memory store.
 func reviewService() ports.ReviewService {
-	return review.New(memory.NewDecisionStore(), memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
+	s := memory.NewDecisionStore()
+	return review.New(s, s, memory.NewFakeClock(time.Unix(1_700_000_000, 0)), policy.Review{Retention: time.Hour})
 }
 
 // carolHash is a bcrypt hash of carol's password at the cheapest cost.

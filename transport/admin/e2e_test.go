@@ -58,7 +58,7 @@ func startService(t *testing.T, pol policy.Policy) *service {
 	}
 	s := &service{api: httptest.NewServer(api)}
 	t.Cleanup(s.api.Close)
-	s.admin = mount(t, review.New(d.Decisions, clock, pol.Review), pol.Review, time.Now)
+	s.admin = mount(t, review.New(d.Decisions, d.Decisions, clock, pol.Review), pol.Review, time.Now)
 	return s
 }
 

@@ -236,7 +236,7 @@ func TestCSRFTokensUseTheSharedSecret(t *testing.T) {
 	store := memory.NewDecisionStore()
 	seedCase(t, store, "case-wait", domain.KindEvaluation, domain.ResultWAIT, t0.Add(-3*time.Hour), janaEvidence("NOVAKOVAA"))
 	clock := memory.NewFakeClock(t0)
-	svc := review.New(store, clock, openPolicy)
+	svc := review.New(store, store, clock, openPolicy)
 	replica := func(secret []byte) *fixture {
 		return &fixture{srv: mountWithSecret(t, svc, openPolicy, clock.Now, secret), store: store, clock: clock}
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
-	"github.com/bankkit/onboarding-adapter/domain/review"
 	"github.com/bankkit/onboarding-adapter/transport/admin"
 	httptransport "github.com/bankkit/onboarding-adapter/transport/http"
 )
@@ -20,7 +19,7 @@ import (
 func mountProfiling(t *testing.T, on bool) string {
 	t.Helper()
 	clock := memory.NewFakeClock(t0)
-	h, err := admin.NewHandler(review.New(memory.NewDecisionStore(), clock, openPolicy), admin.Config{
+	h, err := admin.NewHandler(emptyReviews(clock, openPolicy), admin.Config{
 		Users: []admin.User{{Name: alice.user, Password: alice.pass}}, Now: clock.Now, Profiling: on,
 	})
 	if err != nil {

@@ -87,7 +87,7 @@ func newFixture(t *testing.T, p policy.Review) *fixture {
 	seedCase(t, store, "case-nok", domain.KindApproval, domain.ResultNOK, t0.Add(-time.Hour), domain.ReviewEvidence{})
 	seedCase(t, store, "case-new", domain.KindEvaluation, domain.ResultWAIT, t0.Add(-time.Minute), janaEvidence("Nováková"))
 	clock := memory.NewFakeClock(t0)
-	return &fixture{srv: mount(t, review.New(store, clock, p), p, clock.Now), store: store, clock: clock}
+	return &fixture{srv: mount(t, review.New(store, store, clock, p), p, clock.Now), store: store, clock: clock}
 }
 
 // mount serves svc as cmd does: the review handler's routes in the admin
@@ -217,5 +217,12 @@ func wantError(t *testing.T, a answer, status int, code, msg string) {
 // newFixtureService is a review service over an empty memory store.
 func newFixtureService(t *testing.T) ports.ReviewService {
 	t.Helper()
-	return review.New(memory.NewDecisionStore(), memory.NewFakeClock(t0), openPolicy)
+	return emptyReviews(memory.NewFakeClock(t0), openPolicy)
+}
+
+// emptyReviews is the review service over an empty memory store, which
+// keeps the cases and the decisions as the service's stores do.
+func emptyReviews(clock ports.Clock, p policy.Review) ports.ReviewService {
+	s := memory.NewDecisionStore()
+	return review.New(s, s, clock, p)
 }

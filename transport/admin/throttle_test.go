@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/adapters/memory"
-	"github.com/bankkit/onboarding-adapter/domain/review"
 	"github.com/bankkit/onboarding-adapter/transport/admin"
 )
 
@@ -136,7 +135,7 @@ func TestSignInThrottlePerAddress(t *testing.T) {
 		return w.Code
 	}
 	newHandler := func(failures int) http.Handler {
-		h, err := admin.NewHandler(review.New(memory.NewDecisionStore(), clock, openPolicy), admin.Config{
+		h, err := admin.NewHandler(emptyReviews(clock, openPolicy), admin.Config{
 			Users: []admin.User{{Name: alice.user, Password: alice.pass}}, Now: clock.Now, LoginFailures: failures,
 			LoginRefill: time.Minute,
 		})
