@@ -338,6 +338,7 @@ func TestObservabilityPostgresRedis(t *testing.T) {
 		{"onboarding_otp_owed_outcomes", nil, 0},
 		{"onboarding_process_events_total", map[string]string{"outcome": "failed"}, 0},
 		{"onboarding_dependency_up", map[string]string{"dependency": "postgres"}, 1},
+		{"onboarding_dependency_up", map[string]string{"dependency": "postgres_schema"}, 1},
 		{"onboarding_dependency_up", map[string]string{"dependency": "redis"}, 1},
 	})
 	checkMetrics(t, ms, []wantMetric{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"regexp"
@@ -383,5 +384,46 @@ func TestMigrationKeepsOlderRecordsTextServedUnknown(t *testing.T) {
 		if _, err := s.Ledger.ConsentHistory(ctx, bad.user, "", bad.limit); domain.CodeOf(err) != domain.CodeInvalid {
 			t.Errorf("ConsentHistory(%q, limit %d): %v, want invalid", bad.user, bad.limit, err)
 		}
+	}
+}
+
+// TestReadinessWaitsForTheSchema: Health.Schema fails, saying both
+// versions, while the schema is behind the binary's migrations (none run,
+// or all but the last), passes once it is current, and accepts a newer
+// schema (a rolled-back binary).
+func TestReadinessWaitsForTheSchema(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	_, latest := status(t, pool)
+	h := postgres.NewHealth(pool)
+	if err := h.Ping(ctx); err != nil {
+		t.Fatalf("ping of an empty database: %v", err)
+	}
+	for _, target := range []int32{0, latest - 1} {
+		if target > 0 {
+			if err := postgres.MigrateTo(ctx, pool, target, time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := h.Schema(ctx)
+		want := fmt.Sprintf("schema is at version %d and this binary needs %d", target, latest)
+		if domain.CodeOf(err) != domain.CodeUnavailable || !strings.Contains(err.Error(), want) {
+			t.Fatalf("schema at version %d: %v, want unavailable saying %q", target, err, want)
+		}
+	}
+	if err := postgres.Migrate(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Schema(ctx); err != nil {
+		t.Fatalf("current schema: %v", err)
+	}
+	// A newer schema than this binary knows: a rollback runs on it.
+	if _, err := pool.Exec(ctx, `UPDATE `+postgres.VersionTable+` SET version = $1`, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NewHealth(pool).Schema(ctx); err != nil {
+		t.Fatalf("newer schema: %v", err)
 	}
 }

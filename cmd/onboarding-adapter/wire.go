@@ -133,7 +133,8 @@ func build(ctx context.Context, cfg config.Config, pol policy.Policy, logger *sl
 		ad = adapters{
 			registry: st.Registry, texts: st.ConsentTexts, ledger: st.Ledger, servings: st.Servings,
 			decisions: st.Decisions, reviews: st.Decisions, dedupe: guard, throttle: guard, events: st.Events,
-			deps: []telemetry.Dependency{{Name: "postgres", Required: true, Ping: st.Health.Ping}},
+			deps: []telemetry.Dependency{{Name: "postgres", Required: true, Ping: st.Health.Ping},
+				{Name: "postgres_schema", Required: true, Ping: st.Health.Schema}},
 		}
 		a.storage = "postgres"
 	} else {
