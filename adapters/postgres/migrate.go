@@ -34,17 +34,47 @@ const VersionTable = "schema_version"
 //
 // Each migration waits at most MigrationLockTimeout for a lock on a table
 // (lock_timeout, set for its transaction only), then fails with SQLSTATE
-// 55P03 and leaves the schema where it was: an ALTER TABLE queued behind
-// a long statement (the nightly purge, a report) would otherwise hold every
-// request reading that table queued behind it. The Job or the next pod
-// start tries again. Waiting for another pod's run (the advisory lock) is
-// not bounded by it.
+// 55P03 and leaves that migration unapplied: an ALTER TABLE queued behind
+// a long statement (the nightly purge, a report) holds every request
+// reading that table queued behind it, so the wait must end well inside
+// the request deadline. Migrate then tries again, up to
+// MigrationLockAttempts times with growing pauses (about a minute in all,
+// unless ctx ends first), in which the queued requests go on; migrations
+// already applied stay. Waiting for another pod's run (the advisory lock)
+// is not bounded by it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	return migrateTo(ctx, pool, logger, -1, MigrationLockTimeout)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	pause := migrationRetryPause
+	for attempt := 1; ; attempt++ {
+		err := migrateTo(ctx, pool, logger, -1, MigrationLockTimeout)
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != sqlstateLockNotAvailable || attempt == MigrationLockAttempts {
+			return err
+		}
+		logger.Warn("migration waits: a table stayed locked by other sessions; trying again",
+			"attempt", attempt, "of", MigrationLockAttempts, "lock_timeout", MigrationLockTimeout.String(), "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 8*time.Second)
+	}
 }
 
-// MigrationLockTimeout bounds each migration's wait for a table lock.
-const MigrationLockTimeout = 10 * time.Second
+// MigrationLockTimeout bounds each migration's wait for a table lock: a
+// quarter of the default request deadline (4 s), so a request that queued
+// behind a waiting migration is late, not failed.
+const MigrationLockTimeout = time.Second
+
+// MigrationLockAttempts is how often Migrate tries a migration whose table
+// stayed locked, pausing migrationRetryPause, then twice as long each time
+// up to 8 s (0.5 + 1 + 2 + 4 + 8 × 5 s: 47.5 s of pauses, 10 s of waits).
+const MigrationLockAttempts = 10
+
+const migrationRetryPause = 500 * time.Millisecond
 
 // migrateTo is Migrate to target (-1: the latest) with lockTimeout.
 func migrateTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, target int32, lockTimeout time.Duration) error {

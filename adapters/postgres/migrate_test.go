@@ -287,6 +287,51 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 	}
 }
 
+// TestMigrationRetriesALockedTable: Migrate gives up a locked table after
+// MigrationLockTimeout, well inside the request deadline, and tries again
+// until the table is free, applying everything then.
+func TestMigrationRetriesALockedTable(t *testing.T) {
+	t.Parallel()
+	if postgres.MigrationLockTimeout > 2*time.Second {
+		t.Fatalf("MigrationLockTimeout %s: requests queued behind a waiting migration would reach the 4 s deadline", postgres.MigrationLockTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
+		t.Fatal(err)
+	}
+	const held = 2500 * time.Millisecond
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(held)
+		_ = reader.Rollback(context.Background())
+	}()
+	defer func() { <-released }()
+	var log bytes.Buffer
+	start := time.Now()
+	if err := postgres.Migrate(ctx, pool, slog.New(slog.NewTextHandler(&log, nil))); err != nil {
+		t.Fatalf("migrating once the table is free: %v\n%s", err, log.String())
+	}
+	if took := time.Since(start); took < held {
+		t.Fatalf("migrated in %s, before the table was free", took)
+	}
+	if cur, latest := status(t, pool); cur != latest {
+		t.Fatalf("version %d, want %d", cur, latest)
+	}
+	if n := strings.Count(log.String(), "trying again"); n < 1 {
+		t.Fatalf("no retry logged:\n%s", log.String())
+	}
+}
+
 // ternDisableTx is tern's own pattern for the marker (migrate.go).
 var ternDisableTx = regexp.MustCompile(`(?m)^---- tern: disable-tx ----$`)
 
