@@ -1548,3 +1548,83 @@ func TestAppendServedConsent(t *testing.T) {
 		})
 	}
 }
+
+// TestFullServingQueueKeepsTheNewestServing: with the serving queue full
+// (the database not keeping up), a serving is written before RecordServing
+// returns; an older serving of its process and type still queued must not
+// answer LastServing after it, or a consent stored then would name a text
+// the user saw before the one they decided on.
+func TestFullServingQueueKeepsTheNewestServing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, dsn)
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	serving := func(pid, lang string, version int, served time.Time) domain.ConsentServing {
+		return domain.ConsentServing{ProcessID: pid, ConsentType: "GDPR", Language: lang, Version: version, SHA256: digest, ServedAt: served}
+	}
+	// Two stored rows, locked below, hold both of the store's serving
+	// writers; p-b sorts after them, so the batches never touch its row.
+	plain := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	for _, pid := range []string{"p-a1", "p-a2"} {
+		if err := plain.Servings.RecordServing(ctx, serving(pid, "en", 1, at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	locker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(context.Background())
+	if _, err := locker.Exec(ctx, `SELECT 1 FROM consent_servings WHERE process_id IN ('p-a1', 'p-a2') FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs())
+	postgres.SetMaxPendingServings(s, 3)
+	waiting := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var got int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d serving batches wait for the locked rows, want %d", got, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i, pid := range []string{"p-a1", "p-a2"} {
+		if err := s.Servings.RecordServing(ctx, serving(pid, "en", 2, at.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		waiting(i + 1)
+	}
+	// Queued behind them: no writer is free.
+	if err := s.Servings.RecordServing(ctx, serving("p-b", "cs", 1, at.Add(2*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	// The queue is full: this one is written at once.
+	newest := serving("p-b", "en", 2, at.Add(3*time.Second))
+	if err := s.Servings.RecordServing(ctx, newest); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := s.Servings.LastServing(ctx, "p-b", "GDPR")
+		if err != nil || got.Language != "en" || got.Version != 2 {
+			t.Fatalf("%s: last serving %+v, %v; want en v2, the one served last", when, got, err)
+		}
+	}
+	check("with the older serving still queued")
+	if err := locker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	postgres.WaitServings(s)
+	check("once the older serving's batch was written")
+}

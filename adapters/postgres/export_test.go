@@ -151,6 +151,12 @@ func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, lockTimeou
 	return migrateTo(ctx, pool, nil, target, lockTimeout)
 }
 
+// WaitServings returns once every serving batch opened so far was written.
+func WaitServings(s *Stores) { s.Servings.batch.wait() }
+
+// SetMaxPendingServings makes s's serving queue full at n servings.
+func SetMaxPendingServings(s *Stores, n int) { s.Servings.maxPending = n }
+
 // SetPurgeBatch makes each purge statement of s take n cases.
 func SetPurgeBatch(s *Stores, n int) { s.Decisions.purgeBatch = n }
 

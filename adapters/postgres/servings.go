@@ -79,6 +79,8 @@ type ConsentServings struct {
 	mu      sync.RWMutex
 	gen     uint64
 	pending map[servingKey]queuedServing // queued or being written
+	// maxPending is maxPendingServings (tests make it smaller).
+	maxPending int
 }
 
 // servingsWriters is how many serving batches are written at once.
@@ -111,7 +113,7 @@ func newConsentServings(d *db, clock ports.Clock, bc BatchConfig, logger *slog.L
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &ConsentServings{db: d, clock: clock, logger: logger, pending: make(map[servingKey]queuedServing),
-		writers: make(chan struct{}, servingsWriters)}
+		writers: make(chan struct{}, servingsWriters), maxPending: maxPendingServings}
 	if bc.enabled() {
 		c.batch = newGroup(servingsBatch(bc), c.flush, nil) // a lone serving goes in the same upsert
 	}
@@ -138,19 +140,38 @@ WHERE consent_servings.served_at <= EXCLUDED.served_at`
 // it before returning.
 func (c *ConsentServings) RecordServing(ctx context.Context, s domain.ConsentServing) error {
 	s.ServedAt = stamp(s.ServedAt, c.clock)
-	if c.batch != nil {
+	if c.batch == nil {
+		return c.write(ctx, []domain.ConsentServing{s})
+	}
+	k := servingKey{s.ProcessID, s.ConsentType}
+	c.mu.Lock()
+	c.gen++
+	q := queuedServing{s: s, gen: c.gen}
+	_, older := c.pending[k]
+	if len(c.pending) < c.maxPending {
+		c.pending[k] = q
+		c.mu.Unlock()
+		c.batch.enqueue(q)
+		return nil
+	}
+	// Full: s is written below. An older serving of its key still queued
+	// must not answer LastServing meanwhile or after (a consent stored
+	// then would name a text the user was shown before this one), so s
+	// takes its place until written; that older one's batch then leaves
+	// the entry alone, and its upsert does not replace the later s.
+	if older {
+		c.pending[k] = q
+	}
+	c.mu.Unlock()
+	err := c.write(ctx, []domain.ConsentServing{s})
+	if older {
 		c.mu.Lock()
-		if len(c.pending) < maxPendingServings {
-			c.gen++
-			q := queuedServing{s: s, gen: c.gen}
-			c.pending[servingKey{s.ProcessID, s.ConsentType}] = q
-			c.mu.Unlock()
-			c.batch.enqueue(q)
-			return nil
+		if c.pending[k].gen == q.gen {
+			delete(c.pending, k)
 		}
 		c.mu.Unlock()
 	}
-	return c.write(ctx, []domain.ConsentServing{s})
+	return err
 }
 
 // asyncCommitSQL precedes upsertServingsSQL in its transaction: its commit
