@@ -26,6 +26,15 @@ const serviceName = "onboarding-adapter"
 // the listeners have drained.
 const telemetryFlushTimeout = 5 * time.Second
 
+// adapterCloseTimeout bounds closing the adapters at exit (writing the
+// queued consent servings and OTP outcomes, closing the pools), after the
+// drain and before the telemetry flush. With a database that hangs, a
+// background batch waits out its own 30 s and the pool waits for its
+// connections, so the kubelet's grace period would end first and the
+// spans of the incident would be lost. Every answered request's durable
+// write committed before its answer; what is left are hints.
+const adapterCloseTimeout = 5 * time.Second
+
 // pprofWriteTimeout lets the admin listener stream a CPU profile or trace
 // when ONBOARDING_PPROF_ENABLED is on: pprof refuses a ?seconds= that is
 // not below the write timeout, so up to 64 s.
@@ -59,7 +68,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 	if err != nil {
 		return err
 	}
-	defer app.close()
+	defer closeWithin(app.close, adapterCloseTimeout, logger)
 
 	readiness := telemetry.NewReadiness(logger, app.deps...)
 	if err := tel.ObserveReadiness(readiness); err != nil {
@@ -206,4 +215,22 @@ func credentials(cfg config.Config) []httptransport.Credential {
 		cs = append(cs, httptransport.Credential{Username: cfg.BasicAuthNextUser, Password: cfg.BasicAuthNextPass.Value()})
 	}
 	return cs
+}
+
+// closeWithin runs closeAll and returns when it has, or after bound with a
+// warning, leaving it to the process's exit.
+func closeWithin(closeAll func(), bound time.Duration, logger *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closeAll()
+	}()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		logger.Warn("adapters not closed within the bound: exiting without them; queued consent servings and OTP outcomes not yet written are lost",
+			"bound", bound.String())
+	}
 }

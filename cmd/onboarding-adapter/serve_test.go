@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -384,4 +385,28 @@ func logLines(t *testing.T, text string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// TestCloseWithinBoundsAHungClose: closing the adapters at exit returns
+// after its bound with a warning when a close hangs (a batch waiting on a
+// hung database), and at once, silently, when it does not.
+func TestCloseWithinBoundsAHungClose(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	hung := make(chan struct{})
+	defer close(hung)
+	start := time.Now()
+	closeWithin(func() { <-hung }, 50*time.Millisecond, logger)
+	if took := time.Since(start); took < 50*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("returned after %s, want about the 50ms bound", took)
+	}
+	if !strings.Contains(logs.String(), "adapters not closed within the bound") {
+		t.Fatalf("no warning: %q", logs.String())
+	}
+	logs.Reset()
+	closed := false
+	closeWithin(func() { closed = true }, time.Minute, logger)
+	if !closed || logs.Len() != 0 {
+		t.Fatalf("a quick close: closed %v, logged %q", closed, logs.String())
+	}
 }

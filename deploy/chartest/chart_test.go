@@ -127,6 +127,29 @@ func serverContainer(t *testing.T, r rendered) (*appsv1.Deployment, corev1.Conta
 	return d, d.Spec.Template.Spec.Containers[0]
 }
 
+// With migrateAtStart the pod migrates before it serves /livez, so the
+// startup probe waits at least 180 s (the lock retries take about a
+// minute); without it the values' window stands.
+func TestStartupWindowCoversMigrateAtStart(t *testing.T) {
+	window := func(set ...string) int32 {
+		r := render(t, renderOpts{files: []string{"ci/existing-secret-values.yaml"}, set: set})
+		_, c := serverContainer(t, r)
+		return c.StartupProbe.PeriodSeconds * c.StartupProbe.FailureThreshold
+	}
+	if got := window(); got != 60 {
+		t.Errorf("startup window %d s without migrateAtStart, want the values' 60", got)
+	}
+	if got := window("database.migrateAtStart=true"); got < 180 {
+		t.Errorf("startup window %d s with migrateAtStart, want at least 180", got)
+	}
+	if got := window("database.migrateAtStart=true", "probes.startup.periodSeconds=7"); got < 180 {
+		t.Errorf("startup window %d s with migrateAtStart every 7 s, want at least 180", got)
+	}
+	if got := window("database.migrateAtStart=true", "probes.startup.failureThreshold=100"); got != 200 {
+		t.Errorf("startup window %d s with migrateAtStart and a longer one set, want the values' 200", got)
+	}
+}
+
 // The kubelet asks the admin listener: startup and liveness /livez
 // (process only), readiness /readyz (dependencies); the named ports match
 // the Service's targets and the listen addresses.
@@ -234,8 +257,8 @@ func TestShutdownBudgetAndGoRuntimeLimits(t *testing.T) {
 		wantGraceExactly   int64
 		wantShutdownSecond int
 	}{
-		{file: "ci/minimal-values.yaml", wantMem: true, wantGraceExactly: 35, wantShutdownSecond: 20},
-		{file: "ci/production-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 40, wantShutdownSecond: 25},
+		{file: "ci/minimal-values.yaml", wantMem: true, wantGraceExactly: 40, wantShutdownSecond: 20},
+		{file: "ci/production-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 45, wantShutdownSecond: 25},
 		{file: "ci/everything-on-values.yaml", wantCPU: true, wantMem: true, wantGraceExactly: 60, wantShutdownSecond: 20},
 	}
 	for _, tc := range cases {
@@ -256,8 +279,8 @@ func TestShutdownBudgetAndGoRuntimeLimits(t *testing.T) {
 			if grace == nil || *grace != tc.wantGraceExactly {
 				t.Fatalf("terminationGracePeriodSeconds %v, want %d", grace, tc.wantGraceExactly)
 			}
-			if budget := c.Lifecycle.PreStop.Sleep.Seconds + int64(shutdown.Seconds()) + 5; *grace < budget {
-				t.Errorf("grace %ds is below preStop + shutdown + the 5s telemetry flush (%ds)", *grace, budget)
+			if budget := c.Lifecycle.PreStop.Sleep.Seconds + int64(shutdown.Seconds()) + 10; *grace < budget {
+				t.Errorf("grace %ds is below preStop + shutdown + the 5s adapter close + the 5s telemetry flush (%ds)", *grace, budget)
 			}
 			src := from["GOMAXPROCS"]
 			switch {
@@ -427,6 +450,40 @@ func TestMigrationHook(t *testing.T) {
 			t.Errorf("%d jobs rendered without a database", n)
 		}
 	})
+}
+
+// With a database the purge CronJob runs unless purge.enabled is false:
+// kept evidence must not outlive its retention because a value was
+// forgotten. Without a database there is none, and true is refused.
+func TestPurgeRunsByDefaultWithADatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		set   []string
+		want  int
+	}{
+		{"a database, purge not set", []string{"ci/existing-secret-values.yaml"}, nil, 1},
+		{"a database, purge null", []string{"ci/existing-secret-values.yaml"}, []string{"purge.enabled=null"}, 1},
+		{"a database, purge off", []string{"ci/existing-secret-values.yaml"}, []string{"purge.enabled=false"}, 0},
+		{"in memory", []string{"ci/minimal-values.yaml"}, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, renderOpts{files: tc.files, set: tc.set})
+			if n := len(r.ofKind("CronJob")); n != tc.want {
+				t.Fatalf("%d purge CronJobs, want %d", n, tc.want)
+			}
+			if tc.want == 1 {
+				cj := one[*batchv1.CronJob](t, r, "CronJob", "-purge")
+				if args := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args; len(args) == 0 || args[0] != "purge" {
+					t.Errorf("CronJob args %v", args)
+				}
+			}
+		})
+	}
+	if _, err := tryRender(t, renderOpts{files: []string{"ci/minimal-values.yaml"}, set: []string{"purge.enabled=true"}}); err == nil ||
+		!strings.Contains(err.Error(), "purge.enabled needs database.enabled") {
+		t.Errorf("purge.enabled=true in memory: %v, want refused", err)
+	}
 }
 
 // The purge CronJob runs `purge` once at a time with the database URL and

@@ -17,6 +17,16 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the purge CronJob runs: purge.enabled true, or null (the
+default) with database.enabled; "" otherwise. purge.enabled true without a
+database is refused by validate.
+*/}}
+{{- define "onboarding-adapter.purgeEnabled" -}}
+{{- $p := .Values.purge.enabled -}}
+{{- if and .Values.database.enabled (or (kindIs "invalid" $p) $p) -}}true{{- end -}}
+{{- end }}
+
 {{- define "onboarding-adapter.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -84,9 +94,9 @@ ClusterIP, else a ClusterIP one of its own (service.yaml).
 {{- define "onboarding-adapter.terminationGracePeriodSeconds" -}}
 {{- $min := add .Values.preStopSleepSeconds .Values.config.shutdownTimeoutSeconds -}}
 {{- if kindIs "invalid" .Values.terminationGracePeriodSeconds -}}
-{{- add $min 10 -}}
-{{- else if lt (int .Values.terminationGracePeriodSeconds) (int (add $min 5)) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must be at least preStopSleepSeconds + config.shutdownTimeoutSeconds + 5 (%v): the pod drains, then flushes its last spans for up to 5s, and the kubelet kills it at the end of the grace period" .Values.terminationGracePeriodSeconds (add $min 5)) -}}
+{{- add $min 15 -}}
+{{- else if lt (int .Values.terminationGracePeriodSeconds) (int (add $min 10)) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be at least preStopSleepSeconds + config.shutdownTimeoutSeconds + 10 (%v): the pod drains, then closes its adapters and flushes its last spans for up to 5s each, and the kubelet kills it at the end of the grace period" .Values.terminationGracePeriodSeconds (add $min 10)) -}}
 {{- else -}}
 {{- .Values.terminationGracePeriodSeconds -}}
 {{- end -}}
@@ -349,6 +359,18 @@ Included once, from the Deployment.
 {{- if and $v.pdb.create (not (kindIs "invalid" $v.pdb.minAvailable)) (not (kindIs "invalid" $v.pdb.maxUnavailable)) -}}
 {{- fail "pdb: set minAvailable or maxUnavailable, not both" -}}
 {{- end -}}
+{{- if $v.pdb.create -}}
+{{- /* A budget that allows no eviction hangs every node drain and cluster upgrade on these pods. */ -}}
+{{- $replicas := ternary $v.autoscaling.minReplicas $v.replicaCount $v.autoscaling.enabled | int -}}
+{{- $min := $v.pdb.minAvailable -}}
+{{- $maxU := $v.pdb.maxUnavailable -}}
+{{- if or (eq (toString $min) "100%") (and (not (kindIs "invalid" $min)) (not (kindIs "string" $min)) (ge (int $min) $replicas)) -}}
+{{- fail (printf "pdb.minAvailable %v with %d replicas (replicaCount, or autoscaling.minReplicas with autoscaling) allows no eviction: node drains would hang; use maxUnavailable: 1, or more replicas" $min $replicas) -}}
+{{- end -}}
+{{- if or (eq (toString $maxU) "0%") (and (not (kindIs "invalid" $maxU)) (not (kindIs "string" $maxU)) (eq (int $maxU) 0)) -}}
+{{- fail "pdb.maxUnavailable 0 allows no eviction: node drains would hang; use 1" -}}
+{{- end -}}
+{{- end -}}
 {{- if lt (int64 $v.config.maxImageBodyBytes) (int64 $v.config.maxBodyBytes) -}}
 {{- fail (printf "config.maxImageBodyBytes (%v) must be at least config.maxBodyBytes (%v): the service refuses to start otherwise" (int64 $v.config.maxImageBodyBytes) (int64 $v.config.maxBodyBytes)) -}}
 {{- end -}}
@@ -546,27 +568,52 @@ ingress. None may be the internet.
 OTLP is HTTP only (otlptracehttp): port 4317 is the collector's gRPC
 receiver, and the endpoint's port must be one the egress policy opens.
 */}}
-{{- define "onboarding-adapter.validateOtel" -}}
-{{- $v := .Values -}}
-{{- with $v.otel.exporterOtlpEndpoint -}}
+{{/*
+The TCP port of a URL: its own, else 443 for https and 80 otherwise.
+*/}}
+{{- define "onboarding-adapter.urlPort" -}}
 {{- $u := urlParse . -}}
 {{- $port := trimPrefix ":" (regexFind ":[0-9]+$" $u.host) -}}
 {{- if not $port -}}{{- $port = ternary "443" "80" (eq $u.scheme "https") -}}{{- end -}}
-{{- if eq $port "4317" -}}
-{{- fail "otel.exporterOtlpEndpoint uses port 4317, the collector's OTLP/gRPC receiver: the service speaks OTLP/HTTP only (usually port 4318)" -}}
+{{- $port -}}
 {{- end -}}
-{{- if $v.networkPolicy.enabled -}}
+
+{{/*
+"true" when a NetworkPolicy port list opens a port: (dict "port" "443"
+"ports" list). A named port cannot be checked here and counts as open.
+*/}}
+{{- define "onboarding-adapter.portOpen" -}}
+{{- $port := .port -}}
 {{- $open := false -}}
-{{- range $v.networkPolicy.egress.otlp.ports -}}
+{{- range .ports -}}
 {{- if kindIs "string" .port -}}
-{{- $open = true -}}{{- /* a named port: cannot be checked here */ -}}
+{{- $open = true -}}
 {{- else if and (ge (int $port) (int .port)) (le (int $port) (int (default .port .endPort))) -}}
 {{- $open = true -}}
 {{- end -}}
 {{- end -}}
-{{- if not $open -}}
+{{- if $open -}}true{{- end -}}
+{{- end -}}
+
+{{- define "onboarding-adapter.validateOtel" -}}
+{{- $v := .Values -}}
+{{- with $v.otel.exporterOtlpEndpoint -}}
+{{- $port := include "onboarding-adapter.urlPort" . -}}
+{{- if eq $port "4317" -}}
+{{- fail "otel.exporterOtlpEndpoint uses port 4317, the collector's OTLP/gRPC receiver: the service speaks OTLP/HTTP only (usually port 4318)" -}}
+{{- end -}}
+{{- if and $v.networkPolicy.enabled (not (include "onboarding-adapter.portOpen" (dict "port" $port "ports" $v.networkPolicy.egress.otlp.ports))) -}}
 {{- fail (printf "otel.exporterOtlpEndpoint is on port %s, which networkPolicy.egress.otlp.ports does not open: the pods could not reach the collector" $port) -}}
 {{- end -}}
+{{- end -}}
+{{- /* The SMS gateway is outside readiness: a closed port would show only as otpSent:false, every send. */ -}}
+{{- $sms := "" -}}
+{{- if eq $v.sms.provider "twilio" -}}{{- $sms = default "https://api.twilio.com" $v.sms.twilio.baseUrl -}}{{- end -}}
+{{- if eq $v.sms.provider "http" -}}{{- $sms = $v.sms.http.url -}}{{- end -}}
+{{- if and $sms $v.networkPolicy.enabled -}}
+{{- $port := include "onboarding-adapter.urlPort" $sms -}}
+{{- if not (include "onboarding-adapter.portOpen" (dict "port" $port "ports" $v.networkPolicy.egress.sms.ports)) -}}
+{{- fail (printf "the SMS gateway (sms.%s) is on port %s, which networkPolicy.egress.sms.ports does not open: every /otp/send would answer otpSent:false" $v.sms.provider $port) -}}
 {{- end -}}
 {{- end -}}
 {{- range $v.extraEnv -}}
@@ -584,6 +631,11 @@ put a credential in the pod spec.
 */}}
 {{- define "onboarding-adapter.validateExtraEnv" -}}
 {{- $own := list "GOMAXPROCS" "GOMEMLIMIT" -}}
+{{- range .Values.extraEnv -}}
+{{- if eq .name "ONBOARDING_SHUTDOWN_DELAY" -}}
+{{- fail "extraEnv sets ONBOARDING_SHUTDOWN_DELAY: the chart delays with preStopSleepSeconds, which terminationGracePeriodSeconds counts; set that instead" -}}
+{{- end -}}
+{{- end -}}
 {{- range $c := list "server" "migrate" "purge" -}}
 {{- range (include "onboarding-adapter.env" (dict "root" $ "component" $c "noExtra" true) | fromYamlArray) -}}
 {{- $own = append $own .name -}}
@@ -599,7 +651,11 @@ put a credential in the pod spec.
 {{- fail (printf "extraEnv sets %s twice" .name) -}}
 {{- end -}}
 {{- $seen = append $seen .name -}}
-{{- if and (has (trimPrefix "ONBOARDING_" .name) $secretVars) (hasPrefix "ONBOARDING_" .name) (not .valueFrom) -}}
+{{- $secret := and (has (trimPrefix "ONBOARDING_" .name) $secretVars) (hasPrefix "ONBOARDING_" .name) -}}
+{{- if and $secret (has (printf "%s_FILE" .name) $own) -}}
+{{- fail (printf "extraEnv sets %s, whose %s_FILE the chart already sets from its values (secrets.* or existingSecret): the service refuses both at start; put the value in that Secret instead" .name .name) -}}
+{{- end -}}
+{{- if and $secret (not .valueFrom) -}}
 {{- fail (printf "extraEnv %s is a secret: put it in the Secret (secrets.*) or use valueFrom.secretKeyRef, never a plain value" .name) -}}
 {{- end -}}
 {{- end -}}
