@@ -57,7 +57,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 			"attempt", attempt, "of", MigrationLockAttempts, "lock_timeout", MigrationLockTimeout.String(), "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
-			return err
+			return errors.Join(err, fmt.Errorf("migrate: stopped retrying: %w", ctx.Err()))
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 8*time.Second)

@@ -472,3 +472,38 @@ func TestReadinessWaitsForTheSchema(t *testing.T) {
 		t.Fatalf("newer schema: %v", err)
 	}
 }
+
+// TestMigrationStopsRetryingWithItsContext: a table that stays locked past
+// the caller's deadline ends the retries at that deadline, saying so.
+func TestMigrationStopsRetryingWithItsContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(context.Background())
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 2*time.Second)
+	defer stop()
+	start := time.Now()
+	err = postgres.Migrate(short, pool, nil)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("returned after %s, want about the 2 s deadline", took)
+	}
+	// The deadline ends either a pause (the error then also names the lock
+	// wait) or a wait for the lock itself.
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if cur, _ := status(t, pool); cur != 2 {
+		t.Fatalf("version %d, want 2 (nothing applied past the locked table)", cur)
+	}
+}

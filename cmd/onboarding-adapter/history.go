@@ -91,10 +91,11 @@ func historyViews(entries []postgres.ConsentHistoryEntry) []historyView {
 }
 
 // printHistory prints the records as a table. DECISION is "approved",
-// "revoked" (not approved, after an approval of the same type: lookup reads
-// the user's latest record of a type, whatever its process) or "declined"
-// (not approved, with no approval before it: a first refusal, or a refusal
-// repeated, for a newer text, say);
+// "revoked" (not approved right after an approval of the same type: it
+// ends a standing consent, since lookup reads the user's latest record of a
+// type, whatever its process) or "declined" (not approved while no consent
+// of the type stood: a first refusal, or one repeated, for a newer text or
+// after a revocation);
 // TEXT is the language and version the record names; SHOWN says how it was
 // chosen: "served" (the text served to the process), "current" (none was
 // found: the current default-language text), "unknown" (recorded before

@@ -135,7 +135,8 @@ func TestConsentHistory(t *testing.T) {
 	}
 }
 
-// A first decision not to approve is "declined", a later one "revoked".
+// A refusal while no consent of its type stood is "declined"; one right after
+// an approval of the type, in any process, "revoked".
 func TestPrintHistoryDecisions(t *testing.T) {
 	var buf bytes.Buffer
 	// Seq counts a process's records of a type, a refusal of a newer text
@@ -152,12 +153,13 @@ func TestPrintHistoryDecisions(t *testing.T) {
 		rec("p-c", "GDPR", 1, true),
 		rec("p-d", "GDPR", 1, false), // a first record of its process, after an approval
 		rec("p-d", "MARKETING", 2, false),
+		rec("p-d", "GDPR", 2, false), // refused again after the revocation: no consent stood
 	}
 	if err := printHistory(&buf, entries, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	for i, want := range []string{"declined", "declined", "approved", "declined", "approved", "revoked", "revoked"} {
+	for i, want := range []string{"declined", "declined", "approved", "declined", "approved", "revoked", "revoked", "declined"} {
 		if len(lines) != len(entries)+1 || !strings.Contains(lines[i+1], " "+want+" ") {
 			t.Fatalf("record %d does not say %q:\n%s", i+1, want, buf.String())
 		}

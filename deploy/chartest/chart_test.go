@@ -148,6 +148,20 @@ func TestStartupWindowCoversMigrateAtStart(t *testing.T) {
 	if got := window("database.migrateAtStart=true", "probes.startup.failureThreshold=100"); got != 200 {
 		t.Errorf("startup window %d s with migrateAtStart and a longer one set, want the values' 200", got)
 	}
+	// Liveness starts after the startup probe passed: its window stays, so
+	// a hung process is restarted as quickly as without migrateAtStart.
+	liveness := func(set ...string) int32 {
+		r := render(t, renderOpts{files: []string{"ci/existing-secret-values.yaml"}, set: set})
+		_, c := serverContainer(t, r)
+		return c.LivenessProbe.PeriodSeconds * c.LivenessProbe.FailureThreshold
+	}
+	if plain, migrating := liveness(), liveness("database.migrateAtStart=true"); migrating != plain {
+		t.Errorf("liveness window %d s with migrateAtStart, want the values' %d", migrating, plain)
+	}
+	// Without a startup probe, liveness watches the migration instead.
+	if got := liveness("database.migrateAtStart=true", "probes.startup.enabled=false"); got < 180 {
+		t.Errorf("liveness window %d s with migrateAtStart and no startup probe, want at least 180", got)
+	}
 }
 
 // The kubelet asks the admin listener: startup and liveness /livez
@@ -856,5 +870,24 @@ func TestDefaultValuesRefuseWithoutCredentials(t *testing.T) {
 	_, err := tryRender(t, renderOpts{})
 	if err == nil || !strings.Contains(err.Error(), "secrets.basicAuthUsername is required") {
 		t.Fatalf("err = %v, want the Basic Auth credentials asked for", err)
+	}
+}
+
+// An SMS gateway behind an egress proxy (HTTPS_PROXY in extraEnv) is
+// reached on the proxy's port: the gateway's own port is not checked
+// against egress.sms.ports then, but without the proxy it is.
+func TestSMSGatewayPortBehindAProxy(t *testing.T) {
+	bad, err := filepath.Abs(filepath.Join(badValuesDir, "sms-egress-port.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := []string{"ci/minimal-values.yaml", bad}
+	if _, err := tryRender(t, renderOpts{files: gateway}); err == nil || !strings.Contains(err.Error(), "egress.sms.ports does not open") {
+		t.Fatalf("gateway on 8080, egress 443, no proxy: %v, want refused", err)
+	}
+	proxied := []string{"extraEnv[0].name=HTTPS_PROXY", "extraEnv[0].value=http://proxy.bank.example:3128",
+		"networkPolicy.egress.sms.ports[0].port=3128"}
+	if _, err := tryRender(t, renderOpts{files: gateway, set: proxied}); err != nil {
+		t.Fatalf("gateway on 8080 through a proxy on 3128: %v, want accepted", err)
 	}
 }

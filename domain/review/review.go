@@ -211,7 +211,10 @@ func (s *service) evaluationAllowsOK(ctx context.Context, c domain.ReviewCase) e
 	case err != nil:
 		return fmt.Errorf("review: resolve: read the document evaluation: %w", err)
 	case ev.Result == domain.ResultWAIT || ev.ReasonCode == domain.ReasonReviewFallback:
-		// A fallback answered the caller NOK with its case still open.
+		// The review fallback answered the caller (NOK by default, OK if
+		// the policy says so) with its case still open: a reviewer may
+		// yet reject the documents, so the approval waits either way,
+		// though deciding took a fallback OK for OK.
 		return domain.Conflict("the document evaluation of this identity verification awaits review (case %s): "+
 			"resolve that case first; this approval can be OK only if the documents are", ev.ReviewCaseID)
 	case ev.Result == domain.ResultNOK:

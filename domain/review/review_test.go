@@ -546,6 +546,9 @@ func TestApprovalOKWaitsForTheDocumentEvaluation(t *testing.T) {
 		{"evaluation answered by the review fallback, its case open", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
 			saveDecision(t, s, domain.KindEvaluation, domain.ResultNOK, domain.ReasonReviewFallback, "case-eval")
 		}, domain.ResultOK, domain.CodeConflict, "awaits review (case case-eval)"},
+		{"evaluation answered OK by a review fallback of OK, its case open", func(t *testing.T, s *memory.DecisionStore, _ ports.ReviewService) {
+			saveDecision(t, s, domain.KindEvaluation, domain.ResultOK, domain.ReasonReviewFallback, "case-eval")
+		}, domain.ResultOK, domain.CodeConflict, "awaits review (case case-eval)"},
 		{"evaluation resolved OK by a reviewer", func(t *testing.T, s *memory.DecisionStore, svc ports.ReviewService) {
 			saveDecision(t, s, domain.KindEvaluation, domain.ResultWAIT, domain.ReasonNameSimilar, "case-eval")
 			resolve(t, svc, "case-eval", domain.ResultOK)

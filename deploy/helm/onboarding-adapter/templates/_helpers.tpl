@@ -364,11 +364,18 @@ Included once, from the Deployment.
 {{- $replicas := ternary $v.autoscaling.minReplicas $v.replicaCount $v.autoscaling.enabled | int -}}
 {{- $min := $v.pdb.minAvailable -}}
 {{- $maxU := $v.pdb.maxUnavailable -}}
-{{- if or (eq (toString $min) "100%") (and (not (kindIs "invalid" $min)) (not (kindIs "string" $min)) (ge (int $min) $replicas)) -}}
-{{- fail (printf "pdb.minAvailable %v with %d replicas (replicaCount, or autoscaling.minReplicas with autoscaling) allows no eviction: node drains would hang; use maxUnavailable: 1, or more replicas" $min $replicas) -}}
+{{- if not (kindIs "invalid" $min) -}}
+{{- $need := int $min -}}
+{{- if kindIs "string" $min -}}
+{{- /* Kubernetes rounds a percentage of minAvailable up. */ -}}
+{{- $need = div (add (mul (trimSuffix "%" $min | int) $replicas) 99) 100 | int -}}
 {{- end -}}
-{{- if or (eq (toString $maxU) "0%") (and (not (kindIs "invalid" $maxU)) (not (kindIs "string" $maxU)) (eq (int $maxU) 0)) -}}
-{{- fail "pdb.maxUnavailable 0 allows no eviction: node drains would hang; use 1" -}}
+{{- if ge $need $replicas -}}
+{{- fail (printf "pdb.minAvailable %v with %d replicas (replicaCount, or autoscaling.minReplicas with autoscaling) keeps %d available and so allows no eviction: node drains would hang; use maxUnavailable: 1, or more replicas" $min $replicas $need) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not (kindIs "invalid" $maxU)) (eq (trimSuffix "%" (toString $maxU) | int) 0) -}}
+{{- fail (printf "pdb.maxUnavailable %v allows no eviction: node drains would hang; use 1" $maxU) -}}
 {{- end -}}
 {{- end -}}
 {{- if lt (int64 $v.config.maxImageBodyBytes) (int64 $v.config.maxBodyBytes) -}}
@@ -610,7 +617,12 @@ The TCP port of a URL: its own, else 443 for https and 80 otherwise.
 {{- $sms := "" -}}
 {{- if eq $v.sms.provider "twilio" -}}{{- $sms = default "https://api.twilio.com" $v.sms.twilio.baseUrl -}}{{- end -}}
 {{- if eq $v.sms.provider "http" -}}{{- $sms = $v.sms.http.url -}}{{- end -}}
-{{- if and $sms $v.networkPolicy.enabled -}}
+{{- $proxied := false -}}
+{{- range $v.extraEnv -}}
+{{- if has (upper .name) (list "HTTPS_PROXY" "HTTP_PROXY") -}}{{- $proxied = true -}}{{- end -}}
+{{- end -}}
+{{- /* Through an egress proxy the pods open the proxy's port, not the gateway's. */ -}}
+{{- if and $sms $v.networkPolicy.enabled (not $proxied) -}}
 {{- $port := include "onboarding-adapter.urlPort" $sms -}}
 {{- if not (include "onboarding-adapter.portOpen" (dict "port" $port "ports" $v.networkPolicy.egress.sms.ports)) -}}
 {{- fail (printf "the SMS gateway (sms.%s) is on port %s, which networkPolicy.egress.sms.ports does not open: every /otp/send would answer otpSent:false" $v.sms.provider $port) -}}
