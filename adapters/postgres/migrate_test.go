@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -231,6 +232,27 @@ VALUES ($1, 'u-1', 'GDPR', 1, true, 'en', 1, $2, now())`, "digest-"+tc.digest, t
 	}
 }
 
+// lockedAtVersion2 is a fresh database migrated to version 2 (which has
+// review_cases; 003 alters it, ACCESS EXCLUSIVE) and a transaction holding
+// a lock on review_cases that a migration past 2 waits for: its DSN, a
+// pool, and the transaction, which the caller rolls back.
+func lockedAtVersion2(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, pgx.Tx) {
+	t.Helper()
+	dsn := pgtest.NewEmptyDatabase(t)
+	pool := pgtest.Pool(t, dsn)
+	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, pool, reader
+}
+
 // A migration queued for a table lock behind another session's long
 // transaction gives up after its lock timeout, changing nothing, instead
 // of queuing every reader of that table behind itself; run again once the
@@ -239,22 +261,10 @@ func TestMigrationGivesUpOnALockedTable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn := pgtest.NewEmptyDatabase(t)
-	pool := pgtest.Pool(t, dsn)
-	// Version 2 has review_cases; 003 alters it (ACCESS EXCLUSIVE).
-	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	reader, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool, reader := lockedAtVersion2(t, ctx)
 	defer reader.Rollback(ctx)
-	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	err = postgres.MigrateTo(ctx, pool, -1, 200*time.Millisecond)
+	err := postgres.MigrateTo(ctx, pool, -1, 200*time.Millisecond)
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "55P03" || !strings.Contains(err.Error(), "lock_timeout") {
 		t.Fatalf("migrating past a locked table: %v, want lock_not_available (55P03) explained", err)
@@ -297,17 +307,7 @@ func TestMigrationRetriesALockedTable(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
-	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	reader, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
-		t.Fatal(err)
-	}
+	_, pool, reader := lockedAtVersion2(t, ctx)
 	const held = 2500 * time.Millisecond
 	released := make(chan struct{})
 	go func() {
@@ -479,22 +479,12 @@ func TestMigrationStopsRetryingWithItsContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
-	if err := postgres.MigrateTo(ctx, pool, 2, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	reader, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pool, reader := lockedAtVersion2(t, ctx)
 	defer reader.Rollback(context.Background())
-	if _, err := reader.Exec(ctx, `SELECT count(*) FROM review_cases`); err != nil {
-		t.Fatal(err)
-	}
 	short, stop := context.WithTimeout(ctx, 2*time.Second)
 	defer stop()
 	start := time.Now()
-	err = postgres.Migrate(short, pool, nil)
+	err := postgres.Migrate(short, pool, nil)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("returned after %s, want about the 2 s deadline", took)
 	}

@@ -359,6 +359,9 @@ Included once, from the Deployment.
 {{- if and $v.pdb.create (not (kindIs "invalid" $v.pdb.minAvailable)) (not (kindIs "invalid" $v.pdb.maxUnavailable)) -}}
 {{- fail "pdb: set minAvailable or maxUnavailable, not both" -}}
 {{- end -}}
+{{- if eq (int $v.containerPorts.api) (int $v.containerPorts.admin) -}}
+{{- fail (printf "containerPorts.api and containerPorts.admin are both %v: the service refuses one address for both listeners" $v.containerPorts.api) -}}
+{{- end -}}
 {{- if $v.pdb.create -}}
 {{- /* A budget that allows no eviction hangs every node drain and cluster upgrade on these pods. */ -}}
 {{- $replicas := ternary $v.autoscaling.minReplicas $v.replicaCount $v.autoscaling.enabled | int -}}
