@@ -116,7 +116,27 @@ type ReviewAuditEntry struct {
 	Result       Result // OK or NOK for PROPOSE and RESOLVE, else ""
 	SecondActor  string
 	SecondReason string
-	At           time.Time
+	// Channel is where the action came from, one of the ReviewChannel*
+	// constants; "" when not recorded (before the stores kept it).
+	Channel string
+	At      time.Time
+}
+
+// Where a review action came from, as its audit entry records it: a
+// reviewer proven by a sign-in acts through the pages or the API; the CLI's
+// reviewer is a name an operator with database access typed, which proves
+// nobody, so a compliance officer must be able to tell the two apart.
+const (
+	ReviewChannelUI        = "ui"
+	ReviewChannelAPI       = "api"
+	ReviewChannelCLI       = "cli"
+	ReviewChannelRetention = "retention" // the evidence purge
+)
+
+// ValidReviewChannel reports whether c is one a reviewer acts through
+// (the purge's is the store's own).
+func ValidReviewChannel(c string) bool {
+	return c == ReviewChannelUI || c == ReviewChannelAPI || c == ReviewChannelCLI
 }
 
 // CompleteFrom fills the fields of a case opened with decision d that the

@@ -246,6 +246,10 @@ type ReviewResolution struct {
 	// with a typed name one person could propose as a colleague and
 	// confirm as themselves.
 	SignedIn bool
+	// Channel is where the request came from (domain.ReviewChannel*),
+	// recorded in the audit row; "" records none. The review service sets
+	// SignedIn from it when it is given.
+	Channel string
 }
 
 // Validate is what every store checks before it proposes or resolves: a
@@ -272,7 +276,8 @@ type ReviewCases interface {
 	// ClaimReviewCase assigns an open case to reviewer.
 	// Errors: CodeNotFound, CodeConflict (already claimed by another or
 	// resolved), CodeUnavailable.
-	ClaimReviewCase(ctx context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error)
+	// channel (domain.ReviewChannel*, "" for none) goes in the audit row.
+	ClaimReviewCase(ctx context.Context, id, reviewer, channel string, at time.Time) (domain.ReviewCase, error)
 	// ResolveReviewCase closes a case and sets its decision's result in the
 	// same step. Errors: CodeNotFound, CodeConflict (already resolved),
 	// CodeUnavailable.

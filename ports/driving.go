@@ -184,9 +184,11 @@ type ReviewService interface {
 	List(ctx context.Context, f ReviewFilter) ([]domain.ReviewCase, error)
 	// Get returns one case. Errors: CodeInvalid, CodeNotFound, CodeUnavailable.
 	Get(ctx context.Context, id string) (domain.ReviewCase, error)
-	// Claim assigns a case to the reviewer. Errors: CodeInvalid,
-	// CodeNotFound, CodeConflict, CodeUnavailable.
-	Claim(ctx context.Context, id, reviewer string) (domain.ReviewCase, error)
+	// Claim assigns a case to the reviewer; channel
+	// (domain.ReviewChannel*) says where the request came from, for the
+	// audit trail. Errors: CodeInvalid, CodeNotFound, CodeConflict,
+	// CodeUnavailable.
+	Claim(ctx context.Context, id, reviewer, channel string) (domain.ReviewCase, error)
 	// Resolve closes a case, or, for a four-eyes override, records the
 	// first reviewer's proposal (the returned case is then not RESOLVED and
 	// has a pending Proposal) or applies a second reviewer's confirmation.

@@ -170,7 +170,7 @@ func TestBlackBoxReviewCLI(t *testing.T) {
 	if out := runCommand(t, map[string]string{"ONBOARDING_DATABASE_URL": dsn, "ONBOARDING_REVIEW_RETENTION": "1h"}, "purge"); !strings.Contains(out, "evidence of 0 review case(s) resolved more than 1h0m0s ago") {
 		t.Errorf("purge:\n%s", out)
 	}
-	if out := runCommand(t, env, "review", "show", id); !strings.Contains(out, "RESOLVE by ops-bob -> OK: checked by video call") || !strings.Contains(out, "frame: kept") {
+	if out := runCommand(t, env, "review", "show", id); !strings.Contains(out, "RESOLVE by ops-bob (cli) -> OK: checked by video call") || !strings.Contains(out, "frame: kept") {
 		t.Errorf("after the purge:\n%s", out)
 	}
 }

@@ -154,7 +154,7 @@ func TestDecisionsAnswerAfterCompaction(t *testing.T) {
 		t.Fatalf("deletions counted %d, %d, %d of %d: no map was rebuilt", s.decisionsChurn.deletes, s.casesChurn.deletes, s.caseOfChurn.deletes, n-limit)
 	}
 	newest := fmt.Sprintf("p-%05d", n-1)
-	if _, err := s.ClaimReviewCase(ctx, "case-"+newest, "alice", at); err != nil {
+	if _, err := s.ClaimReviewCase(ctx, "case-"+newest, "alice", "", at); err != nil {
 		t.Fatal(err)
 	}
 	cases, err := s.ListReviewCases(ctx, ports.ReviewFilter{})

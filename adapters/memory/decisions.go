@@ -255,7 +255,7 @@ func (s *DecisionStore) ListReviewCases(_ context.Context, f ports.ReviewFilter)
 // ClaimReviewCase assigns an open case to reviewer. Claiming again by the
 // same reviewer succeeds and keeps the first ClaimedAt; a case claimed by
 // someone else or resolved is CodeConflict. A zero at means now.
-func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error) {
+func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer, channel string, at time.Time) (domain.ReviewCase, error) {
 	if reviewer == "" {
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
 	}
@@ -275,7 +275,7 @@ func (s *DecisionStore) ClaimReviewCase(_ context.Context, id, reviewer string, 
 		return domain.ReviewCase{}, domain.Conflict("review case is claimed by another reviewer")
 	case c.Status == domain.ReviewOpen:
 		c.Status, c.ClaimedBy, c.ClaimedAt = domain.ReviewClaimed, reviewer, at
-		s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: id, Action: domain.ReviewActionClaim, Actor: reviewer, At: at})
+		s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: id, Action: domain.ReviewActionClaim, Actor: reviewer, Channel: channel, At: at})
 	}
 	return s.view(c), nil
 }
@@ -303,7 +303,7 @@ func (s *DecisionStore) ProposeReviewResolution(_ context.Context, r ports.Revie
 	}
 	c.Proposal = domain.ReviewProposal{Result: r.Result, Reason: r.Reason, By: r.Reviewer, At: r.At}
 	s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionPropose,
-		Actor: r.Reviewer, Reason: r.Reason, Result: r.Result, At: r.At})
+		Actor: r.Reviewer, Reason: r.Reason, Result: r.Result, Channel: r.Channel, At: r.At})
 	return s.view(c), nil
 }
 
@@ -350,7 +350,7 @@ func (s *DecisionStore) ResolveReviewCase(_ context.Context, r ports.ReviewResol
 	c.ResolvedBy, c.SecondReviewer, c.ResolvedAt = r.Reviewer, r.SecondReviewer, r.At
 	s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionResolve,
 		Actor: r.Reviewer, Reason: r.Reason, Result: r.Result, SecondActor: r.SecondReviewer,
-		SecondReason: r.SecondReason, At: r.At})
+		SecondReason: r.SecondReason, Channel: r.Channel, At: r.At})
 	if k, ok := s.caseOf[c.ID]; ok {
 		d := s.decisions[k]
 		d.Result, d.ReasonCode, d.ReasonText = r.Result, "", ""
@@ -376,7 +376,7 @@ func (s *DecisionStore) PurgeReviewEvidence(_ context.Context, resolvedBefore ti
 			c.Evidence = domain.ReviewEvidence{}
 			c.EvidencePurged = true
 			s.audit = append(s.audit, domain.ReviewAuditEntry{CaseID: c.ID, Action: domain.ReviewActionPurge,
-				Actor: purgeActor, Reason: reason, At: now})
+				Actor: purgeActor, Reason: reason, Channel: domain.ReviewChannelRetention, At: now})
 			n++
 		}
 	}

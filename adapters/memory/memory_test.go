@@ -509,7 +509,7 @@ func TestDecisionStoreMemory(t *testing.T) {
 		if _, _, err := s.SaveDecision(ctx, d, rc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ClaimReviewCase(ctx, "c1", "", t0); domain.CodeOf(err) != domain.CodeInvalid {
+		if _, err := s.ClaimReviewCase(ctx, "c1", "", "", t0); domain.CodeOf(err) != domain.CodeInvalid {
 			t.Fatalf("claim without a reviewer: %v", err)
 		}
 		for _, r := range []ports.ReviewResolution{

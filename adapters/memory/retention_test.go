@@ -89,7 +89,7 @@ func TestDecisionsForgetTheOldestWithTheirCases(t *testing.T) {
 	}
 	save("p-case1", true)
 	save("p-case2", true)
-	if _, err := s.ClaimReviewCase(ctx, "case-p-case1", "alice", at); err != nil {
+	if _, err := s.ClaimReviewCase(ctx, "case-p-case1", "alice", "", at); err != nil {
 		t.Fatal(err)
 	}
 	save("p1", false)

@@ -1083,7 +1083,7 @@ const claimSQL = `WITH c AS (
     WHERE id = $1 AND status = 'OPEN'
     RETURNING ` + caseColumns + `
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, at) SELECT id, 'CLAIM', $2, $3 FROM c
+    INSERT INTO review_audit (case_id, action, actor, at, channel) SELECT id, 'CLAIM', $2, $3, $4::text FROM c
 )
 ` + selectCaseFromCTE
 
@@ -1091,12 +1091,12 @@ const claimSQL = `WITH c AS (
 // same reviewer succeeds and keeps the first ClaimedAt; a case claimed by
 // someone else or resolved is CodeConflict. A zero at means now. The claim
 // is audited in review_audit in the same statement.
-func (s *DecisionStore) ClaimReviewCase(ctx context.Context, id, reviewer string, at time.Time) (domain.ReviewCase, error) {
+func (s *DecisionStore) ClaimReviewCase(ctx context.Context, id, reviewer, channel string, at time.Time) (domain.ReviewCase, error) {
 	if reviewer == "" {
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "must not be empty")
 	}
 	at = stamp(at, s.clock)
-	c, found, err := s.queryCase(ctx, claimSQL, id, reviewer, at)
+	c, found, err := s.queryCase(ctx, claimSQL, id, reviewer, at, textPtr(channel))
 	if err != nil || found {
 		return c, err
 	}
@@ -1125,8 +1125,8 @@ const resolveSQL = `WITH c AS (
     WHERE id = $1 AND status <> 'RESOLVED'
     RETURNING ` + caseColumns + `
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, reason, result, second_actor, second_reason, at)
-    SELECT id, 'RESOLVE', $4, $3, $2, $5, $7, $6 FROM c
+    INSERT INTO review_audit (case_id, action, actor, reason, result, second_actor, second_reason, at, channel)
+    SELECT id, 'RESOLVE', $4, $3, $2, $5, $7, $6, $8::text FROM c
 )
 ` + selectCaseFromCTE
 
@@ -1143,7 +1143,7 @@ func (s *DecisionStore) ResolveReviewCase(ctx context.Context, r ports.ReviewRes
 	}
 	at := stamp(r.At, s.clock)
 	c, found, err := s.queryCase(ctx, resolveSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer,
-		textPtr(r.SecondReviewer), at, r.SecondReason)
+		textPtr(r.SecondReviewer), at, r.SecondReason, textPtr(r.Channel))
 	if err != nil || found {
 		return c, err
 	}
@@ -1160,8 +1160,8 @@ const proposeSQL = `WITH c AS (
     WHERE id = $1 AND status <> 'RESOLVED' AND proposed_by IS NULL
     RETURNING ` + caseColumns + `
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, reason, result, at)
-    SELECT id, 'PROPOSE', $4, $3, $2, $5 FROM c
+    INSERT INTO review_audit (case_id, action, actor, reason, result, at, channel)
+    SELECT id, 'PROPOSE', $4, $3, $2, $5, $6::text FROM c
 )
 ` + selectCaseFromCTE
 
@@ -1174,7 +1174,7 @@ func (s *DecisionStore) ProposeReviewResolution(ctx context.Context, r ports.Rev
 		return domain.ReviewCase{}, err
 	}
 	at := stamp(r.At, s.clock)
-	c, found, err := s.queryCase(ctx, proposeSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer, at)
+	c, found, err := s.queryCase(ctx, proposeSQL, r.CaseID, string(r.Result), r.Reason, r.Reviewer, at, textPtr(r.Channel))
 	if err != nil || found {
 		return c, err
 	}
@@ -1198,17 +1198,17 @@ func (s *DecisionStore) ReviewAudit(ctx context.Context, caseID string) ([]domai
 		if err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM review_cases WHERE id = $1)`, caseID).Scan(&exists); err != nil || !exists {
 			return err
 		}
-		rows, err := s.db.pool.Query(ctx, `SELECT case_id, action, actor, reason, result, second_actor, second_reason, at
+		rows, err := s.db.pool.Query(ctx, `SELECT case_id, action, actor, reason, result, second_actor, second_reason, at, channel
 FROM review_audit WHERE case_id = $1 ORDER BY at, id`, caseID)
 		if err != nil {
 			return err
 		}
 		var (
-			e              domain.ReviewAuditEntry
-			result, second *string
+			e                       domain.ReviewAuditEntry
+			result, second, channel *string
 		)
-		_, err = pgx.ForEachRow(rows, []any{&e.CaseID, &e.Action, &e.Actor, &e.Reason, &result, &second, &e.SecondReason, &e.At}, func() error {
-			e.Result, e.SecondActor, e.At = domain.Result(text(result)), text(second), e.At.UTC()
+		_, err = pgx.ForEachRow(rows, []any{&e.CaseID, &e.Action, &e.Actor, &e.Reason, &result, &second, &e.SecondReason, &e.At, &channel}, func() error {
+			e.Result, e.SecondActor, e.Channel, e.At = domain.Result(text(result)), text(second), text(channel), e.At.UTC()
 			out = append(out, e)
 			e = domain.ReviewAuditEntry{}
 			return nil
@@ -1251,7 +1251,8 @@ func (s *DecisionStore) PurgeReviewEvidence(ctx context.Context, resolvedBefore 
                  ORDER BY resolved_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id
 ), a AS (
-    INSERT INTO review_audit (case_id, action, actor, reason, at) SELECT id, 'PURGE_EVIDENCE', $2::text, $5::text, $3::timestamptz FROM p
+    INSERT INTO review_audit (case_id, action, actor, reason, at, channel)
+    SELECT id, 'PURGE_EVIDENCE', $2::text, $5::text, $3::timestamptz, 'retention' FROM p
 )
 SELECT count(*) FROM p`, resolvedBefore, purgeActor, stamp(time.Time{}, s.clock), batch, reason).Scan(&n)
 		})

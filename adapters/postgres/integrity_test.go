@@ -32,7 +32,7 @@ func TestAppendOnlyTables(t *testing.T) {
 	if _, _, err := s.Decisions.SaveDecision(ctx, d, &domain.ReviewCase{ID: "case-ao"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-ao", "alice", time.Now()); err != nil {
+	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-ao", "alice", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{

@@ -497,3 +497,47 @@ func TestMigrationStopsRetryingWithItsContext(t *testing.T) {
 		t.Fatalf("version %d, want 2 (nothing applied past the locked table)", cur)
 	}
 }
+
+// TestMigrationKeepsOlderAuditRowsChannelUnknown: audit rows older than
+// migration 010 keep a NULL channel (read as ""), and the column takes only
+// the channels the service writes.
+func TestMigrationKeepsOlderAuditRowsChannelUnknown(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	if err := postgres.MigrateTo(ctx, pool, 9, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s := postgres.New(pool, memory.SystemClock{}, memory.NewRandomIDs(), postgres.WithBatching(postgres.BatchConfig{}))
+	t.Cleanup(s.Close)
+	d := domain.Decision{Kind: domain.KindEvaluation, ProcessID: "p-old", IdentityVerificationID: "iv-old", UserID: "u-old",
+		Result: domain.ResultWAIT, ReasonCode: domain.ReasonNameSimilar, ReviewCaseID: "case-old", DecidedAt: time.Now()}
+	rc := &domain.ReviewCase{ID: "case-old", Kind: d.Kind, ProcessID: d.ProcessID, IdentityVerificationID: d.IdentityVerificationID,
+		UserID: d.UserID, Status: domain.ReviewOpen, ReasonCodes: []string{domain.ReasonNameSimilar}, Answered: domain.ResultWAIT, CreatedAt: d.DecidedAt}
+	if _, _, err := s.Decisions.SaveDecision(ctx, d, rc); err != nil {
+		t.Fatal(err)
+	}
+	// An audit row as the previous release wrote it.
+	if _, err := pool.Exec(ctx, `INSERT INTO review_audit (case_id, action, actor, at) VALUES ('case-old', 'PROPOSE', 'alice', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.MigrateTo(ctx, pool, -1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	trail, err := s.Decisions.ReviewAudit(ctx, "case-old")
+	if err != nil || len(trail) != 1 || trail[0].Channel != "" {
+		t.Fatalf("the older audit row: %+v, %v; want one, its channel not recorded", trail, err)
+	}
+	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-old", "bob", domain.ReviewChannelCLI, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if trail, err = s.Decisions.ReviewAudit(ctx, "case-old"); err != nil || len(trail) != 2 || trail[1].Channel != domain.ReviewChannelCLI {
+		t.Fatalf("after the migration: %+v, %v; want the claim's channel cli", trail, err)
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO review_audit (case_id, action, actor, at, channel) VALUES ('case-old', 'PROPOSE', 'eve', now(), 'web')`)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23514" {
+		t.Fatalf("a channel the service never writes: %v, want a check violation", err)
+	}
+}

@@ -180,7 +180,7 @@ func TestVerificationDecisionsWithClient(t *testing.T) {
 	}
 	// The reviewer's verdict must show in the combined read as it does in
 	// VerificationDecisions.
-	if _, err := s.Decisions.ClaimReviewCase(ctx, rc.ID, "alice", at.Add(time.Hour)); err != nil {
+	if _, err := s.Decisions.ClaimReviewCase(ctx, rc.ID, "alice", "", at.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Decisions.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,

@@ -315,10 +315,10 @@ func TestReviewAuditAndCaseIDs(t *testing.T) {
 		t.Fatalf("the refused decision was stored: %v", err)
 	}
 
-	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-audit", "alice", at.Add(time.Minute)); err != nil {
+	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-audit", "alice", "", at.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-audit", "alice", at.Add(2*time.Minute)); err != nil {
+	if _, err := s.Decisions.ClaimReviewCase(ctx, "case-audit", "alice", "", at.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Decisions.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: "case-audit", Result: domain.ResultOK,

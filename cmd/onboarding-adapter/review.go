@@ -238,7 +238,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 			return err
 		}
 		defer closeDB()
-		c, err := svc.Claim(ctx, id, *reviewer)
+		c, err := svc.Claim(ctx, id, *reviewer, domain.ReviewChannelCLI)
 		if err != nil {
 			return err
 		}
@@ -254,7 +254,7 @@ func runReview(ctx context.Context, e env, args []string, p policy.Review) error
 		}
 		defer closeDB()
 		c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: id, Result: domain.Result(strings.ToUpper(*result)),
-			Reason: *reason, Reviewer: *reviewer})
+			Reason: *reason, Reviewer: *reviewer, Channel: domain.ReviewChannelCLI})
 		if err != nil {
 			return err
 		}
@@ -535,6 +535,9 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 	}
 	for _, a := range trail {
 		line := fmt.Sprintf("  %s  %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, tv(a.Actor))
+		if a.Channel != "" {
+			line += " (" + a.Channel + ")"
+		}
 		if a.Result != "" {
 			line += " -> " + string(a.Result)
 		}

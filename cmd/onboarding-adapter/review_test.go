@@ -133,7 +133,7 @@ func TestReviewCommands(t *testing.T) {
 		{"four eyes: no override from the CLI", []string{"resolve", "case-b", "--result", "OK", "--reason", "selfie matches", "--reviewer", "alice"}, nil, "signed-in reviewers"},
 		{"four eyes: NOK from the CLI", []string{"resolve", "case-b", "--result", "NOK", "--reason", "another person", "--reviewer", "alice"},
 			[]string{"case case-b resolved NOK by alice"}, ""},
-		{"show the trail", []string{"show", "case-b"}, []string{"CLAIM by alice", "RESOLVE by alice -> NOK: another person"}, ""},
+		{"show the trail", []string{"show", "case-b"}, []string{"CLAIM by alice (cli)", "RESOLVE by alice (cli) -> NOK: another person"}, ""},
 		{"unknown subcommand", []string{"approve"}, nil, "usage"},
 	}
 	for _, s := range steps {
@@ -219,7 +219,7 @@ func TestPurge(t *testing.T) {
 	db.resolve(t, "old-resolved", now.Add(-31*day))
 	db.resolve(t, "old-resolved-2", now.Add(-45*day))
 	db.resolve(t, "recent-resolved", now.Add(-29*day))
-	if _, err := db.store.ClaimReviewCase(context.Background(), "old-claimed", "alice", now.Add(-89*day)); err != nil {
+	if _, err := db.store.ClaimReviewCase(context.Background(), "old-claimed", "alice", "", now.Add(-89*day)); err != nil {
 		t.Fatal(err)
 	}
 	decisionsBefore := snapshot(t, db.pool, `SELECT string_agg(d::text, '|' ORDER BY id) FROM decisions d`)

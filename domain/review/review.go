@@ -76,15 +76,17 @@ func (s *service) Get(ctx context.Context, id string) (domain.ReviewCase, error)
 
 // Claim assigns an open case to reviewer, so two reviewers do not work on
 // the same case.
-func (s *service) Claim(ctx context.Context, id, reviewer string) (domain.ReviewCase, error) {
+func (s *service) Claim(ctx context.Context, id, reviewer, channel string) (domain.ReviewCase, error) {
 	reviewer = strings.TrimSpace(reviewer)
 	switch {
 	case strings.TrimSpace(id) == "":
 		return domain.ReviewCase{}, domain.Invalid("id", "is required")
 	case reviewer == "":
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "is required")
+	case channel != "" && !domain.ValidReviewChannel(channel):
+		return domain.ReviewCase{}, domain.Invalid("channel", "must be ui, api or cli")
 	}
-	c, err := s.cases.ClaimReviewCase(ctx, id, reviewer, s.clock.Now())
+	c, err := s.cases.ClaimReviewCase(ctx, id, reviewer, channel, s.clock.Now())
 	if err != nil {
 		return domain.ReviewCase{}, fmt.Errorf("review: claim: %w", err)
 	}
@@ -140,6 +142,12 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Invalid("reviewer", "is required")
 	case r.SecondReviewer != "" || r.SecondReason != "":
 		return domain.ReviewCase{}, domain.Invalid("secondReviewer", "is set by a second reviewer's own confirmation, not by the request")
+	case r.Channel != "" && !domain.ValidReviewChannel(r.Channel):
+		return domain.ReviewCase{}, domain.Invalid("channel", "must be ui, api or cli")
+	}
+	if r.Channel != "" {
+		// One source: the pages and the API sign their reviewers in.
+		r.SignedIn = r.Channel != domain.ReviewChannelCLI
 	}
 	c, err := s.cases.ReviewCase(ctx, r.CaseID)
 	if err != nil {
@@ -179,7 +187,7 @@ func (s *service) Resolve(ctx context.Context, r ports.ReviewResolution) (domain
 		return domain.ReviewCase{}, domain.Conflict("the pending proposal is not OK; resolve NOK or propose anew")
 	case override:
 		r = ports.ReviewResolution{CaseID: r.CaseID, Result: c.Proposal.Result, Reason: c.Proposal.Reason,
-			Reviewer: c.Proposal.By, SecondReviewer: r.Reviewer, SecondReason: r.Reason, At: r.At}
+			Reviewer: c.Proposal.By, SecondReviewer: r.Reviewer, SecondReason: r.Reason, At: r.At, Channel: r.Channel}
 	}
 	resolved, err := s.cases.ResolveReviewCase(ctx, r)
 	if err != nil {

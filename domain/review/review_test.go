@@ -76,7 +76,7 @@ func TestResolve(t *testing.T) {
 			svc := review.New(store, store, memory.NewFakeClock(now), tc.policy)
 			ctx := context.Background()
 			if tc.claimBy != "" {
-				if _, err := svc.Claim(ctx, tc.req.CaseID, tc.claimBy); err != nil {
+				if _, err := svc.Claim(ctx, tc.req.CaseID, tc.claimBy, ""); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -145,7 +145,7 @@ func TestClaim(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := svc.Claim(ctx, tc.id, tc.reviewer)
+			c, err := svc.Claim(ctx, tc.id, tc.reviewer, "")
 			if tc.wantCode != "" {
 				de, ok := domain.AsError(err)
 				if !ok || de.Code != tc.wantCode || (tc.wantField != "" && de.Field != tc.wantField) {
@@ -315,7 +315,7 @@ func TestFourEyes(t *testing.T) {
 			ctx := context.Background()
 			for i, st := range tc.steps {
 				if st.claim != "" {
-					if _, err := svc.Claim(ctx, "case-nok", st.claim); err != nil {
+					if _, err := svc.Claim(ctx, "case-nok", st.claim, ""); err != nil {
 						t.Fatalf("step %d: claim: %v", i, err)
 					}
 				}
@@ -464,7 +464,7 @@ func TestStaleProposalWaivesNoClaim(t *testing.T) {
 	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "claimed") {
 		t.Fatalf("bob without a claim: %v, want the claim required", err)
 	}
-	if _, err := claims.Claim(ctx, "case-nok", "bob"); err != nil {
+	if _, err := claims.Claim(ctx, "case-nok", "bob", ""); err != nil {
 		t.Fatal(err)
 	}
 	c, err = claims.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "fine",
@@ -480,7 +480,7 @@ func TestTypedNameOnAProposalNeedsTheClaim(t *testing.T) {
 	store := newStore(t)
 	ctx := context.Background()
 	svc := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, RequireClaim: true, FourEyes: true})
-	if _, err := svc.Claim(ctx, "case-nok", "alice"); err != nil {
+	if _, err := svc.Claim(ctx, "case-nok", "alice", ""); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
@@ -649,5 +649,36 @@ func TestApprovalOKNeedsTheEvaluationRead(t *testing.T) {
 	// NOK needs no read.
 	if _, err := svc.Resolve(context.Background(), ports.ReviewResolution{CaseID: "case-appr", Result: domain.ResultNOK, Reason: "fine", Reviewer: "alice"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChannel: a channel outside ui, api and cli is refused, and a
+// resolution's channel decides whether its reviewer was signed in: the
+// CLI's typed name cannot pass for one, whatever the flag says.
+func TestChannel(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	svc := review.New(store, store, memory.NewFakeClock(now), policy.Review{Retention: time.Hour, FourEyes: true})
+	if _, err := svc.Claim(ctx, "case-wait", "alice", "web"); domain.CodeOf(err) != domain.CodeInvalid {
+		t.Errorf("claim through channel web = %v, want invalid", err)
+	}
+	if _, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-wait", Result: domain.ResultNOK, Reason: "x", Reviewer: "alice",
+		Channel: "web"}); domain.CodeOf(err) != domain.CodeInvalid {
+		t.Errorf("resolve through channel web = %v, want invalid", err)
+	}
+	// An override to OK under four eyes needs a signed-in reviewer.
+	_, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
+		Reviewer: "alice", SignedIn: true, Channel: domain.ReviewChannelCLI})
+	if domain.CodeOf(err) != domain.CodeConflict || !strings.Contains(err.Error(), "signed-in reviewers") {
+		t.Fatalf("override from the CLI flagged signed in = %v, want refused", err)
+	}
+	c, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "photo matches",
+		Reviewer: "alice", Channel: domain.ReviewChannelUI})
+	if err != nil || !c.AwaitsSecondReviewer() {
+		t.Fatalf("override proposed from the pages = %+v, %v; want a proposal", c, err)
+	}
+	trail, _ := store.ReviewAudit(ctx, "case-nok")
+	if len(trail) != 1 || trail[0].Channel != domain.ReviewChannelUI {
+		t.Fatalf("audit %+v, want the proposal from the ui", trail)
 	}
 }

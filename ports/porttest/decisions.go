@@ -25,7 +25,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		wantCode(t, err, domain.CodeNotFound)
 		_, err = cases.ReviewCase(ctx, newUUID())
 		wantCode(t, err, domain.CodeNotFound)
-		_, err = cases.ClaimReviewCase(ctx, newUUID(), "alice", now())
+		_, err = cases.ClaimReviewCase(ctx, newUUID(), "alice", "", now())
 		wantCode(t, err, domain.CodeNotFound)
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: newUUID(), Result: domain.ResultOK,
 			Reviewer: "alice", At: now()})
@@ -257,17 +257,17 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		_, _, err := store.SaveDecision(ctx, d, &rc)
 		must(t, err)
 		at := now()
-		c, err := cases.ClaimReviewCase(ctx, rc.ID, "alice", at)
+		c, err := cases.ClaimReviewCase(ctx, rc.ID, "alice", "", at)
 		must(t, err)
 		if c.Status != domain.ReviewClaimed || c.ClaimedBy != "alice" || !c.ClaimedAt.Equal(at) {
 			t.Fatalf("claimed case = %+v, want CLAIMED by alice at %v", c, at)
 		}
-		c, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", at.Add(time.Minute))
+		c, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", "", at.Add(time.Minute))
 		must(t, err)
 		if c.Status != domain.ReviewClaimed || c.ClaimedBy != "alice" {
 			t.Fatalf("re-claimed case = %+v, want still CLAIMED by alice", c)
 		}
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", at)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", "", at)
 		wantCode(t, err, domain.CodeConflict)
 		c, err = cases.ReviewCase(ctx, rc.ID)
 		must(t, err)
@@ -280,7 +280,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		d, rc := newWaitDecision(domain.KindEvaluation, now())
 		_, _, err := store.SaveDecision(ctx, d, &rc)
 		must(t, err)
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", now())
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", "", now())
 		must(t, err)
 		at := now()
 		c, err := cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
@@ -306,9 +306,9 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
 			Reviewer: "bob", At: now()})
 		wantCode(t, err, domain.CodeConflict)
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", now())
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", "", now())
 		wantCode(t, err, domain.CodeConflict)
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", now())
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", "", now())
 		wantCode(t, err, domain.CodeConflict)
 		read, err = store.Decision(ctx, d.Kind, d.ProcessID, d.IdentityVerificationID)
 		must(t, err)
@@ -386,8 +386,8 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 		if actions := auditActions(trail); !equalStrings(actions, []string{domain.ReviewActionResolve, domain.ReviewActionPurge}) {
 			t.Fatalf("audit of the purged case = %v, want the resolution kept and the purge added", actions)
 		}
-		if trail[1].Actor == "" || trail[1].At.IsZero() || trail[1].Reason != "retention test" {
-			t.Fatalf("purge audit entry = %+v, want an actor, a time and the purge's reason", trail[1])
+		if trail[1].Actor == "" || trail[1].At.IsZero() || trail[1].Reason != "retention test" || trail[1].Channel != domain.ReviewChannelRetention {
+			t.Fatalf("purge audit entry = %+v, want an actor, a time, the purge's reason and channel", trail[1])
 		}
 		trail, err = cases.ReviewAudit(ctx, rcNew.ID)
 		must(t, err)
@@ -457,18 +457,18 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			t.Fatalf("a new case has audit entries: %+v", trail)
 		}
 		t0 := now()
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", t0)
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", domain.ReviewChannelCLI, t0)
 		must(t, err)
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", t0.Add(time.Second)) // a repeat is no new action
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "alice", "", t0.Add(time.Second)) // a repeat is no new action
 		must(t, err)
-		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", t0.Add(time.Second)) // refused: not audited
+		_, err = cases.ClaimReviewCase(ctx, rc.ID, "bob", "", t0.Add(time.Second)) // refused: not audited
 		wantCode(t, err, domain.CodeConflict)
 		_, err = cases.ProposeReviewResolution(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
-			Reason: "name differs only by a diacritic", Reviewer: "alice", At: t0.Add(2 * time.Second)})
+			Reason: "name differs only by a diacritic", Reviewer: "alice", At: t0.Add(2 * time.Second), Channel: domain.ReviewChannelUI})
 		must(t, err)
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultOK,
 			Reason: "name differs only by a diacritic", Reviewer: "alice", SecondReviewer: "carol",
-			SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second)})
+			SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second), Channel: domain.ReviewChannelAPI})
 		must(t, err)
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: rc.ID, Result: domain.ResultNOK,
 			Reason: "again", Reviewer: "bob", At: t0.Add(4 * time.Second)}) // refused: not audited
@@ -479,11 +479,11 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			trail[i].At = utc(trail[i].At)
 		}
 		same(t, "audit trail", trail, []domain.ReviewAuditEntry{
-			{CaseID: rc.ID, Action: domain.ReviewActionClaim, Actor: "alice", At: t0},
+			{CaseID: rc.ID, Action: domain.ReviewActionClaim, Actor: "alice", Channel: domain.ReviewChannelCLI, At: t0},
 			{CaseID: rc.ID, Action: domain.ReviewActionPropose, Actor: "alice", Reason: "name differs only by a diacritic",
-				Result: domain.ResultOK, At: t0.Add(2 * time.Second)},
+				Result: domain.ResultOK, Channel: domain.ReviewChannelUI, At: t0.Add(2 * time.Second)},
 			{CaseID: rc.ID, Action: domain.ReviewActionResolve, Actor: "alice", Reason: "name differs only by a diacritic",
-				Result: domain.ResultOK, SecondActor: "carol", SecondReason: "checked the MRZ", At: t0.Add(3 * time.Second)},
+				Result: domain.ResultOK, SecondActor: "carol", SecondReason: "checked the MRZ", Channel: domain.ReviewChannelAPI, At: t0.Add(3 * time.Second)},
 		})
 	})
 
@@ -531,7 +531,7 @@ func DecisionStore(t *testing.T, newStores func(t *testing.T) (ports.DecisionSto
 			must(t, err)
 			ids = append(ids, rc.ID)
 		}
-		_, err = cases.ClaimReviewCase(ctx, ids[1], "alice", base)
+		_, err = cases.ClaimReviewCase(ctx, ids[1], "alice", "", base)
 		must(t, err)
 		_, err = cases.ResolveReviewCase(ctx, ports.ReviewResolution{CaseID: ids[2], Result: domain.ResultOK, Reviewer: "alice", At: base})
 		must(t, err)

@@ -302,11 +302,20 @@ func (h *Handler) claim(r *http.Request) (domain.ReviewCase, error) {
 		return domain.ReviewCase{}, err
 	}
 	me := reviewerOf(r.Context())
-	c, err := h.svc.Claim(r.Context(), id, me.Name)
+	c, err := h.svc.Claim(r.Context(), id, me.Name, channelOf(r))
 	if err == nil {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "review case claimed", slog.String("case_id", id), slog.String("reviewer", me.Name))
 	}
 	return c, err
+}
+
+// channelOf is where a signed-in reviewer's request came from, for the
+// audit trail: the JSON API or the review pages.
+func channelOf(r *http.Request) string {
+	if isAPI(r) {
+		return domain.ReviewChannelAPI
+	}
+	return domain.ReviewChannelUI
 }
 
 // resolve resolves (or, under four eyes, proposes or confirms) the case as
@@ -318,7 +327,7 @@ func (h *Handler) resolve(r *http.Request, result, reason string) (domain.Review
 	}
 	me := reviewerOf(r.Context())
 	c, err := h.svc.Resolve(r.Context(), ports.ReviewResolution{CaseID: id, Result: domain.Result(strings.ToUpper(strings.TrimSpace(result))),
-		Reason: reason, Reviewer: me.Name, SignedIn: true})
+		Reason: reason, Reviewer: me.Name, SignedIn: true, Channel: channelOf(r)})
 	if err == nil {
 		msg := "review case resolved"
 		if c.AwaitsSecondReviewer() {

@@ -401,4 +401,10 @@ func TestFourEyes(t *testing.T) {
 	if last := trail[2].(map[string]any); last["secondActor"] != "bob" || last["secondReason"] != "agree, same face" {
 		t.Errorf("resolution entry %v", last)
 	}
+	// Every step came through the JSON API, by signed-in reviewers.
+	for i, e := range trail {
+		if ch := e.(map[string]any)["channel"]; ch != domain.ReviewChannelAPI {
+			t.Errorf("audit entry %d: channel %v, want api", i, ch)
+		}
+	}
 }

@@ -147,6 +147,15 @@ func TestFormsNeedCSRFToken(t *testing.T) {
 		if c.Status != domain.ReviewResolved || c.ResolvedBy != "alice" || c.ResolutionReason != "looks right" {
 			t.Fatalf("case %+v", c)
 		}
+		// Claimed and resolved through the pages: the audit says so, and
+		// the case page shows it.
+		trail, _ := f.store.ReviewAudit(context.Background(), "case-wait")
+		if len(trail) != 2 || trail[0].Channel != domain.ReviewChannelUI || trail[1].Channel != domain.ReviewChannelUI {
+			t.Fatalf("audit %+v, want the claim and the resolution from the ui", trail)
+		}
+		if page := f.do(t, &alice, http.MethodGet, "/review/cases/case-wait", "", nil); !strings.Contains(page.Body, "alice <small>(ui)</small>") {
+			t.Errorf("the case page does not show where the actions came from:\n%s", page.Body)
+		}
 		q := f.do(t, &alice, http.MethodGet, "/review/?notice=resolved&case=case-wait", "", nil)
 		if !strings.Contains(q.Body, "Case case-wait is resolved") || strings.Contains(q.Body, `href="/review/cases/case-wait"`) {
 			t.Errorf("queue after the resolution:\n%s", q.Body)

@@ -114,13 +114,16 @@ type CompareCell struct {
 }
 
 type auditJSON struct {
-	Action       string    `json:"action"`
-	Actor        string    `json:"actor"`
-	Reason       string    `json:"reason,omitempty"`
-	Result       string    `json:"result,omitempty"`
-	SecondActor  string    `json:"secondActor,omitempty"`
-	SecondReason string    `json:"secondReason,omitempty"`
-	At           time.Time `json:"at"`
+	Action       string `json:"action"`
+	Actor        string `json:"actor"`
+	Reason       string `json:"reason,omitempty"`
+	Result       string `json:"result,omitempty"`
+	SecondActor  string `json:"secondActor,omitempty"`
+	SecondReason string `json:"secondReason,omitempty"`
+	// Channel: ui, api, cli (a typed reviewer name) or retention; absent
+	// when not recorded.
+	Channel string    `json:"channel,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // CaseView is a case as the API lists it, for other front ends (the CLI's
@@ -191,7 +194,7 @@ func toDetailJSON(c domain.ReviewCase, trail []domain.ReviewAuditEntry, now time
 	}
 	for _, e := range trail {
 		out.Audit = append(out.Audit, auditJSON{Action: e.Action, Actor: e.Actor, Reason: e.Reason, Result: string(e.Result),
-			SecondActor: e.SecondActor, SecondReason: e.SecondReason, At: e.At})
+			SecondActor: e.SecondActor, SecondReason: e.SecondReason, Channel: e.Channel, At: e.At})
 	}
 	return out
 }

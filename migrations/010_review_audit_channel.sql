@@ -1,0 +1,19 @@
+-- 010: each review audit row says where its action came from: the review
+-- pages (ui) or the admin API (api), both by a reviewer proven by a
+-- sign-in; the review command (cli), whose reviewer name an operator with
+-- database access typed; or the purge (retention). A compliance officer can
+-- then tell a signed-in reviewer's resolution from a typed name's.
+--
+-- Rows recorded before this migration keep NULL (not recorded): the trail
+-- is append-only. A pod of the previous release still running during a
+-- rolling update also writes NULL. Adding a nullable column changes only the
+-- catalogue; the check reads the table once (every row NULL, which it
+-- accepts), a few rows per review case, under the lock this statement takes.
+
+ALTER TABLE review_audit
+    ADD COLUMN channel text,
+    ADD CONSTRAINT review_audit_channel_check CHECK (channel IN ('ui', 'api', 'cli', 'retention'));
+
+COMMENT ON COLUMN review_audit.channel IS
+    'Where the action came from: ui (review pages) or api (admin API), a signed-in reviewer; cli (the review '
+    'command), a typed reviewer name; retention (the purge). NULL: recorded before migration 010.';
