@@ -116,8 +116,10 @@ type ReviewAuditEntry struct {
 	Result       Result // OK or NOK for PROPOSE and RESOLVE, else ""
 	SecondActor  string
 	SecondReason string
-	// Channel is where the action came from, one of the ReviewChannel*
-	// constants; "" when not recorded (before the stores kept it).
+	// Channel is where the request that wrote the entry came from, one of
+	// the ReviewChannel* constants (for a confirmed four-eyes override, the
+	// second reviewer's request); "" when not recorded (an earlier
+	// release's binary).
 	Channel string
 	At      time.Time
 }

@@ -14,15 +14,11 @@
 -- The three tables' locks are taken one after the other and held to the end
 -- of this transaction, while the pods of the release before keep serving: a
 -- long reader of one table (a dump, a report) would hold the others' writes
--- back for as long. lock_timeout bounds each wait, well inside the
--- request deadline (4 s); the migration then fails with nothing of it
--- applied, `migrate` tries it again after a pause (about a minute in all),
--- and if it still fails the release stops before any new pod starts, and
--- running it again later (`onboarding-adapter migrate`, or the chart's hook)
--- finishes it. (Until 2026-11-28 this said 5s: past the request deadline of
--- the requests queued behind it.)
+-- back for as long. lock_timeout bounds that wait; the migration then fails,
+-- the release stops before any new pod starts, and running it again later
+-- (`onboarding-adapter migrate`, or the chart's hook) finishes it.
 
-SET LOCAL lock_timeout = '1s';
+SET LOCAL lock_timeout = '5s';
 
 ALTER TABLE consent_servings
     DROP CONSTRAINT consent_servings_sha256_check,

@@ -154,6 +154,11 @@ func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, lockTimeou
 // WaitServings returns once every serving batch opened so far was written.
 func WaitServings(s *Stores) { s.Servings.batch.wait() }
 
+// MigrateRetrying exposes Migrate with its lock timeout and first pause.
+func MigrateRetrying(ctx context.Context, pool *pgxpool.Pool, lockTimeout, pause time.Duration) error {
+	return migrateRetrying(ctx, pool, nil, lockTimeout, pause)
+}
+
 // SetMaxPendingServings makes s's serving queue full at n servings.
 func SetMaxPendingServings(s *Stores, n int) { s.Servings.maxPending = n }
 

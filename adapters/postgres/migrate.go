@@ -43,18 +43,22 @@ const VersionTable = "schema_version"
 // already applied stay. Waiting for another pod's run (the advisory lock)
 // is not bounded by it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	return migrateRetrying(ctx, pool, logger, MigrationLockTimeout, migrationRetryPause)
+}
+
+// migrateRetrying is Migrate with lockTimeout and the first pause.
+func migrateRetrying(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, lockTimeout, pause time.Duration) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	pause := migrationRetryPause
 	for attempt := 1; ; attempt++ {
-		err := migrateTo(ctx, pool, logger, -1, MigrationLockTimeout)
+		err := migrateTo(ctx, pool, logger, -1, lockTimeout)
 		var pe *pgconn.PgError
 		if err == nil || !errors.As(err, &pe) || pe.Code != sqlstateLockNotAvailable || attempt == MigrationLockAttempts {
 			return err
 		}
 		logger.Warn("migration waits: a table stayed locked by other sessions; trying again",
-			"attempt", attempt, "of", MigrationLockAttempts, "lock_timeout", MigrationLockTimeout.String(), "retry_in", pause.String())
+			"attempt", attempt, "of", MigrationLockAttempts, "lock_timeout", lockTimeout.String(), "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, fmt.Errorf("migrate: stopped retrying: %w", ctx.Err()))

@@ -535,7 +535,7 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 	}
 	for _, a := range trail {
 		line := fmt.Sprintf("  %s  %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, tv(a.Actor))
-		if a.Channel != "" {
+		if a.Channel != "" && a.SecondActor == "" {
 			line += " (" + a.Channel + ")"
 		}
 		if a.Result != "" {
@@ -546,6 +546,9 @@ func printCase(w io.Writer, c domain.ReviewCase, trail []domain.ReviewAuditEntry
 		}
 		if a.SecondActor != "" {
 			line += "; confirmed by " + tv(a.SecondActor)
+			if a.Channel != "" {
+				line += " (" + a.Channel + ")" // the confirmation's: the request that wrote the row
+			}
 			if a.SecondReason != "" {
 				line += ": " + tv(a.SecondReason)
 			}

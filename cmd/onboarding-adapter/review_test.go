@@ -470,3 +470,24 @@ func TestMigrateGrantTo(t *testing.T) {
 		t.Errorf("--grant-to a missing role: %v, want an error naming it", err)
 	}
 }
+
+// TestPrintCaseChannels: `review show` puts each audit entry's channel
+// beside the reviewer whose request wrote it: for a confirmed four-eyes
+// override, the second reviewer.
+func TestPrintCaseChannels(t *testing.T) {
+	c := domain.ReviewCase{ID: "case-x", Kind: domain.KindApproval, Status: domain.ReviewResolved}
+	trail := []domain.ReviewAuditEntry{
+		{CaseID: "case-x", Action: domain.ReviewActionPropose, Actor: "alice", Result: domain.ResultOK, Channel: domain.ReviewChannelUI},
+		{CaseID: "case-x", Action: domain.ReviewActionResolve, Actor: "alice", Result: domain.ResultOK, SecondActor: "bob", Channel: domain.ReviewChannelAPI},
+		{CaseID: "case-x", Action: domain.ReviewActionPurge, Actor: "retention"},
+	}
+	var out bytes.Buffer
+	if err := printCase(&out, c, trail); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PROPOSE by alice (ui) -> OK", "RESOLVE by alice -> OK; confirmed by bob (api)", "PURGE_EVIDENCE by retention\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+}

@@ -873,21 +873,52 @@ func TestDefaultValuesRefuseWithoutCredentials(t *testing.T) {
 	}
 }
 
-// An SMS gateway behind an egress proxy (HTTPS_PROXY in extraEnv) is
-// reached on the proxy's port: the gateway's own port is not checked
-// against egress.sms.ports then, but without the proxy it is.
+// The SMS gateway's port must be open in egress.sms.ports, or, when Go's
+// ProxyFromEnvironment sends it through a proxy (HTTPS_PROXY for an https
+// gateway, HTTP_PROXY for an http one, unless NO_PROXY names the host), the
+// proxy's port.
 func TestSMSGatewayPortBehindAProxy(t *testing.T) {
-	bad, err := filepath.Abs(filepath.Join(badValuesDir, "sms-egress-port.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	gateway := func(url string) []string {
+		return []string{"sms.provider=http", "sms.http.url=" + url, "networkPolicy.egress.sms.to[0].ipBlock.cidr=10.20.0.0/24"}
 	}
-	gateway := []string{"ci/minimal-values.yaml", bad}
-	if _, err := tryRender(t, renderOpts{files: gateway}); err == nil || !strings.Contains(err.Error(), "egress.sms.ports does not open") {
-		t.Fatalf("gateway on 8080, egress 443, no proxy: %v, want refused", err)
+	env := func(pairs ...string) []string {
+		var out []string
+		for i := 0; i < len(pairs); i += 2 {
+			out = append(out, fmt.Sprintf("extraEnv[%d].name=%s", i/2, pairs[i]), fmt.Sprintf("extraEnv[%d].value=%s", i/2, pairs[i+1]))
+		}
+		return out
 	}
-	proxied := []string{"extraEnv[0].name=HTTPS_PROXY", "extraEnv[0].value=http://proxy.bank.example:3128",
-		"networkPolicy.egress.sms.ports[0].port=3128"}
-	if _, err := tryRender(t, renderOpts{files: gateway, set: proxied}); err != nil {
-		t.Fatalf("gateway on 8080 through a proxy on 3128: %v, want accepted", err)
+	proxyPort := []string{"networkPolicy.egress.sms.ports[0].port=3128"}
+	for _, tc := range []struct {
+		name    string
+		set     [][]string
+		refused string // "" accepted
+	}{
+		{"https gateway on 443", [][]string{gateway("https://sms.bank.example/api")}, ""},
+		{"http gateway on 8080, egress 443", [][]string{gateway("http://sms.bank.example:8080/api")}, "the SMS gateway (sms.http) is on port 8080"},
+		{"https gateway through HTTPS_PROXY on 3128, open", [][]string{gateway("https://sms.bank.example:8443/api"),
+			env("HTTPS_PROXY", "http://proxy.bank.example:3128"), proxyPort}, ""},
+		{"https gateway through a proxy given without a scheme", [][]string{gateway("https://sms.bank.example:8443/api"),
+			env("https_proxy", "proxy.bank.example:3128"), proxyPort}, ""},
+		{"https gateway through HTTPS_PROXY on 3128, egress 443", [][]string{gateway("https://sms.bank.example/api"),
+			env("HTTPS_PROXY", "http://proxy.bank.example:3128")}, "the proxy of the SMS gateway (HTTPS_PROXY) is on port 3128"},
+		{"http gateway with only HTTPS_PROXY: direct", [][]string{gateway("http://sms.bank.example:8080/api"),
+			env("HTTPS_PROXY", "http://proxy.bank.example:3128"), proxyPort}, "the SMS gateway (sms.http) is on port 8080"},
+		{"NO_PROXY names the gateway: direct", [][]string{gateway("https://sms.bank.example:8443/api"),
+			env("HTTPS_PROXY", "http://proxy.bank.example:3128", "NO_PROXY", `localhost\, .bank.example`), proxyPort}, "the SMS gateway (sms.http) is on port 8443"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var set []string
+			for _, s := range tc.set {
+				set = append(set, s...)
+			}
+			_, err := tryRender(t, renderOpts{files: []string{"ci/minimal-values.yaml"}, set: set})
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+				t.Fatalf("%v, want refused with %q", err, tc.refused)
+			}
+		})
 	}
 }

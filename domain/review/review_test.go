@@ -677,8 +677,13 @@ func TestChannel(t *testing.T) {
 	if err != nil || !c.AwaitsSecondReviewer() {
 		t.Fatalf("override proposed from the pages = %+v, %v; want a proposal", c, err)
 	}
+	// bob confirms through the API: the resolution row is his request's.
+	if _, err := svc.Resolve(ctx, ports.ReviewResolution{CaseID: "case-nok", Result: domain.ResultOK, Reason: "agreed",
+		Reviewer: "bob", Channel: domain.ReviewChannelAPI}); err != nil {
+		t.Fatal(err)
+	}
 	trail, _ := store.ReviewAudit(ctx, "case-nok")
-	if len(trail) != 1 || trail[0].Channel != domain.ReviewChannelUI {
-		t.Fatalf("audit %+v, want the proposal from the ui", trail)
+	if len(trail) != 2 || trail[0].Channel != domain.ReviewChannelUI || trail[1].SecondActor != "bob" || trail[1].Channel != domain.ReviewChannelAPI {
+		t.Fatalf("audit %+v, want the proposal from the ui, bob's confirmation from the api", trail)
 	}
 }

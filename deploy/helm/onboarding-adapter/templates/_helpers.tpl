@@ -620,15 +620,31 @@ The TCP port of a URL: its own, else 443 for https and 80 otherwise.
 {{- $sms := "" -}}
 {{- if eq $v.sms.provider "twilio" -}}{{- $sms = default "https://api.twilio.com" $v.sms.twilio.baseUrl -}}{{- end -}}
 {{- if eq $v.sms.provider "http" -}}{{- $sms = $v.sms.http.url -}}{{- end -}}
-{{- $proxied := false -}}
+{{- if and $sms $v.networkPolicy.enabled -}}
+{{- /* Go's ProxyFromEnvironment: an https URL goes through HTTPS_PROXY, an
+http one through HTTP_PROXY (either case, non-empty), unless NO_PROXY names
+the host; the pods then open the proxy's port, not the gateway's. */ -}}
+{{- $u := urlParse $sms -}}
+{{- $host := regexReplaceAll ":[0-9]+$" $u.host "" -}}
+{{- $proxy := "" -}}
+{{- $noProxy := "" -}}
 {{- range $v.extraEnv -}}
-{{- if has (upper .name) (list "HTTPS_PROXY" "HTTP_PROXY") -}}{{- $proxied = true -}}{{- end -}}
+{{- if and (eq (upper .name) (printf "%s_PROXY" (upper $u.scheme))) .value -}}{{- $proxy = .value -}}{{- end -}}
+{{- if eq (upper .name) "NO_PROXY" -}}{{- $noProxy = default "" .value -}}{{- end -}}
 {{- end -}}
-{{- /* Through an egress proxy the pods open the proxy's port, not the gateway's. */ -}}
-{{- if and $sms $v.networkPolicy.enabled (not $proxied) -}}
-{{- $port := include "onboarding-adapter.urlPort" $sms -}}
+{{- range splitList "," $noProxy -}}
+{{- $e := trimPrefix "." (trim .) -}}
+{{- if and $e (or (eq $e "*") (eq $e $host) (hasSuffix (printf ".%s" $e) $host)) -}}{{- $proxy = "" -}}{{- end -}}
+{{- end -}}
+{{- $what := printf "the SMS gateway (sms.%s)" $v.sms.provider -}}
+{{- $target := $sms -}}
+{{- if $proxy -}}
+{{- $what = printf "the proxy of the SMS gateway (%s_PROXY)" (upper $u.scheme) -}}
+{{- $target = ternary $proxy (printf "http://%s" $proxy) (contains "://" $proxy) -}}
+{{- end -}}
+{{- $port := include "onboarding-adapter.urlPort" $target -}}
 {{- if not (include "onboarding-adapter.portOpen" (dict "port" $port "ports" $v.networkPolicy.egress.sms.ports)) -}}
-{{- fail (printf "the SMS gateway (sms.%s) is on port %s, which networkPolicy.egress.sms.ports does not open: every /otp/send would answer otpSent:false" $v.sms.provider $port) -}}
+{{- fail (printf "%s is on port %s, which networkPolicy.egress.sms.ports does not open: every /otp/send would answer otpSent:false" $what $port) -}}
 {{- end -}}
 {{- end -}}
 {{- range $v.extraEnv -}}
