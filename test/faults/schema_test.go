@@ -1,9 +1,9 @@
 package faults
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,31 +22,25 @@ func TestNotReadyUntilMigrated(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewEmptyDatabase(t)
 	env := map[string]string{"ONBOARDING_DATABASE_URL": dsn}
-	migrated := make(chan error, 1)
-	go func() {
-		// Long enough for the replica to be up and probed first.
-		time.Sleep(2 * time.Second)
-		cmd := exec.Command(binary, "migrate")
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ONBOARDING_DATABASE_URL=" + dsn}
-		out, err := cmd.CombinedOutput()
+	svc := testkit.StartServiceListening(t, binary, env)
+	readyz := func() (int, string) {
+		resp, err := http.Get(svc.Admin + "/readyz")
 		if err != nil {
-			err = &exec.ExitError{Stderr: out}
+			t.Fatal(err)
 		}
-		migrated <- err
-	}()
-	started := time.Now()
-	svc := startService(t, env) // waits for /readyz 200
-	if err := <-migrated; err != nil {
-		t.Fatalf("migrate: %v", err)
+		defer resp.Body.Close()
+		var body struct{ Reason string }
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &body)
+		return resp.StatusCode, body.Reason
 	}
-	if waited := time.Since(started); waited < 2*time.Second {
-		t.Fatalf("ready after %s, before the migration ran", waited)
+	if status, reason := readyz(); status != http.StatusServiceUnavailable || !strings.Contains(reason, "the database schema is at version 0 and this binary needs") {
+		t.Fatalf("/readyz before the migration: %d %q, want 503 naming the schema versions", status, reason)
 	}
-	if logs := svc.Logs.String(); !strings.Contains(logs, "the database schema is at version 0 and this binary needs") {
-		t.Fatalf("no readiness failure naming the schema versions in the logs:\n%s", logs)
-	}
-	if st := testkit.Get(svc.Admin + "/readyz"); st != http.StatusOK {
-		t.Fatalf("/readyz after the migration: %d", st)
+	testkit.RunCommand(t, binary, env, "migrate")
+	if !waitFor(t, 30*time.Second, func() bool { status, _ := readyz(); return status == http.StatusOK }) {
+		status, reason := readyz()
+		t.Fatalf("/readyz after the migration: %d %q, want 200", status, reason)
 	}
 	r := testkit.Call(t, svc.API+"/consent/storage", map[string]any{"processId": "p-schema", "userId": "u-1000001", "consentType": "GDPR", "approved": true}, nil)
 	// No texts are published in this database: the store answers that, not 500.

@@ -91,12 +91,24 @@ func FreePort(t testing.TB) string {
 // keys.
 func StartService(t testing.TB, binary string, env map[string]string) *Service {
 	t.Helper()
+	return startUntil(t, binary, env, "/readyz")
+}
+
+// StartServiceListening is StartService, returning as soon as the admin
+// listener answers /livez: for tests of a service that is not ready.
+func StartServiceListening(t testing.TB, binary string, env map[string]string) *Service {
+	t.Helper()
+	return startUntil(t, binary, env, "/livez")
+}
+
+func startUntil(t testing.TB, binary string, env map[string]string, probe string) *Service {
+	t.Helper()
 	if url := env["ONBOARDING_REDIS_URL"]; url != "" && env[EnvRedisKeyPrefix] == "" {
 		env = maps.Clone(env)
 		env[EnvRedisKeyPrefix] = NewRedisKeyPrefix(t, url)
 	}
 	for attempt := 1; ; attempt++ {
-		s, err := startService(t, binary, env)
+		s, err := startService(t, binary, env, probe)
 		if err == nil {
 			return s
 		}
@@ -107,7 +119,7 @@ func StartService(t testing.TB, binary string, env map[string]string) *Service {
 	}
 }
 
-func startService(t testing.TB, binary string, env map[string]string) (*Service, error) {
+func startService(t testing.TB, binary string, env map[string]string, probe string) (*Service, error) {
 	t.Helper()
 	apiAddr, adminAddr := FreePort(t), FreePort(t)
 	full := map[string]string{
@@ -150,7 +162,7 @@ func startService(t testing.TB, binary string, env map[string]string) (*Service,
 			return s, fmt.Errorf("service exited before it was ready: %v", err)
 		default:
 		}
-		resp, err := http.Get(s.Admin + "/readyz")
+		resp, err := http.Get(s.Admin + probe)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -166,7 +178,7 @@ func startService(t testing.TB, binary string, env map[string]string) (*Service,
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-s.done
-			return s, errors.New("service not ready after 15s")
+			return s, fmt.Errorf("service: %s not 200 after 15s", probe)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
