@@ -53,8 +53,7 @@ func migrateRetrying(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logge
 	}
 	for attempt := 1; ; attempt++ {
 		err := migrateTo(ctx, pool, logger, -1, lockTimeout)
-		var pe *pgconn.PgError
-		if err == nil || !errors.As(err, &pe) || pe.Code != sqlstateLockNotAvailable || attempt == MigrationLockAttempts {
+		if !lockNotAvailable(err) || attempt == MigrationLockAttempts {
 			return err
 		}
 		logger.Warn("migration waits: a table stayed locked by other sessions; trying again",
@@ -66,6 +65,13 @@ func migrateRetrying(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logge
 		}
 		pause = min(2*pause, 8*time.Second)
 	}
+}
+
+// lockNotAvailable reports whether err is a wait for a lock that ended at
+// lock_timeout (SQLSTATE 55P03).
+func lockNotAvailable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == sqlstateLockNotAvailable
 }
 
 // MigrationLockTimeout bounds each migration's wait for a table lock: a
@@ -133,8 +139,7 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, tar
 		if lockErr != nil {
 			return fmt.Errorf("migrate: setting the lock timeout: %w", lockErr)
 		}
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == sqlstateLockNotAvailable {
+		if lockNotAvailable(err) {
 			return fmt.Errorf("migrate: a table stayed locked by other sessions for %s (lock_timeout); nothing of this migration was applied, try again when they finish: %w", lockTimeout, err)
 		}
 		return fmt.Errorf("migrate: %w", err)

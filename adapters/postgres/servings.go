@@ -147,7 +147,6 @@ func (c *ConsentServings) RecordServing(ctx context.Context, s domain.ConsentSer
 	c.mu.Lock()
 	c.gen++
 	q := queuedServing{s: s, gen: c.gen}
-	_, older := c.pending[k]
 	if len(c.pending) < c.maxPending {
 		c.pending[k] = q
 		c.mu.Unlock()
@@ -159,6 +158,7 @@ func (c *ConsentServings) RecordServing(ctx context.Context, s domain.ConsentSer
 	// then would name a text the user was shown before this one), so s
 	// takes its place until written; that older one's batch then leaves
 	// the entry alone, and its upsert does not replace the later s.
+	_, older := c.pending[k]
 	if older {
 		c.pending[k] = q
 	}
