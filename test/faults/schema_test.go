@@ -21,7 +21,9 @@ import (
 func TestNotReadyUntilMigrated(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewEmptyDatabase(t)
-	env := map[string]string{"ONBOARDING_DATABASE_URL": dsn}
+	// A loaded CI machine may take more than the default 1 s to open a
+	// connection to a fresh database; this test is about the schema.
+	env := map[string]string{"ONBOARDING_DATABASE_URL": dsn, "ONBOARDING_DB_CONNECT_TIMEOUT": "10s"}
 	svc := testkit.StartServiceListening(t, binary, env)
 	readyz := func() (int, string) {
 		resp, err := http.Get(svc.Admin + "/readyz")
@@ -34,7 +36,14 @@ func TestNotReadyUntilMigrated(t *testing.T) {
 		_ = json.Unmarshal(b, &body)
 		return resp.StatusCode, body.Reason
 	}
-	if status, reason := readyz(); status != http.StatusServiceUnavailable || !strings.Contains(reason, "the database schema is at version 0 and this binary needs") {
+	// Until the pool has its first connection the reason is the database's;
+	// then the schema's, and never 200 before the migration.
+	var status int
+	var reason string
+	if !waitFor(t, 30*time.Second, func() bool {
+		status, reason = readyz()
+		return status != http.StatusServiceUnavailable || strings.Contains(reason, "the database schema is at version 0 and this binary needs")
+	}) || status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz before the migration: %d %q, want 503 naming the schema versions", status, reason)
 	}
 	testkit.RunCommand(t, binary, env, "migrate")
