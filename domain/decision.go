@@ -55,8 +55,12 @@ const (
 	ReasonVerificationRejected = "VERIFICATION_REJECTED"
 	ReasonDocumentFailed       = "DOCUMENT_FAILED"
 	ReasonNoPrimaryDocument    = "NO_PRIMARY_DOCUMENT"
-	ReasonDocumentExpired      = "DOCUMENT_EXPIRED"
-	ReasonUnderage             = "UNDERAGE"
+	// ReasonDocumentDataIncomplete is a WAIT: no primary document carries
+	// a name and a date of birth or personal number, so nothing
+	// identifies its holder with the registry record.
+	ReasonDocumentDataIncomplete = "DOCUMENT_DATA_INCOMPLETE"
+	ReasonDocumentExpired        = "DOCUMENT_EXPIRED"
+	ReasonUnderage               = "UNDERAGE"
 	// ReasonAgeUnverified is a WAIT: neither the documents nor the
 	// registry give a date of birth, so a person checks the age.
 	ReasonAgeUnverified        = "AGE_UNVERIFIED"
@@ -66,9 +70,12 @@ const (
 	ReasonNameSimilar          = "NAME_SIMILAR"
 	ReasonDocumentsDiffer      = "DOCUMENTS_DIFFER"
 	ReasonNationalityDenied    = "NATIONALITY_NOT_ALLOWED"
-	ReasonNoDocumentData       = "NO_DOCUMENT_DATA"
-	ReasonReviewResolved       = "REVIEW_RESOLVED"
-	ReasonReviewFallback       = "REVIEW_FALLBACK"
+	// ReasonNationalityUnverified is a WAIT: policy accepts only listed
+	// nationalities and no document carries one.
+	ReasonNationalityUnverified = "NATIONALITY_UNVERIFIED"
+	ReasonNoDocumentData        = "NO_DOCUMENT_DATA"
+	ReasonReviewResolved        = "REVIEW_RESOLVED"
+	ReasonReviewFallback        = "REVIEW_FALLBACK"
 	// ReasonReviewRejected is what a decision answers once a reviewer
 	// resolved its case with NOK.
 	ReasonReviewRejected = "REVIEW_REJECTED"

@@ -29,6 +29,7 @@ const (
 	RuleDocumentData   = "document.data"
 	RuleDocumentStatus = "document.status"
 	RulePrimary        = "document.primary"
+	RuleIdentityData   = "document.identityData"
 	RuleExpiry         = "document.expiry"
 	RuleSamePerson     = "documents.samePerson"
 	RuleAge            = "age"
@@ -143,10 +144,11 @@ func parseDocuments(in []ports.DocumentInput) ([]domain.DocumentData, []domain.I
 // (domain.Combine keeps the first of the strongest outcome).
 func (s *service) rules(ctx context.Context, r ports.EvaluationRequest, docs []domain.DocumentData, images []domain.ImageDigest, stored ports.VerificationDecisions, clients ports.ClientFinder) (decision.Outcome, error) {
 	// The rules of a decision grow in one slice: status, user (2),
-	// approval or document data, score, the set's primary, same person and
-	// age, and per document its status, expiry, nationality and up to
-	// three comparisons with the registry.
-	o := decision.Outcome{Images: images, Rules: make([]domain.RuleResult, 0, 8+6*len(docs))}
+	// approval or document data, score, the set's primary and identity
+	// data, same person, age and a missing nationality, and per document
+	// its status, expiry, nationality and up to three comparisons with the
+	// registry.
+	o := decision.Outcome{Images: images, Rules: make([]domain.RuleResult, 0, 10+6*len(docs))}
 	if r.HasDocumentCheck {
 		o.Evidence.Documents = docs
 	}
@@ -195,7 +197,7 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 	}
 	pass := func(rule string) { rules = append(rules, domain.RuleResult{Rule: rule, Outcome: domain.ResultOK}) }
 
-	primary := false
+	primary, identified := false, false
 	for i, d := range docs {
 		if d.Status != DocumentSuccess {
 			add(RuleDocumentStatus, domain.ResultNOK, domain.ReasonDocumentFailed, "documents[%d] was not verified", i)
@@ -204,13 +206,23 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 		}
 		if slices.ContainsFunc(s.policy.PrimaryDocumentTypes, func(t string) bool { return strings.EqualFold(t, d.Type) }) {
 			primary = true
+			identified = identified || identifies(d)
 		}
 	}
-	if !primary {
+	switch {
+	case !primary:
 		add(RulePrimary, domain.ResultNOK, domain.ReasonNoPrimaryDocument, "no primary identity document (%s)",
 			strings.Join(s.policy.PrimaryDocumentTypes, ", "))
-	} else {
+	case !identified:
+		// The comparisons below run only on what both sides carry, so a
+		// primary document read without its holder's data would pass
+		// them all: a person looks at it instead.
 		pass(RulePrimary)
+		add(RuleIdentityData, domain.ResultWAIT, domain.ReasonDocumentDataIncomplete,
+			"no primary document carries a name and a date of birth or personal number")
+	default:
+		pass(RulePrimary)
+		pass(RuleIdentityData)
 	}
 	for _, d := range docs {
 		// A document expiring today is still valid today.
@@ -225,10 +237,12 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 	if client != nil {
 		rules = s.appendRegistryRules(rules, docs, *client)
 	}
+	nationality := false
 	for i, d := range docs {
 		if d.Nationality == "" {
 			continue
 		}
+		nationality = true
 		denied := slices.Contains(s.policy.NationalityDeny, d.Nationality)
 		if len(s.policy.NationalityAllow) > 0 && !slices.Contains(s.policy.NationalityAllow, d.Nationality) {
 			denied = true
@@ -239,7 +253,21 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 			pass(RuleNationality)
 		}
 	}
+	if !nationality && len(s.policy.NationalityAllow) > 0 {
+		// Only the listed nationalities are accepted, and no document
+		// shows one: a person checks it rather than the list passing
+		// unread.
+		add(RuleNationality, domain.ResultWAIT, domain.ReasonNationalityUnverified,
+			"nationality could not be verified: no document carries one")
+	}
 	return rules
+}
+
+// identifies reports whether d carries what identifies its holder: a name,
+// and a date of birth or a personal number.
+func identifies(d domain.DocumentData) bool {
+	named := strings.TrimSpace(d.GivenNames) != "" || strings.TrimSpace(d.Surname) != ""
+	return named && (!d.DateOfBirth.IsZero() || d.PersonalNumber != "")
 }
 
 // samePerson refuses a set of documents that describe more than one person

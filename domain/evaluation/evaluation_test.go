@@ -205,6 +205,41 @@ func TestEvaluate(t *testing.T) {
 			p.Data.PersonalNumber = "8554121235"
 			r.Documents = append(r.Documents, p)
 		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentsDiffer},
+		{name: "primary document read without data goes to review", mutate: doc(func(d *ports.DocumentInput) { d.Data = ports.DocumentFields{} }),
+			wantResult: domain.ResultWAIT, wantCode: domain.ReasonDocumentDataIncomplete,
+			wantText: "no primary document carries a name and a date of birth or personal number"},
+		{name: "name without birth date or personal number goes to review", mutate: doc(func(d *ports.DocumentInput) {
+			d.Data = ports.DocumentFields{GivenNames: "Jana", Surname: "Nováková", DateOfExpiry: "2030-01-01"}
+		}), wantResult: domain.ResultWAIT, wantCode: domain.ReasonDocumentDataIncomplete},
+		{name: "birth date and personal number without a name go to review", mutate: doc(func(d *ports.DocumentInput) {
+			d.Data.GivenNames, d.Data.Surname = " ", ""
+		}), wantResult: domain.ResultWAIT, wantCode: domain.ReasonDocumentDataIncomplete},
+		{name: "name and personal number identify", mutate: doc(func(d *ports.DocumentInput) {
+			d.Data = ports.DocumentFields{GivenNames: "Jana", Surname: "Nováková", PersonalNumber: "855412/1234", DateOfExpiry: "2030-01-01"}
+		}), wantResult: domain.ResultOK},
+		{name: "name and birth date identify", mutate: doc(func(d *ports.DocumentInput) { d.Data.PersonalNumber = "" }), wantResult: domain.ResultOK},
+		{name: "one identifying primary document is enough", mutate: func(r *ports.EvaluationRequest) {
+			r.Documents[0].Data = ports.DocumentFields{}
+			r.Documents = append(r.Documents, passport())
+		}, wantResult: domain.ResultOK},
+		{name: "a driving licence does not identify", mutate: func(r *ports.EvaluationRequest) {
+			l := idCard()
+			l.Type = "DRIVING_LICENCE"
+			r.Documents[0].Data = ports.DocumentFields{}
+			r.Documents = append(r.Documents, l)
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonDocumentDataIncomplete},
+		{name: "a rejected document wins over missing data", mutate: func(r *ports.EvaluationRequest) {
+			r.Documents[0].Data = ports.DocumentFields{}
+			r.Documents[0].Status = "FAILURE"
+		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentFailed},
+		{name: "no nationality with an allow list goes to review", policy: &allowCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }),
+			wantResult: domain.ResultWAIT, wantCode: domain.ReasonNationalityUnverified, wantText: "nationality could not be verified: no document carries one"},
+		{name: "no nationality with a deny list passes", policy: &denyCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }), wantResult: domain.ResultOK},
+		{name: "no nationality without lists passes", mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }), wantResult: domain.ResultOK},
+		{name: "an allowed nationality on a second document", policy: &allowCZE, mutate: func(r *ports.EvaluationRequest) {
+			r.Documents[0].Data.Nationality = ""
+			r.Documents = append(r.Documents, passport())
+		}, wantResult: domain.ResultOK},
 		{name: "nationality outside the allow list", policy: &allowSVK, mutate: func(*ports.EvaluationRequest) {}, wantResult: domain.ResultNOK, wantCode: domain.ReasonNationalityDenied},
 		{name: "nationality in the allow list", policy: &allowCZE, mutate: func(*ports.EvaluationRequest) {}, wantResult: domain.ResultOK},
 		{name: "nationality in the allow list, lower case", policy: &allowCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "cze" }), wantResult: domain.ResultOK},
