@@ -29,6 +29,14 @@ const (
 	readinessTimeout = time.Second
 )
 
+// readinessFresh is how long a check's answer is given to the probes that
+// follow it. The admin listener takes no credentials for /readyz, so
+// without it every request would ping PostgreSQL through the API's own
+// pool and Redis through its breaker: a burst of probes from any pod that
+// reaches the port could starve the API. Kubelet probes come seconds
+// apart, so a second-old answer changes nothing for them.
+const readinessFresh = time.Second
+
 // ErrDraining is the readiness answer once shutdown has begun: the load
 // balancer stops sending before the listener closes. Its message is what
 // /readyz shows.
@@ -59,6 +67,19 @@ type Readiness struct {
 	ready   bool
 	up      map[string]bool
 	logged  map[string]bool // last up state logged per optional dependency
+
+	// The pings in flight, shared by the probes arriving meanwhile, and
+	// the last answer with when it was given (see readinessFresh).
+	flight   sync.Mutex
+	pending  *readinessCall
+	answered time.Time
+	answer   error
+}
+
+// readinessCall is one round of pings; done closes when err is set.
+type readinessCall struct {
+	done chan struct{}
+	err  error
 }
 
 // NewReadiness returns the readiness of the given dependencies; with none
@@ -73,15 +94,59 @@ func NewReadiness(logger *slog.Logger, deps ...Dependency) *Readiness {
 // Drain turns readiness false for good: call it at the start of shutdown.
 func (r *Readiness) Drain() { r.draining.Store(true) }
 
-// Check pings every dependency concurrently and returns nil when the
-// service may take traffic: not draining and every required dependency
-// up. A failing optional dependency is logged once when it goes down and
-// once when it is back.
+// Check returns nil when the service may take traffic: not draining and
+// every required dependency up. It pings every dependency concurrently,
+// once for all the probes arriving while it does, and gives that answer
+// for readinessFresh to the probes that follow; draining answers at once.
+// A failing optional dependency is logged once when it goes down and once
+// when it is back.
 func (r *Readiness) Check(ctx context.Context) error {
 	if r.draining.Load() {
 		r.record(false, nil)
 		return ErrDraining
 	}
+	r.flight.Lock()
+	if !r.answered.IsZero() && r.now().Sub(r.answered) < readinessFresh {
+		err := r.answer
+		r.flight.Unlock()
+		return err
+	}
+	c := r.pending
+	if c == nil {
+		c = &readinessCall{done: make(chan struct{})}
+		r.pending = c
+		// The pings serve every probe waiting on them, so the one that
+		// started them neither cancels them nor cuts them short: they
+		// get readinessTimeout, or that probe's deadline when later.
+		timeout := readinessTimeout
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > timeout {
+			timeout = time.Until(dl)
+		}
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		go func() {
+			defer cancel()
+			err := r.ping(pctx)
+			r.flight.Lock()
+			c.err, r.pending = err, nil
+			r.answered, r.answer = r.now(), err
+			r.flight.Unlock()
+			close(c.done)
+		}()
+	}
+	r.flight.Unlock()
+	select {
+	case <-c.done:
+		if r.draining.Load() {
+			return ErrDraining
+		}
+		return c.err
+	case <-ctx.Done():
+		return domain.Unavailable(ctx.Err(), "readiness check timed out")
+	}
+}
+
+// ping runs one round of pings and records its outcome.
+func (r *Readiness) ping(ctx context.Context) error {
 	errs := make([]error, len(r.deps))
 	var wg sync.WaitGroup
 	for n, d := range r.deps {

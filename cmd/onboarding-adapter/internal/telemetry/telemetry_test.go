@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -445,16 +447,92 @@ func TestReadinessLogsRecovery(t *testing.T) {
 	var redisErr error = errors.New("down")
 	r := NewReadiness(slog.New(slog.NewJSONHandler(&logs, nil)),
 		Dependency{Name: "redis", Ping: func(context.Context) error { return redisErr }})
+	clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return clock }
+	check := func() error {
+		clock = clock.Add(readinessFresh) // each probe past the last answer's freshness
+		return r.Check(context.Background())
+	}
 	for range 3 {
-		if err := r.Check(context.Background()); err != nil {
+		if err := check(); err != nil {
 			t.Fatalf("an optional dependency failed readiness: %v", err)
 		}
 	}
 	redisErr = nil
-	_ = r.Check(context.Background())
-	_ = r.Check(context.Background())
+	_ = check()
+	_ = check()
 	if d, a := strings.Count(logs.String(), "dependency unavailable"), strings.Count(logs.String(), "dependency available again"); d != 1 || a != 1 {
 		t.Errorf("down logged %d times, recovery %d times, want once each: %s", d, a, logs.String())
+	}
+}
+
+// TestReadinessSharesItsPings: the probes arriving while a round of pings
+// runs share it, and those within readinessFresh of its answer get that
+// answer without pinging; a probe that gives up does not stop the pings the
+// others wait for; draining answers at once.
+func TestReadinessSharesItsPings(t *testing.T) {
+	var pings atomic.Int32
+	release := make(chan struct{})
+	pgErr := error(nil)
+	r := NewReadiness(nil, Dependency{Name: "postgres", Required: true, Ping: func(ctx context.Context) error {
+		pings.Add(1)
+		select {
+		case <-release:
+			return pgErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+
+	// A probe that gives up before the ping answers.
+	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := r.Check(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a probe past its deadline: %v, want the deadline", err)
+	}
+	// Fifty probes while that ping still runs: none pings again.
+	errs := make(chan error, 50)
+	for range 50 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			errs <- r.Check(ctx)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range 50 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a probe sharing the ping: %v", err)
+		}
+	}
+	if n := pings.Load(); n != 1 {
+		t.Fatalf("%d rounds of pings for 51 probes, want 1", n)
+	}
+	// Fresh: answered without a ping, even though the database is down now.
+	pgErr = errors.New("down")
+	advance(readinessFresh - time.Millisecond)
+	if err := r.Check(context.Background()); err != nil || pings.Load() != 1 {
+		t.Fatalf("a probe within the answer's freshness: %v after %d pings, want nil after 1", err, pings.Load())
+	}
+	// Stale: pinged again, and the failure is answered.
+	advance(time.Millisecond)
+	if err := r.Check(context.Background()); err == nil || pings.Load() != 2 {
+		t.Fatalf("a probe past the answer's freshness: %v after %d pings, want the failure after 2", err, pings.Load())
+	}
+	// Draining is answered at once, whatever the last answer.
+	pgErr = nil
+	advance(readinessFresh)
+	if err := r.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Drain()
+	if err := r.Check(context.Background()); !errors.Is(err, ErrDraining) {
+		t.Fatalf("draining within the answer's freshness: %v, want ErrDraining", err)
 	}
 }
 
