@@ -290,7 +290,8 @@ func NormalizePhone(s string) (string, bool) {
 }
 
 // MaskPhone shows at most the plus and three leading digits (the country
-// calling code, or part of it) and the last two digits (+420****56):
+// calling code, or part of a longer one; a shorter one's first national
+// digits too: +44 7…) and the last two digits (+420****56):
 // enough for support to tell a number's country and its ending, while at
 // least six digits stay hidden, so a log line with the number's ending and
 // its time still leaves millions of candidates. The stars do not count

@@ -227,7 +227,9 @@ func runConsent(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if inval == nil {
-		fmt.Fprintln(e.stdout, "no ONBOARDING_REDIS_URL: running replicas pick the new version up when their in-process cache expires (ONBOARDING_CONSENT_L1_TTL)")
+		fmt.Fprintln(e.stdout, "no ONBOARDING_REDIS_URL: running replicas pick the new version up when their in-process cache expires "+
+			"(ONBOARDING_CONSENT_L1_TTL) and, if they use Redis, its entry too (ONBOARDING_REDIS_CACHE_TTL); give this command "+
+			"the deployment's ONBOARDING_REDIS_URL and ONBOARDING_REDIS_KEY_PREFIX to invalidate both at once")
 	}
 	return nil
 }
