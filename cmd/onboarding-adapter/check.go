@@ -56,6 +56,7 @@ func runCheck(ctx context.Context, cfg config.Config, pol policy.Policy, environ
 		_ = rdb.Close() // go-redis dials on the first command: never here
 		storage += "+redis"
 	}
+	warnTransports(cfg, environ, logger)
 	inMemory := cfg
 	inMemory.DatabaseURL, inMemory.RedisURL = "", ""
 	app, err := build(ctx, inMemory, pol, logger, tel)
@@ -68,4 +69,13 @@ func runCheck(ctx context.Context, cfg config.Config, pol policy.Policy, environ
 	}
 	_, err = fmt.Fprintf(stdout, "configuration valid: storage %s, SMS gateway %s\n", storage, cfg.SMSProvider)
 	return err
+}
+
+// warnTransports logs, once at start, each connection to another host the
+// configuration leaves without verified TLS (config.TransportWarnings),
+// naming the variable and never its value.
+func warnTransports(cfg config.Config, environ map[string]string, logger *slog.Logger) {
+	for _, w := range cfg.TransportWarnings(environ["PGSSLMODE"]) {
+		logger.Warn("connection without verified TLS", "variable", w.Variable, "problem", w.Problem)
+	}
 }

@@ -145,3 +145,43 @@ func TestCheckConnectsToNothing(t *testing.T) {
 		t.Errorf("check opened %d connection(s) to the database or Redis", n)
 	}
 }
+
+// TestCheckWarnsOfUnverifiedTransports: check (and serve, which calls the
+// same warnTransports after its start-up line) names each connection to
+// another host without verified TLS, once, without the URL's credentials.
+func TestCheckWarnsOfUnverifiedTransports(t *testing.T) {
+	env := map[string]string{
+		"ONBOARDING_DATABASE_URL": "postgres://app:s3cret-pw@pg.bank.internal:5432/onboarding",
+		"ONBOARDING_REDIS_URL":    "redis://:r3dis-pw@cache.bank.internal:6379/0",
+		"ONBOARDING_OTP_HASH_KEY": "0123456789abcdef0123456789abcdef",
+		"ONBOARDING_LOG_LEVEL":    "warn",
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"check"}, env, &stdout, &stderr); err != nil {
+		t.Fatalf("check: %v\n%s", err, stderr.String())
+	}
+	logs := stderr.String()
+	for _, want := range []string{"ONBOARDING_DATABASE_URL", "no sslmode (prefer)", "ONBOARDING_REDIS_URL", "rediss://"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("check's logs lack %q:\n%s", want, logs)
+		}
+	}
+	if n := strings.Count(logs, "connection without verified TLS"); n != 2 {
+		t.Errorf("%d warnings, want 2:\n%s", n, logs)
+	}
+	for _, secret := range []string{"s3cret-pw", "r3dis-pw"} {
+		if strings.Contains(logs+stdout.String(), secret) {
+			t.Errorf("a credential reached the output: %s", logs)
+		}
+	}
+
+	stderr.Reset()
+	env["ONBOARDING_DATABASE_URL"] += "?sslmode=verify-full"
+	env["ONBOARDING_REDIS_URL"] = "rediss://:r3dis-pw@cache.bank.internal:6380/0"
+	if err := run(context.Background(), []string{"check"}, env, &stdout, &stderr); err != nil {
+		t.Fatalf("check: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "without verified TLS") {
+		t.Errorf("warned with verified TLS everywhere:\n%s", stderr.String())
+	}
+}

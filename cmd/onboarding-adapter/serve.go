@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config.Config, pol policy.Policy, environ ma
 		}
 	}()
 	logger.Info("starting", "config", cfg, "telemetry", tel)
+	warnTransports(cfg, environ, logger)
 	app, err := build(ctx, cfg, pol, logger, tel)
 	if err != nil {
 		return err
