@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -261,10 +263,10 @@ func requestAttrs(r *http.Request, method string, standard bool) []attribute.Key
 		}
 	}
 	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+		attrs = append(attrs, semconv.UserAgentOriginal(truncateUTF8(ua, maxUserAgent)))
 	}
-	client, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
-	if client = strings.TrimSpace(client); client == "" {
+	client := forwardedClient(r.Header.Get("X-Forwarded-For"))
+	if client == "" {
 		client = peer
 	}
 	if client != "" {
@@ -278,6 +280,36 @@ func requestAttrs(r *http.Request, method string, standard bool) []attribute.Key
 		attrs = append(attrs, semconv.NetworkProtocolVersion(version))
 	}
 	return attrs
+}
+
+// maxUserAgent bounds user_agent.original: the header is the sender's to
+// fill, up to net/http's 1 MB of headers, before any credential is checked.
+const maxUserAgent = 256
+
+// forwardedClient is the first address of an X-Forwarded-For header, or ""
+// when it is not an IP address (with or without a port): the header is the
+// sender's to fill, so nothing else of it reaches a span.
+func forwardedClient(xff string) string {
+	first, _, _ := strings.Cut(xff, ",")
+	first = strings.TrimSpace(first)
+	if a, err := netip.ParseAddr(first); err == nil {
+		return a.String()
+	}
+	if ap, err := netip.ParseAddrPort(first); err == nil {
+		return ap.Addr().String()
+	}
+	return ""
+}
+
+// truncateUTF8 cuts s to at most n bytes, at a character boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // routeOf is http.route from a ServeMux pattern ("POST /client/approve"

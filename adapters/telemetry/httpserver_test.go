@@ -260,3 +260,53 @@ func TestHTTPServerUntracedCost(t *testing.T) {
 	}
 	t.Logf("%v allocations per untraced request with a traceparent", n)
 }
+
+// TestHTTPServerClientAttributes: the span takes from X-Forwarded-For only
+// an IP address (else the peer's), and at most maxUserAgent bytes of the
+// User-Agent: both headers are the sender's to fill, before any credential
+// is checked.
+func TestHTTPServerClientAttributes(t *testing.T) {
+	long := strings.Repeat("é", maxUserAgent) // two bytes each: cut at a character boundary
+	tests := []struct {
+		name, xff, ua      string
+		wantClient, wantUA string
+	}{
+		{"first hop of several", "10.9.9.9, 10.1.2.3", "onboarding-server/4.12", "10.9.9.9", "onboarding-server/4.12"},
+		{"IPv6", " 2001:db8::7 ", "a", "2001:db8::7", "a"},
+		{"IPv6 with a port", "[2001:db8::7]:4711", "a", "2001:db8::7", "a"},
+		{"IPv4 with a port", "192.0.2.1:4711,10.0.0.1", "a", "192.0.2.1", "a"},
+		{"not an address: the peer", "<script>" + strings.Repeat("x", 16<<10), "a", "10.1.2.3", "a"},
+		{"a name: the peer", "client.example", "a", "10.1.2.3", "a"},
+		{"none: the peer", "", "a", "10.1.2.3", "a"},
+		{"a long user agent is cut", "", long, "10.1.2.3", strings.Repeat("é", maxUserAgent/2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			h, _ := newTestServer(t, tp)
+			req := httptest.NewRequest(http.MethodPost, "http://adapter.bank:8080/client/approve", strings.NewReader(`{}`))
+			req.RemoteAddr = "10.1.2.3:51234"
+			req.Header.Set("User-Agent", tt.ua)
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			spans := rec.Ended()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans, want 1", len(spans))
+			}
+			got := map[string]string{}
+			for _, kv := range spans[0].Attributes() {
+				got[string(kv.Key)] = kv.Value.String()
+			}
+			if got["client.address"] != tt.wantClient {
+				t.Errorf("client.address = %q, want %q", got["client.address"], tt.wantClient)
+			}
+			if got["user_agent.original"] != tt.wantUA {
+				t.Errorf("user_agent.original = %q (%d bytes), want %d bytes", got["user_agent.original"], len(got["user_agent.original"]), len(tt.wantUA))
+			}
+		})
+	}
+}
