@@ -59,8 +59,13 @@ const (
 	// a name and a date of birth or personal number, so nothing
 	// identifies its holder with the registry record.
 	ReasonDocumentDataIncomplete = "DOCUMENT_DATA_INCOMPLETE"
-	ReasonDocumentExpired        = "DOCUMENT_EXPIRED"
-	ReasonUnderage               = "UNDERAGE"
+	// ReasonIdentityUnconfirmed is a WAIT: a primary document names its
+	// holder, but none of its dates of birth or personal numbers is one the
+	// registry record has too (a prospect registered from other keys), so
+	// nothing ties the document to the record.
+	ReasonIdentityUnconfirmed = "IDENTITY_UNCONFIRMED"
+	ReasonDocumentExpired     = "DOCUMENT_EXPIRED"
+	ReasonUnderage            = "UNDERAGE"
 	// ReasonAgeUnverified is a WAIT: neither the documents nor the
 	// registry give a date of birth, so a person checks the age.
 	ReasonAgeUnverified        = "AGE_UNVERIFIED"
@@ -71,7 +76,7 @@ const (
 	ReasonDocumentsDiffer      = "DOCUMENTS_DIFFER"
 	ReasonNationalityDenied    = "NATIONALITY_NOT_ALLOWED"
 	// ReasonNationalityUnverified is a WAIT: policy accepts only listed
-	// nationalities and no document carries one.
+	// nationalities and neither the documents nor the registry carry one.
 	ReasonNationalityUnverified = "NATIONALITY_UNVERIFIED"
 	ReasonNoDocumentData        = "NO_DOCUMENT_DATA"
 	ReasonReviewResolved        = "REVIEW_RESOLVED"

@@ -292,13 +292,18 @@ const maxUserAgent = 256
 func forwardedClient(xff string) string {
 	first, _, _ := strings.Cut(xff, ",")
 	first = strings.TrimSpace(first)
-	if a, err := netip.ParseAddr(first); err == nil {
-		return a.String()
+	a, err := netip.ParseAddr(first)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(first)
+		if perr != nil {
+			return ""
+		}
+		a = ap.Addr()
 	}
-	if ap, err := netip.ParseAddrPort(first); err == nil {
-		return ap.Addr().String()
+	if a.Zone() != "" {
+		return "" // an IPv6 zone is any text the sender likes
 	}
-	return ""
+	return a.String()
 }
 
 // truncateUTF8 cuts s to at most n bytes, at a character boundary.

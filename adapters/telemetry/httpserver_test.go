@@ -277,6 +277,8 @@ func TestHTTPServerClientAttributes(t *testing.T) {
 		{"IPv4 with a port", "192.0.2.1:4711,10.0.0.1", "a", "192.0.2.1", "a"},
 		{"not an address: the peer", "<script>" + strings.Repeat("x", 16<<10), "a", "10.1.2.3", "a"},
 		{"a name: the peer", "client.example", "a", "10.1.2.3", "a"},
+		{"an IPv6 zone: the peer", "fe80::1%" + strings.Repeat("z", 16<<10), "a", "10.1.2.3", "a"},
+		{"an IPv6 zone with a port: the peer", "[fe80::1%eth0]:4711", "a", "10.1.2.3", "a"},
 		{"none: the peer", "", "a", "10.1.2.3", "a"},
 		{"a long user agent is cut", "", long, "10.1.2.3", strings.Repeat("é", maxUserAgent/2)},
 	}

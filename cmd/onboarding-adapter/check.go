@@ -75,7 +75,7 @@ func runCheck(ctx context.Context, cfg config.Config, pol policy.Policy, environ
 // configuration leaves without verified TLS (config.TransportWarnings),
 // naming the variable and never its value.
 func warnTransports(cfg config.Config, environ map[string]string, logger *slog.Logger) {
-	for _, w := range cfg.TransportWarnings(environ["PGSSLMODE"]) {
+	for _, w := range cfg.TransportWarnings(environ["PGSSLMODE"], environ["PGHOST"]) {
 		logger.Warn("connection without verified TLS", "variable", w.Variable, "problem", w.Problem)
 	}
 }

@@ -197,7 +197,10 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 	}
 	pass := func(rule string) { rules = append(rules, domain.RuleResult{Rule: rule, Outcome: domain.ResultOK}) }
 
-	primary, identified := false, false
+	// identified: 0 no primary document names its holder with a date of
+	// birth or personal number, 1 one does, 2 one of those the registry
+	// record has too (so it is compared below).
+	primary, identified := false, 0
 	for i, d := range docs {
 		if d.Status != DocumentSuccess {
 			add(RuleDocumentStatus, domain.ResultNOK, domain.ReasonDocumentFailed, "documents[%d] was not verified", i)
@@ -206,20 +209,30 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 		}
 		if slices.ContainsFunc(s.policy.PrimaryDocumentTypes, func(t string) bool { return strings.EqualFold(t, d.Type) }) {
 			primary = true
-			identified = identified || identifies(d)
+			if identifies(d) {
+				identified = max(identified, 1)
+				if comparable(d, client) {
+					identified = 2
+				}
+			}
 		}
 	}
+	// The comparisons with the registry run only on what both sides
+	// carry, so a primary document read without its holder's data, or
+	// with none the registry record also has, would pass them all: a
+	// person looks at it instead.
 	switch {
 	case !primary:
 		add(RulePrimary, domain.ResultNOK, domain.ReasonNoPrimaryDocument, "no primary identity document (%s)",
 			strings.Join(s.policy.PrimaryDocumentTypes, ", "))
-	case !identified:
-		// The comparisons below run only on what both sides carry, so a
-		// primary document read without its holder's data would pass
-		// them all: a person looks at it instead.
+	case identified == 0:
 		pass(RulePrimary)
 		add(RuleIdentityData, domain.ResultWAIT, domain.ReasonDocumentDataIncomplete,
 			"no primary document carries a name and a date of birth or personal number")
+	case identified == 1:
+		pass(RulePrimary)
+		add(RuleIdentityData, domain.ResultWAIT, domain.ReasonIdentityUnconfirmed,
+			"no primary document carries a date of birth or personal number the registry record has too")
 	default:
 		pass(RulePrimary)
 		pass(RuleIdentityData)
@@ -243,24 +256,45 @@ func (s *service) appendDocumentRules(rules []domain.RuleResult, docs []domain.D
 			continue
 		}
 		nationality = true
-		denied := slices.Contains(s.policy.NationalityDeny, d.Nationality)
-		if len(s.policy.NationalityAllow) > 0 && !slices.Contains(s.policy.NationalityAllow, d.Nationality) {
-			denied = true
-		}
-		if denied {
+		if s.nationalityDenied(d.Nationality) {
 			add(RuleNationality, domain.ResultNOK, domain.ReasonNationalityDenied, "nationality on documents[%d] is not accepted", i)
 		} else {
 			pass(RuleNationality)
 		}
 	}
-	if !nationality && len(s.policy.NationalityAllow) > 0 {
-		// Only the listed nationalities are accepted, and no document
-		// shows one: a person checks it rather than the list passing
-		// unread.
+	switch {
+	case nationality:
+	case client != nil && strings.TrimSpace(client.Nationality) != "":
+		// No document shows one: the registry's, as the age rule falls
+		// back to its date of birth.
+		if s.nationalityDenied(strings.ToUpper(strings.TrimSpace(client.Nationality))) {
+			add(RuleNationality, domain.ResultNOK, domain.ReasonNationalityDenied, "nationality in the registry is not accepted")
+		} else {
+			pass(RuleNationality)
+		}
+	case len(s.policy.NationalityAllow) > 0:
+		// Only the listed nationalities are accepted, and nothing shows
+		// one: a person checks it rather than the list passing unread.
 		add(RuleNationality, domain.ResultWAIT, domain.ReasonNationalityUnverified,
-			"nationality could not be verified: no document carries one")
+			"nationality could not be verified: neither the documents nor the registry carry one")
 	}
 	return rules
+}
+
+// nationalityDenied reports whether policy refuses the nationality n.
+func (s *service) nationalityDenied(n string) bool {
+	return slices.Contains(s.policy.NationalityDeny, n) ||
+		len(s.policy.NationalityAllow) > 0 && !slices.Contains(s.policy.NationalityAllow, n)
+}
+
+// comparable reports whether d carries a date of birth or personal number
+// that client's record has too, so that the registry rules compare it.
+func comparable(d domain.DocumentData, client *domain.Client) bool {
+	if client == nil {
+		return true // no record to compare with: the document's own data is all there is
+	}
+	return !d.DateOfBirth.IsZero() && !client.BirthDate.IsZero() ||
+		d.PersonalNumber != "" && domain.NormalizePersonalNumber(client.PersonalNumber) != ""
 }
 
 // identifies reports whether d carries what identifies its holder: a name,

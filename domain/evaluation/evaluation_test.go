@@ -232,9 +232,26 @@ func TestEvaluate(t *testing.T) {
 			r.Documents[0].Data = ports.DocumentFields{}
 			r.Documents[0].Status = "FAILURE"
 		}, wantResult: domain.ResultNOK, wantCode: domain.ReasonDocumentFailed},
-		{name: "no nationality with an allow list goes to review", policy: &allowCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }),
-			wantResult: domain.ResultWAIT, wantCode: domain.ReasonNationalityUnverified, wantText: "nationality could not be verified: no document carries one"},
-		{name: "no nationality with a deny list passes", policy: &denyCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }), wantResult: domain.ResultOK},
+		{name: "no nationality anywhere with an allow list goes to review", policy: &allowCZE, mutate: func(r *ports.EvaluationRequest) {
+			r.UserID = "u-prospect"
+			r.Documents[0].Data.Nationality = ""
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonNationalityUnverified,
+			wantText: "nationality could not be verified: neither the documents nor the registry carry one"},
+		{name: "the registry's nationality when no document shows one: allowed", policy: &allowCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }),
+			wantResult: domain.ResultOK},
+		{name: "the registry's nationality when no document shows one: not allowed", policy: &allowSVK, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }),
+			wantResult: domain.ResultNOK, wantCode: domain.ReasonNationalityDenied, wantText: "nationality in the registry is not accepted"},
+		{name: "the registry's nationality when no document shows one: denied", policy: &denyCZE, mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }),
+			wantResult: domain.ResultNOK, wantCode: domain.ReasonNationalityDenied},
+		{name: "a prospect's document with nothing its record has goes to review", mutate: func(r *ports.EvaluationRequest) {
+			r.UserID = "u-prospect" // registered from a personal number only
+			r.Documents[0].Data.PersonalNumber = ""
+		}, wantResult: domain.ResultWAIT, wantCode: domain.ReasonIdentityUnconfirmed,
+			wantText: "no primary document carries a date of birth or personal number the registry record has too"},
+		{name: "no nationality anywhere with a deny list passes", policy: &denyCZE, mutate: func(r *ports.EvaluationRequest) {
+			r.UserID = "u-prospect"
+			r.Documents[0].Data.Nationality = ""
+		}, wantResult: domain.ResultOK},
 		{name: "no nationality without lists passes", mutate: doc(func(d *ports.DocumentInput) { d.Data.Nationality = "" }), wantResult: domain.ResultOK},
 		{name: "an allowed nationality on a second document", policy: &allowCZE, mutate: func(r *ports.EvaluationRequest) {
 			r.Documents[0].Data.Nationality = ""

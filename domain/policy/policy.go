@@ -64,15 +64,15 @@ type Decision struct {
 type Evaluation struct {
 	// PrimaryDocumentTypes are the identity documents of which a set needs
 	// one (else NOK), and one carrying a name and a date of birth or
-	// personal number (else WAIT).
+	// personal number that the registry record has too (else WAIT).
 	PrimaryDocumentTypes []string
 	MinimumAge           int
 	// NameWaitDistance is the largest edit distance between folded names that
 	// still goes to review instead of NOK.
 	NameWaitDistance int
 	// NationalityAllow, when not empty, is the only accepted nationalities;
-	// a set of documents none of which shows a nationality then goes to
-	// review.
+	// when no document shows one the registry's is checked, and without
+	// that too the evaluation goes to review.
 	NationalityAllow []string
 	// NationalityDeny is refused nationalities.
 	NationalityDeny []string

@@ -101,8 +101,8 @@ func TestPostgresRestart(t *testing.T) {
 	if lastBad.After(restarted.Add(3 * time.Second)) {
 		t.Errorf("requests still failed %v after PostgreSQL was back, want recovery within 3s", lastBad.Sub(restarted))
 	}
-	if st := testkit.Get(svc.Admin + "/readyz"); st != http.StatusOK {
-		t.Errorf("/readyz after the restart: %d", st)
+	if !waitFor(t, readinessBound, func() bool { return testkit.Get(svc.Admin+"/readyz") == http.StatusOK }) {
+		t.Errorf("/readyz after the restart: not 200 within %v", readinessBound)
 	}
 	if svc.PID() != pid {
 		t.Errorf("the service process changed")

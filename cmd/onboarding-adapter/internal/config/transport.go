@@ -20,11 +20,12 @@ type TransportWarning struct {
 // encrypted, or whose server certificate is not verified: PostgreSQL
 // unless sslmode (in the URL, else pgSSLMode, the PGSSLMODE environment
 // variable pgx also reads) is verify-ca or verify-full; Redis over
-// redis://; the SMS gateway over http://.
-func (c Config) TransportWarnings(pgSSLMode string) []TransportWarning {
+// redis://; the SMS gateway over http://. pgHost is PGHOST, which pgx
+// uses when the URL names no host.
+func (c Config) TransportWarnings(pgSSLMode, pgHost string) []TransportWarning {
 	var out []TransportWarning
 	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL.Value()); err == nil && !loopbackOnly(postgresHosts(u)) {
+		if u, err := url.Parse(c.DatabaseURL.Value()); err == nil && !loopbackOnly(postgresHosts(u, pgHost)) {
 			mode := u.Query().Get("sslmode")
 			if mode == "" {
 				mode = pgSSLMode
@@ -75,10 +76,14 @@ func postgresTLSProblem(mode string) string {
 }
 
 // postgresHosts are the hosts a postgres:// URL names: its authority's,
-// comma-separated for several, or a host parameter (a socket directory).
-func postgresHosts(u *url.URL) []string {
+// comma-separated for several, or a host parameter (a socket directory),
+// else pgHost (PGHOST).
+func postgresHosts(u *url.URL, pgHost string) []string {
 	if h := u.Query().Get("host"); h != "" {
 		return strings.Split(h, ",")
+	}
+	if u.Host == "" && pgHost != "" {
+		return strings.Split(pgHost, ",")
 	}
 	var hosts []string
 	for _, hp := range strings.Split(u.Host, ",") {
@@ -96,7 +101,7 @@ func postgresHosts(u *url.URL) []string {
 func loopbackOnly(hosts []string) bool {
 	for _, h := range hosts {
 		switch ip := net.ParseIP(h); {
-		case h == "" || h == "localhost" || strings.HasPrefix(h, "/"):
+		case h == "" || strings.EqualFold(h, "localhost") || strings.HasPrefix(h, "/"):
 		case ip != nil && ip.IsLoopback():
 		default:
 			return false

@@ -10,11 +10,15 @@ func TestTransportWarnings(t *testing.T) {
 		name      string
 		env       map[string]string
 		pgSSLMode string
+		pgHost    string
 		want      []string // variable: a word of the problem
 	}{
 		{name: "in memory", env: nil},
 		{name: "local PostgreSQL without TLS", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"}},
-		{name: "localhost", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres://postgres@localhost/test"}},
+		{name: "localhost", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres://postgres@LocalHost/test"}},
+		{name: "no host, PGHOST remote", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres:///onb"}, pgHost: "pg.db",
+			want: []string{"ONBOARDING_DATABASE_URL: no sslmode"}},
+		{name: "no host, no PGHOST: the local socket", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres:///onb"}},
 		{name: "a socket directory", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres:///test?host=/var/run/postgresql"}},
 		{name: "verify-full", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres://svc:pw@pg.db:5432/onb?sslmode=verify-full"}},
 		{name: "verify-ca", env: map[string]string{"ONBOARDING_DATABASE_URL": "postgres://svc:pw@pg.db/onb?sslmode=verify-ca"}},
@@ -47,7 +51,7 @@ func TestTransportWarnings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			got := cfg.TransportWarnings(tc.pgSSLMode)
+			got := cfg.TransportWarnings(tc.pgSSLMode, tc.pgHost)
 			if len(got) != len(tc.want) {
 				t.Fatalf("warnings %+v, want %d: %v", got, len(tc.want), tc.want)
 			}

@@ -37,6 +37,12 @@ const (
 // apart, so a second-old answer changes nothing for them.
 const readinessFresh = time.Second
 
+// readinessPingTimeout bounds one round of pings, whoever started it: below
+// the admin listener's 2 s per probe (transport/http.DefaultReadyTimeout),
+// so a probe waiting for a hung database gets the adapter's answer, not
+// its own time-out.
+const readinessPingTimeout = 1500 * time.Millisecond
+
 // ErrDraining is the readiness answer once shutdown has begun: the load
 // balancer stops sending before the listener closes. Its message is what
 // /readyz shows.
@@ -116,13 +122,8 @@ func (r *Readiness) Check(ctx context.Context) error {
 		c = &readinessCall{done: make(chan struct{})}
 		r.pending = c
 		// The pings serve every probe waiting on them, so the one that
-		// started them neither cancels them nor cuts them short: they
-		// get readinessTimeout, or that probe's deadline when later.
-		timeout := readinessTimeout
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > timeout {
-			timeout = time.Until(dl)
-		}
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		// started them neither cancels them nor sets their time.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessPingTimeout)
 		go func() {
 			defer cancel()
 			err := r.ping(pctx)

@@ -421,6 +421,8 @@ func TestReadiness(t *testing.T) {
 			if err := tel.ObserveReadiness(r); err != nil {
 				t.Fatal(err)
 			}
+			clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+			r.now = func() time.Time { return clock }
 			if tt.drain {
 				r.Drain()
 			}
@@ -428,6 +430,7 @@ func TestReadiness(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Check: %v, want %v", err, tt.wantErr)
 			}
+			clock = clock.Add(readinessFresh) // past the answer's freshness: pinged again
 			_ = r.Check(context.Background()) // a second probe logs nothing new
 			out := scrape(t, tel.MetricsHandler())
 			for _, want := range append(tt.wantUp, tt.wantReady) {
@@ -533,6 +536,25 @@ func TestReadinessSharesItsPings(t *testing.T) {
 	r.Drain()
 	if err := r.Check(context.Background()); !errors.Is(err, ErrDraining) {
 		t.Fatalf("draining within the answer's freshness: %v, want ErrDraining", err)
+	}
+}
+
+// TestReadinessDrainsDuringAPing: a probe waiting on pings that began
+// before shutdown answers ErrDraining, whatever the pings say.
+func TestReadinessDrainsDuringAPing(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	r := NewReadiness(nil, Dependency{Name: "postgres", Required: true, Ping: func(context.Context) error {
+		close(started)
+		<-release
+		return nil
+	}})
+	got := make(chan error, 1)
+	go func() { got <- r.Check(context.Background()) }()
+	<-started
+	r.Drain()
+	close(release)
+	if err := <-got; !errors.Is(err, ErrDraining) {
+		t.Fatalf("a probe whose pings ended after Drain: %v, want ErrDraining", err)
 	}
 }
 
