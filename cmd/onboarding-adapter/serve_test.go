@@ -200,10 +200,13 @@ func TestServedAPISpanTree(t *testing.T) {
 		}
 	}
 	otpKids := s.childrenOf(s.spanByName(t, httptransport.EndpointOTPSend))
-	for _, want := range []string{apptelemetry.SpanClientByUserID, apptelemetry.SpanBeginOTP, apptelemetry.SpanAllowOTP, apptelemetry.SpanSendSMS, apptelemetry.SpanFinishOTP} {
+	for _, want := range []string{apptelemetry.SpanClientByUserID, apptelemetry.SpanBeginOTP, apptelemetry.SpanSendSMS, apptelemetry.SpanFinishOTP} {
 		if otpKids[want] != 1 {
 			t.Errorf("otp endpoint span children %v lack %s", otpKids, want)
 		}
+	}
+	if otpKids[apptelemetry.SpanAllowOTP] != 2 { // the process's throttle, then the user's
+		t.Errorf("otp endpoint span children %v: want %s twice", otpKids, apptelemetry.SpanAllowOTP)
 	}
 
 	for _, sp := range s.spans.Ended() {

@@ -221,9 +221,23 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 		if callerGone(ctx) {
 			// The store may have counted the send before the caller left.
 			abandoned = true
-			s.refund(ctx, r.ProcessID, sendID)
+			s.refundKey(ctx, r.ProcessID, sendID)
 		}
 		return ports.OTPResult{}, fmt.Errorf("otp: throttle: %w", err)
+	}
+	if ok && s.policy.UserThrottleLimit > 0 {
+		ok, err = s.throttle.AllowOTP(ctx, userThrottleKey(r.UserID), sendID, s.policy.UserThrottleLimit, s.policy.UserThrottleWindow)
+		if err != nil || !ok {
+			// No SMS goes out: the process's count gives the send back.
+			s.refundKey(ctx, r.ProcessID, sendID)
+		}
+		if err != nil {
+			if callerGone(ctx) {
+				abandoned = true
+				s.refundKey(ctx, userThrottleKey(r.UserID), sendID)
+			}
+			return ports.OTPResult{}, fmt.Errorf("otp: user throttle: %w", err)
+		}
 	}
 	if !ok {
 		outcome = domain.OTPThrottled
@@ -243,7 +257,7 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	})
 	if res.NotSubmitted && res.Outcome != domain.OTPSent {
 		abandoned = callerGone(ctx) // before the refund, which may outlast the deadline
-		s.refund(ctx, r.ProcessID, sendID)
+		s.refund(ctx, r, sendID)
 	}
 	// The gateway's error explains a failure for its own logs; here only
 	// the classified outcome matters. Anything unclassified is transient.
@@ -279,15 +293,29 @@ func (s *service) finish(ctx context.Context, key string, outcome domain.OTPOutc
 	_ = s.dedupe.FinishOTP(fctx, key, outcome, s.policy.DedupeWindow)
 }
 
-// refund takes a send the gateway did not take off the throttle, on a
-// context the caller's deadline does not cancel (see finish). A refund
-// that fails leaves the send counted: the user may be throttled sooner,
-// never allowed more sends than the limit.
-func (s *service) refund(ctx context.Context, processID, sendID string) {
+// refund takes a send the gateway did not take off the throttle of its
+// process and of its user.
+func (s *service) refund(ctx context.Context, r ports.OTPRequest, sendID string) {
+	s.refundKey(ctx, r.ProcessID, sendID)
+	if s.policy.UserThrottleLimit > 0 {
+		s.refundKey(ctx, userThrottleKey(r.UserID), sendID)
+	}
+}
+
+// refundKey takes a send off one throttle key, on a context the caller's
+// deadline does not cancel (see finish). A refund that fails leaves the
+// send counted: the user may be throttled sooner, never allowed more sends
+// than the limit.
+func (s *service) refundKey(ctx context.Context, key, sendID string) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	_ = s.throttle.RefundOTP(fctx, processID, sendID)
+	_ = s.throttle.RefundOTP(fctx, key, sendID)
 }
+
+// userThrottleKey is the throttle's key of a user's sends over all its
+// processes. A process id cannot take it: the NUL it starts with is
+// refused in every request field, and the stores hash their keys.
+func userThrottleKey(userID string) string { return "\x00user\x00" + userID }
 
 // normalizeLanguage reduces "cs-CZ" or " CS " to "cs", and "" to def: the
 // app sends what the device has, templates are keyed by ISO 639-1.

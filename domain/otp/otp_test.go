@@ -237,6 +237,78 @@ func TestSendOTPThrottle(t *testing.T) {
 	}
 }
 
+// TestSendOTPThrottlesAUserOverItsProcesses: each process has its own
+// throttle, so a user's sends over all processes have one too (whoever
+// knows a personal number could start processes without end); a send the
+// user's throttle refuses is given back to its process, and other users
+// are not touched.
+func TestSendOTPThrottlesAUserOverItsProcesses(t *testing.T) {
+	p := policy.Default().OTP
+	p.ThrottleLimit, p.ThrottleWindow = 1, 2*time.Hour // one send per process, longer than the user's window
+	p.UserThrottleLimit, p.UserThrottleWindow = 3, time.Hour
+	f := newFixture(t, p)
+	ctx := context.Background()
+	send := func(process, user, code string) ports.OTPResult {
+		t.Helper()
+		r := request(code)
+		r.ProcessID, r.UserID = process, user
+		res, err := f.svc.SendOTP(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i, process := range []string{"p-1", "p-2", "p-3"} {
+		if res := send(process, "u-jana", "4000000"+strconv.Itoa(i)); !res.Sent {
+			t.Fatalf("send %d of the user's 3 = %+v, want sent", i+1, res)
+		}
+	}
+	if res := send("p-4", "u-jana", "40000004"); res.Sent || res.Outcome != domain.OTPThrottled {
+		t.Fatalf("the user's 4th send within the hour, in a fresh process = %+v, want throttled", res)
+	}
+	if res := send("p-5", "u-spaced", "40000005"); !res.Sent {
+		t.Fatalf("another user's send = %+v, want sent", res)
+	}
+	if n := f.sender.count(); n != 4 {
+		t.Errorf("%d SMS sent, want 4", n)
+	}
+	// Past the user's hour (not p-4's two hours), p-4 still has the send
+	// the user's throttle refused.
+	f.clock.Advance(time.Hour + time.Second)
+	if res := send("p-4", "u-jana", "40000006"); !res.Sent {
+		t.Fatalf("p-4 after the user's window = %+v, want sent: the refused send was not given back to its process", res)
+	}
+	// No user bound: the fourth send in a fresh process goes out.
+	p.UserThrottleLimit = 0
+	f = newFixture(t, p)
+	for i, process := range []string{"p-1", "p-2", "p-3", "p-4"} {
+		if res := send(process, "u-jana", "5000000"+strconv.Itoa(i)); !res.Sent {
+			t.Fatalf("without a user bound, send %d = %+v, want sent", i+1, res)
+		}
+	}
+}
+
+// TestSendOTPRefundsTheUserToo: a send the gateway provably did not take
+// is given back to the user's throttle as well as to its process's.
+func TestSendOTPRefundsTheUserToo(t *testing.T) {
+	p := policy.Default().OTP
+	p.UserThrottleLimit = 1
+	f := newFixture(t, p)
+	ctx := context.Background()
+	f.sender.result, f.sender.err = domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "breaker open", NotSubmitted: true}, errors.New("breaker open")
+	if res, err := f.svc.SendOTP(ctx, request("60000001")); err != nil || res.Sent {
+		t.Fatalf("send during the outage = %+v, %v; want not sent", res, err)
+	}
+	f.sender.mu.Lock()
+	f.sender.result, f.sender.err = domain.SendResult{}, nil
+	f.sender.mu.Unlock()
+	r := request("60000002")
+	r.ProcessID = "p-2"
+	if res, err := f.svc.SendOTP(ctx, r); err != nil || !res.Sent {
+		t.Fatalf("the user's first send after the outage = %+v, %v; want sent (its only send was never taken)", res, err)
+	}
+}
+
 // TestSendOTPRefundsWhatTheGatewayDidNotTake: a send the gateway provably
 // did not take (NotSubmitted: breaker open, connection refused, 503) is
 // taken off the throttle, so a user who tried during a gateway outage can

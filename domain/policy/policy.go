@@ -106,7 +106,14 @@ type OTP struct {
 	SenderIDs      map[string]string
 	ThrottleLimit  int
 	ThrottleWindow time.Duration
-	DedupeWindow   time.Duration
+	// UserThrottleLimit bounds the sends to one user over all its processes
+	// within UserThrottleWindow (0: no bound): each process has its own
+	// ThrottleLimit, so whoever can start processes for someone (knowing
+	// their personal number) could otherwise send them SMS without end, at
+	// the bank's cost.
+	UserThrottleLimit  int
+	UserThrottleWindow time.Duration
+	DedupeWindow       time.Duration
 	// MaxSegments bounds the SMS length a template may produce.
 	MaxSegments int
 	// CodeMaxLength bounds the code inserted into the template (the
@@ -175,12 +182,14 @@ func Default() Policy {
 					"cs": "Váš ověřovací kód je {code}. Nikomu jej nesdělujte.",
 				},
 			},
-			SenderIDs:      map[string]string{"": "MyBank"},
-			ThrottleLimit:  5,
-			ThrottleWindow: 15 * time.Minute,
-			DedupeWindow:   60 * time.Second,
-			MaxSegments:    2,
-			CodeMaxLength:  12,
+			SenderIDs:          map[string]string{"": "MyBank"},
+			ThrottleLimit:      5,
+			ThrottleWindow:     15 * time.Minute,
+			UserThrottleLimit:  10,
+			UserThrottleWindow: time.Hour,
+			DedupeWindow:       60 * time.Second,
+			MaxSegments:        2,
+			CodeMaxLength:      12,
 		},
 		Consent: Consent{
 			Enabled:         true,
@@ -299,6 +308,12 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 	}
 	if o.ThrottleWindow <= 0 {
 		bad("otp.throttleWindow", "must be positive, not %s", o.ThrottleWindow)
+	}
+	if o.UserThrottleLimit < 0 {
+		bad("otp.userThrottleLimit", "must be 0 (no bound) or more, not %d", o.UserThrottleLimit)
+	}
+	if o.UserThrottleLimit > 0 && o.UserThrottleWindow <= 0 {
+		bad("otp.userThrottleWindow", "must be positive, not %s", o.UserThrottleWindow)
 	}
 	if o.DedupeWindow < minDedupeWindow {
 		// A claim shorter than a send (the request's deadline, under 5 s,

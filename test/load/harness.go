@@ -54,6 +54,7 @@ type harness struct {
 	start   time.Time
 
 	tmp, root, binary string
+	policyFile        string // loadPolicy, written into tmp
 	media             *media
 	servers           []*server // services in start order, then the ceiling, then the WireMock stub
 	ceiling           *server
@@ -135,6 +136,10 @@ func (h *harness) setUp(ctx context.Context) error {
 	if err := h.step("build the service", func() error { return h.build(ctx) }); err != nil {
 		return err
 	}
+	h.policyFile = filepath.Join(h.tmp, "policy.yaml")
+	if err := os.WriteFile(h.policyFile, []byte(loadPolicy), 0o600); err != nil {
+		return err
+	}
 	if err := h.step("generate JPEGs", func() error {
 		h.media, err = newMedia(frameJPEG, faceJPEG)
 		if err == nil {
@@ -203,10 +208,17 @@ func (h *harness) build(ctx context.Context) error {
 	return nil
 }
 
+// loadPolicy is the services' policy: the defaults, but a per-user OTP
+// bound that no run reaches. The in-memory mode sends every OTP to the
+// handful of demo users (and PostgreSQL's 20,000 identities get about six
+// each per run), so the default 10 an hour would measure the throttled
+// answer instead of a send; the bound's check still runs on every send.
+const loadPolicy = "otp:\n  userThrottleLimit: 1000000000\n"
+
 // service registers (not yet starts) a service process and its cleanup.
 func (h *harness) service(name string, env ...string) *server {
 	full := append(baseEnv(), "ONBOARDING_LOG_LEVEL="+serviceLogLvl, "ONBOARDING_LOG_FORMAT=json",
-		"ONBOARDING_OTP_HASH_KEY="+otpHashKey)
+		"ONBOARDING_OTP_HASH_KEY="+otpHashKey, "ONBOARDING_POLICY_FILE="+h.policyFile)
 	full = append(full, env...)
 	full = append(full, h.cfg.env...)
 	s := &server{name: name, binary: h.binary, args: []string{"serve"}, env: full}
