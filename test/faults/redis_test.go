@@ -3,6 +3,8 @@ package faults
 import (
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -36,10 +38,17 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	proxy := testkit.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
+	// Every send goes to the same demo user, 18 of them within the hour:
+	// above the default per-user bound, which this test is not about.
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("otp:\n  userThrottleLimit: 1000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	svc := startService(t, map[string]string{
 		"ONBOARDING_REDIS_URL":      u.String(),
 		"ONBOARDING_CONSENT_L1_TTL": "0s", // every read reaches Redis
 		"ONBOARDING_OTP_HASH_KEY":   "redis-fault-test-otp-hash-key-0123456789",
+		"ONBOARDING_POLICY_FILE":    policyFile,
 	})
 	run := runID()
 	text := map[string]any{"processId": "rd-" + run, "consentType": "GDPR", "language": "en"}
