@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	apptelemetry "github.com/bankkit/onboarding-adapter/adapters/telemetry"
@@ -182,16 +184,17 @@ func newAPIHandler(services httptransport.Services, cfg config.Config, logger *s
 		return nil, err
 	}
 	api, err := httptransport.NewHandler(services, httptransport.Config{
-		BasePath:           cfg.BasePath,
-		Credentials:        credentials(cfg),
-		CorrelationHeader:  cfg.CorrelationHeader,
-		RequestIDHeader:    cfg.RequestIDHeader,
-		RequestTimeout:     cfg.RequestTimeout,
-		MaxBodyBytes:       cfg.MaxBodyBytes,
-		MaxImageBodyBytes:  cfg.MaxImageBodyBytes,
-		MaxInFlight:        cfg.MaxInFlight,
-		Logger:             logger,
-		EndpointMiddleware: endpointMW,
+		BasePath:             cfg.BasePath,
+		Credentials:          credentials(cfg),
+		CorrelationHeader:    cfg.CorrelationHeader,
+		RequestIDHeader:      cfg.RequestIDHeader,
+		RequestTimeout:       cfg.RequestTimeout,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		MaxImageBodyBytes:    cfg.MaxImageBodyBytes,
+		MaxInFlight:          cfg.MaxInFlight,
+		MaxInFlightBodyBytes: bodyBudget(cfg.MaxInFlightBodyBytes, debug.SetMemoryLimit(-1)),
+		Logger:               logger,
+		EndpointMiddleware:   endpointMW,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the API handler: %w", err)
@@ -234,4 +237,19 @@ func closeWithin(closeAll func(), bound time.Duration, logger *slog.Logger) {
 		logger.Warn("adapters not closed within the bound: exiting without them; queued consent servings and OTP outcomes not yet written are lost",
 			"bound", bound.String())
 	}
+}
+
+// bodyBudget is the configured body budget, or by default half of the Go
+// memory limit (memLimit, as debug.SetMemoryLimit(-1) reads it; the chart
+// sets GOMEMLIMIT to 90% of the container's) when one is set: bodies then
+// cannot take the heap past it, whatever the images' sizes. Without a limit,
+// the transport's default.
+func bodyBudget(configured, memLimit int64) int64 {
+	switch {
+	case configured > 0:
+		return configured
+	case memLimit > 0 && memLimit < math.MaxInt64:
+		return max(memLimit/2, 1<<20)
+	}
+	return httptransport.DefaultMaxInFlightBodyBytes
 }

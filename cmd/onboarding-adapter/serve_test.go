@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -411,5 +412,22 @@ func TestCloseWithinBoundsAHungClose(t *testing.T) {
 	closeWithin(func() { closed = true }, time.Minute, logger)
 	if !closed || logs.Len() != 0 {
 		t.Fatalf("a quick close: closed %v, logged %q", closed, logs.String())
+	}
+}
+
+func TestBodyBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		configured, memLimit int64
+		want                 int64
+	}{
+		{"configured wins", 64 << 20, 230 << 20, 64 << 20},
+		{"half of GOMEMLIMIT", 0, 230 << 20, 115 << 20},
+		{"a tiny limit still holds a MiB", 0, 1 << 20, 1 << 20},
+		{"no memory limit", 0, math.MaxInt64, httptransport.DefaultMaxInFlightBodyBytes},
+	} {
+		if got := bodyBudget(tc.configured, tc.memLimit); got != tc.want {
+			t.Errorf("%s: bodyBudget(%d, %d) = %d, want %d", tc.name, tc.configured, tc.memLimit, got, tc.want)
+		}
 	}
 }

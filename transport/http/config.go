@@ -22,6 +22,11 @@ const (
 	DefaultRequestTimeout    = 4 * time.Second
 	DefaultMaxBodyBytes      = 64 << 10
 	DefaultMaxImageBodyBytes = 10 << 20
+	// DefaultMaxInFlightBodyBytes bounds what the bodies of the requests in
+	// flight hold when Config leaves it unset (see
+	// Config.MaxInFlightBodyBytes); the service sets it from its memory
+	// limit.
+	DefaultMaxInFlightBodyBytes = 512 << 20
 	// DefaultMaxInFlight bounds the API requests one replica serves at
 	// once. A replica on two cores answers a few thousand requests per
 	// second, so 256 in flight means a dependency is slow or down: queueing
@@ -109,6 +114,14 @@ type Config struct {
 	// more is answered 503 with Retry-After at once, without reading its
 	// body, instead of waiting in a queue past the caller's time-out.
 	MaxInFlight int
+	// MaxInFlightBodyBytes bounds the memory the bodies of the requests in
+	// flight hold, each counted as twice its size (its bytes, and the
+	// images decoded from them), or as twice its route's limit while its
+	// size is not announced. A body that does not fit beside those held is
+	// answered 503 with Retry-After before it is read; one alone always
+	// fits. The in-flight bound alone would let 256 image bodies of up to
+	// 10 MiB each hold gigabytes. Default DefaultMaxInFlightBodyBytes.
+	MaxInFlightBodyBytes int64
 	// Logger receives the access log and error details (default: discard).
 	Logger *slog.Logger
 	// EndpointMiddleware, when set, is applied exactly once to each
@@ -137,6 +150,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxImageBodyBytes == 0 {
 		c.MaxImageBodyBytes = DefaultMaxImageBodyBytes
+	}
+	if c.MaxInFlightBodyBytes == 0 {
+		c.MaxInFlightBodyBytes = DefaultMaxInFlightBodyBytes
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
@@ -184,6 +200,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxImageBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("invalid MaxImageBodyBytes %d: must be positive", c.MaxImageBodyBytes))
+	}
+	if c.MaxInFlightBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("invalid MaxInFlightBodyBytes %d: must be positive", c.MaxInFlightBodyBytes))
 	}
 	if c.MaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("invalid MaxInFlight %d: must be positive", c.MaxInFlight))

@@ -33,8 +33,9 @@ type errorBody struct {
 // package from field paths and fixed texts, never from the caller's values,
 // so it is safe to send back.
 type requestError struct {
-	status int // 400, 413 or 415
-	msg    string
+	status     int // 400, 413, 415, or 503 for a body the budget cannot hold
+	msg        string
+	retryAfter string // the Retry-After of a 503, in seconds
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -126,6 +127,9 @@ func (a *api) encodeError(ctx context.Context, err error, w http.ResponseWriter)
 		level = slog.LevelWarn
 	}
 	a.log.LogAttrs(ctx, level, "request failed", attrs...)
+	if re := (*requestError)(nil); errors.As(err, &re) && re.retryAfter != "" {
+		w.Header().Set("Retry-After", re.retryAfter)
+	}
 	writeError(w, status, errorGeneric, msg)
 }
 

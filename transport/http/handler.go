@@ -17,6 +17,7 @@ type api struct {
 	log      *slog.Logger
 	creds    []credentialDigest
 	inFlight atomic.Int64 // requests inside the in-flight limit ring
+	bodies   bodyBudget   // memory held by the bodies of those requests
 	// The id headers' names in canonical form, so ring 1 reads and sets
 	// them without canonicalising them on every request.
 	correlationKey, requestIDKey string
@@ -44,6 +45,7 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 	}
 	a := &api{cfg: c, log: c.Logger,
 		correlationKey: http.CanonicalHeaderKey(c.CorrelationHeader), requestIDKey: http.CanonicalHeaderKey(c.RequestIDHeader)}
+	a.bodies.limit = c.MaxInFlightBodyBytes
 	for _, cr := range c.Credentials {
 		a.creds = append(a.creds, credentialDigest{user: sha256.Sum256([]byte(cr.Username)), pass: sha256.Sum256([]byte(cr.Password))})
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,6 +216,55 @@ func TestInFlightLimit(t *testing.T) {
 	}
 	if shed != 5 {
 		t.Errorf("%d access lines with 503, want 5", shed)
+	}
+}
+
+// TestInFlightBodyBudget: the bodies of the requests in flight hold at
+// most MaxInFlightBodyBytes, each counted twice; one that does not fit is
+// answered 503 with Retry-After before it reaches the service, a smaller
+// one still fits, the budget comes back when a request is answered, and a
+// body alone always fits.
+func TestInFlightBodyBudget(t *testing.T) {
+	pad := func(n int) string { return `{"processId":"p","pad":"` + strings.Repeat("x", n) + `"}` }
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	var block atomic.Bool
+	block.Store(true)
+	f := &fakes{text: func(ctx context.Context, r ports.ConsentTextRequest) (domain.ConsentText, error) {
+		if r.ProcessID == "p" && block.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return domain.ConsentText{HTML: "<p>x</p>"}, nil
+	}}
+	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 100_000 })
+	held := make(chan int, 1)
+	go func() { held <- h.post("/consent/text", pad(30_000)).status }() // holds about 60,000
+	<-entered                                                           // later requests pass through
+
+	res := h.post("/consent/text", pad(30_000)) // 120,000 > 100,000
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" {
+		t.Fatalf("a body over the budget: %d %q %s, want 503 with Retry-After: 1", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	if e := res.errorBody(t); e != (errorBody{ErrorCode: errorGeneric, Message: "server busy, retry later"}) {
+		t.Errorf("body %+v", e)
+	}
+	if res := h.post("/consent/text", `{"processId":"small"}`); res.status != http.StatusOK {
+		t.Errorf("a small body beside the held one: %d %s", res.status, res.body)
+	}
+	close(release)
+	if st := <-held; st != http.StatusOK {
+		t.Errorf("the held request: %d", st)
+	}
+	if res := h.post("/consent/text", pad(30_000)); res.status != http.StatusOK {
+		t.Errorf("the same body once the budget came back: %d %s", res.status, res.body)
+	}
+
+	alone := newHarness(t, &fakes{}, func(c *Config) { c.MaxInFlightBodyBytes = 10_000 })
+	if res := alone.post("/consent/text", pad(30_000)); res.status != http.StatusOK {
+		t.Errorf("a body larger than the whole budget, alone: %d %s, want 200", res.status, res.body)
 	}
 }
 

@@ -112,6 +112,13 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	if r.Body == nil {
 		return nil, nil, nil
 	}
+	size := r.ContentLength
+	if size < 0 {
+		size = limit // not announced: it may take the whole limit
+	}
+	if err := holdBody(ctx, size); err != nil {
+		return nil, nil, err
+	}
 	if r.ContentLength > 0 {
 		// Within the limit, and net/http never reads past an announced
 		// length: no MaxBytesReader needed.

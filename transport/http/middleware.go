@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -40,6 +41,38 @@ type requestState struct {
 	// recycle is a decoded image's buffer (the presence-check frame) that
 	// goes back to bodyBuffers once the request is answered.
 	recycle *[]byte
+	// bodies is the API's body budget, and held what this request's body
+	// took of it until the request is answered (see holdBody).
+	bodies *bodyBudget
+	held   int64
+}
+
+// bodyBudget is the memory the bodies of the requests in flight may hold
+// (Config.MaxInFlightBodyBytes).
+type bodyBudget struct {
+	limit int64
+	held  atomic.Int64
+}
+
+// errBodiesBusy answers a body that does not fit in the budget.
+var errBodiesBusy = &requestError{status: http.StatusServiceUnavailable, msg: "server busy, retry later", retryAfter: retryAfterBusy}
+
+// holdBody takes twice size (the body, and what is decoded from it) from
+// the request's body budget until the request is answered, or refuses it
+// when other requests' bodies hold the rest. Outside a request served by
+// NewHandler (tests calling a decoder) there is no budget.
+func holdBody(ctx context.Context, size int64) error {
+	st := stateFrom(ctx)
+	if st == nil || st.bodies == nil || st.bodies.limit <= 0 || size <= 0 {
+		return nil
+	}
+	w := 2 * size
+	if held := st.bodies.held.Add(w); held > st.bodies.limit && held != w {
+		st.bodies.held.Add(-w)
+		return errBodiesBusy
+	}
+	st.held += w
+	return nil
 }
 
 // keepUntilAnswered hands buf, which the decoded request refers to, to the
@@ -230,9 +263,14 @@ func (a *api) withRequestScope(next http.Handler) http.Handler {
 		annotateServerSpan(st, st)
 		ctx := newLazyDeadline(st, st.start, a.cfg.RequestTimeout)
 		defer ctx.release()
+		st.bodies = &a.bodies
 		next.ServeHTTP(&st.sw, r.WithContext(ctx))
 		bodyBuffers.put(st.recycle)
 		st.recycle = nil
+		if st.held != 0 {
+			a.bodies.held.Add(-st.held)
+			st.held = 0
+		}
 		// The router matched on a copy of r (WithContext copies); hand the
 		// pattern back to the request this ring was given, where otelhttp
 		// wrapped directly around the handler reads it to name the server

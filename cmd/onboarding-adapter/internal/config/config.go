@@ -95,8 +95,12 @@ type Config struct {
 	// keeps serving after SIGTERM with readiness already false, so load
 	// balancers without a preStop hook stop sending before the listener
 	// closes; the Helm chart's preStop sleep does this, hence 0 by default.
-	MaxInFlight   int           `env:"MAX_IN_FLIGHT" envDefault:"256"`
-	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
+	MaxInFlight int `env:"MAX_IN_FLIGHT" envDefault:"256"`
+	// MaxInFlightBodyBytes bounds the memory the bodies of the requests in
+	// flight hold (transport/http.Config.MaxInFlightBodyBytes); 0: half of
+	// the Go memory limit (GOMEMLIMIT) when one is set, else 512 MiB.
+	MaxInFlightBodyBytes int64         `env:"MAX_IN_FLIGHT_BODY_BYTES" envDefault:"0"`
+	ShutdownDelay        time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
 
 	// Review UI and CLI: the reviewers' own credentials (never the API's)
 	// and overrides of the policy's review section.
@@ -353,6 +357,9 @@ func (c Config) Validate() error {
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
 		bad("SHUTDOWN_DELAY", "must be between 0s and 1m, not %s", c.ShutdownDelay)
 	}
+	if c.MaxInFlightBodyBytes != 0 && (c.MaxInFlightBodyBytes < 1<<20 || c.MaxInFlightBodyBytes > 64<<30) {
+		bad("MAX_IN_FLIGHT_BODY_BYTES", "must be 0 (half the memory limit) or between 1048576 and 68719476736, not %d", c.MaxInFlightBodyBytes)
+	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
 		bad("MAX_IN_FLIGHT", "must be between 1 and 100000, not %d", c.MaxInFlight)
 	}
@@ -497,6 +504,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_image_body_bytes", c.MaxImageBodyBytes),
 		slog.Int64("gc_heap_floor", c.GCHeapFloor),
 		slog.Int("max_in_flight", c.MaxInFlight),
+		slog.Int64("max_in_flight_body_bytes", c.MaxInFlightBodyBytes),
 		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.Bool("otp_hash_key_set", c.OTPHashKey != ""),
 		slog.Bool("demo_data", c.DemoData),
