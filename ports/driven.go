@@ -322,7 +322,8 @@ type OTPDedupe interface {
 	ReleaseOTP(ctx context.Context, key string) (released bool, err error)
 }
 
-// OTPThrottle bounds sends per process.
+// OTPThrottle bounds sends per key: a process id, or the keyed hash of a
+// phone number (domain/otp), which stores treat alike.
 type OTPThrottle interface {
 	// AllowOTP counts one send for processID, named sendID (unique per
 	// send: a store may count a repeated sendID once), and reports whether

@@ -22,13 +22,15 @@ var (
 // by the guard's limit.
 const otpSweepInterval = time.Minute
 
-// DefaultOTPProcesses bounds the throttled processes an OTPGuard tracks:
+// DefaultOTPProcesses bounds the throttled keys an OTPGuard tracks,
+// processes and (domain/otp) the keyed hashes of phone numbers alike:
 // five times the processes a large bank's onboarding sends OTPs to in the
 // 15-minute throttle window (10 per second), about 6 MB at the cap with one
-// send each. Past it the oldest processes are forgotten, so a flood of fresh
-// process ids cannot exhaust a replica's memory; only a process among the
-// oldest of more than this many within its window regains its throttle
-// budget.
+// send each. At that rate a number's hour-long log is forgotten after
+// about 40 minutes of others' keys; at a bank's usual rate, never. Past it
+// the oldest keys are forgotten, so a flood of fresh process ids cannot
+// exhaust a replica's memory; only a key among the oldest of more than this
+// many within its window regains its throttle budget.
 const DefaultOTPProcesses = 50_000
 
 // DefaultOTPDedupeKeys bounds the dedupe keys an OTPGuard tracks. A key

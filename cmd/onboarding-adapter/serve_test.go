@@ -206,7 +206,7 @@ func TestServedAPISpanTree(t *testing.T) {
 			t.Errorf("otp endpoint span children %v lack %s", otpKids, want)
 		}
 	}
-	if otpKids[apptelemetry.SpanAllowOTP] != 2 { // the process's throttle, then the user's
+	if otpKids[apptelemetry.SpanAllowOTP] != 2 { // the phone number's throttle, then the process's
 		t.Errorf("otp endpoint span children %v: want %s twice", otpKids, apptelemetry.SpanAllowOTP)
 	}
 

@@ -1,8 +1,9 @@
 // Package otp delivers the one-time codes the Onboarding Server generates
 // (/otp/send). It finds the user's phone in the registry, deduplicates a
 // re-sent (processId, code) so a retry after a caller timeout sends no
-// second SMS, throttles sends per process, renders the template for the
-// code's type and language, and hands the message to the SMS gateway.
+// second SMS, throttles sends per phone number and per process, renders
+// the template for the code's type and language, and hands the message to
+// the SMS gateway.
 //
 // The code is a secret: it appears only in the SMS text handed to the
 // gateway, never in an error, a returned value or a stored key (the dedupe
@@ -159,8 +160,14 @@ type macState struct {
 // "b1") apart. The HMAC is reset and the scratch input wiped before the
 // state goes back to the pool, so no code stays in it.
 func (s *service) dedupeKey(processID, code string) string {
+	return s.mac(processID, code)
+}
+
+// mac is the hex HMAC of a, NUL, b with the service's key, from a recycled
+// HMAC whose state and scratch input are wiped before it goes back.
+func (s *service) mac(a, b string) string {
 	m := s.macs.Get().(*macState) // reset when put back
-	m.in = append(append(append(m.in[:0], processID...), 0), code...)
+	m.in = append(append(append(m.in[:0], a...), 0), b...)
 	m.h.Write(m.in)
 	key := hex.EncodeToString(m.h.Sum(m.sum[:0]))
 	// The HMAC's inner state still holds the input's last block until a
@@ -216,7 +223,30 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	// The send's id in the throttle's log: fresh per send, as a code
 	// re-sent after the dedupe window is a send of its own.
 	sendID := strconv.FormatUint(rand.Uint64(), 36)
+	// The phone's bound first: a flood of fresh process ids for one number
+	// is then refused without a throttle entry per process.
+	var phoneKey string
+	if s.policy.PhoneThrottleLimit > 0 {
+		phoneKey = s.phoneThrottleKey(phone)
+		ok, err := s.throttle.AllowOTP(ctx, phoneKey, sendID, s.policy.PhoneThrottleLimit, s.policy.PhoneThrottleWindow)
+		if err != nil {
+			if callerGone(ctx) {
+				// The store may have counted the send before the caller left.
+				abandoned = true
+				s.refundKey(ctx, phoneKey, sendID)
+			}
+			return ports.OTPResult{}, fmt.Errorf("otp: phone throttle: %w", err)
+		}
+		if !ok {
+			outcome = domain.OTPThrottled
+			return ports.OTPResult{Sent: false, Outcome: outcome}, nil
+		}
+	}
 	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
+	if err != nil || !ok {
+		// No SMS goes out: the phone's count gives the send back.
+		s.refundKey(ctx, phoneKey, sendID)
+	}
 	if err != nil {
 		if callerGone(ctx) {
 			// The store may have counted the send before the caller left.
@@ -224,20 +254,6 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 			s.refundKey(ctx, r.ProcessID, sendID)
 		}
 		return ports.OTPResult{}, fmt.Errorf("otp: throttle: %w", err)
-	}
-	if ok && s.policy.UserThrottleLimit > 0 {
-		ok, err = s.throttle.AllowOTP(ctx, userThrottleKey(r.UserID), sendID, s.policy.UserThrottleLimit, s.policy.UserThrottleWindow)
-		if err != nil || !ok {
-			// No SMS goes out: the process's count gives the send back.
-			s.refundKey(ctx, r.ProcessID, sendID)
-		}
-		if err != nil {
-			if callerGone(ctx) {
-				abandoned = true
-				s.refundKey(ctx, userThrottleKey(r.UserID), sendID)
-			}
-			return ports.OTPResult{}, fmt.Errorf("otp: user throttle: %w", err)
-		}
 	}
 	if !ok {
 		outcome = domain.OTPThrottled
@@ -257,7 +273,8 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	})
 	if res.NotSubmitted && res.Outcome != domain.OTPSent {
 		abandoned = callerGone(ctx) // before the refund, which may outlast the deadline
-		s.refund(ctx, r, sendID)
+		s.refundKey(ctx, r.ProcessID, sendID)
+		s.refundKey(ctx, phoneKey, sendID)
 	}
 	// The gateway's error explains a failure for its own logs; here only
 	// the classified outcome matters. Anything unclassified is transient.
@@ -293,29 +310,26 @@ func (s *service) finish(ctx context.Context, key string, outcome domain.OTPOutc
 	_ = s.dedupe.FinishOTP(fctx, key, outcome, s.policy.DedupeWindow)
 }
 
-// refund takes a send the gateway did not take off the throttle of its
-// process and of its user.
-func (s *service) refund(ctx context.Context, r ports.OTPRequest, sendID string) {
-	s.refundKey(ctx, r.ProcessID, sendID)
-	if s.policy.UserThrottleLimit > 0 {
-		s.refundKey(ctx, userThrottleKey(r.UserID), sendID)
-	}
-}
-
-// refundKey takes a send off one throttle key, on a context the caller's
-// deadline does not cancel (see finish). A refund that fails leaves the
-// send counted: the user may be throttled sooner, never allowed more sends
-// than the limit.
+// refundKey takes a send off one throttle key ("" for none), on a context
+// the caller's deadline does not cancel (see finish). A refund that fails
+// leaves the send counted: the user may be throttled sooner, never allowed
+// more sends than the limit.
 func (s *service) refundKey(ctx context.Context, key, sendID string) {
+	if key == "" {
+		return
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	_ = s.throttle.RefundOTP(fctx, key, sendID)
 }
 
-// userThrottleKey is the throttle's key of a user's sends over all its
-// processes. A process id cannot take it: the NUL it starts with is
-// refused in every request field, and the stores hash their keys.
-func userThrottleKey(userID string) string { return "\x00user\x00" + userID }
+// phoneThrottleKey is the throttle's key of the sends to a phone number over
+// all processes and users: the keyed hash of the number, so neither store
+// holds a number anyone could find again by hashing every number, with a
+// NUL first, which no process id holds (the transport refuses NUL).
+func (s *service) phoneThrottleKey(phone string) string {
+	return "\x00phone\x00" + s.mac("phone", phone)
+}
 
 // normalizeLanguage reduces "cs-CZ" or " CS " to "cs", and "" to def: the
 // app sends what the device has, templates are keyed by ISO 639-1.

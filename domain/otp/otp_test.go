@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ var (
 	noPhone  = domain.Client{UserID: "u-nophone", ClientNumber: "1000005", Status: domain.StatusActive}
 	badPhone = domain.Client{UserID: "u-badphone", ClientNumber: "1000006", Phone: "777123456", Status: domain.StatusActive}
 	spaced   = domain.Client{UserID: "u-spaced", ClientNumber: "1000007", Phone: "00420 777 123 457", Status: domain.StatusActive}
+	// janasNumber is another user (a prospect registered with it) with
+	// Jana's phone number, written another way.
+	janasNumber = domain.Client{UserID: "u-janas-number", Phone: "+420 777 123 456", Status: domain.StatusProspect}
 )
 
 // sender is a gateway double that counts and keeps what it was given. A
@@ -237,16 +241,20 @@ func TestSendOTPThrottle(t *testing.T) {
 	}
 }
 
-// TestSendOTPThrottlesAUserOverItsProcesses: each process has its own
-// throttle, so a user's sends over all processes have one too (whoever
-// knows a personal number could start processes without end); a send the
-// user's throttle refuses is given back to its process, and other users
-// are not touched.
-func TestSendOTPThrottlesAUserOverItsProcesses(t *testing.T) {
+// TestSendOTPThrottlesAPhoneOverProcessesAndUsers: each process has its
+// own throttle, so a phone number's sends over all processes and users have
+// one too (whoever knows a personal number could start processes without
+// end, or register prospects with someone's number). It is checked first;
+// a send the process's bound refuses is given back to the number; other
+// numbers are not touched; the stores never see the number.
+func TestSendOTPThrottlesAPhoneOverProcessesAndUsers(t *testing.T) {
 	p := policy.Default().OTP
-	p.ThrottleLimit, p.ThrottleWindow = 1, 2*time.Hour // one send per process, longer than the user's window
-	p.UserThrottleLimit, p.UserThrottleWindow = 3, time.Hour
+	p.ThrottleLimit, p.ThrottleWindow = 1, 2*time.Hour // one send per process
+	p.PhoneThrottleLimit, p.PhoneThrottleWindow = 3, time.Hour
 	f := newFixture(t, p)
+	keys := &throttleKeys{OTPGuard: f.guard}
+	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana, spaced, janasNumber)
+	f.svc = otp.New(reg, f.guard, keys, f.sender, key, p)
 	ctx := context.Background()
 	send := func(process, user, code string) ports.OTPResult {
 		t.Helper()
@@ -258,41 +266,74 @@ func TestSendOTPThrottlesAUserOverItsProcesses(t *testing.T) {
 		}
 		return res
 	}
-	for i, process := range []string{"p-1", "p-2", "p-3"} {
-		if res := send(process, "u-jana", "4000000"+strconv.Itoa(i)); !res.Sent {
-			t.Fatalf("send %d of the user's 3 = %+v, want sent", i+1, res)
-		}
+	if res := send("p-1", "u-jana", "40000001"); !res.Sent {
+		t.Fatalf("first send = %+v", res)
 	}
-	if res := send("p-4", "u-jana", "40000004"); res.Sent || res.Outcome != domain.OTPThrottled {
-		t.Fatalf("the user's 4th send within the hour, in a fresh process = %+v, want throttled", res)
+	if res := send("p-1", "u-jana", "40000002"); res.Sent || res.Outcome != domain.OTPThrottled {
+		t.Fatalf("p-1's second send = %+v, want throttled by its process", res)
 	}
-	if res := send("p-5", "u-spaced", "40000005"); !res.Sent {
-		t.Fatalf("another user's send = %+v, want sent", res)
+	// The number's count got that send back: two more fit.
+	if res := send("p-2", "u-jana", "40000003"); !res.Sent {
+		t.Fatalf("p-2 = %+v, want sent", res)
+	}
+	if res := send("p-3", "u-janas-number", "40000004"); !res.Sent {
+		t.Fatalf("another user with the number, p-3 = %+v, want sent (the number's third)", res)
+	}
+	if res := send("p-4", "u-jana", "40000005"); res.Sent || res.Outcome != domain.OTPThrottled {
+		t.Fatalf("the number's 4th send within the hour, in a fresh process = %+v, want throttled", res)
+	}
+	if res := send("p-5", "u-spaced", "40000006"); !res.Sent {
+		t.Fatalf("another number's send = %+v, want sent", res)
 	}
 	if n := f.sender.count(); n != 4 {
 		t.Errorf("%d SMS sent, want 4", n)
 	}
-	// Past the user's hour (not p-4's two hours), p-4 still has the send
-	// the user's throttle refused.
+	// The refused fresh process left no entry: after the number's hour
+	// (not p-4's two), p-4 sends.
 	f.clock.Advance(time.Hour + time.Second)
-	if res := send("p-4", "u-jana", "40000006"); !res.Sent {
-		t.Fatalf("p-4 after the user's window = %+v, want sent: the refused send was not given back to its process", res)
+	if res := send("p-4", "u-jana", "40000007"); !res.Sent {
+		t.Fatalf("p-4 after the number's window = %+v, want sent", res)
 	}
-	// No user bound: the fourth send in a fresh process goes out.
-	p.UserThrottleLimit = 0
+	for _, k := range keys.seen() {
+		if strings.Contains(k, "777") || strings.Contains(k, "u-jana") {
+			t.Errorf("a throttle key carries the number or the user: %q", k)
+		}
+	}
+	// No bound: a fourth send to the number in a fresh process goes out.
+	p.PhoneThrottleLimit = 0
 	f = newFixture(t, p)
 	for i, process := range []string{"p-1", "p-2", "p-3", "p-4"} {
 		if res := send(process, "u-jana", "5000000"+strconv.Itoa(i)); !res.Sent {
-			t.Fatalf("without a user bound, send %d = %+v, want sent", i+1, res)
+			t.Fatalf("without a bound, send %d = %+v, want sent", i+1, res)
 		}
 	}
 }
 
-// TestSendOTPRefundsTheUserToo: a send the gateway provably did not take
-// is given back to the user's throttle as well as to its process's.
-func TestSendOTPRefundsTheUserToo(t *testing.T) {
+// throttleKeys records the keys the OTP service gives its throttle.
+type throttleKeys struct {
+	*memory.OTPGuard
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *throttleKeys) AllowOTP(ctx context.Context, key, sendID string, limit int, window time.Duration) (bool, error) {
+	k.mu.Lock()
+	k.keys = append(k.keys, key)
+	k.mu.Unlock()
+	return k.OTPGuard.AllowOTP(ctx, key, sendID, limit, window)
+}
+
+func (k *throttleKeys) seen() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.keys)
+}
+
+// TestSendOTPRefundsThePhoneToo: a send the gateway provably did not take
+// is given back to its number's throttle as well as to its process's.
+func TestSendOTPRefundsThePhoneToo(t *testing.T) {
 	p := policy.Default().OTP
-	p.UserThrottleLimit = 1
+	p.PhoneThrottleLimit = 1
 	f := newFixture(t, p)
 	ctx := context.Background()
 	f.sender.result, f.sender.err = domain.SendResult{Outcome: domain.OTPFailedTransient, Detail: "breaker open", NotSubmitted: true}, errors.New("breaker open")
@@ -305,7 +346,7 @@ func TestSendOTPRefundsTheUserToo(t *testing.T) {
 	r := request("60000002")
 	r.ProcessID = "p-2"
 	if res, err := f.svc.SendOTP(ctx, r); err != nil || !res.Sent {
-		t.Fatalf("the user's first send after the outage = %+v, %v; want sent (its only send was never taken)", res, err)
+		t.Fatalf("the number's first send after the outage = %+v, %v; want sent (its only send was never taken)", res, err)
 	}
 }
 
@@ -745,7 +786,9 @@ func TestDedupeKeys(t *testing.T) {
 	guard := memory.NewOTPGuard(clock)
 	rec := &keyRecorder{OTPDedupe: guard}
 	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana)
-	svc := otp.New(reg, rec, guard, &sender{}, key, policy.Default().OTP)
+	p := policy.Default().OTP
+	p.PhoneThrottleLimit = 0 // its sends all go to one number: every one is sent
+	svc := otp.New(reg, rec, guard, &sender{}, key, p)
 	send := func(pid, code string) {
 		r := request(code)
 		r.ProcessID = pid

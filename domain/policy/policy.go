@@ -106,14 +106,15 @@ type OTP struct {
 	SenderIDs      map[string]string
 	ThrottleLimit  int
 	ThrottleWindow time.Duration
-	// UserThrottleLimit bounds the sends to one user over all its processes
-	// within UserThrottleWindow (0: no bound): each process has its own
-	// ThrottleLimit, so whoever can start processes for someone (knowing
-	// their personal number) could otherwise send them SMS without end, at
-	// the bank's cost.
-	UserThrottleLimit  int
-	UserThrottleWindow time.Duration
-	DedupeWindow       time.Duration
+	// PhoneThrottleLimit bounds the sends to one phone number over all
+	// processes and users within PhoneThrottleWindow (0: no bound): each
+	// process has its own ThrottleLimit, so whoever can start processes for
+	// someone (knowing their personal number, or registering prospects with
+	// their number) could otherwise send them SMS without end, at the
+	// bank's cost.
+	PhoneThrottleLimit  int
+	PhoneThrottleWindow time.Duration
+	DedupeWindow        time.Duration
 	// MaxSegments bounds the SMS length a template may produce.
 	MaxSegments int
 	// CodeMaxLength bounds the code inserted into the template (the
@@ -182,14 +183,14 @@ func Default() Policy {
 					"cs": "Váš ověřovací kód je {code}. Nikomu jej nesdělujte.",
 				},
 			},
-			SenderIDs:          map[string]string{"": "MyBank"},
-			ThrottleLimit:      5,
-			ThrottleWindow:     15 * time.Minute,
-			UserThrottleLimit:  10,
-			UserThrottleWindow: time.Hour,
-			DedupeWindow:       60 * time.Second,
-			MaxSegments:        2,
-			CodeMaxLength:      12,
+			SenderIDs:           map[string]string{"": "MyBank"},
+			ThrottleLimit:       5,
+			ThrottleWindow:      15 * time.Minute,
+			PhoneThrottleLimit:  10,
+			PhoneThrottleWindow: time.Hour,
+			DedupeWindow:        60 * time.Second,
+			MaxSegments:         2,
+			CodeMaxLength:       12,
 		},
 		Consent: Consent{
 			Enabled:         true,
@@ -309,11 +310,11 @@ func (p Policy) validateOTP(bad func(key, format string, args ...any)) {
 	if o.ThrottleWindow <= 0 {
 		bad("otp.throttleWindow", "must be positive, not %s", o.ThrottleWindow)
 	}
-	if o.UserThrottleLimit < 0 {
-		bad("otp.userThrottleLimit", "must be 0 (no bound) or more, not %d", o.UserThrottleLimit)
+	if o.PhoneThrottleLimit < 0 {
+		bad("otp.phoneThrottleLimit", "must be 0 (no bound) or more, not %d", o.PhoneThrottleLimit)
 	}
-	if o.UserThrottleLimit > 0 && o.UserThrottleWindow <= 0 {
-		bad("otp.userThrottleWindow", "must be positive, not %s", o.UserThrottleWindow)
+	if o.PhoneThrottleLimit > 0 && o.PhoneThrottleWindow <= 0 {
+		bad("otp.phoneThrottleWindow", "must be positive, not %s", o.PhoneThrottleWindow)
 	}
 	if o.DedupeWindow < minDedupeWindow {
 		// A claim shorter than a send (the request's deadline, under 5 s,

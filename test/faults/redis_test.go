@@ -38,10 +38,10 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	proxy := testkit.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
-	// Every send goes to the same demo user, 18 of them within the hour:
-	// above the default per-user bound, which this test is not about.
+	// Every send goes to the same demo user's number, 18 of them within the
+	// hour: above the default per-phone bound, which this test is not about.
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte("otp:\n  userThrottleLimit: 1000\n"), 0o600); err != nil {
+	if err := os.WriteFile(policyFile, []byte("otp:\n  phoneThrottleLimit: 1000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	svc := startService(t, map[string]string{

@@ -114,13 +114,15 @@ type Config struct {
 	// more is answered 503 with Retry-After at once, without reading its
 	// body, instead of waiting in a queue past the caller's time-out.
 	MaxInFlight int
-	// MaxInFlightBodyBytes bounds the memory the bodies of the requests in
-	// flight hold, each counted as twice its size (its bytes, and the
-	// images decoded from them), or as twice its route's limit while its
-	// size is not announced. A body that does not fit beside those held is
-	// answered 503 with Retry-After before it is read; one alone always
-	// fits. The in-flight bound alone would let 256 image bodies of up to
-	// 10 MiB each hold gigabytes. Default DefaultMaxInFlightBodyBytes.
+	// MaxInFlightBodyBytes bounds the memory the bodies of the image
+	// routes' requests in flight hold (routes whose limit is above
+	// MaxBodyBytes), each counted as twice its size (its bytes, and the
+	// images decoded from them); a body of unannounced length counts 256
+	// KiB while it is read, then its size. A body that does not fit beside
+	// those held is answered 503 with Retry-After before it is read; one
+	// alone always fits. The in-flight bound alone would let 256 image
+	// bodies of up to 10 MiB each hold gigabytes. Default
+	// DefaultMaxInFlightBodyBytes.
 	MaxInFlightBodyBytes int64
 	// Logger receives the access log and error details (default: discard).
 	Logger *slog.Logger

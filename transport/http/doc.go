@@ -30,9 +30,9 @@
 //     every answer, even a panic's, carries the ids.
 //     1b. in-flight limit: beyond Config.MaxInFlight concurrent requests,
 //     503 ERROR_GENERIC with Retry-After at once, before the body is read.
-//     Reading a body takes twice its size from Config.MaxInFlightBodyBytes
-//     until the answer; a body that does not fit beside the others gets the
-//     same 503 before it is read.
+//     Reading an image route's body takes twice its size from
+//     Config.MaxInFlightBodyBytes until the answer; a body that does not fit
+//     beside the others gets the same 503 before it is read.
 //  2. recover: a panic anywhere below becomes 500 ERROR_GENERIC, logged with
 //     its stack and the ids.
 //  3. basic auth (only when credentials are configured): 401

@@ -123,6 +123,9 @@ func (a *api) encodeError(ctx context.Context, err error, w http.ResponseWriter)
 		if errors.As(err, &pe) {
 			attrs = append(attrs, slog.String("stack", string(pe.stack)))
 		}
+	case errors.Is(err, errBodiesBusy):
+		// Shed load, as the in-flight limit sheds without a line of its
+		// own: the access log has each one.
 	case status >= 500:
 		level = slog.LevelWarn
 	}

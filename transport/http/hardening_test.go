@@ -3,9 +3,9 @@ package httptransport
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,51 +219,82 @@ func TestInFlightLimit(t *testing.T) {
 	}
 }
 
-// TestInFlightBodyBudget: the bodies of the requests in flight hold at
-// most MaxInFlightBodyBytes, each counted twice; one that does not fit is
-// answered 503 with Retry-After before it reaches the service, a smaller
-// one still fits, the budget comes back when a request is answered, and a
-// body alone always fits.
+// TestInFlightBodyBudget: the image bodies of the requests in flight hold
+// at most MaxInFlightBodyBytes, each counted twice; one that does not fit
+// is answered 503 with Retry-After before it reaches the service, a
+// smaller one still fits, small routes' bodies are not counted, the budget
+// comes back when a request is answered (or aborted), and a body alone
+// always fits.
 func TestInFlightBodyBudget(t *testing.T) {
-	pad := func(n int) string { return `{"processId":"p","pad":"` + strings.Repeat("x", n) + `"}` }
+	pad := func(process string, n int) string {
+		return `{"processId":"` + process + `","userId":"u","identityVerificationId":"iv","status":"SUCCESS","score":8.5,"pad":"` +
+			strings.Repeat("x", n) + `"}`
+	}
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	var block atomic.Bool
-	block.Store(true)
-	f := &fakes{text: func(ctx context.Context, r ports.ConsentTextRequest) (domain.ConsentText, error) {
-		if r.ProcessID == "p" && block.CompareAndSwap(true, false) {
+	f := &fakes{approve: func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+		if r.ProcessID == "held" {
 			entered <- struct{}{}
 			select {
 			case <-release:
 			case <-ctx.Done():
 			}
 		}
-		return domain.ConsentText{HTML: "<p>x</p>"}, nil
+		return domain.Decision{Result: domain.ResultOK}, nil
 	}}
-	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 100_000 })
+	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 1_000_000 })
 	held := make(chan int, 1)
-	go func() { held <- h.post("/consent/text", pad(30_000)).status }() // holds about 60,000
-	<-entered                                                           // later requests pass through
+	go func() { held <- h.post("/client/approve", pad("held", 100_000)).status }() // holds about 200,000
+	<-entered
 
-	res := h.post("/consent/text", pad(30_000)) // 120,000 > 100,000
+	res := h.post("/client/approve", pad("over", 450_000)) // 200,000 + 900,000 > 1,000,000
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" {
 		t.Fatalf("a body over the budget: %d %q %s, want 503 with Retry-After: 1", res.status, res.header.Get("Retry-After"), res.body)
 	}
 	if e := res.errorBody(t); e != (errorBody{ErrorCode: errorGeneric, Message: "server busy, retry later"}) {
 		t.Errorf("body %+v", e)
 	}
-	if res := h.post("/consent/text", `{"processId":"small"}`); res.status != http.StatusOK {
-		t.Errorf("a small body beside the held one: %d %s", res.status, res.body)
+	if res := h.post("/client/approve", pad("smaller", 20_000)); res.status != http.StatusOK {
+		t.Errorf("a smaller body beside the held one: %d %s", res.status, res.body)
+	}
+	if res := h.post("/consent/text", `{"processId":"small","pad":"`+strings.Repeat("x", 60_000)+`"}`); res.status != http.StatusOK {
+		t.Errorf("a small route's body, not counted: %d %s", res.status, res.body)
+	}
+	// A chunked body holds 256 KiB while read, then what it turns out to
+	// be, not its route's 10 MiB limit.
+	req := httptest.NewRequest(http.MethodPost, "/client/approve", strings.NewReader(pad("chunked", 1000)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("a small chunked body beside the held one: %d %s", rec.Code, rec.Body)
 	}
 	close(release)
 	if st := <-held; st != http.StatusOK {
 		t.Errorf("the held request: %d", st)
 	}
-	if res := h.post("/consent/text", pad(30_000)); res.status != http.StatusOK {
+	if res := h.post("/client/approve", pad("after", 450_000)); res.status != http.StatusOK {
 		t.Errorf("the same body once the budget came back: %d %s", res.status, res.body)
+	}
+	// An aborted request (http.ErrAbortHandler, re-panicked by the
+	// recover rings) gives its body's share back too: with 200,000 leaked,
+	// the next 900,000 would be refused.
+	f.approve = func(context.Context, ports.ApprovalRequest) (domain.Decision, error) { panic(http.ErrAbortHandler) }
+	func() {
+		defer func() { _ = recover() }()
+		req := httptest.NewRequest(http.MethodPost, "/client/approve", strings.NewReader(pad("aborted", 100_000)))
+		req.Header.Set("Content-Type", "application/json")
+		h.h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	f.approve = nil
+	for _, p := range []string{"after-abort-1", "after-abort-2"} { // 900,000 each, one after the other
+		if res := h.post("/client/approve", pad(p, 450_000)); res.status != http.StatusOK {
+			t.Errorf("a body after an aborted request: %d %s (its share leaked)", res.status, res.body)
+		}
 	}
 
 	alone := newHarness(t, &fakes{}, func(c *Config) { c.MaxInFlightBodyBytes = 10_000 })
-	if res := alone.post("/consent/text", pad(30_000)); res.status != http.StatusOK {
+	if res := alone.post("/client/approve", pad("alone", 30_000)); res.status != http.StatusOK {
 		t.Errorf("a body larger than the whole budget, alone: %d %s, want 200", res.status, res.body)
 	}
 }

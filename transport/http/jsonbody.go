@@ -114,9 +114,9 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	}
 	size := r.ContentLength
 	if size < 0 {
-		size = limit // not announced: it may take the whole limit
+		size = min(limit, chunkedHold) // not announced: grown once read
 	}
-	if err := holdBody(ctx, size); err != nil {
+	if err := holdBody(ctx, size, limit); err != nil {
 		return nil, nil, err
 	}
 	if r.ContentLength > 0 {
@@ -138,6 +138,10 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	case err != nil:
 		bodyBuffers.put(pooled)
 		return nil, nil, badRequest("request body could not be read")
+	case r.ContentLength < 0 && int64(len(body)) > size:
+		if err := holdBody(ctx, int64(len(body))-size, limit); err != nil {
+			return nil, nil, err
+		}
 	}
 	return body, pooled, nil
 }

@@ -47,32 +47,54 @@ type requestState struct {
 	held   int64
 }
 
-// bodyBudget is the memory the bodies of the requests in flight may hold
-// (Config.MaxInFlightBodyBytes).
+// bodyBudget is the memory the image bodies of the requests in flight may
+// hold (Config.MaxInFlightBodyBytes). Bodies of routes whose limit is at
+// most small (MaxBodyBytes) are not counted: MaxInFlight bounds them well
+// enough, and an image burst must not shed lookups and consents.
 type bodyBudget struct {
-	limit int64
-	held  atomic.Int64
+	limit, small int64
+	held         atomic.Int64
 }
+
+// chunkedHold is what a body of unannounced length (chunked) holds while it
+// is read; once read it holds what it is. Holding the route's whole limit
+// instead would let five chunked image requests fill the default budget.
+const chunkedHold = 256 << 10
 
 // errBodiesBusy answers a body that does not fit in the budget.
 var errBodiesBusy = &requestError{status: http.StatusServiceUnavailable, msg: "server busy, retry later", retryAfter: retryAfterBusy}
 
 // holdBody takes twice size (the body, and what is decoded from it) from
 // the request's body budget until the request is answered, or refuses it
-// when other requests' bodies hold the rest. Outside a request served by
-// NewHandler (tests calling a decoder) there is no budget.
-func holdBody(ctx context.Context, size int64) error {
+// when other requests' bodies hold the rest; a body when nothing else is
+// held always fits. routeLimit is the route's body limit: small routes'
+// bodies are not counted. Outside a request served by NewHandler (tests
+// calling a decoder) there is no budget.
+func holdBody(ctx context.Context, size, routeLimit int64) error {
 	st := stateFrom(ctx)
-	if st == nil || st.bodies == nil || st.bodies.limit <= 0 || size <= 0 {
+	if st == nil || st.bodies == nil || st.bodies.limit <= 0 || size <= 0 || routeLimit <= st.bodies.small {
 		return nil
 	}
-	w := 2 * size
-	if held := st.bodies.held.Add(w); held > st.bodies.limit && held != w {
-		st.bodies.held.Add(-w)
-		return errBodiesBusy
+	w, b := 2*size, st.bodies
+	for {
+		held := b.held.Load()
+		if held > 0 && held+w > b.limit {
+			return errBodiesBusy
+		}
+		if b.held.CompareAndSwap(held, held+w) {
+			st.held += w
+			return nil
+		}
 	}
-	st.held += w
-	return nil
+}
+
+// releaseBody gives back what the request's body held; deferred, so a
+// request aborted by a panic (http.ErrAbortHandler) gives it back too.
+func (st *requestState) releaseBody() {
+	if st.held != 0 {
+		st.bodies.held.Add(-st.held)
+		st.held = 0
+	}
 }
 
 // keepUntilAnswered hands buf, which the decoded request refers to, to the
@@ -264,13 +286,10 @@ func (a *api) withRequestScope(next http.Handler) http.Handler {
 		ctx := newLazyDeadline(st, st.start, a.cfg.RequestTimeout)
 		defer ctx.release()
 		st.bodies = &a.bodies
+		defer st.releaseBody()
 		next.ServeHTTP(&st.sw, r.WithContext(ctx))
 		bodyBuffers.put(st.recycle)
 		st.recycle = nil
-		if st.held != 0 {
-			a.bodies.held.Add(-st.held)
-			st.held = 0
-		}
 		// The router matched on a copy of r (WithContext copies); hand the
 		// pattern back to the request this ring was given, where otelhttp
 		// wrapped directly around the handler reads it to name the server

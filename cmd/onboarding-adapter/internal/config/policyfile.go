@@ -92,8 +92,8 @@ type policyDTO struct {
 		SenderIDs       map[string]string            `yaml:"senderIds"`
 		ThrottleLimit   int                          `yaml:"throttleLimit"`
 		ThrottleWindow  string                       `yaml:"throttleWindow"`
-		UserLimit       int                          `yaml:"userThrottleLimit"`
-		UserWindow      string                       `yaml:"userThrottleWindow"`
+		PhoneLimit      int                          `yaml:"phoneThrottleLimit"`
+		PhoneWindow     string                       `yaml:"phoneThrottleWindow"`
 		DedupeWindow    string                       `yaml:"dedupeWindow"`
 		MaxSegments     int                          `yaml:"maxSegments"`
 		CodeMaxLength   int                          `yaml:"codeMaxLength"`
@@ -154,8 +154,8 @@ func toDTO(p policy.Policy) policyDTO {
 	}
 	d.OTP.ThrottleLimit = o.ThrottleLimit
 	d.OTP.ThrottleWindow = o.ThrottleWindow.String()
-	d.OTP.UserLimit = o.UserThrottleLimit
-	d.OTP.UserWindow = o.UserThrottleWindow.String()
+	d.OTP.PhoneLimit = o.PhoneThrottleLimit
+	d.OTP.PhoneWindow = o.PhoneThrottleWindow.String()
 	d.OTP.DedupeWindow = o.DedupeWindow.String()
 	d.OTP.MaxSegments = o.MaxSegments
 	d.OTP.CodeMaxLength = o.CodeMaxLength
@@ -207,16 +207,16 @@ func (d policyDTO) toPolicy() (policy.Policy, error) {
 	}
 	o := d.OTP
 	p.OTP = policy.OTP{
-		DefaultLanguage:    o.DefaultLanguage,
-		Templates:          map[domain.OTPType]map[string]string{},
-		SenderIDs:          map[string]string{"": o.SenderID},
-		ThrottleLimit:      o.ThrottleLimit,
-		ThrottleWindow:     dur("otp.throttleWindow", o.ThrottleWindow),
-		UserThrottleLimit:  o.UserLimit,
-		UserThrottleWindow: dur("otp.userThrottleWindow", o.UserWindow),
-		DedupeWindow:       dur("otp.dedupeWindow", o.DedupeWindow),
-		MaxSegments:        o.MaxSegments,
-		CodeMaxLength:      o.CodeMaxLength,
+		DefaultLanguage:     o.DefaultLanguage,
+		Templates:           map[domain.OTPType]map[string]string{},
+		SenderIDs:           map[string]string{"": o.SenderID},
+		ThrottleLimit:       o.ThrottleLimit,
+		ThrottleWindow:      dur("otp.throttleWindow", o.ThrottleWindow),
+		PhoneThrottleLimit:  o.PhoneLimit,
+		PhoneThrottleWindow: dur("otp.phoneThrottleWindow", o.PhoneWindow),
+		DedupeWindow:        dur("otp.dedupeWindow", o.DedupeWindow),
+		MaxSegments:         o.MaxSegments,
+		CodeMaxLength:       o.CodeMaxLength,
 	}
 	for t, byLang := range o.Templates {
 		p.OTP.Templates[domain.OTPType(t)] = byLang
