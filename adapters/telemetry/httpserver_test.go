@@ -76,6 +76,22 @@ func newTestServer(t *testing.T, tp trace.TracerProvider) (http.Handler, *sdkmet
 	return mw(http.HandlerFunc(routedAPI)), reader
 }
 
+// serverSpan serves req through the middleware with a recording tracer
+// and returns the one span it ended.
+func serverSpan(t *testing.T, req *http.Request) sdktrace.ReadOnlySpan {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	h, _ := newTestServer(t, tp)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	spans := rec.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want the server span", len(spans))
+	}
+	return spans[0]
+}
+
 func TestHTTPServerSpans(t *testing.T) {
 	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	tests := []struct {
@@ -101,10 +117,6 @@ func TestHTTPServerSpans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := tracetest.NewSpanRecorder()
-			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-			h, _ := newTestServer(t, tp)
 			req := httptest.NewRequest(http.MethodPost, "http://adapter.bank:8080"+tt.path, strings.NewReader(`{"a":"bcd"}`))
 			req.RemoteAddr = "10.1.2.3:51234"
 			req.Header.Set("User-Agent", "onboarding-server/4.12")
@@ -112,12 +124,7 @@ func TestHTTPServerSpans(t *testing.T) {
 			if tt.traceparent {
 				req.Header.Set("traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
 			}
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			spans := rec.Ended()
-			if len(spans) != 1 {
-				t.Fatalf("%d spans, want the server span", len(spans))
-			}
-			sp := spans[0]
+			sp := serverSpan(t, req)
 			if sp.Name() != tt.wantName || sp.SpanKind() != trace.SpanKindServer {
 				t.Errorf("span %q kind %v, want %q server", sp.Name(), sp.SpanKind(), tt.wantName)
 			}
@@ -284,23 +291,14 @@ func TestHTTPServerClientAttributes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := tracetest.NewSpanRecorder()
-			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-			h, _ := newTestServer(t, tp)
 			req := httptest.NewRequest(http.MethodPost, "http://adapter.bank:8080/client/approve", strings.NewReader(`{}`))
 			req.RemoteAddr = "10.1.2.3:51234"
 			req.Header.Set("User-Agent", tt.ua)
 			if tt.xff != "" {
 				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			spans := rec.Ended()
-			if len(spans) != 1 {
-				t.Fatalf("%d spans, want 1", len(spans))
-			}
 			got := map[string]string{}
-			for _, kv := range spans[0].Attributes() {
+			for _, kv := range serverSpan(t, req).Attributes() {
 				got[string(kv.Key)] = kv.Value.String()
 			}
 			if got["client.address"] != tt.wantClient {
