@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -47,6 +48,7 @@ func NewAdminHandler(c AdminConfig) http.Handler {
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
 	}
+	notReady := &notReadyLog{logger: c.Logger, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		noStore(w)
@@ -63,11 +65,12 @@ func NewAdminHandler(c AdminConfig) http.Handler {
 				if de, ok := domain.AsError(err); ok && de.Message != "" {
 					reason = de.Message
 				}
-				c.Logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready", slog.String("error", err.Error()))
+				notReady.log(r.Context(), reason, err)
 				_ = writeJSON(w, http.StatusServiceUnavailable, statusBody{Status: "not ready", Reason: reason})
 				return
 			}
 		}
+		notReady.clear()
 		_ = writeJSON(w, http.StatusOK, statusBody{Status: "ready"})
 	})
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
@@ -82,4 +85,48 @@ func NewAdminHandler(c AdminConfig) http.Handler {
 
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
+}
+
+// notReadyLogEvery is how often a readiness failure that keeps its reason
+// is logged again: probes come every few seconds per kubelet, and anyone
+// who reaches the admin port may ask more often.
+const notReadyLogEvery = 10 * time.Second
+
+// notReadyLog logs a readiness failure when its reason changes (or the
+// service was ready in between), and while it stays the same at most once
+// per notReadyLogEvery, counting the failures left out.
+type notReadyLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu         sync.Mutex
+	reason     string
+	at         time.Time
+	suppressed int
+}
+
+func (l *notReadyLog) log(ctx context.Context, reason string, err error) {
+	l.mu.Lock()
+	now := l.now()
+	if reason == l.reason && now.Sub(l.at) < notReadyLogEvery {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	suppressed := l.suppressed
+	l.reason, l.at, l.suppressed = reason, now, 0
+	l.mu.Unlock()
+	attrs := []slog.Attr{slog.String("error", err.Error())}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int("suppressed_since_last_log", suppressed))
+	}
+	l.logger.LogAttrs(ctx, slog.LevelWarn, "not ready", attrs...)
+}
+
+// clear forgets the last failure once the service is ready again, so the
+// next outage is logged at once.
+func (l *notReadyLog) clear() {
+	l.mu.Lock()
+	l.reason = ""
+	l.mu.Unlock()
 }

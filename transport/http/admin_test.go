@@ -1,6 +1,7 @@
 package httptransport
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,5 +101,37 @@ func TestAPIDoesNotServeAdminRoutes(t *testing.T) {
 		if res.status != 404 || json.Unmarshal(res.body, &e) != nil || e.Message != "not found" {
 			t.Errorf("GET %s on the API: %d %s, want 404", p, res.status, res.body)
 		}
+	}
+}
+
+// TestNotReadyLoggedOncePerReason: a readiness failure is logged when its
+// reason changes or after readiness came back, and a repeated one at most
+// every notReadyLogEvery with the count of those left out.
+func TestNotReadyLoggedOncePerReason(t *testing.T) {
+	var logs bytes.Buffer
+	l := &notReadyLog{logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return clock }
+	ctx, down := context.Background(), errors.New("dial tcp: connection refused")
+	count := func() int { return strings.Count(logs.String(), `"msg":"not ready"`) }
+	for range 5 {
+		l.log(ctx, "database unavailable", down)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("5 failures with one reason logged %d times, want 1", n)
+	}
+	l.log(ctx, "shutting down", down)
+	if n := count(); n != 2 {
+		t.Fatalf("a new reason: %d lines, want 2", n)
+	}
+	clock = clock.Add(notReadyLogEvery)
+	l.log(ctx, "shutting down", down)
+	if n := count(); n != 3 || !strings.Contains(logs.String(), `"suppressed_since_last_log":`) {
+		t.Fatalf("after %v: %d lines, want 3, the last with the suppressed count:\n%s", notReadyLogEvery, n, logs.String())
+	}
+	l.clear()
+	l.log(ctx, "shutting down", down)
+	if n := count(); n != 4 {
+		t.Fatalf("after being ready again: %d lines, want 4", n)
 	}
 }
