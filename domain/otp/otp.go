@@ -243,12 +243,13 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 		}
 	}
 	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
+	gone := err != nil && callerGone(ctx) // before the refund, which may outlast the deadline
 	if err != nil || !ok {
 		// No SMS goes out: the phone's count gives the send back.
 		s.refundKey(ctx, phoneKey, sendID)
 	}
 	if err != nil {
-		if callerGone(ctx) {
+		if gone {
 			// The store may have counted the send before the caller left.
 			abandoned = true
 			s.refundKey(ctx, r.ProcessID, sendID)

@@ -453,9 +453,9 @@ func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
 		})
 	}
 
-	t.Run("caller gone during the throttle check", func(t *testing.T) {
+	t.Run("caller gone during the phone's throttle check", func(t *testing.T) {
 		p := policy.Default().OTP
-		p.ThrottleLimit = 1
+		p.ThrottleLimit, p.PhoneThrottleLimit = 1, 1 // the retry fits only if both gave the send back
 		clock := memory.NewFakeClock(now)
 		guard := memory.NewOTPGuard(clock)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -472,6 +472,24 @@ func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
 			t.Fatalf("retry = %+v, %v after %d SMS; want the code sent once, within the limit of 1", retry, err, s.count())
 		}
 	})
+	t.Run("caller gone during the process's throttle check", func(t *testing.T) {
+		p := policy.Default().OTP
+		p.ThrottleLimit, p.PhoneThrottleLimit = 1, 1
+		guard := memory.NewOTPGuard(memory.NewFakeClock(now))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		throttle := &leavingThrottle{OTPGuard: guard, leave: cancel, processOnly: true}
+		s := &sender{}
+		svc := otp.New(memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana), guard, throttle, s, key, p)
+		if _, err := svc.SendOTP(ctx, request("12345678")); domain.CodeOf(err) != domain.CodeUnavailable || s.count() != 0 {
+			t.Fatalf("first send: %v after %d SMS; want unavailable, none", err, s.count())
+		}
+		throttle.leave = nil
+		retry, err := svc.SendOTP(context.Background(), request("12345678"))
+		if err != nil || !retry.Sent || s.count() != 1 {
+			t.Fatalf("retry = %+v, %v after %d SMS; want the code sent: the phone's and the process's counts gave the send back", retry, err, s.count())
+		}
+	})
 }
 
 // leavingThrottle counts the send, then the caller leaves (leave) and the
@@ -479,11 +497,12 @@ func TestSendOTPReleasesWhatItsCallerAbandoned(t *testing.T) {
 // the reply comes after the caller has gone.
 type leavingThrottle struct {
 	*memory.OTPGuard
-	leave func()
+	leave       func()
+	processOnly bool // the phone's check answers; the caller leaves during the process's
 }
 
 func (l *leavingThrottle) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
-	if l.leave == nil {
+	if l.leave == nil || l.processOnly && strings.HasPrefix(processID, "\x00phone\x00") {
 		return l.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window)
 	}
 	if _, err := l.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window); err != nil {
@@ -681,6 +700,7 @@ func TestSendOTPGatewayOutcomes(t *testing.T) {
 type failingGuard struct {
 	*memory.OTPGuard
 	beginFails, throttleFails bool
+	processOnly               bool // only the process's throttle key fails
 }
 
 func (g failingGuard) BeginOTP(ctx context.Context, key string, ttl time.Duration) (bool, domain.OTPOutcome, error) {
@@ -691,7 +711,7 @@ func (g failingGuard) BeginOTP(ctx context.Context, key string, ttl time.Duratio
 }
 
 func (g failingGuard) AllowOTP(ctx context.Context, processID, sendID string, limit int, window time.Duration) (bool, error) {
-	if g.throttleFails {
+	if g.throttleFails && !(g.processOnly && strings.HasPrefix(processID, "\x00phone\x00")) {
 		return false, domain.Unavailable(errors.New("redis: timeout"), "throttle unavailable")
 	}
 	return g.OTPGuard.AllowOTP(ctx, processID, sendID, limit, window)
@@ -700,13 +720,16 @@ func (g failingGuard) AllowOTP(ctx context.Context, processID, sendID string, li
 func TestSendOTPStoreFailures(t *testing.T) {
 	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana)
 	for _, tc := range []struct {
-		name          string
-		begin, thrott bool
-	}{{"dedupe down", true, false}, {"throttle down", false, true}} {
+		name                       string
+		begin, thrott, processOnly bool
+	}{{"dedupe down", true, false, false}, {"throttle down", false, true, false}, {"process throttle down", false, true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			guard := failingGuard{OTPGuard: memory.NewOTPGuard(memory.NewFakeClock(now)), beginFails: tc.begin, throttleFails: tc.thrott}
+			inner := memory.NewOTPGuard(memory.NewFakeClock(now))
+			guard := failingGuard{OTPGuard: inner, beginFails: tc.begin, throttleFails: tc.thrott, processOnly: tc.processOnly}
 			s := &sender{}
-			svc := otp.New(reg, guard, guard, s, key, policy.Default().OTP)
+			p := policy.Default().OTP
+			p.PhoneThrottleLimit = 1
+			svc := otp.New(reg, guard, guard, s, key, p)
 			_, err := svc.SendOTP(context.Background(), request("12345678"))
 			if domain.CodeOf(err) != domain.CodeUnavailable || s.count() != 0 {
 				t.Fatalf("err = %v, %d SMS; want unavailable and none", err, s.count())
@@ -720,6 +743,16 @@ func TestSendOTPStoreFailures(t *testing.T) {
 				res, err := svc.SendOTP(context.Background(), request("12345678"))
 				if err != nil || res.Outcome == domain.OTPPending || !res.Deduped {
 					t.Errorf("retry = %+v, %v; want a final outcome at once", res, err)
+				}
+			}
+			if tc.processOnly {
+				// The phone's count gave the send back: with the store
+				// working again, another code to the number (limit 1) goes out.
+				healthy := otp.New(reg, inner, inner, s, key, p)
+				r := request("87654321")
+				r.ProcessID = "p-2"
+				if res, err := healthy.SendOTP(context.Background(), r); err != nil || !res.Sent {
+					t.Errorf("next send to the number = %+v, %v; want sent", res, err)
 				}
 			}
 		})
@@ -786,9 +819,7 @@ func TestDedupeKeys(t *testing.T) {
 	guard := memory.NewOTPGuard(clock)
 	rec := &keyRecorder{OTPDedupe: guard}
 	reg := memory.NewClientRegistry(memory.NewSequenceIDs("u"), jana)
-	p := policy.Default().OTP
-	p.PhoneThrottleLimit = 0 // its sends all go to one number: every one is sent
-	svc := otp.New(reg, rec, guard, &sender{}, key, p)
+	svc := otp.New(reg, rec, guard, &sender{}, key, policy.Default().OTP)
 	send := func(pid, code string) {
 		r := request(code)
 		r.ProcessID = pid

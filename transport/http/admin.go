@@ -113,10 +113,13 @@ func (l *notReadyLog) log(ctx context.Context, reason string, err error) {
 		l.mu.Unlock()
 		return
 	}
-	suppressed := l.suppressed
+	suppressed := 0
+	if reason == l.reason {
+		suppressed = l.suppressed // another reason's count does not belong to this line
+	}
 	l.reason, l.at, l.suppressed = reason, now, 0
 	l.mu.Unlock()
-	attrs := []slog.Attr{slog.String("error", err.Error())}
+	attrs := []slog.Attr{slog.String("reason", reason), slog.String("error", err.Error())}
 	if suppressed > 0 {
 		attrs = append(attrs, slog.Int("suppressed_since_last_log", suppressed))
 	}
@@ -127,6 +130,6 @@ func (l *notReadyLog) log(ctx context.Context, reason string, err error) {
 // next outage is logged at once.
 func (l *notReadyLog) clear() {
 	l.mu.Lock()
-	l.reason = ""
+	l.reason, l.suppressed = "", 0
 	l.mu.Unlock()
 }

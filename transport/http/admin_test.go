@@ -120,18 +120,24 @@ func TestNotReadyLoggedOncePerReason(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("5 failures with one reason logged %d times, want 1", n)
 	}
-	l.log(ctx, "shutting down", down)
-	if n := count(); n != 2 {
-		t.Fatalf("a new reason: %d lines, want 2", n)
+	lastLine := func() string {
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		return lines[len(lines)-1]
 	}
+	l.log(ctx, "shutting down", down)
+	if n := count(); n != 2 || strings.Contains(lastLine(), "suppressed") || !strings.Contains(lastLine(), `"reason":"shutting down"`) {
+		t.Fatalf("a new reason: %d lines, want 2, the last naming it without the other reason's count:\n%s", n, logs.String())
+	}
+	l.log(ctx, "shutting down", down) // suppressed: within the window
 	clock = clock.Add(notReadyLogEvery)
 	l.log(ctx, "shutting down", down)
-	if n := count(); n != 3 || !strings.Contains(logs.String(), `"suppressed_since_last_log":`) {
-		t.Fatalf("after %v: %d lines, want 3, the last with the suppressed count:\n%s", notReadyLogEvery, n, logs.String())
+	if n := count(); n != 3 || !strings.Contains(lastLine(), `"suppressed_since_last_log":1`) {
+		t.Fatalf("after %v: %d lines, want 3, the last counting the one left out:\n%s", notReadyLogEvery, n, logs.String())
 	}
+	l.log(ctx, "shutting down", down) // suppressed again
 	l.clear()
 	l.log(ctx, "shutting down", down)
-	if n := count(); n != 4 {
-		t.Fatalf("after being ready again: %d lines, want 4", n)
+	if n := count(); n != 4 || strings.Contains(lastLine(), "suppressed") {
+		t.Fatalf("after being ready again: %d lines, want 4, the last without the earlier outage's count:\n%s", n, logs.String())
 	}
 }

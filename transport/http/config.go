@@ -115,12 +115,12 @@ type Config struct {
 	// body, instead of waiting in a queue past the caller's time-out.
 	MaxInFlight int
 	// MaxInFlightBodyBytes bounds the memory the bodies of the image
-	// routes' requests in flight hold (routes whose limit is above
-	// MaxBodyBytes), each counted as twice its size (its bytes, and the
-	// images decoded from them); a body of unannounced length counts 256
-	// KiB while it is read, then its size. A body that does not fit beside
-	// those held is answered 503 with Retry-After before it is read; one
-	// alone always fits. The in-flight bound alone would let 256 image
+	// routes' requests in flight hold (every route whose limit is
+	// MaxImageBodyBytes), each counted as twice its size (its bytes, and
+	// the images decoded from them); a body of unannounced length counts
+	// its buffer's room as it grows. A body that does not fit beside those
+	// held is answered 503 with Retry-After before it is read (part-way,
+	// for one of unannounced length); one alone always fits. The in-flight bound alone would let 256 image
 	// bodies of up to 10 MiB each hold gigabytes. Default
 	// DefaultMaxInFlightBodyBytes.
 	MaxInFlightBodyBytes int64

@@ -45,7 +45,7 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 	}
 	a := &api{cfg: c, log: c.Logger,
 		correlationKey: http.CanonicalHeaderKey(c.CorrelationHeader), requestIDKey: http.CanonicalHeaderKey(c.RequestIDHeader)}
-	a.bodies.limit, a.bodies.small = c.MaxInFlightBodyBytes, c.MaxBodyBytes
+	a.bodies.limit, a.bodies.image = c.MaxInFlightBodyBytes, c.MaxImageBodyBytes
 	for _, cr := range c.Credentials {
 		a.creds = append(a.creds, credentialDigest{user: sha256.Sum256([]byte(cr.Username)), pass: sha256.Sum256([]byte(cr.Password))})
 	}

@@ -259,15 +259,14 @@ func TestInFlightBodyBudget(t *testing.T) {
 	if res := h.post("/consent/text", `{"processId":"small","pad":"`+strings.Repeat("x", 60_000)+`"}`); res.status != http.StatusOK {
 		t.Errorf("a small route's body, not counted: %d %s", res.status, res.body)
 	}
-	// A chunked body holds 256 KiB while read, then what it turns out to
-	// be, not its route's 10 MiB limit.
-	req := httptest.NewRequest(http.MethodPost, "/client/approve", strings.NewReader(pad("chunked", 1000)))
-	req.ContentLength = -1
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Errorf("a small chunked body beside the held one: %d %s", rec.Code, rec.Body)
+	// A chunked body holds its buffer's room as it grows, from 256 KiB,
+	// not its route's 10 MiB limit: a small one fits beside the held
+	// body, a large one is refused part-way, before it is all read.
+	if code, body := postChunked(h, pad("chunked", 1000)); code != http.StatusOK {
+		t.Errorf("a small chunked body beside the held one: %d %s", code, body)
+	}
+	if code, body := postChunked(h, pad("chunked-large", 600_000)); code != http.StatusServiceUnavailable {
+		t.Errorf("a large chunked body beside the held one: %d %s, want 503", code, body)
 	}
 	close(release)
 	if st := <-held; st != http.StatusOK {
@@ -297,6 +296,19 @@ func TestInFlightBodyBudget(t *testing.T) {
 	if res := alone.post("/client/approve", pad("alone", 30_000)); res.status != http.StatusOK {
 		t.Errorf("a body larger than the whole budget, alone: %d %s, want 200", res.status, res.body)
 	}
+	if code, body := postChunked(alone, pad("alone-chunked", 600_000)); code != http.StatusOK {
+		t.Errorf("a chunked body larger than the whole budget, alone: %d %s, want 200 (its own hold is no other's)", code, body)
+	}
+}
+
+// postChunked posts body to /client/approve without a Content-Length.
+func postChunked(h *harness, body string) (int, string) {
+	req := httptest.NewRequest(http.MethodPost, "/client/approve", strings.NewReader(body))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
 }
 
 func TestMaxInFlightConfig(t *testing.T) {

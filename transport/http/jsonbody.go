@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,14 +113,10 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	if r.Body == nil {
 		return nil, nil, nil
 	}
-	size := r.ContentLength
-	if size < 0 {
-		size = min(limit, chunkedHold) // not announced: grown once read
-	}
-	if err := holdBody(ctx, size, limit); err != nil {
-		return nil, nil, err
-	}
 	if r.ContentLength > 0 {
+		if err := holdBody(ctx, r.ContentLength, limit); err != nil {
+			return nil, nil, err
+		}
 		// Within the limit, and net/http never reads past an announced
 		// length: no MaxBytesReader needed.
 		pooled = bodyBuffers.get(int(r.ContentLength))
@@ -128,22 +125,50 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 		n, err = io.ReadFull(r.Body, body)
 		body = body[:n]
 	} else {
-		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+		body, err = readUnannounced(ctx, http.MaxBytesReader(nil, r.Body, limit), limit)
 	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		bodyBuffers.put(pooled)
 		return nil, nil, tooLarge(limit)
+	case errors.Is(err, errBodiesBusy):
+		return nil, nil, errBodiesBusy
 	case err != nil:
 		bodyBuffers.put(pooled)
 		return nil, nil, badRequest("request body could not be read")
-	case r.ContentLength < 0 && int64(len(body)) > size:
-		if err := holdBody(ctx, int64(len(body))-size, limit); err != nil {
-			return nil, nil, err
-		}
 	}
 	return body, pooled, nil
+}
+
+// readUnannounced reads a body of unannounced length (chunked), holding
+// its buffer's room in the body budget before the buffer grows to it, in
+// steps of at least chunkedHold: the budget refuses it part-way, before
+// it is read, rather than after.
+func readUnannounced(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
+	var buf []byte
+	var held int64
+	for {
+		if len(buf) == cap(buf) {
+			want := int64(max(2*cap(buf), 4096))
+			if want > held {
+				step := max(want-held, min(limit, chunkedHold))
+				if err := holdBody(ctx, step, limit); err != nil {
+					return nil, err
+				}
+				held += step
+			}
+			buf = slices.Grow(buf, int(want)-len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }
 
 // bodyClassSizes are the sizes of recycled body buffers: eight steps per

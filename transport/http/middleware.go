@@ -48,17 +48,19 @@ type requestState struct {
 }
 
 // bodyBudget is the memory the image bodies of the requests in flight may
-// hold (Config.MaxInFlightBodyBytes). Bodies of routes whose limit is at
-// most small (MaxBodyBytes) are not counted: MaxInFlight bounds them well
-// enough, and an image burst must not shed lookups and consents.
+// hold (Config.MaxInFlightBodyBytes). Bodies of routes whose limit is below
+// image (MaxImageBodyBytes) are not counted: MaxInFlight bounds them well
+// enough, and an image burst must not shed lookups and consents. With both
+// limits equal every body counts.
 type bodyBudget struct {
-	limit, small int64
+	limit, image int64
 	held         atomic.Int64
 }
 
-// chunkedHold is what a body of unannounced length (chunked) holds while it
-// is read; once read it holds what it is. Holding the route's whole limit
-// instead would let five chunked image requests fill the default budget.
+// chunkedHold is the least step by which a body of unannounced length
+// (chunked) grows its hold as it is read (readUnannounced). Holding the
+// route's whole limit at once would let five chunked image requests fill
+// the default budget.
 const chunkedHold = 256 << 10
 
 // errBodiesBusy answers a body that does not fit in the budget.
@@ -66,19 +68,19 @@ var errBodiesBusy = &requestError{status: http.StatusServiceUnavailable, msg: "s
 
 // holdBody takes twice size (the body, and what is decoded from it) from
 // the request's body budget until the request is answered, or refuses it
-// when other requests' bodies hold the rest; a body when nothing else is
-// held always fits. routeLimit is the route's body limit: small routes'
-// bodies are not counted. Outside a request served by NewHandler (tests
-// calling a decoder) there is no budget.
+// when other requests' bodies hold the rest; a body whose request alone
+// holds anything always fits. routeLimit is the route's body limit: routes
+// below the image routes' limit are not counted. Outside a request served
+// by NewHandler (tests calling a decoder) there is no budget.
 func holdBody(ctx context.Context, size, routeLimit int64) error {
 	st := stateFrom(ctx)
-	if st == nil || st.bodies == nil || st.bodies.limit <= 0 || size <= 0 || routeLimit <= st.bodies.small {
+	if st == nil || st.bodies == nil || st.bodies.limit <= 0 || size <= 0 || routeLimit < st.bodies.image {
 		return nil
 	}
 	w, b := 2*size, st.bodies
 	for {
 		held := b.held.Load()
-		if held > 0 && held+w > b.limit {
+		if held-st.held > 0 && held+w > b.limit {
 			return errBodiesBusy
 		}
 		if b.held.CompareAndSwap(held, held+w) {
