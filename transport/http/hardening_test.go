@@ -231,7 +231,7 @@ func TestInFlightBodyBudget(t *testing.T) {
 			strings.Repeat("x", n) + `"}`
 	}
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	f := &fakes{approve: func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+	holding := func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
 		if r.ProcessID == "held" {
 			entered <- struct{}{}
 			select {
@@ -240,7 +240,8 @@ func TestInFlightBodyBudget(t *testing.T) {
 			}
 		}
 		return domain.Decision{Result: domain.ResultOK}, nil
-	}}
+	}
+	f := &fakes{approve: holding}
 	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 1_000_000 })
 	held := make(chan int, 1)
 	go func() { held <- h.post("/client/approve", pad("held", 100_000)).status }() // holds about 200,000
@@ -298,6 +299,21 @@ func TestInFlightBodyBudget(t *testing.T) {
 	}
 	if code, body := postChunked(alone, pad("alone-chunked", 600_000)); code != http.StatusOK {
 		t.Errorf("a chunked body larger than the whole budget, alone: %d %s, want 200 (its own hold is no other's)", code, body)
+	}
+
+	// A chunked body near its route's limit holds about the limit, not the
+	// next doubling of its buffer: 2 × 300,001 beside 200,000 fits in
+	// 1,000,000, where 2 × 512 KiB would not.
+	near := newHarness(t, &fakes{approve: holding}, func(c *Config) { c.MaxInFlightBodyBytes, c.MaxImageBodyBytes = 1_000_000, 300_000 })
+	release, entered = make(chan struct{}), make(chan struct{}, 1)
+	go func() { held <- near.post("/client/approve", pad("held", 100_000)).status }()
+	<-entered
+	if code, body := postChunked(near, pad("near-limit", 290_000)); code != http.StatusOK {
+		t.Errorf("a chunked body near its limit beside a held one: %d %s, want 200", code, body)
+	}
+	close(release)
+	if st := <-held; st != http.StatusOK {
+		t.Errorf("the held request: %d", st)
 	}
 }
 

@@ -144,15 +144,17 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 // readUnannounced reads a body of unannounced length (chunked), holding
 // its buffer's room in the body budget before the buffer grows to it, in
 // steps of at least chunkedHold: the budget refuses it part-way, before
-// it is read, rather than after.
+// it is read, rather than after. The buffer never grows past limit+1
+// bytes, all r (a MaxBytesReader at limit) reads before it fails, so a
+// body near the limit holds about the limit, not twice it.
 func readUnannounced(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
 	var buf []byte
 	var held int64
 	for {
 		if len(buf) == cap(buf) {
-			want := int64(max(2*cap(buf), 4096))
+			want := min(int64(max(2*cap(buf), 4096)), limit+1)
 			if want > held {
-				step := max(want-held, min(limit, chunkedHold))
+				step := min(max(want-held, chunkedHold), limit+1-held)
 				if err := holdBody(ctx, step, limit); err != nil {
 					return nil, err
 				}
