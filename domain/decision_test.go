@@ -1,7 +1,12 @@
 package domain_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bankkit/onboarding-adapter/domain"
@@ -129,21 +134,47 @@ func TestValidReasonCode(t *testing.T) {
 			t.Errorf("ValidReasonCode(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
-	// Every code the package defines must pass its own check.
-	for _, c := range []string{
-		domain.ReasonVerificationFailed, domain.ReasonUserUnknown, domain.ReasonUserNotEligible,
-		domain.ReasonScoreTooLow, domain.ReasonScoreBorderline, domain.ReasonEvaluationRejected,
-		domain.ReasonEvaluationPending, domain.ReasonVerificationRejected, domain.ReasonDocumentFailed,
-		domain.ReasonNoPrimaryDocument, domain.ReasonDocumentExpired, domain.ReasonUnderage,
-		domain.ReasonBirthDateMismatch, domain.ReasonPersonalNumberDiffer, domain.ReasonNameMismatch,
-		domain.ReasonNameSimilar, domain.ReasonDocumentsDiffer, domain.ReasonNationalityDenied,
-		domain.ReasonNoDocumentData, domain.ReasonReviewResolved, domain.ReasonReviewFallback,
-		domain.ReasonReviewRejected,
-	} {
+	// Every code the package defines must pass its own check: read from
+	// the source, so a code added later is checked without a list to keep.
+	codes := reasonCodes(t)
+	if len(codes) < 26 {
+		t.Fatalf("found %d Reason constants in decision.go, want at least 26: %v", len(codes), codes)
+	}
+	for name, c := range codes {
 		if !domain.ValidReasonCode(c) {
-			t.Errorf("defined reason code %q fails ValidReasonCode", c)
+			t.Errorf("defined reason code %s = %q fails ValidReasonCode", name, c)
 		}
 	}
+}
+
+// reasonCodes is every string constant named Reason* in decision.go.
+func reasonCodes(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "decision.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range vs.Names {
+			if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
+				continue
+			}
+			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				v, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				codes[name.Name] = v
+			}
+		}
+		return true
+	})
+	return codes
 }
 
 func TestEnumsValid(t *testing.T) {

@@ -269,15 +269,14 @@ func TestConsentTextCacheUnreadableEntryIsAMiss(t *testing.T) {
 	v1 := store.publish("GDPR", "en", "<p>one</p>")
 	ptr, textPrefix := c.keys("GDPR", "en")
 	for _, tc := range []struct {
-		name       string
-		text       string // "" leaves the text key absent
-		wantReads  int
-		wantPtrTTL bool
-		rejected   RejectedEntries // in all
+		name      string
+		text      string // "" leaves the text key absent
+		wantReads int
+		rejected  RejectedEntries // in all
 	}{
-		{"garbage text", "not an encoded text", 1, true, RejectedEntries{Unreadable: 1}},
-		{"text of another version", encodeText(domain.ConsentText{Version: 7, HTML: "<p>x</p>"}), 2, true, RejectedEntries{Unreadable: 2}},
-		{"text key expired before the pointer", "", 3, true, RejectedEntries{Unreadable: 2}},
+		{"garbage text", "not an encoded text", 1, RejectedEntries{Unreadable: 1}},
+		{"text of another version", encodeText(domain.ConsentText{Version: 7, HTML: "<p>x</p>"}), 2, RejectedEntries{Unreadable: 2}},
+		{"text key expired before the pointer", "", 3, RejectedEntries{Unreadable: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := rdb.Set(ctx, ptr, "1", time.Minute).Err(); err != nil {
@@ -296,6 +295,11 @@ func TestConsentTextCacheUnreadableEntryIsAMiss(t *testing.T) {
 			sameText(t, read(t, c, "GDPR", "en"), v1) // refilled: a hit now
 			if got := store.count("GDPR", "en"); got != tc.wantReads {
 				t.Fatalf("after the refill the store was read again (%d times)", got)
+			}
+			// The refill rewrote the pointer too, with the cache's TTL (the
+			// test set it with a minute).
+			if ttl, err := rdb.PTTL(ctx, ptr).Result(); err != nil || ttl <= time.Minute {
+				t.Fatalf("pointer TTL %v (%v) after the refill, want about %v: the pointer was not rewritten", ttl, err, DefaultConsentTextTTL)
 			}
 			if got := c.Stats().Rejected; got != tc.rejected {
 				t.Fatalf("rejected = %+v, want %+v", got, tc.rejected)

@@ -317,6 +317,44 @@ func TestInFlightBodyBudget(t *testing.T) {
 	}
 }
 
+// TestInFlightBodyBudgetSkipsSmallRoutes: a small route's body is not
+// counted against the image budget. The budget is set so that the same
+// body, counted twice beside the held one, would not fit: an image route
+// with it is refused, the small route with it is answered.
+func TestInFlightBodyBudgetSkipsSmallRoutes(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	f := &fakes{approve: func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+		if r.ProcessID == "held" {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return domain.Decision{Result: domain.ResultOK}, nil
+	}}
+	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 300_000 })
+	pad := strings.Repeat("x", 60_000)
+	held := make(chan int, 1)
+	go func() {
+		held <- h.post("/client/approve", `{"processId":"held","userId":"u","identityVerificationId":"iv","status":"SUCCESS","score":8.5,"pad":"`+
+			strings.Repeat("x", 100_000)+`"}`).status
+	}()
+	<-entered // holds about 200,000 of 300,000
+
+	// Counted, 60,000 more would hold about 320,000.
+	if res := h.post("/client/approve", `{"processId":"image-route","pad":"`+pad+`"}`); res.status != http.StatusServiceUnavailable {
+		t.Errorf("the body on an image route beside the held one: %d %s, want 503", res.status, res.body)
+	}
+	if res := h.post("/consent/text", `{"processId":"small","pad":"`+pad+`"}`); res.status != http.StatusOK {
+		t.Errorf("the same body on a small route, not counted: %d %s, want 200", res.status, res.body)
+	}
+	close(release)
+	if st := <-held; st != http.StatusOK {
+		t.Errorf("the held request: %d", st)
+	}
+}
+
 // postChunked posts body to /client/approve without a Content-Length.
 func postChunked(h *harness, body string) (int, string) {
 	req := httptest.NewRequest(http.MethodPost, "/client/approve", strings.NewReader(body))
