@@ -30,6 +30,18 @@ const (
 // Delivered reports whether the outcome means the SMS went out.
 func (o OTPOutcome) Delivered() bool { return o == OTPSent }
 
+// OTPBound names the throttle that refused a send, so operators can tell
+// a number being flooded over many processes (the SMS-pumping pattern)
+// from one process asking too often. It is reported in metrics and spans
+// only: the answer and the dedupe store carry OTPThrottled alone.
+type OTPBound string
+
+// The OTP throttles.
+const (
+	OTPBoundPhone   OTPBound = "phone"   // sends to one number, over all processes and users
+	OTPBoundProcess OTPBound = "process" // sends within one onboarding process
+)
+
 // SMS is one message handed to a gateway. Text contains the code: adapters
 // must never log it; Reference is a non-secret id for the gateway's records.
 type SMS struct {

@@ -121,6 +121,9 @@ type OTPResult struct {
 	Sent    bool
 	Outcome domain.OTPOutcome
 	Deduped bool
+	// ThrottledBy is the throttle that refused this send (Outcome
+	// OTPThrottled, not Deduped); empty otherwise.
+	ThrottledBy domain.OTPBound
 }
 
 // OTPService delivers one-time codes.

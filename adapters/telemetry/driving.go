@@ -123,14 +123,34 @@ func (s otpService) SendOTP(ctx context.Context, r ports.OTPRequest) (ports.OTPR
 		return res, err
 	}
 	outcome := OTPOutcomeLabel(res)
+	var bound domain.OTPBound
+	if outcome == string(domain.OTPThrottled) {
+		bound = res.ThrottledBy
+	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(
 			AttrOTPOutcome.String(outcome),
 			AttrOTPType.String(short(string(r.Type))),
 		)
+		if bound != "" {
+			span.SetAttributes(AttrOTPBound.String(string(bound)))
+		}
 	}
-	s.i.otpSends.Add(ctx, 1, s.i.otpSets[outcome]...)
+	opts, ok := s.i.otpSets[otpSetKey(outcome, bound)]
+	if !ok { // a bound this package does not know yet
+		opts = s.i.otpSets[outcome]
+	}
+	s.i.otpSends.Add(ctx, 1, opts...)
 	return res, nil
+}
+
+// otpSetKey is the key of an /otp/send outcome's attribute set: the
+// outcome, and for a throttled send the throttle that refused it.
+func otpSetKey(outcome string, bound domain.OTPBound) string {
+	if bound == "" {
+		return outcome
+	}
+	return outcome + "/" + string(bound)
 }
 
 // OTPOutcomeLabel is the outcome label of one answered /otp/send: deduped

@@ -141,30 +141,36 @@ func TestDecisionMetricAndSpan(t *testing.T) {
 func TestOTPMetric(t *testing.T) {
 	tests := []struct {
 		res  ports.OTPResult
-		want string
+		want string // the series' labels
 	}{
-		{ports.OTPResult{Sent: true, Outcome: domain.OTPSent}, "sent"},
-		{ports.OTPResult{Outcome: domain.OTPFailedPermanent}, "failed_permanent"},
-		{ports.OTPResult{Outcome: domain.OTPFailedTransient}, "failed_transient"},
-		{ports.OTPResult{Outcome: domain.OTPThrottled}, "throttled"},
-		{ports.OTPResult{Sent: true, Outcome: domain.OTPSent, Deduped: true}, "deduped"},
-		{ports.OTPResult{Outcome: domain.OTPPending, Deduped: true}, "deduped"},
-		{ports.OTPResult{Outcome: "weird"}, "other"},
+		{ports.OTPResult{Sent: true, Outcome: domain.OTPSent}, "outcome=sent"},
+		{ports.OTPResult{Outcome: domain.OTPFailedPermanent}, "outcome=failed_permanent"},
+		{ports.OTPResult{Outcome: domain.OTPFailedTransient}, "outcome=failed_transient"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundPhone}, "bound=phone,outcome=throttled"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundProcess}, "bound=process,outcome=throttled"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled}, "outcome=throttled"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: "tenant"}, "outcome=throttled"}, // a bound not known here
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundPhone, Deduped: true}, "outcome=deduped"},
+		{ports.OTPResult{Sent: true, Outcome: domain.OTPSent, Deduped: true}, "outcome=deduped"},
+		{ports.OTPResult{Outcome: domain.OTPPending, Deduped: true}, "outcome=deduped"},
+		{ports.OTPResult{Outcome: "weird"}, "outcome=other"},
 	}
 	i, _, reader := newTestInstruments(t)
 	want := map[string]int64{}
 	for _, tt := range tests {
-		want["outcome="+tt.want] = 0
+		want[tt.want] = 0
 	}
-	// Every outcome is there from the start, at 0.
-	if got := sums(t, reader, MetricOTPSends); len(got) != len(want) || got["outcome=failed_permanent"] != 0 {
-		t.Errorf("otp sends before any: %v, want every outcome at 0", got)
+	// Every outcome, and each throttle's, is there from the start at 0;
+	// a throttled send without its throttle is not.
+	start := sums(t, reader, MetricOTPSends)
+	if _, ok := start["outcome=throttled"]; ok || len(start) != len(want)-1 || start["outcome=failed_permanent"] != 0 || start["bound=phone,outcome=throttled"] != 0 {
+		t.Errorf("otp sends before any: %v, want every outcome but a bare throttled at 0", start)
 	}
 	for _, tt := range tests {
 		if _, err := i.OTPService(fakeServices{otp: tt.res}).SendOTP(context.Background(), ports.OTPRequest{Code: otpCode}); err != nil {
 			t.Fatal(err)
 		}
-		want["outcome="+tt.want]++
+		want[tt.want]++
 	}
 	// Errors are not outcomes.
 	if _, err := i.OTPService(fakeServices{err: domain.NotFound("userId", "unknown")}).SendOTP(context.Background(), ports.OTPRequest{}); err == nil {
@@ -177,6 +183,30 @@ func TestOTPMetric(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+}
+
+// TestOTPSpanNamesTheThrottle: a throttled send's span says which throttle
+// refused it; other outcomes carry no bound.
+func TestOTPSpanNamesTheThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		res  ports.OTPResult
+		want string
+	}{
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundPhone}, "phone"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundProcess}, "process"},
+		{ports.OTPResult{Outcome: domain.OTPThrottled, ThrottledBy: domain.OTPBoundPhone, Deduped: true}, ""},
+		{ports.OTPResult{Sent: true, Outcome: domain.OTPSent}, ""},
+	} {
+		i, rec, _ := newTestInstruments(t)
+		ctx, span := i.Tracer().Start(context.Background(), "endpoint")
+		if _, err := i.OTPService(fakeServices{otp: tc.res}).SendOTP(ctx, ports.OTPRequest{Code: otpCode}); err != nil {
+			t.Fatal(err)
+		}
+		span.End()
+		if got := spanAttrs(rec.Ended()[0])[AttrOTPBound]; got != tc.want {
+			t.Errorf("%+v: span bound %q, want %q", tc.res, got, tc.want)
 		}
 	}
 }

@@ -50,6 +50,7 @@ const (
 	AttrOTPType          = attribute.Key("onboarding.otp.type")
 	AttrOTPClaimed       = attribute.Key("onboarding.otp.claimed")
 	AttrOTPAllowed       = attribute.Key("onboarding.otp.allowed")
+	AttrOTPBound         = attribute.Key("onboarding.otp.bound")
 	AttrOTPReleased      = attribute.Key("onboarding.otp.released")
 	AttrLookupConsent    = attribute.Key("onboarding.lookup.consent")
 	AttrIDScheme         = attribute.Key("onboarding.identification.scheme")
@@ -131,8 +132,14 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		breakers:       map[string]func() gobreaker.State{},
 	}
 	for _, o := range []string{otpDeduped, otpOther, string(domain.OTPSent), string(domain.OTPFailedPermanent),
-		string(domain.OTPFailedTransient), string(domain.OTPThrottled)} {
+		string(domain.OTPFailedTransient)} {
 		i.otpSets[o] = addOptions(attribute.String("outcome", o))
+	}
+	// A throttled send names its throttle; the recording rules sum by
+	// outcome, so dashboards and alerts that ignore bound are unchanged.
+	for _, b := range []domain.OTPBound{domain.OTPBoundPhone, domain.OTPBoundProcess} {
+		i.otpSets[otpSetKey(string(domain.OTPThrottled), b)] = addOptions(
+			attribute.String("outcome", string(domain.OTPThrottled)), attribute.String("bound", string(b)))
 	}
 	var errs []error
 	var err error
@@ -169,6 +176,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	for _, opts := range i.otpSets {
 		i.otpSends.Add(context.Background(), 0, opts...)
 	}
+	// Throttled without a throttle named (none of this service's paths):
+	// counted, but not made to exist from the start.
+	i.otpSets[string(domain.OTPThrottled)] = addOptions(attribute.String("outcome", string(domain.OTPThrottled)))
 	i.events.Add(context.Background(), 0, i.eventStored...)
 	i.events.Add(context.Background(), 0, i.eventFailed...)
 	_, err = i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {

@@ -239,7 +239,7 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 		}
 		if !ok {
 			outcome = domain.OTPThrottled
-			return ports.OTPResult{Sent: false, Outcome: outcome}, nil
+			return ports.OTPResult{Sent: false, Outcome: outcome, ThrottledBy: domain.OTPBoundPhone}, nil
 		}
 	}
 	ok, err := s.throttle.AllowOTP(ctx, r.ProcessID, sendID, s.policy.ThrottleLimit, s.policy.ThrottleWindow)
@@ -258,7 +258,7 @@ func (s *service) send(ctx context.Context, r ports.OTPRequest, phone, key, ref 
 	}
 	if !ok {
 		outcome = domain.OTPThrottled
-		return ports.OTPResult{Sent: false, Outcome: outcome}, nil
+		return ports.OTPResult{Sent: false, Outcome: outcome, ThrottledBy: domain.OTPBoundProcess}, nil
 	}
 	lang := normalizeLanguage(r.Language, s.policy.DefaultLanguage)
 	tmpl, lang, found := s.policy.Template(r.Type, lang)

@@ -217,7 +217,7 @@ func TestSendOTPThrottle(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantSent := i <= 5
-		if res.Sent != wantSent || (i == 6 && res.Outcome != domain.OTPThrottled) {
+		if res.Sent != wantSent || (i == 6 && (res.Outcome != domain.OTPThrottled || res.ThrottledBy != domain.OTPBoundProcess)) {
 			t.Errorf("send %d = %+v, want sent=%v", i, res, wantSent)
 		}
 	}
@@ -231,7 +231,7 @@ func TestSendOTPThrottle(t *testing.T) {
 		t.Errorf("other process = %+v, want sent", res)
 	}
 	// The throttled code itself is answered as throttled again (dedupe)…
-	if res, _ := f.svc.SendOTP(ctx, request("10000006")); res.Sent || res.Outcome != domain.OTPThrottled || !res.Deduped {
+	if res, _ := f.svc.SendOTP(ctx, request("10000006")); res.Sent || res.Outcome != domain.OTPThrottled || !res.Deduped || res.ThrottledBy != "" {
 		t.Errorf("re-sent throttled code = %+v", res)
 	}
 	// …and once the window has passed, a new code goes out.
@@ -269,7 +269,7 @@ func TestSendOTPThrottlesAPhoneOverProcessesAndUsers(t *testing.T) {
 	if res := send("p-1", "u-jana", "40000001"); !res.Sent {
 		t.Fatalf("first send = %+v", res)
 	}
-	if res := send("p-1", "u-jana", "40000002"); res.Sent || res.Outcome != domain.OTPThrottled {
+	if res := send("p-1", "u-jana", "40000002"); res.Sent || res.Outcome != domain.OTPThrottled || res.ThrottledBy != domain.OTPBoundProcess {
 		t.Fatalf("p-1's second send = %+v, want throttled by its process", res)
 	}
 	// The number's count got that send back: two more fit.
@@ -279,8 +279,8 @@ func TestSendOTPThrottlesAPhoneOverProcessesAndUsers(t *testing.T) {
 	if res := send("p-3", "u-janas-number", "40000004"); !res.Sent {
 		t.Fatalf("another user with the number, p-3 = %+v, want sent (the number's third)", res)
 	}
-	if res := send("p-4", "u-jana", "40000005"); res.Sent || res.Outcome != domain.OTPThrottled {
-		t.Fatalf("the number's 4th send within the hour, in a fresh process = %+v, want throttled", res)
+	if res := send("p-4", "u-jana", "40000005"); res.Sent || res.Outcome != domain.OTPThrottled || res.ThrottledBy != domain.OTPBoundPhone {
+		t.Fatalf("the number's 4th send within the hour, in a fresh process = %+v, want throttled by the number's bound", res)
 	}
 	if res := send("p-5", "u-spaced", "40000006"); !res.Sent {
 		t.Fatalf("another number's send = %+v, want sent", res)
