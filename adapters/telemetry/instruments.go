@@ -135,8 +135,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 		string(domain.OTPFailedTransient)} {
 		i.otpSets[o] = addOptions(attribute.String("outcome", o))
 	}
-	// A throttled send names its throttle; the recording rules sum by
-	// outcome, so dashboards and alerts that ignore bound are unchanged.
+	// A throttled send names its throttle, so a number flooded from many
+	// processes (SMS pumping) shows apart from one process asking too
+	// often; queries that sum by outcome see one throttled series as before.
 	for _, b := range []domain.OTPBound{domain.OTPBoundPhone, domain.OTPBoundProcess} {
 		i.otpSets[otpSetKey(string(domain.OTPThrottled), b)] = addOptions(
 			attribute.String("outcome", string(domain.OTPThrottled)), attribute.String("bound", string(b)))
