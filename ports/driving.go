@@ -122,7 +122,8 @@ type OTPResult struct {
 	Outcome domain.OTPOutcome
 	Deduped bool
 	// ThrottledBy is the throttle that refused this send (Outcome
-	// OTPThrottled, not Deduped); empty otherwise.
+	// OTPThrottled, not Deduped), for operators; empty otherwise, and on a
+	// deduplicated answer, as the dedupe store keeps the outcome only.
 	ThrottledBy domain.OTPBound
 }
 

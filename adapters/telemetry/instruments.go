@@ -177,8 +177,10 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Instruments, error)
 	for _, opts := range i.otpSets {
 		i.otpSends.Add(context.Background(), 0, opts...)
 	}
-	// Throttled without a throttle named (none of this service's paths):
-	// counted, but not made to exist from the start.
+	// Throttled without a throttle named (a bound this package does not
+	// know yet; none of this service's paths): counted, but not made to
+	// exist from the start, as a series at 0 beside the per-throttle ones
+	// would never move and would only add a line to every breakdown.
 	i.otpSets[string(domain.OTPThrottled)] = addOptions(attribute.String("outcome", string(domain.OTPThrottled)))
 	i.events.Add(context.Background(), 0, i.eventStored...)
 	i.events.Add(context.Background(), 0, i.eventFailed...)
