@@ -231,17 +231,7 @@ func TestInFlightBodyBudget(t *testing.T) {
 			strings.Repeat("x", n) + `"}`
 	}
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	holding := func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
-		if r.ProcessID == "held" {
-			entered <- struct{}{}
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-		}
-		return domain.Decision{Result: domain.ResultOK}, nil
-	}
-	f := &fakes{approve: holding}
+	f := &fakes{approve: holdApproval(release, entered)}
 	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 1_000_000 })
 	held := make(chan int, 1)
 	go func() { held <- h.post("/client/approve", pad("held", 100_000)).status }() // holds about 200,000
@@ -304,8 +294,8 @@ func TestInFlightBodyBudget(t *testing.T) {
 	// A chunked body near its route's limit holds about the limit, not the
 	// next doubling of its buffer: 2 × 300,001 beside 200,000 fits in
 	// 1,000,000, where 2 × 512 KiB would not.
-	near := newHarness(t, &fakes{approve: holding}, func(c *Config) { c.MaxInFlightBodyBytes, c.MaxImageBodyBytes = 1_000_000, 300_000 })
 	release, entered = make(chan struct{}), make(chan struct{}, 1)
+	near := newHarness(t, &fakes{approve: holdApproval(release, entered)}, func(c *Config) { c.MaxInFlightBodyBytes, c.MaxImageBodyBytes = 1_000_000, 300_000 })
 	go func() { held <- near.post("/client/approve", pad("held", 100_000)).status }()
 	<-entered
 	if code, body := postChunked(near, pad("near-limit", 290_000)); code != http.StatusOK {
@@ -317,13 +307,11 @@ func TestInFlightBodyBudget(t *testing.T) {
 	}
 }
 
-// TestInFlightBodyBudgetSkipsSmallRoutes: a small route's body is not
-// counted against the image budget. The budget is set so that the same
-// body, counted twice beside the held one, would not fit: an image route
-// with it is refused, the small route with it is answered.
-func TestInFlightBodyBudgetSkipsSmallRoutes(t *testing.T) {
-	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	f := &fakes{approve: func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
+// holdApproval is an approval service that holds the request of process
+// "held" (and its body's share of the budget) until release is closed or
+// the request ends, after telling entered; others are answered OK at once.
+func holdApproval(release <-chan struct{}, entered chan<- struct{}) func(context.Context, ports.ApprovalRequest) (domain.Decision, error) {
+	return func(ctx context.Context, r ports.ApprovalRequest) (domain.Decision, error) {
 		if r.ProcessID == "held" {
 			entered <- struct{}{}
 			select {
@@ -332,7 +320,16 @@ func TestInFlightBodyBudgetSkipsSmallRoutes(t *testing.T) {
 			}
 		}
 		return domain.Decision{Result: domain.ResultOK}, nil
-	}}
+	}
+}
+
+// TestInFlightBodyBudgetSkipsSmallRoutes: a small route's body is not
+// counted against the image budget. The budget is set so that the same
+// body, counted twice beside the held one, would not fit: an image route
+// with it is refused, the small route with it is answered.
+func TestInFlightBodyBudgetSkipsSmallRoutes(t *testing.T) {
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	f := &fakes{approve: holdApproval(release, entered)}
 	h := newHarness(t, f, func(c *Config) { c.MaxInFlightBodyBytes = 300_000 })
 	pad := strings.Repeat("x", 60_000)
 	held := make(chan int, 1)
