@@ -252,6 +252,14 @@ func TestServedAPIMetrics(t *testing.T) {
 		{"/consent/text", `{"processId":"proc-m-1","userId":"u-1000001","consentType":"GDPR","language":"en"}`, 200},
 		{"/otp/send", `{"processId":"proc-m-1","userId":"u-unknown","language":"en","otpCode":"1","otpType":"ACTIVATION"}`, 404},
 	}
+	// Another process asks for six codes: the default policy sends five a
+	// process, and the sixth is throttled by the process's bound.
+	for i := range 6 {
+		requests = append(requests, struct {
+			path, body string
+			status     int
+		}{"/otp/send", `{"processId":"proc-m-2","userId":"u-1000001","language":"en","otpCode":"6100000` + strconv.Itoa(i) + `","otpType":"ACTIVATION"}`, 200})
+	}
 	for _, r := range requests {
 		if status, body := s.post(t, r.path, r.body); status != r.status {
 			t.Fatalf("%s: %d %s, want %d", r.path, status, body, r.status)
@@ -271,8 +279,10 @@ func TestServedAPIMetrics(t *testing.T) {
 		{"onboarding_decisions_total", map[string]string{"kind": "approval", "result": "WAIT", "reason": "SCORE_BORDERLINE"}, 1},
 		{"onboarding_decisions_total", map[string]string{"kind": "approval", "result": "NOK", "reason": "VERIFICATION_FAILED"}, 1},
 		{"onboarding_decisions_total", map[string]string{"kind": "evaluation", "result": "OK", "reason": "none"}, 1},
-		{"onboarding_otp_sends_total", map[string]string{"outcome": "sent"}, 1},
+		{"onboarding_otp_sends_total", map[string]string{"outcome": "sent"}, 6},
 		{"onboarding_otp_sends_total", map[string]string{"outcome": "deduped"}, 1},
+		{"onboarding_otp_sends_total", map[string]string{"outcome": "throttled", "bound": "process"}, 1},
+		{"onboarding_otp_sends_total", map[string]string{"outcome": "throttled", "bound": "phone"}, 0},
 		{"onboarding_consent_text_cache_requests_total", map[string]string{"level": "l1", "result": "hit"}, -1},
 		{"onboarding_consent_text_cache_requests_total", map[string]string{"level": "l1", "result": "miss"}, -1},
 		{"onboarding_endpoint_duration_seconds_count", map[string]string{"endpoint": "otp_send", "outcome": "not_found"}, 1},
