@@ -90,18 +90,35 @@ func (d Date) String() string {
 	if d.IsZero() {
 		return ""
 	}
-	if d.y < 1 || d.y > 9999 || d.m < 1 || d.m > 12 || d.d < 1 || d.d > 31 {
+	b, ok := d.digits()
+	if !ok {
 		// Only DateOf of a far-off time.Time gets here.
 		return fmt.Sprintf("%04d-%02d-%02d", d.y, int(d.m), d.d)
 	}
-	// Every lookup by birth date formats one: without fmt it costs a
-	// tenth as much.
-	b := [10]byte{
+	return string(b[:])
+}
+
+// digits is the date as YYYY-MM-DD, false for a year out of 1–9999 (or an
+// impossible month or day). Every lookup by birth date formats one:
+// without fmt it costs a tenth as much.
+func (d Date) digits() ([10]byte, bool) {
+	if d.y < 1 || d.y > 9999 || d.m < 1 || d.m > 12 || d.d < 1 || d.d > 31 {
+		return [10]byte{}, false
+	}
+	return [10]byte{
 		byte('0' + d.y/1000), byte('0' + d.y/100%10), byte('0' + d.y/10%10), byte('0' + d.y%10), '-',
 		byte('0' + int(d.m)/10), byte('0' + int(d.m)%10), '-',
 		byte('0' + d.d/10), byte('0' + d.d%10),
+	}, true
+}
+
+// spelledAs is d.String(), or s itself when s already spells it that way:
+// a birth date sent as YYYY-MM-DD, the usual, costs no new string.
+func (d Date) spelledAs(s string) string {
+	if b, ok := d.digits(); ok && string(b[:]) == s {
+		return s
 	}
-	return string(b[:])
+	return d.String()
 }
 
 // Time returns midnight UTC of the date, for storage in date columns.

@@ -99,7 +99,7 @@ func NormalizeIdentification(k IdentificationKey, raw string) (string, string) {
 			}
 			return "", "must be a date in the format YYYY-MM-DD"
 		}
-		return d.String(), ""
+		return d.spelledAs(v), ""
 	case KeyPersonalNumber:
 		n := NormalizePersonalNumber(v)
 		if n == "" {

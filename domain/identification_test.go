@@ -374,3 +374,21 @@ func TestIdentificationLogValue(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeBirthDateKeepsCanonicalSpelling: a birth date already
+// spelled YYYY-MM-DD comes back as the same string, without a copy (every
+// lookup by client number sends one); other spellings still get the ISO
+// form (the table above).
+func TestNormalizeBirthDateKeepsCanonicalSpelling(t *testing.T) {
+	raw := "1985-04-12"
+	if n := testing.AllocsPerRun(100, func() {
+		if got, problem := domain.NormalizeIdentification(domain.KeyBirthDate, raw); got != raw || problem != "" {
+			t.Fatalf("= %q, %q", got, problem)
+		}
+	}); n != 0 {
+		t.Errorf("a canonical birth date cost %v allocations, want 0", n)
+	}
+	if got, _ := domain.NormalizeIdentification(domain.KeyBirthDate, "12.4.1985"); got != raw {
+		t.Errorf("12.4.1985 = %q, want %q", got, raw)
+	}
+}

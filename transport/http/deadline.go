@@ -42,11 +42,20 @@ type deadlineContext struct {
 // start+timeout (start being now, or the request's start a moment ago), as
 // with context.WithTimeout.
 func newLazyDeadline(parent context.Context, start time.Time, timeout time.Duration) *lazyDeadline {
+	c := &lazyDeadline{}
+	c.set(parent, start, timeout)
+	return c
+}
+
+// set makes the zero c what newLazyDeadline returns, in place: the request
+// scope keeps its lazyDeadline inside its requestState, one allocation
+// fewer per request.
+func (c *lazyDeadline) set(parent context.Context, start time.Time, timeout time.Duration) {
 	d := start.Add(timeout)
 	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
 		d = pd
 	}
-	return &lazyDeadline{parent: parent, deadline: d}
+	c.parent, c.deadline = parent, d
 }
 
 // wait returns the real context, creating it (and its timer) on first use.

@@ -502,3 +502,21 @@ func TestBodyPoolClasses(t *testing.T) {
 		t.Errorf("get(3000) after putting an odd buffer: cap %d", cap(*b))
 	}
 }
+
+// TestIdentificationKey: the known keys come back as their constants, any
+// other key as itself, near misses included.
+func TestIdentificationKey(t *testing.T) {
+	for _, k := range domain.KnownIdentificationKeys() {
+		if got := identificationKey([]byte(k)); got != string(k) {
+			t.Errorf("identificationKey(%q) = %q", k, got)
+		}
+	}
+	for _, k := range []string{"", "clientnumber", "clientNumberX", "birthDat", "phone\u00a0Number", "custom"} {
+		if got := identificationKey([]byte(k)); got != k {
+			t.Errorf("identificationKey(%q) = %q", k, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = identificationKey([]byte("personalNumber")) }); n != 0 {
+		t.Errorf("a known key cost %v allocations, want 0", n)
+	}
+}

@@ -141,15 +141,25 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = writeJSON(w, status, errorBody{ErrorCode: code, Message: msg})
 }
 
+// netHTTPBuffered is net/http's bufferBeforeChunkingSize: an answer that
+// fits in it is sent with a Content-Length net/http counts itself
+// (TestContentLengthOnTheWire holds it to that).
+const netHTTPBuffered = 2048
+
 // writeJSON encodes v before touching w, so an encoding failure can still be
 // answered with a proper 500. The contract's bodies append themselves
 // (jsonAppender); anything else goes through encoding/json. HTML is not
 // escaped: consent texts are HTML and the answer is application/json, never
 // rendered.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	sw, _ := w.(*statusWriter)
 	var body []byte
 	if a, ok := v.(jsonAppender); ok {
-		body = a.appendJSON(make([]byte, 0, 128))
+		if sw != nil {
+			body = a.appendJSON(sw.body[:0])
+		} else {
+			body = a.appendJSON(make([]byte, 0, 128))
+		}
 	} else {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -160,11 +170,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 		body = buf.Bytes()
 	}
 	// Canonical keys set directly (Header.Set would canonicalise them
-	// again), the values sharing one array, each capped.
-	values := []string{"application/json", strconv.Itoa(len(body))}
+	// again), the values sharing one array (ring 1's, when w is its
+	// writer), each capped.
+	var values []string
+	if sw != nil {
+		values = sw.headers[:]
+	} else {
+		values = make([]string, 2)
+	}
+	values[0] = "application/json"
 	h := w.Header()
 	h["Content-Type"] = values[0:1:1]
-	h["Content-Length"] = values[1:2:2]
+	// net/http buffers an answer of up to netHTTPBuffered bytes whole and,
+	// when the handler returns, sends it with the Content-Length it counted:
+	// the same header, without a string made for it on every answer. A
+	// longer body is announced here, or it would go out chunked.
+	if len(body) > netHTTPBuffered {
+		values[1] = strconv.Itoa(len(body))
+		h["Content-Length"] = values[1:2:2]
+	}
 	w.WriteHeader(status)
 	_, err := w.Write(body)
 	return err

@@ -127,6 +127,11 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 	} else {
 		body, err = readUnannounced(ctx, http.MaxBytesReader(nil, r.Body, limit), limit)
 	}
+	if err == nil {
+		return body, pooled, nil
+	}
+	// Only a failed read reaches errors.As: its target escapes to the heap,
+	// an allocation on every request if it were asked unconditionally.
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -134,11 +139,10 @@ func readBody(ctx context.Context, r *http.Request) (body []byte, pooled *[]byte
 		return nil, nil, tooLarge(limit)
 	case errors.Is(err, errBodiesBusy):
 		return nil, nil, errBodiesBusy
-	case err != nil:
+	default:
 		bodyBuffers.put(pooled)
 		return nil, nil, badRequest("request body could not be read")
 	}
-	return body, pooled, nil
 }
 
 // readUnannounced reads a body of unannounced length (chunked), holding

@@ -363,9 +363,25 @@ func (d *jsonDecoder) readIdentification(dst *identification) error {
 			problem = "values must be at most " + strconv.Itoa(maxIdentificationValueChars) + " characters"
 		}
 		if problem == "" && n < maxIdentificationKeys {
-			values[string(key)] = value
+			values[identificationKey(key)] = value
 		}
 	}
+}
+
+// identificationKey is key as a string: a known key's constant (a lookup's
+// keys cost no allocation each), anything else a copy.
+func identificationKey(key []byte) string {
+	switch string(key) { // compared in place, not converted
+	case string(domain.KeyClientNumber):
+		return string(domain.KeyClientNumber)
+	case string(domain.KeyBirthDate):
+		return string(domain.KeyBirthDate)
+	case string(domain.KeyPersonalNumber):
+		return string(domain.KeyPersonalNumber)
+	case string(domain.KeyPhoneNumber):
+		return string(domain.KeyPhoneNumber)
+	}
+	return string(key)
 }
 
 // jsonObject is a free-form JSON object (process event data). Numbers stay
