@@ -59,13 +59,13 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 		{EndpointConsentText, "/consent/text", MakeConsentTextEndpoint(s.Consent), decodeConsentTextRequest, c.MaxBodyBytes},
 		{EndpointProcessEvent, "/process/event", MakeProcessEventEndpoint(s.Events), decodeProcessEventRequest, c.MaxBodyBytes},
 	}
-	mux := http.NewServeMux()
+	handlers := make(map[string]http.Handler, len(routes))
 	for _, rt := range routes {
-		mux.Handle(http.MethodPost+" "+c.BasePath+rt.path, a.server(rt))
+		handlers[c.BasePath+rt.path] = a.server(rt)
 	}
 
 	// The rings, innermost first; the package doc lists them outermost first.
-	var h http.Handler = jsonMux{mux: mux} // 5: router
+	var h http.Handler = newJSONMux(handlers) // 5: router
 	// 4: the deadline, set by ring 1 (withRequestScope).
 	if len(a.creds) > 0 {
 		h = a.withBasicAuth(h) // 3: basic auth

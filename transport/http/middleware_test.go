@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -185,6 +186,12 @@ func TestRouting(t *testing.T) {
 		{"404 root route with base path", "/api/v1", http.MethodPost, "/user/lookup", 404, "not found", ""},
 		{"404 base path alone", "/api/v1", http.MethodPost, "/api/v1", 404, "not found", ""},
 		{"405 under base path", "/api/v1", http.MethodGet, "/api/v1/client/evaluate", 405, "method not allowed", "POST"},
+		// Escaped paths are matched by ServeMux, segment by segment.
+		{"200 escaped letter", "", http.MethodPost, "/user/%6Cookup", 200, "", ""},
+		{"200 escaped first letter", "", http.MethodPost, "/%75ser/lookup", 200, "", ""},
+		{"404 escaped slash", "", http.MethodPost, "/user%2Flookup", 404, "not found", ""},
+		{"404 escaped trailing slash", "", http.MethodPost, "/user/lookup%2F", 404, "not found", ""},
+		{"405 escaped letter", "", http.MethodGet, "/user/%6Cookup", 405, "method not allowed", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,5 +274,34 @@ func TestAccessLogUnauthorized(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "wrong-password") {
 		t.Errorf("password logged")
+	}
+}
+
+// TestJSONMuxExactAgreesWithServeMux: a POST to a registered path, which
+// the router finds in its exact map, reaches the handler and the pattern
+// ServeMux matches it to; the router's other paths go through ServeMux.
+func TestJSONMuxExactAgreesWithServeMux(t *testing.T) {
+	paths := []string{"/user/lookup", "/client/approve", "/api/v1/consent/text", "/a/b/c/otp/send"}
+	served := map[string]string{}
+	handlers := map[string]http.Handler{}
+	for _, p := range paths {
+		handlers[p] = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { served[p] = r.Pattern })
+	}
+	m := newJSONMux(handlers)
+	for _, p := range paths {
+		req := httptest.NewRequest(http.MethodPost, p, nil)
+		_, want := m.mux.Handler(req)
+		if want == "" || m.exact[p].pattern != want {
+			t.Errorf("%s: exact pattern %q, ServeMux's %q", p, m.exact[p].pattern, want)
+		}
+		m.ServeHTTP(httptest.NewRecorder(), req)
+		if served[p] != want {
+			t.Errorf("%s: served with pattern %q, want %q", p, served[p], want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/user/lookup", nil))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+		t.Errorf("GET: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
 }
