@@ -3,6 +3,8 @@ package httptransport
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -303,5 +305,25 @@ func TestJSONMuxExactAgreesWithServeMux(t *testing.T) {
 	m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/user/lookup", nil))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
 		t.Errorf("GET: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
+	}
+}
+
+// TestAppendUUID: the formatter matches the canonical 8-4-4-4-12 hex of
+// the bytes, version 4 and RFC 4122 variant bits set, after what dst held.
+func TestAppendUUID(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		want := b
+		want[6] = want[6]&0x0f | 0x40
+		want[8] = want[8]&0x3f | 0x80
+		h := hex.EncodeToString(want[:])
+		wantS := "id:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		if got := string(appendUUID([]byte("id:"), b[:])); got != wantS || !uuidV4.MatchString(got[3:]) {
+			t.Fatalf("appendUUID(%x) = %q, want %q", b, got, wantS)
+		}
 	}
 }
