@@ -25,7 +25,7 @@ VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR  := $(CURDIR)/.cache/vulndb
 TOOLS_BIN   := $(CURDIR)/.cache/bin
 
-.PHONY: help run build test test-restart unit fuzz lint vet staticcheck vuln fmt bench bench-go image clean chart
+.PHONY: help run build test test-restart unit fuzz lint vet staticcheck vuln fmt bench bench-go bench-smoke image clean chart
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ test-restart: ## restart the local PostgreSQL under load (test/faults TestPostgr
 unit: ## go test -race over every package (needs PostgreSQL and Redis for the adapter suites), then the allocation budgets without -race
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 $$(find . -name race_test.go -not -path './.cache/*' -exec grep -l raceEnabled {} + | xargs -n1 dirname | sort -u)
+	$(MAKE) bench-smoke
+
+# bench-smoke: a benchmark that no longer runs (BenchmarkSendOTP failed for
+# two days once a new default throttled its 11th send) fails the tests, not
+# the next person measuring.
+bench-smoke: ## every Go benchmark of bench-go, 100 iterations each
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 100x ./domain/... ./transport/... ./adapters/memory/...
 
 # fuzz: a failing input is written to the package's testdata/fuzz (git status
 # shows it) and fails the run at once. A failure that wrote no input is the
