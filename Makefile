@@ -53,8 +53,8 @@ unit: ## go test -race over every package (needs PostgreSQL and Redis for the ad
 # bench-smoke: a benchmark that no longer runs (BenchmarkSendOTP failed for
 # two days once a new default throttled its 11th send) fails the tests, not
 # the next person measuring.
-bench-smoke: ## every Go benchmark of bench-go, 100 iterations each
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 100x ./domain/... ./transport/... ./adapters/memory/...
+bench-smoke: ## every Go benchmark, 100 iterations each (the adapters' against PostgreSQL and Redis)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 100x ./...
 
 # fuzz: a failing input is written to the package's testdata/fuzz (git status
 # shows it) and fails the run at once. A failure that wrote no input is the
