@@ -50,8 +50,8 @@ unit: ## go test -race over every package (needs PostgreSQL and Redis for the ad
 	$(GO) test -count=1 $$(find . -name race_test.go -not -path './.cache/*' -exec grep -l raceEnabled {} + | xargs -n1 dirname | sort -u)
 	$(MAKE) bench-smoke
 
-# bench-smoke: a benchmark that no longer runs (BenchmarkSendOTP failed for
-# two days once a new default throttled its 11th send) fails the tests, not
+# bench-smoke: a benchmark that no longer runs (BenchmarkSendOTP failed from
+# stop 36 on, when a new default throttled its 11th send) fails the tests, not
 # the next person measuring.
 bench-smoke: ## every Go benchmark, 100 iterations each (the adapters' against PostgreSQL and Redis)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 100x ./...
