@@ -1,5 +1,7 @@
 package domain
 
+import "unicode/utf8"
+
 // SMSEncoding is the alphabet a message is sent in; it decides how many
 // characters fit into one segment and so what a message costs.
 type SMSEncoding string
@@ -41,8 +43,28 @@ func MeasureSMS(text string) (SMSEncoding, int) {
 	return EncodingGSM7, segments(text, 160, 153, gsmSeptets)
 }
 
+// gsmASCII is gsmSeptets of the ASCII runes, most of any template's text:
+// an array index instead of up to two map lookups per character (about 2%
+// of an in-memory OTP send's CPU).
+var gsmASCII = asciiSeptets()
+
+func asciiSeptets() (t [utf8.RuneSelf]uint8) {
+	for r := range rune(utf8.RuneSelf) {
+		t[r] = uint8(gsmSeptetsOf(r))
+	}
+	return t
+}
+
 // gsmSeptets is the GSM-7 size of r, 0 when GSM-7 cannot encode it.
 func gsmSeptets(r rune) int {
+	if r >= 0 && r < utf8.RuneSelf {
+		return int(gsmASCII[r])
+	}
+	return gsmSeptetsOf(r)
+}
+
+// gsmSeptetsOf is gsmSeptets from the character sets themselves.
+func gsmSeptetsOf(r rune) int {
 	if _, ok := gsmBasicSet[r]; ok {
 		return 1
 	}
