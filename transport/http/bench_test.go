@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,20 +97,29 @@ func (w *benchWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// benchLogLevel is the level of BenchmarkHandler's logger: info, the
+// service's default, writes the access line of every request; warn, as the
+// load harness runs the service, writes none.
+var benchLogLevel = flag.String("bench-log-level", "info", "BenchmarkHandler's log level (info: an access line per request; warn: as the load harness)")
+
 // benchHandler is the handler as cmd builds it, minus the server telemetry
 // middleware cmd wraps around it: the endpoint telemetry middleware with an
 // SDK meter provider and a non-recording tracer, and a JSON access log at
-// info (the default level) written to nowhere.
+// -bench-log-level written to nowhere.
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*benchLogLevel)); err != nil {
+		b.Fatalf("-bench-log-level: %v", err)
+	}
 	mw, err := EndpointTelemetry(tracenoop.NewTracerProvider(), mp)
 	if err != nil {
 		b.Fatal(err)
 	}
 	h, err := NewHandler((&fakes{}).services(), Config{
-		Logger:             slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:             slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})),
 		EndpointMiddleware: mw,
 	})
 	if err != nil {
