@@ -59,9 +59,9 @@ func NewHandler(s Services, c Config) (http.Handler, error) {
 		{EndpointConsentText, "/consent/text", MakeConsentTextEndpoint(s.Consent), decodeConsentTextRequest, c.MaxBodyBytes},
 		{EndpointProcessEvent, "/process/event", MakeProcessEventEndpoint(s.Events), decodeProcessEventRequest, c.MaxBodyBytes},
 	}
-	handlers := make(map[string]http.Handler, len(routes))
+	handlers := make([]pathHandler, 0, len(routes))
 	for _, rt := range routes {
-		handlers[c.BasePath+rt.path] = a.server(rt)
+		handlers = append(handlers, pathHandler{c.BasePath + rt.path, a.server(rt)})
 	}
 
 	// The rings, innermost first; the package doc lists them outermost first.

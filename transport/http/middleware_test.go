@@ -279,33 +279,48 @@ func TestAccessLogUnauthorized(t *testing.T) {
 	}
 }
 
-// TestJSONMuxExactAgreesWithServeMux: a POST to a registered path, which
-// the router finds in its exact map, reaches the handler and the pattern
-// ServeMux matches it to; the router's other paths go through ServeMux.
+// TestJSONMuxExactAgreesWithServeMux: a POST to a registered path is served
+// from the exact map alone (with an empty ServeMux behind it), with the
+// pattern ServeMux alone gives it (with the exact map emptied); the exact
+// map serves nothing else.
 func TestJSONMuxExactAgreesWithServeMux(t *testing.T) {
 	paths := []string{"/user/lookup", "/client/approve", "/api/v1/consent/text", "/a/b/c/otp/send"}
-	served := map[string]string{}
-	handlers := map[string]http.Handler{}
+	var served string
+	handlers := make([]pathHandler, 0, len(paths))
 	for _, p := range paths {
-		handlers[p] = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { served[p] = r.Pattern })
+		handlers = append(handlers, pathHandler{p, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { served = p + " as " + r.Pattern })})
 	}
 	m := newJSONMux(handlers)
+	exactOnly := jsonMux{mux: http.NewServeMux(), exact: m.exact}
+	muxOnly := jsonMux{mux: m.mux}
+	serve := func(h jsonMux, method, target string) (int, string) {
+		served = ""
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+		return rec.Code, served
+	}
 	for _, p := range paths {
-		req := httptest.NewRequest(http.MethodPost, p, nil)
-		_, want := m.mux.Handler(req)
-		if want == "" || m.exact[p].pattern != want {
-			t.Errorf("%s: exact pattern %q, ServeMux's %q", p, m.exact[p].pattern, want)
-		}
-		m.ServeHTTP(httptest.NewRecorder(), req)
-		if served[p] != want {
-			t.Errorf("%s: served with pattern %q, want %q", p, served[p], want)
+		codeMux, viaMux := serve(muxOnly, http.MethodPost, p)
+		codeExact, viaExact := serve(exactOnly, http.MethodPost, p)
+		if codeMux != http.StatusOK || codeExact != http.StatusOK || viaExact != viaMux || viaMux != p+" as POST "+p {
+			t.Errorf("%s: ServeMux alone %d %q, exact map alone %d %q", p, codeMux, viaMux, codeExact, viaExact)
 		}
 	}
-	rec := httptest.NewRecorder()
-	m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/user/lookup", nil))
-	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
-		t.Errorf("GET: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
+	// Everything else is left to ServeMux: with it empty, not found.
+	for _, target := range []string{"/user/%6Cookup", "/user//lookup", "/user/lookup/", "/user/look"} {
+		if code, via := serve(exactOnly, http.MethodPost, target); code != http.StatusNotFound || via != "" {
+			t.Errorf("POST %s from the exact map: %d %q, want 404", target, code, via)
+		}
 	}
+	if code, via := serve(exactOnly, http.MethodGet, "/user/lookup"); code != http.StatusNotFound || via != "" {
+		t.Errorf("GET from the exact map: %d %q, want 404 (ServeMux's to answer)", code, via)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("two handlers at one path were accepted")
+		}
+	}()
+	newJSONMux([]pathHandler{handlers[0], handlers[0]})
 }
 
 // TestAppendUUID: the formatter matches the canonical 8-4-4-4-12 hex of

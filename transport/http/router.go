@@ -28,13 +28,20 @@ type exactRoute struct {
 	h       http.Handler
 }
 
-// newJSONMux registers each of handlers (by path) for POST.
-func newJSONMux(handlers map[string]http.Handler) jsonMux {
+// pathHandler is a route's handler at its path.
+type pathHandler struct {
+	path string
+	h    http.Handler
+}
+
+// newJSONMux registers each of handlers for POST at its path. ServeMux
+// panics on two at one path, as it did before the exact map.
+func newJSONMux(handlers []pathHandler) jsonMux {
 	m := jsonMux{mux: http.NewServeMux(), exact: make(map[string]exactRoute, len(handlers))}
-	for path, h := range handlers {
-		pattern := http.MethodPost + " " + path
-		m.mux.Handle(pattern, h)
-		m.exact[path] = exactRoute{pattern: pattern, h: h}
+	for _, ph := range handlers {
+		pattern := http.MethodPost + " " + ph.path
+		m.mux.Handle(pattern, ph.h)
+		m.exact[ph.path] = exactRoute{pattern: pattern, h: ph.h}
 	}
 	return m
 }
