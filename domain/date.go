@@ -115,10 +115,14 @@ func (d Date) digits() ([10]byte, bool) {
 // spelledAs is d.String(), or s itself when s already spells it that way:
 // a birth date sent as YYYY-MM-DD, the usual, costs no new string.
 func (d Date) spelledAs(s string) string {
-	if b, ok := d.digits(); ok && string(b[:]) == s {
+	b, ok := d.digits()
+	switch {
+	case !ok:
+		return d.String()
+	case string(b[:]) == s:
 		return s
 	}
-	return d.String()
+	return string(b[:])
 }
 
 // Time returns midnight UTC of the date, for storage in date columns.

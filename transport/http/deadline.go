@@ -37,19 +37,11 @@ type deadlineContext struct {
 	cancel context.CancelFunc
 }
 
-// newLazyDeadline returns the context; its release is to be deferred like
-// WithTimeout's cancel. The deadline is the earlier of the parent's and
-// start+timeout (start being now, or the request's start a moment ago), as
-// with context.WithTimeout.
-func newLazyDeadline(parent context.Context, start time.Time, timeout time.Duration) *lazyDeadline {
-	c := &lazyDeadline{}
-	c.set(parent, start, timeout)
-	return c
-}
-
-// set makes the zero c what newLazyDeadline returns, in place: the request
-// scope keeps its lazyDeadline inside its requestState, one allocation
-// fewer per request.
+// set makes the zero c the request's deadline context, in place (the
+// request scope keeps it inside its requestState: no allocation of its
+// own); its release is to be deferred like WithTimeout's cancel. The
+// deadline is the earlier of the parent's and start+timeout (start being
+// now, or the request's start a moment ago), as with context.WithTimeout.
 func (c *lazyDeadline) set(parent context.Context, start time.Time, timeout time.Duration) {
 	d := start.Add(timeout)
 	if pd, ok := parent.Deadline(); ok && pd.Before(d) {

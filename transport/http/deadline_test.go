@@ -10,6 +10,13 @@ import (
 
 type ctxKey struct{}
 
+// newLazyDeadline is a set lazyDeadline of its own, for the tests.
+func newLazyDeadline(parent context.Context, start time.Time, timeout time.Duration) *lazyDeadline {
+	c := &lazyDeadline{}
+	c.set(parent, start, timeout)
+	return c
+}
+
 // TestLazyDeadlineBehavesLikeWithTimeout checks lazyDeadline against what
 // context.WithTimeout promises, for contexts that are waited on and for
 // those that are not.
